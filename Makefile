@@ -1,0 +1,43 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WORKSPACE ?= demo-workspace
+SAMPLE ?= demo-data
+
+.PHONY: install demo test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+.venv: $(VENV)/.installed
+
+demo: install
+	rm -rf $(WORKSPACE) $(SAMPLE)
+	$(BIN)/patron sample synthetic --out $(SAMPLE) --customers 50000 --seed 7
+	$(BIN)/patron init $(WORKSPACE) --timezone America/New_York --currency USD --phone-region US
+	$(BIN)/patron --workspace $(WORKSPACE) load products $(SAMPLE)/products.csv
+	$(BIN)/patron --workspace $(WORKSPACE) load customers $(SAMPLE)/customers.csv
+	$(BIN)/patron --workspace $(WORKSPACE) load orders $(SAMPLE)/orders.csv
+	$(BIN)/patron --workspace $(WORKSPACE) load lines $(SAMPLE)/order_lines.csv
+	$(BIN)/patron --workspace $(WORKSPACE) load events $(SAMPLE)/events.csv
+	$(BIN)/patron --workspace $(WORKSPACE) status
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(WORKSPACE) $(SAMPLE)

@@ -1,0 +1,3 @@
+from patron.cli import main
+
+main()

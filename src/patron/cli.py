@@ -1,0 +1,295 @@
+"""The ``patron`` command line: one thin function per command over the Python API.
+
+Every command that prints results has ``--json`` (stable keys). Failures the user can fix print
+one line and exit 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from patron.errors import PatronError
+from patron.ingest.mapping import parse_map_options
+from patron.progress import load_progress
+from patron.samples import cdnow, synthetic
+from patron.workspace import ENV_VAR, Workspace
+
+app = typer.Typer(
+    name="patron",
+    help="Customer-centric marketing in your own warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+quarantine_app = typer.Typer(help="Rows that failed validation.", no_args_is_help=True)
+customer_app = typer.Typer(help="One customer's 360 profile.", no_args_is_help=True)
+sample_app = typer.Typer(
+    help="Write sample datasets in the canonical shapes.", no_args_is_help=True
+)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(customer_app, name="customer")
+app.add_typer(sample_app, name="sample")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+_state: dict[str, Any] = {"workspace": None, "debug": False}
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help=f"Workspace folder (default: ${ENV_VAR}, else ./patron-workspace).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@app.callback()
+def main_options(
+    workspace: WorkspaceOption = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """patron: one view per customer, KPIs, predictions, segments, experiments, campaigns."""
+    _state["workspace"] = workspace
+    _state["debug"] = debug
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to create.")],
+    warehouse: Annotated[str | None, typer.Option(help="Warehouse URL (duckdb://FILE).")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Shop timezone (IANA).")] = None,
+    currency: Annotated[str | None, typer.Option(help="ISO 4217 currency code.")] = None,
+    phone_region: Annotated[str | None, typer.Option(help="Region for local phones.")] = None,
+    max_links: Annotated[int | None, typer.Option(help="Identity blocking threshold.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a workspace: settings, warehouse and operational store."""
+    with _errors():
+        ws = Workspace.init(
+            folder,
+            warehouse=warehouse,
+            timezone=timezone,
+            currency=currency,
+            phone_region=phone_region,
+            max_links=max_links,
+        )
+        config = {"folder": str(ws.folder), **_config_dict(ws)}
+        ws.close()
+    _emit(
+        config,
+        as_json,
+        lambda c: f"Created workspace {c['folder']} ({c['timezone']}, {c['currency']})",
+    )
+
+
+@app.command("load")
+def load_command(
+    table: Annotated[str, typer.Argument(help="orders, lines, products, customers or events.")],
+    files: Annotated[list[Path], typer.Argument(help="Files to load (CSV, Parquet, JSON lines).")],
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="SRC=DST column mapping; repeatable.")
+    ] = None,
+    format_: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
+    date_format: Annotated[str | None, typer.Option(help="strptime layout, e.g. %d/%m/%Y.")] = None,
+    decimal_comma: Annotated[bool, typer.Option(help="Amounts use a decimal comma.")] = False,
+    encoding: Annotated[str, typer.Option(help="utf-8, utf-16 or latin-1.")] = "utf-8",
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load files into a canonical table; bad rows go to quarantine, nothing is lost."""
+    with _errors(), _open(workspace) as ws, load_progress(ws, enabled=not as_json) as progress:
+        result = ws.load(
+            table,
+            files,
+            mapping=parse_map_options(map_ or []),
+            format=format_,
+            date_format=date_format,
+            decimal_comma=decimal_comma,
+            encoding=encoding,
+            progress=progress,
+        )
+    _emit(result.to_dict(), as_json, _load_text)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    limit: Annotated[int, typer.Option(help="Show at most this many rows (0: all).")] = 50,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rows that failed validation, with file, line, field and reason."""
+    with _errors(), _open(workspace, read_only=True) as ws:
+        rows = ws.quarantine(limit=limit or None)
+    if as_json:
+        _print_json({"rows": rows})
+        return
+    table = Table("load", "table", "file", "line", "field", "value", "reason")
+    for r in rows:
+        table.add_row(
+            *(
+                str(r[k] if r[k] is not None else "")
+                for k in ("load_id", "table", "file", "line", "field", "value", "reason")
+            )
+        )
+    out.print(table if rows else "Quarantine is empty.")
+
+
+@customer_app.command("show")
+def customer_show(
+    identifier: Annotated[
+        str, typer.Argument(help="Email, phone, customer_id, loyalty_id or key.")
+    ],
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The 360 profile: identifiers, orders across channels, totals, consent, events."""
+    with _errors(), _open(workspace, read_only=True) as ws:
+        profile = ws.customer(identifier)
+    _emit(profile, as_json, _profile_text)
+
+
+@app.command()
+def status(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """The workspace at a glance."""
+    with _errors(), _open(workspace, read_only=True) as ws:
+        summary = ws.status()
+    _emit(summary, as_json, _status_text)
+
+
+@sample_app.command("synthetic")
+def sample_synthetic(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the CSV files to.")],
+    customers: Annotated[int, typer.Option(help="Number of people.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """A multichannel retailer with known generating truth (truth.csv)."""
+    with _errors():
+        paths = synthetic.generate(out_dir, customers=customers, seed=seed)
+    _emit(
+        {k: str(v) for k, v in paths.items()}, as_json, lambda p: "Wrote " + ", ".join(p.values())
+    )
+
+
+@sample_app.command("cdnow")
+def sample_cdnow(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write orders.csv to.")],
+    sample: Annotated[bool, typer.Option(help="The 1/10 sample (2,357 customers).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The CDNOW purchase data (Fader, Hardie & Lee) as canonical orders."""
+    with _errors():
+        path = cdnow.write_orders(out_dir, sample=sample)
+    _emit({"orders": str(path)}, as_json, lambda p: f"Wrote {p['orders']}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn a PatronError into one line on stderr and exit code 2 (traceback with --debug)."""
+    try:
+        yield
+    except PatronError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def _open(folder: Path | None, *, read_only: bool = False) -> Iterator[Workspace]:
+    ws = Workspace.open(folder or _state["workspace"], read_only=read_only)
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    if as_json:
+        _print_json(data)
+    else:
+        out.print(text(data), highlight=False)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def _config_dict(ws: Workspace) -> dict[str, Any]:
+    c = ws.config
+    return {
+        "warehouse": c.warehouse,
+        "store": c.store,
+        "timezone": c.timezone,
+        "currency": c.currency,
+        "phone_region": c.phone_region,
+        "max_links": c.identity.max_links,
+    }
+
+
+def _load_text(r: dict[str, Any]) -> str:
+    return (
+        f"Loaded {r['table']} from {len(r['files'])} file(s) in {r['seconds']:.1f}s: "
+        f"{r['rows_read']:,} rows read, {r['inserted']:,} inserted, {r['updated']:,} updated, "
+        f"{r['duplicates']:,} duplicates skipped, {r['quarantined']:,} quarantined "
+        f"({r['conflicts']:,} conflicts). Customers: {r['new_customers']:,} new, "
+        f"{r['merges']:,} merges, {r['blocked_identifiers']:,} identifiers blocked."
+        + ("\nSee them with: patron quarantine list" if r["quarantined"] else "")
+    )
+
+
+def _status_text(s: dict[str, Any]) -> str:
+    lines = [
+        f"customers            {s['customers']:>12,}",
+        f"orders               {s['orders']:>12,}   (returns excluded)",
+        f"revenue              {s['revenue']:>12,.2f}   {s['currency']}",
+        f"returns              {s['returns']:>12,}",
+        f"order lines          {s['order_lines']:>12,}",
+        f"products             {s['products']:>12,}",
+        f"events               {s['events']:>12,}",
+        f"identities           {s['identities']:>12,}   ({s['identities_merged']:,} merged "
+        "into another identifier's customer)",
+        f"blocked identifiers  {s['blocked_identifiers']:>12,}",
+        f"quarantined rows     {s['quarantined']:>12,}",
+        f"duplicates skipped   {s['duplicates']:>12,}",
+        f"orders span          {s['first_order_at']} .. {s['last_order_at']}",
+    ]
+    lines += [f"  blocked {b['type']} {b['value']} ({b['links']} links)" for b in s["blocked"]]
+    return "\n".join(lines)
+
+
+def _profile_text(p: dict[str, Any]) -> str:
+    t = p["totals"]
+    ids = ", ".join(f"{i['type']}={i['value']}" for i in p["identifiers"])
+    lines = [
+        f"customer {p['customer_key']}: {p['profile'].get('name') or '(no name)'}",
+        f"identifiers: {ids}",
+        f"orders {t['orders']}, revenue {t['revenue']:.2f}, returns {t['returns']}, "
+        f"first {t['first_purchase']}, last {t['last_purchase']}",
+        f"channels: {', '.join(p['channels']) or '-'}",
+        "consent: "
+        + ", ".join(f"{c}={p['profile'].get(c + '_consent')}" for c in ("email", "sms", "push")),
+    ]
+    lines += [
+        f"  {o['ordered_at']}  {o['order_id']:<12} {o['channel'] or '':<12} {o['revenue']:>10.2f}"
+        + ("  return" if o["is_return"] else "")
+        for o in p["orders"][-20:]
+    ]
+    return "\n".join(lines)

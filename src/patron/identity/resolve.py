@@ -1,0 +1,210 @@
+"""Unite the records of one person: connected components over the identity graph.
+
+Nodes are normalized identifiers (``email:ana@example.com``); two identifiers are linked when
+one record (an order, an event, a CRM profile) carries both. Each connected component is one
+customer. Resolution is incremental: only the identifiers a load touches and the customer keys
+they already have enter the graph, so a load's cost follows its own size.
+
+Keys are stable: a customer keeps its ``customer_key`` when new links arrive; when a load links
+two existing customers, the older (smaller) key survives, the other is rewritten everywhere and
+the merge is logged in ``customer_merges``. An identifier seen with more than ``max_links``
+distinct identifiers of one other type (a store's default email typed in for every walk-in) is
+blocked: it is listed in ``blocked_identifiers`` and never links anyone. Merges made before an
+identifier was blocked are not undone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from patron.ingest.contract import IDENTIFIER_TYPES
+from patron.sql import scalar
+
+KEYED_TABLES: tuple[str, ...] = ("orders", "customer_records", "events")
+"""Tables whose rows carry identifiers and so a ``customer_key``."""
+
+_TIME_COLUMN = {"orders": "ordered_at", "events": "occurred_at", "customer_records": "signed_up_at"}
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one resolution pass did."""
+
+    new_customers: int
+    merges: int
+    blocked: int
+
+
+def resolve_new_records(
+    con: duckdb.DuckDBPyConnection, table: str, load_id: int, *, max_links: int, now: datetime
+) -> Resolution:
+    """Give every row of ``table`` loaded by ``load_id`` its customer key, merging as needed."""
+    _record_identifiers(con, table, load_id, now)
+    _add_edges(con)
+    blocked = _block_promiscuous(con, max_links, load_id)
+    _components(con)
+    new_customers, merges = _assign_keys(con, table, load_id, now)
+    _stamp_rows(con, table, load_id)
+    for temp in ("_rec", "_new_edges", "_nodes", "_labels", "_comp_keys", "_merges"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return Resolution(new_customers=new_customers, merges=merges, blocked=blocked)
+
+
+def _record_identifiers(
+    con: duckdb.DuckDBPyConnection, table: str, load_id: int, now: datetime
+) -> None:
+    seen = f"coalesce({_TIME_COLUMN[table]}, TIMESTAMP '{now.replace(tzinfo=None).isoformat()}')"
+    parts = " UNION ALL ".join(
+        f"SELECT row_key AS rec, '{t}' AS itype, {t} AS ivalue, '{t}:' || {t} AS ident, "
+        f"{seen} AS seen FROM {table} WHERE load_id = {load_id} AND {t} IS NOT NULL"
+        for t in IDENTIFIER_TYPES
+    )
+    con.execute(f"CREATE TEMP TABLE _rec AS {parts}")
+
+
+def _add_edges(con: duckdb.DuckDBPyConnection) -> None:
+    """Every pair of identifiers on one record, once; new pairs are kept in ``_new_edges``."""
+    con.execute(
+        """CREATE TEMP TABLE _new_edges AS
+        SELECT DISTINCT x.ident AS a, y.ident AS b FROM _rec x JOIN _rec y
+          ON x.rec = y.rec AND x.ident < y.ident
+        EXCEPT SELECT a, b FROM identity_edges"""
+    )
+    con.execute("INSERT INTO identity_edges SELECT a, b FROM _new_edges")
+
+
+def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: int) -> int:
+    """Block identifiers linked to more than ``max_links`` identifiers of one other type."""
+    before = _count(con, "SELECT count(*) FROM blocked_identifiers")
+    con.execute(
+        f"""INSERT INTO blocked_identifiers
+        WITH touched AS (SELECT a AS ident FROM _new_edges UNION SELECT b FROM _new_edges),
+        sides AS (
+          SELECT e.a AS ident, e.b AS other FROM identity_edges e JOIN touched t ON e.a = t.ident
+          UNION ALL
+          SELECT e.b, e.a FROM identity_edges e JOIN touched t ON e.b = t.ident),
+        degree AS (
+          SELECT ident, split_part(other, ':', 1) AS other_type, count(*) AS links
+          FROM sides GROUP BY ALL)
+        SELECT split_part(ident, ':', 1), substr(ident, strpos(ident, ':') + 1), max(links),
+               {load_id}
+        FROM degree WHERE links > {max_links}
+          AND ident NOT IN (SELECT identifier_type || ':' || value FROM blocked_identifiers)
+        GROUP BY ident"""
+    )
+    con.execute(
+        "DELETE FROM identities WHERE (identifier_type, value) IN "
+        "(SELECT (identifier_type, value) FROM blocked_identifiers)"
+    )
+    con.execute(
+        "DELETE FROM _rec WHERE ident IN "
+        "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
+    )
+    return _count(con, "SELECT count(*) FROM blocked_identifiers") - before
+
+
+def _components(con: duckdb.DuckDBPyConnection) -> None:
+    """Label each touched identifier (and each existing key it reaches) with a component."""
+    con.execute(
+        """CREATE TEMP TABLE _nodes AS
+        WITH links AS (
+          SELECT a, b FROM _new_edges
+          WHERE a IN (SELECT ident FROM _rec) AND b IN (SELECT ident FROM _rec)),
+        names AS (
+          SELECT a AS name FROM links UNION SELECT b FROM links
+          UNION SELECT ident FROM _rec
+          UNION SELECT 'key:' || i.customer_key FROM _rec r JOIN identities i
+            ON i.identifier_type = r.itype AND i.value = r.ivalue)
+        SELECT name, CAST(row_number() OVER (ORDER BY name) - 1 AS BIGINT) AS node FROM names"""
+    )
+    pairs = con.execute(
+        """WITH known AS (
+             SELECT DISTINCT r.ident, 'key:' || i.customer_key AS key FROM _rec r
+             JOIN identities i ON i.identifier_type = r.itype AND i.value = r.ivalue),
+           links AS (
+             SELECT a, b FROM _new_edges
+             WHERE a IN (SELECT ident FROM _rec) AND b IN (SELECT ident FROM _rec)
+             UNION ALL SELECT ident, key FROM known)
+        SELECT na.node, nb.node FROM links
+        JOIN _nodes na ON na.name = links.a JOIN _nodes nb ON nb.name = links.b"""
+    ).fetchnumpy()
+    n = _count(con, "SELECT count(*) FROM _nodes")
+    a = np.asarray(pairs["node"], dtype=np.int64)
+    b = np.asarray(pairs["node_1"], dtype=np.int64)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    con.register("_labels_arrow", pa.table({"node": np.arange(n), "comp": labels}))
+    con.execute(
+        "CREATE TEMP TABLE _labels AS SELECT n.name, l.comp FROM _labels_arrow l "
+        "JOIN _nodes n USING (node)"
+    )
+    con.unregister("_labels_arrow")
+
+
+def _assign_keys(
+    con: duckdb.DuckDBPyConnection, table: str, load_id: int, now: datetime
+) -> tuple[int, int]:
+    """Each component's key: its oldest existing key, or a new one in first-seen order."""
+    next_key = _count(
+        con,
+        "SELECT coalesce(max(k), 0) FROM (SELECT max(customer_key) AS k FROM identities "
+        "UNION ALL SELECT max(merged_key) FROM customer_merges)",
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE _comp_keys AS
+        WITH existing AS (
+          SELECT comp, min(CAST(substr(name, 5) AS BIGINT)) AS key FROM _labels
+          WHERE name LIKE 'key:%' GROUP BY comp),
+        firsts AS (
+          SELECT l.comp, min(r.seen) AS seen, min(l.name) AS name FROM _labels l
+          JOIN _rec r ON r.ident = l.name GROUP BY l.comp)
+        SELECT f.comp, coalesce(e.key, {next_key} + row_number() OVER (
+            PARTITION BY e.key IS NULL ORDER BY f.seen, f.name)) AS key, e.key IS NULL AS fresh
+        FROM firsts f LEFT JOIN existing e USING (comp)"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE _merges AS
+        SELECT DISTINCT CAST(substr(l.name, 5) AS BIGINT) AS merged_key, c.key AS into_key
+        FROM _labels l JOIN _comp_keys c USING (comp)
+        WHERE l.name LIKE 'key:%' AND CAST(substr(l.name, 5) AS BIGINT) <> c.key"""
+    )
+    for keyed in ("identities", *KEYED_TABLES):
+        con.execute(
+            f"UPDATE {keyed} SET customer_key = m.into_key FROM _merges m "
+            f"WHERE {keyed}.customer_key = m.merged_key"
+        )
+    stamp = now.replace(tzinfo=None).isoformat()
+    con.execute(
+        f"INSERT INTO customer_merges SELECT {load_id}, merged_key, into_key, "
+        f"TIMESTAMP '{stamp}' FROM _merges"
+    )
+    con.execute(
+        f"""INSERT INTO identities
+        SELECT r.itype, r.ivalue, c.key, '{table}', min(r.seen)
+        FROM _rec r JOIN _labels l ON l.name = r.ident JOIN _comp_keys c USING (comp)
+        WHERE NOT EXISTS (SELECT 1 FROM identities i
+                          WHERE i.identifier_type = r.itype AND i.value = r.ivalue)
+        GROUP BY r.itype, r.ivalue, c.key"""
+    )
+    fresh = _count(con, "SELECT count(*) FROM _comp_keys WHERE fresh")
+    return fresh, _count(con, "SELECT count(*) FROM _merges")
+
+
+def _stamp_rows(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
+    con.execute(
+        f"""UPDATE {table} SET customer_key = k.key FROM (
+          SELECT r.rec, min(i.customer_key) AS key FROM _rec r JOIN identities i
+            ON i.identifier_type = r.itype AND i.value = r.ivalue GROUP BY r.rec) k
+        WHERE {table}.row_key = k.rec AND {table}.load_id = {load_id}"""
+    )
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return int(scalar(con, sql) or 0)

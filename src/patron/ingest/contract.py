@@ -1,0 +1,207 @@
+"""The canonical data contract: which source columns each table takes and how they are stored.
+
+Every load maps a source file onto one of these tables. A field has a *kind* that decides how
+its text is parsed and validated (see :mod:`patron.ingest.parse`), whether it is required, and
+the SQL type it is stored as. Source columns that are not part of the contract are kept in the
+row's ``attributes`` JSON column, so nothing in the file is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["text", "identifier", "timestamp", "date", "money", "number", "integer", "bool"]
+
+IDENTIFIER_TYPES: tuple[str, ...] = ("customer_id", "email", "phone", "loyalty_id")
+"""Identifier columns any table may carry; each is normalized and fed to identity resolution."""
+
+RETURN_STATUSES: tuple[str, ...] = ("returned", "return", "refunded", "refund")
+"""Order statuses (case-insensitive) that make a row a return, whatever the sign of revenue."""
+
+SQL_TYPES: dict[Kind, str] = {
+    "text": "VARCHAR",
+    "identifier": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "money": "DECIMAL(18,2)",
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "bool": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One contract column: its name, parse kind, and whether a row without it is rejected."""
+
+    name: str
+    kind: Kind
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A canonical table: its fields, its key, and whether it carries customer identifiers.
+
+    ``key`` names the fields that identify a row; when the source lacks them, a natural key is
+    derived from the row's content (see :func:`patron.ingest.loader.natural_key_sql`).
+    ``on_conflict`` says what happens to a row whose key is loaded with different content:
+    ``"quarantine"`` (facts such as orders never change) or ``"update"`` (catalog data such as
+    products is replaced by the newer row).
+    """
+
+    name: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    natural_key: tuple[str, ...]
+    on_conflict: Literal["quarantine", "update"] = "quarantine"
+    has_identifiers: bool = False
+    extra_sql_columns: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def get(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def _identifiers() -> tuple[Field, ...]:
+    return tuple(Field(name, "identifier") for name in IDENTIFIER_TYPES)
+
+
+ORDERS = TableSpec(
+    name="orders",
+    fields=(
+        Field("order_id", "text"),
+        *_identifiers(),
+        Field("ordered_at", "timestamp", required=True),
+        Field("channel", "text"),
+        Field("revenue", "money", required=True),
+        Field("discount", "money"),
+        Field("cost", "money"),
+        Field("currency", "text"),
+        Field("status", "text"),
+        Field("return_of", "text"),
+    ),
+    key=("order_id",),
+    natural_key=(*IDENTIFIER_TYPES, "ordered_at", "revenue"),
+    has_identifiers=True,
+    extra_sql_columns=(("order_date", "DATE"), ("is_return", "BOOLEAN")),
+)
+
+ORDER_LINES = TableSpec(
+    name="order_lines",
+    fields=(
+        Field("order_id", "text", required=True),
+        Field("line_id", "text"),
+        Field("sku", "text", required=True),
+        Field("quantity", "number"),
+        Field("unit_price", "money"),
+        Field("discount", "money"),
+        Field("category", "text"),
+        Field("brand", "text"),
+    ),
+    key=("order_id", "line_id"),
+    natural_key=("order_id", "sku", "quantity", "unit_price"),
+)
+
+PRODUCTS = TableSpec(
+    name="products",
+    fields=(
+        Field("sku", "text", required=True),
+        Field("name", "text"),
+        Field("category", "text"),
+        Field("brand", "text"),
+        Field("price", "money"),
+        Field("launched_at", "date"),
+        Field("in_stock", "bool"),
+    ),
+    key=("sku",),
+    natural_key=("sku",),
+    on_conflict="update",
+)
+
+CUSTOMER_RECORDS = TableSpec(
+    name="customer_records",
+    fields=(
+        *_identifiers(),
+        Field("name", "text"),
+        Field("birthday", "date"),
+        Field("signup_channel", "text"),
+        Field("signed_up_at", "timestamp"),
+        Field("country", "text"),
+        Field("email_consent", "bool"),
+        Field("sms_consent", "bool"),
+        Field("push_consent", "bool"),
+    ),
+    key=(),
+    natural_key=(
+        *IDENTIFIER_TYPES,
+        "name",
+        "birthday",
+        "signup_channel",
+        "signed_up_at",
+        "country",
+        "email_consent",
+        "sms_consent",
+        "push_consent",
+    ),
+    has_identifiers=True,
+)
+
+EVENTS = TableSpec(
+    name="events",
+    fields=(
+        Field("event_id", "text"),
+        *_identifiers(),
+        Field("occurred_at", "timestamp", required=True),
+        Field("type", "text", required=True),
+        Field("campaign_id", "text"),
+        Field("channel", "text"),
+        Field("properties", "text"),
+    ),
+    key=("event_id",),
+    natural_key=(*IDENTIFIER_TYPES, "occurred_at", "type", "campaign_id", "properties"),
+    has_identifiers=True,
+)
+
+TABLES: dict[str, TableSpec] = {
+    "orders": ORDERS,
+    "lines": ORDER_LINES,
+    "order_lines": ORDER_LINES,
+    "products": PRODUCTS,
+    "customers": CUSTOMER_RECORDS,
+    "events": EVENTS,
+}
+"""Load targets by the name a user types: ``patron load orders|lines|products|customers|events``."""
+
+SYNONYMS: dict[str, str] = {
+    "id": "order_id",
+    "order": "order_id",
+    "order_number": "order_id",
+    "customer": "customer_id",
+    "customer_number": "customer_id",
+    "client_id": "customer_id",
+    "e_mail": "email",
+    "email_address": "email",
+    "mobile": "phone",
+    "phone_number": "phone",
+    "loyalty": "loyalty_id",
+    "loyalty_number": "loyalty_id",
+    "date": "ordered_at",
+    "order_date": "ordered_at",
+    "created_at": "ordered_at",
+    "timestamp": "occurred_at",
+    "amount": "revenue",
+    "total": "revenue",
+    "price_paid": "revenue",
+    "event_type": "type",
+    "product_id": "sku",
+    "qty": "quantity",
+}
+"""Common source header spellings that map onto contract fields without a ``--map``."""

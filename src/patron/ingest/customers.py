@@ -1,0 +1,40 @@
+"""Rebuild the derived ``customers`` table: one row per resolved person.
+
+Identifiers come from ``identities`` (the first seen of each type); profile fields come from the
+person's CRM records in ``customer_records``: the latest loaded non-empty value for name,
+birthday, country and consent, and the earliest sign-up for ``signup_channel``/``signed_up_at``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from patron.ingest.contract import IDENTIFIER_TYPES
+
+_LATEST = ("name", "birthday", "country", "email_consent", "sms_consent", "push_consent")
+
+
+def rebuild_customers(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace ``customers`` from ``identities`` and ``customer_records``."""
+    first = ", ".join(
+        f"arg_min(value, (first_seen, value)) FILTER (WHERE identifier_type = '{t}') AS {t}"
+        for t in IDENTIFIER_TYPES
+    )
+    latest = ", ".join(
+        f"arg_max({c}, (load_id, source_row)) FILTER (WHERE {c} IS NOT NULL) AS {c}"
+        for c in _LATEST
+    )
+    con.execute("DELETE FROM customers")
+    con.execute(
+        f"""INSERT INTO customers BY NAME
+        WITH ids AS (
+          SELECT customer_key, {first}, count(*) AS identifiers, min(first_seen) AS first_seen
+          FROM identities GROUP BY customer_key),
+        profile AS (
+          SELECT customer_key, {latest},
+            arg_min(signup_channel, coalesce(signed_up_at, TIMESTAMP '9999-12-31'))
+              FILTER (WHERE signup_channel IS NOT NULL) AS signup_channel,
+            min(signed_up_at) AS signed_up_at
+          FROM customer_records WHERE customer_key IS NOT NULL GROUP BY customer_key)
+        SELECT * FROM ids LEFT JOIN profile USING (customer_key) ORDER BY customer_key"""
+    )

@@ -1,0 +1,329 @@
+"""Load sources into a contract table: all-or-nothing, idempotent, nothing lost.
+
+One load is one DuckDB transaction: every source is staged and validated, rows are classified
+(insert, duplicate, conflict, update), bad rows go to ``quarantine`` with file, line, field and
+reason, identity resolution runs on the new rows, returns are linked to their orders, the
+derived ``customers`` table is rebuilt, and the load is logged in ``loads``. If anything fails,
+or the process is killed, the transaction never commits and the workspace is as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from patron.config import Config
+from patron.errors import InputError, did_you_mean
+from patron.identity import resolve_new_records
+from patron.identity.normalize import ensure_phone_cache
+from patron.ingest.contract import TABLES, TableSpec
+from patron.ingest.customers import rebuild_customers
+from patron.ingest.mapping import map_columns
+from patron.ingest.parse import ParseOptions
+from patron.ingest.readers import RawSource, detect_format, read_file, read_frame
+from patron.ingest.returns import link_returns
+from patron.ingest.stage import stage_sql
+from patron.sql import ident, literal, scalar
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read the sources of one load (the ``patron load`` options)."""
+
+    mapping: dict[str, str] = field(default_factory=dict)
+    format: str | None = None
+    date_format: str | None = None
+    decimal_comma: bool = False
+    encoding: str = "utf-8"
+
+
+@dataclass
+class LoadResult:
+    """What a load did; ``rows_read`` = inserted + updated + duplicates + quarantined."""
+
+    load_id: int
+    table: str
+    files: list[str]
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    conflicts: int = 0
+    new_customers: int = 0
+    merges: int = 0
+    blocked_identifiers: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def target_spec(target: str) -> TableSpec:
+    """The contract table a user names (``orders``, ``lines``, ...)."""
+    if target not in TABLES:
+        raise InputError(
+            f"cannot load {target!r}{did_you_mean(target, TABLES)}; "
+            "choose orders, lines, products, customers or events"
+        )
+    return TABLES[target]
+
+
+def load(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    target: str,
+    sources: Sequence[Path | Any],
+    options: LoadOptions = LoadOptions(),
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Load ``sources`` (paths, or pandas/polars/pyarrow frames) into ``target`` atomically."""
+    spec = target_spec(target)
+    if not sources:
+        raise InputError("no files to load; pass one or more FILE arguments")
+    now = now or datetime.now(UTC)
+    step = progress or (lambda _: None)
+    started = time.perf_counter()
+    con.execute(f"SET TimeZone = '{config.timezone}'")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = _load(con, config, spec, sources, options, now, step)
+        result.seconds = round(time.perf_counter() - started, 3)
+        _record(con, result, now)
+        step("committing")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    spec: TableSpec,
+    sources: Sequence[Path | Any],
+    options: LoadOptions,
+    now: datetime,
+    step: Progress,
+) -> LoadResult:
+    load_id = _next_load_id(con)
+    parse_options = ParseOptions(
+        timezone=config.timezone,
+        currency=config.currency,
+        now=now,
+        date_format=options.date_format,
+        decimal_comma=options.decimal_comma,
+    )
+    result = LoadResult(load_id=load_id, table=spec.name, files=[])
+    raws = []
+    for n, source in enumerate(sources):
+        step(f"reading {source}" if isinstance(source, str | Path) else "reading data")
+        raw = _read(con, source, options, n)
+        result.files.append(raw.name)
+        result.rows_read += raw.rows + len(raw.rejects)
+        mapping, extras = map_columns(list(raw.columns), spec, options.mapping, file=raw.name)
+        if "phone" in mapping:
+            ensure_phone_cache(con, raw.table, ident(mapping["phone"]), config.phone_region)
+        step(f"validating {raw.name}")
+        con.execute(
+            f"CREATE TEMP TABLE _stage_{n} AS "
+            f"{stage_sql(spec, raw, mapping, extras, parse_options, n)}"
+        )
+        raws.append(raw)
+    step("checking duplicates and conflicts")
+    _classify(con, spec, len(raws))
+    _quarantine(con, spec, raws, load_id, result)
+    _apply(con, spec, load_id, result)
+    if spec.has_identifiers:
+        step("resolving identities")
+        resolution = resolve_new_records(
+            con, spec.name, load_id, max_links=config.identity.max_links, now=now
+        )
+        result.new_customers = resolution.new_customers
+        result.merges = resolution.merges
+        result.blocked_identifiers = resolution.blocked
+    if spec.name == "orders":
+        link_returns(con, load_id)
+    if spec.has_identifiers:
+        step("rebuilding customer profiles")
+        rebuild_customers(con)
+    _drop_temp(con, len(raws))
+    return result
+
+
+def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: int) -> RawSource:
+    if isinstance(source, str | Path):
+        path = Path(source)
+        return read_file(
+            con, path, detect_format(path, options.format), n, encoding=options.encoding
+        )
+    return read_frame(con, source, n)
+
+
+def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> None:
+    """Decide each valid row's fate against earlier rows of this load and the table."""
+    union = " UNION ALL ".join(f"SELECT * FROM _stage_{n}" for n in range(sources))
+    existing = "update" if spec.on_conflict == "update" else "conflict"
+    con.execute(
+        f"""CREATE TEMP TABLE _classified AS
+        WITH ranked AS (
+          SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
+                 first_value(_file) OVER w AS _first_file, first_value(_line) OVER w AS _first_line
+          FROM ({union}) WHERE _err_reason IS NULL
+          WINDOW w AS (PARTITION BY _key ORDER BY _src, _line))
+        SELECT ranked.*, t.source_file AS _old_file, t.source_row AS _old_line,
+          CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
+               WHEN t.row_hash IS NULL THEN 'insert'
+               WHEN t.row_hash = _hash THEN 'duplicate'
+               ELSE '{existing}' END AS _action
+        FROM ranked LEFT JOIN {spec.name} t ON t.row_key = ranked._key"""
+    )
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    raws: list[RawSource],
+    load_id: int,
+    result: LoadResult,
+) -> None:
+    """Invalid rows, conflicts and unsplittable lines, each with file, line, field and reason.
+
+    A row already quarantined with the same reason is not added again, so reloads change nothing.
+    """
+    key_field = spec.key[0] if spec.key else "row"
+    conflict_reason = (
+        "CASE WHEN _seq > 1 THEN 'same key as ' || _first_file || ' line ' || _first_line "
+        "|| ' with different content' ELSE 'already loaded with different content (from ' "
+        "|| _old_file || ' line ' || _old_line || ')' END"
+    )
+    for n, raw in enumerate(raws):
+        record = _record_json(raw)
+        rows = (
+            f"SELECT _line, _err_field AS field, _err_value AS value, _err_reason AS reason "
+            f"FROM _stage_{n} WHERE _err_reason IS NOT NULL UNION ALL "
+            f"SELECT _line, '{key_field}', _key, {conflict_reason} FROM _classified "
+            f"WHERE _src = {n} AND _action = 'conflict'"
+        )
+        con.execute(
+            f"""INSERT INTO quarantine
+            SELECT {load_id}, '{spec.name}', {literal(raw.name)}, q._line, q.field, q.value,
+                   q.reason, {record}, md5('{spec.name}' || {record} || q.reason)
+            FROM ({rows}) q JOIN {raw.table} r ON r._line = q._line
+            WHERE md5('{spec.name}' || {record} || q.reason) NOT IN
+                  (SELECT quarantine_key FROM quarantine)"""
+        )
+        for reject in raw.rejects:
+            _quarantine_reject(con, spec, raw.name, reject, load_id)
+    invalid = " + ".join(
+        f"(SELECT count(*) FROM _stage_{n} WHERE _err_reason IS NOT NULL)" for n in range(len(raws))
+    )
+    result.conflicts = int(
+        scalar(con, "SELECT count(*) FROM _classified WHERE _action = 'conflict'")
+    )
+    result.quarantined = (
+        result.conflicts + int(scalar(con, f"SELECT {invalid}")) + sum(len(r.rejects) for r in raws)
+    )
+
+
+def _quarantine_reject(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, file: str, reject: dict[str, Any], load_id: int
+) -> None:
+    line = str(reject["csv_line"] or "").strip("\r\n")
+    reason = f"{str(reject['error_type']).lower()}: {reject['error_message']}"
+    key = hashlib.md5(f"{spec.name}{line}{reason}".encode()).hexdigest()
+    con.execute(
+        "INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        "WHERE ? NOT IN (SELECT quarantine_key FROM quarantine)",
+        [
+            load_id,
+            spec.name,
+            file,
+            reject["line"],
+            reject["column_name"],
+            line,
+            reason,
+            line,
+            key,
+            key,
+        ],
+    )
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int, result: LoadResult
+) -> None:
+    """Write inserted and updated rows with their bookkeeping columns."""
+    described = con.execute(f"DESCRIBE {spec.name}").fetchall()
+    bookkeeping = {
+        "customer_key": "NULL",
+        "row_key": "_key",
+        "row_hash": "_hash",
+        "load_id": str(load_id),
+        "source_file": "_file",
+        "source_row": "_line",
+    }
+    select = ", ".join(bookkeeping.get(row[0], row[0]) for row in described)
+    con.execute(
+        f"DELETE FROM {spec.name} WHERE row_key IN "
+        "(SELECT _key FROM _classified WHERE _action = 'update')"
+    )
+    con.execute(
+        f"INSERT INTO {spec.name} SELECT {select} FROM _classified "
+        "WHERE _action IN ('insert', 'update') ORDER BY _src, _line"
+    )
+    counts = dict(
+        con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall()
+    )
+    result.inserted = int(counts.get("insert", 0))
+    result.updated = int(counts.get("update", 0))
+    result.duplicates = int(counts.get("duplicate", 0))
+
+
+def _record(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -> None:
+    stamp = now.astimezone(UTC).replace(tzinfo=None)
+    con.execute(
+        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.load_id,
+            result.table,
+            "\n".join(result.files),
+            stamp,
+            datetime.now(UTC).replace(tzinfo=None),
+            result.rows_read,
+            result.inserted,
+            result.updated,
+            result.duplicates,
+            result.quarantined,
+            result.conflicts,
+        ],
+    )
+
+
+def _next_load_id(con: duckdb.DuckDBPyConnection) -> int:
+    return int(scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads"))
+
+
+def _record_json(raw: RawSource) -> str:
+    pairs = ", ".join(f"{literal(c)}, r.{ident(c)}" for c in raw.columns)
+    return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
+    con.execute("DROP TABLE IF EXISTS _classified")
+    for n in range(sources):
+        for suffix in ("", "_rejlines", "_rej", "_scan", "_lines"):
+            con.execute(f"DROP TABLE IF EXISTS _raw_{n}{suffix}")
+        con.execute(f"DROP TABLE IF EXISTS _stage_{n}")

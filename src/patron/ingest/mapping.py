@@ -1,0 +1,79 @@
+"""Map a source's columns onto a contract table's fields.
+
+A column maps when ``--map SRC=DST`` says so, else when its normalized name (lower case, spaces
+and punctuation as ``_``) is a field name, else when it is a common synonym (``amount`` ->
+``revenue``). Columns that map to nothing are kept in ``attributes``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from patron.errors import InputError, did_you_mean
+from patron.ingest.contract import IDENTIFIER_TYPES, SYNONYMS, TableSpec
+
+
+def normalize_name(name: str) -> str:
+    """``' Order Date '`` -> ``'order_date'``; a UTF-8 byte-order mark is dropped."""
+    return re.sub(r"[^0-9a-z]+", "_", name.lstrip("\ufeff").strip().lower()).strip("_")
+
+
+def parse_map_options(items: list[str]) -> dict[str, str]:
+    """``['Amount=revenue', ...]`` -> ``{'Amount': 'revenue'}``."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise InputError(f"--map {item!r} is not SRC=DST (for example --map Amount=revenue)")
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def map_columns(
+    columns: list[str], spec: TableSpec, explicit: Mapping[str, str], *, file: str
+) -> tuple[dict[str, str], list[str]]:
+    """Return ``({field: source column}, [unmapped source columns])`` or fail naming both sides."""
+    fields = spec.field_names
+    mapped: dict[str, str] = {}
+    for source, target in explicit.items():
+        if target not in fields:
+            raise InputError(
+                f"--map {source}={target}: {target!r} is not a column of {spec.name}"
+                f"{did_you_mean(target, fields)}; columns are {', '.join(fields)}",
+                file=file,
+            )
+        if source not in columns:
+            raise InputError(
+                f"--map {source}={target}: the file has no column {source!r}"
+                f"{did_you_mean(source, columns)}; it has {', '.join(columns)}",
+                file=file,
+            )
+        mapped[target] = source
+    taken = set(mapped.values())
+    for column in columns:
+        if column in taken:
+            continue
+        name = normalize_name(column)
+        target = name if name in fields else SYNONYMS.get(name, "")
+        if target in fields and target not in mapped:
+            mapped[target] = column
+            taken.add(column)
+    _check_required(columns, spec, mapped, file)
+    return mapped, [c for c in columns if c not in taken]
+
+
+def _check_required(columns: list[str], spec: TableSpec, mapped: dict[str, str], file: str) -> None:
+    missing = [f.name for f in spec.fields if f.required and f.name not in mapped]
+    needs_identifier = spec.has_identifiers and not any(t in mapped for t in IDENTIFIER_TYPES)
+    if not missing and not needs_identifier:
+        return
+    needed = list(missing)
+    if needs_identifier:
+        needed.append("one of " + "/".join(IDENTIFIER_TYPES))
+    example = missing[0] if missing else "email"
+    raise InputError(
+        f"the header does not map to {spec.name}: found columns {', '.join(columns) or '(none)'}; "
+        f"needs {', '.join(needed)}. Rename them or pass --map SOURCE={example}",
+        file=file,
+    )

@@ -1,0 +1,248 @@
+"""Readers: turn one source (a file or an in-memory frame) into a DuckDB relation of raw rows.
+
+Each reader materializes the source into a temporary table ``_raw_<n>`` whose columns are the
+source's own, plus ``_line`` (where the row is in the file) — streaming through DuckDB's
+readers, never through Python memory. Rows DuckDB cannot split into fields (too many or too
+few) are returned as rejects so they can be quarantined with their line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from patron.errors import InputError
+from patron.sql import ident, literal, scalar
+
+Format = Literal["csv", "parquet", "jsonl"]
+FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl")
+_SUFFIXES: dict[str, Format] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+@dataclass
+class RawSource:
+    """A source materialized as ``table``: its columns (name -> DuckDB type) and rejects."""
+
+    name: str
+    table: str
+    columns: dict[str, str]
+    rows: int
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+
+
+def detect_format(path: Path, fmt: str | None) -> Format:
+    """The format named by ``--format``, else the one the file's suffix implies."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        return fmt  # type: ignore[return-value]
+    suffixes = [s for s in path.suffixes if s != ".gz"]
+    found = _SUFFIXES.get(suffixes[-1].lower()) if suffixes else None
+    if found is None:
+        raise InputError(
+            "cannot tell the format from the file name; pass --format csv|parquet|jsonl",
+            file=str(path),
+        )
+    return found
+
+
+def check_file(path: Path) -> None:
+    """Fail early, naming the file, when it is missing, a folder, unreadable or empty."""
+    if not path.exists():
+        raise InputError("no such file; check the path", file=str(path))
+    if path.is_dir():
+        raise InputError("is a folder, not a file; pass the files inside it", file=str(path))
+    try:
+        with path.open("rb") as handle:
+            if not handle.read(1):
+                raise InputError("the file is empty; nothing to load", file=str(path))
+    except PermissionError as exc:
+        raise InputError("cannot read the file (permission denied)", file=str(path)) from exc
+
+
+def read_file(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, n: int, *, encoding: str
+) -> RawSource:
+    """Materialize one file as ``_raw_<n>``."""
+    check_file(path)
+    reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[fmt]
+    source = reader(con, path, f"_raw_{n}", encoding)
+    if source.rows == 0 and not source.rejects:
+        raise InputError("the file has a header but no data rows", file=str(path))
+    return source
+
+
+def read_frame(con: duckdb.DuckDBPyConnection, frame: Any, n: int) -> RawSource:
+    """Materialize a pandas/polars DataFrame or pyarrow Table as ``_raw_<n>``."""
+    arrow = _to_arrow(frame)
+    view = f"_frame_{n}"
+    con.register(view, arrow)
+    table = f"_raw_{n}"
+    try:
+        con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+    _number_lines(con, table, first_line=1)
+    return _describe(con, f"<{type(frame).__name__}>", table)
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
+    options = (
+        "all_varchar = true, header = true, ignore_errors = true, store_rejects = true, "
+        f"rejects_table = '{table}_rej', rejects_scan = '{table}_scan', "
+        f"encoding = {literal(encoding)}"
+    )
+    try:
+        scan = f"read_csv({literal(str(path))}, {options})"
+        con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {scan}")
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read as CSV: {_first_line(exc)}", file=str(path)) from exc
+    rejects = _fetch_dicts(
+        con,
+        f"SELECT line, column_name, error_type, csv_line, error_message "
+        f"FROM {table}_rej ORDER BY line",
+    )
+    _fail_on_encoding(rejects, path)
+    # A good record's line is its ordinal plus the header plus the rejected lines before it;
+    # exact unless blank lines or quoted multi-line fields come before it.
+    con.execute(
+        f"""CREATE TEMP TABLE {table}_rejlines AS
+        SELECT line - row_number() OVER (ORDER BY line) - 1 AS good_before
+        FROM (SELECT DISTINCT line FROM {table}_rej)"""
+    )
+    shift = f"(SELECT count(*) FROM {table}_rejlines r WHERE r.good_before <= _ordinal)"
+    _number_lines(con, table, first_line=2, shift=shift if rejects else "0")
+    source = _describe(con, str(path), table)
+    source.rejects = rejects
+    return source
+
+
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str
+) -> RawSource:
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (file_row_number), "
+            f"CAST(file_row_number + 1 AS BIGINT) AS _line "
+            f"FROM read_parquet({literal(str(path))}, file_row_number = true)"
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from exc
+    return _describe(con, str(path), table)
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
+    """One JSON object per line; a line that is not one is a reject, never a failed load."""
+    lines = f"{table}_lines"
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {lines}_pre AS SELECT trim(line, ' \t\r\ufeff') AS line "
+            f"FROM read_csv({literal(str(path))}, "
+            "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', "
+            f"header = false, auto_detect = false, encoding = {literal(encoding)})"
+        )
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read as JSON lines: {_first_line(exc)}", file=str(path)) from exc
+    _number_lines(con, lines, first_line=1)
+    con.execute(f"DELETE FROM {lines} WHERE line IS NULL OR line = ''")
+    rejects = _fetch_dicts(
+        con,
+        f"SELECT _line AS line, NULL AS column_name, 'INVALID JSON' AS error_type, "
+        f"line AS csv_line, 'not a JSON object' AS error_message FROM {lines} "
+        "WHERE NOT coalesce(json_valid(line) AND json_type(line) = 'OBJECT', false) ORDER BY _line",
+    )
+    keys = [
+        row[0]
+        for row in con.execute(
+            f"SELECT DISTINCT unnest(json_keys(line)) AS k FROM {lines} "
+            "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY k"
+        ).fetchall()
+    ]
+    columns = ", ".join(
+        f"CASE WHEN json_type(line, {literal(_json_path(k))}) IN ('OBJECT', 'ARRAY') "
+        f"THEN json_extract(line, {literal(_json_path(k))})::VARCHAR "
+        f"ELSE json_extract_string(line, {literal(_json_path(k))}) END AS {ident(k)}"
+        for k in keys
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT {columns + ', ' if columns else ''}_line "
+        f"FROM {lines} WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY _line"
+    )
+    source = _describe(con, str(path), table)
+    source.rejects = rejects
+    return source
+
+
+def _number_lines(
+    con: duckdb.DuckDBPyConnection, table: str, *, first_line: int, shift: str = "0"
+) -> None:
+    """Create ``table`` from ``table_pre`` with ``_line``: the row's line in its file.
+
+    Rows keep file order (``preserve_insertion_order``); rowids of tables made in an open
+    transaction start at an offset, so the ordinal is taken relative to the first rowid.
+    """
+    base = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM {table}_pre"))
+    con.execute(
+        f"""CREATE TEMP TABLE {table} AS
+        SELECT * EXCLUDE (_ordinal), CAST(_ordinal + {first_line} + {shift} AS BIGINT) AS _line
+        FROM (SELECT *, rowid - {base} AS _ordinal FROM {table}_pre)"""
+    )
+    con.execute(f"DROP TABLE {table}_pre")
+
+
+def _fail_on_encoding(rejects: list[dict[str, Any]], path: Path) -> None:
+    bad = [r for r in rejects if r["error_type"] == "INVALID ENCODING"]
+    if bad:
+        raise InputError(
+            f"line {bad[0]['line']} is not valid UTF-8 ({len(bad)} such lines); re-save the "
+            "file as UTF-8, or pass --encoding latin-1 (or utf-16) if that is what it is",
+            file=str(path),
+        )
+
+
+def _describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource:
+    described = con.execute(f"DESCRIBE {table}").fetchall()
+    columns = {row[0]: row[1] for row in described if row[0] != "_line"}
+    rows = int(scalar(con, f"SELECT count(*) FROM {table}"))
+    return RawSource(name=name, table=table, columns=columns, rows=rows)
+
+
+def _fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _to_arrow(frame: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(frame, pa.Table):
+        return frame
+    if hasattr(frame, "to_arrow"):  # polars
+        return frame.to_arrow()
+    if hasattr(frame, "to_records") and hasattr(frame, "columns"):  # pandas
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    raise InputError(
+        f"cannot load a {type(frame).__name__}; pass a file path, a pandas or polars "
+        "DataFrame, or a pyarrow Table"
+    )
+
+
+def _json_path(key: str) -> str:
+    return "$." + '"' + key.replace('"', '\\"') + '"'
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]

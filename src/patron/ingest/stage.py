@@ -1,0 +1,170 @@
+"""Build the staging table of one source: parsed contract columns, a key, a hash, an error.
+
+The staging table ``_stage_<n>`` has one row per source row with the contract's stored columns
+(timestamps already in UTC), ``_key`` (the row's identity), ``_hash`` (its content), and
+``_err_field``/``_err_value``/``_err_reason`` for the first problem found, if any.
+
+Keys: the table's key fields when the row has them (``order_id`` for orders), else a natural
+key ``nk-<md5 of the natural-key fields>`` (for orders: identifiers, ``ordered_at`` and
+``revenue``), so a file without ids still reloads idempotently and exact duplicate rows collapse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from patron.identity.normalize import PHONE_CACHE, identifier_sql, phone_candidate_sql
+from patron.ingest.contract import IDENTIFIER_TYPES, RETURN_STATUSES, SQL_TYPES, TableSpec
+from patron.ingest.parse import ParseOptions, parse, text
+from patron.ingest.readers import RawSource
+from patron.sql import ident, literal
+
+_SEP = "chr(31)"
+_NULL = "chr(0)"
+
+
+@dataclass(frozen=True)
+class Column:
+    """SQL for one contract field of one source: its stored value, raw text and error."""
+
+    value: str
+    raw: str
+    reason: str
+
+
+def stage_sql(
+    spec: TableSpec,
+    raw: RawSource,
+    mapping: dict[str, str],
+    extras: list[str],
+    options: ParseOptions,
+    n: int,
+) -> str:
+    """SELECT producing ``_stage_<n>`` from ``raw``.
+
+    Three levels, so each parse expression is evaluated once per row: the inner level parses
+    values and reasons into columns, the outer one picks the first error and hashes.
+    """
+    columns = {f.name: _column(spec, f.name, raw, mapping, options) for f in spec.fields}
+    if "currency" in columns:  # amounts without a currency are in the workspace's
+        c = columns["currency"]
+        columns["currency"] = Column(
+            f"coalesce(upper({c.value}), {literal(options.currency)})", c.raw, c.reason
+        )
+    checked = [name for name, c in columns.items() if c.reason != "NULL"]
+    ids = [t for t in IDENTIFIER_TYPES if spec.has_identifiers and t in mapping]
+    select = [f"{literal(raw.name)} AS _file", f"{n} AS _src", "r._line"]
+    select += [f"{c.value} AS {name}" for name, c in columns.items()]
+    select += [f"{columns[name].reason} AS _why_{name}" for name in checked]
+    select += [f"{columns[name].raw} AS _raw_{name}" for name in [*checked, *ids]]
+    select.append(f"{_extras(extras)} AS _extras")
+    joins = ""
+    if "phone" in mapping:
+        joins = (
+            f" LEFT JOIN {PHONE_CACHE} _ph ON _ph.candidate = "
+            f"{phone_candidate_sql('r.' + ident(mapping['phone']))}"
+        )
+    inner = f"SELECT {', '.join(select)} FROM {raw.table} r{joins}"
+    scratch = [f"_why_{name}" for name in checked] + [f"_raw_{name}" for name in [*checked, *ids]]
+    derived = [f"{expr} AS {name}" for name, expr in _derived(spec, options).items()]
+    outer = [
+        *derived,
+        f"{_attributes(ids)} AS attributes",
+        *_error_columns(checked, ids, spec.has_identifiers),
+        f"{_key_sql(spec, mapping)} AS _key",
+        f"{_hash_sql(spec.field_names)} AS _hash",
+    ]
+    exclude = ", ".join([*scratch, "_extras"])
+    return f"SELECT * EXCLUDE ({exclude}), {', '.join(outer)} FROM ({inner})"
+
+
+def _column(
+    spec: TableSpec, name: str, raw: RawSource, mapping: dict[str, str], options: ParseOptions
+) -> Column:
+    field = spec.get(name)
+    sql_type = SQL_TYPES[field.kind]
+    if name not in mapping:
+        return Column(f"CAST(NULL AS {sql_type})", "NULL", "NULL")
+    col = "r." + ident(mapping[name])
+    source_type = raw.columns[mapping[name]]
+    raw_text = text(col, source_type)
+    if field.kind == "identifier":
+        value = "_ph.e164" if name == "phone" else identifier_sql(name, col)
+        return Column(value, raw_text, "NULL")
+    value, reason = parse(field.kind, col, source_type, options)
+    if field.kind == "timestamp":
+        value = f"CAST(({value}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+    missing = f"CASE WHEN {raw_text} IS NULL THEN 'missing value' END" if field.required else None
+    return Column(value, raw_text, f"coalesce({missing}, {reason})" if missing else reason)
+
+
+def _derived(spec: TableSpec, options: ParseOptions) -> dict[str, str]:
+    """Columns computed from the contract fields: for orders the shop-local day and returns."""
+    if spec.name != "orders":
+        return {}
+    local = f"timezone('{options.timezone}', timezone('UTC', ordered_at))"
+    statuses = ", ".join(f"'{s}'" for s in RETURN_STATUSES)
+    return {
+        "order_date": f"CAST({local} AS DATE)",
+        "is_return": "coalesce(revenue < 0, false) "
+        f"OR coalesce(lower(status) IN ({statuses}), false)",
+    }
+
+
+def _extras(extras: list[str]) -> str:
+    """Source columns outside the contract, kept as JSON so nothing in the file is lost."""
+    pairs = ", ".join(f"{literal(c)}, r.{ident(c)}" for c in extras)
+    return f"json_object({pairs})" if extras else "CAST(NULL AS JSON)"
+
+
+def _attributes(ids: list[str]) -> str:
+    """The extras plus identifiers that did not normalize (``invalid_phone``), as JSON."""
+    if not ids:
+        return "_extras"
+    invalid = ", ".join(f"'invalid_{t}', CASE WHEN {t} IS NULL THEN _raw_{t} END" for t in ids)
+    return f"json_merge_patch(coalesce(_extras, json_object()), json_object({invalid}))"
+
+
+def _error_columns(checked: list[str], ids: list[str], has_identifiers: bool) -> list[str]:
+    """The first failing check of the row: its field, raw value and reason."""
+    checks = [(name, f"_why_{name}", f"_raw_{name}") for name in checked]
+    if has_identifiers:
+        checks.append(("customer identifier", _identifier_reason(ids), "NULL"))
+    if not checks:
+        return ["NULL AS _err_field", "NULL AS _err_value", "NULL AS _err_reason"]
+    field = " ".join(f"WHEN {why} IS NOT NULL THEN {literal(name)}" for name, why, _ in checks)
+    value = " ".join(f"WHEN {why} IS NOT NULL THEN {raw}" for _, why, raw in checks)
+    reason = " ".join(f"WHEN {why} IS NOT NULL THEN {why}" for _, why, _ in checks)
+    return [
+        f"CASE {field} END AS _err_field",
+        f"CASE {value} END AS _err_value",
+        f"CASE {reason} END AS _err_reason",
+    ]
+
+
+def _identifier_reason(ids: list[str]) -> str:
+    """A row needs one identifier that normalizes; say so when none was given or none is valid."""
+    names = "/".join(IDENTIFIER_TYPES)
+    if not ids:
+        return f"'missing customer identifier: needs one of {names}'"
+    given = " OR ".join(f"_raw_{t} IS NOT NULL" for t in ids)
+    valid = " OR ".join(f"{t} IS NOT NULL" for t in ids)
+    return (
+        f"(CASE WHEN NOT ({given}) THEN 'missing customer identifier: needs one of {names}' "
+        f"WHEN NOT ({valid}) THEN 'no valid customer identifier (invalid email or phone)' END)"
+    )
+
+
+def _key_sql(spec: TableSpec, mapping: dict[str, str]) -> str:
+    natural = "'nk-' || " + _hash_sql(spec.natural_key)
+    if not spec.key or not all(k in mapping for k in spec.key):
+        if spec.key and spec.key[0] in mapping and len(spec.key) > 1:
+            return f"{spec.key[0]} || '/' || {natural}"
+        return natural
+    present = " AND ".join(f"{k} IS NOT NULL" for k in spec.key)
+    return f"CASE WHEN {present} THEN concat_ws('/', {', '.join(spec.key)}) ELSE {natural} END"
+
+
+def _hash_sql(names: tuple[str, ...]) -> str:
+    parts = ", ".join(f"coalesce(CAST({n} AS VARCHAR), {_NULL})" for n in names)
+    return f"md5(concat_ws({_SEP}, {parts}))"

@@ -1,0 +1,56 @@
+"""Workspace-level summaries: ``status`` and the quarantine listing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from patron.sql import rows_as_dicts
+
+STATUS_SQL = """
+SELECT
+  (SELECT count(*) FROM customers) AS customers,
+  (SELECT count(*) FROM orders WHERE NOT is_return) AS orders,
+  (SELECT coalesce(sum(revenue), 0) FROM orders WHERE NOT is_return) AS revenue,
+  (SELECT count(*) FROM orders WHERE is_return) AS returns,
+  (SELECT count(*) FROM orders WHERE customer_key IS NULL) AS unattributed_orders,
+  (SELECT count(*) FROM order_lines) AS order_lines,
+  (SELECT count(*) FROM products) AS products,
+  (SELECT count(*) FROM events) AS events,
+  (SELECT count(*) FROM customer_records) AS customer_records,
+  (SELECT count(*) FROM identities) AS identities,
+  (SELECT count(*) FROM customer_merges) AS merges,
+  (SELECT count(*) FROM blocked_identifiers) AS blocked_identifiers,
+  (SELECT count(*) FROM quarantine) AS quarantined,
+  (SELECT coalesce(sum(duplicates), 0) FROM loads) AS duplicates,
+  (SELECT count(*) FROM loads) AS loads,
+  (SELECT min(ordered_at) FROM orders WHERE NOT is_return) AS first_order_at,
+  (SELECT max(ordered_at) FROM orders WHERE NOT is_return) AS last_order_at
+"""
+
+
+def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[str, Any]:
+    """Counts of the workspace; ``orders`` and ``revenue`` exclude returns.
+
+    ``identities_merged`` is the number of identifiers that resolved onto another identifier's
+    customer: identities minus customers.
+    """
+    status = rows_as_dicts(con, STATUS_SQL)[0]
+    status["currency"] = currency
+    status["identities_merged"] = status["identities"] - status["customers"]
+    status["blocked"] = rows_as_dicts(
+        con,
+        "SELECT identifier_type AS type, value, links FROM blocked_identifiers "
+        "ORDER BY links DESC LIMIT 10",
+    )
+    return status
+
+
+def quarantine_rows(con: duckdb.DuckDBPyConnection, *, limit: int | None) -> list[dict[str, Any]]:
+    """Quarantined rows, newest load first, then by file and line."""
+    sql = (
+        "SELECT load_id, table_name AS table, file, row AS line, field, value, reason, record "
+        "FROM quarantine ORDER BY load_id DESC, file, row"
+    )
+    return rows_as_dicts(con, sql + (f" LIMIT {int(limit)}" if limit else ""))

@@ -1,0 +1,1 @@
+"""Sample datasets: a synthetic retailer and the bundled CDNOW data."""

@@ -1,0 +1,41 @@
+"""SQL helpers: quoting for the SQL text patron builds, and small results as plain values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+
+def literal(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier, safe for any column name a file may have."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Any:
+    """The first value of the first row, or None; the whole result is consumed (DuckDB 2)."""
+    rows = con.execute(sql, list(params)).fetchall()
+    return rows[0][0] if rows else None
+
+
+def rows_as_dicts(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows as dicts of JSON-ready values (floats for decimals, ISO text for times)."""
+    cursor = con.execute(sql, list(params))
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, (_plain(v) for v in row), strict=True)) for row in cursor.fetchall()]
+
+
+def _plain(value: Any) -> Any:
+    """Decimals as floats and times as ISO text, so the profile serializes as JSON."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,151 @@
+"""The workspace: one folder holding settings, the warehouse and the operational store.
+
+:class:`Workspace` is the one entry point of the Python API; the CLI and the server are thin
+shells over its methods.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from patron.config import CONFIG_FILE, Config, IdentityConfig
+from patron.errors import WorkspaceError
+from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
+from patron.overview import quarantine_rows, workspace_status
+from patron.profile import customer_profile
+from patron.store import Store
+from patron.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import ibis
+
+DEFAULT_FOLDER = "patron-workspace"
+ENV_VAR = "PATRON_WORKSPACE"
+
+
+def default_folder() -> Path:
+    """``$PATRON_WORKSPACE`` if set, else ``./patron-workspace``."""
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_FOLDER)
+
+
+class Workspace:
+    """An open workspace. Create one with :meth:`init`, open one with :meth:`open`.
+
+    Examples
+    --------
+    >>> ws = Workspace.init("shop", timezone="Europe/Berlin", currency="EUR")  # doctest: +SKIP
+    >>> ws.load("orders", ["orders.csv"])                                      # doctest: +SKIP
+    >>> ws.table("orders").group_by("channel").agg(n=ws.table("orders").count())  # doctest: +SKIP
+    """
+
+    def __init__(self, folder: Path, config: Config, *, read_only: bool = False) -> None:
+        self.folder = folder
+        self.config = config
+        self.warehouse = Warehouse(config.warehouse, folder, read_only=read_only)
+        self.store = Store(config.store, folder)
+
+    @classmethod
+    def init(
+        cls,
+        folder: str | Path,
+        *,
+        warehouse: str | None = None,
+        timezone: str | None = None,
+        currency: str | None = None,
+        phone_region: str | None = None,
+        max_links: int | None = None,
+    ) -> Workspace:
+        """Create a workspace folder with settings, warehouse tables and operational store."""
+        path = Path(folder)
+        if (path / CONFIG_FILE).exists():
+            raise WorkspaceError(f"{path} is already a patron workspace; open it instead")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise WorkspaceError(f"{path} exists and is not an empty folder; choose a new one")
+        base = Config()
+        config = replace(
+            base,
+            warehouse=warehouse or base.warehouse,
+            timezone=timezone or base.timezone,
+            currency=(currency or base.currency).upper(),
+            phone_region=(phone_region or base.phone_region).upper(),
+            identity=IdentityConfig(max_links=max_links or base.identity.max_links),
+        )
+        path.mkdir(parents=True, exist_ok=True)
+        workspace = cls(path, config)
+        workspace.warehouse.create_tables()
+        workspace.store.create()
+        config.write(path)
+        return workspace
+
+    @classmethod
+    def open(cls, folder: str | Path | None = None, *, read_only: bool = False) -> Workspace:
+        """Open an existing workspace (default: ``$PATRON_WORKSPACE`` or ``./patron-workspace``)."""
+        path = Path(folder) if folder is not None else default_folder()
+        if not (path / CONFIG_FILE).is_file():
+            raise WorkspaceError(
+                f"{path} is not a patron workspace (no {CONFIG_FILE}); "
+                f"create one with: patron init {path}"
+            )
+        return cls(path, Config.read(path), read_only=read_only)
+
+    def load(
+        self,
+        table: str,
+        sources: str | Path | Any | Sequence[str | Path | Any],
+        *,
+        mapping: dict[str, str] | None = None,
+        format: str | None = None,
+        date_format: str | None = None,
+        decimal_comma: bool = False,
+        encoding: str = "utf-8",
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> LoadResult:
+        """Load files or data frames into ``table`` (orders, lines, products, customers, events).
+
+        All-or-nothing and idempotent; invalid rows go to quarantine. See ``docs/loading.md``.
+        """
+        items = list(sources) if isinstance(sources, list | tuple) else [sources]
+        options = LoadOptions(
+            mapping=dict(mapping or {}),
+            format=format,
+            date_format=date_format,
+            decimal_comma=decimal_comma,
+            encoding=encoding,
+        )
+        return load(
+            self.warehouse.duckdb, self.config, table, items, options, now=now, progress=progress
+        )
+
+    def table(self, name: str) -> ibis.Table:
+        """A table of the data contract as an Ibis expression, for notebooks and SQL users."""
+        return self.warehouse.table(name)
+
+    def customer(self, identifier: str) -> dict[str, Any]:
+        """The 360 profile of the person with ``identifier`` (email, phone, any id, or key)."""
+        return customer_profile(
+            self.warehouse.duckdb, identifier, phone_region=self.config.phone_region
+        )
+
+    def status(self) -> dict[str, Any]:
+        """The workspace at a glance: customers, orders, revenue, returns, quarantine, ..."""
+        return workspace_status(self.warehouse.duckdb, currency=self.config.currency)
+
+    def quarantine(self, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows that failed validation, newest load first, with file, line, field and reason."""
+        return quarantine_rows(self.warehouse.duckdb, limit=limit)
+
+    def close(self) -> None:
+        self.warehouse.close()
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

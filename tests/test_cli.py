@@ -1,0 +1,143 @@
+"""End-to-end: the real ``patron`` command on real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from patron.samples.cdnow import read_rows
+
+ORDERS = """order_id,customer_id,email,phone,ordered_at,channel,revenue,status,return_of
+W1,c1,ana@example.com,,2024-01-05 10:00,web,20.00,completed,
+S1,,,(212) 555-0143,2024-01-06 11:00,store,30.00,completed,
+A1,,ana@example.com,212-555-0143,2024-02-01 09:00,app,15.50,completed,
+R1,,ana@example.com,,2024-02-03 09:00,web,-15.50,returned,A1
+B1,,bob@example.com,,2024-03-01 12:00,web,5.00,completed,
+"""
+
+
+def patron(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "patron", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.lstrip().startswith("{") else result.stdout
+
+
+def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text(ORDERS + "X1,,,,2024-03-01,web,1.00,,\n")
+    ok(patron("init", "ws", "--timezone", "America/New_York", "--phone-region", "US", cwd=tmp_path))
+    assert "timezone = \"America/New_York\"" in (tmp_path / "ws" / "patron.toml").read_text()
+
+    loaded = ok(patron("--workspace", "ws", "load", "orders", "orders.csv", "--json", cwd=tmp_path))
+    assert (loaded["inserted"], loaded["quarantined"], loaded["new_customers"]) == (5, 1, 2)
+
+    status = ok(patron("status", "--json", "--workspace", "ws", cwd=tmp_path))
+    assert status["customers"] == 2
+    assert status["orders"] == 4  # the return is not a purchase
+    assert status["revenue"] == pytest.approx(70.50)
+    assert status["returns"] == 1
+    assert status["quarantined"] == 1
+    assert status["duplicates"] == 0
+    assert status["identities"] == 4
+
+    ana = ok(patron("customer", "show", "c1", "--json", cwd=tmp_path, env={"PATRON_WORKSPACE": "ws"}))
+    assert ana["totals"] == {
+        "orders": 3,
+        "revenue": 65.5,
+        "returns": 1,
+        "refunded": 15.5,
+        "first_purchase": "2024-01-05T15:00:00",
+        "last_purchase": "2024-02-01T14:00:00",
+    }
+    assert {"type": "phone", "value": "+12125550143"} in [
+        {"type": i["type"], "value": i["value"]} for i in ana["identifiers"]
+    ]
+    assert ana["channels"] == ["app", "store", "web"]
+    assert [o["order_id"] for o in ana["orders"]] == ["W1", "S1", "A1", "R1"]
+
+    rows = ok(patron("-w", "ws", "quarantine", "list", "--json", cwd=tmp_path))["rows"]
+    assert [(r["line"], r["field"]) for r in rows] == [(7, "customer identifier")]
+
+    again = ok(patron("-w", "ws", "load", "orders", "orders.csv", "--json", cwd=tmp_path))
+    assert (again["inserted"], again["duplicates"]) == (0, 5)
+    assert ok(patron("-w", "ws", "status", "--json", cwd=tmp_path))["quarantined"] == 1
+
+    text = ok(patron("-w", "ws", "status", cwd=tmp_path))
+    assert "customers" in text and "70.50" in text
+
+
+def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
+    missing = patron("-w", "nowhere", "status", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().count("\n") == 0
+    assert "not a patron workspace" in missing.stderr and "patron init" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+    ok(patron("init", "ws", cwd=tmp_path))
+    unknown = patron("-w", "ws", "customer", "show", "nobody@example.com", cwd=tmp_path)
+    assert unknown.returncode == 2 and "no customer" in unknown.stderr
+
+    debug = patron("--debug", "-w", "ws", "load", "orders", "nope.csv", cwd=tmp_path)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_cdnow_sample_loads_completely(tmp_path: Path) -> None:
+    ok(patron("sample", "cdnow", "--out", "data", cwd=tmp_path))
+    ok(patron("init", "ws", cwd=tmp_path))
+    loaded = ok(patron("-w", "ws", "load", "orders", "data/orders.csv", "--json", cwd=tmp_path))
+    rows = list(read_rows())
+    assert loaded["inserted"] == len(rows) == 69_659
+    assert loaded["quarantined"] == 0
+    status = ok(patron("-w", "ws", "status", "--json", cwd=tmp_path))
+    assert status["customers"] == 23_570
+    assert Decimal(str(status["revenue"])) == sum(Decimal(r[3]) for r in rows)
+    assert status["first_order_at"].startswith("1997-01-01")
+
+
+def _big_csv(path: Path, rows: int) -> None:
+    duckdb.sql(
+        f"""COPY (SELECT 'o' || i AS order_id, 'c' || (i % 200000) AS customer_id,
+                 'u' || (i % 200000) || '@example.com' AS email,
+                 TIMESTAMP '2023-01-01' + INTERVAL (i % 700) DAY AS ordered_at,
+                 round((i % 9000) / 100.0, 2) AS revenue
+          FROM range({rows}) t(i)) TO '{path}' (HEADER)"""
+    )
+
+
+def test_a_load_killed_half_way_leaves_the_workspace_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "orders.csv").write_text(ORDERS)
+    ok(patron("init", "ws", cwd=tmp_path))
+    ok(patron("-w", "ws", "load", "orders", "orders.csv", cwd=tmp_path))
+    before = ok(patron("-w", "ws", "status", "--json", cwd=tmp_path))
+
+    _big_csv(tmp_path / "big.csv", 3_000_000)
+    cmd = [sys.executable, "-m", "patron", "-w", "ws", "load", "orders", "big.csv"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(4.0)
+    assert proc.poll() is None, "the load finished before it could be killed; use a bigger file"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    after = ok(patron("-w", "ws", "status", "--json", cwd=tmp_path))
+    assert after == before
+    reload = ok(patron("-w", "ws", "load", "orders", "orders.csv", "--json", cwd=tmp_path))
+    assert reload["duplicates"] == 5 and reload["inserted"] == 0
