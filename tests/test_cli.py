@@ -26,7 +26,9 @@ B1,,bob@example.com,,2024-03-01 12:00,web,5.00,completed,
 """
 
 
-def patron(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def patron(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "patron", *args],
         cwd=cwd,
@@ -45,7 +47,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> Any:
 def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:
     (tmp_path / "orders.csv").write_text(ORDERS + "X1,,,,2024-03-01,web,1.00,,\n")
     ok(patron("init", "ws", "--timezone", "America/New_York", "--phone-region", "US", cwd=tmp_path))
-    assert "timezone = \"America/New_York\"" in (tmp_path / "ws" / "patron.toml").read_text()
+    assert 'timezone = "America/New_York"' in (tmp_path / "ws" / "patron.toml").read_text()
 
     loaded = ok(patron("--workspace", "ws", "load", "orders", "orders.csv", "--json", cwd=tmp_path))
     assert (loaded["inserted"], loaded["quarantined"], loaded["new_customers"]) == (5, 1, 2)
@@ -59,7 +61,9 @@ def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:
     assert status["duplicates"] == 0
     assert status["identities"] == 4
 
-    ana = ok(patron("customer", "show", "c1", "--json", cwd=tmp_path, env={"PATRON_WORKSPACE": "ws"}))
+    ana = ok(
+        patron("customer", "show", "c1", "--json", cwd=tmp_path, env={"PATRON_WORKSPACE": "ws"})
+    )
     assert ana["totals"] == {
         "orders": 3,
         "revenue": 65.5,

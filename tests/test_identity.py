@@ -90,7 +90,9 @@ def test_keys_are_stable_and_the_older_key_survives_a_merge(ws: Workspace) -> No
 
 def test_new_link_to_a_known_customer_keeps_its_key(ws: Workspace) -> None:
     ws.load("orders", _orders([{"email": "a@x.com"}, {"email": "b@x.com"}]), now=NOW)
-    ws.load("orders", _orders([{"email": "b@x.com", "loyalty_id": "L1"}]).assign(order_id="n"), now=NOW)
+    ws.load(
+        "orders", _orders([{"email": "b@x.com", "loyalty_id": "L1"}]).assign(order_id="n"), now=NOW
+    )
     keys = _keys(ws)
     assert keys["loyalty_id:L1"] == keys["email:b@x.com"] == 2
 
@@ -131,7 +133,9 @@ def test_customers_table_takes_profile_fields_from_crm_records(ws: Workspace) ->
 
 
 # An independent check: union-find over the same records, and incremental == all at once.
-_ids = st.sampled_from([f"email:u{i}@x.com" for i in range(8)] + [f"customer_id:c{i}" for i in range(8)])
+_ids = st.sampled_from(
+    [f"email:u{i}@x.com" for i in range(8)] + [f"customer_id:c{i}" for i in range(8)]
+)
 
 
 def _partition(records: list[list[str]]) -> set[frozenset[str]]:
@@ -157,10 +161,15 @@ def _as_rows(records: list[list[str]]) -> list[dict[str, object]]:
     return [dict(item.split(":", 1) for item in record) for record in records]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
-    records=st.lists(st.lists(_ids, min_size=1, max_size=2, unique_by=lambda s: s.split(":")[0]),
-                     min_size=1, max_size=12),
+    records=st.lists(
+        st.lists(_ids, min_size=1, max_size=2, unique_by=lambda s: s.split(":")[0]),
+        min_size=1,
+        max_size=12,
+    ),
     split=st.integers(min_value=0, max_value=12),
 )
 def test_components_match_union_find_whether_loaded_at_once_or_in_parts(

@@ -55,7 +55,7 @@ def customer_profile(
         key,
     )
     purchases = [o for o in orders if not o["is_return"]]
-    refunds = [o for o in orders if o["is_return"] and o["revenue"] < 0]
+    refunds = [o for o in orders if o["is_return"]]
     return {
         "customer_key": key,
         "identifiers": rows_as_dicts(
@@ -69,7 +69,7 @@ def customer_profile(
             "orders": len(purchases),
             "revenue": round(sum(o["revenue"] for o in purchases), 2),
             "returns": len(orders) - len(purchases),
-            "refunded": round(-sum(o["revenue"] for o in refunds), 2),
+            "refunded": round(sum(abs(o["revenue"]) for o in refunds), 2),
             "first_purchase": min((o["ordered_at"] for o in purchases), default=None),
             "last_purchase": max((o["ordered_at"] for o in purchases), default=None),
         },

@@ -18,7 +18,7 @@ from patron.ingest.contract import SQL_TYPES, TableSpec
 from patron.ingest.contract import TABLES as LOAD_TARGETS
 
 if TYPE_CHECKING:
-    import ibis
+    from ibis import Table as IbisTable
 
 DUCKDB_MEMORY_LIMIT = "1GB"
 """Caps DuckDB's buffer pool so loads spill to disk instead of growing with the file."""
@@ -106,7 +106,7 @@ class Warehouse:
         for name, columns in _all_tables().items():
             self.duckdb.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
 
-    def table(self, name: str) -> ibis.Table:
+    def table(self, name: str) -> IbisTable:
         """A table of the data contract as an Ibis expression."""
         if name not in TABLE_NAMES:
             raise NotFoundError(f"no table {name!r}{did_you_mean(name, TABLE_NAMES)}")

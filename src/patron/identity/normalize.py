@@ -34,11 +34,13 @@ def normalize_phone(candidate: str, region: str) -> str | None:
 
 def phone_candidate_sql(col: str) -> str:
     """Formatting-free phone text: '+' and digits only, so '(212) 555-0143' and '212-555-0143'
-    become one candidate and are parsed once."""
+    become one candidate and are parsed once. A leading '00' is the international prefix."""
     s = digits(text(col, "VARCHAR"))
-    plus = f"CASE WHEN {s} LIKE '+%' OR {s} LIKE '00%' THEN '+' ELSE '' END"
-    body = f"regexp_replace(regexp_replace({s}, '^00', ''), '[^0-9]', '', 'g')"
-    return f"NULLIF({plus} || {body}, '')"
+    d = f"regexp_replace({s}, '[^0-9]', '', 'g')"
+    return (
+        f"NULLIF(CASE WHEN {s} LIKE '00%' THEN '+' || substr({d}, 3) "
+        f"WHEN {s} LIKE '+%' THEN '+' || {d} ELSE {d} END, '')"
+    )
 
 
 def identifier_sql(kind: str, col: str) -> str:

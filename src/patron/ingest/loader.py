@@ -27,7 +27,7 @@ from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import rebuild_customers
 from patron.ingest.mapping import map_columns
 from patron.ingest.parse import ParseOptions
-from patron.ingest.readers import RawSource, detect_format, read_file, read_frame
+from patron.ingest.readers import RawSource, check_file, detect_format, read_file, read_frame
 from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
 from patron.sql import ident, literal, scalar
@@ -166,6 +166,7 @@ def _load(
 def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: int) -> RawSource:
     if isinstance(source, str | Path):
         path = Path(source)
+        check_file(path)
         return read_file(
             con, path, detect_format(path, options.format), n, encoding=options.encoding
         )
@@ -201,7 +202,8 @@ def _quarantine(
 ) -> None:
     """Invalid rows, conflicts and unsplittable lines, each with file, line, field and reason.
 
-    A row already quarantined with the same reason is not added again, so reloads change nothing.
+    A row already quarantined (same file, line, record and reason) is not added again, so
+    reloading a file changes nothing.
     """
     key_field = spec.key[0] if spec.key else "row"
     conflict_reason = (
@@ -217,13 +219,13 @@ def _quarantine(
             f"SELECT _line, '{key_field}', _key, {conflict_reason} FROM _classified "
             f"WHERE _src = {n} AND _action = 'conflict'"
         )
+        key = f"md5('{spec.name}' || {literal(raw.name)} || q._line || {record} || q.reason)"
         con.execute(
             f"""INSERT INTO quarantine
             SELECT {load_id}, '{spec.name}', {literal(raw.name)}, q._line, q.field, q.value,
-                   q.reason, {record}, md5('{spec.name}' || {record} || q.reason)
+                   q.reason, {record}, {key}
             FROM ({rows}) q JOIN {raw.table} r ON r._line = q._line
-            WHERE md5('{spec.name}' || {record} || q.reason) NOT IN
-                  (SELECT quarantine_key FROM quarantine)"""
+            WHERE {key} NOT IN (SELECT quarantine_key FROM quarantine)"""
         )
         for reject in raw.rejects:
             _quarantine_reject(con, spec, raw.name, reject, load_id)
@@ -243,7 +245,7 @@ def _quarantine_reject(
 ) -> None:
     line = str(reject["csv_line"] or "").strip("\r\n")
     reason = f"{str(reject['error_type']).lower()}: {reject['error_message']}"
-    key = hashlib.md5(f"{spec.name}{line}{reason}".encode()).hexdigest()
+    key = hashlib.md5(f"{spec.name}{file}{reject['line']}{line}{reason}".encode()).hexdigest()
     con.execute(
         "INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
         "WHERE ? NOT IN (SELECT quarantine_key FROM quarantine)",
@@ -324,6 +326,6 @@ def _record_json(raw: RawSource) -> str:
 def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
     con.execute("DROP TABLE IF EXISTS _classified")
     for n in range(sources):
-        for suffix in ("", "_rejlines", "_rej", "_scan", "_lines"):
+        for suffix in ("", "_rejlines", "_rej", "_scan", "_lines", "_starts"):
             con.execute(f"DROP TABLE IF EXISTS _raw_{n}{suffix}")
         con.execute(f"DROP TABLE IF EXISTS _stage_{n}")

@@ -6,7 +6,8 @@ the engine, column at a time, so a file never passes through Python row by row.
 
 Rules that matter to users (documented in docs/data-contract.md):
 - Persian (۰-۹) and Arabic-Indic (٠-٩) digits, and the Arabic decimal and thousands separators,
-  are normalized before numbers and dates are read.
+  are normalized before numbers and dates are read; surrounding whitespace (tabs included) goes.
+- Scientific notation (``1e5``) is not an amount: it is what spreadsheets write after rounding.
 - Amounts: ``1234.5`` and ``1,234.50`` are read; ``1,234`` or ``12,5`` are ambiguous without
   ``decimal_comma`` and are quarantined, never guessed. With ``decimal_comma``, ``12,5`` and
   ``1.234,50`` are read and ``12.5`` is ambiguous.
@@ -21,10 +22,12 @@ from datetime import datetime
 
 from patron.ingest.contract import Kind
 
-_DIGITS_FROM = "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫"
-_DIGITS_TO = "01234567890123456789."
+_DIGITS_FROM = "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬"
+_DIGITS_TO = "01234567890123456789.,"
 _CURRENCY = r"[\s$€£¥₹﷼]"
 _TEXT_TYPES = ("VARCHAR",)
+_WHITESPACE = "chr(32) || chr(9) || chr(10) || chr(13) || chr(160) || chr(65279)"
+_PLAIN = r"^[+-]?(\d+\.?\d*|\.\d+)$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -41,137 +44,149 @@ class ParseOptions:
 
 
 def text(col: str, source_type: str) -> str:
-    """Trimmed text; the empty string is NULL."""
-    return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    """Text without surrounding whitespace (spaces, tabs, line breaks, no-break spaces);
+    the empty string is NULL."""
+    return f"NULLIF(trim(CAST({col} AS VARCHAR), {_WHITESPACE}), '')"
 
 
 def digits(expr: str) -> str:
-    """Map Persian and Arabic-Indic digits to ASCII and drop the Arabic thousands separator."""
-    return f"replace(translate({expr}, '{_DIGITS_FROM}', '{_DIGITS_TO}'), '٬', '')"
+    """Map Persian and Arabic-Indic digits to ASCII, and the Arabic decimal and thousands
+    separators to '.' and ',' (so a misplaced separator is as ambiguous as an ASCII one)."""
+    translated = f"translate({expr}, '{_DIGITS_FROM}', '{_DIGITS_TO}')"
+    return f"CASE WHEN regexp_matches({expr}, '[^\\x00-\\x7F]') THEN {translated} ELSE {expr} END"
 
 
 def parse(kind: Kind, col: str, source_type: str, options: ParseOptions) -> tuple[str, str]:
-    """The (value, reason) SQL pair for a column of ``kind``."""
+    """The (value, reason) SQL pair for a column of ``kind``, as standalone expressions.
+
+    The loader evaluates the two at different levels (:func:`value_sql`, then
+    :func:`reason_sql` on the parsed column) so no row is parsed twice.
+    """
+    value = value_sql(kind, col, source_type, options)
+    return value, reason_sql(kind, text(col, source_type), f"({value})", source_type, options)
+
+
+def value_sql(kind: Kind, col: str, source_type: str, options: ParseOptions) -> str:
+    """SQL for the parsed value of ``col`` (NULL when empty or invalid)."""
     if kind in ("text", "identifier"):
-        return text(col, source_type), "NULL"
-    builder = {
-        "money": _money,
-        "number": _number,
-        "bool": _bool,
-        "date": _date,
-        "timestamp": _timestamp,
-    }[kind]
-    return builder(col, source_type, options)
+        return text(col, source_type)
+    typed = source_type not in _TEXT_TYPES
+    if kind in ("money", "number"):
+        sql_type = "DECIMAL(18,2)" if kind == "money" else "DOUBLE"
+        return f"TRY_CAST({col} AS {sql_type})" if typed else _number_text(col, options, sql_type)
+    if kind == "bool":
+        return col if source_type == "BOOLEAN" else _bool_text(col)
+    if kind == "date":
+        return f"CAST({col} AS DATE)" if typed else _date_text(col, options)
+    return _timestamp(col, source_type, options)
 
 
-def _numeric_text(col: str, options: ParseOptions) -> tuple[str, str]:
-    """Canonical decimal text (or NULL) and the reason text is not a number."""
-    s = f"regexp_replace({digits(text(col, 'VARCHAR'))}, '^{_CURRENCY}+|{_CURRENCY}+$', '', 'g')"
-    if options.decimal_comma:
-        plain, grouped = r"^[+-]?\d+(,\d+)?$", r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$"
-        value = (
-            f"CASE WHEN regexp_full_match({s}, '{plain}') THEN replace({s}, ',', '.') "
-            f"WHEN regexp_full_match({s}, '{grouped}') "
-            f"THEN replace(replace({s}, '.', ''), ',', '.') END"
-        )
-        ambiguous = rf"regexp_full_match({s}, '^[+-]?[\d.,]+$')"
-        hint = "with --decimal-comma a dot is only a thousands separator (1.234,50)"
-    else:
-        plain, grouped = r"^[+-]?(\d+(\.\d*)?|\.\d+)$", r"^[+-]?\d{1,3}(,\d{3})+\.\d+$"
-        value = (
-            f"CASE WHEN regexp_full_match({s}, '{plain}') THEN {s} "
-            f"WHEN regexp_full_match({s}, '{grouped}') THEN replace({s}, ',', '') END"
-        )
-        ambiguous = f"{s} LIKE '%,%' AND regexp_full_match({s}, '^[+-]?[\\d.,]+$')"
-        hint = "a comma may be a decimal or a thousands separator; pass --decimal-comma if decimal"
-    reason = (
-        f"CASE WHEN {s} IS NULL OR ({value}) IS NOT NULL THEN NULL "
-        f"WHEN {ambiguous} THEN 'ambiguous amount: {hint}' ELSE 'not a number' END"
-    )
-    return value, reason
-
-
-def _number_of(col: str, source_type: str, options: ParseOptions, sql_type: str) -> tuple[str, str]:
-    if source_type not in _TEXT_TYPES:
-        return f"TRY_CAST({col} AS {sql_type})", (
-            f"CASE WHEN {col} IS NOT NULL AND TRY_CAST({col} AS {sql_type}) IS NULL "
-            "THEN 'number out of range' END"
-        )
-    value, reason = _numeric_text(col, options)
-    parsed = f"TRY_CAST({value} AS {sql_type})"
-    out_of_range = f"CASE WHEN ({value}) IS NOT NULL AND {parsed} IS NULL THEN 'out of range' END"
-    return parsed, f"coalesce({reason}, {out_of_range})"
-
-
-def _money(col: str, source_type: str, options: ParseOptions) -> tuple[str, str]:
-    return _number_of(col, source_type, options, "DECIMAL(18,2)")
-
-
-def _number(col: str, source_type: str, options: ParseOptions) -> tuple[str, str]:
-    return _number_of(col, source_type, options, "DOUBLE")
-
-
-def _bool(col: str, source_type: str, options: ParseOptions) -> tuple[str, str]:
-    if source_type == "BOOLEAN":
-        return col, "NULL"
-    s = f"lower({text(col, source_type)})"
-    value = f"CASE WHEN {s} IN {_TRUE} THEN true WHEN {s} IN {_FALSE} THEN false END"
-    reason = (
-        f"CASE WHEN {s} IS NOT NULL AND ({value}) IS NULL THEN 'not true/false (yes/no, 1/0)' END"
-    )
-    return value, reason
-
-
-def _date(col: str, source_type: str, options: ParseOptions) -> tuple[str, str]:
-    if source_type.startswith(("DATE", "TIMESTAMP")):
-        return f"CAST({col} AS DATE)", "NULL"
-    s = digits(text(col, source_type))
-    value = (
-        f"CAST(try_strptime({s}, '{options.date_format}') AS DATE)"
-        if options.date_format
-        else f"TRY_CAST({s} AS DATE)"
-    )
-    return value, _date_reason(s, value, options)
-
-
-def _timestamp(col: str, source_type: str, options: ParseOptions) -> tuple[str, str]:
-    """An instant as TIMESTAMPTZ; the loader stores it as UTC."""
-    tz = options.timezone
-    if source_type == "TIMESTAMP WITH TIME ZONE":
-        value = col
-    elif source_type.startswith(("TIMESTAMP", "DATE")):
-        value = f"timezone('{tz}', CAST({col} AS TIMESTAMP))"
-    else:
-        s = digits(text(col, source_type))
-        fmt = options.date_format
-        if fmt and ("%z" in fmt or "%Z" in fmt):
-            value = f"try_strptime({s}, '{fmt}')"
-        elif fmt:
-            value = f"timezone('{tz}', try_strptime({s}, '{fmt}'))"
-        else:
-            value = f"TRY_CAST({s} AS TIMESTAMPTZ)"
-        return value, _date_reason(s, value, options)
-    return value, _range_reason(value, options)
-
-
-def _date_reason(s: str, value: str, options: ParseOptions) -> str:
+def reason_sql(kind: Kind, raw: str, value: str, source_type: str, options: ParseOptions) -> str:
+    """SQL for why ``raw`` (trimmed source text) did not parse into ``value``, else NULL."""
+    if kind in ("text", "identifier"):
+        return "NULL"
+    failed = f"{raw} IS NOT NULL AND {value} IS NULL"
+    if kind in ("money", "number"):
+        why = "'number out of range'"
+        if source_type in _TEXT_TYPES:
+            why = _number_reason(raw, options)
+        return f"CASE WHEN {failed} THEN {why} END"
+    if kind == "bool":
+        return f"CASE WHEN {failed} THEN 'not true/false (yes/no, 1/0)' END"
     expected = (
         f"does not match --date-format {options.date_format}"
         if options.date_format
         else "not an ISO 8601 date (2024-03-01 or 2024-03-01 14:30:00+01:00); "
         "pass --date-format for other layouts"
     )
-    return (
-        f"CASE WHEN {s} IS NOT NULL AND ({value}) IS NULL THEN '{expected}' "
-        f"ELSE {_range_reason(value, options)} END"
-    )
-
-
-def _range_reason(value: str, options: ParseOptions) -> str:
+    instant = value if kind == "date" else f"timezone('UTC', {value})"
     now = options.now.isoformat()
     return (
-        f"CASE WHEN CAST({value} AS TIMESTAMPTZ) > TIMESTAMPTZ '{now}' "
+        f"CASE WHEN {failed} THEN '{expected}' "
+        f"WHEN CAST({instant} AS TIMESTAMPTZ) > TIMESTAMPTZ '{now}' "
         "THEN 'in the future (after the time of this load)' "
-        f"WHEN CAST({value} AS TIMESTAMPTZ) < TIMESTAMPTZ '1900-01-01 00:00:00+00' "
+        f"WHEN CAST({instant} AS TIMESTAMPTZ) < TIMESTAMPTZ '1900-01-01 00:00:00+00' "
         "THEN 'implausibly old (before 1900)' END"
     )
+
+
+def _clean_number(col: str) -> str:
+    """Number text with ASCII digits and no currency symbol around it."""
+    s = digits(text(col, "VARCHAR"))
+    return f"regexp_replace({s}, '^{_CURRENCY}+|{_CURRENCY}+$', '', 'g')"
+
+
+def _number_text(col: str, options: ParseOptions, sql_type: str) -> str:
+    """Plain numbers cast directly; only the rest go through the separator rules."""
+    s = _clean_number(col)
+    if options.decimal_comma:
+        plain, grouped = r"^[+-]?\d+(,\d+)?$", r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$"
+        return (
+            f"TRY_CAST(CASE WHEN regexp_full_match({s}, '{plain}') THEN replace({s}, ',', '.') "
+            f"WHEN regexp_full_match({s}, '{grouped}') "
+            f"THEN replace(replace({s}, '.', ''), ',', '.') END AS {sql_type})"
+        )
+    raw = text(col, "VARCHAR")
+    fast = f"CASE WHEN NOT regexp_matches({raw}, '[_eE]') THEN TRY_CAST({raw} AS {sql_type}) END"
+    grouped = r"^[+-]?\d{1,3}(,\d{3})+\.\d+$"
+    careful = (
+        f"TRY_CAST(CASE WHEN regexp_full_match({s}, '{grouped}') THEN replace({s}, ',', '') "
+        f"WHEN regexp_full_match({s}, '{_PLAIN}') THEN {s} END AS {sql_type})"
+    )
+    return _fallback(fast, careful)
+
+
+def _number_reason(raw: str, options: ParseOptions) -> str:
+    s = _clean_number(raw)
+    if options.decimal_comma:
+        ambiguous = rf"regexp_full_match({s}, '^[+-]?[\d.,]+$')"
+        hint = "with --decimal-comma a dot is only a thousands separator (1.234,50)"
+    else:
+        ambiguous = rf"contains({s}, ',') AND regexp_full_match({s}, '^[+-]?[\d.,]+$')"
+        hint = "a comma may be a decimal or a thousands separator; pass --decimal-comma if decimal"
+    return f"CASE WHEN {ambiguous} THEN 'ambiguous amount: {hint}' ELSE 'not a number' END"
+
+
+def _bool_text(col: str) -> str:
+    s = f"lower({text(col, 'VARCHAR')})"
+    return f"CASE WHEN {s} IN {_TRUE} THEN true WHEN {s} IN {_FALSE} THEN false END"
+
+
+def _date_text(col: str, options: ParseOptions) -> str:
+    s = digits(text(col, "VARCHAR"))
+    if options.date_format:
+        return f"CAST(try_strptime({s}, '{options.date_format}') AS DATE)"
+    return f"CASE WHEN {_starts_with_digit(s)} THEN TRY_CAST({s} AS DATE) END"
+
+
+def _timestamp(col: str, source_type: str, options: ParseOptions) -> str:
+    """An instant, as a naive UTC TIMESTAMP (how patron stores time)."""
+    tz = options.timezone
+    if source_type == "TIMESTAMP WITH TIME ZONE":
+        instant = col
+    elif source_type.startswith(("TIMESTAMP", "DATE")):
+        instant = f"timezone('{tz}', CAST({col} AS TIMESTAMP))"
+    else:
+        raw = text(col, source_type)
+        s = digits(raw)
+        fmt = options.date_format
+        if fmt and ("%z" in fmt or "%Z" in fmt):
+            instant = f"try_strptime({s}, '{fmt}')"
+        elif fmt:
+            instant = f"timezone('{tz}', try_strptime({s}, '{fmt}'))"
+        else:  # ASCII text casts directly; other digits are translated first
+            fast = f"CASE WHEN {_starts_with_digit(raw)} THEN TRY_CAST({raw} AS TIMESTAMPTZ) END"
+            careful = f"CASE WHEN {_starts_with_digit(s)} THEN TRY_CAST({s} AS TIMESTAMPTZ) END"
+            instant = _fallback(fast, careful)
+    return f"CAST(({instant}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+
+
+def _fallback(fast: str, careful: str) -> str:
+    """``fast``, else ``careful``: DuckDB's CASE evaluates a branch only for rows that reach it
+    (COALESCE evaluates every argument), so the careful path costs only the unusual rows."""
+    return f"CASE WHEN ({fast}) IS NOT NULL THEN {fast} ELSE {careful} END"
+
+
+def _starts_with_digit(s: str) -> str:
+    """Guards casts from words DuckDB reads as times ('epoch', 'infinity')."""
+    return f"left({s}, 1) BETWEEN '0' AND '9'"

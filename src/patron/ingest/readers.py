@@ -31,6 +31,10 @@ _SUFFIXES: dict[str, Format] = {
 }
 
 
+_IS_OBJECT = "CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END"
+"""A JSON-lines line that holds an object; CASE so json_type never sees invalid text."""
+
+
 @dataclass
 class RawSource:
     """A source materialized as ``table``: its columns (name -> DuckDB type) and rejects."""
@@ -75,8 +79,7 @@ def check_file(path: Path) -> None:
 def read_file(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, n: int, *, encoding: str
 ) -> RawSource:
-    """Materialize one file as ``_raw_<n>``."""
-    check_file(path)
+    """Materialize one file (already checked by :func:`check_file`) as ``_raw_<n>``."""
     reader = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[fmt]
     source = reader(con, path, f"_raw_{n}", encoding)
     if source.rows == 0 and not source.rejects:
@@ -111,22 +114,64 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
         raise InputError(f"cannot read as CSV: {_first_line(exc)}", file=str(path)) from exc
     rejects = _fetch_dicts(
         con,
-        f"SELECT line, column_name, error_type, csv_line, error_message "
-        f"FROM {table}_rej ORDER BY line",
+        "SELECT line, arg_min(column_name, column_idx) AS column_name, "
+        "arg_min(error_type, column_idx) AS error_type, arg_min(csv_line, column_idx) AS csv_line, "
+        "arg_min(error_message, column_idx) AS error_message "
+        f"FROM {table}_rej GROUP BY line ORDER BY line",
     )
     _fail_on_encoding(rejects, path)
-    # A good record's line is its ordinal plus the header plus the rejected lines before it;
-    # exact unless blank lines or quoted multi-line fields come before it.
-    con.execute(
-        f"""CREATE TEMP TABLE {table}_rejlines AS
-        SELECT line - row_number() OVER (ORDER BY line) - 1 AS good_before
-        FROM (SELECT DISTINCT line FROM {table}_rej)"""
-    )
-    shift = f"(SELECT count(*) FROM {table}_rejlines r WHERE r.good_before <= _ordinal)"
-    _number_lines(con, table, first_line=2, shift=shift if rejects else "0")
+    records = int(scalar(con, f"SELECT count(*) FROM {table}_pre"))
+    if _physical_lines(path) == 1 + records + len(rejects):
+        # One line per record: a good record's line is its ordinal plus the header plus the
+        # rejected lines before it.
+        con.execute(
+            f"""CREATE TEMP TABLE {table}_rejlines AS
+            SELECT line - row_number() OVER (ORDER BY line) - 1 AS good_before
+            FROM (SELECT DISTINCT line FROM {table}_rej)"""
+        )
+        shift = f"(SELECT count(*) FROM {table}_rejlines r WHERE r.good_before <= _ordinal)"
+    else:  # blank lines or quoted fields spanning lines: find where each record starts
+        _record_starts(con, path, table, encoding)
+        shift = f"(SELECT s.ln FROM {table}_starts s WHERE s.ordinal = _ordinal) - _ordinal - 2"
+    _number_lines(con, table, first_line=2, shift=shift)
     source = _describe(con, str(path), table)
     source.rejects = rejects
     return source
+
+
+def _physical_lines(path: Path) -> int:
+    """Lines in the file (a last line without a newline counts), read in chunks."""
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def _record_starts(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> None:
+    """``<table>_starts(ordinal, ln)``: the line each good record starts on.
+
+    A record starts on a non-blank line reached with an even number of quote characters before
+    it (doubled quotes inside fields keep the parity), after the header, unless DuckDB rejected it.
+    """
+    lines = f"{table}_lines"
+    con.execute(
+        f"CREATE TEMP TABLE {lines}_pre AS SELECT line FROM read_csv({literal(str(path))}, "
+        "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', "
+        f"header = false, auto_detect = false, encoding = {literal(encoding)})"
+    )
+    _number_lines(con, lines, first_line=1)
+    con.execute(
+        f"""CREATE TEMP TABLE {table}_starts AS
+        WITH counted AS (
+          SELECT _line, line, coalesce(sum(length(line) - length(replace(line, '"', '')))
+            OVER (ORDER BY _line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+          FROM {lines})
+        SELECT _line AS ln, row_number() OVER (ORDER BY _line) - 1 AS ordinal FROM counted
+        WHERE before % 2 = 0 AND _line > 1 AND trim(coalesce(line, ''), chr(13)) <> ''
+          AND _line NOT IN (SELECT line FROM {table}_rej)"""
+    )
 
 
 def _read_parquet(
@@ -161,13 +206,13 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
         con,
         f"SELECT _line AS line, NULL AS column_name, 'INVALID JSON' AS error_type, "
         f"line AS csv_line, 'not a JSON object' AS error_message FROM {lines} "
-        "WHERE NOT coalesce(json_valid(line) AND json_type(line) = 'OBJECT', false) ORDER BY _line",
+        f"WHERE NOT {_IS_OBJECT} ORDER BY _line",
     )
     keys = [
         row[0]
         for row in con.execute(
-            f"SELECT DISTINCT unnest(json_keys(line)) AS k FROM {lines} "
-            "WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY k"
+            f"SELECT DISTINCT unnest(CASE WHEN {_IS_OBJECT} THEN json_keys(line) END) AS k "
+            f"FROM {lines} ORDER BY k"
         ).fetchall()
     ]
     columns = ", ".join(
@@ -178,7 +223,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
     )
     con.execute(
         f"CREATE TEMP TABLE {table} AS SELECT {columns + ', ' if columns else ''}_line "
-        f"FROM {lines} WHERE json_valid(line) AND json_type(line) = 'OBJECT' ORDER BY _line"
+        f"FROM {lines} WHERE {_IS_OBJECT} ORDER BY _line"
     )
     source = _describe(con, str(path), table)
     source.rejects = rejects

@@ -1,8 +1,10 @@
 """Link return rows to the purchase they refund.
 
 A return row names its order in ``return_of`` when the source says so. Otherwise it is linked to
-the customer's latest purchase on or before the return whose revenue covers the refund; when no
-such purchase is loaded yet, ``return_of`` stays empty. Either way a return is never a purchase.
+the customer's latest purchase on or before the return whose revenue covers the refund (the
+return's absolute revenue: sources write refunds as negative amounts or as positive amounts with a
+returned status); when no such purchase is loaded yet, ``return_of`` stays empty. Either way a
+return is never a purchase.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ def link_returns(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
           SELECT r.row_key, arg_max(p.order_id, (p.ordered_at, p.order_id)) AS order_id
           FROM orders r JOIN orders p
             ON p.customer_key = r.customer_key AND NOT p.is_return
-           AND p.ordered_at <= r.ordered_at AND p.revenue >= -r.revenue
+           AND p.ordered_at <= r.ordered_at AND p.revenue >= abs(r.revenue)
           WHERE r.load_id = {load_id} AND r.is_return AND r.return_of IS NULL
-            AND r.revenue < 0
           GROUP BY r.row_key) m
         WHERE orders.row_key = m.row_key"""
     )

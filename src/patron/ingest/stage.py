@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from patron.identity.normalize import PHONE_CACHE, identifier_sql, phone_candidate_sql
 from patron.ingest.contract import IDENTIFIER_TYPES, RETURN_STATUSES, SQL_TYPES, TableSpec
-from patron.ingest.parse import ParseOptions, parse, text
+from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
 from patron.ingest.readers import RawSource
 from patron.sql import ident, literal
 
@@ -25,7 +25,11 @@ _NULL = "chr(0)"
 
 @dataclass(frozen=True)
 class Column:
-    """SQL for one contract field of one source: its stored value, raw text and error."""
+    """SQL for one contract field of one source: its stored value, trimmed text and error.
+
+    ``reason`` refers to the parsed value by the field's name and to the text as ``_raw_<name>``,
+    because it is evaluated one level above the parsing.
+    """
 
     value: str
     raw: str
@@ -42,8 +46,9 @@ def stage_sql(
 ) -> str:
     """SELECT producing ``_stage_<n>`` from ``raw``.
 
-    Three levels, so each parse expression is evaluated once per row: the inner level parses
-    values and reasons into columns, the outer one picks the first error and hashes.
+    Three levels, so no row is parsed twice: the inner one parses values, the middle one says
+    why a value did not parse (only evaluated for those rows), the outer one picks the first
+    error, derives columns, and computes the key and content hash.
     """
     columns = {f.name: _column(spec, f.name, raw, mapping, options) for f in spec.fields}
     if "currency" in columns:  # amounts without a currency are in the workspace's
@@ -55,7 +60,6 @@ def stage_sql(
     ids = [t for t in IDENTIFIER_TYPES if spec.has_identifiers and t in mapping]
     select = [f"{literal(raw.name)} AS _file", f"{n} AS _src", "r._line"]
     select += [f"{c.value} AS {name}" for name, c in columns.items()]
-    select += [f"{columns[name].reason} AS _why_{name}" for name in checked]
     select += [f"{columns[name].raw} AS _raw_{name}" for name in [*checked, *ids]]
     select.append(f"{_extras(extras)} AS _extras")
     joins = ""
@@ -65,6 +69,8 @@ def stage_sql(
             f"{phone_candidate_sql('r.' + ident(mapping['phone']))}"
         )
     inner = f"SELECT {', '.join(select)} FROM {raw.table} r{joins}"
+    whys = ", ".join(f"{columns[name].reason} AS _why_{name}" for name in checked)
+    middle = f"SELECT *{', ' + whys if whys else ''} FROM ({inner})"
     scratch = [f"_why_{name}" for name in checked] + [f"_raw_{name}" for name in [*checked, *ids]]
     derived = [f"{expr} AS {name}" for name, expr in _derived(spec, options).items()]
     outer = [
@@ -75,27 +81,26 @@ def stage_sql(
         f"{_hash_sql(spec.field_names)} AS _hash",
     ]
     exclude = ", ".join([*scratch, "_extras"])
-    return f"SELECT * EXCLUDE ({exclude}), {', '.join(outer)} FROM ({inner})"
+    return f"SELECT * EXCLUDE ({exclude}), {', '.join(outer)} FROM ({middle})"
 
 
 def _column(
     spec: TableSpec, name: str, raw: RawSource, mapping: dict[str, str], options: ParseOptions
 ) -> Column:
     field = spec.get(name)
-    sql_type = SQL_TYPES[field.kind]
     if name not in mapping:
-        return Column(f"CAST(NULL AS {sql_type})", "NULL", "NULL")
+        return Column(f"CAST(NULL AS {SQL_TYPES[field.kind]})", "NULL", "NULL")
     col = "r." + ident(mapping[name])
     source_type = raw.columns[mapping[name]]
     raw_text = text(col, source_type)
     if field.kind == "identifier":
         value = "_ph.e164" if name == "phone" else identifier_sql(name, col)
         return Column(value, raw_text, "NULL")
-    value, reason = parse(field.kind, col, source_type, options)
-    if field.kind == "timestamp":
-        value = f"CAST(({value}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-    missing = f"CASE WHEN {raw_text} IS NULL THEN 'missing value' END" if field.required else None
-    return Column(value, raw_text, f"coalesce({missing}, {reason})" if missing else reason)
+    value = value_sql(field.kind, col, source_type, options)
+    reason = reason_sql(field.kind, f"_raw_{name}", name, source_type, options)
+    if field.required:
+        reason = f"coalesce(CASE WHEN _raw_{name} IS NULL THEN 'missing value' END, {reason})"
+    return Column(value, raw_text, reason)
 
 
 def _derived(spec: TableSpec, options: ParseOptions) -> dict[str, str]:

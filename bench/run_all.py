@@ -1,0 +1,63 @@
+"""Run every benchmark with its defaults and print all figures (``make bench``).
+
+Why one entry point: the figures only mean something next to the machine they came from and
+side by side with their peers, so this prints the machine first and then each benchmark's own
+tables. Each benchmark runs as its own process so one's memory never inflates another's.
+
+Usage: ``python bench/run_all.py [--quick]`` (quick: 1M rows and 500k identifiers, a sanity run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import time
+
+import duckdb
+import psutil
+
+from common import BENCH, MIB
+
+FULL = {"rows": 10_000_000, "identifiers": 5_000_000}
+QUICK = {"rows": 1_000_000, "identifiers": 500_000}
+
+
+def machine() -> str:
+    """Cores, memory and versions: what the figures depend on."""
+    memory = psutil.virtual_memory().total / MIB / 1024
+    return (
+        f"{platform.platform()}; {psutil.cpu_count()} cores; {memory:.0f} GiB; "
+        f"Python {platform.python_version()}; duckdb {duckdb.__version__}"
+    )
+
+
+def run(script: str, *args: str) -> int:
+    """Run one benchmark script, streaming its output; its exit code (the rest still run)."""
+    print(f"\n##### {script} {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    code = subprocess.run([sys.executable, str(BENCH / script), *args], check=False).returncode
+    took = time.perf_counter() - started
+    print(
+        f"##### {script} {'done' if code == 0 else f'FAILED ({code})'} in {took:.0f} s", flush=True
+    )
+    return code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1M rows, 500k identifiers")
+    sizes = QUICK if parser.parse_args().quick else FULL
+    print(machine())
+    if run("make_data.py", "--rows", str(sizes["rows"])):
+        sys.exit(1)
+    codes = [
+        run("load.py", "--rows", str(sizes["rows"])),
+        run("identity.py", "--identifiers", str(sizes["identifiers"])),
+    ]
+    sys.exit(max(codes))
+
+
+if __name__ == "__main__":
+    main()

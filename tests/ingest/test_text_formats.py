@@ -1,0 +1,465 @@
+"""Real-world text and file formats load faithfully: encodings, line endings, quoting, scripts,
+digits, timestamps and timezones, Parquet, JSON lines, data frames, and returns."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from patron import Workspace
+
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+HEADER = "order_id,email,ordered_at,revenue\n"
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    return Workspace.init(tmp_path / "ws", timezone="America/New_York", phone_region="US")
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8", newline="")
+    return path
+
+
+def orders(ws: Workspace) -> dict[str, dict[str, Any]]:
+    frame = ws.table("orders").execute()
+    return {row["order_id"]: row for row in frame.to_dict("records")}
+
+
+def quarantined(ws: Workspace) -> list[dict[str, Any]]:
+    return sorted(ws.quarantine(), key=lambda r: (r["file"], r["line"]))
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
+
+
+# --- encodings, line endings, quoting ----------------------------------------------------------
+
+
+def test_utf8_bom_does_not_hide_the_first_column(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "bom.csv",
+        (
+            "\ufeff" + HEADER + "b1,ana@example.com,2024-01-05,10.00\nb2,bob@example.com,x,1\n"
+        ).encode(),
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 1)
+    assert orders(ws)["b1"]["revenue"] == Decimal("10.00")
+    assert orders(ws)["b1"]["attributes"] == {}  # order_id mapped, not kept as an extra
+    row = quarantined(ws)[0]
+    assert row["line"] == 3
+    assert list(json.loads(row["record"])) == ["order_id", "email", "ordered_at", "revenue"]
+
+
+def test_crlf_line_endings(ws: Workspace, tmp_path: Path) -> None:
+    text = (
+        "order_id,email,ordered_at,revenue,note\r\n"
+        "c1,ana@example.com,2024-01-05 10:00,10.00,first\r\n"
+        "c2,bob@example.com,2024-01-06 10:00,oops,second\r\n"
+        "c3,cy@example.com,2024-01-07 10:00,30.00,third\r\n"
+    )
+    path = write(tmp_path / "crlf.csv", text)
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (2, 1)
+    loaded = orders(ws)
+    assert loaded["c3"]["attributes"] == {"note": "third"}  # no stray \r
+    assert loaded["c3"]["revenue"] == Decimal("30.00")
+    assert loaded["c3"]["source_row"] == 4
+    row = quarantined(ws)[0]
+    assert (row["line"], row["field"], row["value"]) == (3, "revenue", "oops")
+    assert json.loads(row["record"])["note"] == "second"
+
+
+def test_quoted_fields_with_commas_quotes_and_newlines(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "quoted.csv",
+        "order_id,email,ordered_at,revenue,note\n"
+        'q1,ana@example.com,2024-01-05,"1,234.50","gift, wrapped"\n'
+        'q2,bob@example.com,2024-01-06,2.00,"line one\nline two"\n'
+        'q3,cy@example.com,2024-01-07,3.00,"she said ""hi"""\n',
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (3, 3, 0)
+    loaded = orders(ws)
+    assert loaded["q1"]["revenue"] == Decimal("1234.50")
+    assert loaded["q1"]["attributes"] == {"note": "gift, wrapped"}
+    assert loaded["q2"]["attributes"] == {"note": "line one\nline two"}
+    assert loaded["q3"]["attributes"] == {"note": 'she said "hi"'}
+
+
+def test_line_numbers_after_a_multiline_field(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "multi.csv",
+        "order_id,email,ordered_at,revenue,note\n"
+        'm1,ana@example.com,2024-01-05,1.00,"line one\nline two"\n'  # lines 2-3
+        "m2,bob@example.com,2024-01-06,zz,x\n",  # line 4
+    )
+    ws.load("orders", path, now=NOW)
+    assert quarantined(ws)[0]["line"] == 4
+
+
+def test_latin1_file_with_encoding_option(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "latin.csv",
+        "order_id,email,ordered_at,revenue,city\nl1,ana@example.com,2024-01-05,1.00,Zürich\n".encode(
+            "latin-1"
+        ),
+    )
+    ws.load("orders", path, encoding="latin-1", now=NOW)
+    assert orders(ws)["l1"]["attributes"] == {"city": "Zürich"}
+
+
+# --- scripts and digits ------------------------------------------------------------------------
+
+
+def test_persian_and_arabic_text_kept_intact(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "fa.csv",
+        "order_id,email,ordered_at,revenue,name,شهر\n"
+        "f1,ali@example.com,2024-01-05,1.00,علی رضایی,تهران\n"
+        'f2,mona@example.com,2024-01-06,2.00,"منى، العلي",القاهرة\n',
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (2, 0)
+    loaded = orders(ws)
+    assert loaded["f1"]["attributes"] == {"name": "علی رضایی", "شهر": "تهران"}
+    assert loaded["f2"]["attributes"] == {"name": "منى، العلي", "شهر": "القاهرة"}
+
+
+def test_persian_and_arabic_text_kept_in_quarantine_record(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "fa.csv",
+        "order_id,email,ordered_at,revenue,name\nf1,ali@example.com,2024-01-05,دوازده,علی\n",
+    )
+    ws.load("orders", path, now=NOW)
+    row = quarantined(ws)[0]
+    assert (row["field"], row["value"], row["reason"]) == ("revenue", "دوازده", "not a number")
+    assert json.loads(row["record"])["name"] == "علی"
+
+
+def test_persian_and_arabic_digits_in_amounts_and_dates(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "digits.csv",
+        HEADER + "d1,ana@example.com,۲۰۲۴-۰۱-۰۵,۱۲٫۵\n"  # Persian digits, Arabic decimal sep
+        "d2,bob@example.com,٢٠٢٤-٠١-٠٦ ١٠:٣٠,١٢٣\n"  # Arabic-Indic digits
+        'd3,cy@example.com,2024-01-07,"١٬٢٣٤٫٥٠"\n'  # Arabic thousands separator
+        "d4,dee@example.com,2024-01-08,۱۲.۵۰\n",  # Persian digits, ASCII point
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (4, 0)
+    loaded = orders(ws)
+    assert loaded["d1"]["revenue"] == Decimal("12.50")
+    assert loaded["d2"]["revenue"] == Decimal("123.00")
+    assert loaded["d3"]["revenue"] == Decimal("1234.50")
+    assert loaded["d4"]["revenue"] == Decimal("12.50")
+    assert loaded["d1"]["order_date"] == ts("2024-01-05")
+    assert loaded["d1"]["ordered_at"] == ts("2024-01-05 05:00")  # local midnight in UTC
+    assert loaded["d2"]["ordered_at"] == ts("2024-01-06 15:30")
+
+
+# --- timestamps and timezones ------------------------------------------------------------------
+
+
+def test_naive_timestamps_are_in_the_workspace_timezone(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "naive.csv",
+        HEADER + "n1,ana@example.com,2024-01-05 10:00,1\n"  # EST, UTC-5
+        "n2,bob@example.com,2024-07-05 10:00,1\n"  # EDT, UTC-4
+        "n3,cy@example.com,2024-01-05 21:30,1\n",  # next UTC day, same shop day
+    )
+    ws.load("orders", path, now=NOW)
+    loaded = orders(ws)
+    assert loaded["n1"]["ordered_at"] == ts("2024-01-05 15:00")
+    assert loaded["n1"]["order_date"] == ts("2024-01-05")
+    assert loaded["n2"]["ordered_at"] == ts("2024-07-05 14:00")
+    assert loaded["n3"]["ordered_at"] == ts("2024-01-06 02:30")
+    assert loaded["n3"]["order_date"] == ts("2024-01-05")
+
+
+def test_timestamps_with_offsets_are_exact_instants(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "offsets.csv",
+        HEADER + "t1,ana@example.com,2024-01-05T23:30:00-05:00,1\n"
+        "t2,bob@example.com,2024-01-05T10:00:00Z,1\n"
+        "t3,cy@example.com,2024-01-06T01:00:00+03:30,1\n"
+        "t4,dee@example.com,2024-01-05T10:00:00.250+01:00,1\n",
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (4, 0)
+    loaded = orders(ws)
+    assert loaded["t1"]["ordered_at"] == ts("2024-01-06 04:30")  # UTC day 2024-01-06
+    assert loaded["t1"]["order_date"] == ts("2024-01-05")  # shop day 2024-01-05
+    assert loaded["t2"]["ordered_at"] == ts("2024-01-05 10:00")
+    assert loaded["t3"]["ordered_at"] == ts("2024-01-05 21:30")
+    assert loaded["t3"]["order_date"] == ts("2024-01-05")
+    assert loaded["t4"]["ordered_at"] == ts("2024-01-05 09:00:00.250")
+
+
+def test_date_format_option(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "dmy.csv",
+        HEADER + "a1,ana@example.com,05/01/2024 10:00,1\n"
+        "a2,bob@example.com,13/01/2024 23:15,1\n"
+        "a3,cy@example.com,2024-01-05,1\n",
+    )
+    result = ws.load("orders", path, date_format="%d/%m/%Y %H:%M", now=NOW)
+    assert (result.inserted, result.quarantined) == (2, 1)
+    loaded = orders(ws)
+    assert loaded["a1"]["ordered_at"] == ts("2024-01-05 15:00")  # day first, New York time
+    assert loaded["a2"]["ordered_at"] == ts("2024-01-14 04:15")
+    assert loaded["a2"]["order_date"] == ts("2024-01-13")
+    row = quarantined(ws)[0]
+    assert (row["line"], row["field"], row["value"]) == (4, "ordered_at", "2024-01-05")
+    assert row["reason"] == "does not match --date-format %d/%m/%Y %H:%M"
+
+
+# --- Parquet, JSON lines, data frames ----------------------------------------------------------
+
+
+def test_parquet_with_typed_columns(ws: Workspace, tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "order_id": ["p1", "p2"],
+            "email": ["ana@example.com", "bob@example.com"],
+            "ordered_at": pa.array(
+                [datetime(2024, 1, 5, 10, 0), datetime(2024, 7, 5, 10, 0)], pa.timestamp("us")
+            ),
+            "revenue": pa.array([Decimal("12.50"), Decimal("-3.25")], pa.decimal128(10, 2)),
+            "qty": [1, 2],
+        }
+    )
+    path = tmp_path / "typed.parquet"
+    pq.write_table(table, path)
+    result = ws.load("orders", path, now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (2, 2, 0)
+    loaded = orders(ws)
+    assert loaded["p1"]["ordered_at"] == ts("2024-01-05 15:00")  # naive -> workspace time
+    assert loaded["p2"]["ordered_at"] == ts("2024-07-05 14:00")
+    assert loaded["p1"]["revenue"] == Decimal("12.50")
+    assert loaded["p2"]["revenue"] == Decimal("-3.25")
+    assert loaded["p2"]["is_return"]
+    assert loaded["p2"]["attributes"] == {"qty": 2}
+
+
+def test_parquet_with_aware_timestamps_and_a_bad_text_value(ws: Workspace, tmp_path: Path) -> None:
+    aware = pa.table(
+        {
+            "order_id": ["z1"],
+            "email": ["ana@example.com"],
+            "ordered_at": pa.array(
+                [datetime(2024, 1, 6, 3, 0, tzinfo=UTC)], pa.timestamp("us", "UTC")
+            ),
+            "revenue": [10.0],
+        }
+    )
+    pq.write_table(aware, tmp_path / "aware.parquet")
+    text = pa.table(
+        {
+            "order_id": ["s1", "s2", "s3"],
+            "email": ["ana@example.com", "bob@example.com", "cy@example.com"],
+            "ordered_at": ["2024-01-05", "soon", "2024-01-07"],
+            "revenue": ["1.50", "2", "3"],
+        }
+    )
+    pq.write_table(text, tmp_path / "text.parquet")
+    result = ws.load("orders", [tmp_path / "aware.parquet", tmp_path / "text.parquet"], now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (4, 3, 1)
+    loaded = orders(ws)
+    assert loaded["z1"]["ordered_at"] == ts("2024-01-06 03:00")
+    assert loaded["z1"]["order_date"] == ts("2024-01-05")
+    assert loaded["z1"]["revenue"] == Decimal("10.00")
+    row = quarantined(ws)[0]
+    assert row["file"] == str(tmp_path / "text.parquet")
+    assert (row["line"], row["field"], row["value"]) == (2, "ordered_at", "soon")
+    assert json.loads(row["record"])["order_id"] == "s2"
+
+
+def _jsonl(path: Path, lines: list[str]) -> Path:
+    return write(path, "\n".join(lines) + "\n")
+
+
+def test_json_lines(ws: Workspace, tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "orders.jsonl",
+        [
+            json.dumps(
+                {
+                    "order_id": "j1",
+                    "email": "ana@example.com",
+                    "ordered_at": "2024-01-05T10:00:00Z",
+                    "revenue": 3.25,
+                    "meta": {"coupon": "WELCOME", "items": [1, 2]},
+                }
+            ),
+            "",
+            json.dumps(
+                {
+                    "order_id": "j2",
+                    "email": "bob@example.com",
+                    "ordered_at": "2024-01-06",
+                    "revenue": "4",
+                    "name": "مریم",
+                },
+                ensure_ascii=False,
+            ),
+            "[1, 2]",
+            json.dumps({"order_id": "j3", "email": "cy@example.com", "ordered_at": "2024-01-07"}),
+        ],
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (4, 2, 2)
+    loaded = orders(ws)
+    assert loaded["j1"]["revenue"] == Decimal("3.25")
+    assert json.loads(loaded["j1"]["attributes"]["meta"]) == {
+        "coupon": "WELCOME",
+        "items": [1, 2],
+    }
+    assert loaded["j1"]["source_row"] == 1
+    assert loaded["j2"]["source_row"] == 3
+    assert loaded["j2"]["attributes"]["name"] == "مریم"
+    rows = quarantined(ws)
+    assert [(r["line"], r["field"]) for r in rows] == [(4, None), (5, "revenue")]
+    assert rows[0]["record"] == "[1, 2]"
+    assert rows[0]["reason"] == "invalid json: not a JSON object"
+    assert rows[1]["reason"] == "missing value"
+
+
+def test_malformed_json_line_is_quarantined_and_others_load(ws: Workspace, tmp_path: Path) -> None:
+    good = {"email": "ana@example.com", "ordered_at": "2024-01-05", "revenue": 1}
+    path = _jsonl(
+        tmp_path / "broken.jsonl",
+        [
+            json.dumps({"order_id": "k1", **good}),
+            '{"order_id": "k2", "email": "bob@example.com", oops',
+            json.dumps({"order_id": "k3", **good}),
+        ],
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (3, 2, 1)
+    row = quarantined(ws)[0]
+    assert row["line"] == 2
+    assert row["record"] == '{"order_id": "k2", "email": "bob@example.com", oops'
+    assert "json" in row["reason"].lower()
+    assert set(orders(ws)) == {"k1", "k3"}
+
+
+def test_pandas_data_frame(ws: Workspace) -> None:
+    frame = pd.DataFrame(
+        {
+            "order_id": ["x1", "x2", "x3"],
+            "Email": ["Ana@Example.com", "bob@example.com", "cy@example.com"],
+            "ordered_at": pd.to_datetime(
+                ["2024-01-05 10:00", "2024-07-05 10:00", "2024-01-07 00:00"]
+            ),
+            "amount": [1.25, 2.5, None],
+            "segment": ["vip", None, "new"],
+        }
+    )
+    result = ws.load("orders", frame, now=NOW)
+    assert result.files == ["<DataFrame>"]
+    assert (result.rows_read, result.inserted, result.quarantined) == (3, 2, 1)
+    loaded = orders(ws)
+    assert loaded["x1"]["email"] == "ana@example.com"
+    assert loaded["x1"]["ordered_at"] == ts("2024-01-05 15:00")
+    assert loaded["x2"]["ordered_at"] == ts("2024-07-05 14:00")
+    assert loaded["x1"]["revenue"] == Decimal("1.25")
+    assert loaded["x1"]["attributes"] == {"segment": "vip"}
+    row = quarantined(ws)[0]
+    assert (row["line"], row["field"]) == (3, "revenue")
+    assert json.loads(row["record"])["order_id"] == "x3"
+
+
+def test_pandas_text_frame_uses_the_same_parsers(ws: Workspace) -> None:
+    frame = pd.DataFrame(
+        {
+            "order_id": ["y1", "y2"],
+            "email": ["ana@example.com", "bob@example.com"],
+            "ordered_at": ["2024-01-05 10:00", "۲۰۲۴-۰۱-۰۶"],
+            "revenue": ["1,234.50", "1,234"],
+        }
+    )
+    result = ws.load("orders", frame, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 1)
+    assert orders(ws)["y1"]["revenue"] == Decimal("1234.50")
+    assert quarantined(ws)[0]["reason"].startswith("ambiguous amount")
+
+
+# --- returns -----------------------------------------------------------------------------------
+
+RETURNS = (
+    "order_id,email,ordered_at,revenue,status,return_of\n"
+    "o1,ana@example.com,2024-01-01,100.00,,\n"
+    "o2,ana@example.com,2024-01-10,30.00,,\n"
+    "o3,ana@example.com,2024-01-20,20.00,,\n"
+    "r1,ana@example.com,2024-01-25,-50.00,,\n"  # covered by o1 only
+    "r2,ana@example.com,2024-01-26,-5.00,returned,o2\n"  # names its order
+    "r3,ana@example.com,2024-01-27,-10.00,,\n"  # latest covering: o3
+    "r4,ana@example.com,2024-01-28,12.00,Returned,o1\n"  # by status, positive amount
+    "r5,bob@example.com,2024-01-28,-5.00,,\n"  # no purchase to link to
+    "o4,ana@example.com,2024-02-01,500.00,,\n"  # later purchase: never linked back
+)
+
+
+def test_returns_are_excluded_from_orders_and_revenue(ws: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "returns.csv", RETURNS)
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (9, 0)
+    loaded = orders(ws)
+    assert {k for k, row in loaded.items() if row["is_return"]} == {"r1", "r2", "r3", "r4", "r5"}
+    status = ws.status()
+    assert status["orders"] == 4
+    assert status["revenue"] == pytest.approx(650.0)
+    assert status["returns"] == 5
+    assert status["customers"] == 2
+
+
+def test_returns_are_linked_to_their_purchase(ws: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "returns.csv", RETURNS)
+    ws.load("orders", path, now=NOW)
+    links = {
+        k: (None if pd.isna(row["return_of"]) else row["return_of"])
+        for k, row in orders(ws).items()
+    }
+    assert links["r2"] == "o2"  # named in the file
+    assert links["r4"] == "o1"
+    assert links["r1"] == "o1"  # latest earlier purchase that covers 50.00
+    assert links["r3"] == "o3"  # latest earlier purchase that covers 10.00
+    assert links["r5"] is None  # bob has no purchase
+    assert all(links[k] is None for k in ("o1", "o2", "o3", "o4"))
+
+
+def test_return_linked_to_a_purchase_from_an_earlier_load(ws: Workspace, tmp_path: Path) -> None:
+    ws.load("orders", write(tmp_path / "a.csv", RETURNS.split("r1,")[0]), now=NOW)
+    second = write(
+        tmp_path / "b.csv", "order_id,email,ordered_at,revenue\nr9,ana@example.com,2024-03-01,-25\n"
+    )
+    ws.load("orders", second, now=NOW)
+    assert orders(ws)["r9"]["return_of"] == "o2"  # o3 (20.00) is too small
+
+
+def test_status_return_with_positive_amount_is_linked(ws: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "pos.csv",
+        "order_id,email,ordered_at,revenue,status\n"
+        "o1,ana@example.com,2024-01-01,100.00,\n"
+        "o2,ana@example.com,2024-01-10,30.00,\n"
+        "r1,ana@example.com,2024-01-20,25.00,returned\n",
+    )
+    ws.load("orders", path, now=NOW)
+    loaded = orders(ws)
+    assert loaded["r1"]["is_return"]
+    assert loaded["r1"]["return_of"] == "o2"

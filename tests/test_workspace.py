@@ -1,0 +1,108 @@
+"""Workspace creation, settings and the analyst's view of the tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from patron import InputError, NotFoundError, Workspace, WorkspaceError
+from patron.config import Config
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_init_writes_settings_warehouse_and_store(tmp_path: Path) -> None:
+    ws = Workspace.init(
+        tmp_path / "shop", timezone="Asia/Tehran", currency="irr", phone_region="ir", max_links=5
+    )
+    ws.close()
+    names = sorted(p.name for p in (tmp_path / "shop").iterdir())
+    assert names == ["patron.toml", "store.sqlite", "warehouse.duckdb"]
+    config = Config.read(tmp_path / "shop")
+    assert (config.timezone, config.currency, config.phone_region) == ("Asia/Tehran", "IRR", "IR")
+    assert config.identity.max_links == 5
+    with Workspace.open(tmp_path / "shop") as again:
+        assert again.store.schema_version() == "1"
+        assert again.status()["customers"] == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("timezone", "Mars/Olympus", "unknown timezone"),
+        ("currency", "dollars", "3-letter"),
+        ("phone_region", "XX", "region"),
+        ("warehouse", "snowflake://acct/db", "not supported yet"),
+    ],
+)
+def test_init_rejects_bad_settings(tmp_path: Path, option: str, value: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        Workspace.init(tmp_path / "ws", **{option: value})
+
+
+def test_init_refuses_a_folder_in_use(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(WorkspaceError, match="not an empty folder"):
+        Workspace.init(tmp_path)
+    Workspace.init(tmp_path / "ws").close()
+    with pytest.raises(WorkspaceError, match="already a patron workspace"):
+        Workspace.init(tmp_path / "ws")
+
+
+def test_open_defaults_to_the_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Workspace.init(tmp_path / "env-ws").close()
+    monkeypatch.setenv("PATRON_WORKSPACE", str(tmp_path / "env-ws"))
+    with Workspace.open() as ws:
+        assert ws.folder == tmp_path / "env-ws"
+    monkeypatch.delenv("PATRON_WORKSPACE")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorkspaceError, match="patron init patron-workspace"):
+        Workspace.open()
+
+
+def test_unknown_setting_in_patron_toml_is_an_error(tmp_path: Path) -> None:
+    Workspace.init(tmp_path / "ws").close()
+    toml = tmp_path / "ws" / "patron.toml"
+    toml.write_text(toml.read_text() + 'timezon = "UTC"\n')
+    with pytest.raises(InputError, match="unknown setting"):
+        Workspace.open(tmp_path / "ws")
+
+
+def test_tables_are_ibis_expressions_running_in_the_warehouse(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    frame = pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c"],
+            "email": ["x@y.com", "x@y.com", "z@y.com"],
+            "ordered_at": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "channel": ["web", "store", "web"],
+            "revenue": ["10", "5.5", "-2"],
+        }
+    )
+    ws.load("orders", frame, now=NOW)
+    orders = ws.table("orders")
+    purchases = orders.filter(~orders.is_return)
+    by_channel = purchases.group_by("channel").agg(revenue=purchases.revenue.sum()).execute()
+    assert dict(zip(by_channel.channel, by_channel.revenue.astype(float), strict=True)) == {
+        "web": 10.0,
+        "store": 5.5,
+    }
+    with pytest.raises(NotFoundError, match="did you mean 'orders'"):
+        ws.table("orderz")
+    ws.close()
+
+
+def test_products_are_updated_not_conflicted(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    first = pd.DataFrame({"sku": ["s1", "s2"], "price": ["10", "20"], "in_stock": ["yes", "no"]})
+    ws.load("products", first, now=NOW)
+    result = ws.load("products", first.assign(price=["10", "25"]), now=NOW)
+    assert (result.inserted, result.updated, result.duplicates) == (0, 1, 1)
+    prices = ws.table("products").execute().set_index("sku")["price"].astype(float)
+    assert prices.to_dict() == {"s1": 10.0, "s2": 25.0}
+    ws.close()
