@@ -8,7 +8,8 @@ from typing import Any
 import duckdb
 
 from patron.errors import NotFoundError
-from patron.identity.normalize import EMAIL_PATTERN, normalize_phone
+from patron.identity.normalize import EMAIL_PATTERN
+from patron.identity.phones import normalize_phone
 from patron.sql import rows_as_dicts, scalar
 
 _ORDER_COLUMNS = (

@@ -30,10 +30,11 @@ SYSTEM_TABLES: dict[str, str] = {
     "quarantine": """load_id BIGINT, table_name VARCHAR, file VARCHAR, row BIGINT,
         field VARCHAR, value VARCHAR, reason VARCHAR, record VARCHAR, quarantine_key VARCHAR""",
     "identities": """identifier_type VARCHAR, value VARCHAR, customer_key BIGINT,
-        source VARCHAR, first_seen TIMESTAMP, PRIMARY KEY (identifier_type, value)""",
-    "identity_edges": "a VARCHAR, b VARCHAR, PRIMARY KEY (a, b)",
+        source VARCHAR, first_seen TIMESTAMP""",
+    "identity_edges": "a VARCHAR, b VARCHAR",
     "blocked_identifiers": """identifier_type VARCHAR, value VARCHAR, links BIGINT,
-        load_id BIGINT, PRIMARY KEY (identifier_type, value)""",
+        load_id BIGINT""",
+    "phone_numbers": "candidate VARCHAR, e164 VARCHAR",
     "customer_merges": """load_id BIGINT, merged_key BIGINT, into_key BIGINT,
         merged_at TIMESTAMP""",
     "customers": """customer_key BIGINT, customer_id VARCHAR, email VARCHAR, phone VARCHAR,
@@ -41,7 +42,11 @@ SYSTEM_TABLES: dict[str, str] = {
         signup_channel VARCHAR, signed_up_at TIMESTAMP, country VARCHAR, email_consent BOOLEAN,
         sms_consent BOOLEAN, push_consent BOOLEAN, first_seen TIMESTAMP""",
 }
-"""Tables patron maintains itself; ``customers`` is derived and rebuilt after each load."""
+"""Tables patron maintains itself; ``customers`` is derived and rebuilt after each load.
+
+No table has a primary key: DuckDB keeps key indexes in memory, where they would grow with the
+workspace; uniqueness is the loader's job (it classifies every row against what is loaded).
+"""
 
 
 def contract_ddl(spec: TableSpec) -> str:
@@ -52,7 +57,7 @@ def contract_ddl(spec: TableSpec) -> str:
         cols.append("customer_key BIGINT")
     cols += [
         "attributes JSON",
-        "row_key VARCHAR PRIMARY KEY",
+        "row_key VARCHAR",
         "row_hash VARCHAR",
         "load_id BIGINT",
         "source_file VARCHAR",

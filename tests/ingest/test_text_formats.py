@@ -59,7 +59,7 @@ def test_utf8_bom_does_not_hide_the_first_column(ws: Workspace, tmp_path: Path) 
     result = ws.load("orders", path, now=NOW)
     assert (result.inserted, result.quarantined) == (1, 1)
     assert orders(ws)["b1"]["revenue"] == Decimal("10.00")
-    assert orders(ws)["b1"]["attributes"] == {}  # order_id mapped, not kept as an extra
+    assert orders(ws)["b1"]["attributes"] is None  # order_id mapped, nothing kept as an extra
     row = quarantined(ws)[0]
     assert row["line"] == 3
     assert list(json.loads(row["record"])) == ["order_id", "email", "ordered_at", "revenue"]

@@ -47,7 +47,7 @@ def resolve_new_records(
 ) -> Resolution:
     """Give every row of ``table`` loaded by ``load_id`` its customer key, merging as needed."""
     _record_identifiers(con, table, load_id, now)
-    _add_edges(con)
+    _add_edges(con, table, load_id)
     blocked = _block_promiscuous(con, max_links, load_id)
     _components(con)
     new_customers, merges = _assign_keys(con, table, load_id, now)
@@ -69,13 +69,22 @@ def _record_identifiers(
     con.execute(f"CREATE TEMP TABLE _rec AS {parts}")
 
 
-def _add_edges(con: duckdb.DuckDBPyConnection) -> None:
-    """Every pair of identifiers on one record, once; new pairs are kept in ``_new_edges``."""
+def _add_edges(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
+    """Every pair of identifiers on one record, once; new pairs are kept in ``_new_edges``.
+
+    Pairs come straight from each row's identifier columns (at most six per row), which is much
+    cheaper than joining the unpivoted identifiers on the record key.
+    """
+    pairs = " UNION ALL ".join(
+        f"SELECT least(x, y) AS a, greatest(x, y) AS b FROM (SELECT '{s}:' || {s} AS x, "
+        f"'{t}:' || {t} AS y FROM {table} WHERE load_id = {load_id} "
+        f"AND {s} IS NOT NULL AND {t} IS NOT NULL)"
+        for i, s in enumerate(IDENTIFIER_TYPES)
+        for t in IDENTIFIER_TYPES[i + 1 :]
+    )
     con.execute(
-        """CREATE TEMP TABLE _new_edges AS
-        SELECT DISTINCT x.ident AS a, y.ident AS b FROM _rec x JOIN _rec y
-          ON x.rec = y.rec AND x.ident < y.ident
-        EXCEPT SELECT a, b FROM identity_edges"""
+        f"""CREATE TEMP TABLE _new_edges AS
+        SELECT DISTINCT a, b FROM ({pairs}) EXCEPT SELECT a, b FROM identity_edges"""
     )
     con.execute("INSERT INTO identity_edges SELECT a, b FROM _new_edges")
 

@@ -22,7 +22,7 @@ import duckdb
 from patron.config import Config
 from patron.errors import InputError, did_you_mean
 from patron.identity import resolve_new_records
-from patron.identity.normalize import ensure_phone_cache
+from patron.identity.phones import ensure_phone_cache
 from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import rebuild_customers
 from patron.ingest.mapping import map_columns
@@ -145,7 +145,7 @@ def _load(
     step("checking duplicates and conflicts")
     _classify(con, spec, len(raws))
     _quarantine(con, spec, raws, load_id, result)
-    _apply(con, spec, load_id, result)
+    _apply(con, spec, load_id, len(raws), result)
     if spec.has_identifiers:
         step("resolving identities")
         resolution = resolve_new_records(
@@ -159,7 +159,7 @@ def _load(
     if spec.has_identifiers:
         step("rebuilding customer profiles")
         rebuild_customers(con)
-    _drop_temp(con, len(raws))
+    _drop_temp(con, raws)
     return result
 
 
@@ -174,17 +174,25 @@ def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: 
 
 
 def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> None:
-    """Decide each valid row's fate against earlier rows of this load and the table."""
-    union = " UNION ALL ".join(f"SELECT * FROM _stage_{n}" for n in range(sources))
+    """Decide each valid row's fate against earlier rows of this load and the table.
+
+    ``_classified`` holds only keys, hashes and positions (never the wide rows), so the window
+    and the join stay small; rows are written from the staging tables by :func:`_apply`.
+    """
+    union = " UNION ALL ".join(
+        f"SELECT _key, _hash, _src, _file, _line FROM _stage_{n} WHERE _err_reason IS NULL"
+        for n in range(sources)
+    )
     existing = "update" if spec.on_conflict == "update" else "conflict"
     con.execute(
         f"""CREATE TEMP TABLE _classified AS
         WITH ranked AS (
           SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
                  first_value(_file) OVER w AS _first_file, first_value(_line) OVER w AS _first_line
-          FROM ({union}) WHERE _err_reason IS NULL
+          FROM ({union})
           WINDOW w AS (PARTITION BY _key ORDER BY _src, _line))
-        SELECT ranked.*, t.source_file AS _old_file, t.source_row AS _old_line,
+        SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
+          t.source_file AS _old_file, t.source_row AS _old_line,
           CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
                WHEN t.row_hash IS NULL THEN 'insert'
                WHEN t.row_hash = _hash THEN 'duplicate'
@@ -265,27 +273,29 @@ def _quarantine_reject(
 
 
 def _apply(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int, result: LoadResult
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int, sources: int, result: LoadResult
 ) -> None:
     """Write inserted and updated rows with their bookkeeping columns."""
     described = con.execute(f"DESCRIBE {spec.name}").fetchall()
     bookkeeping = {
         "customer_key": "NULL",
-        "row_key": "_key",
+        "row_key": "s._key",
         "row_hash": "_hash",
         "load_id": str(load_id),
         "source_file": "_file",
-        "source_row": "_line",
+        "source_row": "s._line",
     }
     select = ", ".join(bookkeeping.get(row[0], row[0]) for row in described)
     con.execute(
         f"DELETE FROM {spec.name} WHERE row_key IN "
         "(SELECT _key FROM _classified WHERE _action = 'update')"
     )
-    con.execute(
-        f"INSERT INTO {spec.name} SELECT {select} FROM _classified "
-        "WHERE _action IN ('insert', 'update') ORDER BY _src, _line"
-    )
+    for n in range(sources):
+        con.execute(
+            f"INSERT INTO {spec.name} SELECT {select} FROM _stage_{n} s JOIN _classified c "
+            f"ON c._src = {n} AND c._line = s._line "
+            "WHERE c._action IN ('insert', 'update')"
+        )
     counts = dict(
         con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall()
     )
@@ -323,9 +333,10 @@ def _record_json(raw: RawSource) -> str:
     return f"CAST(json_object({pairs}) AS VARCHAR)"
 
 
-def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
+def _drop_temp(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
     con.execute("DROP TABLE IF EXISTS _classified")
-    for n in range(sources):
-        for suffix in ("", "_rejlines", "_rej", "_scan", "_lines", "_starts"):
-            con.execute(f"DROP TABLE IF EXISTS _raw_{n}{suffix}")
+    for n, raw in enumerate(raws):
+        con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
+        for suffix in ("_rejlines", "_rej", "_scan", "_lines", "_starts"):
+            con.execute(f"DROP TABLE IF EXISTS {raw.table}{suffix}")
         con.execute(f"DROP TABLE IF EXISTS _stage_{n}")

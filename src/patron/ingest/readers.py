@@ -44,6 +44,7 @@ class RawSource:
     columns: dict[str, str]
     rows: int
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    is_view: bool = False
 
 
 def detect_format(path: Path, fmt: str | None) -> Format:
@@ -178,14 +179,16 @@ def _read_parquet(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str
 ) -> RawSource:
     try:
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (file_row_number), "
+        con.execute(  # a view: Parquet is columnar and typed, copying it would only cost
+            f"CREATE TEMP VIEW {table} AS SELECT * EXCLUDE (file_row_number), "
             f"CAST(file_row_number + 1 AS BIGINT) AS _line "
             f"FROM read_parquet({literal(str(path))}, file_row_number = true)"
         )
+        source = _describe(con, str(path), table)
     except duckdb.Error as exc:
         raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from exc
-    return _describe(con, str(path), table)
+    source.is_view = True
+    return source
 
 
 def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patron.identity.normalize import PHONE_CACHE, identifier_sql, phone_candidate_sql
+from patron.identity.normalize import identifier_sql
+from patron.identity.phones import PHONE_CACHE, phone_candidate_sql
 from patron.ingest.contract import IDENTIFIER_TYPES, RETURN_STATUSES, SQL_TYPES, TableSpec
 from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
 from patron.ingest.readers import RawSource
@@ -127,7 +128,9 @@ def _attributes(ids: list[str]) -> str:
     if not ids:
         return "_extras"
     invalid = ", ".join(f"'invalid_{t}', CASE WHEN {t} IS NULL THEN _raw_{t} END" for t in ids)
-    return f"json_merge_patch(coalesce(_extras, json_object()), json_object({invalid}))"
+    any_invalid = " OR ".join(f"({t} IS NULL AND _raw_{t} IS NOT NULL)" for t in ids)
+    merged = f"json_merge_patch(coalesce(_extras, json_object()), json_object({invalid}))"
+    return f"CASE WHEN {any_invalid} THEN {merged} ELSE _extras END"
 
 
 def _error_columns(checked: list[str], ids: list[str], has_identifiers: bool) -> list[str]:
