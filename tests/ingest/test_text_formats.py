@@ -13,29 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from ingest_support import HEADER, NOW, orders, write
 
 from patron import Workspace
-
-NOW = datetime(2025, 6, 1, tzinfo=UTC)
-HEADER = "order_id,email,ordered_at,revenue\n"
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return Workspace.init(tmp_path / "ws", timezone="America/New_York", phone_region="US")
-
-
-def write(path: Path, content: str | bytes) -> Path:
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8", newline="")
-    return path
-
-
-def orders(ws: Workspace) -> dict[str, dict[str, Any]]:
-    frame = ws.table("orders").execute()
-    return {row["order_id"]: row for row in frame.to_dict("records")}
 
 
 def quarantined(ws: Workspace) -> list[dict[str, Any]]:

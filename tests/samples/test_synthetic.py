@@ -21,6 +21,7 @@ import pytest
 from patron.errors import InputError
 from patron.ingest import contract
 from patron.samples import synthetic as syn
+from patron.samples.synthetic import params
 
 CUSTOMERS = 2000
 SEED = 3
@@ -71,7 +72,7 @@ def _hashes(paths: dict[str, Path]) -> dict[str, str]:
 def _phone_key(text: str) -> str:
     import phonenumbers
 
-    if text == syn.JUNK_PHONE:
+    if text == params.JUNK_PHONE:
         return text
     number = phonenumbers.parse(text, "US")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -128,9 +129,9 @@ def _expected_orders(truth: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     E[orders] = 1 + (1 - exp(-lambda p T)) / p (capped), P(repeat) = 1 - exp(-lambda T).
     """
     horizon = pd.Timestamp(END) + pd.Timedelta(days=1)
-    t_days = ((horizon - truth["acquired"]).dt.total_seconds() / syn.DAY).to_numpy()
+    t_days = ((horizon - truth["acquired"]).dt.total_seconds() / params.DAY).to_numpy()
     lam, p = truth["lambda"].to_numpy(), truth["p_dropout"].to_numpy()
-    expected = np.minimum(1 + (1 - np.exp(-lam * p * t_days)) / p, syn.ORDER_CAP)
+    expected = np.minimum(1 + (1 - np.exp(-lam * p * t_days)) / p, params.ORDER_CAP)
     return expected, 1 - np.exp(-lam * t_days)
 
 
@@ -225,12 +226,12 @@ def test_returns_refer_to_earlier_purchases(data: dict[str, pd.DataFrame]) -> No
     when = pd.to_datetime(orders["ordered_at"].str[:19].str.replace("T", " "))
     when_of = dict(zip(orders["order_id"], when, strict=True))
     delay = when[~purchase] - returns["return_of"].map(when_of)
-    assert (delay > pd.Timedelta(days=syn.RETURN_DELAY_DAYS[0] - 1)).all()
+    assert (delay > pd.Timedelta(days=params.RETURN_DELAY_DAYS[0] - 1)).all()
     paid = dict(zip(orders["order_id"], revenue, strict=True))
     assert (-revenue[~purchase] <= returns["return_of"].map(paid) + 0.005).all()
     n = int(purchase.sum())
-    share, se = len(returns) / n, np.sqrt(syn.RETURN_SHARE * (1 - syn.RETURN_SHARE) / n)
-    assert syn.RETURN_SHARE - 5 * se - 0.01 < share < syn.RETURN_SHARE + 4 * se
+    share, se = len(returns) / n, np.sqrt(params.RETURN_SHARE * (1 - params.RETURN_SHARE) / n)
+    assert params.RETURN_SHARE - 5 * se - 0.01 < share < params.RETURN_SHARE + 4 * se
 
 
 def test_no_timestamp_outside_the_period(data: dict[str, pd.DataFrame]) -> None:
@@ -254,7 +255,7 @@ def test_identifiers_normalize_to_the_truth(
 ) -> None:
     phonenumbers = pytest.importorskip("phonenumbers")
     for name in ("orders", "customers", "events"):
-        for text in set(data[name]["phone"]) - {"", syn.JUNK_PHONE}:
+        for text in set(data[name]["phone"]) - {"", params.JUNK_PHONE}:
             number = phonenumbers.parse(text, "US")
             assert phonenumbers.is_valid_number(number), text
             assert phonenumbers.region_code_for_number(number) == "US"
@@ -275,13 +276,13 @@ def test_shared_identifiers_are_on_store_orders_of_many_people(
     data: dict[str, pd.DataFrame],
 ) -> None:
     orders = data["orders"][data["orders"]["status"] == "completed"]
-    default = orders["email"] == syn.STORE_DEFAULT_EMAIL
+    default = orders["email"] == params.STORE_DEFAULT_EMAIL
     assert set(orders.loc[default, "channel"]) == {"store"}
     assert orders.loc[default, "phone"].nunique() >= 2
     store = int((orders["channel"] == "store").sum())
-    share = syn.STORE_DEFAULT_SHARE
+    share = params.STORE_DEFAULT_SHARE
     assert abs(default.sum() / store - share) < 5 * np.sqrt(share * (1 - share) / store)
-    junk = orders["phone"] == syn.JUNK_PHONE
+    junk = orders["phone"] == params.JUNK_PHONE
     assert junk.any() and (orders.loc[junk, "email"] != "").all()
 
 
@@ -314,20 +315,20 @@ def test_purchase_counts_follow_bgnbd(truth: pd.DataFrame) -> None:
     repeat = (n_orders >= 2).mean()
     se = np.sqrt(repeat_p.mean() * (1 - repeat_p.mean()) / n_orders.size)
     assert abs(repeat - repeat_p.mean()) < 4 * se
-    assert n_orders.min() == 1 and n_orders.max() <= syn.ORDER_CAP
+    assert n_orders.min() == 1 and n_orders.max() <= params.ORDER_CAP
 
 
 def test_latent_parameters_follow_their_priors(truth: pd.DataFrame) -> None:
-    channel = truth["acquisition_channel"].map(syn.CHANNELS.index).to_numpy()
-    lam = truth["lambda"].to_numpy() / syn.CHANNEL_RATE_MULTIPLIER[channel]
-    r, alpha = syn.RATE_SHAPE, syn.RATE_ALPHA
+    channel = truth["acquisition_channel"].map(params.CHANNELS.index).to_numpy()
+    lam = truth["lambda"].to_numpy() / params.CHANNEL_RATE_MULTIPLIER[channel]
+    r, alpha = params.RATE_SHAPE, params.RATE_ALPHA
     assert abs(lam.mean() - r / alpha) < 4 * np.sqrt(r) / alpha / np.sqrt(lam.size)
-    web = truth["p_dropout"].to_numpy()[channel == syn.WEB]
-    a, b = syn.DROPOUT_A, syn.DROPOUT_B
+    web = truth["p_dropout"].to_numpy()[channel == params.WEB]
+    a, b = params.DROPOUT_A, params.DROPOUT_B
     sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
     assert abs(web.mean() - a / (a + b)) < 4 * sd / np.sqrt(web.size)
     spend = truth["mean_spend"].to_numpy()
-    population_mean = syn.SPEND_P * syn.SPEND_GAMMA / (syn.SPEND_Q - 1)
+    population_mean = params.SPEND_P * params.SPEND_GAMMA / (params.SPEND_Q - 1)
     assert abs(np.median(spend) / population_mean - 1) < 0.35
     assert np.percentile(spend, 10) > 20 and np.percentile(spend, 90) < 200
 
@@ -345,9 +346,9 @@ def test_holiday_cohorts_are_bigger(truth: pd.DataFrame) -> None:
     month = truth["acquired"].dt.month
     holiday = month.isin([11, 12]).mean()
     days = pd.date_range(START, END, freq="D")
-    growth = syn.YEARLY_GROWTH ** (np.asarray((days - days[0]).days) / 365.25)
+    growth = params.YEARLY_GROWTH ** (np.asarray((days - days[0]).days) / 365.25)
     month_of_day = np.asarray(days.month)
-    weight = syn.MONTH_WEIGHTS[month_of_day - 1] * growth
+    weight = params.MONTH_WEIGHTS[month_of_day - 1] * growth
     expected = weight[month_of_day >= 11].sum() / weight.sum()
     se = np.sqrt(expected * (1 - expected) / len(truth))
     assert abs(holiday - expected) < 4 * se
@@ -365,7 +366,7 @@ def test_discount_driven_people_buy_on_discount(
     driven = set(truth.loc[truth["discount_driven"] == "true", "person_id"])
     is_driven = np.array([w in driven for w in who])
     discounted = orders["discount"].astype(float).to_numpy() > 0
-    for flag, share in zip((False, True), syn.DISCOUNTED_ORDER_SHARE, strict=True):
+    for flag, share in zip((False, True), params.DISCOUNTED_ORDER_SHARE, strict=True):
         got = discounted[is_driven == flag]
         assert abs(got.mean() - share) < 4 * np.sqrt(share * (1 - share) / got.size) + 0.02
     assert discounted[is_driven].mean() > discounted[~is_driven].mean() + 0.3
@@ -373,7 +374,8 @@ def test_discount_driven_people_buy_on_discount(
     gross = revenue + orders["discount"].astype(float).to_numpy()
     cost_share = orders["cost"].astype(float).to_numpy() / gross
     assert (
-        cost_share.min() > syn.COST_SHARE[0] - 0.01 and cost_share.max() < syn.COST_SHARE[1] + 0.01
+        cost_share.min() > params.COST_SHARE[0] - 0.01
+        and cost_share.max() < params.COST_SHARE[1] + 0.01
     )
 
 
@@ -387,7 +389,7 @@ def test_lines_add_up_to_orders(data: dict[str, pd.DataFrame]) -> None:
     purchases = orders[orders["status"] == "completed"].set_index("order_id")
     assert set(g.index) == set(purchases.index)
     g = g.join(purchases[["revenue", "discount"]].astype(float))
-    assert g["n"].between(1, syn.MAX_LINES).all()
+    assert g["n"].between(1, params.MAX_LINES).all()
     assert (abs(g["d"] - g["discount"]) < 0.005).all()
     assert (abs(g["v"] - g["d"] - g["revenue"]) <= 0.005 * g["q"] + 0.005).all()
     assert not lines.duplicated(["order_id", "line_id"]).any()
@@ -398,7 +400,7 @@ def test_lines_use_catalog_products_on_sale(data: dict[str, pd.DataFrame]) -> No
     assert 200 <= len(products) <= 400 and products["sku"].is_unique
     assert set(products["in_stock"]) == {"true", "false"}
     assert products.groupby("category")["brand"].nunique().between(3, 5).all()
-    assert products["category"].nunique() == len(syn.CATEGORIES)
+    assert products["category"].nunique() == len(params.CATEGORIES)
     joined = lines.merge(products, on="sku", suffixes=("", "_p"), validate="many_to_one")
     assert (joined["category"] == joined["category_p"]).all()
     assert (joined["brand"] == joined["brand_p"]).all()
@@ -430,7 +432,7 @@ def test_crm_records(
     assert 0.05 * len(truth) < len(truth) - len(per_person) < 0.4 * len(truth), "none missing"
     assert 1 <= sum(n == 2 for n in per_person.values()) < 0.2 * len(truth)
     assert set(records["country"]) == {"US"}
-    assert set(records["signup_channel"]) == set(syn.CHANNELS)
+    assert set(records["signup_channel"]) == set(params.CHANNELS)
     assert ((records["sms_consent"] == "false") | (records["phone"] != "")).all()
     assert ((records["email_consent"] == "false") | (records["email"] != "")).all()
     birthdays = pd.to_datetime(records["birthday"][records["birthday"] != ""])
@@ -439,7 +441,7 @@ def test_crm_records(
 
 def test_events(data: dict[str, pd.DataFrame], truth: pd.DataFrame) -> None:
     events = data["events"]
-    assert set(events["type"]) == set(syn.EVENT_TYPES)
+    assert set(events["type"]) == set(params.EVENT_TYPES)
     per_person = len(events) / len(truth)
     assert 5 < per_person < 10
     props = events["properties"][events["properties"] != ""].map(json.loads)

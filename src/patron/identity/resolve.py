@@ -43,33 +43,44 @@ class Resolution:
 
 
 def resolve_new_records(
-    con: duckdb.DuckDBPyConnection, table: str, load_id: int, *, max_links: int, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    rows: str,
+    table: str,
+    load_id: int,
+    *,
+    max_links: int,
+    now: datetime,
 ) -> Resolution:
-    """Give every row of ``table`` loaded by ``load_id`` its customer key, merging as needed."""
-    _record_identifiers(con, table, load_id, now)
-    _add_edges(con, table, load_id)
+    """Resolve the new records in relation ``rows`` (``row_key``, identifier columns and
+    ``table``'s time column) before they are written to ``table``.
+
+    Leaves ``_record_keys(rec, key)``, each record's customer key, for the writer to use, so new
+    rows are written once with their key instead of updated afterwards.
+    """
+    _record_identifiers(con, rows, table, now)
+    _add_edges(con, rows)
     blocked = _block_promiscuous(con, max_links, load_id)
     _components(con)
     new_customers, merges = _assign_keys(con, table, load_id, now)
-    _stamp_rows(con, table, load_id)
+    _record_keys(con)
     for temp in ("_rec", "_new_edges", "_nodes", "_labels", "_comp_keys", "_merges"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return Resolution(new_customers=new_customers, merges=merges, blocked=blocked)
 
 
 def _record_identifiers(
-    con: duckdb.DuckDBPyConnection, table: str, load_id: int, now: datetime
+    con: duckdb.DuckDBPyConnection, rows: str, table: str, now: datetime
 ) -> None:
     seen = f"coalesce({_TIME_COLUMN[table]}, TIMESTAMP '{now.replace(tzinfo=None).isoformat()}')"
     parts = " UNION ALL ".join(
         f"SELECT row_key AS rec, '{t}' AS itype, {t} AS ivalue, '{t}:' || {t} AS ident, "
-        f"{seen} AS seen FROM {table} WHERE load_id = {load_id} AND {t} IS NOT NULL"
+        f"{seen} AS seen FROM {rows} WHERE {t} IS NOT NULL"
         for t in IDENTIFIER_TYPES
     )
     con.execute(f"CREATE TEMP TABLE _rec AS {parts}")
 
 
-def _add_edges(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
+def _add_edges(con: duckdb.DuckDBPyConnection, rows: str) -> None:
     """Every pair of identifiers on one record, once; new pairs are kept in ``_new_edges``.
 
     Pairs come straight from each row's identifier columns (at most six per row), which is much
@@ -77,8 +88,7 @@ def _add_edges(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None
     """
     pairs = " UNION ALL ".join(
         f"SELECT least(x, y) AS a, greatest(x, y) AS b FROM (SELECT '{s}:' || {s} AS x, "
-        f"'{t}:' || {t} AS y FROM {table} WHERE load_id = {load_id} "
-        f"AND {s} IS NOT NULL AND {t} IS NOT NULL)"
+        f"'{t}:' || {t} AS y FROM {rows} WHERE {s} IS NOT NULL AND {t} IS NOT NULL)"
         for i, s in enumerate(IDENTIFIER_TYPES)
         for t in IDENTIFIER_TYPES[i + 1 :]
     )
@@ -112,10 +122,9 @@ def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: 
         "DELETE FROM identities WHERE (identifier_type, value) IN "
         "(SELECT (identifier_type, value) FROM blocked_identifiers)"
     )
-    con.execute(
-        "DELETE FROM _rec WHERE ident IN "
-        "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
-    )
+    blocked = "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
+    con.execute(f"DELETE FROM _rec WHERE ident IN {blocked}")
+    con.execute(f"DELETE FROM _new_edges WHERE a IN {blocked} OR b IN {blocked}")
     return _count(con, "SELECT count(*) FROM blocked_identifiers") - before
 
 
@@ -123,24 +132,17 @@ def _components(con: duckdb.DuckDBPyConnection) -> None:
     """Label each touched identifier (and each existing key it reaches) with a component."""
     con.execute(
         """CREATE TEMP TABLE _nodes AS
-        WITH links AS (
-          SELECT a, b FROM _new_edges
-          WHERE a IN (SELECT ident FROM _rec) AND b IN (SELECT ident FROM _rec)),
-        names AS (
-          SELECT a AS name FROM links UNION SELECT b FROM links
-          UNION SELECT ident FROM _rec
+        WITH names AS (
+          SELECT ident AS name FROM _rec
           UNION SELECT 'key:' || i.customer_key FROM _rec r JOIN identities i
             ON i.identifier_type = r.itype AND i.value = r.ivalue)
-        SELECT name, CAST(row_number() OVER (ORDER BY name) - 1 AS BIGINT) AS node FROM names"""
+        SELECT name, CAST(row_number() OVER () - 1 AS BIGINT) AS node FROM names"""
     )
     pairs = con.execute(
         """WITH known AS (
              SELECT DISTINCT r.ident, 'key:' || i.customer_key AS key FROM _rec r
              JOIN identities i ON i.identifier_type = r.itype AND i.value = r.ivalue),
-           links AS (
-             SELECT a, b FROM _new_edges
-             WHERE a IN (SELECT ident FROM _rec) AND b IN (SELECT ident FROM _rec)
-             UNION ALL SELECT ident, key FROM known)
+           links AS (SELECT a, b FROM _new_edges UNION ALL SELECT ident, key FROM known)
         SELECT na.node, nb.node FROM links
         JOIN _nodes na ON na.name = links.a JOIN _nodes nb ON nb.name = links.b"""
     ).fetchnumpy()
@@ -206,12 +208,12 @@ def _assign_keys(
     return fresh, _count(con, "SELECT count(*) FROM _merges")
 
 
-def _stamp_rows(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> None:
+def _record_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Each record's key; all its unblocked identifiers share one component, so one key."""
     con.execute(
-        f"""UPDATE {table} SET customer_key = k.key FROM (
-          SELECT r.rec, min(i.customer_key) AS key FROM _rec r JOIN identities i
-            ON i.identifier_type = r.itype AND i.value = r.ivalue GROUP BY r.rec) k
-        WHERE {table}.row_key = k.rec AND {table}.load_id = {load_id}"""
+        """CREATE TEMP TABLE _record_keys AS
+        SELECT r.rec, min(i.customer_key) AS key FROM _rec r JOIN identities i
+          ON i.identifier_type = r.itype AND i.value = r.ivalue GROUP BY r.rec"""
     )
 
 

@@ -145,15 +145,21 @@ def _load(
     step("checking duplicates and conflicts")
     _classify(con, spec, len(raws))
     _quarantine(con, spec, raws, load_id, result)
-    _apply(con, spec, load_id, len(raws), result)
     if spec.has_identifiers:
         step("resolving identities")
         resolution = resolve_new_records(
-            con, spec.name, load_id, max_links=config.identity.max_links, now=now
+            con,
+            _new_rows(len(raws)),
+            spec.name,
+            load_id,
+            max_links=config.identity.max_links,
+            now=now,
         )
         result.new_customers = resolution.new_customers
         result.merges = resolution.merges
         result.blocked_identifiers = resolution.blocked
+    step(f"writing {spec.name}")
+    _apply(con, spec, load_id, len(raws), result)
     if spec.name == "orders":
         link_returns(con, load_id)
     if spec.has_identifiers:
@@ -199,6 +205,16 @@ def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> 
                ELSE '{existing}' END AS _action
         FROM ranked LEFT JOIN {spec.name} t ON t.row_key = ranked._key"""
     )
+
+
+def _new_rows(sources: int) -> str:
+    """The rows this load writes, as one relation keyed by ``row_key``."""
+    union = " UNION ALL ".join(
+        f"SELECT s.* EXCLUDE (_key), s._key AS row_key FROM _stage_{n} s JOIN _classified c "
+        f"ON c._src = {n} AND c._line = s._line WHERE c._action IN ('insert', 'update')"
+        for n in range(sources)
+    )
+    return f"({union})"
 
 
 def _quarantine(
@@ -278,7 +294,7 @@ def _apply(
     """Write inserted and updated rows with their bookkeeping columns."""
     described = con.execute(f"DESCRIBE {spec.name}").fetchall()
     bookkeeping = {
-        "customer_key": "NULL",
+        "customer_key": "k.key" if spec.has_identifiers else "NULL",
         "row_key": "s._key",
         "row_hash": "_hash",
         "load_id": str(load_id),
@@ -290,10 +306,11 @@ def _apply(
         f"DELETE FROM {spec.name} WHERE row_key IN "
         "(SELECT _key FROM _classified WHERE _action = 'update')"
     )
+    keys = "LEFT JOIN _record_keys k ON k.rec = s._key " if spec.has_identifiers else ""
     for n in range(sources):
         con.execute(
             f"INSERT INTO {spec.name} SELECT {select} FROM _stage_{n} s JOIN _classified c "
-            f"ON c._src = {n} AND c._line = s._line "
+            f"ON c._src = {n} AND c._line = s._line {keys}"
             "WHERE c._action IN ('insert', 'update')"
         )
     counts = dict(
@@ -335,6 +352,7 @@ def _record_json(raw: RawSource) -> str:
 
 def _drop_temp(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
     con.execute("DROP TABLE IF EXISTS _classified")
+    con.execute("DROP TABLE IF EXISTS _record_keys")
     for n, raw in enumerate(raws):
         con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
         for suffix in ("_rejlines", "_rej", "_scan", "_lines", "_starts"):

@@ -1,0 +1,110 @@
+"""A synthetic multichannel retailer, written as CSV files in the canonical shapes.
+
+Why: identity resolution, KPIs, CLV models, insights and experiments all need data whose
+generating process is known, so a test can check that a method recovers what was put in. The
+generator simulates *people* (the real humans) and writes only what a retailer's systems would
+hold: orders from the web shop, the stores (POS), the app and a marketplace, each carrying the
+identifiers that channel captures; order lines; the product catalog; CRM profile records; and
+marketing events. ``truth.csv`` keeps what really happened, one row per person.
+
+Purchases follow the BG/NBD story (Fader, Hardie & Lee 2005, "Counting your customers the easy
+way"): while alive, a person buys at Poisson rate ``lambda ~ Gamma(r, alpha)`` per day; after
+each *repeat* purchase they drop out with probability ``p ~ Beta(a, b)``; the first purchase is
+the acquisition. Spend per order follows the gamma-gamma model (Fader, Hardie & Lee 2005, "RFM
+and CLV: using iso-value curves"): ``z ~ Gamma(p, nu)``, ``nu ~ Gamma(q, gamma)``, so a person's
+mean order value is ``p / nu``.
+
+Everything is vectorized numpy over people, orders, lines and events; the only loops run over
+purchase rounds, months, campaigns and categories. Randomness comes from one
+``numpy.random.default_rng(seed)`` and nothing reads the wall clock, so the same arguments give
+byte-identical files. Timestamps are the shop's local time (US Eastern, the demo workspace's
+timezone) without offset, except a share of web orders written in UTC with ``+00:00``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from patron.errors import InputError
+from patron.samples.synthetic.catalog import draw_catalog
+from patron.samples.synthetic.engagement import draw_events
+from patron.samples.synthetic.identity import assign_identifiers, link_truth
+from patron.samples.synthetic.model import Span, epoch_day
+from patron.samples.synthetic.params import DAY
+from patron.samples.synthetic.people import draw_people
+from patron.samples.synthetic.profiles import consent_on_file, draw_profiles
+from patron.samples.synthetic.purchases import draw_purchases, draw_returns
+from patron.samples.synthetic.writer import (
+    HEADERS,
+    write_events,
+    write_lines,
+    write_orders,
+    write_products,
+    write_records,
+    write_truth,
+)
+
+
+def generate(
+    out: Path,
+    *,
+    customers: int = 50_000,
+    seed: int = 0,
+    start: date = date(2022, 1, 1),
+    end: date = date(2024, 12, 31),
+) -> dict[str, Path]:
+    """Write a synthetic retailer's CSV files into ``out`` and return their paths.
+
+    Parameters
+    ----------
+    out:
+        Folder to write into (created if missing); existing files of the same names are replaced.
+    customers:
+        Number of people (real humans) to simulate; the files show only their identifiers.
+    seed:
+        Seed of the one random generator: the same arguments give byte-identical files.
+    start, end:
+        First and last day of the period (acquisitions, orders, returns and events all fall in it).
+
+    Returns
+    -------
+    dict[str, Path]
+        Paths of ``orders``, ``order_lines``, ``products``, ``customers``, ``events`` and ``truth``.
+
+    Notes
+    -----
+    In ``truth.csv``, ``lambda`` is purchases per day while alive, ``p_dropout`` the chance of
+    dropping out after each repeat purchase, ``mean_spend`` the expected net revenue per order,
+    ``dropped_at`` the purchase after which the person dropped out (empty if alive at the end),
+    and ``linked`` whether the records' identifiers connect all of the person's identifiers
+    (identity resolution should then unite them; otherwise it cannot). Identifiers are listed,
+    normalized, only if they appear in some file.
+    """
+    if customers < 1:
+        raise InputError(f"customers must be at least 1, got {customers}; pass a positive count")
+    if end <= start:
+        raise InputError(f"end ({end}) must be after start ({start}); pass a later end date")
+    rng = np.random.default_rng(seed)
+    span = Span(start, end, epoch_day(start) * DAY, (epoch_day(end) + 1) * DAY - 1)
+    catalog = draw_catalog(rng, span)
+    people = draw_people(rng, customers, span)
+    orders, dropped = draw_purchases(rng, people, span)
+    ids = assign_identifiers(rng, people, orders)
+    returns = draw_returns(rng, orders, span)
+    records = draw_profiles(rng, people, ids, span)
+    consent_on_file(people, records)
+    events, unsubscribed = draw_events(rng, people, ids, orders, span)
+    parts = [(r.person, r.mask) for r in (orders, records, events)]
+    appear, linked = link_truth(customers, parts)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / f"{name}.csv" for name in HEADERS}
+    write_orders(paths["orders"], rng, orders, returns, ids)
+    write_lines(paths["order_lines"], rng, orders, people, catalog)
+    write_products(paths["products"], catalog)
+    write_records(paths["customers"], rng, records, ids, people, unsubscribed)
+    write_events(paths["events"], rng, events, ids)
+    write_truth(paths["truth"], people, ids, orders, dropped, (appear, linked))
+    return paths
