@@ -153,7 +153,7 @@ def instrument_loader() -> StepProfiler:
             "_block_promiscuous",
             "_components",
             "_assign_keys",
-            "_stamp_rows",
+            "_record_keys",
         ],
         prefix="resolve.",
     )
@@ -198,7 +198,7 @@ STEPS = (
     "resolve._block_promiscuous",
     "resolve._components",
     "resolve._assign_keys",
-    "resolve._stamp_rows",
+    "resolve._record_keys",
     "link_returns",
     "rebuild_customers",
     "_drop_temp",

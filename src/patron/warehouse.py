@@ -97,7 +97,8 @@ class Warehouse:
                 "is another patron command using this workspace?"
             ) from exc
         self.duckdb.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        self.duckdb.execute("SET preserve_insertion_order = true")
+        # Only reads that number rows need file order (readers.py turns it on for them).
+        self.duckdb.execute("SET preserve_insertion_order = false")
 
     @cached_property
     def ibis(self) -> Any:

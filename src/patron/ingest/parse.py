@@ -165,6 +165,8 @@ def _timestamp(col: str, source_type: str, options: ParseOptions) -> str:
     if source_type == "TIMESTAMP WITH TIME ZONE":
         instant = col
     elif source_type.startswith(("TIMESTAMP", "DATE")):
+        if tz == "UTC":  # already the stored form: no timezone arithmetic per row
+            return f"CAST({col} AS TIMESTAMP)"
         instant = f"timezone('{tz}', CAST({col} AS TIMESTAMP))"
     else:
         raw = text(col, source_type)

@@ -93,7 +93,8 @@ def _column(
         return Column(f"CAST(NULL AS {SQL_TYPES[field.kind]})", "NULL", "NULL")
     col = "r." + ident(mapping[name])
     source_type = raw.columns[mapping[name]]
-    raw_text = text(col, source_type)
+    # Typed sources (Parquet, data frames) are only tested for NULL; text is for messages.
+    raw_text = text(col, source_type) if source_type == "VARCHAR" else col
     if field.kind == "identifier":
         value = "_ph.e164" if name == "phone" else identifier_sql(name, col)
         return Column(value, raw_text, "NULL")
@@ -108,7 +109,11 @@ def _derived(spec: TableSpec, options: ParseOptions) -> dict[str, str]:
     """Columns computed from the contract fields: for orders the shop-local day and returns."""
     if spec.name != "orders":
         return {}
-    local = f"timezone('{options.timezone}', timezone('UTC', ordered_at))"
+    local = (
+        "ordered_at"
+        if options.timezone == "UTC"
+        else f"timezone('{options.timezone}', timezone('UTC', ordered_at))"
+    )
     statuses = ", ".join(f"'{s}'" for s in RETURN_STATUSES)
     return {
         "order_date": f"CAST({local} AS DATE)",
@@ -141,7 +146,9 @@ def _error_columns(checked: list[str], ids: list[str], has_identifiers: bool) ->
     if not checks:
         return ["NULL AS _err_field", "NULL AS _err_value", "NULL AS _err_reason"]
     field = " ".join(f"WHEN {why} IS NOT NULL THEN {literal(name)}" for name, why, _ in checks)
-    value = " ".join(f"WHEN {why} IS NOT NULL THEN {raw}" for _, why, raw in checks)
+    value = " ".join(
+        f"WHEN {why} IS NOT NULL THEN CAST({raw} AS VARCHAR)" for _, why, raw in checks
+    )
     reason = " ".join(f"WHEN {why} IS NOT NULL THEN {why}" for _, why, _ in checks)
     return [
         f"CASE {field} END AS _err_field",
