@@ -186,7 +186,8 @@ def _assign_keys(
         FROM _labels l JOIN _comp_keys c USING (comp)
         WHERE l.name LIKE 'key:%' AND CAST(substr(l.name, 5) AS BIGINT) <> c.key"""
     )
-    for keyed in ("identities", *KEYED_TABLES):
+    merges = _count(con, "SELECT count(*) FROM _merges")
+    for keyed in ("identities", *KEYED_TABLES) if merges else ():
         con.execute(
             f"UPDATE {keyed} SET customer_key = m.into_key FROM _merges m "
             f"WHERE {keyed}.customer_key = m.merged_key"
@@ -204,8 +205,7 @@ def _assign_keys(
                           WHERE i.identifier_type = r.itype AND i.value = r.ivalue)
         GROUP BY r.itype, r.ivalue, c.key"""
     )
-    fresh = _count(con, "SELECT count(*) FROM _comp_keys WHERE fresh")
-    return fresh, _count(con, "SELECT count(*) FROM _merges")
+    return _count(con, "SELECT count(*) FROM _comp_keys WHERE fresh"), merges
 
 
 def _record_keys(con: duckdb.DuckDBPyConnection) -> None:
