@@ -106,3 +106,37 @@ def test_products_are_updated_not_conflicted(tmp_path: Path) -> None:
     prices = ws.table("products").execute().set_index("sku")["price"].astype(float)
     assert prices.to_dict() == {"s1": 10.0, "s2": 25.0}
     ws.close()
+
+
+def test_memory_limit_is_a_setting_applied_to_the_engine(tmp_path: Path) -> None:
+    Workspace.init(tmp_path / "ws").close()
+    toml = tmp_path / "ws" / "patron.toml"
+    toml.write_text(toml.read_text().replace('memory_limit = "1GB"', 'memory_limit = "512MB"'))
+    with Workspace.open(tmp_path / "ws") as ws:
+        limit = ws.warehouse.duckdb.execute("SELECT current_setting('memory_limit')").fetchall()
+        assert limit[0][0].replace(" ", "") in {"512.0MiB", "488.2MiB", "512MB"}
+    toml.write_text(toml.read_text().replace('"512MB"', '"lots"'))
+    with pytest.raises(InputError, match="not a size"):
+        Workspace.open(tmp_path / "ws")
+
+
+def test_running_out_of_memory_is_a_clear_error_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from patron import ResourceError
+    from patron.ingest import loader
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+
+    ws = Workspace.init(tmp_path / "ws")
+    frame = pd.DataFrame({"email": ["a@b.co"], "ordered_at": ["2024-01-01"], "revenue": ["1"]})
+    monkeypatch.setattr(loader, "resolve_new_records", exhausted)
+    with pytest.raises(ResourceError, match=r"memory_limit = 1GB.*nothing was written"):
+        ws.load("orders", frame, now=NOW)
+    assert ws.status()["orders"] == 0 and ws.status()["loads"] == 0
+    monkeypatch.undo()
+    assert ws.load("orders", frame, now=NOW).inserted == 1
+    ws.close()

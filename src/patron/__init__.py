@@ -15,6 +15,7 @@ from patron.errors import (
     NotFittedError,
     NotFoundError,
     PatronError,
+    ResourceError,
     WorkspaceError,
 )
 from patron.ingest.loader import LoadResult
@@ -27,6 +28,7 @@ __all__ = [
     "NotFittedError",
     "NotFoundError",
     "PatronError",
+    "ResourceError",
     "Workspace",
     "WorkspaceError",
 ]

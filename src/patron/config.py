@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -28,13 +29,17 @@ class IdentityConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Settings of one workspace; every field has a default so ``patron init DIR`` just works."""
+    """Settings of one workspace; every field has a default so ``patron init DIR`` just works.
+
+    ``memory_limit`` caps the warehouse engine's memory; loads spill to disk beyond it.
+    """
 
     warehouse: str = "duckdb://warehouse.duckdb"
     store: str = "sqlite:///store.sqlite"
     timezone: str = "UTC"
     currency: str = "USD"
     phone_region: str = "US"
+    memory_limit: str = "1GB"
     identity: IdentityConfig = field(default_factory=IdentityConfig)
 
     def __post_init__(self) -> None:
@@ -50,6 +55,8 @@ class Config:
             raise InputError(
                 f"phone region {self.phone_region!r} is not a 2-letter region code such as 'US'"
             )
+        if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB)", self.memory_limit.upper()):
+            raise InputError(f"memory_limit {self.memory_limit!r} is not a size such as '2GB'")
         if self.identity.max_links < 1:
             raise InputError("identity.max_links must be at least 1")
 

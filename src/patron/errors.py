@@ -56,6 +56,10 @@ class NotFoundError(PatronError, LookupError):
     """A named thing (customer, table, identifier) does not exist."""
 
 
+class ResourceError(PatronError, MemoryError):
+    """The engine ran out of a resource (memory) it is allowed to use."""
+
+
 class NotFittedError(PatronError, AttributeError):
     """A model was used before ``fit``."""
 

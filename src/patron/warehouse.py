@@ -20,9 +20,6 @@ from patron.ingest.contract import TABLES as LOAD_TARGETS
 if TYPE_CHECKING:
     from ibis import Table as IbisTable
 
-DUCKDB_MEMORY_LIMIT = "1GB"
-"""Caps DuckDB's buffer pool so loads spill to disk instead of growing with the file."""
-
 SYSTEM_TABLES: dict[str, str] = {
     "loads": """load_id BIGINT PRIMARY KEY, table_name VARCHAR, files VARCHAR,
         started_at TIMESTAMP, finished_at TIMESTAMP, rows_read BIGINT, inserted BIGINT,
@@ -86,7 +83,9 @@ class Warehouse:
         The workspace folder.
     """
 
-    def __init__(self, url: str, folder: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, url: str, folder: Path, *, memory_limit: str = "1GB", read_only: bool = False
+    ) -> None:
         self.url = url
         self.path = _duckdb_path(url, folder)
         try:
@@ -96,7 +95,8 @@ class Warehouse:
                 f"cannot open the warehouse {self.path}: {_first_line(exc)}; "
                 "is another patron command using this workspace?"
             ) from exc
-        self.duckdb.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        # A cap on DuckDB's buffer pool: loads spill to disk instead of growing with the file.
+        self.duckdb.execute(f"SET memory_limit = '{memory_limit}'")
         # Only reads that number rows need file order (readers.py turns it on for them).
         self.duckdb.execute("SET preserve_insertion_order = false")
 

@@ -46,7 +46,9 @@ class Workspace:
     def __init__(self, folder: Path, config: Config, *, read_only: bool = False) -> None:
         self.folder = folder
         self.config = config
-        self.warehouse = Warehouse(config.warehouse, folder, read_only=read_only)
+        self.warehouse = Warehouse(
+            config.warehouse, folder, memory_limit=config.memory_limit, read_only=read_only
+        )
         self.store = Store(config.store, folder)
 
     @classmethod

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from patron.config import Config
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, ResourceError, did_you_mean
 from patron.identity import resolve_new_records
 from patron.identity.phones import ensure_phone_cache
 from patron.ingest.contract import TABLES, TableSpec
@@ -103,6 +103,13 @@ def load(
         _record(con, result, now)
         step("committing")
         con.execute("COMMIT")
+    except duckdb.OutOfMemoryException as exc:
+        con.execute("ROLLBACK")
+        raise ResourceError(
+            f"the warehouse ran out of memory (memory_limit = {config.memory_limit}) while "
+            "loading; nothing was written. Raise memory_limit in patron.toml or load the "
+            "data in smaller files"
+        ) from exc
     except BaseException:
         con.execute("ROLLBACK")
         raise
