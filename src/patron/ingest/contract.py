@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Kind = Literal["text", "identifier", "timestamp", "date", "money", "number", "integer", "bool"]
+Kind = Literal["text", "identifier", "timestamp", "date", "money", "number", "bool"]
 
 IDENTIFIER_TYPES: tuple[str, ...] = ("customer_id", "email", "phone", "loyalty_id")
 """Identifier columns any table may carry; each is normalized and fed to identity resolution."""
@@ -26,7 +26,6 @@ SQL_TYPES: dict[Kind, str] = {
     "date": "DATE",
     "money": "DECIMAL(18,2)",
     "number": "DOUBLE",
-    "integer": "BIGINT",
     "bool": "BOOLEAN",
 }
 
