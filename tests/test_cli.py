@@ -145,3 +145,37 @@ def test_a_load_killed_half_way_leaves_the_workspace_as_it_was(tmp_path: Path) -
     assert after == before
     reload = ok(patron("-w", "ws", "load", "orders", "orders.csv", "--json", cwd=tmp_path))
     assert reload["duplicates"] == 5 and reload["inserted"] == 0
+
+
+def test_a_load_on_a_terminal_shows_its_phases(tmp_path: Path) -> None:
+    """On a terminal the load draws a progress bar naming each phase; piped, it draws none."""
+    import pty
+
+    (tmp_path / "orders.csv").write_text(ORDERS)
+    ok(patron("init", "ws", "--phone-region", "US", cwd=tmp_path))
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "patron", "-w", "ws", "load", "orders", "orders.csv"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(secondary)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closes when the process exits
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(primary)
+    assert proc.wait(timeout=120) == 0
+    text = screen.decode(errors="replace")
+    for phase in ("reading", "validating", "resolving identities", "committing"):
+        assert phase in text, text
+    assert "━" in text or "%" in text  # the bar itself, not only the words
+    piped = ok(patron("-w", "ws", "load", "orders", "orders.csv", cwd=tmp_path))
+    assert "reading" not in piped

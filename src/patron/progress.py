@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from patron.ingest.loader import Progress as PhaseCallback
@@ -18,7 +19,10 @@ if TYPE_CHECKING:
 
 @contextmanager
 def load_progress(ws: Workspace, *, enabled: bool = True) -> Iterator[PhaseCallback | None]:
-    """Yield a phase callback that drives a progress bar on a terminal, else ``None``."""
+    """Yield a phase callback that drives a progress bar on stderr if it is a terminal.
+
+    The bar goes to stderr so ``patron load ... > summary.txt`` keeps a clean summary.
+    """
     if not enabled or not sys.stderr.isatty():
         yield None
         return
@@ -27,6 +31,7 @@ def load_progress(ws: Workspace, *, enabled: bool = True) -> Iterator[PhaseCallb
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
+        console=Console(stderr=True),
         transient=True,
     )
     task = bar.add_task("starting", total=100)
@@ -40,6 +45,7 @@ def load_progress(ws: Workspace, *, enabled: bool = True) -> Iterator[PhaseCallb
 
     def phase(name: str) -> None:
         bar.update(task, description=name, completed=0)
+        bar.refresh()  # a phase shorter than the refresh interval still shows
 
     watcher = threading.Thread(target=poll, daemon=True)
     with bar:

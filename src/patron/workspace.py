@@ -9,15 +9,20 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.errors import WorkspaceError
+from patron.export import customer_table, write_table
 from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
+from patron.metrics import cohorts as cohort_metrics
+from patron.metrics import kpis as kpi_metrics
+from patron.metrics.base import last_order_date
 from patron.overview import quarantine_rows, workspace_status
 from patron.profile import customer_profile
+from patron.segments import customer_segments, migration, summary
 from patron.store import Store
 from patron.warehouse import Warehouse
 
@@ -141,6 +146,98 @@ class Workspace:
     def quarantine(self, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows that failed validation, newest load first, with file, line, field and reason."""
         return quarantine_rows(self.warehouse.duckdb, limit=limit)
+
+    def as_of(self, day: date | None = None) -> date:
+        """``day``, or by default the last purchase day loaded (metrics never read the clock)."""
+        return day or last_order_date(self.table("orders"))
+
+    def kpis(
+        self,
+        *,
+        as_of: date | None = None,
+        window: int = 365,
+        early_days: int = 90,
+        by: str | None = None,
+        trend: bool = False,
+    ) -> dict[str, Any]:
+        """Customer KPIs (definitions: :mod:`patron.metrics.kpis`), or their monthly trend.
+
+        Overall, the KPI keys sit at the top level; with ``by`` they are in ``groups``; with
+        ``trend`` each month end is a row of ``points``.
+        """
+        orders, day = self.table("orders"), self.as_of(as_of)
+        head = {
+            "as_of": day.isoformat(),
+            "window_days": window,
+            "early_days": early_days,
+            "currency": self.config.currency,
+            "by": by,
+        }
+        if trend:
+            first = orders.filter(~orders.is_return).order_date.min().to_pyarrow().as_py()
+            points = kpi_metrics.trend(
+                orders, day, first=first, window=window, early_days=early_days, by=by
+            )
+            return {**head, "trend": "month", "points": points}
+        groups = kpi_metrics.kpis(orders, day, window=window, early_days=early_days, by=by)
+        return {**head, "groups": groups} if by else {**head, **groups[0]}
+
+    def concentration(self, *, as_of: date | None = None, window: int = 365) -> list[Any]:
+        """The Pareto curve of window revenue over active customers."""
+        return kpi_metrics.concentration(self.table("orders"), self.as_of(as_of), window=window)
+
+    def cohorts(
+        self, *, as_of: date | None = None, period: str = "month", metric: str = "retention"
+    ) -> dict[str, Any]:
+        """Acquisition cohorts by age (definitions: :mod:`patron.metrics.cohorts`)."""
+        day = self.as_of(as_of)
+        return cohort_metrics.cohorts(self.table("orders"), day, period=period, metric=metric)
+
+    def compare_cohorts(
+        self, first: str, second: str, *, as_of: date | None = None, period: str = "month"
+    ) -> dict[str, Any]:
+        """Two cohorts side by side: retention, repeat and cumulative revenue per customer."""
+        day = self.as_of(as_of)
+        return cohort_metrics.compare(self.table("orders"), day, first, second, period=period)
+
+    def clv_curves(self, *, as_of: date | None = None, period: str = "month") -> dict[str, Any]:
+        """Historical CLV by months since acquisition, per acquisition channel."""
+        return cohort_metrics.clv_curves(self.table("orders"), self.as_of(as_of), period=period)
+
+    def segments(
+        self, *, as_of: date | None = None, bins: int = 5, window: int = 365
+    ) -> ibis.Table:
+        """One row per customer: RFM, segment, stage and value tier (:mod:`patron.segments`)."""
+        return customer_segments(self.table("orders"), self.as_of(as_of), bins=bins, window=window)
+
+    def segment_summary(
+        self, *, as_of: date | None = None, bins: int = 5, window: int = 365
+    ) -> dict[str, Any]:
+        """Each segment's size, revenue share and average value, with a sentence to read."""
+        day = self.as_of(as_of)
+        table = self.segments(as_of=day, bins=bins, window=window)
+        return {
+            "as_of": day.isoformat(),
+            "currency": self.config.currency,
+            **summary(table, window=window),
+        }
+
+    def segment_migration(
+        self,
+        start: date,
+        *,
+        as_of: date | None = None,
+        dimension: str = "rfm_segment",
+        bins: int = 5,
+    ) -> dict[str, Any]:
+        """Where customers in each group at ``start`` are at ``as_of``."""
+        orders = self.table("orders")
+        return migration(orders, start, self.as_of(as_of), dimension=dimension, bins=bins)
+
+    def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
+        """Write one row per customer (identifiers, consent, totals, segments); returns rows."""
+        table = customer_table(self.table("customers"), self.segments(as_of=as_of))
+        return write_table(table, Path(out))
 
     def close(self) -> None:
         self.warehouse.close()

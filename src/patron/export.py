@@ -1,0 +1,50 @@
+"""One row per customer for an email tool: identifiers, consent, totals and segments.
+
+Customers without a purchase by the as-of day (CRM records or events only) are kept, with
+stage ``prospect`` and empty purchase fields, so consent-based campaigns can reach them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from patron.errors import InputError
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+FORMATS = (".parquet", ".csv")
+PROFILE_COLUMNS = (
+    "customer_key",
+    "customer_id",
+    "email",
+    "phone",
+    "loyalty_id",
+    "name",
+    "birthday",
+    "country",
+    "email_consent",
+    "sms_consent",
+    "push_consent",
+)
+
+
+def customer_table(customers: Table, segments: Table) -> Table:
+    """Profiles left-joined to segments: every known person, one row each."""
+    joined = customers.select(*PROFILE_COLUMNS).left_join(segments, "customer_key")
+    joined = joined.drop("customer_key_right")
+    return joined.mutate(stage=joined.stage.fill_null("prospect")).order_by("customer_key")
+
+
+def write_table(table: Table, out: Path) -> int:
+    """Write ``table`` as Parquet or CSV by ``out``'s suffix; returns the row count."""
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(f"cannot write {out}: use a .parquet or .csv file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        table.to_parquet(out)
+    else:
+        table.to_csv(out)
+    return int(table.count().to_pyarrow().as_py())

@@ -1,0 +1,1 @@
+"""Customer metrics computed in the warehouse: KPIs, their trend, cohorts and CLV curves."""

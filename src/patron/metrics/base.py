@@ -1,0 +1,166 @@
+"""The relations every customer metric is defined on: purchases, refunds, occasions, acquisition.
+
+Definitions (the contract of issue 3, shared by KPIs, cohorts and segments):
+
+- A *purchase* is an attributed order (it has a ``customer_key``) that is not a return; zero-value
+  orders count. A *refund* is the absolute revenue of an attributed return row.
+- A *purchase occasion* is a distinct (customer, shop-local ``order_date``) with at least one
+  purchase, as in the buy-till-you-die literature: two orders on one day are one occasion.
+- "As of D" means through the end of shop-local day D; nothing after D is read, and nothing reads
+  the wall clock (the default D is the last order date in the data).
+- A customer's *acquisition* is their first occasion; the *acquisition channel* is the channel of
+  their earliest purchase order that day ("unknown" when the order has none).
+
+Orders without a ``customer_key`` (only blocked identifiers) are not customer activity and are
+left out of every metric; ``patron status`` counts them as ``unattributed_orders``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import ibis
+
+from patron.errors import InputError, did_you_mean
+
+if TYPE_CHECKING:
+    from ibis import Table
+    from ibis.expr.types import DateValue, IntegerValue
+
+PERIODS = ("month", "quarter", "year", "season")
+SEASONS = ("winter", "spring", "summer", "autumn", "holiday")
+"""Retail seasons: winter Jan-Feb, spring Mar-May, summer Jun-Aug, autumn Sep-Oct, holiday Nov-Dec.
+
+Holiday gets its own season so "holiday 2023 vs holiday 2022 acquisitions" is one comparison.
+"""
+GROUPINGS = ("acquisition_channel", "channel", "cohort")
+
+
+def last_order_date(orders: Table) -> date:
+    """The default as-of date: the last purchase day in the data (never the wall clock)."""
+    value = orders.filter(~orders.is_return).order_date.max().to_pyarrow().as_py()
+    if value is None:
+        raise InputError("no orders are loaded yet; run `patron load orders FILE` first")
+    return value if type(value) is date else value.date()
+
+
+def purchases(orders: Table, as_of: date) -> Table:
+    """Attributed purchase orders on or before ``as_of``, money as float64."""
+    kept = orders.filter(
+        ~orders.is_return, orders.customer_key.notnull(), orders.order_date <= as_of
+    )
+    return kept.select(
+        "customer_key",
+        "order_date",
+        "ordered_at",
+        "order_id",
+        channel=kept.channel.fill_null("unknown"),
+        revenue=kept.revenue.cast("float64"),
+        cost=kept.cost.cast("float64"),
+    )
+
+
+def refunds(orders: Table, as_of: date) -> Table:
+    """Attributed return rows on or before ``as_of``: refund = |revenue|, recovered = |cost|."""
+    kept = orders.filter(
+        orders.is_return, orders.customer_key.notnull(), orders.order_date <= as_of
+    )
+    return kept.select(
+        "customer_key",
+        "order_date",
+        channel=kept.channel.fill_null("unknown"),
+        refund=kept.revenue.cast("float64").abs(),
+        recovered=kept.cost.cast("float64").abs().fill_null(0.0),
+    )
+
+
+def acquisitions(orders: Table, as_of: date) -> Table:
+    """One row per customer with a purchase by ``as_of``: first_date and acquisition_channel."""
+    p = purchases(orders, as_of)
+    return p.group_by("customer_key").agg(
+        first_date=p.order_date.min(),
+        acquisition_channel=p.channel.first(order_by=[p.ordered_at, p.order_id]),
+    )
+
+
+def grouped(rows: Table, orders: Table, as_of: date, by: str | None) -> Table:
+    """``rows`` (with customer_key) plus a ``grp`` column: the group each row counts in.
+
+    ``channel`` groups by the row's own channel (a customer counts in every channel they used);
+    ``acquisition_channel`` and ``cohort`` (acquisition month) group by the customer.
+    """
+    if by is None:
+        return rows.mutate(grp=ibis.literal("all"))
+    if by == "channel":
+        return rows.mutate(grp=rows.channel)
+    if by not in GROUPINGS:
+        raise InputError(f"cannot group by {by!r}{did_you_mean(by, GROUPINGS)}")
+    acq = acquisitions(orders, as_of)
+    label = (
+        acq.acquisition_channel if by == "acquisition_channel" else acq.first_date.strftime("%Y-%m")
+    )
+    keys = acq.select("customer_key", grp=label)
+    return rows.inner_join(keys, "customer_key")
+
+
+def occasions(orders: Table, as_of: date, by: str | None = None) -> Table:
+    """Purchase occasions by group: grp, customer_key, order_date, revenue, orders, margin parts.
+
+    ``n`` numbers each customer's occasions in the group from 0 (the acquisition) upwards.
+    """
+    p = grouped(purchases(orders, as_of), orders, as_of, by)
+    days = p.group_by(["grp", "customer_key", "order_date"]).agg(
+        revenue=p.revenue.sum(),
+        orders=p.count(),
+        costed_revenue=p.revenue.sum(where=p.cost.notnull()),
+        cost=p.cost.sum(),
+    )
+    order = ibis.window(group_by=["grp", "customer_key"], order_by="order_date")
+    return days.mutate(n=ibis.row_number().over(order))
+
+
+def period_index(day: DateValue, period: str) -> IntegerValue:
+    """A period's running number (months since year 0, ...), so age = index - cohort index."""
+    year = day.year().cast("int64")
+    month = day.month().cast("int64")
+    if period == "month":
+        return year * 12 + month - 1
+    if period == "quarter":
+        return year * 4 + (month - 1) // 3
+    if period == "year":
+        return year
+    if period == "season":
+        season = ibis.cases(
+            (month <= 2, 0), (month <= 5, 1), (month <= 8, 2), (month <= 10, 3), else_=4
+        )
+        return year * 5 + season
+    raise InputError(f"unknown period {period!r}{did_you_mean(period, PERIODS)}")
+
+
+def period_label(index: int, period: str) -> str:
+    """The label of a period number: 2023-11, 2023-Q4, 2023, 2023-holiday."""
+    if period == "month":
+        return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    if period == "quarter":
+        return f"{index // 4:04d}-Q{index % 4 + 1}"
+    if period == "year":
+        return f"{index:04d}"
+    return f"{index // 5:04d}-{SEASONS[index % 5]}"
+
+
+def period_of(day: date, period: str) -> int:
+    """The period number of one date (the Python twin of ``period_index``, for as-of dates)."""
+    index = {
+        "month": day.year * 12 + day.month - 1,
+        "quarter": day.year * 4 + (day.month - 1) // 3,
+        "year": day.year,
+        "season": day.year * 5 + _season(day.month),
+    }
+    if period not in index:
+        raise InputError(f"unknown period {period!r}{did_you_mean(period, PERIODS)}")
+    return index[period]
+
+
+def _season(month: int) -> int:
+    return 0 if month <= 2 else 1 if month <= 5 else 2 if month <= 8 else 3 if month <= 10 else 4

@@ -1,0 +1,188 @@
+"""Acquisition cohorts and historical CLV curves.
+
+A customer's *cohort* is the period (month, quarter, year or retail season, see
+``metrics.base.SEASONS``) of their first occasion. For cohort c, the value at *age* k describes
+calendar period c + k, for every k up to the period that holds the as-of day (which may be partly
+observed: ``partial_last`` says so). Metrics per cohort and age:
+
+- ``customers``: cohort members with an occasion in period c + k.
+- ``retention``: customers / cohort size (age 0 is 1 by definition).
+- ``revenue``: the cohort's net revenue in period c + k (purchases - refunds dated in it).
+- ``cumulative_revenue``: net revenue through age k per cohort member (historical CLV).
+- ``repeat``: share of the cohort whose second occasion falls in period c + k or earlier.
+
+``clv_curves`` groups the same cumulative net revenue per customer by acquisition channel instead
+of cohort: at age k it averages over the customers whose age k has been reached by the as-of
+period, so young acquisitions do not drag the curve down.
+
+The engine aggregates to (group, cohort, age) rows; only those few rows reach Python.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from patron.errors import InputError, did_you_mean
+from patron.metrics.base import (
+    acquisitions,
+    occasions,
+    period_index,
+    period_label,
+    period_of,
+    refunds,
+)
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+METRICS = ("retention", "revenue", "customers", "cumulative_revenue", "repeat")
+
+
+def cohorts(
+    orders: Table, as_of: date, *, period: str = "month", metric: str = "retention"
+) -> dict[str, Any]:
+    """``{"period", "metric", "as_of", "partial_last", "cohorts": [{cohort, size, values}]}``."""
+    if metric not in METRICS:
+        raise InputError(f"unknown cohort metric {metric!r}{did_you_mean(metric, METRICS)}")
+    cells = _cells(orders, as_of, period, "cohort")
+    last = period_of(as_of, period)
+    rows = []
+    for (_, cohort), ages in sorted(cells.items()):
+        values = _series(ages, last - cohort)
+        rows.append(
+            {
+                "cohort": period_label(cohort, period),
+                "size": values["size"],
+                "values": values[metric],
+            }
+        )
+    return {
+        "period": period,
+        "metric": metric,
+        "as_of": as_of.isoformat(),
+        "partial_last": _partial(as_of, period),
+        "cohorts": rows,
+    }
+
+
+def compare(
+    orders: Table, as_of: date, first: str, second: str, *, period: str = "month"
+) -> dict[str, Any]:
+    """Two cohorts side by side: retention, repeat and cumulative revenue per customer by age."""
+    table = {c["cohort"]: c for c in _all_metrics(orders, as_of, period)}
+    missing = [name for name in (first, second) if name not in table]
+    if missing:
+        raise InputError(
+            f"no {period} cohort {missing[0]!r}{did_you_mean(missing[0], list(table))}"
+        )
+    return {"period": period, "as_of": as_of.isoformat(), "cohorts": [table[first], table[second]]}
+
+
+def clv_curves(orders: Table, as_of: date, *, period: str = "month") -> dict[str, Any]:
+    """Cumulative net revenue per acquired customer by age, per acquisition channel and overall."""
+    cells = _cells(orders, as_of, period, "acquisition_channel")
+    last = period_of(as_of, period)
+    by_group: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(dict)
+    for (group, cohort), ages in cells.items():
+        by_group[group][cohort] = ages
+        by_group["all"].setdefault(cohort, defaultdict(lambda: defaultdict(float)))
+        for age, cell in ages.items():
+            for key, value in cell.items():
+                by_group["all"][cohort][age][key] += value
+    curves = [
+        {"group": group, **_pooled(cohorts_, last)} for group, cohorts_ in sorted(by_group.items())
+    ]
+    return {"period": period, "as_of": as_of.isoformat(), "curves": curves}
+
+
+def _all_metrics(orders: Table, as_of: date, period: str) -> list[dict[str, Any]]:
+    cells = _cells(orders, as_of, period, "cohort")
+    last = period_of(as_of, period)
+    return [
+        {"cohort": period_label(cohort, period), **_series(ages, last - cohort)}
+        for (_, cohort), ages in sorted(cells.items())
+    ]
+
+
+def _cells(
+    orders: Table, as_of: date, period: str, group: str
+) -> dict[tuple[str, int], dict[int, dict[str, float]]]:
+    """{(group, cohort): {age: {size, customers, revenue, second}}} from one engine query each.
+
+    ``size`` sits on age -1 (cohort size); ``second`` counts second occasions at each age.
+    """
+    acq = acquisitions(orders, as_of)
+    acq = acq.mutate(cohort=period_index(acq.first_date, period))
+    keys = acq.select(
+        "customer_key", "cohort", grp=acq[group] if group != "cohort" else ibis.literal("all")
+    )
+    occ = occasions(orders, as_of).drop("grp").inner_join(keys, "customer_key")
+    occ = occ.mutate(age=period_index(occ.order_date, period) - occ.cohort)
+    active = occ.group_by(["grp", "cohort", "age", "customer_key"]).agg(
+        revenue=occ.revenue.sum(), second=(occ.n == 1).any()
+    )
+    per_age = active.group_by(["grp", "cohort", "age"]).agg(
+        customers=active.count(),
+        revenue=active.revenue.sum(),
+        second=active.count(where=active.second),
+    )
+    ret = refunds(orders, as_of).inner_join(keys, "customer_key")
+    ret = ret.mutate(age=period_index(ret.order_date, period) - ret.cohort)
+    refunded = ret.group_by(["grp", "cohort", "age"]).agg(refund=ret.refund.sum())
+    sizes = keys.group_by(["grp", "cohort"]).agg(size=keys.count())
+    cells: dict[tuple[str, int], dict[int, dict[str, float]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(float))
+    )
+    for row in sizes.to_pyarrow().to_pylist():
+        cells[(row["grp"], row["cohort"])][-1]["size"] = row["size"]
+    for row in per_age.to_pyarrow().to_pylist():
+        cell = cells[(row["grp"], row["cohort"])][row["age"]]
+        cell.update(customers=row["customers"], second=row["second"])
+        cell["revenue"] += row["revenue"]
+    for row in refunded.to_pyarrow().to_pylist():
+        cells[(row["grp"], row["cohort"])][row["age"]]["revenue"] -= row["refund"]
+    return cells
+
+
+def _series(ages: dict[int, dict[str, float]], oldest: int) -> dict[str, Any]:
+    """Every metric of one cohort for ages 0..oldest."""
+    size = int(ages[-1]["size"])
+    out: dict[str, Any] = {"size": size, **{m: [] for m in METRICS}}
+    total = repeaters = 0.0
+    for age in range(oldest + 1):
+        cell = ages.get(age, {})
+        customers, revenue = int(cell.get("customers", 0)), cell.get("revenue", 0.0)
+        total += revenue
+        repeaters += cell.get("second", 0)
+        out["customers"].append(customers)
+        out["retention"].append(_share(customers, size))
+        out["revenue"].append(round(revenue, 2))
+        out["cumulative_revenue"].append(_share(total, size))
+        out["repeat"].append(_share(repeaters, size))
+    return out
+
+
+def _pooled(cohorts_: dict[int, dict[int, dict[str, float]]], last: int) -> dict[str, Any]:
+    """Mean cumulative net revenue per customer at each age over cohorts that reached it."""
+    oldest = last - min(cohorts_)
+    values, customers = [], []
+    for age in range(oldest + 1):
+        reached = [ages for cohort, ages in cohorts_.items() if last - cohort >= age]
+        size = sum(ages[-1]["size"] for ages in reached)
+        total = sum(a.get(k, {}).get("revenue", 0.0) for a in reached for k in range(age + 1))
+        values.append(_share(total, size))
+        customers.append(int(size))
+    return {"customers": customers, "values": values}
+
+
+def _share(value: float, size: float) -> float | None:
+    return round(value / size, 6) if size else None
+
+
+def _partial(as_of: date, period: str) -> bool:
+    """Whether the as-of day ends before its period does."""
+    return period_of(as_of + timedelta(days=1), period) == period_of(as_of, period)

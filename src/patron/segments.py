@@ -1,0 +1,243 @@
+"""Customer segments as of a date: RFM scores and named groups, lifecycle stages, value tiers.
+
+Every customer with an occasion by the as-of day A (definitions in ``metrics.base``) gets:
+
+- **Recency** = days from the last occasion to A; **frequency** = occasions by A; **monetary** =
+  net revenue by A (purchases - refunds).
+- **RFM scores** 1..q (quintiles by default): score = min(q, 1 + floor(q * percent_rank)), with
+  percent_rank = (rank - 1) / (n - 1) ordered so that higher is better (recent, frequent,
+  valuable). Tied customers share the rank where their tie starts, so equal values always get
+  equal scores (all one-time buyers get F = 1), and a score may be skipped after a large tie.
+- **RFM segment** from ``RULES`` on R and FM = round-half-up((F + M) / 2), read on a 1-5 scale
+  (other q are rescaled): the 5x5 grid below, in the spirit of the usual R-vs-FM tables, with
+  each cell assigned to exactly one name.
+- **Lifecycle stage**: ``first_time`` (one occasion) or ``repeat_active`` while recency is at most
+  ``defect_after`` (2) purchase cycles, ``defecting`` up to ``inactive_after`` (4) cycles, then
+  ``inactive``. The *purchase cycle* is the customer's own mean gap between occasions, shrunk
+  toward the population's median time to a second purchase with the weight of ``PRIOR_GAPS``
+  gaps; a one-time buyer's cycle is that population median (similar customers' cycle). With
+  exponential gaps, an alive customer passes 2 cycles 13.5% of the time, 4 cycles 1.8%.
+- **Value tier**: ``top_10pct`` (high spenders: the top ceil(10%) by monetary), ``next_40pct``,
+  ``bottom_50pct``; ties broken by customer key.
+
+Customers with no purchase by A (CRM records or events only) are ``prospect``s in exports.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from patron.errors import InputError, did_you_mean
+from patron.metrics.base import acquisitions, occasions, refunds
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+PRIOR_GAPS = 2
+DIMENSIONS = ("rfm_segment", "stage", "value_tier")
+STAGES = ("first_time", "repeat_active", "defecting", "inactive")
+TIERS = ("top_10pct", "next_40pct", "bottom_50pct")
+
+RULES: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
+    ("Champions", (5,), (4, 5)),
+    ("Champions", (4,), (5,)),
+    ("Loyal", (4,), (4,)),
+    ("Loyal", (3,), (4, 5)),
+    ("Potential loyalists", (4, 5), (2, 3)),
+    ("New", (5,), (1,)),
+    ("Promising", (4,), (1,)),
+    ("Need attention", (3,), (1, 2, 3)),
+    ("Can't lose them", (1, 2), (5,)),
+    ("At risk", (1, 2), (3, 4)),
+    ("Hibernating", (2,), (1, 2)),
+    ("Lost", (1,), (1, 2)),
+)
+"""(segment, R scores, FM scores): every (R, FM) cell of the 5x5 grid appears exactly once."""
+
+SEGMENTS = tuple(dict.fromkeys(name for name, _, _ in RULES))
+
+
+def customer_segments(
+    orders: Table,
+    as_of: date,
+    *,
+    bins: int = 5,
+    window: int = 365,
+    defect_after: float = 2.0,
+    inactive_after: float = 4.0,
+) -> Table:
+    """One row per customer with a purchase by ``as_of``: RFM, segment, stage, tier, values.
+
+    ``window_revenue`` (purchases in the last ``window`` days) is what summaries share out.
+    """
+    if bins < 2:
+        raise InputError("--bins must be at least 2")
+    if not 0 < defect_after < inactive_after:
+        raise InputError("defect_after must be positive and below inactive_after")
+    base = _history(orders, as_of, window)
+    scored = _rfm(base, bins)
+    staged = _stage(scored, defect_after, inactive_after)
+    return _tier(staged)
+
+
+def _history(orders: Table, as_of: date, window: int) -> Table:
+    """Per customer: first/last occasion, occasions, net revenue, window revenue, acquisition."""
+    occ = occasions(orders, as_of)
+    start = as_of - timedelta(days=window)
+    hist = occ.group_by("customer_key").agg(
+        first_date=occ.order_date.min(),
+        last_date=occ.order_date.max(),
+        second_date=occ.order_date.min(where=occ.n == 1),
+        occasions=occ.count(),
+        orders=occ.orders.sum(),
+        revenue=occ.revenue.sum(),
+        window_revenue=occ.revenue.sum(where=occ.order_date > start).fill_null(0.0),
+    )
+    ret = refunds(orders, as_of)
+    refunded = ret.group_by("customer_key").agg(refunds=ret.refund.sum())
+    acq = acquisitions(orders, as_of).select("customer_key", "acquisition_channel")
+    hist = hist.left_join(refunded, "customer_key").drop("customer_key_right")
+    hist = hist.inner_join(acq, "customer_key")
+    refunds_ = hist.refunds.fill_null(0.0)
+    return hist.mutate(
+        refunds=refunds_,
+        monetary=hist.revenue - refunds_,
+        recency_days=ibis.date(as_of).delta(hist.last_date, unit="day"),
+        cohort=hist.first_date.strftime("%Y-%m"),
+    )
+
+
+def _score(rank_key: ibis.Value, bins: int) -> ibis.Value:
+    """min(q, 1 + floor(q * percent_rank)) over all customers, higher ``rank_key`` is better."""
+    pr = ibis.percent_rank().over(order_by=rank_key)
+    return ibis.least(bins, 1 + (pr * bins).floor()).cast("int8")
+
+
+def _rfm(t: Table, bins: int) -> Table:
+    """R, F, M scores and the named segment from ``RULES``."""
+    t = t.mutate(
+        r_score=_score(-t.recency_days, bins),
+        f_score=_score(t.occasions, bins),
+        m_score=_score(t.monetary, bins),
+    )
+    r5 = _five(t.r_score, bins)
+    fm5 = _five(((t.f_score + t.m_score + 1) // 2).cast("int8"), bins)
+    cases = [((r5.isin(rs)) & (fm5.isin(fms)), name) for name, rs, fms in RULES]
+    return t.mutate(
+        rfm=t.r_score.cast("string") + t.f_score.cast("string") + t.m_score.cast("string"),
+        rfm_segment=ibis.cases(*cases, else_="Lost"),
+    )
+
+
+def _five(score: ibis.Value, bins: int) -> ibis.Value:
+    """A 1..bins score on the 1..5 scale the rule table reads."""
+    return score if bins == 5 else (1 + ((score - 1) * 5) // bins).cast("int8")
+
+
+def _stage(t: Table, defect_after: float, inactive_after: float) -> Table:
+    """Purchase cycle, expected next purchase date and lifecycle stage."""
+    gap = t.second_date.delta(t.first_date, unit="day")
+    typical = t.aggregate(m=gap.median()).m.as_scalar()
+    gaps = t.occasions - 1
+    own = t.last_date.delta(t.first_date, unit="day").cast("float64")
+    cycle = ((own + PRIOR_GAPS * typical) / (gaps + PRIOR_GAPS)).fill_null(1.0)
+    cycle = ibis.greatest(cycle, 1.0)
+    overdue = t.recency_days / cycle
+    stage = ibis.cases(
+        (overdue > inactive_after, "inactive"),
+        (overdue > defect_after, "defecting"),
+        (t.occasions == 1, "first_time"),
+        else_="repeat_active",
+    )
+    return t.mutate(
+        cycle_days=cycle.round(1),
+        expected_next_purchase=t.last_date + cycle.round().cast("int32").as_interval("D"),
+        stage=stage,
+    )
+
+
+def _tier(t: Table) -> Table:
+    rank = ibis.row_number().over(order_by=[ibis.desc(t.monetary), t.customer_key])
+    size = t.count().as_scalar()
+    tier = ibis.cases(
+        (rank < (size * 0.1).ceil(), "top_10pct"),
+        (rank < (size * 0.5).ceil(), "next_40pct"),
+        else_="bottom_50pct",
+    )
+    return t.mutate(value_tier=tier).drop("second_date")
+
+
+def summary(segments: Table, *, window: int = 365) -> dict[str, Any]:
+    """Per dimension: each group's size, customer share, revenue share and average value."""
+    totals = segments.aggregate(n=segments.count(), rev=segments.window_revenue.sum())
+    total = totals.to_pyarrow().to_pylist()[0]
+    out: dict[str, Any] = {"customers": total["n"], "window_revenue": total["rev"] or 0.0}
+    for dim in DIMENSIONS:
+        rows = (
+            segments.group_by(dim)
+            .agg(
+                customers=segments.count(),
+                revenue=segments.window_revenue.sum(),
+                avg_value=segments.monetary.mean(),
+                avg_recency_days=segments.recency_days.mean(),
+            )
+            .order_by(ibis.desc("revenue"))
+            .to_pyarrow()
+            .to_pylist()
+        )
+        out[dim] = [_share_row(dim, row, total, window) for row in rows]
+    return out
+
+
+def _share_row(dim: str, row: dict[str, Any], total: dict[str, Any], window: int) -> dict[str, Any]:
+    name = row.pop(dim)
+    customer_share = row["customers"] / total["n"] if total["n"] else None
+    revenue_share = (row["revenue"] or 0.0) / total["rev"] if total["rev"] else None
+    sentence = (
+        f"{_pct(customer_share)} of customers ({name}) bring {_pct(revenue_share)} of the last "
+        f"{window} days' revenue"
+    )
+    return {
+        "name": name,
+        "customers": row["customers"],
+        "customer_share": _r(customer_share),
+        "revenue": round(row["revenue"] or 0.0, 2),
+        "revenue_share": _r(revenue_share),
+        "avg_value": _r(row["avg_value"]),
+        "avg_recency_days": _r(row["avg_recency_days"]),
+        "sentence": sentence,
+    }
+
+
+def migration(
+    orders: Table, start: date, end: date, *, dimension: str = "rfm_segment", bins: int = 5
+) -> dict[str, Any]:
+    """Where each ``start`` group's customers are at ``end`` (new customers come from ``new``)."""
+    if dimension not in DIMENSIONS:
+        raise InputError(f"unknown dimension {dimension!r}{did_you_mean(dimension, DIMENSIONS)}")
+    if start >= end:
+        raise InputError("the migration's --from date must be before its --as-of date")
+    before = customer_segments(orders, start, bins=bins).select("customer_key", src=dimension)
+    after = customer_segments(orders, end, bins=bins).select("customer_key", dst=dimension)
+    joined = after.left_join(before, "customer_key")
+    flows = joined.group_by([joined.src.fill_null("new").name("src"), "dst"]).agg(
+        customers=joined.count()
+    )
+    rows = flows.order_by(["src", "dst"]).to_pyarrow().to_pylist()
+    return {
+        "dimension": dimension,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "flows": [{"from": r["src"], "to": r["dst"], "customers": r["customers"]} for r in rows],
+    }
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.0%}"
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
