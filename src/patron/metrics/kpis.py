@@ -85,7 +85,7 @@ def trend(
 
 def concentration(
     orders: Table, as_of: date, *, window: int = 365, points: int = 100
-) -> list[dict[str, float]]:
+) -> list[dict[str, float | None]]:
     """The Pareto curve: share of window revenue from the top x of active customers.
 
     Active customers are ranked by window revenue (ties by key); the curve has one point per
