@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,11 +9,11 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
+from cli_support import ok, patron
 from patron.samples.cdnow import read_rows
 
 ORDERS = """order_id,customer_id,email,phone,ordered_at,channel,revenue,status,return_of
@@ -24,24 +23,6 @@ A1,,ana@example.com,212-555-0143,2024-02-01 09:00,app,15.50,completed,
 R1,,ana@example.com,,2024-02-03 09:00,web,-15.50,returned,A1
 B1,,bob@example.com,,2024-03-01 12:00,web,5.00,completed,
 """
-
-
-def patron(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "patron", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> Any:
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout) if result.stdout.lstrip().startswith("{") else result.stdout
 
 
 def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:

@@ -1,68 +1,30 @@
-"""The ``patron`` command line: one thin function per command over the Python API.
-
-Every command that prints results has ``--json`` (stable keys). Failures the user can fix print
-one line and exit 2; ``--debug`` shows the traceback instead.
-"""
+"""Commands that set up and fill a workspace: init, load, quarantine, customer, status, sample."""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from patron.errors import PatronError
+from patron.cli.base import (
+    JsonOption,
+    WorkspaceOption,
+    app,
+    customer_app,
+    emit,
+    errors,
+    open_workspace,
+    out,
+    print_json,
+    quarantine_app,
+    sample_app,
+)
 from patron.ingest.mapping import parse_map_options
 from patron.progress import load_progress
 from patron.samples import cdnow, synthetic
-from patron.workspace import ENV_VAR, Workspace
-
-app = typer.Typer(
-    name="patron",
-    help="Customer-centric marketing in your own warehouse.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-quarantine_app = typer.Typer(help="Rows that failed validation.", no_args_is_help=True)
-customer_app = typer.Typer(help="One customer's 360 profile.", no_args_is_help=True)
-sample_app = typer.Typer(
-    help="Write sample datasets in the canonical shapes.", no_args_is_help=True
-)
-app.add_typer(quarantine_app, name="quarantine")
-app.add_typer(customer_app, name="customer")
-app.add_typer(sample_app, name="sample")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-_state: dict[str, Any] = {"workspace": None, "debug": False}
-
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help=f"Workspace folder (default: ${ENV_VAR}, else ./patron-workspace).",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-@app.callback()
-def main_options(
-    workspace: WorkspaceOption = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-) -> None:
-    """patron: one view per customer, KPIs, predictions, segments, experiments, campaigns."""
-    _state["workspace"] = workspace
-    _state["debug"] = debug
+from patron.workspace import Workspace
 
 
 @app.command()
@@ -76,7 +38,7 @@ def init(
     as_json: JsonOption = False,
 ) -> None:
     """Create a workspace: settings, warehouse and operational store."""
-    with _errors():
+    with errors():
         ws = Workspace.init(
             folder,
             warehouse=warehouse,
@@ -87,7 +49,7 @@ def init(
         )
         config = {"folder": str(ws.folder), **_config_dict(ws)}
         ws.close()
-    _emit(
+    emit(
         config,
         as_json,
         lambda c: f"Created workspace {c['folder']} ({c['timezone']}, {c['currency']})",
@@ -109,7 +71,11 @@ def load_command(
     as_json: JsonOption = False,
 ) -> None:
     """Load files into a canonical table; bad rows go to quarantine, nothing is lost."""
-    with _errors(), _open(workspace) as ws, load_progress(ws, enabled=not as_json) as progress:
+    with (
+        errors(),
+        open_workspace(workspace) as ws,
+        load_progress(ws, enabled=not as_json) as progress,
+    ):
         result = ws.load(
             table,
             files,
@@ -120,7 +86,7 @@ def load_command(
             encoding=encoding,
             progress=progress,
         )
-    _emit(result.to_dict(), as_json, _load_text)
+    emit(result.to_dict(), as_json, _load_text)
 
 
 @quarantine_app.command("list")
@@ -130,10 +96,10 @@ def quarantine_list(
     as_json: JsonOption = False,
 ) -> None:
     """Rows that failed validation, with file, line, field and reason."""
-    with _errors(), _open(workspace, read_only=True) as ws:
+    with errors(), open_workspace(workspace, read_only=True) as ws:
         rows = ws.quarantine(limit=limit or None)
     if as_json:
-        _print_json({"rows": rows})
+        print_json({"rows": rows})
         return
     table = Table("load", "table", "file", "line", "field", "value", "reason")
     for r in rows:
@@ -155,17 +121,17 @@ def customer_show(
     as_json: JsonOption = False,
 ) -> None:
     """The 360 profile: identifiers, orders across channels, totals, consent, events."""
-    with _errors(), _open(workspace, read_only=True) as ws:
+    with errors(), open_workspace(workspace, read_only=True) as ws:
         profile = ws.customer(identifier)
-    _emit(profile, as_json, _profile_text)
+    emit(profile, as_json, _profile_text)
 
 
 @app.command()
 def status(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """The workspace at a glance."""
-    with _errors(), _open(workspace, read_only=True) as ws:
+    with errors(), open_workspace(workspace, read_only=True) as ws:
         summary = ws.status()
-    _emit(summary, as_json, _status_text)
+    emit(summary, as_json, _status_text)
 
 
 @sample_app.command("synthetic")
@@ -176,11 +142,9 @@ def sample_synthetic(
     as_json: JsonOption = False,
 ) -> None:
     """A multichannel retailer with known generating truth (truth.csv)."""
-    with _errors():
+    with errors():
         paths = synthetic.generate(out_dir, customers=customers, seed=seed)
-    _emit(
-        {k: str(v) for k, v in paths.items()}, as_json, lambda p: "Wrote " + ", ".join(p.values())
-    )
+    emit({k: str(v) for k, v in paths.items()}, as_json, lambda p: "Wrote " + ", ".join(p.values()))
 
 
 @sample_app.command("cdnow")
@@ -190,46 +154,9 @@ def sample_cdnow(
     as_json: JsonOption = False,
 ) -> None:
     """The CDNOW purchase data (Fader, Hardie & Lee) as canonical orders."""
-    with _errors():
+    with errors():
         path = cdnow.write_orders(out_dir, sample=sample)
-    _emit({"orders": str(path)}, as_json, lambda p: f"Wrote {p['orders']}")
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn a PatronError into one line on stderr and exit code 2 (traceback with --debug)."""
-    try:
-        yield
-    except PatronError as exc:
-        if _state["debug"]:
-            raise
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from exc
-
-
-@contextmanager
-def _open(folder: Path | None, *, read_only: bool = False) -> Iterator[Workspace]:
-    ws = Workspace.open(folder or _state["workspace"], read_only=read_only)
-    try:
-        yield ws
-    finally:
-        ws.close()
-
-
-def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    if as_json:
-        _print_json(data)
-    else:
-        out.print(text(data), highlight=False)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    emit({"orders": str(path)}, as_json, lambda p: f"Wrote {p['orders']}")
 
 
 def _config_dict(ws: Workspace) -> dict[str, Any]:

@@ -1,0 +1,17 @@
+"""The ``patron`` command line: one thin function per command over the Python API.
+
+Commands live in modules by what they do; importing them registers them on ``app``.
+"""
+
+from __future__ import annotations
+
+from patron.cli import analytics, data  # noqa: F401  (registers the commands)
+from patron.cli.base import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,112 @@
+"""What every ``patron`` command shares: the Typer apps, options, error handling, output.
+
+Every command that prints results has ``--json`` (stable keys). Failures the user can fix print
+one line and exit 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from patron.errors import InputError, PatronError
+from patron.workspace import ENV_VAR, Workspace
+
+app = typer.Typer(
+    name="patron",
+    help="Customer-centric marketing in your own warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+quarantine_app = typer.Typer(help="Rows that failed validation.", no_args_is_help=True)
+customer_app = typer.Typer(help="One customer's 360 profile.", no_args_is_help=True)
+sample_app = typer.Typer(
+    help="Write sample datasets in the canonical shapes.", no_args_is_help=True
+)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(customer_app, name="customer")
+export_app = typer.Typer(help="Write tables for other tools.", no_args_is_help=True)
+app.add_typer(sample_app, name="sample")
+app.add_typer(export_app, name="export")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+_state: dict[str, Any] = {"workspace": None, "debug": False}
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help=f"Workspace folder (default: ${ENV_VAR}, else ./patron-workspace).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@app.callback()
+def main_options(
+    workspace: WorkspaceOption = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """patron: one view per customer, KPIs, predictions, segments, experiments, campaigns."""
+    _state["workspace"] = workspace
+    _state["debug"] = debug
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn a PatronError into one line on stderr and exit code 2 (traceback with --debug)."""
+    try:
+        yield
+    except PatronError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def open_workspace(folder: Path | None, *, read_only: bool = False) -> Iterator[Workspace]:
+    ws = Workspace.open(folder or _state["workspace"], read_only=read_only)
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        out.print(text(data), highlight=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def parse_date(value: str | None, option: str = "--as-of") -> date | None:
+    """An ISO date from the command line, or None."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a date such as 2024-12-31") from None
+
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Compute as of the end of this day (default: last order day)."),
+]
