@@ -9,8 +9,8 @@ Every customer with an occasion by the as-of day A (definitions in ``metrics.bas
   valuable). Tied customers share the rank where their tie starts, so equal values always get
   equal scores (all one-time buyers get F = 1), and a score may be skipped after a large tie.
 - **RFM segment** from ``RULES`` on R and FM = round-half-up((F + M) / 2), read on a 1-5 scale
-  (other q are rescaled): the 5x5 grid below, in the spirit of the usual R-vs-FM tables, with
-  each cell assigned to exactly one name.
+  (other q are rescaled linearly, 1 -> 1 and q -> 5): a 5x5 grid in the spirit of the usual
+  R-vs-FM tables, each cell assigned to exactly one name.
 - **Lifecycle stage**: ``first_time`` (one occasion) or ``repeat_active`` while recency is at most
   ``defect_after`` (2) purchase cycles, ``defecting`` up to ``inactive_after`` (4) cycles, then
   ``inactive``. The *purchase cycle* is the customer's own mean gap between occasions, shrunk
@@ -133,8 +133,8 @@ def _rfm(t: Table, bins: int) -> Table:
 
 
 def _five(score: ibis.Value, bins: int) -> ibis.Value:
-    """A 1..bins score on the 1..5 scale the rule table reads."""
-    return score if bins == 5 else (1 + ((score - 1) * 5) // bins).cast("int8")
+    """A 1..bins score on the 1..5 scale the rule table reads: 1 + round(4 (s - 1) / (q - 1))."""
+    return score if bins == 5 else (1 + ((score - 1) * 4 / (bins - 1)).round()).cast("int8")
 
 
 def _stage(t: Table, defect_after: float, inactive_after: float) -> Table:
