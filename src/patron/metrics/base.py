@@ -39,7 +39,8 @@ GROUPINGS = ("acquisition_channel", "channel", "cohort")
 
 def last_order_date(orders: Table) -> date:
     """The default as-of date: the last purchase day in the data (never the wall clock)."""
-    value = orders.filter(~orders.is_return).order_date.max().to_pyarrow().as_py()
+    bought = orders.filter(~orders.is_return, orders.customer_key.notnull())
+    value = bought.order_date.max().to_pyarrow().as_py()
     if value is None:
         raise InputError("no orders are loaded yet; run `patron load orders FILE` first")
     return value if type(value) is date else value.date()

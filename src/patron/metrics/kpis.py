@@ -46,6 +46,21 @@ if TYPE_CHECKING:
     from ibis import Table
 
 CLV_DAYS = 365
+COUNTS = frozenset(
+    {
+        "customers_total",
+        "active_customers",
+        "new_customers",
+        "lost_customers",
+        "was_active",
+        "retained",
+        "repeaters",
+        "early_cohort",
+        "early_repeaters",
+        "clv_customers",
+        "orders",
+    }
+)
 TOP_SHARE = 0.10
 
 
@@ -61,8 +76,12 @@ def kpis(
     if window < 1 or early_days < 1:
         raise InputError("--window and --early-days must be at least 1 day")
     facts = customer_facts(orders, as_of, window=window, early_days=early_days, by=by)
-    table = _aggregate(facts).left_join(_top_share(facts), "grp").drop("grp_right")
+    table = _aggregate(facts)
+    for extra in (_top_share(facts), _window_refunds(orders, as_of, window, by)):
+        table = table.left_join(extra, "grp").drop("grp_right")
     rows = table.order_by("grp").to_pyarrow().to_pylist()
+    if not rows and by is None:  # nobody has bought yet: zero counts, empty ratios
+        rows = [{name: 0 if name in COUNTS else None for name in table.columns} | {"grp": "all"}]
     return [_finish(row) for row in rows]
 
 
@@ -89,7 +108,8 @@ def concentration(
     """The Pareto curve: share of window revenue from the top x of active customers.
 
     Active customers are ranked by window revenue (ties by key); the curve has one point per
-    ``1/points`` of them: ``{"customer_share": x, "revenue_share": y}``, ending at (1, 1).
+    ``1/points`` of them (one per customer when there are fewer): ``{"customer_share": x,
+    "revenue_share": y}``, ending at (1, 1).
     """
     facts = customer_facts(orders, as_of, window=window, early_days=1, by=None)
     active = facts.filter(facts.active)
@@ -158,7 +178,7 @@ def customer_facts(
         in_clv_cohort=_between(facts.first_date, clv_end, window),
     )
     facts = _first_year_revenue(occ, facts)
-    return _with_refunds(facts, orders, as_of, by, start)
+    return _with_first_year_refunds(facts, orders, as_of, by)
 
 
 def _between(day: ibis.Value, end: date, days: int) -> ibis.Value:
@@ -177,23 +197,29 @@ def _first_year_revenue(occ: Table, facts: Table) -> Table:
     return out.drop("grp_right", "customer_key_right")
 
 
-def _with_refunds(facts: Table, orders: Table, as_of: date, by: str | None, start: date) -> Table:
-    """Window refunds, recovered cost and first-year refunds per (group, customer)."""
+def _with_first_year_refunds(facts: Table, orders: Table, as_of: date, by: str | None) -> Table:
+    """``first_year_net``: first-year purchases less refunds in the same 365 days."""
     ret = grouped(refunds(orders, as_of), orders, as_of, by)
     ret = ret.inner_join(facts.select("grp", "customer_key", "first_date"), ["grp", "customer_key"])
-    in_window = ret.order_date > start
     first_year = ret.order_date < ret.first_date + ibis.interval(days=CLV_DAYS)
     sums = ret.group_by(["grp", "customer_key"]).agg(
-        refunds=ret.refund.sum(where=in_window),
-        recovered=ret.recovered.sum(where=in_window),
-        first_year_refunds=ret.refund.sum(where=first_year),
+        first_year_refunds=ret.refund.sum(where=first_year)
     )
     out = facts.left_join(sums, ["grp", "customer_key"]).drop("grp_right", "customer_key_right")
     return out.mutate(
-        refunds=out.refunds.fill_null(0.0),
-        recovered=out.recovered.fill_null(0.0),
         first_year_net=out.first_year.fill_null(0.0) - out.first_year_refunds.fill_null(0.0),
     ).drop("first_year", "first_year_refunds")
+
+
+def _window_refunds(orders: Table, as_of: date, window: int, by: str | None) -> Table:
+    """Refunds and recovered cost dated in the window, per group.
+
+    Counted per group, not per customer fact, so a return whose customer has no purchase by
+    the as-of day (an order from before the data began) still reduces net revenue.
+    """
+    ret = grouped(refunds(orders, as_of), orders, as_of, by)
+    ret = ret.filter(ret.order_date > as_of - timedelta(days=window))
+    return ret.group_by("grp").agg(refunds=ret.refund.sum(), recovered=ret.recovered.sum())
 
 
 def _aggregate(facts: Table) -> Table:
@@ -213,8 +239,6 @@ def _aggregate(facts: Table) -> Table:
         days_to_second_purchase_mean=f.gap.mean(),
         revenue=f.revenue.sum(),
         orders=f.orders.sum(),
-        refunds=f.refunds.sum(),
-        recovered=f.recovered.sum(),
         costed_revenue=f.costed_revenue.sum(),
         cost=f.cost.sum(),
         revenue_new_customers=f.revenue.sum(where=f.is_new),
@@ -244,7 +268,7 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     repeat = _ratio(row["repeaters"], row["customers_total"])
     margin = None
     if row["costed_revenue"] is not None:
-        margin = row["costed_revenue"] - (row["cost"] or 0.0) - refunds_ + row["recovered"]
+        margin = row["costed_revenue"] - (row["cost"] or 0.0) - refunds_ + (row["recovered"] or 0.0)
     out = {
         "group": row["grp"],
         "customers_total": row["customers_total"],
@@ -270,7 +294,7 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "revenue_new_customers": row["revenue_new_customers"] or 0.0,
         "revenue_returning_customers": revenue - (row["revenue_new_customers"] or 0.0),
         "margin": margin,
-        "margin_coverage": _ratio(row["costed_revenue"], revenue),
+        "margin_coverage": _ratio(row["costed_revenue"] or 0.0, revenue),
         "top_10pct_revenue_share": _ratio(row["top_revenue"] or 0.0, revenue),
         "clv_365": row["clv_365"],
         "clv_365_customers": row["clv_customers"],
