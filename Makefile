@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 WORKSPACE ?= demo-workspace
 SAMPLE ?= demo-data
 
-.PHONY: install demo test lint bench clean
+.PHONY: install browser demo test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -26,13 +26,20 @@ demo: install
 	$(BIN)/patron --workspace $(WORKSPACE) load lines $(SAMPLE)/order_lines.csv
 	$(BIN)/patron --workspace $(WORKSPACE) load events $(SAMPLE)/events.csv
 	$(BIN)/patron --workspace $(WORKSPACE) status
+	$(BIN)/patron --workspace $(WORKSPACE) kpis
+	$(BIN)/patron --workspace $(WORKSPACE) report --out $(WORKSPACE)/report.html
 
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# The report tests drive Debian's Chromium headless; install it when it is missing.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: install

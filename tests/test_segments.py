@@ -148,3 +148,13 @@ def test_migration_between_two_dates(tmp_path: Path) -> None:
     assert counts[("new", "first_time")] == 1  # c4
     assert counts[("inactive", "inactive")] >= 1  # c6
     assert sum(counts.values()) == 6
+
+
+def test_before_anyone_buys_twice_the_cycle_is_the_window(tmp_path: Path) -> None:
+    ws = shop(
+        tmp_path, "order_id,customer_id,ordered_at,revenue\nx,k1,2024-12-23,5\ny,k2,2024-01-10,5\n"
+    )
+    rows = by_customer(ws)
+    assert rows["k1"]["cycle_days"] == pytest.approx(365.0)
+    assert rows["k1"]["stage"] == "first_time"  # 8 days after a first purchase is not defecting
+    assert rows["k2"]["stage"] == "first_time"  # 356 days: within two cycles

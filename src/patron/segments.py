@@ -15,7 +15,8 @@ Every customer with an occasion by the as-of day A (definitions in ``metrics.bas
   ``defect_after`` (2) purchase cycles, ``defecting`` up to ``inactive_after`` (4) cycles, then
   ``inactive``. The *purchase cycle* is the customer's own mean gap between occasions, shrunk
   toward the population's median time to a second purchase with the weight of ``PRIOR_GAPS``
-  gaps; a one-time buyer's cycle is that population median (similar customers' cycle). With
+  gaps; a one-time buyer's cycle is that population median (similar customers' cycle), or the
+  ``window`` while nobody has bought twice. The cycle is at least one day. With
   exponential gaps, an alive customer passes 2 cycles 13.5% of the time, 4 cycles 1.8%.
 - **Value tier**: ``top_10pct`` (high spenders: the top ceil(10%) by monetary), ``next_40pct``,
   ``bottom_50pct``; ties broken by customer key.
@@ -79,7 +80,7 @@ def customer_segments(
         raise InputError("defect_after must be positive and below inactive_after")
     base = _history(orders, as_of, window)
     scored = _rfm(base, bins)
-    staged = _stage(scored, defect_after, inactive_after)
+    staged = _stage(scored, defect_after, inactive_after, window)
     return _tier(staged)
 
 
@@ -137,14 +138,13 @@ def _five(score: ibis.Value, bins: int) -> ibis.Value:
     return score if bins == 5 else (1 + ((score - 1) * 4 / (bins - 1)).round()).cast("int8")
 
 
-def _stage(t: Table, defect_after: float, inactive_after: float) -> Table:
+def _stage(t: Table, defect_after: float, inactive_after: float, window: int) -> Table:
     """Purchase cycle, expected next purchase date and lifecycle stage."""
     gap = t.second_date.delta(t.first_date, unit="day")
-    typical = t.aggregate(m=gap.median()).m.as_scalar()
+    typical = t.aggregate(m=gap.median().fill_null(window)).m.as_scalar()
     gaps = t.occasions - 1
     own = t.last_date.delta(t.first_date, unit="day").cast("float64")
-    cycle = ((own + PRIOR_GAPS * typical) / (gaps + PRIOR_GAPS)).fill_null(1.0)
-    cycle = ibis.greatest(cycle, 1.0)
+    cycle = ibis.greatest((own + PRIOR_GAPS * typical) / (gaps + PRIOR_GAPS), 1.0)
     overdue = t.recency_days / cycle
     stage = ibis.cases(
         (overdue > inactive_after, "inactive"),

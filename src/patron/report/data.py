@@ -1,0 +1,105 @@
+"""The numbers a report shows, gathered once from the Workspace API.
+
+Why a step of its own: the tiles, charts and findings read the same small results, so each
+question goes to the warehouse once and every part of the report agrees. Only aggregates leave
+the engine (the RFM grid is grouped there too).
+"""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from patron.errors import InputError
+
+if TYPE_CHECKING:
+    import ibis
+
+    from patron.workspace import Workspace
+
+WINDOW = 365
+"""KPI window in days: the report speaks of "the last 12 months"."""
+EARLY_DAYS = 90
+FLOW_MONTHS = 3
+"""Lifecycle flows compare each customer's stage now with their stage this many months ago."""
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report shows; ``prior`` is None when the year before has no customers."""
+
+    workspace: str
+    as_of: date
+    first_purchase: date
+    currency: str
+    status: dict[str, Any]
+    kpis: dict[str, Any]
+    prior: dict[str, Any] | None
+    channels: list[dict[str, Any]]
+    trend: list[dict[str, Any]]
+    pareto: list[dict[str, Any]]
+    retention: dict[str, Any]
+    season_retention: dict[str, Any]
+    season_value: dict[str, Any]
+    clv: list[dict[str, Any]]
+    segments: dict[str, Any]
+    rfm: list[dict[str, Any]]
+    flows: dict[str, Any]
+
+
+def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
+    """Ask the workspace every question the report answers, as of ``as_of`` (default: last day).
+
+    Raises
+    ------
+    InputError
+        When no purchase falls on or before the as-of date: there is nothing to report.
+    """
+    day = ws.as_of(as_of)
+    table = ws.segments(as_of=day)
+    first = table.first_date.min().to_pyarrow().as_py()
+    if first is None:
+        raise InputError(f"no purchases on or before {day}; choose a later --as-of date")
+    kpi_args: dict[str, Any] = {"as_of": day, "window": WINDOW, "early_days": EARLY_DAYS}
+    prior_day = day - timedelta(days=WINDOW)
+    return ReportData(
+        workspace=ws.folder.resolve().name,
+        as_of=day,
+        first_purchase=first,
+        currency=ws.config.currency,
+        status=ws.status(),
+        kpis=ws.kpis(**kpi_args),
+        prior=ws.kpis(**{**kpi_args, "as_of": prior_day}) if prior_day >= first else None,
+        channels=ws.kpis(**kpi_args, by="acquisition_channel")["groups"],
+        trend=ws.kpis(**kpi_args, trend=True)["points"],
+        pareto=ws.concentration(as_of=day, window=WINDOW),
+        retention=ws.cohorts(as_of=day, period="month", metric="retention"),
+        season_retention=ws.cohorts(as_of=day, period="season", metric="retention"),
+        season_value=ws.cohorts(as_of=day, period="season", metric="cumulative_revenue"),
+        clv=ws.clv_curves(as_of=day, period="month")["curves"],
+        segments=ws.segment_summary(as_of=day, window=WINDOW),
+        rfm=rfm_grid(table),
+        flows=ws.segment_migration(months_before(day, FLOW_MONTHS), as_of=day, dimension="stage"),
+    )
+
+
+def rfm_grid(table: ibis.Table) -> list[dict[str, Any]]:
+    """Customers per (R, FM) cell with the cell's segment, grouped in the engine.
+
+    FM = round-half-up((F + M) / 2), the axis the segment rules read (:mod:`patron.segments`).
+    """
+    fm = ((table.f_score + table.m_score + 1) // 2).cast("int8").name("fm_score")
+    cells = table.group_by([table.r_score, fm, table.rfm_segment]).agg(
+        customers=table.count(), revenue=table.window_revenue.sum()
+    )
+    rows: list[dict[str, Any]] = cells.to_pyarrow().to_pylist()
+    return rows
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier, clamped to that month's last day."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))

@@ -1,0 +1,115 @@
+"""The HTML report: one self-contained file that works offline.
+
+plotly.js is inlined once in the page head and every chart is a ``div`` drawn by it, so the file
+needs no network (a Content-Security-Policy forbids any fetch); chart ids are fixed, so the same
+workspace and as-of date give a byte-identical file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import plotly.io as pio
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+import patron
+from patron.report import charts, dashboard, findings, glossary, segment_charts, series, theme
+from patron.report import format as fmt
+from patron.report.data import ReportData, gather
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import plotly.graph_objects as go
+
+    from patron.workspace import Workspace
+
+CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {
+    "kpi-trends": charts.kpi_trends,
+    "cohort-heatmap": charts.cohort_heatmap,
+    "retention-curves": charts.retention_curves,
+    "season-comparison": charts.season_comparison,
+    "pareto": charts.pareto,
+    "segment-shares": segment_charts.segment_shares,
+    "rfm-grid": segment_charts.rfm_grid,
+    "stage-flows": segment_charts.stage_flows,
+    "clv-by-channel": charts.clv_by_channel,
+}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart ready for the template: its HTML, or None when there is not enough data."""
+
+    id: str
+    html: Markup | None
+
+
+def render_report(ws: Workspace, *, as_of: date | None = None) -> str:
+    """The report's HTML for ``ws`` as of ``as_of`` (default: the last purchase day)."""
+    return render(gather(ws, as_of))
+
+
+def write_report(ws: Workspace, out: Path, *, as_of: date | None = None) -> Path:
+    """Write the report to ``out`` (parent folders are created) and return the path."""
+    html = render_report(ws, as_of=as_of)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def render(data: ReportData) -> str:
+    """Fill the template from gathered numbers (separate from gathering, to test it alone)."""
+    template = _environment().get_template("report.html")
+    return template.render(
+        data=data,
+        version=patron.__version__,
+        plotly_js=Markup(get_plotlyjs()),
+        tiles=dashboard.tiles(data),
+        findings=findings.findings(data),
+        charts={name: _chart(name, build(data)) for name, build in CHARTS.items()},
+        glossary=glossary.sections(),
+        span=_span(data),
+        min_curve_customers=series.MIN_CURVE_CUSTOMERS,
+    )
+
+
+def _chart(name: str, figure: go.Figure | None) -> Chart:
+    if figure is None:
+        return Chart(name, None)
+    html = pio.to_html(
+        figure,
+        full_html=False,
+        include_plotlyjs=False,
+        config=theme.CONFIG,
+        div_id=f"chart-{name}",
+        default_height=f"{figure.layout.height}px",
+    )
+    return Chart(name, Markup(html))
+
+
+def _span(data: ReportData) -> str:
+    """The data period in the header: first purchase to as-of date."""
+    return f"{data.first_purchase:%d %b %Y} – {data.as_of:%d %b %Y}"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("patron.report", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        money=fmt.money,
+        count=fmt.count,
+        pct=fmt.pct,
+        number=fmt.number,
+        stage=lambda name: theme.STAGE_LABELS.get(name, name),
+    )
+    return env

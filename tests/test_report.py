@@ -1,0 +1,220 @@
+"""The HTML report: its numbers and sentences, and how it renders offline in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+
+from patron import InputError, Workspace
+from patron.report import format as fmt
+from patron.report import write_report
+from patron.report.data import ReportData, gather, months_before
+from patron.report.findings import findings
+from patron.report.render import CHARTS, render
+from patron.samples.synthetic import generate
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SECTIONS = (
+    "KPI dashboard",
+    "Key findings",
+    "KPI trends",
+    "Cohorts",
+    "Seasonal cohorts",
+    "Revenue concentration",
+    "Segments",
+    "Lifecycle flows",
+    "CLV by acquisition channel",
+    "Glossary",
+)
+
+
+@dataclass
+class Loaded:
+    """A report opened in the browser, with every request it made and every error it raised."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportData]:
+    """14 months of a 1,500-person synthetic retailer: two holiday seasons, four channels."""
+    folder = tmp_path_factory.mktemp("report")
+    files = generate(
+        folder / "data", customers=1500, seed=5, start=date(2023, 11, 1), end=date(2024, 12, 31)
+    )
+    with Workspace.init(folder / "ws", timezone="America/New_York", currency="EUR") as ws:
+        ws.load("orders", files["orders"])
+        yield gather(ws)
+
+
+@pytest.fixture(scope="module")
+def report(data: ReportData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("out") / "report.html"
+    out.write_text(render(data), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: the report tests need it; install it with "
+            "`apt-get install -y chromium` (`make test` does this)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_report(browser: Browser, path: Path) -> Loaded:
+    """Load ``path`` with every request outside file:// recorded and aborted."""
+    loaded = Loaded(browser.new_page(viewport={"width": 1280, "height": 900}))
+
+    def route(route: Route) -> None:
+        loaded.requests.append(route.request.url)
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            route.abort()
+
+    loaded.page.route("**/*", route)
+    loaded.page.on("console", lambda m: loaded.errors.append(m.text) if m.type == "error" else None)
+    loaded.page.on("pageerror", lambda e: loaded.errors.append(str(e)))
+    loaded.page.goto(path.as_uri(), wait_until="load")
+    return loaded
+
+
+def plots(page: Page) -> dict[str, bool]:
+    """Each plotly chart's id and whether it drew an SVG."""
+    found: dict[str, bool] = dict(
+        page.eval_on_selector_all(
+            ".js-plotly-plot", "els => els.map(e => [e.id, !!e.querySelector('svg.main-svg')])"
+        )
+    )
+    return found
+
+
+def test_report_renders_every_chart_offline(browser: Browser, report: Path) -> None:
+    loaded = open_report(browser, report)
+    assert [url for url in loaded.requests if not url.startswith("file://")] == []
+    assert loaded.errors == []
+    assert plots(loaded.page) == {f"chart-{name}": True for name in CHARTS}
+    headings = loaded.page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
+    assert headings == list(SECTIONS)
+    glossary = loaded.page.inner_text("#glossary")
+    for term in ("Leaky-bucket ratio", "Early repeat rate", "Champions", "Defecting"):
+        assert term in glossary
+    loaded.page.close()
+
+
+def test_report_is_one_offline_file(data: ReportData, report: Path) -> None:
+    html = report.read_text(encoding="utf-8")
+    assert html == render(data)  # fixed chart ids: same numbers, same bytes
+    assert html.count("plotly.js v") == 1
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", html)
+    assert "Currency <b>EUR</b>" in html
+    assert "Not enough data" not in html
+    assert 4_000_000 < len(html.encode()) < 6_000_000
+
+
+def test_tiles_and_findings_follow_the_numbers(data: ReportData) -> None:
+    early = {**data.kpis, "early_repeat_rate": 0.23}
+    prior = {**(data.prior or {}), "early_repeat_rate": 0.26}
+    texts = [f.text for f in findings(replace(data, kpis=early, prior=prior))]
+    assert "Early repeat rate fell from 26% to 23% over the last 12 months." in texts
+    leaking = {**data.kpis, "leaky_bucket_ratio": 1.25, "lost_customers": 500, "new_customers": 400}
+    first = findings(replace(data, kpis=leaking))
+    assert any(f.tone == "bad" and "1.25" in f.text and "500 lost" in f.text for f in first)
+    channel = min(
+        (g for g in data.channels if g["clv_365"]), key=lambda g: g["clv_365"], default=None
+    )
+    assert channel is not None
+    assert any(f"{channel['group'].capitalize()} customers are worth" in t for t in texts)
+
+
+def test_a_workspace_with_a_handful_of_orders_still_renders(
+    browser: Browser, tmp_path: Path
+) -> None:
+    with Workspace.init(tmp_path / "ws", currency="EUR") as ws:
+        ws.load("orders", _orders())
+        out = write_report(ws, tmp_path / "out" / "tiny.html")
+    loaded = open_report(browser, out)
+    assert loaded.errors == []
+    assert [url for url in loaded.requests if not url.startswith("file://")] == []
+    assert all(plots(loaded.page).values())
+    empty = loaded.page.eval_on_selector_all(
+        "[data-empty-chart]", "els => els.map(e => e.dataset.emptyChart)"
+    )
+    assert {"cohort-heatmap", "season-comparison", "clv-by-channel"} <= set(empty)
+    assert "Not enough data yet" in loaded.page.inner_text("#cohorts")
+    assert "no year before" in loaded.page.inner_text("#dashboard")
+    loaded.page.close()
+
+
+def test_nothing_to_report_is_a_one_line_error(tmp_path: Path) -> None:
+    with Workspace.init(tmp_path / "empty") as ws, pytest.raises(InputError, match="no orders"):
+        write_report(ws, tmp_path / "r.html")
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.load("orders", _orders())
+        with pytest.raises(InputError, match="choose a later --as-of"):
+            write_report(ws, tmp_path / "r.html", as_of=date(2020, 1, 1))
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2024, 12, 31), 3, date(2024, 9, 30)),
+        (date(2024, 5, 31), 3, date(2024, 2, 29)),
+        (date(2024, 2, 15), 3, date(2023, 11, 15)),
+    ],
+)
+def test_months_before_clamps_to_the_month_end(day: date, months: int, expected: date) -> None:
+    assert months_before(day, months) == expected
+
+
+def test_numbers_read_the_same_everywhere() -> None:
+    assert fmt.money(3_319_568.49, "USD", compact=True) == "USD 3.3M"
+    assert fmt.money(59.97, "EUR") == "EUR 59.97"
+    assert fmt.money(1_839_826.54, "EUR") == "EUR 1,839,827"
+    assert fmt.count(28_998, compact=True) == "29.0k"
+    assert (fmt.pct(0.2318), fmt.pct(None)) == ("23%", "–")
+    assert (fmt.signed_pct(-0.031, 1), fmt.signed_points(0.015)) == ("−3.1%", "+1.5 pts")
+
+
+def _orders() -> pd.DataFrame:
+    """Four orders from three customers over two months."""
+    return pd.DataFrame(
+        {
+            "order_id": ["a", "b", "c", "d"],
+            "email": ["x@shop.example", "y@shop.example", "x@shop.example", "z@shop.example"],
+            "ordered_at": [
+                "2024-03-01 10:00",
+                "2024-03-05 11:00",
+                "2024-04-20 12:00",
+                "2024-05-02",
+            ],
+            "channel": ["web", "store", "web", None],
+            "revenue": ["10", "20", "30", "5"],
+        }
+    )
