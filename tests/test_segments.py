@@ -158,3 +158,13 @@ def test_before_anyone_buys_twice_the_cycle_is_the_window(tmp_path: Path) -> Non
     assert rows["k1"]["cycle_days"] == pytest.approx(365.0)
     assert rows["k1"]["stage"] == "first_time"  # 8 days after a first purchase is not defecting
     assert rows["k2"]["stage"] == "first_time"  # 356 days: within two cycles
+
+
+def test_equal_money_gets_equal_scores_whatever_the_float_sums(tmp_path: Path) -> None:
+    # 0.1 + 0.2 is 0.30000000000000004 in floating point; in money it is 0.30.
+    orders = "order_id,customer_id,ordered_at,revenue\n"
+    orders += "p1,split,2024-12-01,0.10\np2,split,2024-12-05,0.20\nq1,whole,2024-12-05,0.30\n"
+    orders += "".join(f"z{i},other{i},2024-12-0{i},{i}.00\n" for i in range(1, 6))
+    rows = by_customer(shop(tmp_path, orders))
+    assert rows["split"]["monetary"] == rows["whole"]["monetary"] == pytest.approx(0.3)
+    assert rows["split"]["m_score"] == rows["whole"]["m_score"]

@@ -105,7 +105,7 @@ def _history(orders: Table, as_of: date, window: int) -> Table:
     refunds_ = hist.refunds.fill_null(0.0)
     return hist.mutate(
         refunds=refunds_,
-        monetary=hist.revenue - refunds_,
+        monetary=(hist.revenue - refunds_).round(2),  # cents: float sums must not split ties
         recency_days=ibis.date(as_of).delta(hist.last_date, unit="day"),
         cohort=hist.first_date.strftime("%Y-%m"),
     )
