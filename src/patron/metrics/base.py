@@ -108,7 +108,8 @@ def grouped(rows: Table, orders: Table, as_of: date, by: str | None) -> Table:
 def occasions(orders: Table, as_of: date, by: str | None = None) -> Table:
     """Purchase occasions by group: grp, customer_key, order_date, revenue, orders, margin parts.
 
-    ``n`` numbers each customer's occasions in the group from 0 (the acquisition) upwards.
+    ``n`` numbers each customer's occasions in the group from 0 (the acquisition) upwards and
+    ``first_date`` is the acquisition day, both from one window pass (no self-join).
     """
     p = grouped(purchases(orders, as_of), orders, as_of, by)
     days = p.group_by(["grp", "customer_key", "order_date"]).agg(
@@ -118,7 +119,9 @@ def occasions(orders: Table, as_of: date, by: str | None = None) -> Table:
         cost=p.cost.sum(),
     )
     order = ibis.window(group_by=["grp", "customer_key"], order_by="order_date")
-    return days.mutate(n=ibis.row_number().over(order))
+    return days.mutate(
+        n=ibis.row_number().over(order), first_date=days.order_date.first().over(order)
+    )
 
 
 def period_index(day: DateValue, period: str) -> IntegerValue:

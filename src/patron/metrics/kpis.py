@@ -167,6 +167,9 @@ def customer_facts(
         orders=occ.orders.sum(where=in_window).fill_null(0),
         costed_revenue=occ.costed_revenue.sum(where=in_window),
         cost=occ.cost.sum(where=in_window),
+        first_year=occ.revenue.sum(
+            where=occ.order_date < occ.first_date + ibis.interval(days=CLV_DAYS)
+        ),
     )
     gap = facts.second_date.delta(facts.first_date, unit="day")
     early_end, clv_end = as_of - timedelta(days=early_days), as_of - timedelta(days=CLV_DAYS)
@@ -177,24 +180,12 @@ def customer_facts(
         early_repeat=gap.fill_null(early_days + 1) <= early_days,
         in_clv_cohort=_between(facts.first_date, clv_end, window),
     )
-    facts = _first_year_revenue(occ, facts)
     return _with_first_year_refunds(facts, orders, as_of, by)
 
 
 def _between(day: ibis.Value, end: date, days: int) -> ibis.Value:
     """``day`` in (end - days, end]."""
     return (day > end - timedelta(days=days)) & (day <= end)
-
-
-def _first_year_revenue(occ: Table, facts: Table) -> Table:
-    """Purchase revenue in each customer's first CLV_DAYS days (day 0 = first occasion)."""
-    joined = occ.inner_join(
-        facts.select("grp", "customer_key", "first_date"), ["grp", "customer_key"]
-    )
-    early = joined.filter(joined.order_date < joined.first_date + ibis.interval(days=CLV_DAYS))
-    sums = early.group_by(["grp", "customer_key"]).agg(first_year=early.revenue.sum())
-    out = facts.left_join(sums, ["grp", "customer_key"])
-    return out.drop("grp_right", "customer_key_right")
 
 
 def _with_first_year_refunds(facts: Table, orders: Table, as_of: date, by: str | None) -> Table:
