@@ -37,8 +37,8 @@ def customer_table(customers: Table, segments: Table) -> Table:
     return joined.mutate(stage=joined.stage.fill_null("prospect")).order_by("customer_key")
 
 
-def write_table(table: Table, out: Path) -> int:
-    """Write ``table`` as Parquet or CSV by ``out``'s suffix; returns the row count."""
+def write_table(table: Table, out: Path) -> None:
+    """Write ``table`` as Parquet or CSV by ``out``'s suffix."""
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
         raise InputError(f"cannot write {out}: use a .parquet or .csv file name")
@@ -47,4 +47,3 @@ def write_table(table: Table, out: Path) -> int:
         table.to_parquet(out)
     else:
         table.to_csv(out)
-    return int(table.count().to_pyarrow().as_py())

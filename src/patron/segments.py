@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError, did_you_mean
-from patron.metrics.base import acquisitions, occasions, refunds
+from patron.metrics.base import occasions, refunds
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -96,12 +96,11 @@ def _history(orders: Table, as_of: date, window: int) -> Table:
         orders=occ.orders.sum(),
         revenue=occ.revenue.sum(),
         window_revenue=occ.revenue.sum(where=occ.order_date > start).fill_null(0.0),
+        acquisition_channel=occ.acquisition_channel.min(),
     )
     ret = refunds(orders, as_of)
     refunded = ret.group_by("customer_key").agg(refunds=ret.refund.sum())
-    acq = acquisitions(orders, as_of).select("customer_key", "acquisition_channel")
     hist = hist.left_join(refunded, "customer_key").drop("customer_key_right")
-    hist = hist.inner_join(acq, "customer_key")
     refunds_ = hist.refunds.fill_null(0.0)
     return hist.mutate(
         refunds=refunds_,
@@ -171,29 +170,40 @@ def _tier(t: Table) -> Table:
 
 
 def summary(segments: Table, *, window: int = 365) -> dict[str, Any]:
-    """Per dimension: each group's size, customer share, revenue share and average value."""
-    totals = segments.aggregate(n=segments.count(), rev=segments.window_revenue.sum())
-    total = totals.to_pyarrow().to_pylist()[0]
-    out: dict[str, Any] = {"customers": total["n"], "window_revenue": total["rev"] or 0.0}
-    for dim in DIMENSIONS:
-        rows = (
-            segments.group_by(dim)
-            .agg(
-                customers=segments.count(),
-                revenue=segments.window_revenue.sum(),
-                avg_value=segments.monetary.mean(),
-                avg_recency_days=segments.recency_days.mean(),
-            )
-            .order_by(ibis.desc("revenue"))
-            .to_pyarrow()
-            .to_pylist()
+    """Per dimension: each group's size, customer share, revenue share and average value.
+
+    One engine query over the (segment, stage, tier) cells, so the segments are computed once;
+    each dimension's rows are sums of those cells.
+    """
+    cells = (
+        segments.group_by(list(DIMENSIONS))
+        .agg(
+            customers=segments.count(),
+            revenue=segments.window_revenue.sum(),
+            value=segments.monetary.sum(),
+            recency=segments.recency_days.sum(),
         )
-        out[dim] = [_share_row(dim, row, total, window) for row in rows]
+        .to_pyarrow()
+        .to_pylist()
+    )
+    total = {"n": sum(c["customers"] for c in cells), "rev": sum(c["revenue"] for c in cells)}
+    out: dict[str, Any] = {"customers": total["n"], "window_revenue": total["rev"]}
+    for dim in DIMENSIONS:
+        groups: dict[str, dict[str, float]] = {}
+        for cell in cells:
+            group = groups.setdefault(
+                cell[dim], dict.fromkeys(("customers", "revenue", "value", "recency"), 0)
+            )
+            for key in group:
+                group[key] += cell[key]
+        rows = sorted(groups.items(), key=lambda item: -item[1]["revenue"])
+        out[dim] = [_share_row(name, g, total, window) for name, g in rows]
     return out
 
 
-def _share_row(dim: str, row: dict[str, Any], total: dict[str, Any], window: int) -> dict[str, Any]:
-    name = row.pop(dim)
+def _share_row(
+    name: str, row: dict[str, Any], total: dict[str, Any], window: int
+) -> dict[str, Any]:
     customer_share = row["customers"] / total["n"] if total["n"] else None
     revenue_share = (row["revenue"] or 0.0) / total["rev"] if total["rev"] else None
     sentence = (
@@ -206,8 +216,8 @@ def _share_row(dim: str, row: dict[str, Any], total: dict[str, Any], window: int
         "customer_share": _r(customer_share),
         "revenue": round(row["revenue"] or 0.0, 2),
         "revenue_share": _r(revenue_share),
-        "avg_value": _r(row["avg_value"]),
-        "avg_recency_days": _r(row["avg_recency_days"]),
+        "avg_value": _r(row["value"] / row["customers"]),
+        "avg_recency_days": _r(row["recency"] / row["customers"]),
         "sentence": sentence,
     }
 

@@ -236,8 +236,9 @@ class Workspace:
 
     def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments); returns rows."""
-        table = customer_table(self.table("customers"), self.segments(as_of=as_of))
-        return write_table(table, Path(out))
+        customers = self.table("customers")
+        write_table(customer_table(customers, self.segments(as_of=as_of)), Path(out))
+        return int(customers.count().to_pyarrow().as_py())  # one row per customer, as written
 
     def close(self) -> None:
         self.warehouse.close()

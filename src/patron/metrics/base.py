@@ -76,43 +76,37 @@ def refunds(orders: Table, as_of: date) -> Table:
     )
 
 
-def acquisitions(orders: Table, as_of: date) -> Table:
-    """One row per customer with a purchase by ``as_of``: first_date and acquisition_channel."""
-    p = purchases(orders, as_of)
-    return p.group_by("customer_key").agg(
-        first_date=p.order_date.min(),
-        acquisition_channel=p.channel.first(order_by=[p.ordered_at, p.order_id]),
-    )
+def check_grouping(by: str | None) -> None:
+    """Refuse a grouping the metrics do not know, with a did-you-mean."""
+    if by is not None and by not in GROUPINGS:
+        raise InputError(f"cannot group by {by!r}{did_you_mean(by, GROUPINGS)}")
 
 
-def grouped(rows: Table, orders: Table, as_of: date, by: str | None) -> Table:
-    """``rows`` (with customer_key) plus a ``grp`` column: the group each row counts in.
+def group_label(rows: Table, by: str | None) -> ibis.Value:
+    """The group a row counts in, from its ``channel``, ``acquisition_channel``, ``first_date``.
 
     ``channel`` groups by the row's own channel (a customer counts in every channel they used);
     ``acquisition_channel`` and ``cohort`` (acquisition month) group by the customer.
     """
+    check_grouping(by)
     if by is None:
-        return rows.mutate(grp=ibis.literal("all"))
-    if by == "channel":
-        return rows.mutate(grp=rows.channel)
-    if by not in GROUPINGS:
-        raise InputError(f"cannot group by {by!r}{did_you_mean(by, GROUPINGS)}")
-    acq = acquisitions(orders, as_of)
-    label = (
-        acq.acquisition_channel if by == "acquisition_channel" else acq.first_date.strftime("%Y-%m")
-    )
-    keys = acq.select("customer_key", grp=label)
-    return rows.inner_join(keys, "customer_key")
+        return ibis.literal("all")
+    if by == "cohort":
+        return rows.first_date.strftime("%Y-%m")
+    return rows[by]
 
 
-def occasions(orders: Table, as_of: date, by: str | None = None) -> Table:
-    """Purchase occasions by group: grp, customer_key, order_date, revenue, orders, margin parts.
+def occasions(orders: Table, as_of: date, *, per_channel: bool = False) -> Table:
+    """Purchase occasions: grp, customer_key, order_date, revenue, orders, margin parts.
 
-    ``n`` numbers each customer's occasions in the group from 0 (the acquisition) upwards and
-    ``first_date`` is the acquisition day, both from one window pass (no self-join).
+    ``grp`` is the order channel with ``per_channel`` (each channel counted as its own shop),
+    else ``all``. ``channel`` is the day's first order's channel. One window pass adds ``n``
+    (occasions numbered from 0, the acquisition), ``first_date`` and ``acquisition_channel``.
     """
-    p = grouped(purchases(orders, as_of), orders, as_of, by)
+    p = purchases(orders, as_of)
+    p = p.mutate(grp=p.channel if per_channel else ibis.literal("all"))
     days = p.group_by(["grp", "customer_key", "order_date"]).agg(
+        channel=p.channel.first(order_by=[p.ordered_at, p.order_id]),
         revenue=p.revenue.sum(),
         orders=p.count(),
         costed_revenue=p.revenue.sum(where=p.cost.notnull()),
@@ -120,7 +114,9 @@ def occasions(orders: Table, as_of: date, by: str | None = None) -> Table:
     )
     order = ibis.window(group_by=["grp", "customer_key"], order_by="order_date")
     return days.mutate(
-        n=ibis.row_number().over(order), first_date=days.order_date.first().over(order)
+        n=ibis.row_number().over(order),
+        first_date=days.order_date.first().over(order),
+        acquisition_channel=days.channel.first().over(order),
     )
 
 

@@ -28,7 +28,6 @@ import ibis
 
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import (
-    acquisitions,
     occasions,
     period_index,
     period_label,
@@ -115,36 +114,49 @@ def _cells(
 
     ``size`` sits on age -1 (cohort size); ``second`` counts second occasions at each age.
     """
-    acq = acquisitions(orders, as_of)
-    acq = acq.mutate(cohort=period_index(acq.first_date, period))
-    keys = acq.select(
-        "customer_key", "cohort", grp=acq[group] if group != "cohort" else ibis.literal("all")
+    occ = occasions(orders, as_of)
+    occ = occ.mutate(
+        cohort=period_index(occ.first_date, period),
+        grp=occ[group] if group != "cohort" else ibis.literal("all"),
     )
-    occ = occasions(orders, as_of).drop("grp").inner_join(keys, "customer_key")
     occ = occ.mutate(age=period_index(occ.order_date, period) - occ.cohort)
+    keys = occ.filter(occ.n == 0).select("customer_key", "cohort", "grp")
     active = occ.group_by(["grp", "cohort", "age", "customer_key"]).agg(
         revenue=occ.revenue.sum(), second=(occ.n == 1).any()
     )
-    per_age = active.group_by(["grp", "cohort", "age"]).agg(
-        customers=active.count(),
-        revenue=active.revenue.sum(),
-        second=active.count(where=active.second),
-    )
     ret = refunds(orders, as_of).inner_join(keys, "customer_key")
     ret = ret.mutate(age=period_index(ret.order_date, period) - ret.cohort)
-    refunded = ret.group_by(["grp", "cohort", "age"]).agg(refund=ret.refund.sum())
-    sizes = keys.group_by(["grp", "cohort"]).agg(size=keys.count())
+    # One query for both, so the engine computes the occasions once.
+    parts = active.select(
+        "grp",
+        "cohort",
+        "age",
+        customers=ibis.literal(1),
+        revenue="revenue",
+        second=active.second.cast("int64"),
+    ).union(
+        ret.select(
+            "grp",
+            "cohort",
+            "age",
+            customers=ibis.literal(0),
+            revenue=-ret.refund,
+            second=ibis.literal(0, "int64"),
+        )
+    )
+    per_age = parts.group_by(["grp", "cohort", "age"]).agg(
+        customers=parts.customers.sum(), revenue=parts.revenue.sum(), second=parts.second.sum()
+    )
     cells: dict[tuple[str, int], dict[int, dict[str, float]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(float))
     )
-    for row in sizes.to_pyarrow().to_pylist():
-        cells[(row["grp"], row["cohort"])][-1]["size"] = row["size"]
     for row in per_age.to_pyarrow().to_pylist():
-        cell = cells[(row["grp"], row["cohort"])][row["age"]]
-        cell.update(customers=row["customers"], second=row["second"])
-        cell["revenue"] += row["revenue"]
-    for row in refunded.to_pyarrow().to_pylist():
-        cells[(row["grp"], row["cohort"])][row["age"]]["revenue"] -= row["refund"]
+        ages = cells[(row["grp"], row["cohort"])]
+        ages[row["age"]].update(
+            customers=row["customers"], second=row["second"], revenue=row["revenue"]
+        )
+        if row["age"] == 0:  # everyone has an occasion at age 0: the cohort's size
+            ages[-1]["size"] = row["customers"]
     return cells
 
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError
-from patron.metrics.base import grouped, occasions, refunds
+from patron.metrics.base import check_grouping, group_label, occasions, refunds
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -77,7 +77,8 @@ def kpis(
         raise InputError("--window and --early-days must be at least 1 day")
     facts = customer_facts(orders, as_of, window=window, early_days=early_days, by=by)
     table = _aggregate(facts)
-    for extra in (_top_share(facts), _window_refunds(orders, as_of, window, by)):
+    window_refunds = _window_refunds(_grouped_refunds(orders, as_of, by, facts), as_of, window)
+    for extra in (_top_share(facts), window_refunds):
         table = table.left_join(extra, "grp").drop("grp_right")
     rows = table.order_by("grp").to_pyarrow().to_pylist()
     if not rows and by is None:  # nobody has bought yet: zero counts, empty ratios
@@ -154,11 +155,13 @@ def customer_facts(
     orders: Table, as_of: date, *, window: int, early_days: int, by: str | None
 ) -> Table:
     """One row per (group, customer) with an occasion by ``as_of``: what the KPIs count."""
+    check_grouping(by)
     start, previous = as_of - timedelta(days=window), as_of - timedelta(days=2 * window)
-    occ = occasions(orders, as_of, by)
+    occ = occasions(orders, as_of, per_channel=by == "channel")
     in_window = occ.order_date > start
     facts = occ.group_by(["grp", "customer_key"]).agg(
         first_date=occ.order_date.min(),
+        acquisition_channel=occ.acquisition_channel.min(),
         second_date=occ.order_date.min(where=occ.n == 1),
         occasions=occ.count(),
         active=occ.count(where=in_window) > 0,
@@ -171,6 +174,8 @@ def customer_facts(
             where=occ.order_date < occ.first_date + ibis.interval(days=CLV_DAYS)
         ),
     )
+    if by != "channel":  # customer-level groups relabel the one "all" row per customer
+        facts = facts.mutate(grp=group_label(facts, by))
     gap = facts.second_date.delta(facts.first_date, unit="day")
     early_end, clv_end = as_of - timedelta(days=early_days), as_of - timedelta(days=CLV_DAYS)
     facts = facts.mutate(
@@ -188,9 +193,17 @@ def _between(day: ibis.Value, end: date, days: int) -> ibis.Value:
     return (day > end - timedelta(days=days)) & (day <= end)
 
 
+def _grouped_refunds(orders: Table, as_of: date, by: str | None, facts: Table) -> Table:
+    """Refunds with the group they count in: their own channel, or their customer's group."""
+    ret = refunds(orders, as_of)
+    if by in (None, "channel"):
+        return ret.mutate(grp=group_label(ret, by))
+    return ret.inner_join(facts.select("customer_key", "grp"), "customer_key")
+
+
 def _with_first_year_refunds(facts: Table, orders: Table, as_of: date, by: str | None) -> Table:
     """``first_year_net``: first-year purchases less refunds in the same 365 days."""
-    ret = grouped(refunds(orders, as_of), orders, as_of, by)
+    ret = _grouped_refunds(orders, as_of, by, facts)
     ret = ret.inner_join(facts.select("grp", "customer_key", "first_date"), ["grp", "customer_key"])
     first_year = ret.order_date < ret.first_date + ibis.interval(days=CLV_DAYS)
     sums = ret.group_by(["grp", "customer_key"]).agg(
@@ -202,13 +215,13 @@ def _with_first_year_refunds(facts: Table, orders: Table, as_of: date, by: str |
     ).drop("first_year", "first_year_refunds")
 
 
-def _window_refunds(orders: Table, as_of: date, window: int, by: str | None) -> Table:
+def _window_refunds(ret: Table, as_of: date, window: int) -> Table:
     """Refunds and recovered cost dated in the window, per group.
 
     Counted per group, not per customer fact, so a return whose customer has no purchase by
-    the as-of day (an order from before the data began) still reduces net revenue.
+    the as-of day (an order from before the data began) still reduces net revenue overall and
+    per channel; a customer-level group needs the customer's acquisition, so there it cannot.
     """
-    ret = grouped(refunds(orders, as_of), orders, as_of, by)
     ret = ret.filter(ret.order_date > as_of - timedelta(days=window))
     return ret.group_by("grp").agg(refunds=ret.refund.sum(), recovered=ret.recovered.sum())
 
