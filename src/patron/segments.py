@@ -117,14 +117,14 @@ def _score(rank_key: ibis.Value, bins: int) -> ibis.Value:
 
 
 def _rfm(t: Table, bins: int) -> Table:
-    """R, F, M scores and the named segment from ``RULES``."""
+    """R, F, M and FM scores and the named segment from ``RULES``."""
     t = t.mutate(
         r_score=_score(-t.recency_days, bins),
         f_score=_score(t.occasions, bins),
         m_score=_score(t.monetary, bins),
     )
-    r5 = _five(t.r_score, bins)
-    fm5 = _five(((t.f_score + t.m_score + 1) // 2).cast("int8"), bins)
+    t = t.mutate(fm_score=((t.f_score + t.m_score + 1) // 2).cast("int8"))
+    r5, fm5 = _five(t.r_score, bins), _five(t.fm_score, bins)
     cases = [((r5.isin(rs)) & (fm5.isin(fms)), name) for name, rs, fms in RULES]
     return t.mutate(
         rfm=t.r_score.cast("string") + t.f_score.cast("string") + t.m_score.cast("string"),

@@ -88,10 +88,9 @@ def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
 def rfm_grid(table: ibis.Table) -> list[dict[str, Any]]:
     """Customers per (R, FM) cell with the cell's segment, grouped in the engine.
 
-    FM = round-half-up((F + M) / 2), the axis the segment rules read (:mod:`patron.segments`).
+    FM is the axis the segment rules read (:mod:`patron.segments`).
     """
-    fm = ((table.f_score + table.m_score + 1) // 2).cast("int8").name("fm_score")
-    cells = table.group_by([table.r_score, fm, table.rfm_segment]).agg(
+    cells = table.group_by(["r_score", "fm_score", "rfm_segment"]).agg(
         customers=table.count(), revenue=table.window_revenue.sum()
     )
     rows: list[dict[str, Any]] = cells.to_pyarrow().to_pylist()
