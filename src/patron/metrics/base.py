@@ -104,20 +104,23 @@ def occasions(orders: Table, as_of: date, *, per_channel: bool = False) -> Table
     (occasions numbered from 0, the acquisition), ``first_date`` and ``acquisition_channel``.
     """
     p = purchases(orders, as_of)
-    p = p.mutate(grp=p.channel if per_channel else ibis.literal("all"))
-    days = p.group_by(["grp", "customer_key", "order_date"]).agg(
+    # Partition by the customer alone unless per channel: a constant key still costs the sort.
+    keys = ["grp", "customer_key"] if per_channel else ["customer_key"]
+    p = p.mutate(grp=p.channel) if per_channel else p
+    days = p.group_by([*keys, "order_date"]).agg(
         channel=p.channel.first(order_by=[p.ordered_at, p.order_id]),
         revenue=p.revenue.sum(),
         orders=p.count(),
         costed_revenue=p.revenue.sum(where=p.cost.notnull()),
         cost=p.cost.sum(),
     )
-    order = ibis.window(group_by=["grp", "customer_key"], order_by="order_date")
-    return days.mutate(
+    order = ibis.window(group_by=keys, order_by="order_date")
+    days = days.mutate(
         n=ibis.row_number().over(order),
         first_date=days.order_date.first().over(order),
         acquisition_channel=days.channel.first().over(order),
     )
+    return days if per_channel else days.mutate(grp=ibis.literal("all"))
 
 
 def period_index(day: DateValue, period: str) -> IntegerValue:
