@@ -84,8 +84,7 @@ def ensure_workspace(orders: int, customers: int, seed: int) -> tuple[Path, Path
         tmp = folder.with_name(folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        # In a child: a child's ru_maxrss starts at its parent's, so the measuring parent
-        # must never grow (run_child takes the larger of the polled peak and ru_maxrss).
+        # In a child, so the measuring parent (whose process tree run_child polls) stays small.
         build = [sys.executable, SCRIPT, "--build", str(orders), str(customers), str(seed)]
         subprocess.run([*build, str(tmp)], check=True)
         (tmp / "meta").write_text(json.dumps(meta))

@@ -31,7 +31,7 @@ def run_child(args: Sequence[str]) -> dict[str, Any]:
     """Run ``python ARGS`` (which prints one JSON object last) and add its peak RSS in MiB.
 
     The parent polls the child's process tree every 50 ms; the child also reports its own
-    ``ru_maxrss`` (exact high-water mark). The larger of the two is the peak. A child that
+    high-water mark (``self_maxrss_mib``). The larger of the two is the peak. A child that
     crashes (or is killed) yields ``{"error": ...}`` so the other runs still get reported.
     """
     started = time.perf_counter()
@@ -62,7 +62,19 @@ def _tree_rss(proc: psutil.Process) -> int:
 
 
 def self_maxrss_mib() -> float:
-    """This process's peak RSS so far (Linux reports KiB)."""
+    """This process's own peak RSS so far, in MiB.
+
+    Linux's ``VmHWM`` belongs to the process's current memory image, which ``exec`` starts
+    afresh; ``ru_maxrss`` instead carries over the parent's peak at fork, so a child spawned by
+    a parent that grew while generating data would report the parent's peak as its own.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # KiB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
