@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError, did_you_mean
-from patron.metrics.base import occasions, refunds
+from patron.metrics.base import occasions, ratio, refunds
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -204,8 +204,8 @@ def summary(segments: Table, *, window: int = 365) -> dict[str, Any]:
 def _share_row(
     name: str, row: dict[str, Any], total: dict[str, Any], window: int
 ) -> dict[str, Any]:
-    customer_share = row["customers"] / total["n"] if total["n"] else None
-    revenue_share = (row["revenue"] or 0.0) / total["rev"] if total["rev"] else None
+    customer_share = ratio(row["customers"], total["n"])
+    revenue_share = ratio(row["revenue"] or 0.0, total["rev"])
     sentence = (
         f"{_pct(customer_share)} of customers ({name}) bring {_pct(revenue_share)} of the last "
         f"{window} days' revenue"

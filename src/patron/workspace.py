@@ -19,7 +19,7 @@ from patron.export import customer_table, write_table
 from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
-from patron.metrics.base import last_order_date
+from patron.metrics.base import last_order_date, purchase_span
 from patron.overview import quarantine_rows, workspace_status
 from patron.profile import customer_profile
 from patron.segments import customer_segments, migration, summary
@@ -174,7 +174,7 @@ class Workspace:
             "by": by,
         }
         if trend:
-            first = orders.filter(~orders.is_return).order_date.min().to_pyarrow().as_py()
+            first = purchase_span(orders)[0]
             points = kpi_metrics.trend(
                 orders, day, first=first, window=window, early_days=early_days, by=by
             )

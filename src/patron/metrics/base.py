@@ -17,7 +17,7 @@ left out of every metric; ``patron status`` counts them as ``unattributed_orders
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import ibis
@@ -37,13 +37,29 @@ Holiday gets its own season so "holiday 2023 vs holiday 2022 acquisitions" is on
 GROUPINGS = ("acquisition_channel", "channel", "cohort")
 
 
+def purchase_span(orders: Table) -> tuple[date, date]:
+    """The first and last purchase days in the data (the default as-of is the last one)."""
+    bought = orders.filter(~orders.is_return, orders.customer_key.notnull())
+    span = bought.aggregate(first=bought.order_date.min(), last=bought.order_date.max())
+    row = span.to_pyarrow().to_pylist()[0]
+    if row["last"] is None:
+        raise InputError("no orders are loaded yet; run `patron load orders FILE` first")
+    return _day(row["first"]), _day(row["last"])
+
+
 def last_order_date(orders: Table) -> date:
     """The default as-of date: the last purchase day in the data (never the wall clock)."""
-    bought = orders.filter(~orders.is_return, orders.customer_key.notnull())
-    value = bought.order_date.max().to_pyarrow().as_py()
-    if value is None:
-        raise InputError("no orders are loaded yet; run `patron load orders FILE` first")
-    return value if type(value) is date else value.date()
+    return purchase_span(orders)[1]
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    """num / den, or None when either is missing or the denominator is zero (never 0)."""
+    return None if num is None or not den else num / den
+
+
+def _day(value: date | datetime) -> date:
+    """Dates come back as dates from DuckDB, as timestamps from some other engines."""
+    return value.date() if isinstance(value, datetime) else value
 
 
 def purchases(orders: Table, as_of: date) -> Table:

@@ -32,6 +32,7 @@ from patron.metrics.base import (
     period_index,
     period_label,
     period_of,
+    ratio,
     refunds,
 )
 
@@ -47,18 +48,10 @@ def cohorts(
     """``{"period", "metric", "as_of", "partial_last", "cohorts": [{cohort, size, values}]}``."""
     if metric not in METRICS:
         raise InputError(f"unknown cohort metric {metric!r}{did_you_mean(metric, METRICS)}")
-    cells = _cells(orders, as_of, period, "cohort")
-    last = period_of(as_of, period)
-    rows = []
-    for (_, cohort), ages in sorted(cells.items()):
-        values = _series(ages, last - cohort)
-        rows.append(
-            {
-                "cohort": period_label(cohort, period),
-                "size": values["size"],
-                "values": values[metric],
-            }
-        )
+    rows = [
+        {"cohort": c["cohort"], "size": c["size"], "values": c[metric]}
+        for c in _all_metrics(orders, as_of, period)
+    ]
     return {
         "period": period,
         "metric": metric,
@@ -192,7 +185,8 @@ def _pooled(cohorts_: dict[int, dict[int, dict[str, float]]], last: int) -> dict
 
 
 def _share(value: float, size: float) -> float | None:
-    return round(value / size, 6) if size else None
+    share = ratio(value, size)
+    return None if share is None else round(share, 6)
 
 
 def _partial(as_of: date, period: str) -> bool:

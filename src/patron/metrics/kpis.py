@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError
-from patron.metrics.base import check_grouping, group_label, occasions, refunds
+from patron.metrics.base import check_grouping, group_label, occasions, ratio, refunds
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -261,15 +261,11 @@ def _top_share(facts: Table) -> Table:
     return top.group_by("grp").agg(top_revenue=top.revenue.sum())
 
 
-def _ratio(num: float | None, den: float | None) -> float | None:
-    return None if num is None or not den else num / den
-
-
 def _finish(row: dict[str, Any]) -> dict[str, Any]:
     """Ratios and derived money from the exact counts and sums of one group."""
     revenue, refunds_, orders = row["revenue"] or 0.0, row["refunds"] or 0.0, row["orders"] or 0
-    retention = _ratio(row["retained"], row["was_active"])
-    repeat = _ratio(row["repeaters"], row["customers_total"])
+    retention = ratio(row["retained"], row["was_active"])
+    repeat = ratio(row["repeaters"], row["customers_total"])
     margin = None
     if row["costed_revenue"] is not None:
         margin = row["costed_revenue"] - (row["cost"] or 0.0) - refunds_ + (row["recovered"] or 0.0)
@@ -281,25 +277,25 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "lost_customers": row["lost_customers"],
         "retention_rate": retention,
         "attrition_rate": None if retention is None else 1 - retention,
-        "leaky_bucket_ratio": _ratio(row["lost_customers"], row["new_customers"]),
+        "leaky_bucket_ratio": ratio(row["lost_customers"], row["new_customers"]),
         "repeat_rate": repeat,
         "one_and_done_share": None if repeat is None else 1 - repeat,
-        "early_repeat_rate": _ratio(row["early_repeaters"], row["early_cohort"]),
+        "early_repeat_rate": ratio(row["early_repeaters"], row["early_cohort"]),
         "early_repeat_cohort": row["early_cohort"],
         "days_to_second_purchase_median": row["days_to_second_purchase_median"],
         "days_to_second_purchase_mean": row["days_to_second_purchase_mean"],
         "revenue": revenue,
         "orders": orders,
-        "aov": _ratio(revenue, orders),
-        "purchase_frequency": _ratio(orders, row["active_customers"]),
+        "aov": ratio(revenue, orders),
+        "purchase_frequency": ratio(orders, row["active_customers"]),
         "refunds": refunds_,
         "net_revenue": revenue - refunds_,
-        "return_rate": _ratio(refunds_, revenue),
+        "return_rate": ratio(refunds_, revenue),
         "revenue_new_customers": row["revenue_new_customers"] or 0.0,
         "revenue_returning_customers": revenue - (row["revenue_new_customers"] or 0.0),
         "margin": margin,
-        "margin_coverage": _ratio(row["costed_revenue"] or 0.0, revenue),
-        "top_10pct_revenue_share": _ratio(row["top_revenue"] or 0.0, revenue),
+        "margin_coverage": ratio(row["costed_revenue"] or 0.0, revenue),
+        "top_10pct_revenue_share": ratio(row["top_revenue"] or 0.0, revenue),
         "clv_365": row["clv_365"],
         "clv_365_customers": row["clv_customers"],
     }
