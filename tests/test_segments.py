@@ -73,7 +73,7 @@ def shop(tmp_path: Path, orders: str = ORDERS) -> Workspace:
 
 
 def by_customer(ws: Workspace, **options: Any) -> dict[str, dict[str, Any]]:
-    table = customer_segments(ws.table("orders"), AS_OF, **options)
+    table = customer_segments(ws.sales(), AS_OF, **options)
     ids = ws.table("customers").select("customer_key", "customer_id")
     rows = table.inner_join(ids, "customer_key").to_pyarrow().to_pylist()
     return {row["customer_id"]: row for row in rows}
@@ -121,12 +121,12 @@ def test_other_score_levels_read_the_rule_table_rescaled(tmp_path: Path) -> None
     # c1 is top on recency and value with 3 levels too: R 3 -> 5, FM 3 -> 5 -> Champions.
     assert (rows["c1"]["r_score"], rows["c1"]["rfm_segment"]) == (3, "Champions")
     with pytest.raises(InputError, match="at least 2"):
-        customer_segments(shop(tmp_path / "b").table("orders"), AS_OF, bins=1)
+        customer_segments(shop(tmp_path / "b").sales(), AS_OF, bins=1)
 
 
 def test_summary_shares_and_sentence(tmp_path: Path) -> None:
     ws = shop(tmp_path)
-    result = summary(customer_segments(ws.table("orders"), AS_OF))
+    result = summary(customer_segments(ws.sales(), AS_OF))
     stages = {r["name"]: r for r in result["stage"]}
     # Window revenue (last 365 days): 100 + 60 + 200 + 10 + 20 = 390 (c6 is older); repeat_active
     # c1 + c2 = 160.
@@ -140,7 +140,7 @@ def test_summary_shares_and_sentence(tmp_path: Path) -> None:
 
 def test_migration_between_two_dates(tmp_path: Path) -> None:
     ws = shop(tmp_path)
-    flows = migration(ws.table("orders"), date(2024, 11, 15), AS_OF, dimension="stage")["flows"]
+    flows = migration(ws.sales(), date(2024, 11, 15), AS_OF, dimension="stage")["flows"]
     counts = {(f["from"], f["to"]): f["customers"] for f in flows}
     # By 2024-11-15 only c6 (inactive), c3 and c5 (first purchase 11-11), c2 (one occasion on
     # 11-01) existed; c1 and c4 are new after it.

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError, did_you_mean
-from patron.metrics.base import occasions, ratio, refunds
+from patron.metrics.base import ratio, refunds
+from patron.metrics.occasions import Sales, occasions
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -62,7 +63,7 @@ SEGMENTS = tuple(dict.fromkeys(name for name, _, _ in RULES))
 
 
 def customer_segments(
-    orders: Table,
+    sales: Sales,
     as_of: date,
     *,
     bins: int = 5,
@@ -78,15 +79,15 @@ def customer_segments(
         raise InputError("--bins must be at least 2")
     if not 0 < defect_after < inactive_after:
         raise InputError("defect_after must be positive and below inactive_after")
-    base = _history(orders, as_of, window)
+    base = _history(sales, as_of, window)
     scored = _rfm(base, bins)
     staged = _stage(scored, defect_after, inactive_after, window)
     return _tier(staged)
 
 
-def _history(orders: Table, as_of: date, window: int) -> Table:
+def _history(sales: Sales, as_of: date, window: int) -> Table:
     """Per customer: first/last occasion, occasions, net revenue, window revenue, acquisition."""
-    occ = occasions(orders, as_of)
+    occ = occasions(sales, as_of)
     start = as_of - timedelta(days=window)
     hist = occ.group_by("customer_key").agg(
         first_date=occ.order_date.min(),
@@ -98,7 +99,7 @@ def _history(orders: Table, as_of: date, window: int) -> Table:
         window_revenue=occ.revenue.sum(where=occ.order_date > start).fill_null(0.0),
         acquisition_channel=occ.acquisition_channel.min(),
     )
-    ret = refunds(orders, as_of)
+    ret = refunds(sales.orders, as_of)
     refunded = ret.group_by("customer_key").agg(refunds=ret.refund.sum())
     hist = hist.left_join(refunded, "customer_key").drop("customer_key_right")
     refunds_ = hist.refunds.fill_null(0.0)
@@ -110,19 +111,33 @@ def _history(orders: Table, as_of: date, window: int) -> Table:
     )
 
 
-def _score(rank_key: ibis.Value, bins: int) -> ibis.Value:
-    """min(q, 1 + floor(q * percent_rank)) over all customers, higher ``rank_key`` is better."""
-    pr = ibis.percent_rank().over(order_by=rank_key)
-    return ibis.least(bins, 1 + (pr * bins).floor()).cast("int8")
+def _score(percent_rank: ibis.Value, bins: int) -> ibis.Value:
+    """min(q, 1 + floor(q * percent_rank)): the 1..q score of a percent rank."""
+    return ibis.least(bins, 1 + (percent_rank * bins).floor()).cast("int8")
+
+
+def _scored_by_value(t: Table, column: str, name: str, bins: int, *, descending: bool) -> Table:
+    """``t`` with ``name``, the score of ``column`` (higher is better unless ``descending``).
+
+    The percent rank is (customers ranked below) / (customers - 1), as the window function
+    defines it, counted over the column's distinct values: a few hundred days or occasion counts
+    are sorted instead of every customer.
+    """
+    values = t.group_by(column).agg(customers=t.count())
+    order = ibis.desc(column) if descending else values[column]
+    upto = values.customers.sum().over(order_by=order, rows=(None, 0))
+    total = values.customers.sum().over()
+    below = upto - values.customers
+    rank = ibis.ifelse(total > 1, below / (total - 1), 0.0)
+    scores = values.select(column, **{name: _score(rank, bins)})
+    return t.inner_join(scores, column)
 
 
 def _rfm(t: Table, bins: int) -> Table:
     """R, F, M and FM scores and the named segment from ``RULES``."""
-    t = t.mutate(
-        r_score=_score(-t.recency_days, bins),
-        f_score=_score(t.occasions, bins),
-        m_score=_score(t.monetary, bins),
-    )
+    t = _scored_by_value(t, "recency_days", "r_score", bins, descending=True)
+    t = _scored_by_value(t, "occasions", "f_score", bins, descending=False)
+    t = t.mutate(m_score=_score(ibis.percent_rank().over(order_by=t.monetary), bins))
     t = t.mutate(fm_score=((t.f_score + t.m_score + 1) // 2).cast("int8"))
     r5, fm5 = _five(t.r_score, bins), _five(t.fm_score, bins)
     cases = [((r5.isin(rs)) & (fm5.isin(fms)), name) for name, rs, fms in RULES]
@@ -223,15 +238,15 @@ def _share_row(
 
 
 def migration(
-    orders: Table, start: date, end: date, *, dimension: str = "rfm_segment", bins: int = 5
+    sales: Sales, start: date, end: date, *, dimension: str = "rfm_segment", bins: int = 5
 ) -> dict[str, Any]:
     """Where each ``start`` group's customers are at ``end`` (new customers come from ``new``)."""
     if dimension not in DIMENSIONS:
         raise InputError(f"unknown dimension {dimension!r}{did_you_mean(dimension, DIMENSIONS)}")
     if start >= end:
         raise InputError("the migration's --from date must be before its --as-of date")
-    before = customer_segments(orders, start, bins=bins).select("customer_key", src=dimension)
-    after = customer_segments(orders, end, bins=bins).select("customer_key", dst=dimension)
+    before = customer_segments(sales, start, bins=bins).select("customer_key", src=dimension)
+    after = customer_segments(sales, end, bins=bins).select("customer_key", dst=dimension)
     joined = after.left_join(before, "customer_key")
     flows = joined.group_by([joined.src.fill_null("new").name("src"), "dst"]).agg(
         customers=joined.count()

@@ -118,6 +118,13 @@ class Warehouse:
             raise NotFoundError(f"no table {name!r}{did_you_mean(name, TABLE_NAMES)}")
         return self.ibis.table(name)
 
+    def has_table(self, name: str) -> bool:
+        """Whether ``name`` exists (a derived table is only made by the first load needing it)."""
+        found = self.duckdb.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
+        ).fetchall()
+        return bool(found[0][0])
+
     def close(self) -> None:
         self.duckdb.close()
 

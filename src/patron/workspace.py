@@ -19,7 +19,8 @@ from patron.export import customer_table, write_table
 from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
-from patron.metrics.base import last_order_date, purchase_span
+from patron.metrics.occasions import TABLE as OCCASIONS
+from patron.metrics.occasions import Sales, last_order_date, purchase_span
 from patron.overview import quarantine_rows, workspace_status
 from patron.profile import customer_profile
 from patron.segments import customer_segments, migration, summary
@@ -133,6 +134,17 @@ class Workspace:
         """A table of the data contract as an Ibis expression, for notebooks and SQL users."""
         return self.warehouse.table(name)
 
+    def sales(self) -> Sales:
+        """The orders and their purchase occasions, as every metric reads them (Ibis tables).
+
+        Occasions come from the ``purchase_occasions`` table each orders load rebuilds; a
+        workspace loaded before that table existed gets them computed from the orders.
+        """
+        orders = self.table("orders")
+        if self.warehouse.has_table(OCCASIONS):
+            return Sales(orders, self.warehouse.ibis.table(OCCASIONS))
+        return Sales.of(orders)
+
     def customer(self, identifier: str) -> dict[str, Any]:
         """The 360 profile of the person with ``identifier`` (email, phone, any id, or key)."""
         return customer_profile(
@@ -149,7 +161,7 @@ class Workspace:
 
     def as_of(self, day: date | None = None) -> date:
         """``day``, or by default the last purchase day loaded (metrics never read the clock)."""
-        return day or last_order_date(self.table("orders"))
+        return day or last_order_date(self.sales())
 
     def kpis(
         self,
@@ -165,7 +177,7 @@ class Workspace:
         Overall, the KPI keys sit at the top level; with ``by`` they are in ``groups``; with
         ``trend`` each month end is a row of ``points``.
         """
-        orders, day = self.table("orders"), self.as_of(as_of)
+        sales, day = self.sales(), self.as_of(as_of)
         head = {
             "as_of": day.isoformat(),
             "window_days": window,
@@ -174,41 +186,41 @@ class Workspace:
             "by": by,
         }
         if trend:
-            first = purchase_span(orders)[0]
+            first = purchase_span(sales)[0]
             points = kpi_metrics.trend(
-                orders, day, first=first, window=window, early_days=early_days, by=by
+                sales, day, first=first, window=window, early_days=early_days, by=by
             )
             return {**head, "trend": "month", "points": points}
-        groups = kpi_metrics.kpis(orders, day, window=window, early_days=early_days, by=by)
+        groups = kpi_metrics.kpis(sales, day, window=window, early_days=early_days, by=by)
         return {**head, "groups": groups} if by else {**head, **groups[0]}
 
     def concentration(self, *, as_of: date | None = None, window: int = 365) -> list[Any]:
         """The Pareto curve of window revenue over active customers."""
-        return kpi_metrics.concentration(self.table("orders"), self.as_of(as_of), window=window)
+        return kpi_metrics.concentration(self.sales(), self.as_of(as_of), window=window)
 
     def cohorts(
         self, *, as_of: date | None = None, period: str = "month", metric: str = "retention"
     ) -> dict[str, Any]:
         """Acquisition cohorts by age (definitions: :mod:`patron.metrics.cohorts`)."""
         day = self.as_of(as_of)
-        return cohort_metrics.cohorts(self.table("orders"), day, period=period, metric=metric)
+        return cohort_metrics.cohorts(self.sales(), day, period=period, metric=metric)
 
     def compare_cohorts(
         self, first: str, second: str, *, as_of: date | None = None, period: str = "month"
     ) -> dict[str, Any]:
         """Two cohorts side by side: retention, repeat and cumulative revenue per customer."""
         day = self.as_of(as_of)
-        return cohort_metrics.compare(self.table("orders"), day, first, second, period=period)
+        return cohort_metrics.compare(self.sales(), day, first, second, period=period)
 
     def clv_curves(self, *, as_of: date | None = None, period: str = "month") -> dict[str, Any]:
         """Historical CLV by months since acquisition, per acquisition channel."""
-        return cohort_metrics.clv_curves(self.table("orders"), self.as_of(as_of), period=period)
+        return cohort_metrics.clv_curves(self.sales(), self.as_of(as_of), period=period)
 
     def segments(
         self, *, as_of: date | None = None, bins: int = 5, window: int = 365
     ) -> ibis.Table:
         """One row per customer: RFM, segment, stage and value tier (:mod:`patron.segments`)."""
-        return customer_segments(self.table("orders"), self.as_of(as_of), bins=bins, window=window)
+        return customer_segments(self.sales(), self.as_of(as_of), bins=bins, window=window)
 
     def segment_summary(
         self, *, as_of: date | None = None, bins: int = 5, window: int = 365
@@ -231,8 +243,7 @@ class Workspace:
         bins: int = 5,
     ) -> dict[str, Any]:
         """Where customers in each group at ``start`` are at ``as_of``."""
-        orders = self.table("orders")
-        return migration(orders, start, self.as_of(as_of), dimension=dimension, bins=bins)
+        return migration(self.sales(), start, self.as_of(as_of), dimension=dimension, bins=bins)
 
     def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments); returns rows."""

@@ -3,7 +3,8 @@
 The definitions are the module docstrings of ``patron.metrics.base`` and
 ``patron.metrics.cohorts``; every expected number is worked out by hand in a comment. The
 scenarios are written into one file and loaded once through the real loader; ids are prefixed
-with the scenario's name and a test passes the orders table filtered to its scenario.
+with the scenario's name and a test passes the orders and occasions of its scenario
+(``scenarios.shop``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-import ibis
 import pytest
+from scenarios import shop
 
 from patron import Workspace
 from patron.errors import InputError
 from patron.metrics.base import period_label, period_of
 from patron.metrics.cohorts import clv_curves, cohorts, compare
+from patron.metrics.occasions import Sales
 
 HEADER = "order_id,customer_id,ordered_at,channel,revenue,cost,status,return_of\n"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # the load's clock: every order below is before it
@@ -58,7 +60,7 @@ SCENARIOS: dict[str, list[tuple[str, ...]]] = {
 
 
 @pytest.fixture(scope="module")
-def orders(tmp_path_factory: pytest.TempPathFactory) -> ibis.Table:
+def sales(tmp_path_factory: pytest.TempPathFactory) -> Sales:
     folder = tmp_path_factory.mktemp("cohorts")
     lines = []
     for name, rows in SCENARIOS.items():
@@ -71,11 +73,7 @@ def orders(tmp_path_factory: pytest.TempPathFactory) -> ibis.Table:
     ws = Workspace.init(folder / "ws", timezone="UTC", phone_region="US")
     result = ws.load("orders", [folder / "orders.csv"], now=NOW)
     assert (result.inserted, result.quarantined) == (len(lines), 0)
-    return ws.table("orders")
-
-
-def shop(orders: ibis.Table, name: str) -> ibis.Table:
-    return orders.filter(orders.order_id.startswith(f"{name}."))
+    return ws.sales()
 
 
 def r6(value: Any) -> Any:
@@ -92,9 +90,9 @@ def r6(value: Any) -> Any:
 AS_OF = date(2024, 3, 15)
 
 
-def table(orders: ibis.Table, period: str, metric: str, as_of: date = AS_OF) -> list[Any]:
+def table(sales: Sales, period: str, metric: str, as_of: date = AS_OF) -> list[Any]:
     """(cohort, size, values) rows of the main scenario."""
-    out = cohorts(shop(orders, "main"), as_of, period=period, metric=metric)
+    out = cohorts(shop(sales, "main"), as_of, period=period, metric=metric)
     assert (out["period"], out["metric"], out["as_of"]) == (period, metric, as_of.isoformat())
     return [(c["cohort"], c["size"], c["values"]) for c in out["cohorts"]]
 
@@ -117,8 +115,8 @@ MONTHLY: dict[str, list[tuple[str, int, list[Any]]]] = {
 
 
 @pytest.mark.parametrize("metric", list(MONTHLY))
-def test_monthly_cohorts(orders: ibis.Table, metric: str) -> None:
-    assert r6(table(orders, "month", metric)) == r6(MONTHLY[metric])
+def test_monthly_cohorts(sales: Sales, metric: str) -> None:
+    assert r6(table(sales, "month", metric)) == r6(MONTHLY[metric])
 
 
 # Every customer of the main scenario was acquired in 2024-Q1 (and 2024), the as-of quarter:
@@ -140,8 +138,8 @@ Q1 = {
         ("year", "2024", "repeat"),
     ],
 )
-def test_quarter_and_year_cohorts(orders: ibis.Table, period: str, label: str, metric: str) -> None:
-    assert r6(table(orders, period, metric)) == r6([(label, 3, Q1[metric])])
+def test_quarter_and_year_cohorts(sales: Sales, period: str, label: str, metric: str) -> None:
+    assert r6(table(sales, period, metric)) == r6([(label, 3, Q1[metric])])
 
 
 # Seasons: Jan-Feb is winter, March spring. Cohort 2024-winter = {c1, c2, c3}, ages winter, spring.
@@ -155,9 +153,9 @@ SEASONAL = {
 
 
 @pytest.mark.parametrize("metric", list(SEASONAL))
-def test_season_cohorts(orders: ibis.Table, metric: str) -> None:
+def test_season_cohorts(sales: Sales, metric: str) -> None:
     expected = [("2024-winter", 3, SEASONAL[metric])]
-    assert r6(table(orders, "season", metric)) == r6(expected)
+    assert r6(table(sales, "season", metric)) == r6(expected)
 
 
 @pytest.mark.parametrize(
@@ -202,14 +200,14 @@ def test_season_cohorts(orders: ibis.Table, metric: str) -> None:
         ),
     ],
 )
-def test_cohort_labels_sizes_and_ages(orders: ibis.Table, period: str, expected: list[Any]) -> None:
-    out = cohorts(shop(orders, "seasons"), date(2024, 1, 1), period=period, metric="retention")
+def test_cohort_labels_sizes_and_ages(sales: Sales, period: str, expected: list[Any]) -> None:
+    out = cohorts(shop(sales, "seasons"), date(2024, 1, 1), period=period, metric="retention")
     assert [(c["cohort"], c["size"], len(c["values"])) for c in out["cohorts"]] == expected
     assert all(c["values"][0] == 1.0 for c in out["cohorts"])  # age 0 is 1 by definition
 
 
-def test_holiday_cohort_retention(orders: ibis.Table) -> None:
-    out = cohorts(shop(orders, "seasons"), date(2024, 1, 1), period="season", metric="retention")
+def test_holiday_cohort_retention(sales: Sales) -> None:
+    out = cohorts(shop(sales, "seasons"), date(2024, 1, 1), period="season", metric="retention")
     by_label = {c["cohort"]: c["values"] for c in out["cohorts"]}
     # 2023-holiday = {s8, s9}; in 2024-winter only s8 is back: 1/2
     assert by_label["2023-holiday"] == [1.0, 0.5]
@@ -259,13 +257,13 @@ def test_consecutive_periods_have_consecutive_numbers() -> None:
         (date(2024, 12, 31), "year", False),
     ],
 )
-def test_partial_last(orders: ibis.Table, as_of: date, period: str, partial: bool) -> None:
-    out = cohorts(shop(orders, "main"), as_of, period=period, metric="customers")
+def test_partial_last(sales: Sales, as_of: date, period: str, partial: bool) -> None:
+    out = cohorts(shop(sales, "main"), as_of, period=period, metric="customers")
     assert out["partial_last"] is partial
 
 
-def test_compare_two_cohorts(orders: ibis.Table) -> None:
-    out = compare(shop(orders, "main"), AS_OF, "2024-02", "2024-01", period="month")
+def test_compare_two_cohorts(sales: Sales) -> None:
+    out = compare(shop(sales, "main"), AS_OF, "2024-02", "2024-01", period="month")
     assert out["period"] == "month"
     assert out["as_of"] == "2024-03-15"
     first, second = out["cohorts"]
@@ -277,18 +275,18 @@ def test_compare_two_cohorts(orders: ibis.Table) -> None:
     )
 
 
-def test_compare_unknown_cohort_suggests_a_known_one(orders: ibis.Table) -> None:
-    seasons = shop(orders, "seasons")
+def test_compare_unknown_cohort_suggests_a_known_one(sales: Sales) -> None:
+    seasons = shop(sales, "seasons")
     with pytest.raises(
         InputError, match=r"no season cohort '2023-holliday'.*did you mean '2023-holiday'"
     ):
         compare(seasons, date(2024, 1, 1), "2023-winter", "2023-holliday", period="season")
     with pytest.raises(InputError, match=r"no month cohort '2024-3'.*did you mean"):
-        compare(shop(orders, "main"), AS_OF, "2024-3", "2024-01", period="month")
+        compare(shop(sales, "main"), AS_OF, "2024-3", "2024-01", period="month")
 
 
-def test_unknown_metric_or_period(orders: ibis.Table) -> None:
-    main = shop(orders, "main")
+def test_unknown_metric_or_period(sales: Sales) -> None:
+    main = shop(sales, "main")
     with pytest.raises(InputError, match="did you mean 'retention'"):
         cohorts(main, AS_OF, period="month", metric="retension")
     with pytest.raises(InputError, match="did you mean 'quarter'"):
@@ -299,10 +297,10 @@ def test_unknown_metric_or_period(orders: ibis.Table) -> None:
         compare(main, AS_OF, "2024-01", "2024-02", period="monht")
 
 
-def test_clv_curves_by_acquisition_channel(orders: ibis.Table) -> None:
+def test_clv_curves_by_acquisition_channel(sales: Sales) -> None:
     # acquisition channels: c1 web (Jan), c2 store (Jan), c3 web (Feb; 09:00 web before 18:00 store)
     # net revenue by age: c1 15, 0, 20; c2 30, -10, 0; c3 10, 4 (the Feb cohort reaches age 1 only)
-    out = clv_curves(shop(orders, "main"), AS_OF, period="month")
+    out = clv_curves(shop(sales, "main"), AS_OF, period="month")
     assert (out["period"], out["as_of"]) == ("month", "2024-03-15")
     assert r6(out["curves"]) == r6(
         [
@@ -319,8 +317,8 @@ def test_clv_curves_by_acquisition_channel(orders: ibis.Table) -> None:
     )
 
 
-def test_clv_curves_by_quarter(orders: ibis.Table) -> None:
-    out = clv_curves(shop(orders, "main"), AS_OF, period="quarter")
+def test_clv_curves_by_quarter(sales: Sales) -> None:
+    out = clv_curves(shop(sales, "main"), AS_OF, period="quarter")
     assert r6(out["curves"]) == r6(
         [
             {"group": "all", "customers": [3], "values": [23.0]},  # 69 / 3
@@ -330,7 +328,7 @@ def test_clv_curves_by_quarter(orders: ibis.Table) -> None:
     )
 
 
-def test_nothing_bought_yet(orders: ibis.Table) -> None:
-    main = shop(orders, "main")
+def test_nothing_bought_yet(sales: Sales) -> None:
+    main = shop(sales, "main")
     assert cohorts(main, date(2023, 12, 31), period="month", metric="retention")["cohorts"] == []
     assert clv_curves(main, date(2023, 12, 31), period="month")["curves"] == []

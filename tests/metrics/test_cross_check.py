@@ -18,12 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import ibis
 import pytest
 
 from patron import Workspace
 from patron.metrics.cohorts import clv_curves, cohorts
 from patron.metrics.kpis import kpis
+from patron.metrics.occasions import Sales
 from patron.samples.synthetic import generate
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # the load's clock: the data ends 2024-12-31
@@ -56,14 +56,14 @@ class Refund:
 class Shop:
     """The loaded orders as plain rows: purchases and refunds of attributed customers."""
 
-    table: ibis.Table
+    sales: Sales
     purchases: list[Purchase] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
 
 
-def read_shop(table: ibis.Table) -> Shop:
-    frame = table.to_pandas()
-    shop = Shop(table)
+def read_shop(sales: Sales) -> Shop:
+    frame = sales.orders.to_pandas()
+    shop = Shop(sales)
     for row in frame.to_dict("records"):
         if row["customer_key"] is None or row["customer_key"] != row["customer_key"]:
             continue  # unattributed: no customer activity
@@ -121,7 +121,7 @@ def shops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Shop]:
         ws = Workspace.init(folder / name, timezone="America/New_York", phone_region="US")
         result = ws.load("orders", [path], now=NOW)
         assert result.quarantined == 0
-        out[name] = read_shop(ws.table("orders"))
+        out[name] = read_shop(ws.sales())
     return out
 
 
@@ -299,7 +299,7 @@ def test_kpis_match_the_reference(
     shops: dict[str, Shop], data: str, as_of: date, window: int, early: int, by: str | None
 ) -> None:
     shop = shops[data]
-    got = kpis(shop.table, as_of, window=window, early_days=early, by=by)
+    got = kpis(shop.sales, as_of, window=window, early_days=early, by=by)
     expected = reference_kpis(shop, as_of, window, early, by)
     assert [row["group"] for row in got] == sorted(expected)
     assert len(got) >= (1 if by is None else 3)
@@ -316,7 +316,7 @@ def test_margin_coverage_of_a_group_without_costs(shops: dict[str, Shop]) -> Non
         None,
         0.0,
     )
-    got = kpis(shop.table, date(2023, 11, 30), window=60, early_days=45, by="cohort")
+    got = kpis(shop.sales, date(2023, 11, 30), window=60, early_days=45, by="cohort")
     assert next(row for row in got if row["group"] == "2022-09")["margin_coverage"] == 0.0
 
 
@@ -443,7 +443,7 @@ def test_cohorts_match_the_reference(shops: dict[str, Shop], period: str, as_of:
     expected = reference_cohorts(shop, as_of, period)
     assert len(expected) >= 2
     for metric in COHORT_METRICS:
-        got = cohorts(shop.table, as_of, period=period, metric=metric)
+        got = cohorts(shop.sales, as_of, period=period, metric=metric)
         assert [c["cohort"] for c in got["cohorts"]] == list(expected)
         for c in got["cohorts"]:
             reference = expected[c["cohort"]]
@@ -459,7 +459,7 @@ def test_cohorts_match_the_reference(shops: dict[str, Shop], period: str, as_of:
 def test_clv_curves_match_the_reference(shops: dict[str, Shop], period: str, as_of: date) -> None:
     shop = shops["synthetic"]
     expected = reference_curves(shop, as_of, period)
-    got = clv_curves(shop.table, as_of, period=period)
+    got = clv_curves(shop.sales, as_of, period=period)
     assert [c["group"] for c in got["curves"]] == sorted(expected)
     for curve in got["curves"]:
         reference = expected[curve["group"]]

@@ -8,7 +8,7 @@ Unless a test says otherwise the as-of day A is 2024-06-30 and the window W is 3
 
 Each scenario below is a little shop of its own. To keep the suite fast they are written into one
 file and loaded once through the real loader; every id is prefixed with the scenario's name, and
-a test passes ``kpis`` the orders table filtered to its scenario.
+a test passes ``kpis`` the orders and occasions of its scenario (``scenarios.shop``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import ibis
 import pytest
+from scenarios import shop
 
 from patron import Workspace
 from patron.errors import InputError
-from patron.metrics.base import last_order_date
 from patron.metrics.kpis import concentration, kpis, month_ends, trend
+from patron.metrics.occasions import Sales, last_order_date
 
 HEADER = "order_id,customer_id,ordered_at,channel,revenue,cost,status,return_of\n"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)  # the load's clock: every order below is before it
@@ -111,41 +111,36 @@ def csv_lines(rows: list[Row], prefix: str = "") -> str:
     return "".join(out)
 
 
-def load(folder: Path, text: str, rows: int, *, timezone: str = "UTC") -> ibis.Table:
-    """The orders table of a fresh workspace in ``folder`` loaded from the CSV ``text``."""
+def load(folder: Path, text: str, rows: int, *, timezone: str = "UTC") -> Sales:
+    """The orders and occasions of a fresh workspace in ``folder`` loaded from the CSV ``text``."""
     csv = folder / "orders.csv"
     csv.write_text(HEADER + text, encoding="utf-8")
     ws = Workspace.init(folder / "ws", timezone=timezone, phone_region="US")
     result = ws.load("orders", [csv], now=NOW)
     assert result.quarantined == 0, ws.quarantine()
     assert result.inserted == rows
-    return ws.table("orders")
+    return ws.sales()
 
 
 @pytest.fixture(scope="module")
-def orders(tmp_path_factory: pytest.TempPathFactory) -> ibis.Table:
+def sales(tmp_path_factory: pytest.TempPathFactory) -> Sales:
     """Every scenario of this module in one workspace (UTC)."""
     text = "".join(csv_lines(rows, f"{name}.") for name, rows in SCENARIOS.items())
     count = sum(len(rows) for rows in SCENARIOS.values())
     return load(tmp_path_factory.mktemp("kpis"), text, count)
 
 
-def shop(orders: ibis.Table, name: str) -> ibis.Table:
-    """The orders of one scenario."""
-    return orders.filter(orders.order_id.startswith(f"{name}."))
-
-
-def one(orders: ibis.Table, name: str, as_of: date = AS_OF, **options: Any) -> dict[str, Any]:
+def one(sales: Sales, name: str, as_of: date = AS_OF, **options: Any) -> dict[str, Any]:
     """The single ``all`` group of ``kpis`` for scenario ``name`` (window 30 unless given)."""
-    rows = kpis(shop(orders, name), as_of, **{"window": 30, **options})
+    rows = kpis(shop(sales, name), as_of, **{"window": 30, **options})
     assert [row["group"] for row in rows] == ["all"]
     assert set(rows[0]) == KEYS
     return rows[0]
 
 
-def by_group(orders: ibis.Table, name: str, by: str) -> dict[str, dict[str, Any]]:
+def by_group(sales: Sales, name: str, by: str) -> dict[str, dict[str, Any]]:
     """``kpis`` of scenario ``name`` by ``by``, keyed by group, in the order returned."""
-    return {row["group"]: row for row in kpis(shop(orders, name), AS_OF, window=30, by=by)}
+    return {row["group"]: row for row in kpis(shop(sales, name), AS_OF, window=30, by=by)}
 
 
 def check(actual: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -156,8 +151,8 @@ def check(actual: dict[str, Any], expected: dict[str, Any]) -> None:
 SINGLE = scenario("single", [buy("o1", "c1", "2024-06-10", 50, cost=30)])
 
 
-def test_single_customer_every_kpi(orders: ibis.Table) -> None:
-    assert one(orders, SINGLE) == pytest.approx(
+def test_single_customer_every_kpi(sales: Sales) -> None:
+    assert one(sales, SINGLE) == pytest.approx(
         {
             "group": "all",
             "customers_total": 1,
@@ -203,9 +198,9 @@ SAME_DAY = scenario(
 )
 
 
-def test_two_orders_on_one_day_are_one_occasion(orders: ibis.Table) -> None:
+def test_two_orders_on_one_day_are_one_occasion(sales: Sales) -> None:
     check(
-        one(orders, SAME_DAY),
+        one(sales, SAME_DAY),
         {
             "customers_total": 2,
             "repeat_rate": 0.5,  # c1 has one occasion (06-10), c2 two (06-10, 06-12): 1/2
@@ -236,9 +231,9 @@ RETURNS = scenario(
 )
 
 
-def test_returns_reduce_money_never_count_as_occasions(orders: ibis.Table) -> None:
+def test_returns_reduce_money_never_count_as_occasions(sales: Sales) -> None:
     check(
-        one(orders, RETURNS),
+        one(sales, RETURNS),
         {
             "customers_total": 2,
             "active_customers": 2,
@@ -267,9 +262,9 @@ def test_returns_reduce_money_never_count_as_occasions(orders: ibis.Table) -> No
 ZERO = scenario("zero", [buy("o1", "c1", "2024-06-01", 0), buy("o2", "c1", "2024-06-15", 0)])
 
 
-def test_zero_value_orders_are_occasions(orders: ibis.Table) -> None:
+def test_zero_value_orders_are_occasions(sales: Sales) -> None:
     check(
-        one(orders, ZERO),
+        one(sales, ZERO),
         {
             "customers_total": 1,
             "active_customers": 1,
@@ -290,8 +285,8 @@ def test_zero_value_orders_are_occasions(orders: ibis.Table) -> None:
 QUIET = scenario("quiet", [buy("o1", "c1", "2024-01-10", 10, cost=4)])
 
 
-def test_empty_window_gives_null_ratios_not_zero(orders: ibis.Table) -> None:
-    assert one(orders, QUIET) == pytest.approx(
+def test_empty_window_gives_null_ratios_not_zero(sales: Sales) -> None:
+    assert one(sales, QUIET) == pytest.approx(
         {
             "group": "all",
             "customers_total": 1,
@@ -329,9 +324,9 @@ def test_empty_window_gives_null_ratios_not_zero(orders: ibis.Table) -> None:
 LOST = scenario("lost", [buy("o1", "c1", "2024-05-15", 10)])  # previous window only
 
 
-def test_everyone_lost_retention_is_zero_and_leaky_bucket_null(orders: ibis.Table) -> None:
+def test_everyone_lost_retention_is_zero_and_leaky_bucket_null(sales: Sales) -> None:
     check(
-        one(orders, LOST),
+        one(sales, LOST),
         {
             "active_customers": 0,
             "new_customers": 0,
@@ -354,9 +349,9 @@ ON_AS_OF = scenario(
 )
 
 
-def test_customer_acquired_on_the_as_of_day_and_nothing_later_is_read(orders: ibis.Table) -> None:
+def test_customer_acquired_on_the_as_of_day_and_nothing_later_is_read(sales: Sales) -> None:
     check(
-        one(orders, ON_AS_OF),
+        one(sales, ON_AS_OF),
         {
             "customers_total": 1,
             "active_customers": 1,
@@ -399,9 +394,9 @@ BOUNDS = scenario(
 )
 
 
-def test_window_boundaries_lost_and_retained(orders: ibis.Table) -> None:
+def test_window_boundaries_lost_and_retained(sales: Sales) -> None:
     check(
-        one(orders, BOUNDS),
+        one(sales, BOUNDS),
         {
             "customers_total": 5,
             "active_customers": 2,  # c2, c5
@@ -440,9 +435,9 @@ EARLY = scenario(
 )
 
 
-def test_early_repeat_rate_cohort_boundaries(orders: ibis.Table) -> None:
+def test_early_repeat_rate_cohort_boundaries(sales: Sales) -> None:
     check(
-        one(orders, EARLY, early_days=10),
+        one(sales, EARLY, early_days=10),
         {
             "early_repeat_cohort": 5,  # e2, e3, e4, e5, e7
             "early_repeat_rate": 0.4,  # e2, e3 of 5
@@ -466,9 +461,9 @@ EVEN = scenario(
 )
 
 
-def test_days_to_second_purchase_median_of_an_even_count(orders: ibis.Table) -> None:
+def test_days_to_second_purchase_median_of_an_even_count(sales: Sales) -> None:
     check(
-        one(orders, EVEN),
+        one(sales, EVEN),
         {"days_to_second_purchase_median": 5.5, "days_to_second_purchase_mean": 5.5},
     )
 
@@ -490,9 +485,9 @@ def _top_rows() -> list[Row]:
 TOP = scenario("top", _top_rows())
 
 
-def test_top_10pct_revenue_share_takes_ceil_of_the_active_customers(orders: ibis.Table) -> None:
+def test_top_10pct_revenue_share_takes_ceil_of_the_active_customers(sales: Sales) -> None:
     shares = {
-        k: row["top_10pct_revenue_share"] for k, row in by_group(orders, TOP, "channel").items()
+        k: row["top_10pct_revenue_share"] for k, row in by_group(sales, TOP, "channel").items()
     }
     assert shares == pytest.approx(
         {
@@ -513,8 +508,8 @@ TIES = scenario(
 )
 
 
-def test_top_10pct_revenue_share_with_ties(orders: ibis.Table) -> None:
-    check(one(orders, TIES), {"top_10pct_revenue_share": 10 / 23})  # 5 + 5 of 3*5 + 8*1
+def test_top_10pct_revenue_share_with_ties(sales: Sales) -> None:
+    check(one(sales, TIES), {"top_10pct_revenue_share": 10 / 23})  # 5 + 5 of 3*5 + 8*1
 
 
 # the CLV cohort first bought in (A-W-365, A-365] = (2023-06-01, 2023-07-01] (2024 is leap)
@@ -533,9 +528,9 @@ CLV = scenario(
 )
 
 
-def test_clv_365_counts_day_0_to_day_364(orders: ibis.Table) -> None:
+def test_clv_365_counts_day_0_to_day_364(sales: Sales) -> None:
     check(
-        one(orders, CLV),
+        one(sales, CLV),
         {
             "clv_365_customers": 2,  # k2, k3
             "clv_365": 85.0,  # k2: 100 - 20 + 50 = 130; k3: 40; (130 + 40) / 2
@@ -555,9 +550,9 @@ MARGIN = scenario(
 )
 
 
-def test_margin_with_partial_costs(orders: ibis.Table) -> None:
+def test_margin_with_partial_costs(sales: Sales) -> None:
     check(
-        one(orders, MARGIN),
+        one(sales, MARGIN),
         {
             "margin": 14.0,  # (100 - 70) - (20 - 14) - (10 - 0)
             "margin_coverage": 100 / 150,  # costed revenue 100 of window revenue 150
@@ -576,17 +571,17 @@ NO_COST = scenario(
 )
 
 
-def test_margin_without_costs_is_null(orders: ibis.Table) -> None:
-    assert one(orders, NO_COST)["margin"] is None
+def test_margin_without_costs_is_null(sales: Sales) -> None:
+    assert one(sales, NO_COST)["margin"] is None
 
 
-def test_margin_coverage_without_costs_is_zero(orders: ibis.Table) -> None:
+def test_margin_coverage_without_costs_is_zero(sales: Sales) -> None:
     # the share of window revenue 100 that carries a cost: 0 / 100 (the denominator is not empty)
-    assert one(orders, NO_COST)["margin_coverage"] == 0.0
+    assert one(sales, NO_COST)["margin_coverage"] == 0.0
 
 
-def test_no_customers_yet_gives_one_all_group(orders: ibis.Table) -> None:
-    rows = kpis(shop(orders, SINGLE), date(2024, 1, 1), window=30)  # its only order is 06-10
+def test_no_customers_yet_gives_one_all_group(sales: Sales) -> None:
+    rows = kpis(shop(sales, SINGLE), date(2024, 1, 1), window=30)  # its only order is 06-10
     assert [(row["group"], row["customers_total"], row["repeat_rate"]) for row in rows] == [
         ("all", 0, None)
     ]
@@ -605,8 +600,8 @@ CHANNELS = scenario(
 )
 
 
-def test_by_channel_counts_a_customer_in_every_channel(orders: ibis.Table) -> None:
-    rows = by_group(orders, CHANNELS, "channel")
+def test_by_channel_counts_a_customer_in_every_channel(sales: Sales) -> None:
+    rows = by_group(sales, CHANNELS, "channel")
     assert list(rows) == ["store", "unknown", "web"]
     check(
         rows["store"],
@@ -641,8 +636,8 @@ ACQUIRED = scenario(
 )
 
 
-def test_by_acquisition_channel_uses_the_first_order_of_the_first_day(orders: ibis.Table) -> None:
-    rows = by_group(orders, ACQUIRED, "acquisition_channel")
+def test_by_acquisition_channel_uses_the_first_order_of_the_first_day(sales: Sales) -> None:
+    rows = by_group(sales, ACQUIRED, "acquisition_channel")
     assert list(rows) == ["store", "unknown", "web"]
     # every order of a customer counts in their acquisition channel
     check(rows["store"], {"customers_total": 1, "orders": 3, "revenue": 35.0, "repeat_rate": 1.0})
@@ -672,8 +667,8 @@ COHORT = scenario(
 )
 
 
-def test_by_cohort_groups_by_acquisition_month(orders: ibis.Table) -> None:
-    rows = by_group(orders, COHORT, "cohort")
+def test_by_cohort_groups_by_acquisition_month(sales: Sales) -> None:
+    rows = by_group(sales, COHORT, "cohort")
     assert list(rows) == ["2024-05", "2024-06"]
     check(
         rows["2024-05"],
@@ -711,9 +706,9 @@ ORPHAN = scenario(
 )
 
 
-def test_refund_of_a_customer_without_purchases_counts(orders: ibis.Table) -> None:
+def test_refund_of_a_customer_without_purchases_counts(sales: Sales) -> None:
     check(
-        one(orders, ORPHAN, as_of=date(2024, 6, 15)),
+        one(sales, ORPHAN, as_of=date(2024, 6, 15)),
         {
             "customers_total": 1,  # c1; c2 has no occasion by 06-15
             "revenue": 100.0,
@@ -726,11 +721,11 @@ def test_refund_of_a_customer_without_purchases_counts(orders: ibis.Table) -> No
 
 
 def test_refund_of_a_customer_who_buys_later_counts_once_they_are_a_customer(
-    orders: ibis.Table,
+    sales: Sales,
 ) -> None:
     # as of 06-30, c2 has bought (06-20): the window (05-31, 06-30] holds o1, r2 and o3
     check(
-        one(orders, ORPHAN),
+        one(sales, ORPHAN),
         {
             "customers_total": 2,
             "revenue": 150.0,
@@ -764,7 +759,7 @@ def test_unattributed_orders_are_left_out(tmp_path: Path) -> None:
         "r3",
     ]
     check(
-        kpis(table, AS_OF, window=30)[0],
+        kpis(ws.sales(), AS_OF, window=30)[0],
         {
             "customers_total": 3,  # c1, c2, c3
             "orders": 3,  # o1, o2, o4
@@ -775,15 +770,15 @@ def test_unattributed_orders_are_left_out(tmp_path: Path) -> None:
     )
 
 
-def test_last_order_date_is_the_last_purchase_day(orders: ibis.Table) -> None:
+def test_last_order_date_is_the_last_purchase_day(sales: Sales) -> None:
     # the returns scenario's last purchase is p2 on 06-06; the return r1 on 06-08 is no purchase
-    assert last_order_date(shop(orders, RETURNS)) == date(2024, 6, 6)
+    assert last_order_date(shop(sales, RETURNS)) == date(2024, 6, 6)
     with pytest.raises(InputError, match="no orders are loaded yet"):
-        last_order_date(shop(orders, "no-such-scenario"))
+        last_order_date(shop(sales, "no-such-scenario"))
 
 
-def test_trend_is_kpis_as_of_each_month_end(orders: ibis.Table) -> None:
-    points = trend(shop(orders, BOUNDS), AS_OF, first=date(2024, 5, 15), window=30)
+def test_trend_is_kpis_as_of_each_month_end(sales: Sales) -> None:
+    points = trend(shop(sales, BOUNDS), AS_OF, first=date(2024, 5, 15), window=30)
     assert [(p["as_of"], p["group"]) for p in points] == [
         ("2024-05-31", "all"),
         ("2024-06-30", "all"),
@@ -811,10 +806,10 @@ def test_month_ends() -> None:
     assert month_ends(date(2024, 2, 1), date(2024, 2, 10)) == [date(2024, 2, 10)]
 
 
-def test_concentration_curve(orders: ibis.Table) -> None:
+def test_concentration_curve(sales: Sales) -> None:
     # the ties scenario: 11 active customers, three spend 5 and eight spend 1 (23 in all).
     # With 4 points, rank r falls in bucket ceil(4r / 11): ranks 1-2, 3-5, 6-8, 9-11.
-    curve = concentration(shop(orders, TIES), AS_OF, window=30, points=4)
+    curve = concentration(shop(sales, TIES), AS_OF, window=30, points=4)
     assert [(p["customer_share"], p["revenue_share"]) for p in curve] == [
         (round(2 / 11, 6), round(10 / 23, 6)),  # 5 + 5
         (round(5 / 11, 6), round(17 / 23, 6)),  # + 5 + 1 + 1
@@ -823,8 +818,8 @@ def test_concentration_curve(orders: ibis.Table) -> None:
     ]
 
 
-def test_bad_options_are_input_errors(orders: ibis.Table) -> None:
-    table = shop(orders, SINGLE)
+def test_bad_options_are_input_errors(sales: Sales) -> None:
+    table = shop(sales, SINGLE)
     with pytest.raises(InputError, match="did you mean 'channel'"):
         kpis(table, AS_OF, by="chanel")
     with pytest.raises(InputError, match="at least 1 day"):

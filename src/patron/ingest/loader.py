@@ -3,8 +3,9 @@
 One load is one DuckDB transaction: every source is staged and validated, rows are classified
 (insert, duplicate, conflict, update), bad rows go to ``quarantine`` with file, line, field and
 reason, identity resolution runs on the new rows, returns are linked to their orders, the
-derived ``customers`` table is rebuilt, and the load is logged in ``loads``. If anything fails,
-or the process is killed, the transaction never commits and the workspace is as it was.
+derived ``customers`` and ``purchase_occasions`` tables are rebuilt, and the load is logged in
+``loads``. If anything fails, or the process is killed, the transaction never commits and the
+workspace is as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from patron.ingest.parse import ParseOptions
 from patron.ingest.readers import RawSource, check_file, detect_format, read_file, read_frame
 from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
+from patron.metrics.occasions import rebuild_occasions
 from patron.sql import ident, literal, scalar
 
 Progress = Callable[[str], None]
@@ -172,6 +174,9 @@ def _load(
     if spec.has_identifiers:
         step("rebuilding customer profiles")
         rebuild_customers(con)
+    if result.merges or (spec.name == "orders" and result.inserted + result.updated):
+        step("rebuilding purchase occasions")
+        rebuild_occasions(con)
     _drop_temp(con, raws)
     return result
 

@@ -17,7 +17,7 @@ left out of every metric; ``patron status`` counts them as ``unattributed_orders
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 import ibis
@@ -37,36 +37,14 @@ Holiday gets its own season so "holiday 2023 vs holiday 2022 acquisitions" is on
 GROUPINGS = ("acquisition_channel", "channel", "cohort")
 
 
-def purchase_span(orders: Table) -> tuple[date, date]:
-    """The first and last purchase days in the data (the default as-of is the last one)."""
-    bought = orders.filter(~orders.is_return, orders.customer_key.notnull())
-    span = bought.aggregate(first=bought.order_date.min(), last=bought.order_date.max())
-    row = span.to_pyarrow().to_pylist()[0]
-    if row["last"] is None:
-        raise InputError("no orders are loaded yet; run `patron load orders FILE` first")
-    return _day(row["first"]), _day(row["last"])
-
-
-def last_order_date(orders: Table) -> date:
-    """The default as-of date: the last purchase day in the data (never the wall clock)."""
-    return purchase_span(orders)[1]
-
-
 def ratio(num: float | None, den: float | None) -> float | None:
     """num / den, or None when either is missing or the denominator is zero (never 0)."""
     return None if num is None or not den else num / den
 
 
-def _day(value: date | datetime) -> date:
-    """Dates come back as dates from DuckDB, as timestamps from some other engines."""
-    return value.date() if isinstance(value, datetime) else value
-
-
-def purchases(orders: Table, as_of: date) -> Table:
-    """Attributed purchase orders on or before ``as_of``, money as float64."""
-    kept = orders.filter(
-        ~orders.is_return, orders.customer_key.notnull(), orders.order_date <= as_of
-    )
+def purchases(orders: Table) -> Table:
+    """Attributed purchase orders, money as float64."""
+    kept = orders.filter(~orders.is_return, orders.customer_key.notnull())
     return kept.select(
         "customer_key",
         "order_date",
@@ -110,33 +88,6 @@ def group_label(rows: Table, by: str | None) -> ibis.Value:
     if by == "cohort":
         return rows.first_date.strftime("%Y-%m")
     return rows[by]
-
-
-def occasions(orders: Table, as_of: date, *, per_channel: bool = False) -> Table:
-    """Purchase occasions: grp, customer_key, order_date, revenue, orders, margin parts.
-
-    ``grp`` is the order channel with ``per_channel`` (each channel counted as its own shop),
-    else ``all``. ``channel`` is the day's first order's channel. One window pass adds ``n``
-    (occasions numbered from 0, the acquisition), ``first_date`` and ``acquisition_channel``.
-    """
-    p = purchases(orders, as_of)
-    # Partition by the customer alone unless per channel: a constant key still costs the sort.
-    keys = ["grp", "customer_key"] if per_channel else ["customer_key"]
-    p = p.mutate(grp=p.channel) if per_channel else p
-    days = p.group_by([*keys, "order_date"]).agg(
-        channel=p.channel.first(order_by=[p.ordered_at, p.order_id]),
-        revenue=p.revenue.sum(),
-        orders=p.count(),
-        costed_revenue=p.revenue.sum(where=p.cost.notnull()),
-        cost=p.cost.sum(),
-    )
-    order = ibis.window(group_by=keys, order_by="order_date")
-    days = days.mutate(
-        n=ibis.row_number().over(order),
-        first_date=days.order_date.first().over(order),
-        acquisition_channel=days.channel.first().over(order),
-    )
-    return days if per_channel else days.mutate(grp=ibis.literal("all"))
 
 
 def period_index(day: DateValue, period: str) -> IntegerValue:

@@ -28,29 +28,29 @@ import ibis
 
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import (
-    occasions,
     period_index,
     period_label,
     period_of,
     ratio,
     refunds,
 )
+from patron.metrics.occasions import Sales, occasions
 
 if TYPE_CHECKING:
-    from ibis import Table
+    pass
 
 METRICS = ("retention", "revenue", "customers", "cumulative_revenue", "repeat")
 
 
 def cohorts(
-    orders: Table, as_of: date, *, period: str = "month", metric: str = "retention"
+    sales: Sales, as_of: date, *, period: str = "month", metric: str = "retention"
 ) -> dict[str, Any]:
     """``{"period", "metric", "as_of", "partial_last", "cohorts": [{cohort, size, values}]}``."""
     if metric not in METRICS:
         raise InputError(f"unknown cohort metric {metric!r}{did_you_mean(metric, METRICS)}")
     rows = [
         {"cohort": c["cohort"], "size": c["size"], "values": c[metric]}
-        for c in _all_metrics(orders, as_of, period)
+        for c in _all_metrics(sales, as_of, period)
     ]
     return {
         "period": period,
@@ -62,10 +62,10 @@ def cohorts(
 
 
 def compare(
-    orders: Table, as_of: date, first: str, second: str, *, period: str = "month"
+    sales: Sales, as_of: date, first: str, second: str, *, period: str = "month"
 ) -> dict[str, Any]:
     """Two cohorts side by side: retention, repeat and cumulative revenue per customer by age."""
-    table = {c["cohort"]: c for c in _all_metrics(orders, as_of, period)}
+    table = {c["cohort"]: c for c in _all_metrics(sales, as_of, period)}
     missing = [name for name in (first, second) if name not in table]
     if missing:
         raise InputError(
@@ -74,9 +74,9 @@ def compare(
     return {"period": period, "as_of": as_of.isoformat(), "cohorts": [table[first], table[second]]}
 
 
-def clv_curves(orders: Table, as_of: date, *, period: str = "month") -> dict[str, Any]:
+def clv_curves(sales: Sales, as_of: date, *, period: str = "month") -> dict[str, Any]:
     """Cumulative net revenue per acquired customer by age, per acquisition channel and overall."""
-    cells = _cells(orders, as_of, period, "acquisition_channel")
+    cells = _cells(sales, as_of, period, "acquisition_channel")
     last = period_of(as_of, period)
     by_group: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(dict)
     for (group, cohort), ages in cells.items():
@@ -91,8 +91,8 @@ def clv_curves(orders: Table, as_of: date, *, period: str = "month") -> dict[str
     return {"period": period, "as_of": as_of.isoformat(), "curves": curves}
 
 
-def _all_metrics(orders: Table, as_of: date, period: str) -> list[dict[str, Any]]:
-    cells = _cells(orders, as_of, period, "cohort")
+def _all_metrics(sales: Sales, as_of: date, period: str) -> list[dict[str, Any]]:
+    cells = _cells(sales, as_of, period, "cohort")
     last = period_of(as_of, period)
     return [
         {"cohort": period_label(cohort, period), **_series(ages, last - cohort)}
@@ -101,38 +101,38 @@ def _all_metrics(orders: Table, as_of: date, period: str) -> list[dict[str, Any]
 
 
 def _cells(
-    orders: Table, as_of: date, period: str, group: str
+    sales: Sales, as_of: date, period: str, group: str
 ) -> dict[tuple[str, int], dict[int, dict[str, float]]]:
     """{(group, cohort): {age: {size, customers, revenue, second}}} from one engine query each.
 
     ``size`` sits on age -1 (cohort size); ``second`` counts second occasions at each age.
     """
-    occ = occasions(orders, as_of)
+    occ = occasions(sales, as_of)
     occ = occ.mutate(
         cohort=period_index(occ.first_date, period),
         grp=occ[group] if group != "cohort" else ibis.literal("all"),
     )
-    occ = occ.mutate(age=period_index(occ.order_date, period) - occ.cohort)
+    at = period_index(occ.order_date, period)
+    # A customer is counted at an age by their first occasion in that period.
+    first_in_period = occ.prev_date.isnull() | (period_index(occ.prev_date, period) != at)
+    occ = occ.mutate(age=at - occ.cohort, counted=first_in_period.cast("int64"))
     keys = occ.filter(occ.n == 0).select("customer_key", "cohort", "grp")
-    active = occ.group_by(["grp", "cohort", "age", "customer_key"]).agg(
-        revenue=occ.revenue.sum(), second=(occ.n == 1).any()
-    )
-    ret = refunds(orders, as_of).inner_join(keys, "customer_key")
+    ret = refunds(sales.orders, as_of).inner_join(keys, "customer_key")
     ret = ret.mutate(age=period_index(ret.order_date, period) - ret.cohort)
     # One query for both, so the engine computes the occasions once.
-    parts = active.select(
+    parts = occ.select(
         "grp",
         "cohort",
         "age",
-        customers=ibis.literal(1),
+        customers="counted",
         revenue="revenue",
-        second=active.second.cast("int64"),
+        second=(occ.n == 1).cast("int64"),
     ).union(
         ret.select(
             "grp",
             "cohort",
             "age",
-            customers=ibis.literal(0),
+            customers=ibis.literal(0, "int64"),
             revenue=-ret.refund,
             second=ibis.literal(0, "int64"),
         )

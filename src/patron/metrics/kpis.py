@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError
-from patron.metrics.base import check_grouping, group_label, occasions, ratio, refunds
+from patron.metrics.base import check_grouping, group_label, ratio, refunds
+from patron.metrics.occasions import Sales, occasions
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -65,7 +66,7 @@ TOP_SHARE = 0.10
 
 
 def kpis(
-    orders: Table,
+    sales: Sales,
     as_of: date,
     *,
     window: int = 365,
@@ -75,10 +76,10 @@ def kpis(
     """The KPIs of the module docstring, one dict per group (one ``all`` group if no ``by``)."""
     if window < 1 or early_days < 1:
         raise InputError("--window and --early-days must be at least 1 day")
-    facts = customer_facts(orders, as_of, window=window, early_days=early_days, by=by)
-    table = _aggregate(facts)
-    window_refunds = _window_refunds(_grouped_refunds(orders, as_of, by, facts), as_of, window)
-    for extra in (_top_share(facts), window_refunds):
+    occ = _labelled(sales, as_of, by)
+    table = _counts(occ, as_of, window, early_days)
+    ret = _refund_sums(_grouped_refunds(sales.orders, as_of, by, occ), as_of, window)
+    for extra in (_top_share(_window_revenue(occ, as_of, window)), ret):
         table = table.left_join(extra, "grp").drop("grp_right")
     rows = table.order_by("grp").to_pyarrow().to_pylist()
     if not rows and by is None:  # nobody has bought yet: zero counts, empty ratios
@@ -87,7 +88,7 @@ def kpis(
 
 
 def trend(
-    orders: Table,
+    sales: Sales,
     as_of: date,
     *,
     first: date,
@@ -98,13 +99,13 @@ def trend(
     """``kpis`` as of each month end from ``first``'s month to ``as_of`` (the last point)."""
     points = []
     for end in month_ends(first, as_of):
-        for row in kpis(orders, end, window=window, early_days=early_days, by=by):
+        for row in kpis(sales, end, window=window, early_days=early_days, by=by):
             points.append({"as_of": end.isoformat(), **row})
     return points
 
 
 def concentration(
-    orders: Table, as_of: date, *, window: int = 365, points: int = 100
+    sales: Sales, as_of: date, *, window: int = 365, points: int = 100
 ) -> list[dict[str, float | None]]:
     """The Pareto curve: share of window revenue from the top x of active customers.
 
@@ -112,8 +113,7 @@ def concentration(
     ``1/points`` of them (one per customer when there are fewer): ``{"customer_share": x,
     "revenue_share": y}``, ending at (1, 1).
     """
-    facts = customer_facts(orders, as_of, window=window, early_days=1, by=None)
-    active = facts.filter(facts.active)
+    active = _window_revenue(_labelled(sales, as_of, None), as_of, window)
     order = [ibis.desc("revenue"), "customer_key"]
     ranked = active.mutate(
         rank=ibis.row_number().over(order_by=order) + 1,
@@ -151,41 +151,56 @@ def month_ends(first: date, last: date) -> list[date]:
     return [*ends, last]
 
 
-def customer_facts(
-    orders: Table, as_of: date, *, window: int, early_days: int, by: str | None
-) -> Table:
-    """One row per (group, customer) with an occasion by ``as_of``: what the KPIs count."""
+def _labelled(sales: Sales, as_of: date, by: str | None) -> Table:
+    """Occasions by ``as_of`` with ``grp``, the group they count in."""
     check_grouping(by)
+    occ = occasions(sales, as_of, per_channel=by == "channel")
+    return occ if by in (None, "channel") else occ.mutate(grp=group_label(occ, by))
+
+
+def _counts(occ: Table, as_of: date, window: int, early_days: int) -> Table:
+    """Every count and sum of the KPIs per group, straight from the occasion rows.
+
+    No per-customer regrouping is needed: a customer is counted once by the occasion that
+    decides it (``n`` = 0 for the acquisition, 1 for the second occasion, the first occasion in
+    a window is the one whose previous occasion lies before the window).
+    """
     start, previous = as_of - timedelta(days=window), as_of - timedelta(days=2 * window)
-    occ = occasions(orders, as_of, per_channel=by == "channel")
+    early_end, clv_end = as_of - timedelta(days=early_days), as_of - timedelta(days=CLV_DAYS)
     in_window = occ.order_date > start
-    facts = occ.group_by(["grp", "customer_key"]).agg(
-        first_date=occ.order_date.min(),
-        acquisition_channel=occ.acquisition_channel.min(),
-        second_date=occ.order_date.min(where=occ.n == 1),
-        occasions=occ.count(),
-        active=occ.count(where=in_window) > 0,
-        was_active=occ.count(where=(occ.order_date > previous) & ~in_window) > 0,
-        revenue=occ.revenue.sum(where=in_window).fill_null(0.0),
-        orders=occ.orders.sum(where=in_window).fill_null(0),
+    in_previous = (occ.order_date > previous) & ~in_window
+    first, second = occ.n == 0, occ.n == 1
+    gap = occ.order_date.delta(occ.first_date, unit="day")
+    early, clv = (
+        _between(occ.first_date, early_end, window),
+        _between(occ.first_date, clv_end, window),
+    )
+    first_year = occ.order_date < occ.first_date + ibis.interval(days=CLV_DAYS)
+    counts = occ.group_by("grp").agg(
+        customers_total=occ.count(where=first),
+        active_customers=occ.count(where=in_window & _before(occ.prev_date, start)),
+        new_customers=occ.count(where=first & in_window),
+        was_active=occ.count(where=in_previous & _before(occ.prev_date, previous)),
+        retained=occ.count(where=in_window & _between(occ.prev_date, start, window)),
+        repeaters=occ.count(where=second),
+        early_cohort=occ.count(where=first & early),
+        early_repeaters=occ.count(where=second & early & (gap <= early_days)),
+        days_to_second_purchase_median=gap.median(where=second),
+        days_to_second_purchase_mean=gap.mean(where=second),
+        revenue=occ.revenue.sum(where=in_window),
+        orders=occ.orders.sum(where=in_window),
         costed_revenue=occ.costed_revenue.sum(where=in_window),
         cost=occ.cost.sum(where=in_window),
-        first_year=occ.revenue.sum(
-            where=occ.order_date < occ.first_date + ibis.interval(days=CLV_DAYS)
-        ),
+        revenue_new_customers=occ.revenue.sum(where=in_window & (occ.first_date > start)),
+        clv_customers=occ.count(where=first & clv),
+        first_year_revenue=occ.revenue.sum(where=clv & first_year),
     )
-    if by != "channel":  # customer-level groups relabel the one "all" row per customer
-        facts = facts.mutate(grp=group_label(facts, by))
-    gap = facts.second_date.delta(facts.first_date, unit="day")
-    early_end, clv_end = as_of - timedelta(days=early_days), as_of - timedelta(days=CLV_DAYS)
-    facts = facts.mutate(
-        is_new=facts.first_date > start,
-        gap=gap,
-        in_early_cohort=_between(facts.first_date, early_end, window),
-        early_repeat=gap.fill_null(early_days + 1) <= early_days,
-        in_clv_cohort=_between(facts.first_date, clv_end, window),
-    )
-    return _with_first_year_refunds(facts, orders, as_of, by)
+    return counts.mutate(lost_customers=counts.was_active - counts.retained)
+
+
+def _before(day: ibis.Value, end: date) -> ibis.Value:
+    """No previous occasion, or one on or before ``end``."""
+    return day.isnull() | (day <= end)
 
 
 def _between(day: ibis.Value, end: date, days: int) -> ibis.Value:
@@ -193,70 +208,45 @@ def _between(day: ibis.Value, end: date, days: int) -> ibis.Value:
     return (day > end - timedelta(days=days)) & (day <= end)
 
 
-def _grouped_refunds(orders: Table, as_of: date, by: str | None, facts: Table) -> Table:
-    """Refunds with the group they count in: their own channel, or their customer's group."""
-    ret = refunds(orders, as_of)
-    if by in (None, "channel"):
-        return ret.mutate(grp=group_label(ret, by))
-    return ret.inner_join(facts.select("customer_key", "grp"), "customer_key")
+def _window_revenue(occ: Table, as_of: date, window: int) -> Table:
+    """Per (group, active customer): purchase revenue in the window."""
+    active = occ.filter(occ.order_date > as_of - timedelta(days=window))
+    return active.group_by(["grp", "customer_key"]).agg(revenue=active.revenue.sum())
 
 
-def _with_first_year_refunds(facts: Table, orders: Table, as_of: date, by: str | None) -> Table:
-    """``first_year_net``: first-year purchases less refunds in the same 365 days."""
-    ret = _grouped_refunds(orders, as_of, by, facts)
-    ret = ret.inner_join(facts.select("grp", "customer_key", "first_date"), ["grp", "customer_key"])
-    first_year = ret.order_date < ret.first_date + ibis.interval(days=CLV_DAYS)
-    sums = ret.group_by(["grp", "customer_key"]).agg(
-        first_year_refunds=ret.refund.sum(where=first_year)
-    )
-    out = facts.left_join(sums, ["grp", "customer_key"]).drop("grp_right", "customer_key_right")
-    return out.mutate(
-        first_year_net=out.first_year.fill_null(0.0) - out.first_year_refunds.fill_null(0.0),
-    ).drop("first_year", "first_year_refunds")
+def _grouped_refunds(orders: Table, as_of: date, by: str | None, occ: Table) -> Table:
+    """Refunds by ``as_of`` with their group and their customer's ``first_date``.
 
-
-def _window_refunds(ret: Table, as_of: date, window: int) -> Table:
-    """Refunds and recovered cost dated in the window, per group.
-
-    Counted per group, not per customer fact, so a return whose customer has no purchase by
-    the as-of day (an order from before the data began) still reduces net revenue overall and
-    per channel; a customer-level group needs the customer's acquisition, so there it cannot.
+    Refunds count in their own channel, or in their customer's group; a customer-level group
+    needs the customer's acquisition, so there a refund without one cannot be placed.
     """
-    ret = ret.filter(ret.order_date > as_of - timedelta(days=window))
-    return ret.group_by("grp").agg(refunds=ret.refund.sum(), recovered=ret.recovered.sum())
+    ret = refunds(orders, as_of)
+    acquired = occ.filter(occ.n == 0).select("grp", "customer_key", "first_date")
+    if by in (None, "channel"):
+        ret = ret.mutate(grp=group_label(ret, by))
+        joined = ret.left_join(acquired, ["grp", "customer_key"])
+        return joined.drop("grp_right", "customer_key_right")
+    return ret.inner_join(acquired, "customer_key")
 
 
-def _aggregate(facts: Table) -> Table:
-    """Counts and sums per group; ratios are formed in Python from these exact totals."""
-    f = facts
-    return f.group_by("grp").agg(
-        customers_total=f.count(),
-        active_customers=f.count(where=f.active),
-        new_customers=f.count(where=f.is_new),
-        lost_customers=f.count(where=f.was_active & ~f.active),
-        was_active=f.count(where=f.was_active),
-        retained=f.count(where=f.was_active & f.active),
-        repeaters=f.count(where=f.occasions >= 2),
-        early_cohort=f.count(where=f.in_early_cohort),
-        early_repeaters=f.count(where=f.in_early_cohort & f.early_repeat),
-        days_to_second_purchase_median=f.gap.median(),
-        days_to_second_purchase_mean=f.gap.mean(),
-        revenue=f.revenue.sum(),
-        orders=f.orders.sum(),
-        costed_revenue=f.costed_revenue.sum(),
-        cost=f.cost.sum(),
-        revenue_new_customers=f.revenue.sum(where=f.is_new),
-        clv_customers=f.count(where=f.in_clv_cohort),
-        clv_365=f.first_year_net.mean(where=f.in_clv_cohort),
+def _refund_sums(ret: Table, as_of: date, window: int) -> Table:
+    """Per group: refunds and recovered cost dated in the window, and first-year refunds of the
+    CLV cohort (customers first bought in (A-W-365, A-365], refunds before day 365)."""
+    in_window = ret.order_date > as_of - timedelta(days=window)
+    clv = _between(ret.first_date, as_of - timedelta(days=CLV_DAYS), window)
+    first_year = ret.order_date < ret.first_date + ibis.interval(days=CLV_DAYS)
+    return ret.group_by("grp").agg(
+        refunds=ret.refund.sum(where=in_window),
+        recovered=ret.recovered.sum(where=in_window),
+        first_year_refunds=ret.refund.sum(where=clv & first_year),
     )
 
 
-def _top_share(facts: Table) -> Table:
+def _top_share(revenue: Table) -> Table:
     """Window revenue of the top ceil(10%) of active customers, per group."""
-    active = facts.filter(facts.active)
     rank = ibis.row_number().over(group_by="grp", order_by=[ibis.desc("revenue"), "customer_key"])
-    size = active.customer_key.count().over(group_by="grp")
-    ranked = active.mutate(rank=rank, size=size)
+    size = revenue.customer_key.count().over(group_by="grp")
+    ranked = revenue.mutate(rank=rank, size=size)
     top = ranked.filter(ranked.rank < (ranked.size * TOP_SHARE).ceil())
     return top.group_by("grp").agg(top_revenue=top.revenue.sum())
 
@@ -266,6 +256,9 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     revenue, refunds_, orders = row["revenue"] or 0.0, row["refunds"] or 0.0, row["orders"] or 0
     retention = ratio(row["retained"], row["was_active"])
     repeat = ratio(row["repeaters"], row["customers_total"])
+    clv = row["first_year_revenue"]
+    if clv is not None:
+        clv -= row["first_year_refunds"] or 0.0
     margin = None
     if row["costed_revenue"] is not None:
         margin = row["costed_revenue"] - (row["cost"] or 0.0) - refunds_ + (row["recovered"] or 0.0)
@@ -296,7 +289,7 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "margin": margin,
         "margin_coverage": ratio(row["costed_revenue"] or 0.0, revenue),
         "top_10pct_revenue_share": ratio(row["top_revenue"] or 0.0, revenue),
-        "clv_365": row["clv_365"],
+        "clv_365": ratio(clv, row["clv_customers"]),
         "clv_365_customers": row["clv_customers"],
     }
     return {k: _round(v) for k, v in out.items()}

@@ -1,0 +1,130 @@
+"""Purchase occasions, kept as a derived table so no metric call regroups the orders.
+
+A purchase occasion is a distinct (customer, shop-local ``order_date``) with at least one purchase
+(see :mod:`patron.metrics.base`). Everything a metric needs about an occasion is fixed once the
+day is over: its totals, its number ``n`` in the customer's history (0 = acquisition), the
+previous occasion's date, the customer's ``first_date`` and ``acquisition_channel``. None of
+these change when later days are cut off, so "occasions as of D" is the stored table filtered
+to ``order_date <= D``.
+
+The loader rebuilds ``purchase_occasions`` after every orders load (a merge of two customers
+renumbers both histories), compiling the same Ibis expression the metrics would otherwise run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import ibis
+
+from patron.errors import InputError
+from patron.metrics.base import purchases
+
+if TYPE_CHECKING:
+    import duckdb
+    from ibis import Table
+
+TABLE = "purchase_occasions"
+COLUMNS = """customer_key BIGINT, order_date DATE, channel VARCHAR, revenue DOUBLE,
+    orders BIGINT, costed_revenue DOUBLE, cost DOUBLE, n BIGINT, first_date DATE,
+    prev_date DATE, acquisition_channel VARCHAR"""
+"""The stored table's columns (its DDL in the warehouse)."""
+
+_ORDER_COLUMNS = ibis.schema(
+    {
+        "order_id": "string",
+        "customer_key": "int64",
+        "ordered_at": "timestamp",
+        "order_date": "date",
+        "channel": "string",
+        "revenue": "decimal(18, 2)",
+        "cost": "decimal(18, 2)",
+        "is_return": "boolean",
+    }
+)
+"""The ``orders`` columns occasions are made of, to compile the rebuild without a backend."""
+
+
+@dataclass(frozen=True)
+class Sales:
+    """The two relations every metric reads: the orders and their purchase occasions.
+
+    ``occasions`` holds every occasion ever (as :func:`occasion_days` defines them); metrics cut
+    it at their as-of day. :meth:`of` derives it from any orders table, e.g. a filtered one.
+    """
+
+    orders: Table
+    occasions: Table
+
+    @classmethod
+    def of(cls, orders: Table) -> Sales:
+        """Occasions computed from ``orders`` on the fly (no stored table needed)."""
+        return cls(orders, occasion_days(orders))
+
+
+def purchase_span(sales: Sales) -> tuple[date, date]:
+    """The first and last purchase days in the data (the default as-of is the last one)."""
+    occ = sales.occasions
+    span = occ.aggregate(first=occ.order_date.min(), last=occ.order_date.max())
+    row = span.to_pyarrow().to_pylist()[0]
+    if row["last"] is None:
+        raise InputError("no orders are loaded yet; run `patron load orders FILE` first")
+    return _day(row["first"]), _day(row["last"])
+
+
+def last_order_date(sales: Sales) -> date:
+    """The default as-of date: the last purchase day in the data (never the wall clock)."""
+    return purchase_span(sales)[1]
+
+
+def _day(value: date | datetime) -> date:
+    """Dates come back as dates from DuckDB, as timestamps from some other engines."""
+    return value.date() if isinstance(value, datetime) else value
+
+
+def occasion_days(orders: Table, *, per_channel: bool = False) -> Table:
+    """Every purchase occasion: customer_key, order_date, revenue, orders, margin parts, ...
+
+    ``channel`` is the day's first order's channel. One window pass adds ``n`` (occasions
+    numbered from 0, the acquisition), ``first_date``, ``prev_date`` (the customer's occasion
+    before, so "first occasion in a period" needs no regrouping) and ``acquisition_channel``. With
+    ``per_channel`` each channel counts as its own shop and ``grp`` names it.
+    """
+    p = purchases(orders)
+    # Partition by the customer alone unless per channel: a constant key still costs the sort.
+    keys = ["grp", "customer_key"] if per_channel else ["customer_key"]
+    p = p.mutate(grp=p.channel) if per_channel else p
+    days = p.group_by([*keys, "order_date"]).agg(
+        channel=p.channel.first(order_by=[p.ordered_at, p.order_id]),
+        revenue=p.revenue.sum(),
+        orders=p.count(),
+        costed_revenue=p.revenue.sum(where=p.cost.notnull()),
+        cost=p.cost.sum(),
+    )
+    order = ibis.window(group_by=keys, order_by="order_date")
+    return days.mutate(
+        n=ibis.row_number().over(order),
+        first_date=days.order_date.first().over(order),
+        prev_date=days.order_date.lag().over(order),
+        acquisition_channel=days.channel.first().over(order),
+    )
+
+
+def occasions(sales: Sales, as_of: date, *, per_channel: bool = False) -> Table:
+    """Occasions on or before ``as_of``, with ``grp``: the channel ``per_channel``, else ``all``."""
+    if per_channel:
+        return occasion_days(
+            sales.orders.filter(sales.orders.order_date <= as_of), per_channel=True
+        )
+    days = sales.occasions.filter(sales.occasions.order_date <= as_of)
+    return days.mutate(grp=ibis.literal("all"))
+
+
+def rebuild_occasions(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace ``purchase_occasions`` from ``orders`` (inside the caller's transaction)."""
+    query = ibis.to_sql(occasion_days(ibis.table(_ORDER_COLUMNS, name="orders")), dialect="duckdb")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({COLUMNS})")
+    con.execute(f"DELETE FROM {TABLE}")
+    con.execute(f"INSERT INTO {TABLE} BY NAME {query}")
