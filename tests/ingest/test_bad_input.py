@@ -483,6 +483,9 @@ def test_overlapping_files_insert_only_new_rows(ws: Workspace, tmp_path: Path) -
     # Rows already there keep their original provenance.
     assert loaded["o6"]["source_file"] == str(a)
     assert loaded["o11"]["source_file"] == str(b)
+    # New rows written beside skipped ones still get their person's key: one each here.
+    keys = [row["customer_key"] for row in loaded.values()]
+    assert None not in keys and len(set(keys)) == 15
     assert ws.status()["revenue"] == pytest.approx(sum(i + 0.5 for i in range(1, 16)))
 
 

@@ -95,11 +95,16 @@ def _desc_sql(national: str, desc: phonenumbers.PhoneNumberDesc | None) -> str:
 def ensure_phone_cache(
     con: duckdb.DuckDBPyConnection, raw_table: str, col: str, region: str
 ) -> None:
-    """Check the phone candidates of ``raw_table`` not yet in the cache, once each."""
+    """Check the phone candidates of ``raw_table`` not yet in the cache, once each.
+
+    Raw values repeat (a customer's every order), so they are made distinct before the string
+    clean-up runs on them.
+    """
     con.execute(
         f"""CREATE TEMP TABLE _phones AS
         SELECT c AS candidate, {region_e164_sql("c", region)} AS e164
-        FROM (SELECT DISTINCT {phone_candidate_sql(col)} AS c FROM {raw_table})
+        FROM (SELECT DISTINCT {phone_candidate_sql("v")} AS c
+              FROM (SELECT DISTINCT {col} AS v FROM {raw_table}))
         WHERE c IS NOT NULL AND c NOT IN (SELECT candidate FROM {PHONE_CACHE})"""
     )
     rest = [

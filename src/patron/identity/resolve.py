@@ -51,19 +51,20 @@ def resolve_new_records(
     max_links: int,
     now: datetime,
 ) -> Resolution:
-    """Resolve the new records in relation ``rows`` (``row_key``, identifier columns and
-    ``table``'s time column) before they are written to ``table``.
+    """Resolve the new records in relation ``rows`` (identifier columns and ``table``'s time
+    column) before they are written to ``table``.
 
-    Leaves ``_record_keys(rec, key)``, each record's customer key, for the writer to use, so new
-    rows are written once with their key instead of updated afterwards.
+    Leaves ``_ident_keys(itype, ivalue, key)``, the customer key of each identifier of the load,
+    for the writer (:func:`record_key_sql`), so new rows are written once with their key instead
+    of updated afterwards.
     """
     _record_identifiers(con, rows, table, now)
-    _add_edges(con, rows)
+    _add_edges(con, "_ids")
     blocked = _block_promiscuous(con, max_links, load_id)
     _components(con)
     new_customers, merges = _assign_keys(con, table, load_id, now)
-    _record_keys(con)
-    for temp in ("_rec", "_new_edges", "_nodes", "_labels", "_comp_keys", "_merges"):
+    _identifier_keys(con)
+    for temp in ("_ids", "_idents", "_new_edges", "_nodes", "_labels", "_comp_keys", "_merges"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return Resolution(new_customers=new_customers, merges=merges, blocked=blocked)
 
@@ -71,13 +72,29 @@ def resolve_new_records(
 def _record_identifiers(
     con: duckdb.DuckDBPyConnection, rows: str, table: str, now: datetime
 ) -> None:
+    """``_ids``: the new records' identifiers (a narrow copy, read by every step below), and
+    ``_idents``: each identifier once, with its first-seen time and its existing key if any.
+
+    Records repeat identifiers (a customer's every order carries their email), so the graph
+    steps work on distinct identifiers, never on one row per record and identifier.
+    """
     seen = f"coalesce({_TIME_COLUMN[table]}, TIMESTAMP '{now.replace(tzinfo=None).isoformat()}')"
-    parts = " UNION ALL ".join(
-        f"SELECT row_key AS rec, '{t}' AS itype, {t} AS ivalue, '{t}:' || {t} AS ident, "
-        f"{seen} AS seen FROM {rows} WHERE {t} IS NOT NULL"
+    con.execute(
+        f"CREATE TEMP TABLE _ids AS SELECT {', '.join(IDENTIFIER_TYPES)}, {seen} AS seen "
+        f"FROM {rows}"
+    )
+    per_type = " UNION ALL ".join(
+        f"SELECT '{t}' AS itype, {t} AS ivalue, min(seen) AS seen FROM _ids "
+        f"WHERE {t} IS NOT NULL GROUP BY {t}"
         for t in IDENTIFIER_TYPES
     )
-    con.execute(f"CREATE TEMP TABLE _rec AS {parts}")
+    con.execute(
+        f"""CREATE TEMP TABLE _idents AS
+        SELECT r.itype || ':' || r.ivalue AS ident, r.itype, r.ivalue, r.seen,
+               i.customer_key AS key
+        FROM ({per_type}) r
+        LEFT JOIN identities i ON i.identifier_type = r.itype AND i.value = r.ivalue"""
+    )
 
 
 def _add_edges(con: duckdb.DuckDBPyConnection, rows: str) -> None:
@@ -123,7 +140,7 @@ def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: 
         "(SELECT (identifier_type, value) FROM blocked_identifiers)"
     )
     blocked = "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
-    con.execute(f"DELETE FROM _rec WHERE ident IN {blocked}")
+    con.execute(f"DELETE FROM _idents WHERE ident IN {blocked}")
     con.execute(f"DELETE FROM _new_edges WHERE a IN {blocked} OR b IN {blocked}")
     return _count(con, "SELECT count(*) FROM blocked_identifiers") - before
 
@@ -133,15 +150,12 @@ def _components(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE TEMP TABLE _nodes AS
         WITH names AS (
-          SELECT ident AS name FROM _rec
-          UNION SELECT 'key:' || i.customer_key FROM _rec r JOIN identities i
-            ON i.identifier_type = r.itype AND i.value = r.ivalue)
+          SELECT ident AS name FROM _idents
+          UNION ALL SELECT DISTINCT 'key:' || key FROM _idents WHERE key IS NOT NULL)
         SELECT name, CAST(row_number() OVER () - 1 AS BIGINT) AS node FROM names"""
     )
     pairs = con.execute(
-        """WITH known AS (
-             SELECT DISTINCT r.ident, 'key:' || i.customer_key AS key FROM _rec r
-             JOIN identities i ON i.identifier_type = r.itype AND i.value = r.ivalue),
+        """WITH known AS (SELECT ident, 'key:' || key AS key FROM _idents WHERE key IS NOT NULL),
            links AS (SELECT a, b FROM _new_edges UNION ALL SELECT ident, key FROM known)
         SELECT na.node, nb.node FROM links
         JOIN _nodes na ON na.name = links.a JOIN _nodes nb ON nb.name = links.b"""
@@ -175,7 +189,7 @@ def _assign_keys(
           WHERE name LIKE 'key:%' GROUP BY comp),
         firsts AS (
           SELECT l.comp, min(r.seen) AS seen, min(l.name) AS name FROM _labels l
-          JOIN _rec r ON r.ident = l.name GROUP BY l.comp)
+          JOIN _idents r ON r.ident = l.name GROUP BY l.comp)
         SELECT f.comp, coalesce(e.key, {next_key} + row_number() OVER (
             PARTITION BY e.key IS NULL ORDER BY f.seen, f.name)) AS key, e.key IS NULL AS fresh
         FROM firsts f LEFT JOIN existing e USING (comp)"""
@@ -199,22 +213,33 @@ def _assign_keys(
     )
     con.execute(
         f"""INSERT INTO identities
-        SELECT r.itype, r.ivalue, c.key, '{table}', min(r.seen)
-        FROM _rec r JOIN _labels l ON l.name = r.ident JOIN _comp_keys c USING (comp)
-        WHERE NOT EXISTS (SELECT 1 FROM identities i
-                          WHERE i.identifier_type = r.itype AND i.value = r.ivalue)
-        GROUP BY r.itype, r.ivalue, c.key"""
+        SELECT r.itype, r.ivalue, c.key, '{table}', r.seen
+        FROM _idents r JOIN _labels l ON l.name = r.ident JOIN _comp_keys c USING (comp)
+        WHERE r.key IS NULL"""
     )
     return _count(con, "SELECT count(*) FROM _comp_keys WHERE fresh"), merges
 
 
-def _record_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Each record's key; all its unblocked identifiers share one component, so one key."""
+def _identifier_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """``_ident_keys``: the key of each unblocked identifier of the load (its component's)."""
     con.execute(
-        """CREATE TEMP TABLE _record_keys AS
-        SELECT r.rec, min(i.customer_key) AS key FROM _rec r JOIN identities i
-          ON i.identifier_type = r.itype AND i.value = r.ivalue GROUP BY r.rec"""
+        """CREATE TEMP TABLE _ident_keys AS
+        SELECT r.itype, r.ivalue, c.key FROM _idents r JOIN _labels l ON l.name = r.ident
+          JOIN _comp_keys c USING (comp)"""
     )
+
+
+def record_key_sql(row: str) -> tuple[str, str]:
+    """The joins and the expression giving the key of each row aliased ``row``.
+
+    All unblocked identifiers of one record are linked, so they share one key; the first
+    present one gives it. A row whose identifiers are all blocked gets none.
+    """
+    joins = " ".join(
+        f"LEFT JOIN _ident_keys k_{t} ON k_{t}.itype = '{t}' AND k_{t}.ivalue = {row}.{t}"
+        for t in IDENTIFIER_TYPES
+    )
+    return joins, f"coalesce({', '.join(f'k_{t}.key' for t in IDENTIFIER_TYPES)})"
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

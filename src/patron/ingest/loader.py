@@ -24,6 +24,7 @@ from patron.config import Config
 from patron.errors import InputError, ResourceError, did_you_mean
 from patron.identity import resolve_new_records
 from patron.identity.phones import ensure_phone_cache
+from patron.identity.resolve import record_key_sql
 from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import rebuild_customers
 from patron.ingest.mapping import map_columns
@@ -35,6 +36,8 @@ from patron.metrics.occasions import rebuild_occasions
 from patron.sql import ident, literal, scalar
 
 Progress = Callable[[str], None]
+_WRITES = "('insert', 'update')"
+"""The classifications whose rows a load writes."""
 
 
 @dataclass(frozen=True)
@@ -154,11 +157,13 @@ def _load(
     step("checking duplicates and conflicts")
     _classify(con, spec, len(raws))
     _quarantine(con, spec, raws, load_id, result)
+    _drop_raw(con, raws)  # the source text is only needed to quarantine rows in its own words
+    written = _written(con, len(raws))
     if spec.has_identifiers:
         step("resolving identities")
         resolution = resolve_new_records(
             con,
-            _new_rows(len(raws)),
+            _new_rows(written),
             spec.name,
             load_id,
             max_links=config.identity.max_links,
@@ -168,7 +173,7 @@ def _load(
         result.merges = resolution.merges
         result.blocked_identifiers = resolution.blocked
     step(f"writing {spec.name}")
-    _apply(con, spec, load_id, len(raws), result)
+    _apply(con, spec, load_id, written, result)
     if spec.name == "orders":
         link_returns(con, load_id)
     if spec.has_identifiers:
@@ -177,7 +182,7 @@ def _load(
     if result.merges or (spec.name == "orders" and result.inserted + result.updated):
         step("rebuilding purchase occasions")
         rebuild_occasions(con)
-    _drop_temp(con, raws)
+    _drop_temp(con, len(raws))
     return result
 
 
@@ -219,12 +224,38 @@ def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> 
     )
 
 
-def _new_rows(sources: int) -> str:
-    """The rows this load writes, as one relation keyed by ``row_key``."""
+def _written(con: duckdb.DuckDBPyConnection, sources: int) -> list[str]:
+    """Per source, the condition on its staged rows ``s`` that picks the rows this load writes.
+
+    Usually every valid row is written (a first load) or none is (a reload); then the condition
+    needs no lookup in ``_classified``, whose hash table would hold every row of the load.
+    """
+    counts = {
+        src: (written, skipped)
+        for src, written, skipped in con.execute(
+            f"SELECT _src, count(*) FILTER (WHERE _action IN {_WRITES}), "
+            f"count(*) FILTER (WHERE _action NOT IN {_WRITES}) FROM _classified GROUP BY _src"
+        ).fetchall()
+    }
+    conditions = []
+    for n in range(sources):
+        written, skipped = counts.get(n, (0, 0))
+        if not written:
+            conditions.append("false")
+        elif not skipped:
+            conditions.append("s._err_reason IS NULL")
+        else:
+            conditions.append(
+                f"s._line IN (SELECT _line FROM _classified WHERE _src = {n} "
+                f"AND _action IN {_WRITES})"
+            )
+    return conditions
+
+
+def _new_rows(written: list[str]) -> str:
+    """The rows this load writes, as one relation."""
     union = " UNION ALL ".join(
-        f"SELECT s.* EXCLUDE (_key), s._key AS row_key FROM _stage_{n} s JOIN _classified c "
-        f"ON c._src = {n} AND c._line = s._line WHERE c._action IN ('insert', 'update')"
-        for n in range(sources)
+        f"SELECT s.* FROM _stage_{n} s WHERE {condition}" for n, condition in enumerate(written)
     )
     return f"({union})"
 
@@ -301,12 +332,17 @@ def _quarantine_reject(
 
 
 def _apply(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, load_id: int, sources: int, result: LoadResult
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    load_id: int,
+    written: list[str],
+    result: LoadResult,
 ) -> None:
     """Write inserted and updated rows with their bookkeeping columns."""
     described = con.execute(f"DESCRIBE {spec.name}").fetchall()
+    joins, key = record_key_sql("s") if spec.has_identifiers else ("", "NULL")
     bookkeeping = {
-        "customer_key": "k.key" if spec.has_identifiers else "NULL",
+        "customer_key": key,
         "row_key": "s._key",
         "row_hash": "_hash",
         "load_id": str(load_id),
@@ -318,13 +354,12 @@ def _apply(
         f"DELETE FROM {spec.name} WHERE row_key IN "
         "(SELECT _key FROM _classified WHERE _action = 'update')"
     )
-    keys = "LEFT JOIN _record_keys k ON k.rec = s._key " if spec.has_identifiers else ""
-    for n in range(sources):
-        con.execute(
-            f"INSERT INTO {spec.name} SELECT {select} FROM _stage_{n} s JOIN _classified c "
-            f"ON c._src = {n} AND c._line = s._line {keys}"
-            "WHERE c._action IN ('insert', 'update')"
-        )
+    for n, condition in enumerate(written):
+        if condition != "false":
+            con.execute(
+                f"INSERT INTO {spec.name} SELECT {select} FROM _stage_{n} s {joins} "
+                f"WHERE {condition}"
+            )
     counts = dict(
         con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall()
     )
@@ -362,11 +397,16 @@ def _record_json(raw: RawSource) -> str:
     return f"CAST(json_object({pairs}) AS VARCHAR)"
 
 
-def _drop_temp(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
-    con.execute("DROP TABLE IF EXISTS _classified")
-    con.execute("DROP TABLE IF EXISTS _record_keys")
-    for n, raw in enumerate(raws):
+def _drop_raw(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
+    """Free the read sources (and the reader's helper tables) before the heavy steps."""
+    for raw in raws:
         con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
         for suffix in ("_rejlines", "_rej", "_scan", "_lines", "_starts"):
             con.execute(f"DROP TABLE IF EXISTS {raw.table}{suffix}")
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
+    con.execute("DROP TABLE IF EXISTS _classified")
+    con.execute("DROP TABLE IF EXISTS _ident_keys")
+    for n in range(sources):
         con.execute(f"DROP TABLE IF EXISTS _stage_{n}")
