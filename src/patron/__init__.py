@@ -10,6 +10,7 @@ The Python API starts at :class:`Workspace`::
 """
 
 from patron.errors import (
+    ConvergenceError,
     ConvergenceWarning,
     InputError,
     NotFittedError,
@@ -22,6 +23,7 @@ from patron.ingest.loader import LoadResult
 from patron.workspace import Workspace
 
 __all__ = [
+    "ConvergenceError",
     "ConvergenceWarning",
     "InputError",
     "LoadResult",

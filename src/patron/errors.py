@@ -64,6 +64,10 @@ class NotFittedError(PatronError, AttributeError):
     """A model was used before ``fit``."""
 
 
+class ConvergenceError(PatronError, ArithmeticError):
+    """An optimizer found no finite likelihood: the model does not fit these data."""
+
+
 class ConvergenceWarning(UserWarning):
     """An optimizer stopped before it converged; results may be unreliable."""
 

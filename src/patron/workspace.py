@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from patron import clv
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.errors import WorkspaceError
 from patron.export import customer_table, write_table
@@ -21,6 +22,7 @@ from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
 from patron.metrics.occasions import TABLE as OCCASIONS
 from patron.metrics.occasions import Sales, last_order_date, purchase_span
+from patron.models import Model
 from patron.overview import quarantine_rows, workspace_status
 from patron.profile import customer_profile
 from patron.segments import customer_segments, migration, summary
@@ -244,6 +246,27 @@ class Workspace:
     ) -> dict[str, Any]:
         """Where customers in each group at ``start`` are at ``as_of``."""
         return migration(self.sales(), start, self.as_of(as_of), dimension=dimension, bins=bins)
+
+    def customer_summary(
+        self,
+        *,
+        calibration_end: date | None = None,
+        time_unit: str = "week",
+        discrete: bool = False,
+    ) -> ibis.Table:
+        """Per customer: frequency, recency, T, monetary value (see :mod:`patron.clv`)."""
+        day = self.as_of(calibration_end)
+        return clv.customer_summary(self.sales(), day, time_unit=time_unit, discrete=discrete)
+
+    def fit(
+        self, model: str = "bgnbd", *, calibration_end: date | None = None, time_unit: str = "week"
+    ) -> Model:
+        """Fit a customer-base model on the customers acquired by ``calibration_end``."""
+        spec = clv.model_spec(model)
+        summary = self.customer_summary(
+            calibration_end=calibration_end, time_unit=time_unit, discrete=spec.discrete
+        )
+        return clv.fit_rows(model, clv.unique_rows(summary, spec.columns))
 
     def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments); returns rows."""

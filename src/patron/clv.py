@@ -1,0 +1,160 @@
+"""From orders to fitted customer-base models: sufficient statistics in the engine, fits in numpy.
+
+Per customer acquired by the calibration end D (a purchase occasion on or before it, see
+``patron.metrics.occasions``), in the chosen time unit (day, week = 7 days, month = 365.25 / 12
+days), as in Fader, Hardie & Lee (2005):
+
+- ``frequency`` x: repeat occasions by D (occasions after the first);
+- ``recency`` t_x: time from the first occasion to the last one by D (0 when x = 0);
+- ``T``: time from the first occasion to D (a customer acquired on D has T = 0);
+- ``monetary_value``: mean purchase revenue of the repeat occasions (null when x = 0), for
+  Gamma-Gamma.
+
+The engine groups customers with identical rows and counts them (``count``); only those unique
+rows reach Python, so the fit costs what the distinct histories cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+
+from patron.errors import InputError, did_you_mean
+from patron.metrics.occasions import Sales, occasions
+from patron.models import BetaGeoBetaBinomModel, BetaGeoModel, GammaGammaModel, Model
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+TIME_UNITS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How ``patron fit`` builds a model and which summary columns its ``fit`` takes."""
+
+    make: Callable[[], Any]
+    columns: tuple[str, ...] = ("frequency", "recency", "T")
+    discrete: bool = False  # counts whole periods (BG/BB) instead of continuous time
+
+
+MODELS = {
+    "bgnbd": ModelSpec(BetaGeoModel),
+    "gg": ModelSpec(GammaGammaModel, ("frequency", "monetary_value")),
+    "bgbb": ModelSpec(BetaGeoBetaBinomModel, discrete=True),
+}
+"""Models ``patron fit`` knows, by their command-line names."""
+
+
+def model_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r}{did_you_mean(name, list(MODELS))}")
+    return MODELS[name]
+
+
+def customer_summary(
+    sales: Sales, calibration_end: date, *, time_unit: str = "week", discrete: bool = False
+) -> Table:
+    """One row per customer acquired by ``calibration_end``: frequency, recency, T, monetary.
+
+    ``discrete`` counts whole periods of the time unit since the acquisition's (period 0): T is
+    the last period reached by the calibration end, frequency the later periods with a purchase
+    and recency the last of them, as BG/BB reads them.
+    """
+    unit = _unit(time_unit)
+    occ = occasions(sales, calibration_end)
+    age = occ.order_date.delta(occ.first_date, unit="day") / unit
+    occ = occ.mutate(age=age.floor() if discrete else age)
+    per = occ.group_by("customer_key").agg(
+        first_date=occ.first_date.min(),
+        frequency=(occ.age.nunique() - 1) if discrete else occ.count() - 1,
+        recency=occ.age.max(),
+        repeat_revenue=occ.revenue.sum(where=occ.n > 0),
+        repeats=occ.count() - 1,
+    )
+    span = ibis.date(calibration_end).delta(per.first_date, unit="day") / unit
+    return per.select(
+        "customer_key",
+        "frequency",
+        "recency",
+        T=span.floor() if discrete else span,
+        monetary_value=per.repeat_revenue / ibis.ifelse(per.repeats > 0, per.repeats, None),
+    )
+
+
+def unique_rows(
+    summary: Table, columns: tuple[str, ...] = ("frequency", "recency", "T")
+) -> pa.Table:
+    """The distinct rows of ``columns`` with their ``count`` of customers."""
+    return summary.group_by(list(columns)).agg(count=summary.count()).to_pyarrow()
+
+
+def fit_rows(model: str, rows: pa.Table) -> Model:
+    """Fit the model named ``model`` on rows of its columns and an optional ``count``."""
+    spec = model_spec(model)
+    if rows.num_rows == 0:
+        raise InputError("no customers to fit on: is the calibration end before the first order?")
+    # a customer without repeat purchases has no mean repeat spend; Gamma-Gamma leaves them out
+    arrays = [np.nan_to_num(_column(rows, name)) for name in spec.columns]
+    count = _column(rows, "count") if "count" in rows.column_names else None
+    fitted: Model = spec.make().fit(*arrays, weights=count)
+    return fitted
+
+
+def read_summary(path: Path, model: str) -> pa.Table:
+    """A precomputed summary table (CSV or Parquet) with the model's columns[, count].
+
+    ``periods`` is read as ``T`` and ``weights`` as ``count`` where those are absent.
+    """
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise InputError("no such file; check the path", file=str(path))
+    table = pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path)
+    names = table.column_names
+    table = table.rename_columns(
+        [_ALIASES.get(n, n) if _ALIASES.get(n) not in names else n for n in names]
+    )
+    missing = [c for c in model_spec(model).columns if c not in table.column_names]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(table.column_names)}",
+            file=str(path),
+        )
+    return table
+
+
+_ALIASES = {"periods": "T", "n_periods": "T", "weights": "count", "weight": "count"}
+"""Other names summary files use: BG/BB's number of periods, a row's customer count."""
+
+
+def _column(rows: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(rows.column(name).to_numpy(zero_copy_only=False), dtype=float)
+
+
+def fit_report(fitted: Model, name: str, **context: Any) -> dict[str, Any]:
+    """The ``patron fit --json`` document of one fitted model."""
+    return {
+        "model": name,
+        "params": fitted.params_,
+        "loglik": fitted.loglik_,
+        "std_errors": fitted.std_errors_,
+        "n_customers": fitted.n_customers_,
+        "unique_rows": fitted.unique_rows_,
+        "bic": fitted.bic(),
+        **context,
+    }
+
+
+def _unit(time_unit: str) -> float:
+    if time_unit not in TIME_UNITS:
+        raise InputError(f"unknown time unit {time_unit!r}{did_you_mean(time_unit, TIME_UNITS)}")
+    return TIME_UNITS[time_unit]

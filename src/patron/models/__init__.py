@@ -1,0 +1,17 @@
+"""Customer-base models: numpy/scipy only, arrays in, parameters and predictions out."""
+
+from patron.errors import ConvergenceError, NotFittedError
+from patron.models.base import Model
+from patron.models.bgbb import BetaGeoBetaBinomModel
+from patron.models.bgnbd import BetaGeoModel
+from patron.models.gamma_gamma import GammaGammaModel, spend_frequency_correlation
+
+__all__ = [
+    "BetaGeoBetaBinomModel",
+    "BetaGeoModel",
+    "ConvergenceError",
+    "GammaGammaModel",
+    "Model",
+    "NotFittedError",
+    "spend_frequency_correlation",
+]

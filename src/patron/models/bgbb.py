@@ -1,0 +1,136 @@
+"""The BG/BB model of Fader, Hardie & Shang (2010), "Customer-base analysis in a discrete-time
+noncontractual setting".
+
+At each of ``n`` transaction opportunities an alive customer buys with probability
+p ~ Beta(alpha, beta); before each opportunity they drop out for good with probability
+theta ~ Beta(gamma, delta). A customer's data are ``x`` repeat transactions (frequency), ``t_x``
+the opportunity of the last one (recency, 0 without any) and ``n`` the opportunities. The
+likelihood (paper, eq. 5) is
+
+    L = B(alpha + x, beta + n - x) / B(alpha, beta) B(gamma, delta + n) / B(gamma, delta)
+        + sum_{i=0}^{n - t_x - 1} B(alpha + x, beta + t_x - x + i) / B(alpha, beta)
+                                  B(gamma + 1, delta + t_x + i) / B(gamma, delta)
+
+the first term for a customer still alive at opportunity ``n``, term ``i`` for one alive at
+opportunity ``t_x + i`` who dropped out before the next. It is computed in log space (log-sum-exp
+over one column per term), with its gradient from digamma functions.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+import numpy as np
+from scipy.special import betaln, digamma, logsumexp
+
+from patron.errors import InputError
+from patron.models.base import Array, Model, as_array
+
+
+class BetaGeoBetaBinomModel(Model):
+    """BG/BB: ``alpha``, ``beta`` (transaction probability) and ``gamma``, ``delta`` (dropout)."""
+
+    param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
+
+    def fit(
+        self, frequency: object, recency: object, n_periods: object, *, weights: object = None
+    ) -> Self:
+        """Fit on per-customer (or unique, weighted) rows of frequency, recency and n."""
+        data = opportunity_data(frequency, recency, n_periods)
+        w = None if weights is None else as_array(weights, "weights")
+        return self._fit(data, w, start=np.ones(4))
+
+    def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
+        alpha, beta, gamma, delta = params
+        x, buys, gone, later, used = _terms(data)
+        terms = np.where(
+            used, betaln(alpha + x, beta + buys) + betaln(gamma + gone, delta + later), -np.inf
+        )
+        total = logsumexp(terms, axis=1)
+        share = np.exp(terms - total[:, None])
+        ab, gd = digamma(alpha + beta + x + buys), digamma(gamma + delta + gone + later)
+        slopes = [
+            digamma(alpha + x) - ab,
+            digamma(beta + buys) - ab,
+            digamma(gamma + gone) - gd,
+            digamma(delta + later) - gd,
+        ]
+        grad = np.stack([np.sum(share * slope, axis=1) for slope in slopes], axis=1)
+        # minus the slopes of log B(alpha, beta) + log B(gamma, delta)
+        grad -= digamma(params) - digamma(np.repeat([alpha + beta, gamma + delta], 2))
+        return total - betaln(alpha, beta) - betaln(gamma, delta), grad
+
+    def probability_alive(self, frequency: object, recency: object, n_periods: object) -> Array:
+        """P(alive at opportunity n + 1 | x, t_x, n) (paper, eq. 11).
+
+        The likelihood's alive term carried one opportunity further (delta + n + 1), over the
+        likelihood.
+        """
+        params = np.asarray(self._fitted("_params"))
+        alpha, beta, gamma, delta = params
+        d = opportunity_data(frequency, recency, n_periods)
+        x, n = d["x"], d["n"]
+        alive = (
+            betaln(alpha + x, beta + n - x)
+            - betaln(alpha, beta)
+            + betaln(gamma, delta + n + 1)
+            - betaln(gamma, delta)
+        )
+        return np.exp(alive - self.loglik_rows(params, d)[0])
+
+    def conditional_expected_purchases(
+        self, n_star: int, frequency: object, recency: object, n_periods: object
+    ) -> Array:
+        """E[X(n, n + n*) | x, t_x, n]: expected transactions in the next n* opportunities (eq. 13).
+
+        Computed from its definition: the chance of being alive at ``n``, times E[p] for a customer
+        alive with this history, times the expected number of opportunities n + 1..n + n* reached
+        alive, sum_s B(gamma, delta + n + s) / B(gamma, delta + n).
+        """
+        params = np.asarray(self._fitted("_params"))
+        alpha, beta, gamma, delta = params
+        steps = np.arange(1, _whole(n_star, "n_star") + 1)
+        d = opportunity_data(frequency, recency, n_periods)
+        x, n = d["x"], d["n"]
+        reach = logsumexp(betaln(gamma, delta + n[:, None] + steps), axis=1)
+        log_value = (
+            betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta) + reach - betaln(gamma, delta)
+        )
+        return np.exp(log_value - self.loglik_rows(params, d)[0])
+
+
+def _terms(data: dict[str, Array]) -> tuple[Array, ...]:
+    """The likelihood's terms as columns: (x, beta's, gamma's and delta's increments, in use).
+
+    Column 0 is the alive term; column ``1 + i`` the dropout after opportunity ``t_x + i``, in use
+    while ``i < n - t_x``.
+    """
+    x, t_x, n = data["x"][:, None], data["t_x"][:, None], data["n"][:, None]
+    column = np.arange(int(np.max(n - t_x, initial=0)) + 1)[None, :]
+    alive, i = column == 0, column - 1
+    buys = np.where(alive, n - x, t_x - x + i)
+    gone = np.where(alive, 0.0, 1.0)
+    later = np.where(alive, n, t_x + i)
+    return x, buys, gone, later, alive | (i < n - t_x)
+
+
+def _whole(value: float, name: str) -> int:
+    """A non-negative whole number, or an InputError naming ``name``."""
+    number = float(value)
+    if not (number >= 0 and number.is_integer()):
+        raise InputError(f"{name} must be a non-negative whole number")
+    return int(number)
+
+
+def opportunity_data(frequency: object, recency: object, n_periods: object) -> dict[str, Array]:
+    """Validated (x, t_x, n) arrays of whole numbers: x <= t_x <= n, t_x = 0 exactly when x = 0."""
+    x = as_array(frequency, "frequency", integer=True)
+    t_x = as_array(recency, "recency", integer=True)
+    n = as_array(n_periods, "n_periods", integer=True)
+    if not len(x) == len(t_x) == len(n):
+        raise InputError("frequency, recency and n_periods must have the same length")
+    if np.any(x > t_x) or np.any(t_x > n) or np.any((x == 0) != (t_x == 0)):
+        raise InputError(
+            "need frequency <= recency <= n_periods, with recency 0 exactly when frequency is 0"
+        )
+    return {"x": x, "t_x": t_x, "n": n}

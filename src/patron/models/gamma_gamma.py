@@ -1,0 +1,122 @@
+"""The Gamma-Gamma model of monetary value (Fader, Hardie & Lee 2005, "RFM and CLV: using
+iso-value curves for customer base analysis"; Fader & Hardie 2013, "The Gamma-Gamma model of
+monetary value").
+
+A customer's transaction values are Gamma(p, nu), with mean p / nu, and nu varies across
+customers as Gamma(q, gamma). Only repeat transactions are used: a customer's data are ``x`` repeat
+transactions (frequency) and ``mbar`` their mean value. The likelihood (2013 note) is
+
+    L = Gamma(p x + q) / (Gamma(p x) Gamma(q))
+        * gamma^q mbar^(p x - 1) x^(p x) / (gamma + x mbar)^(p x + q)
+
+computed in log space, with its gradient from digamma functions. The model assumes spend and
+frequency are independent; :func:`spend_frequency_correlation` is the usual check.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+import numpy as np
+from scipy.special import digamma, gammaln
+
+from patron.errors import InputError
+from patron.models.base import Array, Model, as_array
+
+
+class GammaGammaModel(Model):
+    """Gamma-Gamma: value shape ``p``; ``q`` and ``gamma`` of the scale's prior."""
+
+    param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
+
+    def fit(self, frequency: object, monetary_value: object, *, weights: object = None) -> Self:
+        """Fit on the customers with ``frequency > 0``; other rows (and their weights) are left out.
+
+        ``monetary_value`` is the mean value of a customer's repeat transactions.
+        """
+        data = spend_data(frequency, monetary_value)
+        w = _row_weights(weights, len(data["x"]))
+        repeat = (data["x"] > 0) & (w > 0)
+        if not np.any(repeat):
+            raise InputError("the Gamma-Gamma model needs customers with repeat transactions")
+        kept = {name: values[repeat] for name, values in data.items()}
+        return self._fit(kept, w[repeat], start=np.ones(3))
+
+    def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
+        p, q, v = params  # v is the paper's gamma (scipy's gamma function is near)
+        x, m = data["x"], data["m"]
+        px = p * x
+        log_total = np.log(v + x * m)
+        loglik = (
+            gammaln(px + q)
+            - gammaln(px)
+            - gammaln(q)
+            + q * np.log(v)
+            + (px - 1) * np.log(m)
+            + px * np.log(x)
+            - (px + q) * log_total
+        )
+        shared = digamma(px + q)
+        grad = np.stack(
+            [
+                x * (shared - digamma(px) + np.log(x * m) - log_total),
+                shared - digamma(q) + np.log(v) - log_total,
+                q / v - (px + q) / (v + x * m),
+            ],
+            axis=1,
+        )
+        return loglik, grad
+
+    def conditional_expected_average_profit(
+        self, frequency: object, monetary_value: object
+    ) -> Array:
+        """E[M | x, mbar] = p (gamma + x mbar) / (p x + q - 1): a customer's expected mean spend.
+
+        This is the population mean gamma p / (q - 1) and the customer's own mean mbar averaged with
+        weights q - 1 and p x (2013 note); it needs q > 1.
+        """
+        p, q, v = np.asarray(self._fitted("_params"))
+        if q <= 1:
+            raise InputError(f"the expected spend is infinite when q <= 1 (fitted q = {q:.4g})")
+        data = spend_data(frequency, monetary_value)
+        x, m = data["x"], data["m"]
+        return p * (v + x * m) / (p * x + q - 1)
+
+
+def spend_frequency_correlation(
+    frequency: object, monetary_value: object, weights: object = None
+) -> float:
+    """Weighted Pearson correlation of frequency and mean spend among repeat customers.
+
+    The Gamma-Gamma model assumes the two are independent; a value near 0 supports it.
+    """
+    data = spend_data(frequency, monetary_value)
+    w = _row_weights(weights, len(data["x"]))
+    repeat = (data["x"] > 0) & (w > 0)
+    w, x, m = w[repeat], data["x"][repeat], data["m"][repeat]
+    if len(w) < 2:
+        raise InputError("the correlation needs at least two repeat customers")
+    dx, dm = x - np.average(x, weights=w), m - np.average(m, weights=w)
+    spread = np.sqrt((w @ dx**2) * (w @ dm**2))
+    if not spread > 0:
+        raise InputError("the correlation needs repeat customers who differ in frequency and spend")
+    return float((w @ (dx * dm)) / spread)
+
+
+def spend_data(frequency: object, monetary_value: object) -> dict[str, Array]:
+    """Validated (x, mbar) arrays: whole x, and mbar > 0 wherever x > 0."""
+    x = as_array(frequency, "frequency", integer=True)
+    m = as_array(monetary_value, "monetary_value")
+    if len(x) != len(m):
+        raise InputError("frequency and monetary_value must have the same length")
+    if np.any((x > 0) & (m <= 0)):
+        raise InputError("monetary_value must be positive for customers with repeat transactions")
+    return {"x": x, "m": m}
+
+
+def _row_weights(weights: object, n: int) -> Array:
+    """One non-negative count per row (all ones when ``weights`` is None)."""
+    w = np.ones(n) if weights is None else as_array(weights, "weights")
+    if len(w) != n:
+        raise InputError("weights must be one non-negative count per row")
+    return w

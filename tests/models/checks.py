@@ -1,0 +1,18 @@
+"""Checks every model's tests share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from patron.models import Model
+
+
+def assert_gradient(model: Model, params: np.ndarray, data: dict[str, np.ndarray]) -> None:
+    """The analytic gradient of each row's log-likelihood equals central differences."""
+    _, grad = model.loglik_rows(params, data)
+    for k, h in enumerate(1e-6 * params):
+        step = np.eye(len(params))[k] * h
+        up, down = model.loglik_rows(params + step, data), model.loglik_rows(params - step, data)
+        slope = (up[0] - down[0]) / (2 * h)
+        assert grad[:, k] == pytest.approx(slope, rel=1e-5, abs=1e-7)

@@ -1,0 +1,95 @@
+"""``patron fit`` end to end: the real CLI on the bundled CDNOW sample, loaded through the real
+loader, reproduces the published BG/NBD fit; ``--summary`` fits a precomputed table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_support import ok, patron
+
+PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # Fader, Hardie & Lee 2005
+
+
+@pytest.fixture(scope="module")
+def cdnow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cdnow")
+    ok(patron("sample", "cdnow", "--sample", "--out", "data", cwd=root))
+    ok(patron("init", "ws", "--timezone", "UTC", cwd=root))
+    ok(patron("-w", "ws", "load", "orders", "data/orders.csv", cwd=root))
+    return root
+
+
+def test_fit_on_the_workspace_reproduces_the_paper(cdnow: Path) -> None:
+    args = ("-w", "ws", "fit", "--calibration-end", "1997-09-30", "--time-unit", "week", "--json")
+    report = ok(patron(*args, cwd=cdnow))
+    assert report["model"] == "bgnbd"
+    assert report["params"] == pytest.approx(PUBLISHED, abs=5e-4)
+    assert report["loglik"] == pytest.approx(-9582.4, abs=0.05)
+    assert report["n_customers"] == 2357
+    assert report["unique_rows"] < 2357  # customers with equal histories share a row
+    assert set(report["std_errors"]) == set(PUBLISHED)
+    assert (report["calibration_end"], report["time_unit"]) == ("1997-09-30", "week")
+
+
+def test_fit_prints_a_table(cdnow: Path) -> None:
+    text = ok(patron("-w", "ws", "fit", "--calibration-end", "1997-09-30", cwd=cdnow))
+    assert "2,357 customers" in text and "-9,582.4" in text
+    assert "alpha" in text and "4.414" in text
+
+
+def test_fit_on_a_summary_file_with_counts(cdnow: Path) -> None:
+    # the same customers as unique rows with a count column, as a warehouse export would give
+    report = ok(patron("-w", "ws", "fit", "--calibration-end", "1997-09-30", "--json", cwd=cdnow))
+    summary = cdnow / "summary.csv"
+    script = (
+        "import patron, pyarrow.csv as c; from datetime import date; from patron import clv\n"
+        "ws = patron.Workspace.open('ws')\n"
+        "s = ws.customer_summary(calibration_end=date(1997, 9, 30))\n"
+        "c.write_csv(clv.unique_rows(s), 'summary.csv')\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=cdnow, check=True)
+    again = ok(patron("fit", "--summary", str(summary), "--json", cwd=cdnow))
+    assert again["params"] == pytest.approx(report["params"], rel=1e-6)
+    assert again["n_customers"] == 2357
+
+
+def test_fit_errors_are_one_line(cdnow: Path, tmp_path: Path) -> None:
+    wrong = patron("-w", "ws", "fit", "--model", "bgnb", cwd=cdnow)
+    assert wrong.returncode != 0 and "did you mean 'bgnbd'" in wrong.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("frequency,recency\n1,2\n")
+    missing = patron("fit", "--summary", str(bad), cwd=cdnow)
+    assert missing.returncode != 0
+    assert "missing column(s) T" in missing.stderr and "found frequency, recency" in missing.stderr
+    early = patron("-w", "ws", "fit", "--calibration-end", "1990-01-01", cwd=cdnow)
+    assert early.returncode != 0 and "no customers to fit on" in early.stderr
+
+
+def test_gamma_gamma_on_the_workspace_reproduces_the_note(cdnow: Path) -> None:
+    args = ("-w", "ws", "fit", "--model", "gg", "--calibration-end", "1997-09-30", "--json")
+    report = ok(patron(*args, cwd=cdnow))
+    # Fader & Hardie (2013): p = 6.25, q = 3.74, gamma = 15.44 on the 946 repeat customers
+    assert report["params"] == pytest.approx({"p": 6.25, "q": 3.74, "gamma": 15.44}, abs=5e-3)
+    assert report["n_customers"] == 946
+    assert report["loglik"] == pytest.approx(-4055.92, abs=0.05)
+
+
+def test_bgbb_on_the_donations_summary(cdnow: Path) -> None:
+    # the file names its columns periods and weights: read as T and count
+    donations = Path(__file__).parent / "fixtures" / "donations.csv"
+    report = ok(patron("fit", "--model", "bgbb", "--summary", str(donations), "--json", cwd=cdnow))
+    published = {"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}
+    assert report["params"] == pytest.approx(published, abs=1e-3)
+    assert report["loglik"] == pytest.approx(-33225.6, abs=0.05)
+    assert report["n_customers"] == 11104
+
+
+def test_bgbb_on_the_workspace_counts_whole_periods(cdnow: Path) -> None:
+    args = ("-w", "ws", "fit", "--model", "bgbb", "--time-unit", "month", "--json")
+    report = ok(patron(*args, "--calibration-end", "1997-09-30", cwd=cdnow))
+    assert report["n_customers"] == 2357
+    assert report["unique_rows"] < 100  # (x, t_x, n) in months: few distinct histories

@@ -1,0 +1,82 @@
+"""The model inputs the engine computes (``patron.clv``), checked by hand on a tiny shop."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from patron import Workspace
+from patron.errors import InputError
+
+ORDERS = (
+    "order_id,customer_id,ordered_at,revenue,status,return_of\n"
+    "a1,A,2024-01-01 09:00,10.00,,\n"
+    "a2,A,2024-01-01 17:00,5.00,,\n"  # same day: one occasion
+    "a3,A,2024-01-15 09:00,20.00,,\n"
+    "a4,A,2024-02-20 09:00,40.00,,\n"
+    "r4,A,2024-02-21 09:00,-40.00,returned,a4\n"  # a return is never a purchase
+    "b1,B,2024-02-01 09:00,7.00,,\n"
+    "c1,C,2024-03-05 09:00,9.00,,\n"  # after the calibration end: not a customer yet
+)
+END = date(2024, 2, 29)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    folder = tmp_path_factory.mktemp("clv")
+    (folder / "orders.csv").write_text(ORDERS, encoding="utf-8")
+    workspace = Workspace.init(folder / "ws", timezone="UTC")
+    workspace.load("orders", [folder / "orders.csv"], now=datetime(2025, 1, 1, tzinfo=UTC))
+    return workspace
+
+
+def summary(ws: Workspace, **options: Any) -> dict[str, dict[str, Any]]:
+    table = ws.customer_summary(calibration_end=END, **options)
+    customers = ws.table("customers").select("customer_key", "customer_id")
+    rows = table.join(customers, "customer_key").to_pyarrow().to_pylist()
+    return {r["customer_id"]: r for r in rows}
+
+
+def test_weeks_from_the_first_occasion(ws: Workspace) -> None:
+    got = summary(ws, time_unit="week")
+    assert set(got) == {"A", "B"}
+    a, b = got["A"], got["B"]
+    # A: occasions Jan 1, Jan 15, Feb 20; Jan 1 -> Feb 20 is 50 days, Jan 1 -> Feb 29 is 59
+    assert (a["frequency"], a["recency"], a["T"]) == (
+        2,
+        pytest.approx(50 / 7),
+        pytest.approx(59 / 7),
+    )
+    assert a["monetary_value"] == pytest.approx((20 + 40) / 2)  # repeat occasions only
+    assert (b["frequency"], b["recency"], b["T"], b["monetary_value"]) == (0, 0, 4, None)
+
+
+def test_days_and_months(ws: Workspace) -> None:
+    days = summary(ws, time_unit="day")["A"]
+    assert (days["recency"], days["T"]) == (50, 59)
+    months = summary(ws, time_unit="month")["A"]
+    assert months["T"] == pytest.approx(59 / (365.25 / 12))
+
+
+def test_discrete_periods_count_whole_periods(ws: Workspace) -> None:
+    got = summary(ws, time_unit="month", discrete=True)
+    # A's occasions are 0, 14 and 50 days after the first: months 0, 0 and 1 (30.44 days each)
+    assert {k: got["A"][k] for k in ("frequency", "recency", "T")} == {
+        "frequency": 1,
+        "recency": 1,
+        "T": 1,
+    }
+    assert {k: got["B"][k] for k in ("frequency", "recency", "T")} == {
+        "frequency": 0,
+        "recency": 0,
+        "T": 0,
+    }
+
+
+def test_unknown_time_unit_and_model(ws: Workspace) -> None:
+    with pytest.raises(InputError, match="did you mean 'week'"):
+        ws.customer_summary(calibration_end=END, time_unit="weeks")
+    with pytest.raises(InputError, match="did you mean 'bgnbd'"):
+        ws.fit("bgnb", calibration_end=END)
