@@ -102,8 +102,8 @@ def fit_rows(model: str, rows: pa.Table) -> Model:
     if rows.num_rows == 0:
         raise InputError("no customers to fit on: is the calibration end before the first order?")
     # a customer without repeat purchases has no mean repeat spend; Gamma-Gamma leaves them out
-    arrays = [np.nan_to_num(_column(rows, name)) for name in spec.columns]
-    count = _column(rows, "count") if "count" in rows.column_names else None
+    arrays = [np.nan_to_num(column(rows, name)) for name in spec.columns]
+    count = column(rows, "count") if "count" in rows.column_names else None
     fitted: Model = spec.make().fit(*arrays, weights=count)
     return fitted
 
@@ -136,7 +136,8 @@ _ALIASES = {"periods": "T", "n_periods": "T", "weights": "count", "weight": "cou
 """Other names summary files use: BG/BB's number of periods, a row's customer count."""
 
 
-def _column(rows: pa.Table, name: str) -> np.ndarray:
+def column(rows: pa.Table, name: str) -> np.ndarray:
+    """A column of a small (unique-rows) table as float64, nulls as NaN."""
     return np.asarray(rows.column(name).to_numpy(zero_copy_only=False), dtype=float)
 
 

@@ -24,6 +24,7 @@ from patron.metrics.occasions import TABLE as OCCASIONS
 from patron.metrics.occasions import Sales, last_order_date, purchase_span
 from patron.models import Model
 from patron.overview import quarantine_rows, workspace_status
+from patron.predict import Horizon, predictions
 from patron.profile import customer_profile
 from patron.segments import customer_segments, migration, summary
 from patron.store import Store
@@ -267,6 +268,15 @@ class Workspace:
             calibration_end=calibration_end, time_unit=time_unit, discrete=spec.discrete
         )
         return clv.fit_rows(model, clv.unique_rows(summary, spec.columns))
+
+    def predict(
+        self, *, as_of: date | None = None, time_unit: str = "week", horizon: Horizon | None = None
+    ) -> ibis.Table:
+        """Per customer: P(alive), expected purchases, spend and CLV (:mod:`patron.predict`)."""
+        summary = self.customer_summary(calibration_end=as_of, time_unit=time_unit)
+        scored = predictions(summary, horizon or Horizon())
+        ids = self.table("customers").select("customer_key", "customer_id", "email")
+        return ids.inner_join(scored, "customer_key").order_by("customer_key")
 
     def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments); returns rows."""

@@ -1,4 +1,4 @@
-"""Commands that fit customer-base models: fit."""
+"""Commands that fit customer-base models and score customers: fit, predict."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.table import Table
 
 from patron import clv
 from patron.cli.base import (
+    AsOfOption,
     JsonOption,
     WorkspaceOption,
     app,
@@ -19,6 +20,8 @@ from patron.cli.base import (
     parse_date,
     print_json,
 )
+from patron.export import write_table
+from patron.predict import Horizon
 
 
 @app.command()
@@ -60,4 +63,57 @@ def _title(report: dict[str, object]) -> str:
     return (
         f"{report['model']}: {report['n_customers']:,} customers in {report['unique_rows']:,} "
         f"distinct rows, log-likelihood {report['loglik']:,.1f}"
+    )
+
+
+@app.command()
+def predict(
+    as_of: AsOfOption = None,
+    time_unit: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    horizon: Annotated[int, typer.Option(help="Periods (time units) ahead.")] = 52,
+    discount_rate: Annotated[float, typer.Option(help="Discount rate per period.")] = 0.0,
+    margin: Annotated[float, typer.Option(help="Share of revenue kept as margin.")] = 1.0,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write one row per customer (.parquet or .csv).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per customer P(alive), expected purchases, spend and CLV, with 90% intervals."""
+    with errors():
+        settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
+        with open_workspace(workspace, read_only=True) as ws:
+            day = ws.as_of(parse_date(as_of))
+            table = ws.predict(as_of=day, time_unit=time_unit, horizon=settings)
+            if out_file is not None:
+                write_table(table, out_file)
+            totals = (
+                table.aggregate(
+                    customers=table.count(),
+                    expected_purchases=table.expected_purchases.sum(),
+                    customer_equity=table.clv.sum(),
+                    customer_equity_low=table.clv_low.sum(),
+                    customer_equity_high=table.clv_high.sum(),
+                    p_alive_mean=table.p_alive.mean(),
+                )
+                .to_pyarrow()
+                .to_pylist()[0]
+            )
+    report = {
+        "as_of": day.isoformat(),
+        "time_unit": time_unit,
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+        "margin": margin,
+        **totals,
+        "out": None if out_file is None else str(out_file),
+    }
+    if as_json:
+        print_json(report)
+        return
+    out.print(
+        f"{report['customers']:,} customers as of {report['as_of']}: "
+        f"{report['expected_purchases']:,.0f} purchases expected in the next {horizon} "
+        f"{time_unit}s; customer equity {report['customer_equity']:,.2f} "
+        f"({report['customer_equity_low']:,.2f} to {report['customer_equity_high']:,.2f})"
     )

@@ -41,6 +41,13 @@ class Model(ABC):
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
 
+    @classmethod
+    def from_params(cls, params: dict[str, float]) -> Self:
+        """A model with the given parameters (published ones, a draw), for predictions only."""
+        model = cls()
+        model._params = np.array([float(params[name]) for name in cls.param_names])
+        return model
+
     @abstractmethod
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         """Per-row log-likelihood (n,) and its gradient in the natural parameters (n, k)."""
