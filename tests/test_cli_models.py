@@ -93,3 +93,14 @@ def test_bgbb_on_the_workspace_counts_whole_periods(cdnow: Path) -> None:
     report = ok(patron(*args, "--calibration-end", "1997-09-30", cwd=cdnow))
     assert report["n_customers"] == 2357
     assert report["unique_rows"] < 100  # (x, t_x, n) in months: few distinct histories
+
+
+def test_validate_prints_the_holdout_comparison(cdnow: Path) -> None:
+    args = ("-w", "ws", "validate", "--calibration-end", "1997-09-30")
+    report = ok(patron(*args, "--json", cwd=cdnow))
+    assert report["holdout_end"] == "1998-06-30"  # default: the last purchase day
+    assert [m["model"] for m in report["models"]] == ["bgnbd", "naive"]
+    assert report["models"][0]["holdout_actual"] == 1882
+    text = ok(patron(*args, cwd=cdnow))
+    assert "2,357 customers; holdout 1997-09-30 to 1998-06-30 (39 weeks)" in text
+    assert "7+" in text

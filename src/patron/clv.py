@@ -68,7 +68,7 @@ def customer_summary(
     the last period reached by the calibration end, frequency the later periods with a purchase
     and recency the last of them, as BG/BB reads them.
     """
-    unit = _unit(time_unit)
+    unit = unit_days(time_unit)
     occ = occasions(sales, calibration_end)
     age = occ.order_date.delta(occ.first_date, unit="day") / unit
     occ = occ.mutate(age=age.floor() if discrete else age)
@@ -155,7 +155,8 @@ def fit_report(fitted: Model, name: str, **context: Any) -> dict[str, Any]:
     }
 
 
-def _unit(time_unit: str) -> float:
+def unit_days(time_unit: str) -> float:
+    """Days in one time unit (day, week, month)."""
     if time_unit not in TIME_UNITS:
         raise InputError(f"unknown time unit {time_unit!r}{did_you_mean(time_unit, TIME_UNITS)}")
     return TIME_UNITS[time_unit]

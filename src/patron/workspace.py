@@ -28,6 +28,7 @@ from patron.predict import Horizon, predictions
 from patron.profile import customer_profile
 from patron.segments import customer_segments, migration, summary
 from patron.store import Store
+from patron.validate import validate
 from patron.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -277,6 +278,13 @@ class Workspace:
         scored = predictions(summary, horizon or Horizon())
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
+
+    def validate(
+        self, calibration_end: date, holdout_end: date | None = None, *, time_unit: str = "week"
+    ) -> dict[str, Any]:
+        """Fit to ``calibration_end``, compare with what came after (:mod:`patron.validate`)."""
+        end = self.as_of(holdout_end)
+        return validate(self.sales(), calibration_end, end, time_unit=time_unit)
 
     def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments); returns rows."""

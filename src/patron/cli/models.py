@@ -1,4 +1,4 @@
-"""Commands that fit customer-base models and score customers: fit, predict."""
+"""Commands that fit customer-base models, score and validate them: fit, predict, validate."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from patron.cli.base import (
     parse_date,
     print_json,
 )
+from patron.errors import InputError
 from patron.export import write_table
 from patron.predict import Horizon
 
@@ -116,4 +117,54 @@ def predict(
         f"{report['expected_purchases']:,.0f} purchases expected in the next {horizon} "
         f"{time_unit}s; customer equity {report['customer_equity']:,.2f} "
         f"({report['customer_equity_low']:,.2f} to {report['customer_equity_high']:,.2f})"
+    )
+
+
+@app.command()
+def validate(
+    calibration_end: Annotated[str, typer.Option(help="Fit on purchases up to this day.")],
+    holdout_end: Annotated[
+        str | None, typer.Option(help="Compare with purchases up to this day (default: the last).")
+    ] = None,
+    time_unit: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Calibration / holdout check: model vs naive baseline, by frequency, week by week."""
+    with errors():
+        start = parse_date(calibration_end, "--calibration-end")
+        with open_workspace(workspace, read_only=True) as ws:
+            end = ws.as_of(parse_date(holdout_end, "--holdout-end"))
+            if start is None:
+                raise InputError("--calibration-end is required")
+            report = ws.validate(start, end, time_unit=time_unit)
+    if as_json:
+        print_json(report)
+        return
+    table = Table(
+        "model", "MAE", "correlation", "predicted", "actual", title=_holdout_title(report)
+    )
+    for row in report["models"]:
+        table.add_row(
+            row["model"],
+            f"{row['mae']:.3f}",
+            f"{row['correlation']:.3f}",
+            f"{row['holdout_predicted']:,.0f}",
+            f"{row['holdout_actual']:,.0f}",
+        )
+    out.print(table)
+    by_frequency = Table("frequency", "customers", "actual", "bgnbd", "naive")
+    for row in report["conditional"]:
+        by_frequency.add_row(
+            row["frequency"],
+            f"{row['customers']:,}",
+            *(f"{row[k]:.2f}" for k in ("actual", "bgnbd", "naive")),
+        )
+    out.print(by_frequency)
+
+
+def _holdout_title(report: dict[str, object]) -> str:
+    return (
+        f"{report['customers']:,} customers; holdout {report['calibration_end']} to "
+        f"{report['holdout_end']} ({report['holdout_periods']:.0f} {report['time_unit']}s)"
     )

@@ -1,0 +1,163 @@
+"""Calibration / holdout validation: does a model fitted up to D predict what came after?
+
+Customers acquired by the calibration end D are fitted on their history to D (``patron.clv``);
+their purchase occasions in (D, E] (E = the holdout end) are the truth. Per model:
+
+- ``loglik`` and ``bic`` of the calibration fit;
+- ``mae``: mean absolute error of predicted vs actual holdout purchases per customer;
+- ``correlation``: Pearson correlation of the two over customers;
+- ``holdout_predicted`` / ``holdout_actual``: total holdout purchases.
+
+Beside the models the naive baseline predicts each customer's calibration repeat rate carried
+forward (x / T per unit, 0 when T = 0). ``conditional`` averages actual and predicted holdout
+purchases by calibration frequency (0 to 7, and 7+), and ``tracking`` gives cumulative repeat
+purchases at the end of each time unit from the first acquisition to E, actual and expected
+(BG/NBD's E[X(t)] summed over customers by acquisition day), as in Fader, Hardie & Lee (2005).
+
+The engine groups customers by (frequency, recency, T, holdout purchases) and counts them; only
+those rows reach Python.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from patron import clv
+from patron.errors import InputError
+from patron.metrics.occasions import Sales, occasions
+from patron.models import BetaGeoModel
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+FREQUENCY_CAP = 7
+
+
+def validate(
+    sales: Sales, calibration_end: date, holdout_end: date, *, time_unit: str = "week"
+) -> dict[str, Any]:
+    """The validation report of the module docstring (JSON-ready)."""
+    if holdout_end <= calibration_end:
+        raise InputError("--holdout-end must be after --calibration-end")
+    unit = clv.unit_days(time_unit)
+    summary = clv.customer_summary(sales, calibration_end, time_unit=time_unit)
+    rows = _with_holdout(summary, sales, calibration_end, holdout_end)
+    horizon = (holdout_end - calibration_end).days / unit
+    model = clv.fit_rows("bgnbd", _fit_rows(rows))
+    assert isinstance(model, BetaGeoModel)
+    x, t_x, big_t, actual, count = (clv.column(rows, c) for c in _COLUMNS)
+    predicted = {
+        "bgnbd": model.conditional_expected_purchases(horizon, x, t_x, big_t),
+        "naive": np.divide(x, big_t, out=np.zeros_like(x), where=big_t > 0) * horizon,
+    }
+    scores = [
+        {"model": name, **_errors(values, actual, count)} for name, values in predicted.items()
+    ]
+    scores[0].update(loglik=model.loglik_, bic=model.bic(), params=model.params_)
+    return {
+        "calibration_end": calibration_end.isoformat(),
+        "holdout_end": holdout_end.isoformat(),
+        "time_unit": time_unit,
+        "holdout_periods": horizon,
+        "customers": int(count.sum()),
+        "models": scores,
+        "conditional": _conditional(x, actual, predicted, count),
+        "tracking": tracking(sales, model, calibration_end, holdout_end, unit),
+    }
+
+
+_COLUMNS = ("frequency", "recency", "T", "holdout", "count")
+
+
+def _with_holdout(summary: Table, sales: Sales, start: date, end: date) -> pa.Table:
+    """Unique (frequency, recency, T, holdout purchases) rows of the calibration customers."""
+    occ = occasions(sales, end)
+    later = occ.filter(occ.order_date > start)
+    counts = later.group_by("customer_key").agg(holdout=later.count())
+    joined = summary.left_join(counts, "customer_key")
+    joined = joined.mutate(holdout=joined.holdout.fill_null(0))
+    groups = joined.group_by(["frequency", "recency", "T", "holdout"])
+    return groups.agg(count=joined.count()).to_pyarrow()
+
+
+def _fit_rows(rows: pa.Table) -> pa.Table:
+    """The calibration rows alone (holdout counts merged), for the fit."""
+    frame = {c: clv.column(rows, c) for c in ("frequency", "recency", "T", "count")}
+    keys, inverse = np.unique(
+        np.stack([frame["frequency"], frame["recency"], frame["T"]], axis=1),
+        axis=0,
+        return_inverse=True,
+    )
+    counts = np.bincount(inverse.ravel(), weights=frame["count"])
+    columns = {"frequency": keys[:, 0], "recency": keys[:, 1], "T": keys[:, 2]}
+    return pa.table(columns | {"count": counts})
+
+
+def _errors(predicted: np.ndarray, actual: np.ndarray, count: np.ndarray) -> dict[str, float]:
+    """Weighted MAE, correlation and totals of predicted vs actual holdout purchases."""
+    n = count.sum()
+    mean_p, mean_a = count @ predicted / n, count @ actual / n
+    cov = count @ ((predicted - mean_p) * (actual - mean_a))
+    spread = np.sqrt((count @ (predicted - mean_p) ** 2) * (count @ (actual - mean_a) ** 2))
+    return {
+        "mae": float(count @ np.abs(predicted - actual) / n),
+        "correlation": float(cov / spread) if spread > 0 else float("nan"),
+        "holdout_predicted": float(count @ predicted),
+        "holdout_actual": float(count @ actual),
+    }
+
+
+def _conditional(
+    x: np.ndarray, actual: np.ndarray, predicted: dict[str, np.ndarray], count: np.ndarray
+) -> list[dict[str, Any]]:
+    """Mean holdout purchases by calibration frequency, actual and per model."""
+    group = np.minimum(x, FREQUENCY_CAP)
+    out = []
+    for g in np.unique(group):
+        mask = group == g
+        n = count[mask].sum()
+        label = f"{int(g)}+" if g == FREQUENCY_CAP else str(int(g))
+        means = {name: float(count[mask] @ v[mask] / n) for name, v in predicted.items()}
+        row = {"frequency": label, "customers": int(n)}
+        out.append(row | {"actual": float(count[mask] @ actual[mask] / n)} | means)
+    return out
+
+
+def tracking(
+    sales: Sales, model: BetaGeoModel, calibration_end: date, holdout_end: date, unit: float
+) -> list[dict[str, Any]]:
+    """Cumulative repeat purchases of the calibration customers at each unit's end, actual and
+    expected (E[X(t)] summed over customers by acquisition day)."""
+    occ = occasions(sales, holdout_end)
+    cohort = occ.filter(occ.first_date <= calibration_end)
+    first, later = cohort.filter(cohort.n == 0), cohort.filter(cohort.n > 0)
+    firsts = first.group_by("first_date").agg(customers=first.count())
+    repeats = later.group_by("order_date").agg(purchases=later.count())
+    acquired = firsts.order_by("first_date").to_pyarrow().to_pylist()
+    bought = repeats.order_by("order_date").to_pyarrow().to_pylist()
+    if not acquired:
+        raise InputError("no customers were acquired by the calibration end")
+    origin = acquired[0]["first_date"]
+    days = np.array([(r["first_date"] - origin).days for r in acquired], dtype=float)
+    sizes = np.array([r["customers"] for r in acquired], dtype=float)
+    sold = np.array([(r["order_date"] - origin).days for r in bought], dtype=float)
+    volume = np.array([r["purchases"] for r in bought], dtype=float)
+    points = []
+    span = (holdout_end - origin).days
+    for k in range(1, int(np.ceil(span / unit)) + 1):
+        at = min(k * unit, span)
+        age = np.clip(at - days, 0, None) / unit
+        points.append(
+            {
+                "period": k,
+                "date": (origin + timedelta(days=int(at))).isoformat(),
+                "actual": float(volume[sold <= at].sum()),
+                "expected": float(sizes @ model.expected_purchases(age)),
+                "holdout": origin + timedelta(days=int(at)) > calibration_end,
+            }
+        )
+    return points
