@@ -104,3 +104,20 @@ def test_validate_prints_the_holdout_comparison(cdnow: Path) -> None:
     text = ok(patron(*args, cwd=cdnow))
     assert "2,357 customers; holdout 1997-09-30 to 1998-06-30 (39 weeks)" in text
     assert "7+" in text
+
+
+def test_pareto_nbd_on_the_workspace_reproduces_the_paper(cdnow: Path) -> None:
+    args = ("-w", "ws", "fit", "--model", "pnbd", "--calibration-end", "1997-09-30", "--json")
+    report = ok(patron(*args, cwd=cdnow))
+    published = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+    assert report["params"] == pytest.approx(published, rel=1e-3)
+    assert report["loglik"] == pytest.approx(-9595.0, abs=0.05)
+
+
+def test_sbg_on_survivor_counts(cdnow: Path) -> None:
+    survivors = "1000,631,468,382,326,289,262,241"  # Fader & Hardie (2007), "regular" customers
+    report = ok(patron("fit", "--model", "sbg", "--survival", survivors, "--json", cwd=cdnow))
+    assert report["params"] == pytest.approx({"alpha": 0.704, "beta": 1.182}, abs=5e-4)
+    assert report["n_customers"] == 1000
+    wrong = patron("fit", "--survival", survivors, cwd=cdnow)
+    assert wrong.returncode != 0 and "--survival goes with --model sbg" in wrong.stderr

@@ -28,7 +28,15 @@ import pyarrow as pa
 
 from patron.errors import InputError, did_you_mean
 from patron.metrics.occasions import Sales, occasions
-from patron.models import BetaGeoBetaBinomModel, BetaGeoModel, GammaGammaModel, Model
+from patron.models import (
+    BetaGeoBetaBinomModel,
+    BetaGeoModel,
+    GammaGammaModel,
+    Model,
+    ParetoNBDModel,
+    ShiftedBetaGeoModel,
+    from_survivors,
+)
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -47,6 +55,7 @@ class ModelSpec:
 
 MODELS = {
     "bgnbd": ModelSpec(BetaGeoModel),
+    "pnbd": ModelSpec(ParetoNBDModel),
     "gg": ModelSpec(GammaGammaModel, ("frequency", "monetary_value")),
     "bgbb": ModelSpec(BetaGeoBetaBinomModel, discrete=True),
 }
@@ -105,6 +114,17 @@ def fit_rows(model: str, rows: pa.Table) -> Model:
     arrays = [np.nan_to_num(column(rows, name)) for name in spec.columns]
     count = column(rows, "count") if "count" in rows.column_names else None
     fitted: Model = spec.make().fit(*arrays, weights=count)
+    return fitted
+
+
+def fit_survival(counts: str) -> Model:
+    """sBG on one cohort's survivors per period, written ``1000,631,468,...``."""
+    try:
+        alive = [float(part) for part in counts.split(",")]
+    except ValueError as exc:
+        raise InputError(f"--survival {counts!r}: write counts separated by commas") from exc
+    periods, churned, weights = from_survivors(alive)
+    fitted: Model = ShiftedBetaGeoModel().fit(periods, churned=churned, weights=weights)
     return fitted
 
 

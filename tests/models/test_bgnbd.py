@@ -10,7 +10,7 @@ from checks import assert_gradient
 
 from patron.errors import InputError
 from patron.models import BetaGeoModel, NotFittedError
-from patron.models.bgnbd import customer_data
+from patron.models.history import customer_data
 
 
 @pytest.fixture(scope="module")

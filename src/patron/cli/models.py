@@ -27,7 +27,9 @@ from patron.predict import Horizon
 
 @app.command()
 def fit(
-    model: Annotated[str, typer.Option(help="bgnbd, gg (Gamma-Gamma) or bgbb.")] = "bgnbd",
+    model: Annotated[
+        str, typer.Option(help="bgnbd, pnbd, gg (Gamma-Gamma), bgbb or sbg (with --survival).")
+    ] = "bgnbd",
     calibration_end: Annotated[
         str | None,
         typer.Option(help="Fit on the customers and purchases up to this day (YYYY-MM-DD)."),
@@ -37,12 +39,20 @@ def fit(
         Path | None,
         typer.Option(help="Fit on a CSV/Parquet of frequency, recency, T[, count] instead."),
     ] = None,
+    survival: Annotated[
+        str | None, typer.Option(help="sBG: a cohort's survivors per period, e.g. 1000,631,468.")
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fit a BTYD model (parameters as in the paper, log-likelihood, standard errors)."""
     with errors():
-        if summary is not None:
+        if model == "sbg" or survival is not None:
+            if model != "sbg" or survival is None:
+                raise InputError("--survival goes with --model sbg, and sbg needs --survival")
+            fitted = clv.fit_survival(survival)
+            context: dict[str, str] = {"survival": survival}
+        elif summary is not None:
             fitted = clv.fit_rows(model, clv.read_summary(summary, model))
             context = {"summary": str(summary)}
         else:

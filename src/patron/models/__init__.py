@@ -5,6 +5,8 @@ from patron.models.base import Model
 from patron.models.bgbb import BetaGeoBetaBinomModel
 from patron.models.bgnbd import BetaGeoModel
 from patron.models.gamma_gamma import GammaGammaModel, spend_frequency_correlation
+from patron.models.pareto_nbd import ParetoNBDModel
+from patron.models.sbg import ShiftedBetaGeoModel, from_survivors
 
 __all__ = [
     "BetaGeoBetaBinomModel",
@@ -13,5 +15,8 @@ __all__ = [
     "GammaGammaModel",
     "Model",
     "NotFittedError",
+    "ParetoNBDModel",
+    "ShiftedBetaGeoModel",
+    "from_survivors",
     "spend_frequency_correlation",
 ]

@@ -14,25 +14,19 @@ computed in log space (log-sum-exp of the two terms), with its gradient from dig
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from patron.errors import InputError
-from patron.models.base import Array, Model, as_array
+from patron.models.base import Array
+from patron.models.history import HistoryModel, customer_data
 
 
-class BetaGeoModel(Model):
+class BetaGeoModel(HistoryModel):
     """BG/NBD: parameters ``r``, ``alpha`` (purchase rate) and ``a``, ``b`` (dropout)."""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
-
-    def fit(self, frequency: object, recency: object, T: object, *, weights: object = None) -> Self:
-        """Fit on per-customer (or unique, weighted) rows of frequency, recency and T."""
-        data = customer_data(frequency, recency, T)
-        w = None if weights is None else as_array(weights, "weights")
-        return self._fit(data, w, start=np.ones(4))
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         r, alpha, a, b = params
@@ -100,15 +94,3 @@ def _odds_gone(r: float, alpha: float, a: float, b: float, d: dict[str, Array]) 
         np.log(a) - np.log(b + xm - 1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
     )
     return np.where(repeat, np.exp(log_odds), 0.0)
-
-
-def customer_data(frequency: object, recency: object, T: object) -> dict[str, Array]:
-    """Validated (x, t_x, T) arrays: whole x, 0 <= t_x <= T, t_x = 0 when x = 0."""
-    x = as_array(frequency, "frequency", integer=True)
-    t_x = as_array(recency, "recency")
-    big_t = as_array(T, "T")
-    if not len(x) == len(t_x) == len(big_t):
-        raise InputError("frequency, recency and T must have the same length")
-    if np.any(t_x > big_t * (1 + 1e-12)):
-        raise InputError("recency cannot exceed T (the time since the first purchase)")
-    return {"x": x, "t_x": t_x, "T": big_t}

@@ -1,0 +1,174 @@
+"""The Pareto/NBD model of Schmittlein, Morrison & Colombo (1987), "Counting your customers: who
+are they and what will they do next?", in the form of Fader, Hardie & Lee (2005), "A note on
+deriving the Pareto/NBD model and related expressions".
+
+While alive, a customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha); their
+lifetime is exponential with rate mu ~ Gamma(s, beta). A customer's data are ``x`` repeat
+purchases (frequency), ``t_x`` the time of the last one (recency) and ``T`` the time since the
+first purchase, all in one time unit. The likelihood is
+
+    L = Gamma(r + x) alpha^r beta^s / Gamma(r)
+        * [ (alpha + T)^-(r + x) (beta + T)^-s
+            + s int_{t_x}^T (alpha + u)^-(r + x) (beta + u)^-(s + 1) du ]
+
+the first term for a customer alive at ``T``, the integral over a death at ``u`` after the last
+purchase. Fader & Hardie's note on implementing the model in MATLAB writes the integral as a
+difference of two Gauss hypergeometric terms, 2F1(r + s + x, s + 1; r + s + x + 1; z) with
+z = (alpha - beta) / (alpha + y) at y = t_x and y = T when alpha >= beta (and with the roles of
+(r + x, alpha) and (s + 1, beta) exchanged otherwise); for heavy buyers those terms overflow and
+cancel. Integrating the first term by parts instead gives a sum of two positive tails,
+
+    [...] = (r + x) P(T; r + x + 1, s) + s P(t_x; r + x, s + 1),
+    P(y; p, q) = int_y^inf (alpha + u)^-p (beta + u)^-q du
+               = A^(1 - k) / k * 2F1(k, q'; k + 1; 1 - B / A),        k = p + q - 1,
+
+with A the larger of alpha + y and beta + y, B the smaller and q' the exponent of B (the MATLAB
+note's branch). The hypergeometric function is 1 + k int_0^1 t^(k - 1) [(1 - zt)^-q' - 1] dt,
+a positive integral that the trapezoid rule on the logit scale, over a window fitted to each row,
+evaluates in log space (log-sum-exp). Against 40-digit values (mpmath), log P is within 2e-13
+(relative where |log P| > 1) for frequencies up to 20,000 and (alpha + y) / (beta + y) from 1e-7
+to 1e8. The gradient is analytic: the same sum over the integrand's slopes, no finite differences.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import digamma, gammaln
+
+from patron.models.base import Array
+from patron.models.history import HistoryModel, customer_data
+
+_NODES = 128  # trapezoid nodes per tail integral
+_SPAN = 36.0  # the integrand is below e^-36 of its mass outside each row's window
+
+
+class ParetoNBDModel(HistoryModel):
+    """Pareto/NBD: ``r``, ``alpha`` (purchase rate) and ``s``, ``beta`` (dropout rate)."""
+
+    param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
+
+    def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
+        r, alpha, s, beta = params
+        x, t_x, T = data["x"], data["t_x"], data["T"]
+        after_t, d_t = _log_tails(r + 1, s, alpha, beta, x, T)
+        after_tx, d_tx = _log_tails(r, s + 1, alpha, beta, x, t_x)
+        after_t += np.log(r + x)
+        after_tx += np.log(s)
+        mix = np.logaddexp(after_t, after_tx)
+        w_t, w_tx = np.exp(after_t - mix), np.exp(after_tx - mix)
+        grad = np.stack(
+            [
+                digamma(r + x)
+                - digamma(r)
+                + np.log(alpha)
+                + w_t * (1 / (r + x) + d_t[0])
+                + w_tx * d_tx[0],
+                r / alpha + w_t * d_t[2] + w_tx * d_tx[2],
+                np.log(beta) + w_t * d_t[1] + w_tx * (1 / s + d_tx[1]),
+                s / beta + w_t * d_t[3] + w_tx * d_tx[3],
+            ],
+            axis=1,
+        )
+        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        return common + mix, grad
+
+    def expected_purchases(self, t: object) -> Array:
+        """E[X(t)]: expected purchases of a new customer in a period of length t.
+
+        r beta / (alpha (s - 1)) [1 - (beta / (beta + t))^(s - 1)], its limit at s = 1.
+        """
+        r, alpha, s, beta = self._fitted("_params")
+        return r / alpha * _lifetime_within(s, beta, np.asarray(t, dtype=float))
+
+    def probability_alive(self, frequency: object, recency: object, T: object) -> Array:
+        """P(alive at T | x, t_x, T): the likelihood's alive-at-T term over the whole."""
+        params = np.asarray(self._fitted("_params"))
+        r, alpha, s, beta = params
+        d = customer_data(frequency, recency, T)
+        x, big_t = d["x"], d["T"]
+        alive = (
+            gammaln(r + x)
+            - gammaln(r)
+            + r * np.log(alpha / (alpha + big_t))
+            + s * np.log(beta / (beta + big_t))
+            - x * np.log(alpha + big_t)
+        )
+        return np.exp(alive - self.loglik_rows(params, d)[0])
+
+    def conditional_expected_purchases(
+        self, t: object, frequency: object, recency: object, T: object
+    ) -> Array:
+        """E[Y(t) | x, t_x, T]: expected purchases in the next t given the history.
+
+        P(alive) (r + x) / (alpha + T) times the expected lifetime within t of an alive customer,
+        (beta + T) / (s - 1) [1 - ((beta + T) / (beta + T + t))^(s - 1)].
+        """
+        r, alpha, s, beta = self._fitted("_params")
+        d = customer_data(frequency, recency, T)
+        x, big_t = d["x"], d["T"]
+        rate = (r + x) / (alpha + big_t)
+        within = _lifetime_within(s, beta + big_t, np.asarray(t, dtype=float))
+        return self.probability_alive(frequency, recency, T) * rate * within
+
+
+def _lifetime_within(s: float, beta: Array | float, t: Array) -> Array:
+    """E[min(lifetime, t)] with dropout rate mu ~ Gamma(s, beta), finite at s = 1:
+    beta / (s - 1) [1 - (beta / (beta + t))^(s - 1)]."""
+    log_growth = np.log1p(t / beta)
+    if s == 1:
+        return beta * log_growth
+    return beta * -np.expm1(-(s - 1) * log_growth) / (s - 1)
+
+
+def _log_tails(
+    shift: float, q: float, alpha: float, beta: float, x: Array, y: Array
+) -> tuple[Array, Array]:
+    """log P(y; shift + x, q) per row and its slopes (4, n), each distinct (x, y) computed once."""
+    keys, inverse = np.unique(np.stack([x, y], axis=1), axis=0, return_inverse=True)
+    kx, ky = keys.T
+    value, slopes = _log_tail(shift + kx, np.full(len(kx), q), alpha + ky, beta + ky)
+    inverse = inverse.reshape(-1)
+    return value[inverse], slopes[:, inverse]
+
+
+def _log_tail(p: Array, q: Array, a: Array, b: Array) -> tuple[Array, Array]:
+    """log int_0^inf (a + u)^-p (b + u)^-q du and its slopes in (p, q, a, b), stacked (4, n).
+
+    With a >= b (else the pairs (p, a) and (q, b) swap), z = 1 - b / a and k = p + q - 1 it is
+    (1 - p - q) log a - log k + log H with H = 1 + k int_0^1 t^(k - 1) [(1 - zt)^-q - 1] dt;
+    in w = logit(t) the integrand k t^k (1 - t) [(1 - zt)^-q - 1] rises like e^((1 + k) w) and,
+    for large k, stays negligible until w ~ log k; it falls like e^-w past both log k and the
+    bend of (1 - zt)^-q at 1 - t ~ b / a.
+    """
+    swap = a < b
+    p, q, a, b = np.where(swap, [q, p, b, a], [p, q, a, b])
+    k, ratio = p + q - 1, b / a
+    g = _SPAN / k
+    low = np.maximum(-_SPAN, -g - np.log(-np.expm1(-g)))  # t^k < e^-SPAN left of low
+    high = np.log(np.maximum(np.maximum(k, 1 / ratio), 1)) + _SPAN
+    step = (high - low) / (_NODES - 1)
+    w = low[:, None] + step[:, None] * np.arange(_NODES)
+    e = np.exp(-w)
+    t = 1 / (1 + e)
+    log_t = -np.log1p(e)
+    t_ratio = t * ratio[:, None]
+    u = e * t + t_ratio  # 1 - zt as (1 - t) + t b / a: no cancellation
+    log_u = np.log(u)
+    c = np.maximum(-q[:, None] * log_u, 0)  # log (1 - zt)^-q
+    excess = -np.expm1(-c)  # [(1 - zt)^-q - 1] / (1 - zt)^-q
+    # node weight times k t^k (1 - t) (1 - zt)^-q, in logs; a node's term is this times excess
+    log_f = np.log(k * step)[:, None] + (k + 1)[:, None] * log_t - w + c
+    top = np.maximum(log_f.max(axis=1), 0)  # H >= 1, so e^-top cannot overflow
+    scaled = np.exp(log_f - top[:, None])
+    log_h = top + np.log(np.exp(-top) + np.sum(scaled * excess, axis=1))
+    share_c = scaled * np.exp(top - log_h)[:, None]  # a term's slope in c, over H
+    d_k = np.sum(share_c * excess * log_t, axis=1) - np.expm1(-log_h) / k
+    d_q = -np.sum(share_c * log_u, axis=1)
+    d_log_ratio = -q * np.sum(share_c * t_ratio / u, axis=1)
+    log_a = np.log(a)
+    d_p = -log_a - 1 / k + d_k
+    slopes = np.stack([d_p, d_p + d_q, -(k + d_log_ratio) / a, d_log_ratio / b])
+    slopes = np.where(swap, slopes[[1, 0, 3, 2]], slopes)
+    return -k * log_a - np.log(k) + log_h, slopes

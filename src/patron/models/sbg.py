@@ -1,0 +1,112 @@
+"""The shifted-beta-geometric (sBG) model of Fader & Hardie (2007), "How to project customer
+retention", Journal of Interactive Marketing.
+
+A contract customer renews at the end of each period unless they churn, with a churn probability
+theta that is fixed for them and theta ~ Beta(alpha, beta) across customers. The period ``T`` in
+which a customer churns then has
+
+    P(T = t) = B(alpha + 1, beta + t - 1) / B(alpha, beta),    t = 1, 2, ...
+    S(t) = P(T > t) = B(alpha, beta + t) / B(alpha, beta)
+    r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1)
+
+so the retention rate r(t) rises as the customers quick to churn leave. Data are lifetimes: a row
+that churned in period ``t`` contributes log P(T = t), a row still active after ``t`` periods
+log S(t). Both are log B(alpha + c, beta + t - c) - log B(alpha, beta) with c = 1 for a churn,
+0 otherwise, so the gradient comes from digamma functions. :func:`from_survivors` turns a cohort's
+alive counts, the paper's data, into such rows.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+import numpy as np
+from scipy.special import betaln, digamma
+
+from patron.errors import InputError
+from patron.models.base import Array, Model, as_array
+
+
+class ShiftedBetaGeoModel(Model):
+    """sBG: ``alpha``, ``beta`` of the churn probability's Beta distribution."""
+
+    param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta")
+
+    def fit(self, periods: object, *, churned: object, weights: object = None) -> Self:
+        """Fit on lifetimes: churned in period ``periods`` (``churned`` true) or still active
+        after it (false), one row per customer or per weighted group."""
+        data = lifetime_data(periods, churned)
+        w = None if weights is None else as_array(weights, "weights")
+        return self._fit(data, w, start=np.ones(2))
+
+    def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
+        alpha, beta = params
+        t, c = data["t"], data["churned"]
+        shared = digamma(alpha + beta) - digamma(alpha + beta + t)
+        grad = np.stack(
+            [
+                digamma(alpha + c) - digamma(alpha) + shared,
+                digamma(beta + t - c) - digamma(beta) + shared,
+            ],
+            axis=1,
+        )
+        return betaln(alpha + c, beta + t - c) - betaln(alpha, beta), grad
+
+    def survival(self, t: object) -> Array:
+        """S(t): the share of a new cohort still active after t >= 0 periods."""
+        alpha, beta = self._fitted("_params")
+        t = np.asarray(t, dtype=float)
+        if np.any(t < 0):
+            raise InputError("survival is defined from period 0 on")
+        return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
+
+    def retention_rate(self, t: object) -> Array:
+        """r(t): the share of customers active after t - 1 periods who renew at the end of t."""
+        alpha, beta = self._fitted("_params")
+        t = np.asarray(t, dtype=float)
+        if np.any(t < 1):
+            raise InputError("retention rates start at period 1")
+        return (beta + t - 1) / (alpha + beta + t - 1)
+
+    def expected_lifetime(self, periods: int, *, discount: float = 0.0) -> float:
+        """Expected number of the first ``periods`` periods a new customer is active in, period
+        t + 1 (reached with probability S(t)) discounted by (1 + discount)^-t:
+        sum_{t=0}^{periods-1} S(t) (1 + discount)^-t.
+
+        Without a horizon the mean lifetime is infinite when alpha <= 1, as in both of the
+        paper's segments.
+        """
+        alpha, beta = self._fitted("_params")
+        if not (float(periods).is_integer() and periods >= 0) or not discount >= 0:
+            raise InputError("periods must be a whole number and discount non-negative")
+        t = np.arange(int(periods))
+        log_terms = betaln(alpha, beta + t) - betaln(alpha, beta) - t * np.log1p(discount)
+        return float(np.exp(log_terms).sum())
+
+
+def from_survivors(alive_counts: object) -> tuple[Array, Array, Array]:
+    """(periods, churned, weights) rows from a cohort's alive counts at periods 0, 1, ..., n.
+
+    ``n_{t-1} - n_t`` customers churned in period t = 1..n and ``n_n`` are still active after n
+    periods; pass the three arrays to :meth:`ShiftedBetaGeoModel.fit`.
+    """
+    counts = as_array(alive_counts, "alive_counts")
+    if len(counts) < 2 or counts[0] <= 0 or np.any(np.diff(counts) > 0):
+        raise InputError("alive_counts must be two or more counts, the first positive, none rising")
+    n = len(counts) - 1
+    periods = np.append(np.arange(1, n + 1), n).astype(float)
+    churned = np.arange(n + 1) < n
+    return periods, churned, np.append(-np.diff(counts), counts[-1])
+
+
+def lifetime_data(periods: object, churned: object) -> dict[str, Array]:
+    """Validated (t, churned) arrays: whole t, churned 0 or 1, t >= 1 where churned."""
+    t = as_array(periods, "periods", integer=True)
+    c = as_array(churned, "churned", integer=True)
+    if len(t) != len(c):
+        raise InputError("periods and churned must have the same length")
+    if np.any(c > 1):
+        raise InputError("churned must be true or false")
+    if np.any(t[c == 1] < 1):
+        raise InputError("a customer churns in period 1 at the earliest")
+    return {"t": t, "churned": c}
