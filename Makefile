@@ -27,6 +27,7 @@ demo: install
 	$(BIN)/patron --workspace $(WORKSPACE) load events $(SAMPLE)/events.csv
 	$(BIN)/patron --workspace $(WORKSPACE) status
 	$(BIN)/patron --workspace $(WORKSPACE) kpis
+	$(BIN)/patron --workspace $(WORKSPACE) fit
 	$(BIN)/patron --workspace $(WORKSPACE) report --out $(WORKSPACE)/report.html
 
 lint: install
