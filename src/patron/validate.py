@@ -47,7 +47,7 @@ def validate(
     summary = clv.customer_summary(sales, calibration_end, time_unit=time_unit)
     rows = _with_holdout(summary, sales, calibration_end, holdout_end)
     horizon = (holdout_end - calibration_end).days / unit
-    model = clv.fit_rows("bgnbd", _fit_rows(rows))
+    model = clv.fit_rows("bgnbd", clv.unique_rows(summary))
     assert isinstance(model, BetaGeoModel)
     x, t_x, big_t, actual, count = (clv.column(rows, c) for c in _COLUMNS)
     predicted = {
@@ -82,19 +82,6 @@ def _with_holdout(summary: Table, sales: Sales, start: date, end: date) -> pa.Ta
     joined = joined.mutate(holdout=joined.holdout.fill_null(0))
     groups = joined.group_by(["frequency", "recency", "T", "holdout"])
     return groups.agg(count=joined.count()).to_pyarrow()
-
-
-def _fit_rows(rows: pa.Table) -> pa.Table:
-    """The calibration rows alone (holdout counts merged), for the fit."""
-    frame = {c: clv.column(rows, c) for c in ("frequency", "recency", "T", "count")}
-    keys, inverse = np.unique(
-        np.stack([frame["frequency"], frame["recency"], frame["T"]], axis=1),
-        axis=0,
-        return_inverse=True,
-    )
-    counts = np.bincount(inverse.ravel(), weights=frame["count"])
-    columns = {"frequency": keys[:, 0], "recency": keys[:, 1], "T": keys[:, 2]}
-    return pa.table(columns | {"count": counts})
 
 
 def _errors(predicted: np.ndarray, actual: np.ndarray, count: np.ndarray) -> dict[str, float]:
