@@ -60,7 +60,10 @@ def test_discount_and_margin_lower_the_clv(ws: Workspace, plain: dict[str, dict[
     cheaper = rows(ws, discount_rate=0.01, margin=0.3)
     for key in ("00004", "00021"):
         assert cheaper[key]["clv"] < 0.3 * plain[key]["clv"]
-        assert cheaper[key]["expected_purchases"] == plain[key]["expected_purchases"]
+        # the same fit; the engine may hand over the unique rows in another order, which moves
+        # the sums in the last bits only
+        same = pytest.approx(plain[key]["expected_purchases"], rel=1e-9)
+        assert cheaper[key]["expected_purchases"] == same
 
 
 def test_intervals_hold_the_point_estimate(plain: dict[str, dict[str, Any]]) -> None:
