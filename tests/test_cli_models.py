@@ -99,8 +99,9 @@ def test_validate_prints_the_holdout_comparison(cdnow: Path) -> None:
     args = ("-w", "ws", "validate", "--calibration-end", "1997-09-30")
     report = ok(patron(*args, "--json", cwd=cdnow))
     assert report["holdout_end"] == "1998-06-30"  # default: the last purchase day
-    assert [m["model"] for m in report["models"]] == ["bgnbd", "naive"]
+    assert [m["model"] for m in report["models"]] == ["bgnbd", "pnbd", "mbgnbd", "naive"]
     assert report["models"][0]["holdout_actual"] == 1882
+    assert report["best"] in ("bgnbd", "pnbd", "mbgnbd")
     text = ok(patron(*args, cwd=cdnow))
     assert "2,357 customers; holdout 1997-09-30 to 1998-06-30 (39 weeks)" in text
     assert "7+" in text

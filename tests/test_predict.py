@@ -4,17 +4,18 @@ and the intervals' order, through the Python API and the real ``patron predict``
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.csv as pcsv
 import pytest
 
 from cli_support import ok, patron
 from patron import Workspace
 from patron.errors import InputError
-from patron.predict import Horizon
+from patron.predict import Horizon, _bounds
 from patron.samples.cdnow import write_orders
 
 END = date(1997, 9, 30)
@@ -30,8 +31,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     workspace.close()
 
 
-def rows(ws: Workspace, **horizon: Any) -> dict[str, dict[str, Any]]:
-    table = ws.predict(as_of=END, horizon=Horizon(**{"periods": 39, **horizon}))
+def rows(ws: Workspace, model: str = "bgnbd", **horizon: Any) -> dict[str, dict[str, Any]]:
+    table = ws.predict(as_of=END, model=model, horizon=Horizon(**{"periods": 39, **horizon}))
     return {r["customer_id"]: r for r in table.to_pyarrow().to_pylist()}
 
 
@@ -66,12 +67,76 @@ def test_discount_and_margin_lower_the_clv(ws: Workspace, plain: dict[str, dict[
         assert cheaper[key]["expected_purchases"] == same
 
 
-def test_intervals_hold_the_point_estimate(plain: dict[str, dict[str, Any]]) -> None:
-    for row in plain.values():
-        for name in ("p_alive", "expected_purchases", "expected_spend", "clv"):
-            assert row[f"{name}_low"] <= row[name] * (1 + 1e-9) + 1e-12
-            assert row[name] <= row[f"{name}_high"] * (1 + 1e-9) + 1e-12
-        assert row["p_alive_low"] >= 0 and row["p_alive_high"] <= 1
+@pytest.mark.parametrize("model", ["bgnbd", "pnbd", "mbgnbd"])
+def test_each_model_scores_as_its_fit_predicts(ws: Workspace, model: str) -> None:
+    scored = rows(ws, model)
+    fitted = ws.fit(model, calibration_end=END)
+    some = [scored[key] for key in ("00018", "00004", "00021", "00060")]
+    x, t_x, big_t = ([r[k] for r in some] for k in ("frequency", "recency", "T"))
+    expected = fitted.conditional_expected_purchases(39, x, t_x, big_t)
+    assert [r["expected_purchases"] for r in some] == pytest.approx(expected, rel=1e-6)
+    assert [r["p_alive"] for r in some] == pytest.approx(fitted.probability_alive(x, t_x, big_t))
+    for row in scored.values():
+        assert row["model"] == model and row["as_of"] == END
+        _assert_ordered(row)
+        assert row["p_purchase"] <= row["p_alive"] * (1 + 1e-12)
+        assert row["p_purchase"] <= row["expected_purchases"] * (1 + 1e-12)
+
+
+def _assert_ordered(row: dict[str, Any]) -> None:
+    for name in ("p_alive", "p_purchase", "expected_purchases", "expected_spend", "clv"):
+        assert row[f"{name}_low"] <= row[name] * (1 + 1e-9) + 1e-12
+        assert row[name] <= row[f"{name}_high"] * (1 + 1e-9) + 1e-12
+    for name in ("p_alive", "p_purchase"):
+        assert row[f"{name}_low"] >= 0 and row[f"{name}_high"] <= 1
+    dates = [row[f"next_purchase_date{end}"] for end in ("_low", "", "_high")]
+    assert None in dates or dates == sorted(dates)
+
+
+def test_next_purchase_date_is_the_median_wait(plain: dict[str, dict[str, Any]]) -> None:
+    # x = 2, T = 38.86 weeks: (alpha + T)(2^(1 / (r + x)) - 1) weeks after the as-of day
+    row = plain["00004"]
+    r, alpha = 0.2426, 4.4136
+    weeks = (alpha + row["T"]) * (2 ** (1 / (r + 2)) - 1)
+    assert row["next_purchase_wait"] == pytest.approx(weeks, rel=1e-3)
+    assert row["next_purchase_date"] == END + timedelta(days=round(row["next_purchase_wait"] * 7))
+
+
+def test_spend_band_is_the_delta_method(ws: Workspace, plain: dict[str, dict[str, Any]]) -> None:
+    # the engine's closed-form band against the generic numeric delta method
+    fitted = ws.fit("gg", calibration_end=END)
+    some = [plain[key] for key in ("00018", "00004", "00021", "00060")]
+    x = np.array([r["frequency"] for r in some], dtype=float)
+    m = np.array([r["monetary_value"] or 0.0 for r in some])
+    (low,), (high,) = _bounds(
+        fitted, lambda g: g.conditional_expected_average_profit(x, m)[None, :], ("log",)
+    )
+    assert [r["expected_spend_low"] for r in some] == pytest.approx(low, rel=1e-6)
+    assert [r["expected_spend_high"] for r in some] == pytest.approx(high, rel=1e-6)
+
+
+def test_stored_predictions_reach_segments_and_exports(tmp_path: Path) -> None:
+    orders = write_orders(tmp_path / "data", sample=True)
+    with Workspace.init(tmp_path / "ws", timezone="UTC") as ws:
+        ws.load("orders", [orders], now=datetime(2025, 1, 1, tzinfo=UTC))
+        with pytest.raises(InputError, match="run `patron predict` first"):
+            ws.stored_predictions()
+        ws.predict(as_of=END, store=True)
+        stored = ws.stored_predictions().to_pyarrow()
+        summary = ws.segment_summary(as_of=END)
+        ws.export_customers(tmp_path / "customers.csv", as_of=END)
+    assert stored.num_rows == 2357 and set(stored["model"].to_pylist()) == {"mbgnbd"}
+    risk = {g["name"]: g["customers"] for g in summary["churn_risk"]}
+    alive = np.array(stored["p_alive"].to_pylist())
+    assert risk == {
+        "active": (alive >= 0.7).sum(),
+        "at_risk": ((alive >= 0.3) & (alive < 0.7)).sum(),
+        "likely_lost": (alive < 0.3).sum(),
+    }
+    value = {g["name"]: g["customers"] for g in summary["predicted_value"]}
+    assert value == {"top_20pct": 472, "next_30pct": 707, "bottom_50pct": 1178}
+    exported = pcsv.read_csv(tmp_path / "customers.csv")
+    assert {"p_alive", "clv", "next_purchase_date", "churn_risk"} <= set(exported.column_names)
 
 
 def test_one_time_buyers_get_the_population_spend(plain: dict[str, dict[str, Any]]) -> None:

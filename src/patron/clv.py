@@ -33,6 +33,7 @@ from patron.models import (
     BetaGeoModel,
     GammaGammaModel,
     Model,
+    ModifiedBetaGeoModel,
     ParetoNBDModel,
     ShiftedBetaGeoModel,
     from_survivors,
@@ -56,10 +57,14 @@ class ModelSpec:
 MODELS = {
     "bgnbd": ModelSpec(BetaGeoModel),
     "pnbd": ModelSpec(ParetoNBDModel),
+    "mbgnbd": ModelSpec(ModifiedBetaGeoModel),
     "gg": ModelSpec(GammaGammaModel, ("frequency", "monetary_value")),
     "bgbb": ModelSpec(BetaGeoBetaBinomModel, discrete=True),
 }
 """Models ``patron fit`` knows, by their command-line names."""
+
+HISTORY_MODELS = ("bgnbd", "pnbd", "mbgnbd")
+"""The continuous-time purchase models: same data, so their log-likelihoods and BICs compare."""
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -150,6 +155,19 @@ def read_summary(path: Path, model: str) -> pa.Table:
             file=str(path),
         )
     return table
+
+
+def summary_models(path: Path) -> tuple[str, ...]:
+    """The models ``--model all`` fits on a summary file: the purchase models, and Gamma-Gamma
+    when it has ``monetary_value`` (BG/BB needs whole periods, which such a file rarely has)."""
+    names = read_summary(path, "bgnbd").column_names
+    return HISTORY_MODELS + (("gg",) if "monetary_value" in names else ())
+
+
+def best_by_bic(reports: list[dict[str, Any]]) -> str | None:
+    """The purchase model with the lowest BIC among ``reports`` (None when there is none)."""
+    ranked = [r for r in reports if r["model"] in HISTORY_MODELS]
+    return min(ranked, key=lambda r: r["bic"])["model"] if ranked else None
 
 
 _ALIASES = {"periods": "T", "n_periods": "T", "weights": "count", "weight": "count"}

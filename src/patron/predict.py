@@ -1,41 +1,53 @@
 """Per-customer predictions: scored on unique rows in numpy, joined back to customers in the engine.
 
 For every customer acquired by the as-of day D, from their summary as of D (``patron.clv``), a
-BG/NBD fit on that summary and a Gamma-Gamma fit on its repeat customers, over a horizon of H
-time units:
+purchase model (MBG/NBD by default, or BG/NBD, Pareto/NBD) fitted on that summary and a
+Gamma-Gamma fit on its repeat customers, over a horizon of H time units:
 
 - ``p_alive``: P(alive | x, t_x, T);
 - ``expected_purchases``: E[Y(H) | x, t_x, T], purchases in the next H units;
+- ``p_purchase``: P(Y(H) > 0 | x, t_x, T), the chance of at least one purchase in them;
+- ``next_purchase_wait``: the median wait, in units, until the next purchase of a customer who
+  is still alive: the day by which they are as likely as not to have bought again (read it with
+  ``p_alive``; ``patron.workspace`` turns it into ``next_purchase_date``);
 - ``expected_spend``: E[M | x, m̄] per purchase (the population mean γp/(q−1) without repeats);
 - ``clv``: margin × expected_spend × Σ_{k=1..H} (E[Y(k)] − E[Y(k−1)]) / (1 + d)^k, the discounted
   margin of the next H units at a discount rate d per unit (the discounted expected residual
   transactions of Fader, Hardie & Lee 2005, truncated at the horizon); its sum over customers is
   the customer equity.
 
-Intervals (``_low``, ``_high``: 5th and 95th percentiles) come from parameter uncertainty: each
-fit's parameters are drawn from their asymptotic normal distribution and the predictions are
-recomputed. The discounted purchases' bounds scale with those of E[Y(H)], and the CLV bounds
-multiply the bounds of its two factors, which come from separate fits: a conservative band.
+Intervals (``_low``, ``_high``: 90%, i.e. 5th and 95th percentiles) come from parameter
+uncertainty by the delta method: the log-parameters' asymptotic normal covariance (the fit's
+inverse information) carried through each prediction's slopes, on a scale where the prediction
+is unbounded (logit for probabilities, log for the rest) and mapped back, so a band never leaves
+[0, 1] or goes negative. It costs 2k + 1 evaluations for k parameters where sampling costs one
+per draw; Pareto/NBD's tail integrals make that the difference between seconds and minutes.
+The discounted purchases' bounds scale with those of E[Y(H)], and the CLV bounds multiply the
+bounds of its two factors, which come from separate fits: a conservative band.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import numpy as np
 import pyarrow as pa
+from scipy.special import expit
 
 from patron import clv
 from patron.errors import InputError
-from patron.models import BetaGeoModel, GammaGammaModel, Model
+from patron.models import GammaGammaModel, Model
+from patron.models.history import HistoryModel
 
 if TYPE_CHECKING:
     from ibis import Table
 
-QUANTILES = (0.05, 0.95)
+Z_90 = 1.6448536269514722  # the normal's 95th percentile: a two-sided 90% band
+STEP = 1e-4  # central-difference step in log-parameters
 KEYS = ("frequency", "recency", "T")
 
 
@@ -46,103 +58,205 @@ class Horizon:
     periods: int = 52
     discount_rate: float = 0.0
     margin: float = 1.0
-    draws: int = 100
-    seed: int = 0
 
     def check(self) -> None:
-        if self.periods < 1 or self.draws < 2:
-            raise InputError("--horizon must be at least 1 period (and draws at least 2)")
+        if self.periods < 1:
+            raise InputError("--horizon must be at least 1 period")
         if self.discount_rate < 0 or not 0 < self.margin <= 1:
             raise InputError("--discount-rate must be >= 0 and --margin in (0, 1]")
 
 
-def predictions(summary: Table, horizon: Horizon) -> Table:
+PREDICT_MODEL = "mbgnbd"
+"""Scoring's default: BG/NBD holds every one-time buyer alive for ever (P(alive) = 1), which
+would call a customer who bought once, years ago, active; MBG/NBD lets them drop out at once."""
+
+
+def predictions(summary: Table, horizon: Horizon, *, model: str = PREDICT_MODEL) -> Table:
     """``summary`` (one row per customer) with the predictions of the module docstring."""
     horizon.check()
+    if model not in clv.HISTORY_MODELS:
+        raise InputError(f"--model must be one of {', '.join(clv.HISTORY_MODELS)} to predict")
     rows = clv.unique_rows(summary)
-    spends = clv.unique_rows(summary, ("frequency", "monetary_value"))
-    purchase = _purchase_table(clv.fit_rows("bgnbd", rows), rows, horizon)
-    spend = _spend_table(clv.fit_rows("gg", spends), spends, horizon)
-    # customers without repeat purchases have no mean spend: they join the spend row of m = 0
-    scored = summary.mutate(spend_key=summary.monetary_value.fill_null(0.0))
-    scored = scored.inner_join(ibis.memtable(purchase), list(KEYS))
-    scored = scored.inner_join(ibis.memtable(spend), ["frequency", "spend_key"])
+    purchase = _purchase_table(clv.fit_rows(model, rows), rows, horizon)
+    spend_fit = clv.fit_rows("gg", clv.unique_rows(summary, ("frequency", "monetary_value")))
+    scored = summary.inner_join(ibis.memtable(purchase), list(KEYS))
+    scored = scored.mutate(**expected_spend(spend_fit, scored.frequency, scored.monetary_value))
     value = {
         f"clv{end}": scored[f"discounted{end}"] * scored[f"expected_spend{end}"] * horizon.margin
         for end in ("", "_low", "_high")
     }
-    return scored.mutate(**value).drop(
-        "spend_key", "discounted", "discounted_low", "discounted_high"
-    )
+    return scored.mutate(**value).drop("discounted", "discounted_low", "discounted_high")
 
 
 def _purchase_table(model: Model, rows: pa.Table, horizon: Horizon) -> pa.Table:
-    """Per unique (x, t_x, T): P(alive), expected and discounted purchases, with bounds."""
-    assert isinstance(model, BetaGeoModel)
+    """Per unique (x, t_x, T): the purchase predictions with bounds, and discounted purchases."""
+    assert isinstance(model, HistoryModel)
     x, t_x, big_t = (clv.column(rows, name) for name in KEYS)
 
-    def point(m: BetaGeoModel) -> np.ndarray:
-        ahead = m.conditional_expected_purchases(horizon.periods, x, t_x, big_t)
-        return np.stack([m.probability_alive(x, t_x, big_t), ahead])
+    def point(m: HistoryModel) -> np.ndarray:
+        return m.forecast(horizon.periods, x, t_x, big_t)
 
-    (alive, ahead), (low, high) = point(model), _bounds(model, point, horizon)
-    steps = np.arange(horizon.periods + 1)
-    path = np.stack([model.conditional_expected_purchases(k, x, t_x, big_t) for k in steps])
-    discounted = (np.diff(path, axis=0) / (1 + horizon.discount_rate) ** steps[1:, None]).sum(0)
-    scale = [np.divide(b[1], ahead, out=np.ones_like(ahead), where=ahead > 0) for b in (low, high)]
-    columns = {name: rows.column(name) for name in KEYS}
-    return pa.table(
-        columns
-        | {
-            "p_alive": alive,
-            "p_alive_low": low[0],
-            "p_alive_high": high[0],
-            "expected_purchases": ahead,
-            "expected_purchases_low": low[1],
-            "expected_purchases_high": high[1],
-            "discounted": discounted,
-            "discounted_low": discounted * scale[0],
-            "discounted_high": discounted * scale[1],
-        }
-    )
+    estimate, bounds = point(model), _bounds(model, point, PURCHASE_SCALES)
+    steps = np.arange(horizon.periods + 1)[:, None]
+    path = model.conditional_expected_purchases(steps, x, t_x, big_t)
+    discounted = (np.diff(path, axis=0) / (1 + horizon.discount_rate) ** steps[1:]).sum(0)
+    ahead = estimate[1]
+    columns: dict[str, Any] = {name: rows.column(name) for name in KEYS}
+    for i, name in enumerate(PURCHASE_COLUMNS):
+        columns |= {name: estimate[i], f"{name}_low": bounds[0][i], f"{name}_high": bounds[1][i]}
+    for end, bound in (("", ahead), ("_low", bounds[0][1]), ("_high", bounds[1][1])):
+        scale = np.divide(bound, ahead, out=np.ones_like(ahead), where=ahead > 0)
+        columns[f"discounted{end}"] = discounted * scale
+    return pa.table(columns)
 
 
-def _spend_table(model: Model, rows: pa.Table, horizon: Horizon) -> pa.Table:
-    """Per unique (x, m̄): the expected spend per purchase, with bounds."""
+PURCHASE_COLUMNS = ("p_alive", "expected_purchases", "p_purchase", "next_purchase_wait")
+PURCHASE_SCALES = ("logit", "log", "logit", "log")
+
+
+def expected_spend(
+    model: Model, frequency: ibis.Value, monetary_value: ibis.Value
+) -> dict[str, ibis.Value]:
+    """Gamma-Gamma's E[M | x, m̄] = p (γ + x m̄) / (p x + q − 1) with its 90% band, as engine
+    expressions (m̄ = 0 without repeats gives the population mean): the formula is closed, so
+    no table of unique rows needs to be joined back.
+
+    The band is the delta method of ``_bounds`` worked out by hand: the slopes of log E in
+    (log p, log q, log γ) are 1 − p x / D, −q / D and γ / (γ + x m̄), with D = p x + q − 1.
+    """
     assert isinstance(model, GammaGammaModel)
-    x, m = clv.column(rows, "frequency"), np.nan_to_num(clv.column(rows, "monetary_value"))
-
-    def point(g: GammaGammaModel) -> np.ndarray:
-        return g.conditional_expected_average_profit(x, m)
-
-    low, high = _bounds(model, point, horizon)
-    return pa.table(
-        {
-            "frequency": rows.column("frequency"),
-            "spend_key": m,
-            "expected_spend": point(model),
-            "expected_spend_low": low,
-            "expected_spend_high": high,
-        }
-    )
+    p, q, g = model.params_.values()
+    if q <= 1:
+        raise InputError(f"the expected spend is infinite when q <= 1 (fitted q = {q:.4g})")
+    x, m = frequency.cast("float64"), monetary_value.fill_null(0.0)
+    denominator = p * x + q - 1
+    slopes = (1 - p * x / denominator, -q / denominator, g / (g + x * m))
+    cov = model.covariance_ / np.outer([p, q, g], [p, q, g])
+    value = p * (g + x * m) / denominator
+    if not np.all(np.isfinite(cov)):
+        return {f"expected_spend{end}": value for end in ("", "_low", "_high")}
+    variance = sum(float(cov[i, j]) * slopes[i] * slopes[j] for i in range(3) for j in range(3))
+    spread = (Z_90 * variance.sqrt()).exp()
+    return {
+        "expected_spend": value,
+        "expected_spend_low": value / spread,
+        "expected_spend_high": value * spread,
+    }
 
 
 def _bounds(
-    model: Model, predict: Callable[[Any], np.ndarray], horizon: Horizon
+    model: Model, predict: Callable[[Any], np.ndarray], scales: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """5th and 95th percentiles of ``predict`` over parameter draws (the point estimate when
-    the covariance is not identified, or no draw is valid)."""
-    mean = np.array(list(model.params_.values()))
+    """The 90% band of each row of ``predict`` (one scale per row) by the delta method; the
+    point estimate when the covariance is not identified."""
+    theta = np.array(list(model.params_.values()))
+    center = _to_scale(predict(model), scales)
     cov = model.covariance_
-    rng = np.random.default_rng(horizon.seed)
-    draws = np.empty((0, len(mean)))
-    if np.all(np.isfinite(cov)):
-        draws = rng.multivariate_normal(mean, cov, size=horizon.draws, check_valid="ignore")
-        draws = draws[np.all(draws > 0, axis=1)]
-    if len(draws) < 2:
-        value = predict(model)
+    if not np.all(np.isfinite(cov)):
+        value = _from_scale(center, scales)
         return value, value
-    drawn = [type(model).from_params(dict(zip(model.param_names, d, strict=True))) for d in draws]
-    values = np.stack([predict(m) for m in drawn])
-    low, high = np.quantile(values, QUANTILES, axis=0)
-    return low, high
+    slopes = []
+    for j in range(len(theta)):
+        moved = [theta * np.exp(np.eye(len(theta))[j] * sign * STEP) for sign in (1, -1)]
+        up, down = (_to_scale(predict(_with(model, m)), scales) for m in moved)
+        slopes.append((up - down) / (2 * STEP))
+    grad = np.stack(slopes)  # (k, ...): slopes in log-parameters
+    cov_log = cov / np.outer(theta, theta)
+    spread = np.sqrt(np.maximum(np.einsum("i...,ij,j...->...", grad, cov_log, grad), 0))
+    return _from_scale(center - Z_90 * spread, scales), _from_scale(center + Z_90 * spread, scales)
+
+
+def _with(model: Model, params: np.ndarray) -> Model:
+    return type(model).from_params(dict(zip(model.param_names, params, strict=True)))
+
+
+_TINY = 1e-300
+_LOG_MAX = 700.0  # e^700 is finite in float64
+
+
+def _to_scale(values: np.ndarray, scales: tuple[str, ...]) -> np.ndarray:
+    """Each row of ``values`` on its unbounded scale (logit or log), kept off 0 and 1."""
+    out = np.log(np.maximum(values, _TINY))
+    for i, scale in enumerate(scales):
+        if scale == "logit":
+            p = np.clip(values[i], 1e-15, 1 - 1e-15)
+            out[i] = np.log(p) - np.log1p(-p)
+    return out
+
+
+def _from_scale(values: np.ndarray, scales: tuple[str, ...]) -> np.ndarray:
+    out = np.exp(np.minimum(values, _LOG_MAX))
+    for i, scale in enumerate(scales):
+        if scale == "logit":
+            out[i] = expit(values[i])
+    return out
+
+
+STORED = "customer_predictions"
+"""The warehouse table ``patron predict`` writes: one row per scored customer."""
+DIMENSIONS = ("predicted_value", "churn_risk")
+"""Groups of the stored predictions, beside the segments of :mod:`patron.segments`."""
+FIELDS = (
+    "p_alive",
+    "p_purchase",
+    "expected_purchases",
+    "next_purchase_date",
+    "clv",
+    "clv_low",
+    "clv_high",
+    *DIMENSIONS,
+)
+"""The stored fields segments and exports carry for each customer."""
+ALIVE_AT_RISK, ALIVE_LOST = 0.7, 0.3
+
+
+def for_customers(
+    scored: Table, *, as_of: date, time_unit: str, model: str, horizon: Horizon
+) -> Table:
+    """``predictions`` ready to store and join: dates, the groups below and what made them.
+
+    - ``next_purchase_date`` (and ``_low``, ``_high``): the as-of day plus the median wait, in
+      whole days; empty past 100 years (a customer who in effect will not buy again);
+    - ``predicted_value``: ``top_20pct`` of customers by predicted CLV (ties by customer key),
+      ``next_30pct``, ``bottom_50pct``;
+    - ``churn_risk``: ``active`` when P(alive) >= 0.7, ``at_risk`` from 0.3, else ``likely_lost``.
+    """
+    unit = clv.unit_days(time_unit)
+    dates = {
+        f"next_purchase_date{end}": _date_after(as_of, scored[f"next_purchase_wait{end}"] * unit)
+        for end in ("", "_low", "_high")
+    }
+    rank = ibis.row_number().over(order_by=[ibis.desc(scored.clv), scored.customer_key])
+    size = scored.customer_key.count().over()  # a window: DuckDB plans a scalar count badly
+    value = ibis.cases(
+        (rank < (size * 0.2).ceil(), "top_20pct"),
+        (rank < (size * 0.5).ceil(), "next_30pct"),
+        else_="bottom_50pct",
+    )
+    risk = ibis.cases(
+        (scored.p_alive >= ALIVE_AT_RISK, "active"),
+        (scored.p_alive >= ALIVE_LOST, "at_risk"),
+        else_="likely_lost",
+    )
+    return scored.mutate(
+        **dates,
+        predicted_value=value,
+        churn_risk=risk,
+        model=ibis.literal(model),
+        as_of=ibis.literal(as_of),
+        time_unit=ibis.literal(time_unit),
+        horizon=ibis.literal(horizon.periods),
+    )
+
+
+def _date_after(day: date, days: ibis.Value) -> ibis.Value:
+    whole = days.round().cast("int64")
+    return ibis.ifelse(whole <= 36_525, ibis.date(day) + whole.as_interval("D"), None)
+
+
+def with_predictions(segments: Table, stored: Table) -> Table:
+    """``segments`` with each customer's stored ``FIELDS`` (``not_scored`` groups for customers
+    acquired after the predictions' as-of day)."""
+    joined = segments.left_join(stored.select("customer_key", *FIELDS), "customer_key")
+    joined = joined.drop("customer_key_right")
+    return joined.mutate(**{dim: joined[dim].fill_null("not_scored") for dim in DIMENSIONS})

@@ -184,14 +184,16 @@ def _tier(t: Table) -> Table:
     return t.mutate(value_tier=tier).drop("second_date")
 
 
-def summary(segments: Table, *, window: int = 365) -> dict[str, Any]:
+def summary(
+    segments: Table, *, window: int = 365, dimensions: tuple[str, ...] = DIMENSIONS
+) -> dict[str, Any]:
     """Per dimension: each group's size, customer share, revenue share and average value.
 
-    One engine query over the (segment, stage, tier) cells, so the segments are computed once;
+    One engine query over the cells of all ``dimensions``, so the segments are computed once;
     each dimension's rows are sums of those cells.
     """
     cells = (
-        segments.group_by(list(DIMENSIONS))
+        segments.group_by(list(dimensions))
         .agg(
             customers=segments.count(),
             revenue=segments.window_revenue.sum(),
@@ -203,7 +205,7 @@ def summary(segments: Table, *, window: int = 365) -> dict[str, Any]:
     )
     total = {"n": sum(c["customers"] for c in cells), "rev": sum(c["revenue"] for c in cells)}
     out: dict[str, Any] = {"customers": total["n"], "window_revenue": total["rev"]}
-    for dim in DIMENSIONS:
+    for dim in dimensions:
         groups: dict[str, dict[str, float]] = {}
         for cell in cells:
             group = groups.setdefault(

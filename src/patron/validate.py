@@ -1,7 +1,9 @@
 """Calibration / holdout validation: does a model fitted up to D predict what came after?
 
 Customers acquired by the calibration end D are fitted on their history to D (``patron.clv``);
-their purchase occasions in (D, E] (E = the holdout end) are the truth. Per model:
+their purchase occasions in (D, E] (E = the holdout end) are the truth. Every purchase model
+(BG/NBD, Pareto/NBD, MBG/NBD) is fitted and scored, so the user sees which one fits their
+business; ``best`` is the one with the lowest holdout MAE. Per model:
 
 - ``loglik`` and ``bic`` of the calibration fit;
 - ``mae``: mean absolute error of predicted vs actual holdout purchases per customer;
@@ -12,7 +14,8 @@ Beside the models the naive baseline predicts each customer's calibration repeat
 forward (x / T per unit, 0 when T = 0). ``conditional`` averages actual and predicted holdout
 purchases by calibration frequency (0 to 7, and 7+), and ``tracking`` gives cumulative repeat
 purchases at the end of each time unit from the first acquisition to E, actual and expected
-(BG/NBD's E[X(t)] summed over customers by acquisition day), as in Fader, Hardie & Lee (2005).
+(each model's E[X(t)] summed over customers by acquisition day), as in Fader, Hardie & Lee
+(2005).
 
 The engine groups customers by (frequency, recency, T, holdout purchases) and counts them; only
 those rows reach Python.
@@ -29,7 +32,7 @@ import pyarrow as pa
 from patron import clv
 from patron.errors import InputError
 from patron.metrics.occasions import Sales, occasions
-from patron.models import BetaGeoModel
+from patron.models.history import HistoryModel
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -47,17 +50,21 @@ def validate(
     summary = clv.customer_summary(sales, calibration_end, time_unit=time_unit)
     rows = _with_holdout(summary, sales, calibration_end, holdout_end)
     horizon = (holdout_end - calibration_end).days / unit
-    model = clv.fit_rows("bgnbd", clv.unique_rows(summary))
-    assert isinstance(model, BetaGeoModel)
+    unique = clv.unique_rows(summary)
+    models = {name: _history_fit(name, unique) for name in clv.HISTORY_MODELS}
     x, t_x, big_t, actual, count = (clv.column(rows, c) for c in _COLUMNS)
     predicted = {
-        "bgnbd": model.conditional_expected_purchases(horizon, x, t_x, big_t),
-        "naive": np.divide(x, big_t, out=np.zeros_like(x), where=big_t > 0) * horizon,
+        name: m.conditional_expected_purchases(horizon, x, t_x, big_t) for name, m in models.items()
     }
-    scores = [
-        {"model": name, **_errors(values, actual, count)} for name, values in predicted.items()
+    predicted["naive"] = np.divide(x, big_t, out=np.zeros_like(x), where=big_t > 0) * horizon
+    fits = {
+        name: {"loglik": m.loglik_, "bic": m.bic(), "params": m.params_}
+        for name, m in models.items()
+    }
+    scores: list[dict[str, Any]] = [
+        {"model": name, **_errors(values, actual, count), **fits.get(name, {})}
+        for name, values in predicted.items()
     ]
-    scores[0].update(loglik=model.loglik_, bic=model.bic(), params=model.params_)
     return {
         "calibration_end": calibration_end.isoformat(),
         "holdout_end": holdout_end.isoformat(),
@@ -65,9 +72,16 @@ def validate(
         "holdout_periods": horizon,
         "customers": int(count.sum()),
         "models": scores,
+        "best": min(scores[: len(models)], key=lambda score: score["mae"])["model"],
         "conditional": _conditional(x, actual, predicted, count),
-        "tracking": tracking(sales, model, calibration_end, holdout_end, unit),
+        "tracking": tracking(sales, models, calibration_end, holdout_end, unit),
     }
+
+
+def _history_fit(name: str, rows: pa.Table) -> HistoryModel:
+    fitted = clv.fit_rows(name, rows)
+    assert isinstance(fitted, HistoryModel)
+    return fitted
 
 
 _COLUMNS = ("frequency", "recency", "T", "holdout", "count")
@@ -115,10 +129,14 @@ def _conditional(
 
 
 def tracking(
-    sales: Sales, model: BetaGeoModel, calibration_end: date, holdout_end: date, unit: float
+    sales: Sales,
+    models: dict[str, HistoryModel],
+    calibration_end: date,
+    holdout_end: date,
+    unit: float,
 ) -> list[dict[str, Any]]:
     """Cumulative repeat purchases of the calibration customers at each unit's end, actual and
-    expected (E[X(t)] summed over customers by acquisition day)."""
+    expected by each model (E[X(t)] summed over customers by acquisition day)."""
     occ = occasions(sales, holdout_end)
     cohort = occ.filter(occ.first_date <= calibration_end)
     first, later = cohort.filter(cohort.n == 0), cohort.filter(cohort.n > 0)
@@ -143,7 +161,7 @@ def tracking(
                 "period": k,
                 "date": (origin + timedelta(days=int(at))).isoformat(),
                 "actual": float(volume[sold <= at].sum()),
-                "expected": float(sizes @ model.expected_purchases(age)),
+                **{name: float(sizes @ m.expected_purchases(age)) for name, m in models.items()},
                 "holdout": origin + timedelta(days=int(at)) > calibration_end,
             }
         )

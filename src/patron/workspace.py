@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patron import clv
+from patron.acquisition import TARGET_RATIO
+from patron.acquisition import report as acquisition_report
 from patron.config import CONFIG_FILE, Config, IdentityConfig
-from patron.errors import WorkspaceError
+from patron.errors import InputError, WorkspaceError
 from patron.export import customer_table, write_table
 from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
 from patron.metrics import cohorts as cohort_metrics
@@ -24,9 +26,17 @@ from patron.metrics.occasions import TABLE as OCCASIONS
 from patron.metrics.occasions import Sales, last_order_date, purchase_span
 from patron.models import Model
 from patron.overview import quarantine_rows, workspace_status
-from patron.predict import Horizon, predictions
+from patron.predict import DIMENSIONS as PREDICTED
+from patron.predict import (
+    PREDICT_MODEL,
+    Horizon,
+    for_customers,
+    predictions,
+    with_predictions,
+)
+from patron.predict import STORED as PREDICTIONS
 from patron.profile import customer_profile
-from patron.segments import customer_segments, migration, summary
+from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.store import Store
 from patron.validate import validate
 from patron.warehouse import Warehouse
@@ -223,8 +233,12 @@ class Workspace:
     def segments(
         self, *, as_of: date | None = None, bins: int = 5, window: int = 365
     ) -> ibis.Table:
-        """One row per customer: RFM, segment, stage and value tier (:mod:`patron.segments`)."""
-        return customer_segments(self.sales(), self.as_of(as_of), bins=bins, window=window)
+        """One row per customer: RFM, segment, stage and value tier (:mod:`patron.segments`),
+        and the stored predictions' fields and groups once ``patron predict`` has run."""
+        table = customer_segments(self.sales(), self.as_of(as_of), bins=bins, window=window)
+        if self.warehouse.has_table(PREDICTIONS):
+            return with_predictions(table, self.stored_predictions())
+        return table
 
     def segment_summary(
         self, *, as_of: date | None = None, bins: int = 5, window: int = 365
@@ -232,10 +246,11 @@ class Workspace:
         """Each segment's size, revenue share and average value, with a sentence to read."""
         day = self.as_of(as_of)
         table = self.segments(as_of=day, bins=bins, window=window)
+        dimensions = DIMENSIONS + (PREDICTED if "churn_risk" in table.columns else ())
         return {
             "as_of": day.isoformat(),
             "currency": self.config.currency,
-            **summary(table, window=window),
+            **summary(table, window=window, dimensions=dimensions),
         }
 
     def segment_migration(
@@ -271,13 +286,58 @@ class Workspace:
         return clv.fit_rows(model, clv.unique_rows(summary, spec.columns))
 
     def predict(
-        self, *, as_of: date | None = None, time_unit: str = "week", horizon: Horizon | None = None
+        self,
+        *,
+        as_of: date | None = None,
+        time_unit: str = "week",
+        horizon: Horizon | None = None,
+        model: str = PREDICT_MODEL,
+        store: bool = False,
     ) -> ibis.Table:
-        """Per customer: P(alive), expected purchases, spend and CLV (:mod:`patron.predict`)."""
-        summary = self.customer_summary(calibration_end=as_of, time_unit=time_unit)
-        scored = predictions(summary, horizon or Horizon())
+        """Per customer: P(alive), expected purchases, next purchase, spend and CLV, with their
+        groups (:mod:`patron.predict`). ``store`` keeps them in the warehouse, where segments,
+        exports and the report read them, replacing the last stored run."""
+        day = self.as_of(as_of)
+        settings = horizon or Horizon()
+        summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
+        scored = for_customers(
+            predictions(summary, settings, model=model),
+            as_of=day,
+            time_unit=time_unit,
+            model=model,
+            horizon=settings,
+        )
+        if store:
+            self.warehouse.ibis.create_table(PREDICTIONS, scored, overwrite=True)
+            scored = self.stored_predictions()
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
+
+    def stored_predictions(self) -> ibis.Table:
+        """The predictions the last ``patron predict`` stored (one row per scored customer)."""
+        if not self.warehouse.has_table(PREDICTIONS):
+            raise InputError("no stored predictions yet: run `patron predict` first")
+        return self.warehouse.ibis.table(PREDICTIONS)
+
+    def acquisition(
+        self,
+        *,
+        as_of: date | None = None,
+        spend: Path | None = None,
+        time_unit: str = "week",
+        horizon: Horizon | None = None,
+        target_ratio: float = TARGET_RATIO,
+    ) -> dict[str, Any]:
+        """New customers, CLV, CAC, CLV:CAC, payback and affordable CAC per acquisition channel
+        (:mod:`patron.acquisition`); ``spend`` is a file of channel spend per period."""
+        return acquisition_report(
+            self,
+            as_of=as_of,
+            spend=spend,
+            time_unit=time_unit,
+            horizon=horizon,
+            target_ratio=target_ratio,
+        )
 
     def validate(
         self, calibration_end: date, holdout_end: date | None = None, *, time_unit: str = "week"

@@ -14,10 +14,11 @@ from cdnow_data import CALIBRATION_END, cdnow_weeks
 
 from patron import Workspace
 from patron.errors import InputError
-from patron.models import BetaGeoModel
+from patron.models import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
 from patron.samples.cdnow import read_rows, write_orders
 
 HOLDOUT_END = date(1998, 6, 30)
+MODELS = {"pnbd": ParetoNBDModel, "mbgnbd": ModifiedBetaGeoModel}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,8 @@ def test_scores_against_an_independent_computation(report: dict) -> None:
     model = BetaGeoModel().fit(x, t_x, big_t)
     predicted = model.conditional_expected_purchases(39, x, t_x, big_t)
     actual = holdout_counts()
-    bgnbd, naive = report["models"]
+    bgnbd, naive = report["models"][0], report["models"][-1]
+    assert [m["model"] for m in report["models"]] == ["bgnbd", "pnbd", "mbgnbd", "naive"]
     assert (report["customers"], report["holdout_periods"]) == (2357, 39)
     assert bgnbd["holdout_actual"] == actual.sum()
     assert bgnbd["holdout_predicted"] == pytest.approx(predicted.sum())
@@ -63,7 +65,20 @@ def test_scores_against_an_independent_computation(report: dict) -> None:
     assert bgnbd["params"] == pytest.approx(model.params_)
     carried = np.where(big_t > 0, x / np.where(big_t > 0, big_t, 1), 0) * 39
     assert naive["mae"] == pytest.approx(np.abs(carried - actual).mean())
-    assert bgnbd["mae"] < naive["mae"]  # the model beats carrying the past rate forward
+    # every model beats carrying the past rate forward
+    assert all(m["mae"] < naive["mae"] for m in report["models"][:3])
+
+
+@pytest.mark.parametrize("name", ["pnbd", "mbgnbd"])
+def test_every_purchase_model_is_scored(report: dict, name: str) -> None:
+    x, t_x, big_t = cdnow_weeks()
+    model = MODELS[name]().fit(x, t_x, big_t)
+    predicted = model.conditional_expected_purchases(39, x, t_x, big_t)
+    score = next(m for m in report["models"] if m["model"] == name)
+    assert score["mae"] == pytest.approx(np.abs(predicted - holdout_counts()).mean(), rel=1e-6)
+    assert score["bic"] == pytest.approx(model.bic(), rel=1e-6)
+    best = min(report["models"][:3], key=lambda m: m["mae"])
+    assert report["best"] == best["model"]
 
 
 def test_conditional_expectations_by_frequency(report: dict) -> None:
@@ -86,7 +101,8 @@ def test_tracking_cumulative_repeat_purchases(report: dict) -> None:
     assert last["actual"] == sum(len(d) - 1 for d in days.values())
     model = BetaGeoModel().fit(*cdnow_weeks())
     ages = np.array([(HOLDOUT_END - d[0]).days / 7 for d in days.values()])
-    assert last["expected"] == pytest.approx(model.expected_purchases(ages).sum())
+    assert last["bgnbd"] == pytest.approx(model.expected_purchases(ages).sum())
+    assert last["pnbd"] > 0 and last["mbgnbd"] > 0
     assert all(a["actual"] <= b["actual"] for a, b in itertools.pairwise(points))
 
 

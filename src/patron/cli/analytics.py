@@ -210,8 +210,9 @@ def segments(
     elif start:
         out.print(_migration_table(result))
     else:
-        for dim in ("rfm_segment", "stage", "value_tier"):
-            out.print(_segment_table(result, dim))
+        for dim in ("rfm_segment", "stage", "value_tier", "predicted_value", "churn_risk"):
+            if dim in result:
+                out.print(_segment_table(result, dim))
         out.print("\n".join(row["sentence"] for row in result["stage"]))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,13 +22,16 @@ from patron.cli.base import (
 )
 from patron.errors import InputError
 from patron.export import write_table
-from patron.predict import Horizon
+from patron.predict import PREDICT_MODEL, Horizon
 
 
 @app.command()
 def fit(
     model: Annotated[
-        str, typer.Option(help="bgnbd, pnbd, gg (Gamma-Gamma), bgbb or sbg (with --survival).")
+        str,
+        typer.Option(
+            help="bgnbd, pnbd, mbgnbd, gg (Gamma-Gamma), bgbb, sbg (with --survival) or all."
+        ),
     ] = "bgnbd",
     calibration_end: Annotated[
         str | None,
@@ -45,32 +48,72 @@ def fit(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Fit a BTYD model (parameters as in the paper, log-likelihood, standard errors)."""
+    """Fit a BTYD model (parameters as in the paper, log-likelihood, standard errors).
+
+    ``--model all`` fits every model the data allows and ranks the purchase models by BIC.
+    """
     with errors():
         if model == "sbg" or survival is not None:
             if model != "sbg" or survival is None:
                 raise InputError("--survival goes with --model sbg, and sbg needs --survival")
-            fitted = clv.fit_survival(survival)
+            fits = {"sbg": clv.fit_survival(survival)}
             context: dict[str, str] = {"survival": survival}
         elif summary is not None:
-            fitted = clv.fit_rows(model, clv.read_summary(summary, model))
+            fits = {
+                name: clv.fit_rows(name, clv.read_summary(summary, name))
+                for name in _chosen(model, clv.summary_models(summary))
+            }
             context = {"summary": str(summary)}
         else:
             with open_workspace(workspace, read_only=True) as ws:
                 day = ws.as_of(parse_date(calibration_end, "--calibration-end"))
-                fitted = ws.fit(model, calibration_end=day, time_unit=time_unit)
+                fits = {
+                    name: ws.fit(name, calibration_end=day, time_unit=time_unit)
+                    for name in _chosen(model, tuple(clv.MODELS))
+                }
             context = {"calibration_end": day.isoformat(), "time_unit": time_unit}
-        report = clv.fit_report(fitted, model, **context)
-    if as_json:
-        print_json(report)
-        return
+        reports = [clv.fit_report(fitted, name, **context) for name, fitted in fits.items()]
+    if model == "all":
+        _print_comparison(reports, as_json)
+    elif as_json:
+        print_json(reports[0])
+    else:
+        _print_fit(reports[0])
+
+
+def _chosen(model: str, available: tuple[str, ...]) -> tuple[str, ...]:
+    if model != "all":
+        clv.model_spec(model)  # names the unknown model
+        return (model,)
+    return available
+
+
+def _print_fit(report: dict[str, Any]) -> None:
     table = Table("parameter", "estimate", "std. error", title=_title(report))
     for name, value in report["params"].items():
         table.add_row(name, f"{value:.4g}", f"{report['std_errors'][name]:.3g}")
     out.print(table)
 
 
-def _title(report: dict[str, object]) -> str:
+def _print_comparison(reports: list[dict[str, Any]], as_json: bool) -> None:
+    """Every fit, with the purchase model the BIC prefers (the others fit other data)."""
+    best = clv.best_by_bic(reports)
+    if as_json:
+        print_json({"models": reports, "best": best})
+        return
+    table = Table("model", "parameters", "log-likelihood", "BIC", title="Models fitted")
+    for report in reports:
+        params = ", ".join(f"{k} {v:.4g}" for k, v in report["params"].items())
+        mark = " (best)" if report["model"] == best else ""
+        table.add_row(
+            report["model"] + mark, params, f"{report['loglik']:,.1f}", f"{report['bic']:,.1f}"
+        )
+    out.print(table)
+    if best:
+        out.print(f"Lowest BIC among the purchase models ({', '.join(clv.HISTORY_MODELS)}): {best}")
+
+
+def _title(report: dict[str, Any]) -> str:
     return (
         f"{report['model']}: {report['n_customers']:,} customers in {report['unique_rows']:,} "
         f"distinct rows, log-likelihood {report['loglik']:,.1f}"
@@ -84,18 +127,27 @@ def predict(
     horizon: Annotated[int, typer.Option(help="Periods (time units) ahead.")] = 52,
     discount_rate: Annotated[float, typer.Option(help="Discount rate per period.")] = 0.0,
     margin: Annotated[float, typer.Option(help="Share of revenue kept as margin.")] = 1.0,
+    model: Annotated[
+        str, typer.Option(help="Purchase model: mbgnbd, bgnbd or pnbd (see docs/models.md).")
+    ] = PREDICT_MODEL,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write one row per customer (.parquet or .csv).")
     ] = None,
+    store: Annotated[
+        bool, typer.Option(help="Keep them in the workspace for segments, exports and report.")
+    ] = True,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Per customer P(alive), expected purchases, spend and CLV, with 90% intervals."""
+    """Per customer P(alive), expected purchases, next purchase date, spend and CLV, with 90%
+    intervals; stored in the workspace unless --no-store."""
     with errors():
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
-        with open_workspace(workspace, read_only=True) as ws:
+        with open_workspace(workspace, read_only=not store) as ws:
             day = ws.as_of(parse_date(as_of))
-            table = ws.predict(as_of=day, time_unit=time_unit, horizon=settings)
+            table = ws.predict(
+                as_of=day, time_unit=time_unit, horizon=settings, model=model, store=store
+            )
             if out_file is not None:
                 write_table(table, out_file)
             totals = (
@@ -106,11 +158,14 @@ def predict(
                     customer_equity_low=table.clv_low.sum(),
                     customer_equity_high=table.clv_high.sum(),
                     p_alive_mean=table.p_alive.mean(),
+                    at_risk=table.count(where=table.churn_risk == "at_risk"),
+                    likely_lost=table.count(where=table.churn_risk == "likely_lost"),
                 )
                 .to_pyarrow()
                 .to_pylist()[0]
             )
     report = {
+        "model": model,
         "as_of": day.isoformat(),
         "time_unit": time_unit,
         "horizon": horizon,
@@ -118,6 +173,7 @@ def predict(
         "margin": margin,
         **totals,
         "out": None if out_file is None else str(out_file),
+        "stored": store,
     }
     if as_json:
         print_json(report)
@@ -126,7 +182,9 @@ def predict(
         f"{report['customers']:,} customers as of {report['as_of']}: "
         f"{report['expected_purchases']:,.0f} purchases expected in the next {horizon} "
         f"{time_unit}s; customer equity {report['customer_equity']:,.2f} "
-        f"({report['customer_equity_low']:,.2f} to {report['customer_equity_high']:,.2f})"
+        f"({report['customer_equity_low']:,.2f} to {report['customer_equity_high']:,.2f}); "
+        f"{report['at_risk']:,} at risk and {report['likely_lost']:,} likely lost by P(alive)"
+        + ("; stored for segments, exports and the report" if store else "")
     )
 
 
@@ -152,25 +210,28 @@ def validate(
         print_json(report)
         return
     table = Table(
-        "model", "MAE", "correlation", "predicted", "actual", title=_holdout_title(report)
+        "model", "BIC", "MAE", "correlation", "predicted", "actual", title=_holdout_title(report)
     )
     for row in report["models"]:
         table.add_row(
-            row["model"],
+            row["model"] + (" (best)" if row["model"] == report["best"] else ""),
+            f"{row['bic']:,.1f}" if "bic" in row else "-",
             f"{row['mae']:.3f}",
             f"{row['correlation']:.3f}",
             f"{row['holdout_predicted']:,.0f}",
             f"{row['holdout_actual']:,.0f}",
         )
     out.print(table)
-    by_frequency = Table("frequency", "customers", "actual", "bgnbd", "naive")
+    names = [row["model"] for row in report["models"]]
+    by_frequency = Table("frequency", "customers", "actual", *names)
     for row in report["conditional"]:
         by_frequency.add_row(
             row["frequency"],
             f"{row['customers']:,}",
-            *(f"{row[k]:.2f}" for k in ("actual", "bgnbd", "naive")),
+            *(f"{row[k]:.2f}" for k in ("actual", *names)),
         )
     out.print(by_frequency)
+    out.print(f"Lowest holdout MAE: {report['best']}")
 
 
 def _holdout_title(report: dict[str, object]) -> str:

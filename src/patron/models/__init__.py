@@ -5,6 +5,7 @@ from patron.models.base import Model
 from patron.models.bgbb import BetaGeoBetaBinomModel
 from patron.models.bgnbd import BetaGeoModel
 from patron.models.gamma_gamma import GammaGammaModel, spend_frequency_correlation
+from patron.models.mbgnbd import ModifiedBetaGeoModel
 from patron.models.pareto_nbd import ParetoNBDModel
 from patron.models.sbg import ShiftedBetaGeoModel, from_survivors
 
@@ -14,6 +15,7 @@ __all__ = [
     "ConvergenceError",
     "GammaGammaModel",
     "Model",
+    "ModifiedBetaGeoModel",
     "NotFittedError",
     "ParetoNBDModel",
     "ShiftedBetaGeoModel",

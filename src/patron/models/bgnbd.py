@@ -20,26 +20,30 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from patron.models.base import Array
-from patron.models.history import HistoryModel, customer_data
+from patron.models.history import HistoryModel
 
 
 class BetaGeoModel(HistoryModel):
     """BG/NBD: parameters ``r``, ``alpha`` (purchase rate) and ``a``, ``b`` (dropout)."""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    first_purchase_dropout: ClassVar[int] = 0
+    """1 when the dropout coin is also tossed at the first purchase (MBG/NBD): the beta terms
+    then read x + 1 dropout opportunities where BG/NBD reads x."""
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         r, alpha, a, b = params
         x, t_x, T = data["x"], data["t_x"], data["T"]
-        repeat = x > 0
-        xm = np.where(repeat, x, 1.0)  # keeps b + x - 1 > 0 where the term is unused
+        n = x + self.first_purchase_dropout  # purchases after which the customer may drop out
+        can_drop = n > 0
+        nm = np.where(can_drop, n, 1.0)  # keeps b + n - 1 > 0 where the term is unused
         common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
-        gone = betaln(a + 1, b + xm - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
-        gone = np.where(repeat, gone, -np.inf)
+        alive = betaln(a, b + n) - betaln(a, b) - (r + x) * np.log(alpha + T)
+        gone = betaln(a + 1, b + nm - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
+        gone = np.where(can_drop, gone, -np.inf)
         mix = np.logaddexp(alive, gone)
         w_alive, w_gone = np.exp(alive - mix), np.exp(gone - mix)
-        ab, abx = digamma(a + b), digamma(a + b + x)
+        ab, abn = digamma(a + b), digamma(a + b + n)
         grad = np.stack(
             [
                 digamma(r + x)
@@ -48,49 +52,53 @@ class BetaGeoModel(HistoryModel):
                 - w_alive * np.log(alpha + T)
                 - w_gone * np.log(alpha + t_x),
                 r / alpha - w_alive * (r + x) / (alpha + T) - w_gone * (r + x) / (alpha + t_x),
-                w_alive * (ab - abx) + w_gone * (digamma(a + 1) - digamma(a) + ab - abx),
-                w_alive * (digamma(b + x) - abx - digamma(b) + ab)
-                + w_gone * (digamma(b + xm - 1) - abx - digamma(b) + ab),
+                w_alive * (ab - abn) + w_gone * (digamma(a + 1) - digamma(a) + ab - abn),
+                w_alive * (digamma(b + n) - abn - digamma(b) + ab)
+                + w_gone * (digamma(b + nm - 1) - abn - digamma(b) + ab),
             ],
             axis=1,
         )
         return common + mix, grad
 
     def expected_purchases(self, t: object) -> Array:
-        """E[X(t)]: expected purchases of a new customer in a period of length t (eq. 7)."""
-        r, alpha, a, b = self._fitted("_params")
+        """E[X(t)]: expected purchases of a new customer in a period of length t (eq. 7), the
+        conditional expectation of a customer seen only at their first purchase."""
         t = np.asarray(t, dtype=float)
-        z = t / (alpha + t)
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+        zero = np.zeros(max(t.size, 1))
+        return self.conditional_expected_purchases(t, zero, zero, zero).reshape(t.shape)
 
-    def probability_alive(self, frequency: object, recency: object, T: object) -> Array:
-        """P(alive | x, t_x, T) (Fader, Hardie & Lee 2008 note, eq. 2)."""
-        r, alpha, a, b = self._fitted("_params")
-        d = customer_data(frequency, recency, T)
-        return 1 / (1 + _odds_gone(r, alpha, a, b, d))
+    def _alive(self, d: dict[str, Array]) -> Array:
+        """P(alive | x, t_x, T) (Fader, Hardie & Lee 2008 note, eq. 2): 1 / (1 + odds gone)."""
+        return 1 / (1 + self._odds_gone(d))
 
-    def conditional_expected_purchases(
-        self, t: object, frequency: object, recency: object, T: object
-    ) -> Array:
-        """E[Y(t) | x, t_x, T]: expected purchases in the next t given the history (eq. 10)."""
+    def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
+        """The paper's eq. 10 without its P(alive) factor: (a + b + n - 1) / (a - 1)
+        [1 - ((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + n; a + b + n - 1; z)]."""
         r, alpha, a, b = self._fitted("_params")
-        d = customer_data(frequency, recency, T)
         x, big_t = d["x"], d["T"]
-        t = np.asarray(t, dtype=float)
+        n = x + self.first_purchase_dropout
         z = t / (alpha + big_t + t)
-        head = (a + b + x - 1) / (a - 1)
-        tail = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
-            r + x, b + x, a + b + x - 1, z
+        head = (a + b + n - 1) / (a - 1)
+        return head * (
+            1
+            - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
+            * hyp2f1(r + x, b + n, a + b + n - 1, z)
         )
-        return head * tail / (1 + _odds_gone(r, alpha, a, b, d))
 
+    def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
+        """Dropout happens only at a purchase, so an alive customer buys within t unless the
+        Lomax wait exceeds it: 1 - ((alpha + T) / (alpha + T + t))^(r + x)."""
+        r, alpha, _, _ = self._fitted("_params")
+        return -np.expm1(-(r + d["x"]) * np.log1p(t / (alpha + d["T"])))
 
-def _odds_gone(r: float, alpha: float, a: float, b: float, d: dict[str, Array]) -> Array:
-    """P(dropped out) / P(alive) given the history: 0 without repeat purchases."""
-    x, t_x, big_t = d["x"], d["t_x"], d["T"]
-    repeat = x > 0
-    xm = np.where(repeat, x, 1.0)
-    log_odds = (
-        np.log(a) - np.log(b + xm - 1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
-    )
-    return np.where(repeat, np.exp(log_odds), 0.0)
+    def _odds_gone(self, d: dict[str, Array]) -> Array:
+        """P(dropped out) / P(alive) given the history: 0 when no dropout was possible yet."""
+        r, alpha, a, b = self._fitted("_params")
+        x, t_x, big_t = d["x"], d["t_x"], d["T"]
+        n = x + self.first_purchase_dropout
+        can_drop = n > 0
+        nm = np.where(can_drop, n, 1.0)
+        log_odds = (
+            np.log(a) - np.log(b + nm - 1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        )
+        return np.where(can_drop, np.exp(log_odds), 0.0)

@@ -38,7 +38,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from patron.models.base import Array
-from patron.models.history import HistoryModel, customer_data
+from patron.models.history import HistoryModel
 
 _NODES = 128  # trapezoid nodes per tail integral
 _SPAN = 36.0  # the integrand is below e^-36 of its mass outside each row's window
@@ -82,11 +82,10 @@ class ParetoNBDModel(HistoryModel):
         r, alpha, s, beta = self._fitted("_params")
         return r / alpha * _lifetime_within(s, beta, np.asarray(t, dtype=float))
 
-    def probability_alive(self, frequency: object, recency: object, T: object) -> Array:
+    def _alive(self, d: dict[str, Array]) -> Array:
         """P(alive at T | x, t_x, T): the likelihood's alive-at-T term over the whole."""
         params = np.asarray(self._fitted("_params"))
         r, alpha, s, beta = params
-        d = customer_data(frequency, recency, T)
         x, big_t = d["x"], d["T"]
         alive = (
             gammaln(r + x)
@@ -97,20 +96,28 @@ class ParetoNBDModel(HistoryModel):
         )
         return np.exp(alive - self.loglik_rows(params, d)[0])
 
-    def conditional_expected_purchases(
-        self, t: object, frequency: object, recency: object, T: object
-    ) -> Array:
-        """E[Y(t) | x, t_x, T]: expected purchases in the next t given the history.
-
-        P(alive) (r + x) / (alpha + T) times the expected lifetime within t of an alive customer,
-        (beta + T) / (s - 1) [1 - ((beta + T) / (beta + T + t))^(s - 1)].
-        """
+    def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
+        """The posterior rate (r + x) / (alpha + T) times the expected lifetime within t,
+        (beta + T) / (s - 1) [1 - ((beta + T) / (beta + T + t))^(s - 1)]."""
         r, alpha, s, beta = self._fitted("_params")
-        d = customer_data(frequency, recency, T)
-        x, big_t = d["x"], d["T"]
-        rate = (r + x) / (alpha + big_t)
-        within = _lifetime_within(s, beta + big_t, np.asarray(t, dtype=float))
-        return self.probability_alive(frequency, recency, T) * rate * within
+        rate = (r + d["x"]) / (alpha + d["T"])
+        return rate * _lifetime_within(s, beta + d["T"], t)
+
+    def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
+        """An alive customer with rates (lambda, mu) buys first at u < t with density
+        lambda e^-((lambda + mu) u); averaged over the posteriors Gamma(r', alpha') and
+        Gamma(s, beta') (r' = r + x, alpha' = alpha + T, beta' = beta + T) that is
+        r' alpha'^r' beta'^s int_0^t (alpha' + u)^-(r' + 1) (beta' + u)^-s du, the integral a
+        difference of two of the likelihood's tails."""
+        r, alpha, s, beta = self._fitted("_params")
+        x = d["x"]
+        t = np.broadcast_to(t, x.shape)
+        rx, a, b = r + x, alpha + d["T"], beta + d["T"]
+        shape = np.full(x.shape, s)
+        scale = np.log(rx) + rx * np.log(a) + s * np.log(b)
+        from_now = _log_tail(rx + 1, shape, a, b)[0]
+        after_t = _log_tail(rx + 1, shape, a + t, b + t)[0]
+        return np.exp(scale + from_now) * -np.expm1(after_t - from_now)
 
 
 def _lifetime_within(s: float, beta: Array | float, t: Array) -> Array:

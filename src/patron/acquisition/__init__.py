@@ -1,0 +1,300 @@
+"""Acquisition guidance: what customers acquired through each channel are worth, what they cost
+and how fast they pay back, so acquisition spend can be set from CLV rather than from last
+click's revenue (issue 4).
+
+A customer's *acquisition channel* is the channel of their first purchase occasion
+(:mod:`patron.metrics.base`). A *group* is the customers acquired through one channel: all of
+them by the as-of day A, or, with a spend file (:mod:`patron.acquisition.spend`), those whose
+first occasion falls in one of its periods (start and end days included; a channel with several
+periods also gets a ``total`` group over all of them). Money is *margin*: net revenue
+(purchases − refunds) times the margin rate m (``--margin``), as in ``patron predict``. A
+*month* of a customer's life is 365/12 days: day d after the acquisition (d = 0 is its day) is
+in month ⌊12d/365⌋ + 1, so the first twelve months are the first 365 days; a customer has
+*completed* k months when their month k ended by A.
+
+Per group:
+
+- ``new_customers``: customers in the group.
+- ``clv``, ``clv_low``, ``clv_high``: the mean over the group of :mod:`patron.predict`'s
+  per-customer CLV as of A (discounted margin of the next H time units) and of its 90% bounds:
+  value still to come.
+- ``margin_to_date``: margin per customer from their orders through A, the acquisition order
+  included.
+- ``lifetime_value`` = margin_to_date + clv: what a customer of the group brings from the
+  acquisition to the end of the horizon. It is the CLV of CLV:CAC and of max CAC, because the
+  predicted ``clv`` alone leaves out the acquisition order, often most of a customer's value.
+- ``margin_365``: mean margin in the first 365 days over the group's customers who have
+  completed them (``margin_365_customers``): the observed check on the prediction.
+- ``spend`` (from the spend file) and ``cac`` = spend / new_customers.
+- ``clv_to_cac`` = lifetime_value / cac.
+- ``payback_months``: the first month k at which the group's cumulative margin per customer
+  through month k reaches cac, the mean taken over the customers who have completed k months
+  (so recent acquisitions do not drag it down); null while it has not, within the
+  ``months_observed`` (the most months any customer of the group has completed).
+- ``max_cac`` = lifetime_value / R: the most a new customer may cost at the target CLV:CAC
+  ratio R (``--target-ratio``, default 3, the common rule of thumb that a customer should bring
+  three times their cost, leaving room for overheads and for the prediction's uncertainty).
+
+Ratios with a zero or missing denominator are null. The engine reduces customers and orders to
+cells of (group, months completed, month of the order); only those reach Python.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pyarrow as pa
+
+from patron.acquisition.spend import Spend, check_spend, read_spend
+from patron.errors import InputError
+from patron.metrics.base import ratio, refunds
+from patron.metrics.occasions import Sales, occasions
+from patron.predict import Horizon
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+    from patron.workspace import Workspace
+
+__all__ = ["Group", "Spend", "groups", "guidance", "read_spend", "report"]
+
+TARGET_RATIO = 3.0
+YEAR_MONTHS = 12
+YEAR_DAYS = 365
+SPANS = pa.schema(
+    [
+        ("g_channel", pa.string()),
+        ("period", pa.string()),
+        ("g_start", pa.date32()),
+        ("g_end", pa.date32()),
+    ]
+)
+"""The days each group's customers were acquired on, as the engine reads them."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Customers acquired through ``channel`` on the days of ``spans``.
+
+    ``period`` is None for everyone acquired by the as-of day (no spend known).
+    """
+
+    channel: str
+    period: str | None
+    spans: tuple[tuple[date, date], ...]
+    spend: float | None
+
+
+def groups(sales: Sales, as_of: date, spends: Iterable[Spend] = ()) -> list[Group]:
+    """The groups to report, after checking ``spends`` against the data (module docstring).
+
+    Every acquisition channel appears: by spend period when it has spend rows, else once with
+    everyone acquired by ``as_of``.
+    """
+    acquired = _acquired(sales, as_of)
+    channels = sorted(acquired.select("channel").distinct().to_pyarrow().column(0).to_pylist())
+    rows = sorted(spends, key=lambda s: s.start)
+    check_spend(rows, channels, as_of)
+    out: list[Group] = []
+    for channel in channels:
+        own = [s for s in rows if s.channel == channel]
+        out += [Group(channel, s.period, ((s.start, s.end),), s.spend) for s in own]
+        if len(own) > 1:
+            spans = tuple((s.start, s.end) for s in own)
+            out.append(Group(channel, "total", spans, sum(s.spend for s in own)))
+        if not own:
+            out.append(Group(channel, None, ((date.min, as_of),), None))
+    return out
+
+
+def guidance(
+    sales: Sales,
+    predicted: Table,
+    as_of: date,
+    plan: list[Group],
+    *,
+    margin: float = 1.0,
+    target_ratio: float = TARGET_RATIO,
+) -> list[dict[str, Any]]:
+    """One row per group of ``plan`` with the figures of the module docstring.
+
+    ``predicted`` has one row per customer with ``customer_key``, ``clv``, ``clv_low`` and
+    ``clv_high`` (``Workspace.predict``'s table), already in margin.
+    """
+    _check_target(target_ratio)
+    members = _members(sales, as_of, plan)
+    people = _people(members, predicted)
+    money = _money(sales, as_of, members)
+    return [
+        _row(g, people.get(_key(g), {}), money.get(_key(g), {}), margin, target_ratio) for g in plan
+    ]
+
+
+def _check_target(target_ratio: float) -> None:
+    if not target_ratio > 0:
+        raise InputError("--target-ratio must be above 0, e.g. 3 for 3:1")
+
+
+def _key(group: Group) -> tuple[str, str | None]:
+    return group.channel, group.period
+
+
+def _acquired(sales: Sales, as_of: date) -> Table:
+    """Customers acquired by ``as_of``: key, acquisition channel, first day."""
+    occ = sales.occasions
+    first = occ.filter(occ.n == 0, occ.order_date <= as_of)
+    return first.select("customer_key", "first_date", channel=first.acquisition_channel)
+
+
+def _members(sales: Sales, as_of: date, plan: list[Group]) -> Table:
+    """Each group's customers with the months they have completed by ``as_of``."""
+    spans = [
+        {"g_channel": g.channel, "period": g.period, "g_start": start, "g_end": end}
+        for g in plan
+        for start, end in g.spans
+    ]
+    windows = ibis.memtable(pa.Table.from_pylist(spans, schema=SPANS))
+    acquired = _acquired(sales, as_of)
+    joined = acquired.inner_join(
+        windows,
+        [
+            acquired.channel == windows.g_channel,
+            acquired.first_date >= windows.g_start,
+            acquired.first_date <= windows.g_end,
+        ],
+    )
+    age = ibis.date(as_of).delta(joined.first_date, unit="day")
+    completed = (age + 1) * YEAR_MONTHS // YEAR_DAYS
+    return joined.select("customer_key", "channel", "period", "first_date", completed=completed)
+
+
+def _people(members: Table, predicted: Table) -> dict[Any, dict[int, dict[str, float]]]:
+    """{(channel, period): {months completed: {customers, clv sums}}}."""
+    clv = predicted.select("customer_key", "clv", "clv_low", "clv_high")
+    rows = members.left_join(clv, "customer_key")
+    cells = rows.group_by(["channel", "period", "completed"]).agg(
+        customers=rows.count(),
+        clv=rows.clv.sum(),
+        clv_low=rows.clv_low.sum(),
+        clv_high=rows.clv_high.sum(),
+    )
+    out: dict[Any, dict[int, dict[str, float]]] = defaultdict(dict)
+    for r in cells.to_pyarrow().to_pylist():
+        out[r.pop("channel"), r.pop("period")][r.pop("completed")] = r
+    return out
+
+
+def _money(sales: Sales, as_of: date, members: Table) -> dict[Any, dict[tuple[int, int], float]]:
+    """{(channel, period): {(months completed, month of the order): net revenue}}."""
+    occ = occasions(sales, as_of)
+    ret = refunds(sales.orders, as_of)
+    amounts = occ.select("customer_key", "order_date", amount=occ.revenue).union(
+        ret.select("customer_key", "order_date", amount=-ret.refund)
+    )
+    rows = amounts.inner_join(members, "customer_key")
+    days = rows.order_date.delta(rows.first_date, unit="day")
+    rows = rows.mutate(month=days * YEAR_MONTHS // YEAR_DAYS + 1)
+    cells = rows.group_by(["channel", "period", "completed", "month"]).agg(amount=rows.amount.sum())
+    out: dict[Any, dict[tuple[int, int], float]] = defaultdict(dict)
+    for r in cells.to_pyarrow().to_pylist():
+        out[r["channel"], r["period"]][r["completed"], r["month"]] = r["amount"]
+    return out
+
+
+def _row(
+    group: Group,
+    people: dict[int, dict[str, float]],
+    money: dict[tuple[int, int], float],
+    margin: float,
+    target_ratio: float,
+) -> dict[str, Any]:
+    """The figures of one group from its cells."""
+    new = sum(int(cell["customers"]) for cell in people.values())
+
+    def per_customer(name: str) -> float | None:
+        return ratio(sum(cell[name] or 0.0 for cell in people.values()), new)
+
+    curve = [value * margin for value in _curve(people, money)]
+    clv = per_customer("clv")
+    to_date = ratio(margin * sum(money.values()), new)
+    value = None if clv is None or to_date is None else to_date + clv
+    cac = ratio(group.spend, new)
+    spend_days = group.period is not None
+    out = {
+        "channel": group.channel,
+        "period": group.period,
+        "start": group.spans[0][0].isoformat() if spend_days else None,
+        "end": group.spans[-1][1].isoformat() if spend_days else None,
+        "new_customers": new,
+        "spend": group.spend,
+        "cac": cac,
+        "clv": clv,
+        "clv_low": per_customer("clv_low"),
+        "clv_high": per_customer("clv_high"),
+        "margin_to_date": to_date,
+        "lifetime_value": value,
+        "clv_to_cac": ratio(value, cac),
+        "payback_months": _payback(curve, cac),
+        "months_observed": len(curve),
+        "margin_365": curve[YEAR_MONTHS - 1] if len(curve) >= YEAR_MONTHS else None,
+        "margin_365_customers": sum(
+            int(cell["customers"]) for done, cell in people.items() if done >= YEAR_MONTHS
+        ),
+        "max_cac": ratio(value, target_ratio),
+    }
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def _curve(people: dict[int, dict[str, float]], money: dict[tuple[int, int], float]) -> list[float]:
+    """Net revenue per customer through month k, k = 1.., over the customers who completed k."""
+    out = []
+    for k in range(1, max(people, default=0) + 1):
+        reached = sum(cell["customers"] for done, cell in people.items() if done >= k)
+        total = sum(a for (done, month), a in money.items() if done >= k and month <= k)
+        out.append(total / reached)
+    return out
+
+
+def _payback(curve: list[float], cac: float | None) -> int | None:
+    if cac is None:
+        return None
+    return next((k for k, value in enumerate(curve, 1) if value >= cac), None)
+
+
+def report(
+    ws: Workspace,
+    *,
+    as_of: date | None = None,
+    spend: Path | None = None,
+    time_unit: str = "week",
+    horizon: Horizon | None = None,
+    target_ratio: float = TARGET_RATIO,
+) -> dict[str, Any]:
+    """Acquisition guidance on a workspace: ``{"as_of", "horizon", ..., "channels": [...]}``.
+
+    The spend file is read and checked before the models are fitted, so a bad file fails fast.
+    """
+    day, settings = ws.as_of(as_of), horizon or Horizon()
+    settings.check()
+    _check_target(target_ratio)
+    sales = ws.sales()
+    plan = groups(sales, day, read_spend(spend) if spend else ())
+    predicted = ws.predict(as_of=day, time_unit=time_unit, horizon=settings)
+    rows = guidance(sales, predicted, day, plan, margin=settings.margin, target_ratio=target_ratio)
+    return {
+        "as_of": day.isoformat(),
+        "horizon": settings.periods,
+        "time_unit": time_unit,
+        "discount_rate": settings.discount_rate,
+        "margin": settings.margin,
+        "target_ratio": target_ratio,
+        "currency": ws.config.currency,
+        "spend": None if spend is None else str(spend),
+        "channels": rows,
+    }

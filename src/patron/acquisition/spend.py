@@ -1,0 +1,140 @@
+"""Spend files: what was spent on acquiring customers per channel and period.
+
+A spend file is a CSV with a header and the columns ``channel``, ``spend`` and either ``month``
+(YYYY-MM) or ``start`` and ``end`` (ISO dates, both included); a row may use either form. Every
+problem names the file, the row (1-based, header excluded) and the column, and nothing is
+dropped: a channel nobody was acquired through, a period not over by the as-of day and two
+overlapping periods of one channel all fail (:func:`check_spend`).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from patron.errors import InputError, did_you_mean
+
+MONTH = re.compile(r"\d{4}-\d{2}")
+Parsed = TypeVar("Parsed")
+
+
+@dataclass(frozen=True)
+class Spend:
+    """One row of a spend file: ``spend`` on ``channel`` over the days ``start``..``end``.
+
+    ``columns`` names the row's start and end fields (``month`` twice, or ``start`` and
+    ``end``), so later checks can point at them.
+    """
+
+    channel: str
+    spend: float
+    period: str
+    start: date
+    end: date
+    file: str
+    row: int
+    columns: tuple[str, str]
+
+    def error(self, message: str, field: str) -> InputError:
+        """An error pointing at this row's ``field``."""
+        return InputError(message, file=self.file, row=self.row, field=field)
+
+
+def read_spend(path: Path) -> list[Spend]:
+    """The rows of a spend CSV: ``channel``, ``spend`` and ``month`` (YYYY-MM) or ``start`` and
+    ``end`` (ISO dates, both included). A bad row fails with its file, row and column."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip().lower() for name in reader.fieldnames or []]
+            reader.fieldnames = header
+            _check_header(header, str(path))
+            rows = [_spend_row(record, str(path), n) for n, record in enumerate(reader, 1)]
+    except OSError as exc:
+        raise InputError(f"cannot read the spend file {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        message = f"not a UTF-8 CSV file ({exc}); save it as CSV UTF-8"
+        raise InputError(message, file=str(path)) from None
+    if not rows:
+        raise InputError("no spend rows; add one per channel and month", file=str(path))
+    return rows
+
+
+def _check_header(header: list[str], file: str) -> None:
+    dated = "month" in header or {"start", "end"} <= set(header)
+    missing = [name for name in ("channel", "spend") if name not in header]
+    if missing or not dated:
+        need = ", ".join([*missing, *([] if dated else ["month (or start and end)"])])
+        found = ", ".join(header) or "no header"
+        raise InputError(f"missing column(s) {need}; found {found}", file=file)
+
+
+def _spend_row(record: dict[str, str | None], file: str, row: int) -> Spend:
+    def field(name: str, parse: Callable[[str], Parsed], what: str) -> Parsed:
+        text = (record.get(name) or "").strip()
+        try:
+            return parse(text)
+        except ValueError:
+            raise InputError(f"{text!r} is not {what}", file=file, row=row, field=name) from None
+
+    channel = field("channel", _name, "an acquisition channel's name")
+    spend = field("spend", _amount, "an amount of 0 or more such as 1250.50")
+    if (record.get("month") or "").strip():
+        start, end = field("month", _month, "a month such as 2024-03")
+        return Spend(channel, spend, start.strftime("%Y-%m"), start, end, file, row, ("month",) * 2)
+    start = field("start", date.fromisoformat, "a date such as 2024-03-01")
+    end = field("end", date.fromisoformat, "a date such as 2024-03-31")
+    if end < start:
+        raise InputError(f"{end} is before the start {start}", file=file, row=row, field="end")
+    return Spend(channel, spend, f"{start}/{end}", start, end, file, row, ("start", "end"))
+
+
+def _name(text: str) -> str:
+    if not text:
+        raise ValueError(text)
+    return text
+
+
+def _amount(text: str) -> float:
+    value = float(text)  # "1,250" is refused, never guessed
+    if not 0 <= value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _month(text: str) -> tuple[date, date]:
+    if not MONTH.fullmatch(text):
+        raise ValueError(text)
+    start = date.fromisoformat(f"{text}-01")
+    following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start, following - timedelta(days=1)
+
+
+def check_spend(spends: Iterable[Spend], channels: list[str], as_of: date) -> None:
+    """Unknown channels, periods not over by ``as_of`` and overlaps fail; none is dropped."""
+    rows = sorted(spends, key=lambda s: (s.channel, s.start))
+    for previous, s in zip([None, *rows], rows, strict=False):
+        if s.channel not in channels:
+            raise s.error(
+                f"no customer was acquired through {s.channel!r} by {as_of}"
+                f"{did_you_mean(s.channel, channels)}; the acquisition channels are "
+                f"{', '.join(channels)}",
+                "channel",
+            )
+        if s.end > as_of:
+            raise s.error(
+                f"{s.period} ends after the as-of day {as_of}, so its customers are not all "
+                "counted yet; leave the row out or load the period's orders first",
+                s.columns[1],
+            )
+        if previous and previous.channel == s.channel and s.start <= previous.end:
+            raise s.error(
+                f"{s.period} overlaps {previous.period} (row {previous.row}) of {s.channel!r}; "
+                "a customer is acquired in one period only",
+                s.columns[0],
+            )

@@ -1,0 +1,131 @@
+"""``patron acquisition``: CAC, CLV:CAC, payback and affordable CAC by acquisition channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from patron.acquisition import TARGET_RATIO
+from patron.cli.base import (
+    AsOfOption,
+    JsonOption,
+    WorkspaceOption,
+    app,
+    errors,
+    open_workspace,
+    out,
+    parse_date,
+    print_json,
+)
+from patron.predict import Horizon
+
+
+@app.command()
+def acquisition(
+    spend: Annotated[
+        Path | None,
+        typer.Option(help="CSV of channel, spend and month (YYYY-MM) or start and end dates."),
+    ] = None,
+    as_of: AsOfOption = None,
+    time_unit: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    horizon: Annotated[int, typer.Option(help="Periods (time units) of predicted CLV.")] = 52,
+    discount_rate: Annotated[float, typer.Option(help="Discount rate per period.")] = 0.0,
+    margin: Annotated[float, typer.Option(help="Share of revenue kept as margin.")] = 1.0,
+    target_ratio: Annotated[
+        float, typer.Option(help="CLV:CAC to aim for; sets the max CAC.")
+    ] = TARGET_RATIO,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Acquisition guidance: new customers, CLV, CAC, CLV:CAC and payback per channel."""
+    with errors():
+        settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
+        with open_workspace(workspace, read_only=True) as ws:
+            report = ws.acquisition(
+                as_of=parse_date(as_of),
+                spend=spend,
+                time_unit=time_unit,
+                horizon=settings,
+                target_ratio=target_ratio,
+            )
+    if as_json:
+        print_json(report)
+        return
+    spent = report["spend"] is not None
+    columns = SPENT if spent else UNSPENT
+    out.print(_table(report, columns))
+    out.print(
+        f"{NOTES[spent]}; max CAC = value / {report['target_ratio']:g}. "
+        "Definitions: docs/acquisition.md",
+        highlight=False,
+    )
+
+
+Row = dict[str, Any]
+Column = tuple[str, Callable[[Row], str]]
+
+
+def _money(key: str) -> Callable[[Row], str]:
+    return lambda r: _fmt(r[key], "{:,.2f}")
+
+
+def _band(row: Row) -> str:
+    cells = (_fmt(row[key], "{:,.2f}") for key in ("clv", "clv_low", "clv_high"))
+    return "{} ({}-{})".format(*cells)
+
+
+def _payback(row: Row) -> str:
+    """Months to payback, or how long it has not happened for."""
+    if row["payback_months"] is not None:
+        return f"{row['payback_months']} mo"
+    if row["cac"] is None:
+        return "-"
+    return f">{row['months_observed']} mo" if row["months_observed"] else "too new"
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+NEW: Column = ("new", lambda r: f"{r['new_customers']:,}")
+VALUE: Column = ("value", _money("lifetime_value"))
+MAX_CAC: Column = ("max CAC", _money("max_cac"))
+SPENT: list[Column] = [
+    ("period", lambda r: r["period"] or "all"),
+    NEW,
+    ("CAC", _money("cac")),
+    VALUE,
+    ("CLV:CAC", lambda r: _fmt(r["clv_to_cac"], "{:.1f}")),
+    ("payback", _payback),
+    MAX_CAC,
+]
+UNSPENT: list[Column] = [
+    NEW,
+    ("CLV (90%)", _band),
+    VALUE,
+    ("year 1", _money("margin_365")),
+    MAX_CAC,
+]
+NOTES = {
+    True: "value = margin to date + predicted CLV, per new customer; CLV:CAC = value / CAC; "
+    "payback: first month since acquisition when the cumulative margin per customer reaches CAC",
+    False: "CLV: predicted margin over the horizon, per customer; value = margin to date + CLV; "
+    "year 1: margin in the first 365 days, over the customers who have had them",
+}
+
+
+def _table(report: dict[str, Any], columns: list[Column]) -> Table:
+    title = (
+        f"Acquisition as of {report['as_of']}: CLV over {report['horizon']} "
+        f"{report['time_unit']}s, margin {report['margin']:.0%}, {report['currency']}"
+    )
+    table = Table("channel", title=title)
+    for name, _ in columns:
+        table.add_column(name, justify="left" if name == "period" else "right")
+    for r in report["channels"]:
+        table.add_row(r["channel"], *(cell(r) for _, cell in columns))
+    return table
