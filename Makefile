@@ -28,6 +28,7 @@ demo: install
 	$(BIN)/patron --workspace $(WORKSPACE) status
 	$(BIN)/patron --workspace $(WORKSPACE) kpis
 	$(BIN)/patron --workspace $(WORKSPACE) fit
+	$(BIN)/patron --workspace $(WORKSPACE) predict
 	$(BIN)/patron --workspace $(WORKSPACE) report --out $(WORKSPACE)/report.html
 
 lint: install
