@@ -12,7 +12,11 @@ from rich.table import Table
 from patron.acquisition import TARGET_RATIO
 from patron.cli.base import (
     AsOfOption,
+    DiscountRateOption,
+    HorizonOption,
     JsonOption,
+    MarginOption,
+    TimeUnitOption,
     WorkspaceOption,
     app,
     errors,
@@ -31,10 +35,10 @@ def acquisition(
         typer.Option(help="CSV of channel, spend and month (YYYY-MM) or start and end dates."),
     ] = None,
     as_of: AsOfOption = None,
-    time_unit: Annotated[str, typer.Option(help="day, week or month.")] = "week",
-    horizon: Annotated[int, typer.Option(help="Periods (time units) of predicted CLV.")] = 52,
-    discount_rate: Annotated[float, typer.Option(help="Discount rate per period.")] = 0.0,
-    margin: Annotated[float, typer.Option(help="Share of revenue kept as margin.")] = 1.0,
+    time_unit: TimeUnitOption = "week",
+    horizon: HorizonOption = 52,
+    discount_rate: DiscountRateOption = 0.0,
+    margin: MarginOption = 1.0,
     target_ratio: Annotated[
         float, typer.Option(help="CLV:CAC to aim for; sets the max CAC.")
     ] = TARGET_RATIO,

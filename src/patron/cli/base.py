@@ -52,6 +52,10 @@ WorkspaceOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+TimeUnitOption = Annotated[str, typer.Option(help="Model time unit: day, week or month.")]
+HorizonOption = Annotated[int, typer.Option(help="Periods (time units) ahead to predict.")]
+DiscountRateOption = Annotated[float, typer.Option(help="Discount rate per period.")]
+MarginOption = Annotated[float, typer.Option(help="Share of revenue kept as margin.")]
 
 
 @app.callback()

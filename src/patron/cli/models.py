@@ -11,7 +11,11 @@ from rich.table import Table
 from patron import clv
 from patron.cli.base import (
     AsOfOption,
+    DiscountRateOption,
+    HorizonOption,
     JsonOption,
+    MarginOption,
+    TimeUnitOption,
     WorkspaceOption,
     app,
     errors,
@@ -37,7 +41,7 @@ def fit(
         str | None,
         typer.Option(help="Fit on the customers and purchases up to this day (YYYY-MM-DD)."),
     ] = None,
-    time_unit: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    time_unit: TimeUnitOption = "week",
     summary: Annotated[
         Path | None,
         typer.Option(help="Fit on a CSV/Parquet of frequency, recency, T[, count] instead."),
@@ -123,10 +127,10 @@ def _title(report: dict[str, Any]) -> str:
 @app.command()
 def predict(
     as_of: AsOfOption = None,
-    time_unit: Annotated[str, typer.Option(help="day, week or month.")] = "week",
-    horizon: Annotated[int, typer.Option(help="Periods (time units) ahead.")] = 52,
-    discount_rate: Annotated[float, typer.Option(help="Discount rate per period.")] = 0.0,
-    margin: Annotated[float, typer.Option(help="Share of revenue kept as margin.")] = 1.0,
+    time_unit: TimeUnitOption = "week",
+    horizon: HorizonOption = 52,
+    discount_rate: DiscountRateOption = 0.0,
+    margin: MarginOption = 1.0,
     model: Annotated[
         str, typer.Option(help="Purchase model: mbgnbd, bgnbd or pnbd (see docs/models.md).")
     ] = PREDICT_MODEL,
@@ -194,7 +198,7 @@ def validate(
     holdout_end: Annotated[
         str | None, typer.Option(help="Compare with purchases up to this day (default: the last).")
     ] = None,
-    time_unit: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    time_unit: TimeUnitOption = "week",
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
