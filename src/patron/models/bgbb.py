@@ -42,20 +42,22 @@ class BetaGeoBetaBinomModel(Model):
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         alpha, beta, gamma, delta = params
-        x, buys, gone, later, used = _terms(data)
-        terms = np.where(
-            used, betaln(alpha + x, beta + buys) + betaln(gamma + gone, delta + later), -np.inf
+        x, t_x, n = data["x"], data["t_x"], data["n"]
+        alive = betaln(alpha + x, beta + n - x) + betaln(gamma, delta + n)
+        alive_slopes = _slopes(
+            (alpha + x, beta + n - x, alpha + beta + n), (gamma, delta + n, gamma + delta + n)
         )
+        gone, gone_slopes = _dropout_terms(params, x, t_x, n)
+        terms = np.concatenate([alive[:, None], gone], axis=1)
         total = logsumexp(terms, axis=1)
         share = np.exp(terms - total[:, None])
-        ab, gd = digamma(alpha + beta + x + buys), digamma(gamma + delta + gone + later)
-        slopes = [
-            digamma(alpha + x) - ab,
-            digamma(beta + buys) - ab,
-            digamma(gamma + gone) - gd,
-            digamma(delta + later) - gd,
-        ]
-        grad = np.stack([np.sum(share * slope, axis=1) for slope in slopes], axis=1)
+        grad = np.stack(
+            [
+                share[:, 0] * a + np.sum(share[:, 1:] * g, axis=1)
+                for a, g in zip(alive_slopes, gone_slopes, strict=True)
+            ],
+            axis=1,
+        )
         # minus the slopes of log B(alpha, beta) + log B(gamma, delta)
         grad -= digamma(params) - digamma(np.repeat([alpha + beta, gamma + delta], 2))
         return total - betaln(alpha, beta) - betaln(gamma, delta), grad
@@ -99,19 +101,54 @@ class BetaGeoBetaBinomModel(Model):
         return np.exp(log_value - self.loglik_rows(params, d)[0])
 
 
-def _terms(data: dict[str, Array]) -> tuple[Array, ...]:
-    """The likelihood's terms as columns: (x, beta's, gamma's and delta's increments, in use).
+def _dropout_terms(params: Array, x: Array, t_x: Array, n: Array) -> tuple[Array, list[Array]]:
+    """The likelihood's dropout terms as columns i = 0..max(n - t_x) - 1 (-inf where i is past
+    a row's n - t_x - 1), and their slopes in (alpha, beta, gamma, delta).
 
-    Column 0 is the alive term; column ``1 + i`` the dropout after opportunity ``t_x + i``, in use
-    while ``i < n - t_x``.
+    Term i is log B(alpha + x, beta + t_x - x + i) + log B(gamma + 1, delta + t_x + i). Each
+    step in i multiplies it by (beta + t_x - x + i) / (alpha + beta + t_x + i) times
+    (delta + t_x + i) / (gamma + delta + 1 + t_x + i), and each digamma in its slopes grows by
+    the reciprocal of its argument, so one column of betaln and digamma plus running sums of
+    logs and reciprocals give every term: a few times faster than betaln at each opportunity.
     """
-    x, t_x, n = data["x"][:, None], data["t_x"][:, None], data["n"][:, None]
-    column = np.arange(int(np.max(n - t_x, initial=0)) + 1)[None, :]
-    alive, i = column == 0, column - 1
-    buys = np.where(alive, n - x, t_x - x + i)
-    gone = np.where(alive, 0.0, 1.0)
-    later = np.where(alive, n, t_x + i)
-    return x, buys, gone, later, alive | (i < n - t_x)
+    alpha, beta, gamma, delta = params
+    width = int(np.max(n - t_x, initial=0))
+    i = np.arange(width)[None, :]
+    starts = [beta + t_x - x, alpha + beta + t_x, delta + t_x, gamma + delta + 1 + t_x]
+    grown = [z[:, None] + i for z in starts]  # each argument at opportunity t_x + i
+    step = np.log(grown[0]) - np.log(grown[1]) + np.log(grown[2]) - np.log(grown[3])
+    first = betaln(alpha + x, starts[0]) + betaln(gamma + 1, starts[2])
+    terms = first[:, None] + _before(step)
+    terms = np.where(i < (n - t_x)[:, None], terms, -np.inf)
+    psi = [digamma(z)[:, None] + _before(1 / g) for z, g in zip(starts, grown, strict=True)]
+    slopes = [
+        digamma(alpha + x)[:, None] - psi[1],
+        psi[0] - psi[1],
+        digamma(gamma + 1) - psi[3],
+        psi[2] - psi[3],
+    ]
+    return terms, slopes
+
+
+def _before(steps: Array) -> Array:
+    """Exclusive running sums along each row: column i holds the sum of columns 0..i - 1."""
+    out = np.zeros_like(steps)
+    np.cumsum(steps[:, :-1], axis=1, out=out[:, 1:])
+    return out
+
+
+def _slopes(
+    purchase: tuple[Array, Array, Array], dropout: tuple[Array, Array, Array]
+) -> list[Array]:
+    """Slopes of log B(p1, p2) + log B(d1, d2) in (alpha, beta, gamma, delta), given the
+    arguments and their sums (p1, p2, p1 + p2) and (d1, d2, d1 + d2)."""
+    (p1, p2, ps), (d1, d2, ds) = purchase, dropout
+    return [
+        digamma(p1) - digamma(ps),
+        digamma(p2) - digamma(ps),
+        digamma(d1) - digamma(ds),
+        digamma(d2) - digamma(ds),
+    ]
 
 
 def _whole(value: float, name: str) -> int:

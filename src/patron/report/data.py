@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError
+from patron.report.model_data import ModelReport, gather_models
 
 if TYPE_CHECKING:
     import ibis
@@ -28,7 +29,9 @@ FLOW_MONTHS = 3
 
 @dataclass(frozen=True)
 class ReportData:
-    """Everything a report shows; ``prior`` is None when the year before has no customers."""
+    """Everything a report shows; ``prior`` is None when the year before has no customers,
+    ``models`` when the history is too short to fit and check a model
+    (:func:`patron.report.model_data.calibration_end`)."""
 
     workspace: str
     as_of: date
@@ -47,6 +50,7 @@ class ReportData:
     segments: dict[str, Any]
     rfm: list[dict[str, Any]]
     flows: dict[str, Any]
+    models: ModelReport | None
 
 
 def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
@@ -82,6 +86,7 @@ def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
         segments=ws.segment_summary(as_of=day, window=WINDOW),
         rfm=rfm_grid(table),
         flows=ws.segment_migration(months_before(day, FLOW_MONTHS), as_of=day, dimension="stage"),
+        models=gather_models(ws, day, first),
     )
 
 

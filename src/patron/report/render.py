@@ -18,7 +18,16 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 import patron
-from patron.report import charts, dashboard, findings, glossary, segment_charts, series, theme
+from patron.report import (
+    charts,
+    dashboard,
+    findings,
+    glossary,
+    model_charts,
+    segment_charts,
+    series,
+    theme,
+)
 from patron.report import format as fmt
 from patron.report.data import ReportData, gather
 
@@ -39,6 +48,11 @@ CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {
     "rfm-grid": segment_charts.rfm_grid,
     "stage-flows": segment_charts.stage_flows,
     "clv-by-channel": charts.clv_by_channel,
+    "model-tracking": model_charts.tracking,
+    "model-conditional": model_charts.conditional,
+    "alive-matrix": model_charts.alive_matrix,
+    "expected-matrix": model_charts.expected_matrix,
+    "clv-distribution": model_charts.clv_distribution,
 }
 
 
@@ -111,5 +125,7 @@ def _environment() -> Environment:
         pct=fmt.pct,
         number=fmt.number,
         stage=lambda name: theme.STAGE_LABELS.get(name, name),
+        model=lambda name: theme.MODEL_LABELS.get(name, name),
+        group=lambda name: theme.GROUP_LABELS.get(name, name),
     )
     return env

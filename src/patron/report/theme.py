@@ -35,6 +35,23 @@ STAGE_LABELS = {
     "defecting": "Defecting",
     "inactive": "Inactive",
 }
+MODEL_LABELS = {
+    "bgnbd": "BG/NBD",
+    "pnbd": "Pareto/NBD",
+    "mbgnbd": "MBG/NBD",
+    "naive": "Naive baseline",
+}
+MODEL_COLORS = {"bgnbd": PALETTE[0], "pnbd": PALETTE[1], "mbgnbd": PALETTE[2], "naive": SECONDARY}
+"""The purchase models keep one colour in every chart; the actual figures are drawn in ``INK``."""
+GROUP_LABELS = {
+    "active": "Active",
+    "at_risk": "At risk",
+    "likely_lost": "Likely lost",
+    "top_20pct": "Top 20%",
+    "next_30pct": "Next 30%",
+    "bottom_50pct": "Bottom 50%",
+}
+"""Churn-risk groups and predicted-value tiers of :mod:`patron.predict`."""
 CONFIG: dict[str, Any] = {
     "displaylogo": False,
     "responsive": True,

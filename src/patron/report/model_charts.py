@@ -1,0 +1,175 @@
+"""Charts of the purchase models: how well they predicted a holdout, and what they predict now.
+
+The two checks are Fader, Hardie & Lee's (2005): cumulative repeat purchases tracked over
+calibration and holdout, and holdout purchases by calibration frequency. The matrices follow
+lifetimes' ``plot_probability_alive_matrix`` and ``plot_frequency_recency_matrix``. Like
+:mod:`patron.report.charts`, each returns None when there is nothing to draw.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import plotly.graph_objects as go
+
+from patron.report import format as fmt
+from patron.report import theme
+from patron.report.model_data import BINS_PER_DECADE
+
+if TYPE_CHECKING:
+    from patron.report.data import ReportData
+    from patron.report.model_data import Grid, ModelReport
+
+
+def tracking(data: ReportData) -> go.Figure | None:
+    """Cumulative repeat purchases of the calibration customers, actual and per model."""
+    if data.models is None:
+        return None
+    validation = data.models.validation
+    points = validation["tracking"]
+    days = [date.fromisoformat(p["date"]) for p in points]
+    fig = go.Figure()
+    for name in ("actual", *_models(data.models)):
+        fig.add_trace(_line(name, days, [p[name] for p in points], "%{x|%d %b %Y}: %{y:,.0f}"))
+    start = date.fromisoformat(validation["calibration_end"])
+    fig.add_vrect(x0=start, x1=days[-1], fillcolor=theme.GRID, opacity=0.5, line_width=0)
+    fig.add_annotation(
+        x=start,
+        y=1,
+        yref="paper",
+        text="holdout →",
+        showarrow=False,
+        xanchor="left",
+        yanchor="top",
+        font={"color": theme.MUTED},
+    )
+    fig.update_yaxes(title="Cumulative repeat purchases", rangemode="tozero")
+    return theme.style(fig, height=420)
+
+
+def conditional(data: ReportData) -> go.Figure | None:
+    """Mean holdout purchases by calibration frequency: actual, each model and the baseline."""
+    if data.models is None:
+        return None
+    rows = data.models.validation["conditional"]
+    labels = [r["frequency"] for r in rows]
+    fig = go.Figure()
+    customers = [r["customers"] for r in rows]
+    hover = "%{x} repeat: %{y:.2f} (%{customdata:,} customers)"
+    for name in ("actual", *_models(data.models), "naive"):
+        trace = _line(name, labels, [r[name] for r in rows], hover)
+        fig.add_trace(trace.update(customdata=customers, mode="lines+markers"))
+    fig.update_xaxes(title="Repeat purchases in the calibration period", type="category")
+    unit = data.models.validation["time_unit"]
+    fig.update_yaxes(title=f"Mean purchases in the holdout ({unit}s)", rangemode="tozero")
+    return theme.style(fig, height=420)
+
+
+def alive_matrix(data: ReportData) -> go.Figure | None:
+    """P(alive) for every frequency and recency of a customer acquired T units ago."""
+    if data.models is None:
+        return None
+    return _heatmap(data.models, data.models.alive, "P(alive)", ".0%", zmax=1.0)
+
+
+def expected_matrix(data: ReportData) -> go.Figure | None:
+    """Expected purchases in the predictions' horizon for every frequency and recency."""
+    if data.models is None:
+        return None
+    return _heatmap(data.models, data.models.expected, "purchases", ".2f", zmax=None)
+
+
+def clv_distribution(data: ReportData) -> go.Figure | None:
+    """Customers per predicted-CLV bin, on log-spaced bins (CLV spans decades)."""
+    if data.models is None:
+        return None
+    value, currency = data.models.value, data.currency
+    starts = [math.log10(b["low"]) for b in value.bins]
+    width = 1 / BINS_PER_DECADE
+    bar = go.Bar(
+        x=[x + width / 2 for x in starts],
+        y=[b["customers"] for b in value.bins],
+        width=width * 0.92,
+        marker_color=theme.PRIMARY,
+        hovertext=[_bin_text(b, i == 0, value.equity, currency) for i, b in enumerate(value.bins)],
+        hoverinfo="text",
+    )
+    fig = go.Figure(bar)
+    decades = list(range(round(starts[0]), round(starts[-1] + width) + 1))
+    fig.update_xaxes(
+        title=f"Predicted CLV ({currency}, log scale)",
+        tickvals=decades,
+        ticktext=[f"{10.0**d:g}" if d < 0 else fmt.count(10.0**d, compact=True) for d in decades],
+    )
+    fig.update_yaxes(title="Customers", rangemode="tozero")
+    for i, (name, stat) in enumerate((("median", value.median), ("mean", value.mean))):
+        if stat > 0:
+            _mark(fig, math.log10(stat), f"{name} {_money(stat, currency)}", 1 - 0.1 * i)
+    return theme.style(fig, height=400, legend=False)
+
+
+def _bin_text(b: dict[str, float], first: bool, equity: float, currency: str) -> str:
+    span = f"up to {_money(b['high'], currency)}" if first else (
+        f"{_money(b['low'], currency)}–{_money(b['high'], currency)}"
+    )
+    share = fmt.pct(b["equity"] / equity if equity else None, 1)
+    return f"{span}: {b['customers']:,} customers, {share} of customer equity"
+
+
+def _models(models: ModelReport) -> list[str]:
+    """The purchase models validated, in the order of the validation."""
+    return [m["model"] for m in models.validation["models"] if m["model"] != "naive"]
+
+
+def _line(name: str, x: list[Any], y: list[float], hover: str) -> go.Scatter:
+    """Actual figures as a solid dark line; a model dashed in its colour, the baseline dotted."""
+    actual = name == "actual"
+    label = "Actual" if actual else theme.MODEL_LABELS.get(name, name)
+    dash = "solid" if actual else "dot" if name == "naive" else "dash"
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=label,
+        mode="lines",
+        line={
+            "color": theme.INK if actual else theme.MODEL_COLORS.get(name, theme.SECONDARY),
+            "width": 3 if actual else 2,
+            "dash": dash,
+        },
+        hovertemplate=f"{hover}<extra>{label}</extra>",
+    )
+
+
+def _heatmap(
+    models: ModelReport, grid: Grid, what: str, number: str, *, zmax: float | None
+) -> go.Figure:
+    unit = models.time_unit
+    heat = go.Heatmap(
+        z=grid.values,
+        x=grid.recency,
+        y=grid.frequency,
+        colorscale=theme.SEQUENTIAL,
+        zmin=0,
+        zmax=zmax,
+        colorbar={"tickformat": number, "thickness": 12, "title": {"text": what}},
+        hovertemplate=f"%{{y:.0f}} repeat purchases, the last %{{x:.0f}} {unit}s after the first: "
+        f"%{{z:{number}}}<extra></extra>",
+    )
+    fig = go.Figure(heat)
+    fig.update_xaxes(title=f"Recency: {unit}s from the first to the last purchase", showgrid=False)
+    fig.update_yaxes(title="Frequency: repeat purchases", showgrid=False)
+    return theme.style(fig, height=440, legend=False)
+
+
+def _mark(fig: go.Figure, x: float, text: str, height: float) -> None:
+    """A dotted vertical line at ``x``, labelled at ``height`` (a share of the plot)."""
+    fig.add_vline(x=x, line={"color": theme.INK, "dash": "dot", "width": 1.5})
+    fig.add_annotation(
+        x=x, y=height, yref="paper", text=text, showarrow=False, xanchor="left", yanchor="top"
+    )
+
+
+def _money(value: float, currency: str) -> str:
+    return fmt.money(value, currency, compact=True)
