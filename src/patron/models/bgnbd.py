@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
 
 from patron.models.base import Array
-from patron.models.history import HistoryModel
+from patron.models.history import HistoryModel, customer_data
 
 
 class BetaGeoModel(HistoryModel):
@@ -66,6 +66,32 @@ class BetaGeoModel(HistoryModel):
         t = np.asarray(t, dtype=float)
         zero = np.zeros(max(t.size, 1))
         return self.conditional_expected_purchases(t, zero, zero, zero).reshape(t.shape)
+
+    def probability_of_purchases(
+        self, n: int, t: object, frequency: object, recency: object, T: object
+    ) -> Array:
+        """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t (x = t_x = T = 0: the
+        paper's eq. 8 for a new customer).
+
+        A customer alive at T has the posteriors lambda ~ Gamma(r + x, alpha + T) and
+        p ~ Beta(a, b + x) (b + x + 1 for MBG/NBD). They make exactly n purchases either by
+        staying through all n with exactly n arrivals in t, E[(1 - p)^n] NBD(n), or by dropping
+        out at the n-th with at least n arrivals, E[p (1 - p)^(n - 1)] P(NBD >= n); a customer
+        already gone makes none.
+        """
+        r, alpha, a, b = self._fitted("_params")
+        d = customer_data(frequency, recency, T)
+        rx, b_post = r + d["x"], b + d["x"] + self.first_purchase_dropout
+        t = np.asarray(t, dtype=float)
+        stay = np.log(alpha + d["T"]) - np.log(alpha + d["T"] + t)  # log P(no arrival) share
+        arrivals = gammaln(rx + n) - gammaln(rx) - gammaln(n + 1) + rx * stay
+        arrivals += n * np.log(t / (alpha + d["T"] + t)) if n else 0.0
+        exact = np.exp(betaln(a, b_post + n) - betaln(a, b_post) + arrivals)
+        if n > 0:
+            at_least = betainc(n, rx, -np.expm1(stay))
+            exact += np.exp(betaln(a + 1, b_post + n - 1) - betaln(a, b_post)) * at_least
+        alive = self._alive(d)
+        return alive * exact + (1 - alive) * (n == 0)
 
     def _alive(self, d: dict[str, Array]) -> Array:
         """P(alive | x, t_x, T) (Fader, Hardie & Lee 2008 note, eq. 2): 1 / (1 + odds gone)."""

@@ -10,9 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from patron.predict import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report import format as fmt
 from patron.report import series
-from patron.report.theme import STAGE_LABELS
+from patron.report.theme import MODEL_LABELS, STAGE_LABELS
 
 if TYPE_CHECKING:
     from patron.report.data import ReportData
@@ -49,8 +50,10 @@ def findings(data: ReportData) -> list[Finding]:
         _concentration(data),
         _top_segment(data),
         _win_back(data),
+        _at_risk(data),
         _stage_moves(data),
         _second_purchase(data),
+        _holdout(data),
     ]
     return [f for f in (*moves, *_channel_leaks(data), *context) if f is not None]
 
@@ -230,4 +233,42 @@ def _second_purchase(data: ReportData) -> Finding | None:
         "info",
         f"{fmt.pct(share)} of customers have bought only once; those who come back typically "
         f"do so after {fmt.count(median)} days (median), the moment to ask for the next order.",
+    )
+
+
+def _at_risk(data: ReportData) -> Finding | None:
+    """Customers whose P(alive) is slipping and the predicted value they hold: still winnable."""
+    if data.models is None:
+        return None
+    value = data.models.value
+    group = value.groups["churn_risk"]["at_risk"]
+    if not group["customers"]:
+        return None
+    return Finding(
+        "bad",
+        f"{fmt.count(group['customers'])} customers ({fmt.pct(group['customers'] / value.customers)}"
+        f") are at risk (P(alive) from {fmt.pct(ALIVE_LOST)} to {fmt.pct(ALIVE_AT_RISK)}), holding "
+        f"{fmt.pct(group['equity'] / value.equity)} of the predicted customer equity "
+        f"({fmt.money(group['equity'], data.currency, compact=True)}).",
+    )
+
+
+def _holdout(data: ReportData) -> Finding | None:
+    """What the best model predicted for the holdout against what happened: how far to trust
+    the predictions."""
+    if data.models is None:
+        return None
+    validation = data.models.validation
+    scores = {m["model"]: m for m in validation["models"]}
+    best, naive = scores[validation["best"]], scores["naive"]
+    beats = best["mae"] < naive["mae"]
+    return Finding(
+        "good" if beats else "bad",
+        f"Fitted on purchases to {validation['calibration_end']}, "
+        f"{MODEL_LABELS.get(best['model'], best['model'])} predicted "
+        f"{fmt.count(best['holdout_predicted'])} purchases in the "
+        f"{fmt.number(validation['holdout_periods'], 0)} {validation['time_unit']}s after; "
+        f"{fmt.count(best['holdout_actual'])} happened. Per customer it is off by "
+        f"{fmt.number(best['mae'])} purchases on average, "
+        f"{'better' if beats else 'no better'} than the naive baseline's {fmt.number(naive['mae'])}.",
     )

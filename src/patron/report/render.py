@@ -29,7 +29,9 @@ from patron.report import (
     theme,
 )
 from patron.report import format as fmt
+from patron.predict import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report.data import ReportData, gather
+from patron.report.model_data import MIN_SPAN_DAYS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,6 +92,8 @@ def render(data: ReportData) -> str:
         glossary=glossary.sections(),
         span=_span(data),
         min_curve_customers=series.MIN_CURVE_CUSTOMERS,
+        min_model_weeks=MIN_SPAN_DAYS // 7,
+        alive=(ALIVE_LOST, ALIVE_AT_RISK),
     )
 
 
