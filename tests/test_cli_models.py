@@ -122,3 +122,35 @@ def test_sbg_on_survivor_counts(cdnow: Path) -> None:
     assert report["n_customers"] == 1000
     wrong = patron("fit", "--survival", survivors, cwd=cdnow)
     assert wrong.returncode != 0 and "--survival goes with --model sbg" in wrong.stderr
+
+
+def test_fit_all_ranks_the_purchase_models_by_bic(cdnow: Path) -> None:
+    args = ("-w", "ws", "fit", "--model", "all", "--calibration-end", "1997-09-30")
+    report = ok(patron(*args, "--json", cwd=cdnow))
+    fits = {m["model"]: m for m in report["models"]}
+    assert list(fits) == ["bgnbd", "pnbd", "mbgnbd", "gg", "bgbb"]
+    assert fits["bgnbd"]["params"] == pytest.approx(PUBLISHED, abs=5e-4)
+    assert fits["mbgnbd"]["params"] == pytest.approx(
+        {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}, abs=5e-4
+    )
+    purchase = [fits[name] for name in ("bgnbd", "pnbd", "mbgnbd")]
+    assert report["best"] == min(purchase, key=lambda m: m["bic"])["model"]
+    text = ok(patron(*args, cwd=cdnow))
+    assert f"{report['best']} (best)" in text and "Lowest BIC" in text
+
+
+def test_fit_all_on_a_summary_file(cdnow: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.csv"
+    summary.write_text("frequency,recency,T,count\n0,0,30,50\n1,10,30,20\n3,25,30,10\n6,28,30,5\n")
+    report = ok(patron("fit", "--model", "all", "--summary", str(summary), "--json", cwd=cdnow))
+    assert [m["model"] for m in report["models"]] == ["bgnbd", "pnbd", "mbgnbd"]
+    assert all(m["n_customers"] == 85 for m in report["models"])
+
+
+def test_predict_with_pareto_nbd_without_storing(cdnow: Path) -> None:
+    args = ("-w", "ws", "predict", "--as-of", "1997-09-30", "--model", "pnbd", "--no-store")
+    report = ok(patron(*args, "--json", cwd=cdnow))
+    assert (report["model"], report["stored"], report["customers"]) == ("pnbd", False, 2357)
+    assert report["at_risk"] + report["likely_lost"] < 2357
+    wrong = patron("-w", "ws", "predict", "--model", "gg", cwd=cdnow)
+    assert wrong.returncode == 2 and "--model must be one of" in wrong.stderr
