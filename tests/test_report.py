@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,9 @@ from patron.report import format as fmt
 from patron.report import write_report
 from patron.report.data import ReportData, gather, months_before
 from patron.report.findings import findings
+from patron.report.model_data import calibration_end, predictions
 from patron.report.render import CHARTS, render
+from patron.report.theme import MODEL_LABELS
 from patron.samples.synthetic import generate
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,6 +43,7 @@ SECTIONS = (
     "Segments",
     "Lifecycle flows",
     "CLV by acquisition channel",
+    "Predicted customer value",
     "Glossary",
 )
 
@@ -55,7 +58,7 @@ class Loaded:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportData]:
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """14 months of a 1,500-person synthetic retailer: two holiday seasons, four channels."""
     folder = tmp_path_factory.mktemp("report")
     files = generate(
@@ -63,7 +66,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportData]:
     )
     with Workspace.init(folder / "ws", timezone="America/New_York", currency="EUR") as ws:
         ws.load("orders", files["orders"])
-        yield gather(ws)
+        yield ws
+
+
+@pytest.fixture(scope="module")
+def data(workspace: Workspace) -> ReportData:
+    return gather(workspace)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +92,14 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def loaded(browser: Browser, report: Path) -> Iterator[Loaded]:
+    """The synthetic retailer's report, opened once for the tests that only read the page."""
+    opened = open_report(browser, report)
+    yield opened
+    opened.page.close()
 
 
 def open_report(browser: Browser, path: Path) -> Loaded:
@@ -114,17 +130,76 @@ def plots(page: Page) -> dict[str, bool]:
     return found
 
 
-def test_report_renders_every_chart_offline(browser: Browser, report: Path) -> None:
-    loaded = open_report(browser, report)
+def test_report_renders_every_chart_offline(loaded: Loaded) -> None:
     assert [url for url in loaded.requests if not url.startswith("file://")] == []
     assert loaded.errors == []
     assert plots(loaded.page) == {f"chart-{name}": True for name in CHARTS}
     headings = loaded.page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
     assert headings == list(SECTIONS)
     glossary = loaded.page.inner_text("#glossary")
-    for term in ("Leaky-bucket ratio", "Early repeat rate", "Champions", "Defecting"):
+    for term in ("Leaky-bucket ratio", "Early repeat rate", "Champions", "Defecting", "P(alive)"):
         assert term in glossary
-    loaded.page.close()
+
+
+def test_predictions_section_shows_what_the_api_says(
+    workspace: Workspace, data: ReportData, loaded: Loaded
+) -> None:
+    models = data.models
+    assert models is not None
+    day = data.as_of
+    assert models.validation["calibration_end"] == "2024-08-11"  # 142 days: a third of 426
+    api = workspace.validate(date(2024, 8, 11), day)
+    assert models.validation["best"] == api["best"]
+    assert [m["mae"] for m in models.validation["models"]] == [m["mae"] for m in api["models"]]
+    # (sorted unique rows make the fits, and so the errors, identical to the last bit)
+    table = workspace.predict(as_of=day)
+    equity = table.clv.sum().to_pyarrow().as_py()
+    at_risk = table.filter(table.churn_risk == "at_risk").count().to_pyarrow().as_py()
+    assert models.value.equity == pytest.approx(equity, rel=1e-9)
+    assert models.value.groups["churn_risk"]["at_risk"]["customers"] == at_risk
+    assert sum(b["customers"] for b in models.value.bins) == models.value.customers
+    page = loaded.page
+    assert page.inner_text("#predictions tr.best td:first-child").startswith(
+        MODEL_LABELS[api["best"]]
+    )
+    assert fmt.money(equity, "EUR", compact=True) in page.inner_text("#predictions .tiles")
+    assert fmt.count(at_risk) in page.inner_text("#findings")
+    traces = page.evaluate(
+        "id => document.getElementById(id).data.map(t => t.name)", "chart-model-tracking"
+    )
+    assert traces == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD"]
+    cells = page.evaluate(
+        "() => document.querySelectorAll('#chart-alive-matrix .hm, #chart-alive-matrix image')"
+        ".length"
+    )
+    assert cells > 0  # the heatmap is painted, not just its axes
+
+
+def test_stored_predictions_are_shown_only_as_of_the_report_day(
+    workspace: Workspace, data: ReportData
+) -> None:
+    assert data.models is not None and not data.models.stored
+    day = data.as_of
+    workspace.predict(as_of=day - timedelta(days=30), store=True)
+    assert not predictions(workspace, day)[1]
+    workspace.predict(as_of=day, store=True)
+    table, stored = predictions(workspace, day)
+    assert stored
+    assert table.clv.sum().to_pyarrow().as_py() == pytest.approx(data.models.value.equity)
+
+
+@pytest.mark.parametrize(
+    ("first", "as_of", "expected"),
+    [
+        (date(2024, 1, 1), date(2024, 3, 24), None),  # 83 days: under 12 weeks
+        (date(2024, 1, 1), date(2024, 3, 25), date(2024, 2, 26)),  # a third: 28 days
+        (date(2022, 1, 1), date(2024, 12, 31), date(2024, 7, 2)),  # at most 26 weeks
+    ],
+)
+def test_the_holdout_is_a_third_of_the_history_up_to_26_weeks(
+    first: date, as_of: date, expected: date | None
+) -> None:
+    assert calibration_end(first, as_of) == expected
 
 
 def test_report_is_one_offline_file(data: ReportData, report: Path) -> None:
@@ -168,6 +243,8 @@ def test_a_workspace_with_a_handful_of_orders_still_renders(
     assert {"cohort-heatmap", "season-comparison", "clv-by-channel"} <= set(empty)
     assert "Not enough data yet" in loaded.page.inner_text("#cohorts")
     assert "no year before" in loaded.page.inner_text("#dashboard")
+    assert "Not enough history yet" in loaded.page.inner_text("#predictions")
+    assert not any(name.startswith("chart-model") for name in plots(loaded.page))
     loaded.page.close()
 
 

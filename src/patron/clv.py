@@ -106,8 +106,11 @@ def customer_summary(
 def unique_rows(
     summary: Table, columns: tuple[str, ...] = ("frequency", "recency", "T")
 ) -> pa.Table:
-    """The distinct rows of ``columns`` with their ``count`` of customers."""
-    return summary.group_by(list(columns)).agg(count=summary.count()).to_pyarrow()
+    """The distinct rows of ``columns`` with their ``count`` of customers, sorted: the engine
+    groups in any order, and float sums over rows in another order differ in the last bits, so
+    a sorted input makes every fit of the same data bit-identical."""
+    grouped = summary.group_by(list(columns)).agg(count=summary.count())
+    return grouped.order_by(list(columns)).to_pyarrow()
 
 
 def fit_rows(model: str, rows: pa.Table) -> Model:

@@ -94,8 +94,9 @@ def _with_holdout(summary: Table, sales: Sales, start: date, end: date) -> pa.Ta
     counts = later.group_by("customer_key").agg(holdout=later.count())
     joined = summary.left_join(counts, "customer_key")
     joined = joined.mutate(holdout=joined.holdout.fill_null(0))
-    groups = joined.group_by(["frequency", "recency", "T", "holdout"])
-    return groups.agg(count=joined.count()).to_pyarrow()
+    keys = ["frequency", "recency", "T", "holdout"]
+    grouped = joined.group_by(keys).agg(count=joined.count())
+    return grouped.order_by(keys).to_pyarrow()  # sorted: the same sums to the last bit
 
 
 def _errors(predicted: np.ndarray, actual: np.ndarray, count: np.ndarray) -> dict[str, float]:

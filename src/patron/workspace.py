@@ -327,8 +327,11 @@ class Workspace:
         time_unit: str = "week",
         horizon: Horizon | None = None,
         target_ratio: float = TARGET_RATIO,
+        by: str = "channel",
+        months: int | None = None,
     ) -> dict[str, Any]:
-        """New customers, CLV, CAC, CLV:CAC, payback and affordable CAC per acquisition channel
+        """New customers, CLV, CAC, CLV:CAC, payback and affordable CAC per acquisition channel,
+        or with ``by="month"`` per channel and acquisition month of the last ``months`` (12)
         (:mod:`patron.acquisition`); ``spend`` is a file of channel spend per period."""
         return acquisition_report(
             self,
@@ -337,6 +340,8 @@ class Workspace:
             time_unit=time_unit,
             horizon=horizon,
             target_ratio=target_ratio,
+            by=by,
+            months=months,
         )
 
     def validate(

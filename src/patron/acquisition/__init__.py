@@ -3,10 +3,13 @@ and how fast they pay back, so acquisition spend can be set from CLV rather than
 click's revenue (issue 4).
 
 A customer's *acquisition channel* is the channel of their first purchase occasion
-(:mod:`patron.metrics.base`). A *group* is the customers acquired through one channel: all of
-them by the as-of day A, or, with a spend file (:mod:`patron.acquisition.spend`), those whose
-first occasion falls in one of its periods (start and end days included; a channel with several
-periods also gets a ``total`` group over all of them). Money is *margin*: net revenue
+(:mod:`patron.metrics.base`). A *group* is the customers acquired through one channel on some
+days (:mod:`patron.acquisition.plan`). By channel: all of them by the as-of day A, or, with a
+spend file (:mod:`patron.acquisition.spend`), those whose first occasion falls in one of its
+periods (start and end days included; a channel with several periods also gets a ``total``
+group over all of them). By month: those whose first occasion falls in one calendar month
+(shop-local days) of the last N ending with A's month, which is counted to A only; a spend row
+covering the month gives its spend. Money is *margin*: net revenue
 (purchases − refunds) times the margin rate m (``--margin``), as in ``patron predict``. A
 *month* of a customer's life is 365/12 days: day d after the acquisition (d = 0 is its day) is
 in month ⌊12d/365⌋ + 1, so the first twelve months are the first 365 days; a customer has
@@ -42,8 +45,6 @@ cells of (group, months completed, month of the order); only those reach Python.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pyarrow as pa
 
-from patron.acquisition.spend import Spend, check_spend, read_spend
+from patron.acquisition.plan import MONTHS, Group, acquired_by, check_by, groups
+from patron.acquisition.spend import Spend, read_spend
 from patron.errors import InputError
 from patron.metrics.base import ratio, refunds
 from patron.metrics.occasions import Sales, occasions
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
 
     from patron.workspace import Workspace
 
-__all__ = ["Group", "Spend", "groups", "guidance", "read_spend", "report"]
+__all__ = ["MONTHS", "Group", "Spend", "groups", "guidance", "read_spend", "report"]
 
 TARGET_RATIO = 3.0
 YEAR_MONTHS = 12
@@ -76,41 +78,6 @@ SPANS = pa.schema(
     ]
 )
 """The days each group's customers were acquired on, as the engine reads them."""
-
-
-@dataclass(frozen=True)
-class Group:
-    """Customers acquired through ``channel`` on the days of ``spans``.
-
-    ``period`` is None for everyone acquired by the as-of day (no spend known).
-    """
-
-    channel: str
-    period: str | None
-    spans: tuple[tuple[date, date], ...]
-    spend: float | None
-
-
-def groups(sales: Sales, as_of: date, spends: Iterable[Spend] = ()) -> list[Group]:
-    """The groups to report, after checking ``spends`` against the data (module docstring).
-
-    Every acquisition channel appears: by spend period when it has spend rows, else once with
-    everyone acquired by ``as_of``.
-    """
-    acquired = _acquired(sales, as_of)
-    channels = sorted(acquired.select("channel").distinct().to_pyarrow().column(0).to_pylist())
-    rows = sorted(spends, key=lambda s: s.start)
-    check_spend(rows, channels, as_of)
-    out: list[Group] = []
-    for channel in channels:
-        own = [s for s in rows if s.channel == channel]
-        out += [Group(channel, s.period, ((s.start, s.end),), s.spend) for s in own]
-        if len(own) > 1:
-            spans = tuple((s.start, s.end) for s in own)
-            out.append(Group(channel, "total", spans, sum(s.spend for s in own)))
-        if not own:
-            out.append(Group(channel, None, ((date.min, as_of),), None))
-    return out
 
 
 def guidance(
@@ -145,13 +112,6 @@ def _key(group: Group) -> tuple[str, str | None]:
     return group.channel, group.period
 
 
-def _acquired(sales: Sales, as_of: date) -> Table:
-    """Customers acquired by ``as_of``: key, acquisition channel, first day."""
-    occ = sales.occasions
-    first = occ.filter(occ.n == 0, occ.order_date <= as_of)
-    return first.select("customer_key", "first_date", channel=first.acquisition_channel)
-
-
 def _members(sales: Sales, as_of: date, plan: list[Group]) -> Table:
     """Each group's customers with the months they have completed by ``as_of``."""
     spans = [
@@ -160,7 +120,7 @@ def _members(sales: Sales, as_of: date, plan: list[Group]) -> Table:
         for start, end in g.spans
     ]
     windows = ibis.memtable(pa.Table.from_pylist(spans, schema=SPANS))
-    acquired = _acquired(sales, as_of)
+    acquired = acquired_by(sales, as_of)
     joined = acquired.inner_join(
         windows,
         [
@@ -275,16 +235,22 @@ def report(
     time_unit: str = "week",
     horizon: Horizon | None = None,
     target_ratio: float = TARGET_RATIO,
+    by: str = "channel",
+    months: int | None = None,
 ) -> dict[str, Any]:
     """Acquisition guidance on a workspace: ``{"as_of", "horizon", ..., "channels": [...]}``.
 
-    The spend file is read and checked before the models are fitted, so a bad file fails fast.
+    ``by`` is ``channel`` or ``month`` (the last ``months`` acquisition months, default
+    :data:`MONTHS`). Options and the spend file are checked before the models are fitted, so a
+    bad one fails fast; the models are fitted once, whatever the number of groups.
     """
     day, settings = ws.as_of(as_of), horizon or Horizon()
     settings.check()
     _check_target(target_ratio)
+    check_by(by, months)
     sales = ws.sales()
-    plan = groups(sales, day, read_spend(spend) if spend else ())
+    spends = read_spend(spend) if spend else ()
+    plan = groups(sales, day, spends, by=by, months=months)
     predicted = ws.predict(as_of=day, time_unit=time_unit, horizon=settings)
     rows = guidance(sales, predicted, day, plan, margin=settings.margin, target_ratio=target_ratio)
     return {
@@ -296,5 +262,7 @@ def report(
         "target_ratio": target_ratio,
         "currency": ws.config.currency,
         "spend": None if spend is None else str(spend),
+        "by": by,
+        "months": (months or MONTHS) if by == "month" else None,
         "channels": rows,
     }

@@ -4,7 +4,8 @@ A spend file is a CSV with a header and the columns ``channel``, ``spend`` and e
 (YYYY-MM) or ``start`` and ``end`` (ISO dates, both included); a row may use either form. Every
 problem names the file, the row (1-based, header excluded) and the column, and nothing is
 dropped: a channel nobody was acquired through, a period not over by the as-of day and two
-overlapping periods of one channel all fail (:func:`check_spend`).
+overlapping periods of one channel all fail (:func:`check_spend`). By month, every row must
+cover one calendar month of the months reported (:func:`check_months`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from patron.errors import InputError, did_you_mean
+from patron.metrics.base import period_of
 
 MONTH = re.compile(r"\d{4}-\d{2}")
 Parsed = TypeVar("Parsed")
@@ -85,7 +87,7 @@ def _spend_row(record: dict[str, str | None], file: str, row: int) -> Spend:
     channel = field("channel", _name, "an acquisition channel's name")
     spend = field("spend", _amount, "an amount of 0 or more such as 1250.50")
     if (record.get("month") or "").strip():
-        start, end = field("month", _month, "a month such as 2024-03")
+        start, end = field("month", month_days, "a month such as 2024-03")
         return Spend(channel, spend, start.strftime("%Y-%m"), start, end, file, row, ("month",) * 2)
     start = field("start", date.fromisoformat, "a date such as 2024-03-01")
     end = field("end", date.fromisoformat, "a date such as 2024-03-31")
@@ -107,7 +109,8 @@ def _amount(text: str) -> float:
     return value
 
 
-def _month(text: str) -> tuple[date, date]:
+def month_days(text: str) -> tuple[date, date]:
+    """The first and last day of the month ``text`` (YYYY-MM); ValueError if it is not one."""
     if not MONTH.fullmatch(text):
         raise ValueError(text)
     start = date.fromisoformat(f"{text}-01")
@@ -136,5 +139,23 @@ def check_spend(spends: Iterable[Spend], channels: list[str], as_of: date) -> No
             raise s.error(
                 f"{s.period} overlaps {previous.period} (row {previous.row}) of {s.channel!r}; "
                 "a customer is acquired in one period only",
+                s.columns[0],
+            )
+
+
+def check_months(spends: Iterable[Spend], first: date, as_of: date) -> None:
+    """With ``--by month``: every row covers one calendar month, from ``first``'s on."""
+    for s in sorted(spends, key=lambda s: s.start):
+        if month_days(f"{s.start:%Y-%m}") != (s.start, s.end):
+            raise s.error(
+                f"{s.period} is not one calendar month; --by month needs one row per channel "
+                "and month (a month column such as 2024-03), or use --by channel",
+                s.columns[0],
+            )
+        if s.start < first:
+            needed = period_of(as_of, "month") - period_of(s.start, "month") + 1
+            raise s.error(
+                f"{s.period} is before the months reported ({first:%Y-%m} to {as_of:%Y-%m}); "
+                f"pass --months {needed} to include it, or leave the row out",
                 s.columns[0],
             )

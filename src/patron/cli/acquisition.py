@@ -1,15 +1,17 @@
-"""``patron acquisition``: CAC, CLV:CAC, payback and affordable CAC by acquisition channel."""
+"""``patron acquisition``: CAC, CLV:CAC, payback and affordable CAC by acquisition channel
+(and month)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from patron.acquisition import TARGET_RATIO
+from patron.acquisition import MONTHS, TARGET_RATIO
 from patron.cli.base import (
     AsOfOption,
     DiscountRateOption,
@@ -42,10 +44,22 @@ def acquisition(
     target_ratio: Annotated[
         float, typer.Option(help="CLV:CAC to aim for; sets the max CAC.")
     ] = TARGET_RATIO,
+    by: Annotated[
+        str, typer.Option(help="channel, or month: per channel and acquisition month.")
+    ] = "channel",
+    months: Annotated[
+        int | None,
+        typer.Option(
+            help=f"With --by month: months to report, ending with the as-of month "
+            f"[default: {MONTHS}].",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Acquisition guidance: new customers, CLV, CAC, CLV:CAC and payback per channel."""
+    """Acquisition guidance: new customers, CLV, CAC, CLV:CAC and payback per channel (or
+    channel and month)."""
     with errors():
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=True) as ws:
@@ -55,18 +69,26 @@ def acquisition(
                 time_unit=time_unit,
                 horizon=settings,
                 target_ratio=target_ratio,
+                by=by,
+                months=months,
             )
     if as_json:
         print_json(report)
         return
-    spent = report["spend"] is not None
-    columns = SPENT if spent else UNSPENT
-    out.print(_table(report, columns))
+    monthly = report["by"] == "month"
+    view = "spent" if report["spend"] is not None else report["by"]
+    out.print(_table(report, COLUMNS[view]))
     out.print(
-        f"{NOTES[spent]}; max CAC = value / {report['target_ratio']:g}. "
-        "Definitions: docs/acquisition.md",
+        f"{NOTES[view]}; max CAC = value / {report['target_ratio']:g}"
+        f"{_partial(report['as_of']) if monthly else ''}. Definitions: docs/acquisition.md",
         highlight=False,
     )
+
+
+def _partial(as_of: str) -> str:
+    """A note that the as-of month is counted to the as-of day, unless that is its last day."""
+    day = date.fromisoformat(as_of)
+    return "" if (day + timedelta(days=1)).day == 1 else f"; {day:%Y-%m} counts to {day} only"
 
 
 Row = dict[str, Any]
@@ -91,6 +113,12 @@ def _payback(row: Row) -> str:
     return f">{row['months_observed']} mo" if row["months_observed"] else "too new"
 
 
+def _whole_year(row: Row) -> str:
+    """The first-year margin once every customer of the group has had their first 365 days."""
+    whole = row["margin_365_customers"] == row["new_customers"]
+    return _money("margin_365")(row) if whole else "-"
+
+
 def _fmt(value: Any, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
@@ -98,8 +126,9 @@ def _fmt(value: Any, fmt: str) -> str:
 NEW: Column = ("new", lambda r: f"{r['new_customers']:,}")
 VALUE: Column = ("value", _money("lifetime_value"))
 MAX_CAC: Column = ("max CAC", _money("max_cac"))
+PERIOD: Column = ("period", lambda r: r["period"] or "all")
 SPENT: list[Column] = [
-    ("period", lambda r: r["period"] or "all"),
+    PERIOD,
     NEW,
     ("CAC", _money("cac")),
     VALUE,
@@ -107,18 +136,21 @@ SPENT: list[Column] = [
     ("payback", _payback),
     MAX_CAC,
 ]
-UNSPENT: list[Column] = [
-    NEW,
-    ("CLV (90%)", _band),
-    VALUE,
-    ("year 1", _money("margin_365")),
-    MAX_CAC,
-]
+BAND: Column = ("CLV (90%)", _band)
+COLUMNS: dict[str, list[Column]] = {
+    "spent": SPENT,
+    "channel": [NEW, BAND, VALUE, ("year 1", _money("margin_365")), MAX_CAC],
+    "month": [PERIOD, NEW, BAND, VALUE, ("year 1", _whole_year), MAX_CAC],
+}
+CLV_NOTE = (
+    "CLV: predicted margin over the horizon, per customer; value = margin to date + CLV; "
+    "year 1: margin in the first 365 days, "
+)
 NOTES = {
-    True: "value = margin to date + predicted CLV, per new customer; CLV:CAC = value / CAC; "
+    "spent": "value = margin to date + predicted CLV, per new customer; CLV:CAC = value / CAC; "
     "payback: first month since acquisition when the cumulative margin per customer reaches CAC",
-    False: "CLV: predicted margin over the horizon, per customer; value = margin to date + CLV; "
-    "year 1: margin in the first 365 days, over the customers who have had them",
+    "channel": CLV_NOTE + "over the customers who have had them",
+    "month": CLV_NOTE + "once every customer of the month has had them",
 }
 
 

@@ -1,4 +1,5 @@
-"""The customer report: one self-contained HTML file of KPIs, cohorts, segments and findings.
+"""The customer report: one self-contained HTML file of KPIs, cohorts, segments, predicted
+value and findings.
 
 ``write_report(ws, out)`` is the entry point; :mod:`patron.report.data` gathers the numbers
 from the Workspace API, the chart, finding and glossary modules turn them into content, and

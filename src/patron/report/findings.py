@@ -242,12 +242,13 @@ def _at_risk(data: ReportData) -> Finding | None:
         return None
     value = data.models.value
     group = value.groups["churn_risk"]["at_risk"]
-    if not group["customers"]:
+    customers = group["customers"]
+    if not customers:
         return None
     return Finding(
         "bad",
-        f"{fmt.count(group['customers'])} customers ({fmt.pct(group['customers'] / value.customers)}"
-        f") are at risk (P(alive) from {fmt.pct(ALIVE_LOST)} to {fmt.pct(ALIVE_AT_RISK)}), holding "
+        f"{fmt.count(customers)} customers ({fmt.pct(customers / value.customers)}) are at risk "
+        f"(P(alive) from {fmt.pct(ALIVE_LOST)} to {fmt.pct(ALIVE_AT_RISK)}), holding "
         f"{fmt.pct(group['equity'] / value.equity)} of the predicted customer equity "
         f"({fmt.money(group['equity'], data.currency, compact=True)}).",
     )
@@ -269,6 +270,6 @@ def _holdout(data: ReportData) -> Finding | None:
         f"{fmt.count(best['holdout_predicted'])} purchases in the "
         f"{fmt.number(validation['holdout_periods'], 0)} {validation['time_unit']}s after; "
         f"{fmt.count(best['holdout_actual'])} happened. Per customer it is off by "
-        f"{fmt.number(best['mae'])} purchases on average, "
-        f"{'better' if beats else 'no better'} than the naive baseline's {fmt.number(naive['mae'])}.",
+        f"{fmt.number(best['mae'])} purchases on average, {'better' if beats else 'no better'} "
+        f"than the naive baseline's {fmt.number(naive['mae'])}.",
     )

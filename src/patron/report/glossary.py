@@ -1,15 +1,19 @@
 """What every number in the report means, and the convention or paper it follows.
 
 Why in the report: a marketer forwarding a chart should not have to look up what "leaky-bucket
-ratio" or "Hibernating" means. The wording restates the definitions of :mod:`patron.metrics` and
-:mod:`patron.segments` for a business reader; the segment cells come from the rule table itself,
-so the glossary cannot drift from the code.
+ratio" or "Hibernating" means. The wording restates the definitions of :mod:`patron.metrics`,
+:mod:`patron.segments` and :mod:`patron.predict` for a business reader; the segment cells, the
+churn-risk cut-offs and the validation split come from the code itself, so the glossary cannot
+drift from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from patron.predict import ALIVE_AT_RISK, ALIVE_LOST, PREDICT_MODEL, Horizon
+from patron.report.model_data import MAX_HOLDOUT_DAYS, MIN_SPAN_DAYS
+from patron.report.theme import MODEL_LABELS
 from patron.segments import RULES, SEGMENTS
 
 
@@ -29,6 +33,11 @@ class Section:
 
 
 BTYD = "Fader, Hardie & Lee (2005), “Counting your customers the easy way”"
+PURCHASE_MODELS = (
+    f"BG/NBD: {BTYD}; MBG/NBD: Batislam, Denizel & Filiztekin (2007), “Empirical validation and "
+    "comparison of models for customer base analysis”; Pareto/NBD: Schmittlein, Morrison & "
+    "Colombo (1987), “Counting your customers: who are they and what will they do next?”"
+)
 CENTRICITY = "Fader (2012), Customer Centricity"
 CUSTORA = "Custora's customer-centric KPIs"
 
@@ -209,7 +218,104 @@ def _span(scores: tuple[int, ...]) -> str:
     return str(scores[0]) if len(scores) == 1 else f"{scores[0]}–{scores[-1]}"
 
 
+HORIZON = f"{Horizon().periods} weeks"
+
+PREDICTIONS = Section(
+    "Predicted customer value",
+    (
+        Term(
+            "Purchase models",
+            "BG/NBD, MBG/NBD and Pareto/NBD: while alive, each customer buys at their own steady "
+            "rate, until they silently stop. They read each customer's frequency (repeat purchase "
+            "occasions), recency (time from the first to the last) and T (time since the first). "
+            "BG/NBD lets a customer stop only after a repeat purchase, so it keeps every one-time "
+            "buyer alive; MBG/NBD lets them stop after the first purchase too; Pareto/NBD at any "
+            f"moment. Predictions use {MODEL_LABELS[PREDICT_MODEL]} unless set otherwise.",
+            PURCHASE_MODELS,
+        ),
+        Term(
+            "P(alive)",
+            "The probability that a customer has not silently stopped by the as-of date, given "
+            "their frequency, recency and T: a frequent buyer who has been quiet for long is less "
+            "likely alive than an occasional one who has been quiet as long.",
+            PURCHASE_MODELS,
+        ),
+        Term(
+            "Expected purchases",
+            f"Purchase occasions a customer is expected to make in the horizon ({HORIZON} unless "
+            "set otherwise), given their history: P(alive) times what a customer still alive "
+            "would buy.",
+            f"{BTYD}, the conditional expectation (eq. 10)",
+        ),
+        Term(
+            "P(purchase)",
+            "The probability of at least one purchase in the horizon: P(alive) times the chance "
+            "that a customer still alive buys in it.",
+            PURCHASE_MODELS,
+        ),
+        Term(
+            "Next purchase date",
+            "The as-of date plus the median wait until the next purchase of a customer who is "
+            "still alive: the day by which they are as likely as not to have bought again, if "
+            "they have not stopped. Read it with P(alive).",
+            "The median of the models' Gamma-mixed Poisson (Lomax) wait",
+        ),
+        Term(
+            "Predicted CLV",
+            "Margin × expected spend per purchase × the purchases expected in each period of the "
+            "horizon, each discounted by (1 + d)^k at the discount rate d per period: the "
+            "discounted margin of the horizon, not of a whole lifetime. The expected spend pulls "
+            "a customer's own mean repeat spend toward everyone's, the more so the fewer "
+            "purchases it rests on.",
+            "Gamma-Gamma spend: Fader & Hardie (2013), “The Gamma-Gamma model of monetary "
+            "value”; discounted expected transactions: Fader, Hardie & Lee (2005), “RFM and "
+            "CLV”, cut at the horizon",
+        ),
+        Term(
+            "Customer equity",
+            "The sum of the predicted CLV of every customer: what today's customer base is "
+            "expected to be worth over the horizon.",
+            "Blattberg & Deighton (1996), “Manage marketing by the customer equity test”",
+        ),
+        Term(
+            "Churn risk",
+            f"Active: P(alive) of {ALIVE_AT_RISK:.0%} or more; at risk: from {ALIVE_LOST:.0%} "
+            f"to {ALIVE_AT_RISK:.0%}; likely lost: below {ALIVE_LOST:.0%}.",
+            "patron's cut-offs on P(alive)",
+        ),
+        Term(
+            "Predicted value tiers",
+            "The top 20% of customers by predicted CLV, the next 30% and the bottom 50% (ties "
+            "broken by customer key).",
+            "patron's tiers, after Pareto's 80/20",
+        ),
+        Term(
+            "Holdout validation",
+            "Each model is fitted on the purchases up to a calibration end and predicts each "
+            "customer's purchases after it, up to the as-of date (the holdout). The report holds "
+            f"out the last {MAX_HOLDOUT_DAYS // 7} weeks, or the last third of the history when "
+            f"that is shorter, and skips the check with less than {MIN_SPAN_DAYS // 7} weeks. "
+            "MAE is the mean absolute error of predicted against actual holdout purchases per "
+            "customer; the tracking and frequency charts are the paper's checks.",
+            BTYD,
+        ),
+        Term(
+            "Naive baseline",
+            "Predicts each customer's holdout purchases from their past repeat rate (frequency ÷ "
+            "T) carried forward: a model earns its keep only by beating it.",
+        ),
+        Term(
+            "BIC",
+            "Bayesian information criterion: k ln n − 2 ln L for k parameters, n customers and "
+            "the calibration log-likelihood ln L. Lower is better; it compares models fitted on "
+            "the same customers, penalising extra parameters.",
+            "Schwarz (1978), “Estimating the dimension of a model”",
+        ),
+    ),
+)
+
+
 def sections() -> list[Section]:
     """The glossary in reading order."""
     segments = Section("RFM segments", segment_terms())
-    return [BASICS, KPIS, COHORTS, segments, STAGES_SECTION]
+    return [BASICS, KPIS, COHORTS, segments, STAGES_SECTION, PREDICTIONS]

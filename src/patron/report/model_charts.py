@@ -101,7 +101,7 @@ def clv_distribution(data: ReportData) -> go.Figure | None:
     fig.update_xaxes(
         title=f"Predicted CLV ({currency}, log scale)",
         tickvals=decades,
-        ticktext=[f"{10.0**d:g}" if d < 0 else fmt.count(10.0**d, compact=True) for d in decades],
+        ticktext=[f"{10.0**d:,.0f}" if d >= 0 else f"{10.0**d:g}" for d in decades],
     )
     fig.update_yaxes(title="Customers", rangemode="tozero")
     for i, (name, stat) in enumerate((("median", value.median), ("mean", value.mean))):
@@ -111,8 +111,10 @@ def clv_distribution(data: ReportData) -> go.Figure | None:
 
 
 def _bin_text(b: dict[str, float], first: bool, equity: float, currency: str) -> str:
-    span = f"up to {_money(b['high'], currency)}" if first else (
-        f"{_money(b['low'], currency)}–{_money(b['high'], currency)}"
+    span = (
+        f"up to {_money(b['high'], currency)}"
+        if first
+        else (f"{_money(b['low'], currency)}–{_money(b['high'], currency)}")
     )
     share = fmt.pct(b["equity"] / equity if equity else None, 1)
     return f"{span}: {b['customers']:,} customers, {share} of customer equity"

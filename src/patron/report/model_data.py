@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -18,6 +19,7 @@ import numpy as np
 
 from patron.clv import unit_days
 from patron.errors import InputError
+from patron.models import Model
 from patron.models.history import HistoryModel
 from patron.predict import STORED
 
@@ -45,6 +47,7 @@ GROUPS = {
     "predicted_value": ("top_20pct", "next_30pct", "bottom_50pct"),
 }
 """The groups of :func:`patron.predict.for_customers`, in reading order."""
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -113,25 +116,15 @@ def gather_models(ws: Workspace, as_of: date, first: date) -> ModelReport | None
         model = ws.fit(stats["model"], calibration_end=as_of, time_unit=stats["time_unit"])
     except InputError:
         return None
-    assert isinstance(model, HistoryModel)
-    frequency = _axis(max(stats["top_frequency"], 1.0))
-    recency = _axis(stats["T"])
-    cells = (frequency, recency, stats["T"], unit_days(stats["time_unit"]))
-    horizon = int(stats["horizon"])
-
-    def expected(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
-        return model.conditional_expected_purchases(horizon, x, t_x, big_t)
-
     return ModelReport(
         validation=validation,
         model=stats["model"],
         as_of=as_of,
         stored=stored,
         time_unit=stats["time_unit"],
-        horizon=horizon,
+        horizon=int(stats["horizon"]),
         T=stats["T"],
-        alive=_grid(model.probability_alive, *cells),
-        expected=_grid(expected, *cells),
+        **_matrices(model, stats),
         value=value,
     )
 
@@ -153,19 +146,23 @@ def predictions(ws: Workspace, as_of: date) -> tuple[ibis.Table, bool]:
 def _stats(table: ibis.Table) -> dict[str, Any]:
     """Totals of the CLV, the matrices' extent, and the model, unit and horizon that scored."""
     clv = table.clv
-    stats: dict[str, Any] = table.aggregate(
-        customers=table.count(),
-        equity=clv.sum(),
-        mean=clv.mean(),
-        median=clv.median(),
-        top=clv.max(),
-        low=clv.quantile(LOW_QUANTILE),
-        top_frequency=table.frequency.quantile(TOP_FREQUENCY),
-        T=table["T"].max(),
-        model=table.model.max(),
-        time_unit=table.time_unit.max(),
-        horizon=table.horizon.max(),
-    ).to_pyarrow().to_pylist()[0]
+    stats: dict[str, Any] = (
+        table.aggregate(
+            customers=table.count(),
+            equity=clv.sum(),
+            mean=clv.mean(),
+            median=clv.median(),
+            top=clv.max(),
+            low=clv.quantile(LOW_QUANTILE),
+            top_frequency=table.frequency.quantile(TOP_FREQUENCY),
+            T=table["T"].max(),
+            model=table.model.max(),
+            time_unit=table.time_unit.max(),
+            horizon=table.horizon.max(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     if (stats["top"] or 0) <= 0:
         raise InputError("no customer has a positive predicted CLV")
     return stats
@@ -186,7 +183,7 @@ def _value(table: ibis.Table, stats: dict[str, Any]) -> Value:
     groups = {dim: {g: _totals(rows, dim, g) for g in names} for dim, names in GROUPS.items()}
     bins = [
         {"low": float(low), "high": float(high), **_totals(rows, "bin", k)}
-        for k, (low, high) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+        for k, (low, high) in enumerate(pairwise(edges))
     ]
     equity = stats["equity"]
     top = groups["predicted_value"]["top_20pct"]["equity"]
@@ -217,6 +214,20 @@ def _edges(low: float | None, top: float) -> np.ndarray:
     if low and low > 0:
         lower = max(lower, min(math.floor(math.log10(low)), upper - 1))
     return 10.0 ** np.linspace(lower, upper, (upper - lower) * BINS_PER_DECADE + 1)
+
+
+def _matrices(model: Model, stats: dict[str, Any]) -> dict[str, Grid]:
+    """P(alive) and the purchases expected in the horizon, at the largest T, from frequency 0
+    to its 99th percentile and recency 0 to T."""
+    assert isinstance(model, HistoryModel)
+    horizon = int(stats["horizon"])
+
+    def expected(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
+        return model.conditional_expected_purchases(horizon, x, t_x, big_t)
+
+    frequency, recency = _axis(max(stats["top_frequency"], 1.0)), _axis(stats["T"])
+    cells = (frequency, recency, stats["T"], unit_days(stats["time_unit"]))
+    return {"alive": _grid(model.probability_alive, *cells), "expected": _grid(expected, *cells)}
 
 
 def _axis(top: float) -> np.ndarray:

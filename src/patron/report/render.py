@@ -18,6 +18,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 import patron
+from patron.predict import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report import (
     charts,
     dashboard,
@@ -29,7 +30,6 @@ from patron.report import (
     theme,
 )
 from patron.report import format as fmt
-from patron.predict import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report.data import ReportData, gather
 from patron.report.model_data import MIN_SPAN_DAYS
 
