@@ -4,8 +4,8 @@ Why one entry point: the figures only mean something next to the machine they ca
 side by side with their peers, so this prints the machine first and then each benchmark's own
 tables. Each benchmark runs as its own process so one's memory never inflates another's.
 
-Usage: ``python bench/run_all.py [--quick]`` (quick: 1M rows, 500k identifiers and 1M orders of
-100k customers for the analytics: a sanity run)
+Usage: ``python bench/run_all.py [--quick]`` (quick: 1M rows, 500k identifiers, 1M orders of
+100k customers for the analytics and 100k customers for the models: a sanity run)
 """
 
 from __future__ import annotations
@@ -21,8 +21,20 @@ import psutil
 
 from common import BENCH, MIB
 
-FULL = {"rows": 10_000_000, "identifiers": 5_000_000, "orders": 10_000_000, "customers": 1_000_000}
-QUICK = {"rows": 1_000_000, "identifiers": 500_000, "orders": 1_000_000, "customers": 100_000}
+FULL = {
+    "rows": 10_000_000,
+    "identifiers": 5_000_000,
+    "orders": 10_000_000,
+    "customers": 1_000_000,
+    "model_customers": "100000,1000000,10000000",
+}
+QUICK = {
+    "rows": 1_000_000,
+    "identifiers": 500_000,
+    "orders": 1_000_000,
+    "customers": 100_000,
+    "model_customers": "100000",
+}
 
 
 def machine() -> str:
@@ -49,7 +61,9 @@ def run(script: str, *args: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="1M rows, 500k identifiers, 1M orders/100k customers"
+        "--quick",
+        action="store_true",
+        help="1M rows, 500k identifiers, 1M orders/100k customers, 100k model customers",
     )
     sizes = QUICK if parser.parse_args().quick else FULL
     print(machine())
@@ -65,6 +79,7 @@ def main() -> None:
             "--customers",
             str(sizes["customers"]),
         ),
+        run("models.py", "--customers", sizes["model_customers"]),
     ]
     sys.exit(max(codes))
 
