@@ -97,7 +97,8 @@ class Model(ABC):
 
     def _fit(self, data: dict[str, Array], weights: Array | None, start: Array) -> Self:
         """Maximize the weighted log-likelihood from ``start`` and store the fitted values."""
-        w = _weights(weights, len(next(iter(data.values()))))
+        w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
+
         total = w.sum()
 
         def objective(theta: Array) -> tuple[float, Array]:
@@ -147,6 +148,18 @@ def _inverse_information(score: object, params: Array) -> Array:
         return np.linalg.inv(-hessian)
     except np.linalg.LinAlgError:
         return np.full((k, k), np.nan)
+
+
+def levels(data: dict[str, Array], name: str) -> tuple[Array, Array]:
+    """The distinct values of ``data[name]`` and each row's index into them, memoized in
+    ``data``: a fit evaluates the likelihood dozens of times on the same rows, and terms that
+    depend on one column alone (special functions of the frequency) are computed once per
+    distinct value, a few hundred, instead of once per row."""
+    key = f"{name}:levels"
+    if key not in data:
+        values, index = np.unique(data[name], return_inverse=True)
+        data[key], data[f"{name}:index"] = values, index.reshape(-1)
+    return data[key], data[f"{name}:index"]
 
 
 def as_array(values: object, name: str, *, integer: bool = False) -> Array:

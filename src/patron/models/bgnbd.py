@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
 
-from patron.models.base import Array
+from patron.models.base import Array, levels
 from patron.models.history import HistoryModel, customer_data
 
 
@@ -33,31 +33,40 @@ class BetaGeoModel(HistoryModel):
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         r, alpha, a, b = params
-        x, t_x, T = data["x"], data["t_x"], data["T"]
+        x, ix = levels(data, "x")  # special functions per distinct frequency, gathered per row
+        big_t, it = levels(data, "T")
+        t_x, itx = levels(data, "t_x")
         n = x + self.first_purchase_dropout  # purchases after which the customer may drop out
         can_drop = n > 0
         nm = np.where(can_drop, n, 1.0)  # keeps b + n - 1 > 0 where the term is unused
-        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-        alive = betaln(a, b + n) - betaln(a, b) - (r + x) * np.log(alpha + T)
-        gone = betaln(a + 1, b + nm - 1) - betaln(a, b) - (r + x) * np.log(alpha + t_x)
-        gone = np.where(can_drop, gone, -np.inf)
-        mix = np.logaddexp(alive, gone)
-        w_alive, w_gone = np.exp(alive - mix), np.exp(gone - mix)
         ab, abn = digamma(a + b), digamma(a + b + n)
+        alive_x = betaln(a, b + n) - betaln(a, b)
+        gone_x = np.where(can_drop, betaln(a + 1, b + nm - 1) - betaln(a, b), -np.inf)
+        slopes_x = {
+            "r": digamma(r + x) - digamma(r) + np.log(alpha),
+            "a_alive": ab - abn,
+            "a_gone": digamma(a + 1) - digamma(a) + ab - abn,
+            "b_alive": digamma(b + n) - abn - digamma(b) + ab,
+            "b_gone": digamma(b + nm - 1) - abn - digamma(b) + ab,
+        }
+        rx = (r + x)[ix]
+        log_t, log_tx = np.log(alpha + big_t)[it], np.log(alpha + t_x)[itx]
+        alive = alive_x[ix] - rx * log_t
+        gone = gone_x[ix] - rx * log_tx
+        mix = np.logaddexp(alive, gone)
+        w_alive = np.exp(alive - mix)
+        w_gone = 1 - w_alive
+        per = {name: values[ix] for name, values in slopes_x.items()}
         grad = np.stack(
             [
-                digamma(r + x)
-                - digamma(r)
-                + np.log(alpha)
-                - w_alive * np.log(alpha + T)
-                - w_gone * np.log(alpha + t_x),
-                r / alpha - w_alive * (r + x) / (alpha + T) - w_gone * (r + x) / (alpha + t_x),
-                w_alive * (ab - abn) + w_gone * (digamma(a + 1) - digamma(a) + ab - abn),
-                w_alive * (digamma(b + n) - abn - digamma(b) + ab)
-                + w_gone * (digamma(b + nm - 1) - abn - digamma(b) + ab),
+                per["r"] - w_alive * log_t - w_gone * log_tx,
+                r / alpha - rx * (w_alive * np.exp(-log_t) + w_gone * np.exp(-log_tx)),
+                w_alive * per["a_alive"] + w_gone * per["a_gone"],
+                w_alive * per["b_alive"] + w_gone * per["b_gone"],
             ],
             axis=1,
         )
+        common = (gammaln(r + x) - gammaln(r) + r * np.log(alpha))[ix]
         return common + mix, grad
 
     def expected_purchases(self, t: object) -> Array:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array
+from patron.models.base import Array, Model, as_array, levels
 
 
 class GammaGammaModel(Model):
@@ -44,24 +44,20 @@ class GammaGammaModel(Model):
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         p, q, v = params  # v is the paper's gamma (scipy's gamma function is near)
-        x, m = data["x"], data["m"]
+        x, ix = levels(data, "x")  # special functions per distinct frequency, gathered per row
+        log_m, log_xm = _logs(data)
         px = p * x
-        log_total = np.log(v + x * m)
-        loglik = (
-            gammaln(px + q)
-            - gammaln(px)
-            - gammaln(q)
-            + q * np.log(v)
-            + (px - 1) * np.log(m)
-            + px * np.log(x)
-            - (px + q) * log_total
-        )
         shared = digamma(px + q)
+        per_x = (gammaln(px + q) - gammaln(px) + px * np.log(x))[ix]
+        px, shared, x_slope = px[ix], shared[ix], (shared - digamma(px))[ix]
+        total = v + data["x"] * data["m"]
+        log_total = np.log(total)
+        loglik = per_x - gammaln(q) + q * np.log(v) + (px - 1) * log_m - (px + q) * log_total
         grad = np.stack(
             [
-                x * (shared - digamma(px) + np.log(x * m) - log_total),
+                data["x"] * (x_slope + log_xm - log_total),
                 shared - digamma(q) + np.log(v) - log_total,
-                q / v - (px + q) / (v + x * m),
+                q / v - (px + q) / total,
             ],
             axis=1,
         )
@@ -101,6 +97,14 @@ def spend_frequency_correlation(
     if not spread > 0:
         raise InputError("the correlation needs repeat customers who differ in frequency and spend")
     return float((w @ (dx * dm)) / spread)
+
+
+def _logs(data: dict[str, Array]) -> tuple[Array, Array]:
+    """log m̄ and log(x m̄) per row, memoized in ``data``: they do not change during a fit."""
+    if "log_m" not in data:
+        data["log_m"] = np.log(data["m"])
+        data["log_xm"] = np.log(data["x"]) + data["log_m"]
+    return data["log_m"], data["log_xm"]
 
 
 def spend_data(frequency: object, monetary_value: object) -> dict[str, Array]:
