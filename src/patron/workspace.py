@@ -53,6 +53,10 @@ def default_folder() -> Path:
     return Path(os.environ.get(ENV_VAR) or DEFAULT_FOLDER)
 
 
+SCRATCH = "patron_summary_scratch"
+"""A table ``predict`` fills and drops while it stores predictions."""
+
+
 class Workspace:
     """An open workspace. Create one with :meth:`init`, open one with :meth:`open`.
 
@@ -300,6 +304,10 @@ class Workspace:
         day = self.as_of(as_of)
         settings = horizon or Horizon()
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
+        if store:
+            # scoring reads the summary three times (two sets of unique rows, the join back);
+            # computed once into a scratch table, dropped once the predictions are stored
+            summary = self.warehouse.ibis.create_table(SCRATCH, summary, temp=True, overwrite=True)
         scored = for_customers(
             predictions(summary, settings, model=model),
             as_of=day,
@@ -309,6 +317,7 @@ class Workspace:
         )
         if store:
             self.warehouse.ibis.create_table(PREDICTIONS, scored, overwrite=True)
+            self.warehouse.ibis.drop_table(SCRATCH)
             scored = self.stored_predictions()
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
