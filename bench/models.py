@@ -18,8 +18,9 @@ A peer is skipped at a size where its time or memory, extrapolated linearly from
 before, would pass the caps, and a child that runs past 1.5x the time cap stops itself.
 
 The pipeline figure is patron alone at the largest size: a DuckDB file holding the customer
-summary to a ``predictions`` table (``patron.predict.predictions`` with its default model and
-``Horizon()``), and the same from the orders through ``patron.clv.customer_summary``.
+summary to the stored predictions table (``patron.predict.store``, what ``patron predict``
+runs, with its default model and ``Horizon()``), and the same from the orders through
+``patron.clv.customer_summary``.
 
 Usage: ``python bench/models.py [--customers 100000,1000000,10000000] [--quick] [--seed S]``
 """
@@ -385,7 +386,8 @@ def build_warehouse(path: str, db: str) -> None:
 
 
 def run_pipeline(stages: Stages, db: str, source: str) -> dict[str, Any]:
-    """``patron.predict.predictions`` from the summary (or the orders) to a stored table."""
+    """``patron.predict.store`` (what ``patron predict`` runs) from the summary (or the orders)
+    to the stored predictions table."""
     import duckdb
 
     def imported() -> Any:
@@ -393,11 +395,11 @@ def run_pipeline(stages: Stages, db: str, source: str) -> dict[str, Any]:
 
         from patron.clv import customer_summary
         from patron.metrics.occasions import Sales
-        from patron.predict import Horizon, predictions
+        from patron.predict import Horizon, store
 
-        return ibis, customer_summary, Sales, Horizon, predictions
+        return ibis, customer_summary, Sales, Horizon, store
 
-    ibis, customer_summary, sales, horizon, predictions = stages.run("import", imported)
+    ibis, customer_summary, sales, horizon, store = stages.run("import", imported)
     con = duckdb.connect(db)
     con.execute("SET memory_limit = '1GB'")  # a workspace's default
     con.execute("SET preserve_insertion_order = false")
@@ -411,14 +413,14 @@ def run_pipeline(stages: Stages, db: str, source: str) -> dict[str, Any]:
             )
         else:
             summary = backend.table("customer_summary")
-        backend.create_table("predictions", predictions(summary, horizon()), overwrite=True)
+        store(backend, summary, horizon(), as_of=CALIBRATION_END, time_unit="week")
 
     stages.run("predict", predict)
     rows, alive, clv = con.execute(
-        "SELECT count(*), avg(p_alive), sum(clv) FROM predictions"
+        "SELECT count(*), avg(p_alive), sum(clv) FROM customer_predictions"
     ).fetchone()
     orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
-    con.execute("DROP TABLE predictions")
+    con.execute("DROP TABLE customer_predictions")
     con.execute("CHECKPOINT")
     return {"scored": rows, "mean_p_alive": alive, "clv_total": clv, "orders": orders}
 

@@ -254,6 +254,37 @@ def _date_after(day: date, days: ibis.Value) -> ibis.Value:
     return ibis.ifelse(whole <= 36_525, ibis.date(day) + whole.as_interval("D"), None)
 
 
+def store(
+    backend: Any,
+    summary: Table,
+    horizon: Horizon,
+    *,
+    as_of: date,
+    time_unit: str,
+    model: str = PREDICT_MODEL,
+) -> Table:
+    """Score ``summary`` into the warehouse table ``STORED`` (replacing it) and return it.
+
+    Scoring reads the summary three times (the two sets of unique rows, the join back), so it
+    is computed once into a temporary table first (temporary tables work on a read-only
+    warehouse too, and vanish if the process dies).
+    """
+    scratch = backend.create_table(SCRATCH, summary, temp=True, overwrite=True)
+    scored = for_customers(
+        predictions(scratch, horizon, model=model),
+        as_of=as_of,
+        time_unit=time_unit,
+        model=model,
+        horizon=horizon,
+    )
+    backend.create_table(STORED, scored, overwrite=True)
+    backend.drop_table(SCRATCH)
+    return backend.table(STORED)
+
+
+SCRATCH = "patron_summary_scratch"
+
+
 def with_predictions(segments: Table, stored: Table) -> Table:
     """``segments`` with each customer's stored ``FIELDS`` (``not_scored`` groups for customers
     acquired after the predictions' as-of day)."""

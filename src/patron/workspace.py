@@ -34,6 +34,7 @@ from patron.predict import (
     predictions,
     with_predictions,
 )
+from patron.predict import store as store_predictions
 from patron.predict import STORED as PREDICTIONS
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
@@ -51,10 +52,6 @@ ENV_VAR = "PATRON_WORKSPACE"
 def default_folder() -> Path:
     """``$PATRON_WORKSPACE`` if set, else ``./patron-workspace``."""
     return Path(os.environ.get(ENV_VAR) or DEFAULT_FOLDER)
-
-
-SCRATCH = "patron_summary_scratch"
-"""A table ``predict`` fills and drops while it stores predictions."""
 
 
 class Workspace:
@@ -305,20 +302,18 @@ class Workspace:
         settings = horizon or Horizon()
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
         if store:
-            # scoring reads the summary three times (two sets of unique rows, the join back);
-            # computed once into a scratch table, dropped once the predictions are stored
-            summary = self.warehouse.ibis.create_table(SCRATCH, summary, temp=True, overwrite=True)
-        scored = for_customers(
-            predictions(summary, settings, model=model),
-            as_of=day,
-            time_unit=time_unit,
-            model=model,
-            horizon=settings,
-        )
-        if store:
-            self.warehouse.ibis.create_table(PREDICTIONS, scored, overwrite=True)
-            self.warehouse.ibis.drop_table(SCRATCH)
-            scored = self.stored_predictions()
+            backend = self.warehouse.ibis
+            scored = store_predictions(
+                backend, summary, settings, as_of=day, time_unit=time_unit, model=model
+            )
+        else:
+            scored = for_customers(
+                predictions(summary, settings, model=model),
+                as_of=day,
+                time_unit=time_unit,
+                model=model,
+                horizon=settings,
+            )
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
 

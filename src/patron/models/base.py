@@ -108,7 +108,7 @@ class Model(ABC):
             slope = (w @ grad - 2 * self.penalizer * params) * params  # chain rule: d/dlog p
             return -value / total, -slope / total
 
-        found = minimize(objective, np.log(start), jac=True, method="L-BFGS-B")
+        found = minimize(objective, np.log(start), jac=True, method="L-BFGS-B", options=_TOLERANCE)
         name = type(self).__name__
         if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
             raise ConvergenceError(f"{name} found no finite likelihood: {found.message}")
@@ -121,6 +121,12 @@ class Model(ABC):
         self._n_customers = total
         self._unique_rows = len(w)
         return self
+
+
+_TOLERANCE = {"gtol": 1e-9, "ftol": 1e-15}
+"""Tighter than scipy's defaults (1e-5, 2.2e-9): the objective is the mean log-likelihood per
+customer, so the defaults stop a million-customer fit about 0.002 short of the optimum, with
+parameters off in the fourth digit; these agree with lifetimes' optimum to five digits."""
 
 
 def _weights(weights: Array | None, n: int) -> Array:

@@ -94,7 +94,8 @@ class ParetoNBDModel(HistoryModel):
             + s * np.log(beta / (beta + big_t))
             - x * np.log(alpha + big_t)
         )
-        return np.exp(alive - self.loglik_rows(params, d)[0])
+        # the alive term is part of the likelihood: the ratio is <= 1 but for rounding
+        return np.minimum(np.exp(alive - self.loglik_rows(params, d)[0]), 1.0)
 
     def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """The posterior rate (r + x) / (alpha + T) times the expected lifetime within t,

@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError
-from patron.report.model_data import ModelReport, gather_models
+from patron.report.acquisition_data import Acquisition, gather_acquisition
+from patron.report.model_data import ModelReport, gather_models, scored
 
 if TYPE_CHECKING:
     import ibis
@@ -30,7 +31,7 @@ FLOW_MONTHS = 3
 @dataclass(frozen=True)
 class ReportData:
     """Everything a report shows; ``prior`` is None when the year before has no customers,
-    ``models`` when the history is too short to fit and check a model
+    ``models`` and ``acquisition`` when the history is too short to fit and check a model
     (:func:`patron.report.model_data.calibration_end`)."""
 
     workspace: str
@@ -51,6 +52,7 @@ class ReportData:
     rfm: list[dict[str, Any]]
     flows: dict[str, Any]
     models: ModelReport | None
+    acquisition: Acquisition | None
 
 
 def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
@@ -68,6 +70,7 @@ def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
         raise InputError(f"no purchases on or before {day}; choose a later --as-of date")
     kpi_args: dict[str, Any] = {"as_of": day, "window": WINDOW, "early_days": EARLY_DAYS}
     prior_day = day - timedelta(days=WINDOW)
+    scores = scored(ws, day, first)
     return ReportData(
         workspace=ws.folder.resolve().name,
         as_of=day,
@@ -86,7 +89,8 @@ def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
         segments=ws.segment_summary(as_of=day, window=WINDOW),
         rfm=rfm_grid(table),
         flows=ws.segment_migration(months_before(day, FLOW_MONTHS), as_of=day, dimension="stage"),
-        models=gather_models(ws, day, first),
+        models=gather_models(ws, day, first, scores),
+        acquisition=gather_acquisition(ws, day, scores),
     )
 
 

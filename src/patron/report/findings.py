@@ -46,6 +46,7 @@ def findings(data: ReportData) -> list[Finding]:
     moves = [_revenue_drivers(data), _early_repeat(data), _leaky_bucket(data)]
     context = [
         _channel_value(data),
+        _acquisition_value(data),
         _season(data),
         _concentration(data),
         _top_segment(data),
@@ -150,6 +151,37 @@ def _channel_value(data: ReportData) -> Finding | None:
         "info",
         f"{worst['group'].capitalize()} customers are worth {fmt.pct(gap)} less after 12 months "
         f"than {best['group']} customers ({' vs '.join(money)} net revenue per customer).",
+    )
+
+
+def _acquisition_value(data: ReportData) -> Finding | None:
+    """The acquisition channel whose new customers bring the most lifetime value against the
+    one whose bring the least, and what each may cost at the target ratio."""
+    if data.acquisition is None:
+        return None
+    known = [
+        r
+        for r in data.acquisition.channels
+        if r["lifetime_value"] and r["new_customers"] >= MIN_CHANNEL_CUSTOMERS
+    ]
+    if len(known) < 2:
+        return None
+    best = max(known, key=lambda r: r["lifetime_value"])
+    worst = min(known, key=lambda r: r["lifetime_value"])
+    more = best["lifetime_value"] / worst["lifetime_value"] - 1
+    if more < STEADY:
+        return None
+    value, cac = (
+        [fmt.money(r[key], data.currency) for r in (best, worst)]
+        for key in ("lifetime_value", "max_cac")
+    )
+    ratio = fmt.number(data.acquisition.target_ratio, 0)
+    return Finding(
+        "info",
+        f"A customer acquired via {best['channel']} brings {value[0]} of lifetime value, "
+        f"{fmt.pct(more)} more than one acquired via {worst['channel']} ({value[1]}): at "
+        f"{ratio}:1 a new {best['channel']} customer may cost up to {cac[0]}, a "
+        f"{worst['channel']} one {cac[1]}.",
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from patron.acquisition import TARGET_RATIO
 from patron.predict import ALIVE_AT_RISK, ALIVE_LOST, PREDICT_MODEL, Horizon
 from patron.report.model_data import MAX_HOLDOUT_DAYS, MIN_SPAN_DAYS
 from patron.report.theme import MODEL_LABELS
@@ -61,8 +62,9 @@ BASICS = Section(
         ),
         Term(
             "Acquisition channel",
-            "The channel of a customer's first purchase order (web, store, app, marketplace, …); "
-            "“unknown” when that order has none.",
+            "The channel of a customer's first purchase occasion: of the earliest purchase order "
+            "that day (web, store, app, marketplace, …); “unknown” when that order has none. A "
+            "customer's later orders in any channel count for it.",
         ),
         Term(
             "Net revenue",
@@ -314,8 +316,59 @@ PREDICTIONS = Section(
     ),
 )
 
+RATIO = f"{TARGET_RATIO:g}:1"
+ACQUISITION = Section(
+    "Acquisition guidance",
+    (
+        Term(
+            "Acquisition month",
+            "The calendar month of a customer's first purchase occasion, in the shop's time zone.",
+        ),
+        Term(
+            "Lifetime value",
+            "What a new customer brings from their acquisition to the end of the horizon: their "
+            "net revenue to date, the acquisition order included, plus their predicted CLV, "
+            "averaged over a channel's new customers. The predicted CLV alone is only what is "
+            "still to come and leaves out the acquisition order, often most of a customer's "
+            "value. In the segment and stage tables, lifetime value is the net revenue to date.",
+        ),
+        Term(
+            "First year",
+            "Net revenue per customer in the first 365 days after the acquisition, over the "
+            "customers acquired at least a year ago: the observed check on the prediction.",
+        ),
+        Term(
+            "CAC",
+            "Customer acquisition cost: what a channel spent on acquisition in a period divided "
+            "by the customers it acquired in it. It needs a spend file: "
+            "patron acquisition --spend FILE.",
+        ),
+        Term(
+            "CLV:CAC",
+            "Lifetime value divided by CAC: what a new customer brings for each unit spent to "
+            f"acquire them. {RATIO} is the usual target; missing, never 0, without a CAC.",
+        ),
+        Term(
+            "Max CAC",
+            f"Lifetime value divided by the target CLV:CAC ratio ({RATIO} unless set with "
+            "--target-ratio): the most a new customer may cost. A customer should bring three "
+            "times their cost, to pay for overheads and for the uncertainty of the prediction. "
+            "On net revenue, as in this report, it is too generous by the cost of goods: "
+            "patron acquisition --margin puts it in margin.",
+            f"The {RATIO} CLV:CAC rule of thumb",
+        ),
+        Term(
+            "Payback",
+            "The first month of a customer's life (365/12 days from the acquisition) by which the "
+            "margin per customer acquired in a period reaches its CAC, each month averaged over "
+            "the customers who have lived through it: observed, not predicted, and missing while "
+            "it has not been reached.",
+        ),
+    ),
+)
+
 
 def sections() -> list[Section]:
     """The glossary in reading order."""
     segments = Section("RFM segments", segment_terms())
-    return [BASICS, KPIS, COHORTS, segments, STAGES_SECTION, PREDICTIONS]
+    return [BASICS, KPIS, COHORTS, segments, STAGES_SECTION, PREDICTIONS, ACQUISITION]

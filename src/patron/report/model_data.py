@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import ibis
 import numpy as np
@@ -102,17 +102,37 @@ def calibration_end(first: date, as_of: date) -> date | None:
     return as_of - timedelta(days=min(MAX_HOLDOUT_DAYS, span // 3))
 
 
-def gather_models(ws: Workspace, as_of: date, first: date) -> ModelReport | None:
-    """The model numbers of a report as of ``as_of``; None when the history is too short for
-    :func:`calibration_end` or a model cannot be fitted on it."""
+class Scored(NamedTuple):
+    """Per-customer predictions (:meth:`patron.workspace.Workspace.predict`'s table) and whether
+    they are the ones ``patron predict`` stored."""
+
+    table: ibis.Table
+    stored: bool
+
+
+def scored(ws: Workspace, as_of: date, first: date) -> Scored | None:
+    """The predictions every section of a report reads, made once (fitting is the slow part);
+    None when the history is too short for :func:`calibration_end` or no model fits it."""
+    if calibration_end(first, as_of) is None:
+        return None
+    try:
+        return predictions(ws, as_of)
+    except InputError:
+        return None
+
+
+def gather_models(
+    ws: Workspace, as_of: date, first: date, scores: Scored | None
+) -> ModelReport | None:
+    """The model numbers of a report as of ``as_of`` from the predictions ``scores``
+    (:func:`scored`); None without them, or when a model cannot be fitted on the history."""
     end = calibration_end(first, as_of)
-    if end is None:
+    if end is None or scores is None:
         return None
     try:
         validation = ws.validate(end, as_of)
-        table, stored = predictions(ws, as_of)
-        stats = _stats(table)
-        value = _value(table, stats)
+        stats = _stats(scores.table)
+        value = _value(scores.table, stats)
         model = ws.fit(stats["model"], calibration_end=as_of, time_unit=stats["time_unit"])
     except InputError:
         return None
@@ -120,7 +140,7 @@ def gather_models(ws: Workspace, as_of: date, first: date) -> ModelReport | None
         validation=validation,
         model=stats["model"],
         as_of=as_of,
-        stored=stored,
+        stored=scores.stored,
         time_unit=stats["time_unit"],
         horizon=int(stats["horizon"]),
         T=stats["T"],
@@ -129,18 +149,18 @@ def gather_models(ws: Workspace, as_of: date, first: date) -> ModelReport | None
     )
 
 
-def predictions(ws: Workspace, as_of: date) -> tuple[ibis.Table, bool]:
+def predictions(ws: Workspace, as_of: date) -> Scored:
     """Per-customer predictions as of ``as_of``, and whether they are the stored ones.
 
     The stored table is preferred when ``patron predict`` made it as of that day, so the report
-    shows what segments, exports and campaigns read; otherwise they are computed, not stored
-    (a report never writes to the workspace).
+    shows what segments, exports and campaigns read; otherwise they are computed with
+    ``patron predict``'s defaults, not stored (a report never writes to the workspace).
     """
     if ws.warehouse.has_table(STORED):
         stored = ws.stored_predictions()
         if stored.as_of.max().to_pyarrow().as_py() == as_of:
-            return stored, True
-    return ws.predict(as_of=as_of), False
+            return Scored(stored, True)
+    return Scored(ws.predict(as_of=as_of), False)
 
 
 def _stats(table: ibis.Table) -> dict[str, Any]:

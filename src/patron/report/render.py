@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 import patron
 from patron.predict import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report import (
+    acquisition_charts,
     charts,
     dashboard,
     findings,
@@ -55,6 +56,8 @@ CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {
     "alive-matrix": model_charts.alive_matrix,
     "expected-matrix": model_charts.expected_matrix,
     "clv-distribution": model_charts.clv_distribution,
+    "acquisition-value": acquisition_charts.channel_value,
+    "acquisition-months": acquisition_charts.monthly,
 }
 
 
