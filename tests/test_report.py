@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 from patron import InputError, Workspace
 from patron.report import format as fmt
 from patron.report import write_report
+from patron.report.acquisition_data import gather_acquisition
 from patron.report.data import ReportData, gather, months_before
 from patron.report.findings import findings
 from patron.report.model_data import calibration_end, predictions
@@ -44,6 +45,7 @@ SECTIONS = (
     "Lifecycle flows",
     "CLV by acquisition channel",
     "Predicted customer value",
+    "Acquisition guidance",
     "Glossary",
 )
 
@@ -175,6 +177,47 @@ def test_predictions_section_shows_what_the_api_says(
     assert cells > 0  # the heatmap is painted, not just its axes
 
 
+def test_acquisition_section_shows_what_the_api_says(
+    workspace: Workspace, data: ReportData, loaded: Loaded
+) -> None:
+    section = data.acquisition
+    assert section is not None
+    by_channel = workspace.acquisition(as_of=data.as_of)
+    by_month = workspace.acquisition(as_of=data.as_of, by="month", months=12)
+    assert section.channels == by_channel["channels"]
+    assert section.months == by_month["channels"]
+    settings = ("horizon", "time_unit", "margin", "target_ratio")
+    assert [getattr(section, k) for k in settings] == [by_channel[k] for k in settings]
+    assert section.periods[0] == "2024-01" and section.periods[-1] == "2024-12"
+    assert not section.partial_month
+    page = loaded.page
+    cells = page.eval_on_selector_all(
+        "#acquisition tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    rows = by_channel["channels"]
+    assert [c[0] for c in cells] == [r["channel"] for r in rows]
+    assert [(c[1], c[4], c[6]) for c in cells] == [
+        (
+            fmt.count(r["new_customers"]),
+            *(fmt.money(r[k], "EUR") for k in ("lifetime_value", "max_cac")),
+        )
+        for r in rows
+    ]
+    bars = page.evaluate(
+        "id => document.getElementById(id).data.map(t => Array.from(t.y))",
+        "chart-acquisition-value",
+    )
+    assert bars == [[r["lifetime_value"] for r in rows], [r["max_cac"] for r in rows]]
+    months = page.evaluate(
+        "id => document.getElementById(id).data.map(t => [t.type, Array.from(t.y)])",
+        "chart-acquisition-months",
+    )
+    new = sum(sum(y) for kind, y in months if kind == "bar")
+    assert new == sum(r["new_customers"] for r in by_month["channels"])
+    assert sum(kind == "scatter" for kind, _ in months) == len(rows)
+    assert "lifetime value" in page.inner_text("#findings")
+
+
 def test_stored_predictions_are_shown_only_as_of_the_report_day(
     workspace: Workspace, data: ReportData
 ) -> None:
@@ -186,6 +229,8 @@ def test_stored_predictions_are_shown_only_as_of_the_report_day(
     table, stored = predictions(workspace, day)
     assert stored
     assert table.clv.sum().to_pyarrow().as_py() == pytest.approx(data.models.value.equity)
+    # their margin is not stored, so acquisition guidance computes its own predictions
+    assert gather_acquisition(workspace, day, predictions(workspace, day)) == data.acquisition
 
 
 @pytest.mark.parametrize(
@@ -225,6 +270,12 @@ def test_tiles_and_findings_follow_the_numbers(data: ReportData) -> None:
     )
     assert channel is not None
     assert any(f"{channel['group'].capitalize()} customers are worth" in t for t in texts)
+    assert data.acquisition is not None
+    rows = data.acquisition.channels
+    best = max(rows, key=lambda r: r["lifetime_value"])
+    assert any(t.startswith(f"A customer acquired via {best['channel']} brings") for t in texts)
+    alone = replace(data.acquisition, channels=[best])
+    assert not any("acquired via" in f.text for f in findings(replace(data, acquisition=alone)))
 
 
 def test_a_workspace_with_a_handful_of_orders_still_renders(
@@ -244,7 +295,8 @@ def test_a_workspace_with_a_handful_of_orders_still_renders(
     assert "Not enough data yet" in loaded.page.inner_text("#cohorts")
     assert "no year before" in loaded.page.inner_text("#dashboard")
     assert "Not enough history yet" in loaded.page.inner_text("#predictions")
-    assert not any(name.startswith("chart-model") for name in plots(loaded.page))
+    assert "Not enough history yet" in loaded.page.inner_text("#acquisition")
+    assert not any(name.startswith(("chart-model", "chart-acq")) for name in plots(loaded.page))
     loaded.page.close()
 
 

@@ -34,8 +34,8 @@ from patron.predict import (
     predictions,
     with_predictions,
 )
-from patron.predict import store as store_predictions
 from patron.predict import STORED as PREDICTIONS
+from patron.predict import store as store_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.store import Store
