@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -96,37 +97,62 @@ class Model(ABC):
         return getattr(self, name)
 
     def _fit(self, data: dict[str, Array], weights: Array | None, start: Array) -> Self:
-        """Maximize the weighted log-likelihood from ``start`` and store the fitted values."""
-        w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
+        """Maximize the weighted log-likelihood from ``start`` and store the fitted values.
 
+        L-BFGS-B with scipy's default tolerances gets near the top fast but stops short on a
+        large data set (the objective is a mean per customer: a million-customer fit ends
+        about 0.002 of log-likelihood below the top, parameters off in the fourth digit). One
+        Newton step with the Hessian the standard errors need anyway finishes the climb: the
+        parameters then agree with lifetimes' optimum to six digits, for one more gradient.
+        """
+        w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
         total = w.sum()
 
-        def objective(theta: Array) -> tuple[float, Array]:
-            params = np.exp(theta)
+        def penalized(params: Array) -> tuple[float, Array]:
             ll, grad = self.loglik_rows(params, data)
             value = w @ ll - self.penalizer * np.sum(params**2)
-            slope = (w @ grad - 2 * self.penalizer * params) * params  # chain rule: d/dlog p
-            return -value / total, -slope / total
+            return value, w @ grad - 2 * self.penalizer * params
 
-        found = minimize(objective, np.log(start), jac=True, method="L-BFGS-B", options=_TOLERANCE)
+        def objective(theta: Array) -> tuple[float, Array]:
+            value, slope = penalized(np.exp(theta))
+            return -value / total, -slope * np.exp(theta) / total  # chain rule: d/dlog p
+
+        found = minimize(objective, np.log(start), jac=True, method="L-BFGS-B")
         name = type(self).__name__
         if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
             raise ConvergenceError(f"{name} found no finite likelihood: {found.message}")
-        if not found.success:
-            warnings.warn(f"{name}: {found.message}", ConvergenceWarning, stacklevel=3)
         params = np.exp(found.x)
+        hessian = _hessian(lambda p: w @ self.loglik_rows(p, data)[1], params)
+        params, polished = _newton_step(penalized, params, hessian, self.penalizer)
+        if not (found.success or polished):
+            warnings.warn(f"{name}: {found.message}", ConvergenceWarning, stacklevel=3)
         self._params = params
         self._loglik = float(w @ self.loglik_rows(params, data)[0])
-        self._cov = _inverse_information(lambda p: w @ self.loglik_rows(p, data)[1], params)
+        self._cov = _inverse(hessian)
         self._n_customers = total
         self._unique_rows = len(w)
         return self
 
 
-_TOLERANCE = {"gtol": 1e-9, "ftol": 1e-15}
-"""Tighter than scipy's defaults (1e-5, 2.2e-9): the objective is the mean log-likelihood per
-customer, so the defaults stop a million-customer fit about 0.002 short of the optimum, with
-parameters off in the fourth digit; these agree with lifetimes' optimum to five digits."""
+def _newton_step(
+    penalized: Callable[[Array], tuple[float, Array]],
+    params: Array,
+    hessian: Array,
+    penalizer: float,
+) -> tuple[Array, bool]:
+    """One Newton step on the penalized log-likelihood from ``params``, kept when it stays
+    positive and does not lower the value; whether the result sits at a stationary point."""
+    value, slope = penalized(params)
+    try:
+        step = np.linalg.solve(hessian - 2 * penalizer * np.eye(len(params)), -slope)
+    except np.linalg.LinAlgError:
+        return params, False
+    moved = params + step
+    if np.all(moved > 0):
+        new_value, new_slope = penalized(moved)
+        if np.isfinite(new_value) and new_value >= value:
+            return moved, bool(np.max(np.abs(new_slope * moved)) < 1e-6 * max(1, abs(new_value)))
+    return params, False
 
 
 def _weights(weights: Array | None, n: int) -> Array:
@@ -138,9 +164,8 @@ def _weights(weights: Array | None, n: int) -> Array:
     return w
 
 
-def _inverse_information(score: object, params: Array) -> Array:
-    """Inverse of minus the Hessian of the log-likelihood, from central differences of
-    its analytic gradient ``score``; NaN where the information is singular."""
+def _hessian(score: Callable[[Array], Array], params: Array) -> Array:
+    """The Hessian of the log-likelihood from central differences of its analytic gradient."""
     k = len(params)
     hessian = np.empty((k, k))
     for i in range(k):
@@ -148,12 +173,16 @@ def _inverse_information(score: object, params: Array) -> Array:
         up, down = params.copy(), params.copy()
         up[i] += h
         down[i] -= h
-        hessian[:, i] = (score(up) - score(down)) / (2 * h)  # type: ignore[operator]
-    hessian = (hessian + hessian.T) / 2
+        hessian[:, i] = (score(up) - score(down)) / (2 * h)
+    return (hessian + hessian.T) / 2
+
+
+def _inverse(hessian: Array) -> Array:
+    """Inverse of minus the Hessian (the asymptotic covariance); NaN where it is singular."""
     try:
         return np.linalg.inv(-hessian)
     except np.linalg.LinAlgError:
-        return np.full((k, k), np.nan)
+        return np.full(hessian.shape, np.nan)
 
 
 def levels(data: dict[str, Array], name: str) -> tuple[Array, Array]:
