@@ -30,14 +30,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "models"))  # the tests' CDNOW loaders: the same data
 
-from cdnow_data import cdnow_weeks  # noqa: E402
+from cdnow_data import cdnow_spend, cdnow_weeks  # noqa: E402
 from lifetimes import (  # noqa: E402
     BetaGeoFitter,
     GammaGammaFitter,
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
 )
-from test_lifetimes_agreement import HORIZONS, cdnow_spend  # noqa: E402
+from test_lifetimes_agreement import HORIZONS  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "lifetimes_cdnow.json"
 HISTORY_FITTERS = {

@@ -254,6 +254,14 @@ def _date_after(day: date, days: ibis.Value) -> ibis.Value:
     return ibis.ifelse(whole <= 36_525, ibis.date(day) + whole.as_interval("D"), None)
 
 
+def scores(
+    summary: Table, horizon: Horizon, *, as_of: date, time_unit: str, model: str = PREDICT_MODEL
+) -> Table:
+    """One row per customer of ``summary``: ``predictions`` with ``for_customers``' fields."""
+    scored = predictions(summary, horizon, model=model)
+    return for_customers(scored, as_of=as_of, time_unit=time_unit, model=model, horizon=horizon)
+
+
 def store(
     backend: Any,
     summary: Table,
@@ -270,13 +278,7 @@ def store(
     warehouse too, and vanish if the process dies).
     """
     scratch = backend.create_table(SCRATCH, summary, temp=True, overwrite=True)
-    scored = for_customers(
-        predictions(scratch, horizon, model=model),
-        as_of=as_of,
-        time_unit=time_unit,
-        model=model,
-        horizon=horizon,
-    )
+    scored = scores(scratch, horizon, as_of=as_of, time_unit=time_unit, model=model)
     backend.create_table(STORED, scored, overwrite=True)
     backend.drop_table(SCRATCH)
     return backend.table(STORED)

@@ -30,8 +30,7 @@ from patron.predict import DIMENSIONS as PREDICTED
 from patron.predict import (
     PREDICT_MODEL,
     Horizon,
-    for_customers,
-    predictions,
+    scores,
     with_predictions,
 )
 from patron.predict import STORED as PREDICTIONS
@@ -307,13 +306,7 @@ class Workspace:
                 backend, summary, settings, as_of=day, time_unit=time_unit, model=model
             )
         else:
-            scored = for_customers(
-                predictions(summary, settings, model=model),
-                as_of=day,
-                time_unit=time_unit,
-                model=model,
-                horizon=settings,
-            )
+            scored = scores(summary, settings, as_of=day, time_unit=time_unit, model=model)
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
 

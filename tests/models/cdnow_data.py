@@ -31,3 +31,19 @@ def cdnow_weeks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t_x.append((kept[-1] - kept[0]).days / 7)
         big_t.append((CALIBRATION_END - kept[0]).days / 7)
     return np.array(x, dtype=float), np.array(t_x), np.array(big_t)
+
+
+@cache
+def cdnow_spend() -> tuple[np.ndarray, np.ndarray]:
+    """Per sample customer: repeat days in the calibration period and their mean spend (0 for
+    none), the aggregation that reproduces Fader & Hardie's Gamma-Gamma fit."""
+    spend: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for customer, day, _cds, dollars in read_rows(sample=True):
+        if day <= CALIBRATION_END.isoformat():
+            spend[customer][day] += float(dollars)
+    frequency, monetary = [], []
+    for by_day in spend.values():
+        repeat = [by_day[day] for day in sorted(by_day)[1:]]
+        frequency.append(len(repeat))
+        monetary.append(float(np.mean(repeat)) if repeat else 0.0)
+    return np.array(frequency), np.array(monetary)

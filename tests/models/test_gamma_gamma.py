@@ -13,32 +13,19 @@ repeat rows gives p = 6.05, q = 3.89, gamma = 16.44; neither matches.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 import pytest
+from cdnow_data import cdnow_spend
 from checks import assert_gradient
 
 from patron.errors import InputError, NotFittedError
 from patron.models.gamma_gamma import GammaGammaModel, spend_frequency_correlation
-from patron.samples.cdnow import read_rows
-
-CALIBRATION_END = "1997-09-30"
 
 
 @pytest.fixture(scope="module")
 def cdnow() -> tuple[np.ndarray, np.ndarray]:
     """Frequency and mean repeat-day spend of every sample customer in the calibration period."""
-    spend: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for customer, day, _cds, dollars in read_rows(sample=True):
-        if day <= CALIBRATION_END:
-            spend[customer][day] += float(dollars)
-    frequency, monetary = [], []
-    for by_day in spend.values():
-        repeat = [by_day[day] for day in sorted(by_day)[1:]]
-        frequency.append(len(repeat))
-        monetary.append(float(np.mean(repeat)) if repeat else 0.0)
-    return np.array(frequency), np.array(monetary)
+    return cdnow_spend()
 
 
 @pytest.fixture(scope="module")

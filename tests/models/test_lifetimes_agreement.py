@@ -18,37 +18,20 @@ Two separate claims:
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from cdnow_data import CALIBRATION_END, cdnow_weeks
+from cdnow_data import cdnow_spend, cdnow_weeks
 
 from patron.models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from patron.models.base import Model
-from patron.samples.cdnow import read_rows
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lifetimes_cdnow.json"
 HORIZONS = (39, 52)
 HISTORY_MODELS = ("bgnbd", "pnbd", "mbgnbd")
 FIT_REL, LOGLIK_ABS, FORMULA_REL = 2e-4, 1e-3, 1e-6
-
-
-def cdnow_spend() -> tuple[np.ndarray, np.ndarray]:
-    """Per sample customer: repeat days in the calibration period and their mean spend (0 for
-    none), the aggregation that reproduces Fader & Hardie's Gamma-Gamma fit (test_gamma_gamma)."""
-    spend: defaultdict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for customer, day, _cds, dollars in read_rows(sample=True):
-        if day <= CALIBRATION_END.isoformat():
-            spend[customer][day] += float(dollars)
-    frequency, monetary = [], []
-    for by_day in spend.values():
-        repeat = [by_day[day] for day in sorted(by_day)[1:]]
-        frequency.append(len(repeat))
-        monetary.append(float(np.mean(repeat)) if repeat else 0.0)
-    return np.array(frequency), np.array(monetary)
 
 
 def model_class(name: str) -> type[Model]:
