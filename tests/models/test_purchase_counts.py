@@ -1,5 +1,6 @@
-"""P(Y(t) = n | history) of the BG/NBD family: a distribution whose mass, mean and zero agree
-with the model's other predictions, and the paper's eq. 8 for a new customer."""
+"""P(Y(t) = n | history) of every purchase model: a distribution whose mass, mean and zero agree
+with the model's other predictions (Pareto/NBD's zero comes from its tail integrals, its counts
+from quadrature: two independent routes), and BG/NBD's eq. 8 for a new customer."""
 
 from __future__ import annotations
 
@@ -7,17 +8,19 @@ import numpy as np
 import pytest
 from scipy.special import betaln, gammaln
 
-from patron.models import BetaGeoModel, ModifiedBetaGeoModel
+from patron.models import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
+from patron.models.history import HistoryModel
 
 MODELS = [
     BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
     ModifiedBetaGeoModel.from_params({"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}),
+    ParetoNBDModel.from_params({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}),
 ]
 HISTORY = ([0, 2, 10, 40], [0, 30.43, 35, 38], [38.86] * 4)
 
 
-@pytest.mark.parametrize("model", MODELS, ids=["bgnbd", "mbgnbd"])
-def test_a_distribution_with_the_models_mean_and_zero(model: BetaGeoModel) -> None:
+@pytest.mark.parametrize("model", MODELS, ids=["bgnbd", "mbgnbd", "pnbd"])
+def test_a_distribution_with_the_models_mean_and_zero(model: HistoryModel) -> None:
     counts = np.arange(400)
     pmf = np.stack([model.probability_of_purchases(int(n), 39, *HISTORY) for n in counts])
     assert np.all(pmf >= 0)

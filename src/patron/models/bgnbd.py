@@ -77,7 +77,7 @@ class BetaGeoModel(HistoryModel):
         return self.conditional_expected_purchases(t, zero, zero, zero).reshape(t.shape)
 
     def probability_of_purchases(
-        self, n: int, t: object, frequency: object, recency: object, T: object
+        self, n: int, t: float, frequency: object, recency: object, T: object
     ) -> Array:
         """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t (x = t_x = T = 0: the
         paper's eq. 8 for a new customer).
@@ -91,7 +91,6 @@ class BetaGeoModel(HistoryModel):
         r, alpha, a, b = self._fitted("_params")
         d = customer_data(frequency, recency, T)
         rx, b_post = r + d["x"], b + d["x"] + self.first_purchase_dropout
-        t = np.asarray(t, dtype=float)
         stay = np.log(alpha + d["T"]) - np.log(alpha + d["T"] + t)  # log P(no arrival) share
         arrivals = gammaln(rx + n) - gammaln(rx) - gammaln(n + 1) + rx * stay
         arrivals += n * np.log(t / (alpha + d["T"] + t)) if n else 0.0

@@ -48,6 +48,12 @@ class HistoryModel(Model):
         d = customer_data(frequency, recency, T)
         return self._alive(d) * self._purchase_if_alive(np.asarray(t, dtype=float), d)
 
+    @abstractmethod
+    def probability_of_purchases(
+        self, n: int, t: float, frequency: object, recency: object, T: object
+    ) -> Array:
+        """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t."""
+
     def median_time_to_purchase(self, frequency: object, T: object) -> Array:
         """Median wait from T to the next purchase of a customer alive until then:
         (alpha + T) (2^(1 / (r + x)) - 1), the median of the Lomax (Pareto II) wait that the
