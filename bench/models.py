@@ -14,6 +14,12 @@ each (size, tool) runs in a fresh child process for its own seconds and peak RSS
   priors. It needs Python >= 3.12, so when this interpreter cannot import it the bench makes a
   venv for it under ``bench/out/`` from the first ``python3.12``/``python3.13`` it finds.
 
+A second stage fits Pareto/NBD on the same data (no scoring, no spend): patron's
+``ParetoNBDModel`` on the weighted unique rows, lifetimes' ``ParetoNBDFitter`` per customer (up to
+``PARETO_CAP`` customers; extrapolated above) and weighted, each with its log-likelihood at its
+own optimum. PyMC-Marketing is left out of this stage. The data are BG/NBD draws, but every tool
+fits the same Pareto/NBD model to them, so the parameters must agree all the same.
+
 A peer is skipped at a size where its time or memory, extrapolated linearly from the size
 before, would pass the caps, and a child that runs past 1.5x the time cap stops itself.
 
@@ -53,6 +59,8 @@ HORIZON = 52  # weeks scored ahead, as patron's default Horizon
 CALIBRATION_END = date(2025, 12, 31)
 CAP_SECONDS, CAP_MIB = 600.0, 16 * 1024  # a peer run expected past these is skipped
 PEERS = ("lifetimes", "lifetimes weighted", "pymc-marketing")
+PARETO = ("patron pareto", "lifetimes pareto", "lifetimes weighted pareto")  # fits only
+PARETO_CAP = 1_000_000  # lifetimes' per-customer Pareto/NBD runs up to here, extrapolated above
 PYMC = "pymc-marketing==1.3.0"
 PYMC_VENV = OUT / "pymc-marketing-1.3.0-venv"
 TARGET_PIPELINE, TARGET_RATIO = 60.0, 100.0
@@ -162,7 +170,11 @@ def summarize(p_alive: np.ndarray, expected: np.ndarray) -> dict[str, float]:
 
 
 def run_grouped(stages: Stages, path: str, models: Callable[[], Any]) -> dict[str, Any]:
-    """Fit and score on DuckDB's weighted unique rows, join the scores back to every customer."""
+    """Fit and score on DuckDB's weighted unique rows, join the scores back to every customer.
+
+    A Pareto/NBD ``models`` gives no spend model: then only the fit is timed, and its second
+    value is the log-likelihood (a callable, run untimed) instead of the scoring.
+    """
     import duckdb
     import pyarrow as pa
 
@@ -204,6 +216,8 @@ def run_grouped(stages: Stages, path: str, models: Callable[[], Any]) -> dict[st
         return fit_gg(spend["frequency"], spend["monetary_value"], spend["n"]), len(spend["n"])
 
     rows, bg_score, params = stages.run("fit", fit)
+    if fit_gg is None:
+        return {"params": params, "loglik": bg_score(), "unique_rows": len(rows["n"])}
     scored = stages.run("score", score)
     gg_params, spend_rows = stages.run("gg_fit", fit_spend)
     return {
@@ -255,11 +269,44 @@ def lifetimes_models() -> tuple[Callable[..., Any], Callable[..., Any]]:
     return fit_bg, fit_gg
 
 
-def run_lifetimes(stages: Stages, path: str) -> dict[str, Any]:
-    """lifetimes on one row per customer, as its users call it."""
-    fit_bg, fit_gg = stages.run("import", lifetimes_models)
+def patron_pareto() -> tuple[Callable[..., Any], None]:
+    from patron.models import ParetoNBDModel
+
+    def fit(x: Any, t_x: Any, big_t: Any, w: Any) -> tuple[dict[str, float], Any]:
+        model = ParetoNBDModel().fit(x, t_x, big_t, weights=w)
+        return model.params_, lambda: model.loglik_
+
+    return fit, None
+
+
+def lifetimes_pareto() -> tuple[Callable[..., Any], None]:
+    from lifetimes import ParetoNBDFitter
+
+    def fit(x: Any, t_x: Any, big_t: Any, w: Any = None) -> tuple[dict[str, float], Any]:
+        np.random.seed(0)  # lifetimes starts Nelder-Mead from a random point
+        model = ParetoNBDFitter().fit(x, t_x, big_t, weights=w)
+        params = {k: float(model.params_[k]) for k in ("r", "alpha", "s", "beta")}
+        weights = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
+
+        def loglik() -> float:  # its total on unscaled time: -sum(w * ll) / mean(w) there
+            found = np.array(list(params.values()))
+            nll = ParetoNBDFitter._negative_log_likelihood(found, x, t_x, big_t, weights, 0.0)
+            return -float(nll) * float(weights.mean())
+
+        return params, loglik
+
+    return fit, None
+
+
+def run_lifetimes(
+    stages: Stages, path: str, models: Callable[[], Any] = lifetimes_models
+) -> dict[str, Any]:
+    """lifetimes on one row per customer, as its users call it (Pareto/NBD: the fit alone)."""
+    fit_bg, fit_gg = stages.run("import", models)
     d = load(path)
     params, score = stages.run("fit", lambda: fit_bg(d["x"], d["t_x"], d["T"]))
+    if fit_gg is None:
+        return {"params": params, "loglik": score()}
     p_alive, expected = stages.run("score", lambda: score(d["x"], d["t_x"], d["T"]))
     repeat = d["x"] > 0
     gg_params = stages.run("gg_fit", lambda: fit_gg(d["x"][repeat], d["m"][repeat]))
@@ -325,6 +372,9 @@ RUNS: dict[str, Callable[[Stages, str], dict[str, Any]]] = {
     "lifetimes": run_lifetimes,
     "lifetimes weighted": lambda stages, path: run_grouped(stages, path, lifetimes_models),
     "pymc-marketing": run_pymc,
+    "patron pareto": lambda stages, path: run_grouped(stages, path, patron_pareto),
+    "lifetimes pareto": lambda stages, path: run_lifetimes(stages, path, lifetimes_pareto),
+    "lifetimes weighted pareto": lambda stages, path: run_grouped(stages, path, lifetimes_pareto),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -485,6 +535,9 @@ def total(result: dict[str, Any]) -> float:
 
 def skip_reason(tool: str, n: int, done: dict[tuple[int, str], dict[str, Any]]) -> str:
     """Why ``tool`` should not run at ``n``: it failed before, or would pass the caps."""
+    if tool == "lifetimes pareto" and n > PARETO_CAP:
+        guess = total({"seconds": extrapolated(tool, n, done)})
+        return f"capped at {PARETO_CAP:,} customers; ~{guess:,.0f} s extrapolated"
     before = [m for (m, t), r in done.items() if t == tool and m < n and "skipped" not in r]
     if not before:
         return ""
@@ -567,18 +620,56 @@ def print_size(n: int, done: dict[tuple[int, str], dict[str, Any]]) -> None:
     print(f"patron's Gamma-Gamma: {_rounded(ours['gg_params'])}")
 
 
+def print_pareto(n: int, done: dict[tuple[int, str], dict[str, Any]]) -> None:
+    """Pareto/NBD fits: seconds, ratios, and agreement with patron's parameters and optimum."""
+    ours = done[n, "patron pareto"]
+    if "params" not in ours:
+        print(f"\npatron's Pareto/NBD did not run at {n:,}: {ours.get('error', ours)}")
+        return
+    print(f"\n== {n:,} customers: Pareto/NBD fit on {ours['unique_rows']:,} unique rows ==")
+    table = []
+    for tool in PARETO:
+        r = done[n, tool]
+        if "params" not in r:
+            note = f"skipped ({r['skipped']})" if "skipped" in r else f"FAILED {r.get('error')}"
+            table.append([tool, "", "", "", "", "", "", note])
+            continue
+        s = r["seconds"]
+        agree = max_rel_diff(ours["params"], r["params"])
+        table.append(
+            [
+                tool,
+                s["fit"],
+                r["peak_mib"],
+                s["import"],
+                ratio(s["fit"], ours["seconds"]["fit"]),
+                f"{agree:.1e}" if isinstance(agree, float) else agree,
+                f"{r['loglik'] - ours['loglik']:+.1e}",
+                "",
+            ]
+        )
+    headers = ["tool", "fit s", "peak MiB", "import s", "fit x", "params", "loglik - patron's"]
+    print_table([*headers, "note"], table)
+    print(f"patron's Pareto/NBD: {_rounded(ours['params'])}, log-likelihood {ours['loglik']:,.3f}")
+
+
 def _rounded(params: dict[str, float]) -> str:
     return ", ".join(f"{k} = {v:.4f}" for k, v in params.items())
 
 
-def print_ratios(sizes: list[int], done: dict[tuple[int, str], dict[str, Any]]) -> None:
-    """Peer seconds / patron seconds (fit + scoring + GG fit), extrapolated where skipped."""
-    print("\n== ratios: peer seconds / patron seconds (BG/NBD fit + scoring + GG fit) ==")
+def print_ratios(
+    sizes: list[int],
+    done: dict[tuple[int, str], dict[str, Any]],
+    tools: tuple[str, ...] = ("patron", *PEERS),
+    what: str = "BG/NBD fit + scoring + GG fit",
+) -> None:
+    """Peer seconds / patron seconds (``tools[0]``), extrapolated where skipped."""
+    print(f"\n== ratios: peer seconds / patron seconds ({what}) ==")
     table = []
     for n in sizes:
-        ours = done[n, "patron"]
+        ours = done[n, tools[0]]
         row: list[Any] = [f"{n:,}"]
-        for tool in PEERS:
+        for tool in tools[1:]:
             r = done[n, tool]
             if "error" in ours:
                 row.append("")
@@ -592,7 +683,7 @@ def print_ratios(sizes: list[int], done: dict[tuple[int, str], dict[str, Any]]) 
                     else ""
                 )
         table.append(row)
-    print_table(["customers", *PEERS], table)
+    print_table(["customers", *tools[1:]], table)
 
 
 def targets(
@@ -684,7 +775,7 @@ def main() -> None:
     done: dict[tuple[int, str], dict[str, Any]] = {}
     for n in sizes:
         path = str(data_file(n, args.seed))
-        for tool in ("patron", *PEERS):
+        for tool in ("patron", *PEERS, *PARETO):
             reason = why if tool == "pymc-marketing" and not python else skip_reason(tool, n, done)
             if reason:
                 done[n, tool] = {"skipped": reason}
@@ -692,7 +783,9 @@ def main() -> None:
             print(f"  {tool}: {n:,} customers ...", flush=True)
             done[n, tool] = run_tool(tool, [path], python if tool == "pymc-marketing" else None)
         print_size(n, done)
+        print_pareto(n, done)
     print_ratios(sizes, done)
+    print_ratios(sizes, done, PARETO, "Pareto/NBD fit; PyMC-Marketing not run for it")
     db = str(warehouse(sizes[-1], args.seed))
     pipe: dict[str, Any] = {"customers": sizes[-1]}
     for name in ("pipeline summary", "pipeline orders"):
