@@ -13,9 +13,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from patron import clv
-from patron.acquisition import TARGET_RATIO
-from patron.acquisition import report as acquisition_report
+from patron import acquisition, clv
+from patron.acquisition import TARGET_RATIO, read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.errors import InputError, WorkspaceError
 from patron.export import customer_table, write_table
@@ -329,17 +328,36 @@ class Workspace:
     ) -> dict[str, Any]:
         """New customers, CLV, CAC, CLV:CAC, payback and affordable CAC per acquisition channel,
         or with ``by="month"`` per channel and acquisition month of the last ``months`` (12)
-        (:mod:`patron.acquisition`); ``spend`` is a file of channel spend per period."""
-        return acquisition_report(
-            self,
-            as_of=as_of,
-            spend=spend,
-            time_unit=time_unit,
-            horizon=horizon,
-            target_ratio=target_ratio,
-            by=by,
-            months=months,
+        (:mod:`patron.acquisition`); ``spend`` is a file of channel spend per period.
+
+        Options and the spend file are checked before the models are fitted, so a bad one fails
+        fast; the models are fitted once, whatever the number of groups.
+        """
+        day, settings = self.as_of(as_of), horizon or Horizon()
+        settings.check()
+        acquisition.check_target(target_ratio)
+        acquisition.check_by(by, months)
+        sales = self.sales()
+        plan = acquisition.groups(
+            sales, day, read_spend(spend) if spend else (), by=by, months=months
         )
+        predicted = self.predict(as_of=day, time_unit=time_unit, horizon=settings)
+        rows = acquisition.guidance(
+            sales, predicted, day, plan, margin=settings.margin, target_ratio=target_ratio
+        )
+        return {
+            "as_of": day.isoformat(),
+            "horizon": settings.periods,
+            "time_unit": time_unit,
+            "discount_rate": settings.discount_rate,
+            "margin": settings.margin,
+            "target_ratio": target_ratio,
+            "currency": self.config.currency,
+            "spend": None if spend is None else str(spend),
+            "by": by,
+            "months": (months or acquisition.MONTHS) if by == "month" else None,
+            "channels": rows,
+        }
 
     def validate(
         self, calibration_end: date, holdout_end: date | None = None, *, time_unit: str = "week"

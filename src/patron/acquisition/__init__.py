@@ -46,7 +46,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -57,14 +56,20 @@ from patron.acquisition.spend import Spend, read_spend
 from patron.errors import InputError
 from patron.metrics.base import ratio, refunds
 from patron.metrics.occasions import Sales, occasions
-from patron.predict import Horizon
 
 if TYPE_CHECKING:
     from ibis import Table
 
-    from patron.workspace import Workspace
-
-__all__ = ["MONTHS", "Group", "Spend", "groups", "guidance", "read_spend", "report"]
+__all__ = [
+    "MONTHS",
+    "Group",
+    "Spend",
+    "check_by",
+    "check_target",
+    "groups",
+    "guidance",
+    "read_spend",
+]
 
 TARGET_RATIO = 3.0
 YEAR_MONTHS = 12
@@ -94,7 +99,7 @@ def guidance(
     ``predicted`` has one row per customer with ``customer_key``, ``clv``, ``clv_low`` and
     ``clv_high`` (``Workspace.predict``'s table), already in margin.
     """
-    _check_target(target_ratio)
+    check_target(target_ratio)
     members = _members(sales, as_of, plan)
     people = _people(members, predicted)
     money = _money(sales, as_of, members)
@@ -103,7 +108,8 @@ def guidance(
     ]
 
 
-def _check_target(target_ratio: float) -> None:
+def check_target(target_ratio: float) -> None:
+    """Refuse a target CLV:CAC ratio that is not positive (before any model is fitted)."""
     if not target_ratio > 0:
         raise InputError("--target-ratio must be above 0, e.g. 3 for 3:1")
 
@@ -225,44 +231,3 @@ def _payback(curve: list[float], cac: float | None) -> int | None:
     if cac is None:
         return None
     return next((k for k, value in enumerate(curve, 1) if value >= cac), None)
-
-
-def report(
-    ws: Workspace,
-    *,
-    as_of: date | None = None,
-    spend: Path | None = None,
-    time_unit: str = "week",
-    horizon: Horizon | None = None,
-    target_ratio: float = TARGET_RATIO,
-    by: str = "channel",
-    months: int | None = None,
-) -> dict[str, Any]:
-    """Acquisition guidance on a workspace: ``{"as_of", "horizon", ..., "channels": [...]}``.
-
-    ``by`` is ``channel`` or ``month`` (the last ``months`` acquisition months, default
-    :data:`MONTHS`). Options and the spend file are checked before the models are fitted, so a
-    bad one fails fast; the models are fitted once, whatever the number of groups.
-    """
-    day, settings = ws.as_of(as_of), horizon or Horizon()
-    settings.check()
-    _check_target(target_ratio)
-    check_by(by, months)
-    sales = ws.sales()
-    spends = read_spend(spend) if spend else ()
-    plan = groups(sales, day, spends, by=by, months=months)
-    predicted = ws.predict(as_of=day, time_unit=time_unit, horizon=settings)
-    rows = guidance(sales, predicted, day, plan, margin=settings.margin, target_ratio=target_ratio)
-    return {
-        "as_of": day.isoformat(),
-        "horizon": settings.periods,
-        "time_unit": time_unit,
-        "discount_rate": settings.discount_rate,
-        "margin": settings.margin,
-        "target_ratio": target_ratio,
-        "currency": ws.config.currency,
-        "spend": None if spend is None else str(spend),
-        "by": by,
-        "months": (months or MONTHS) if by == "month" else None,
-        "channels": rows,
-    }
