@@ -122,6 +122,10 @@ def test_sbg_on_survivor_counts(cdnow: Path) -> None:
     assert report["n_customers"] == 1000
     wrong = patron("fit", "--survival", survivors, cwd=cdnow)
     assert wrong.returncode != 0 and "--survival goes with --model sbg" in wrong.stderr
+    rising = patron("fit", "--model", "sbg", "--survival", "100,120,90", cwd=cdnow)
+    assert (
+        rising.returncode == 2 and "--survival '100,120,90': must be two or more" in rising.stderr
+    )
 
 
 def test_fit_all_ranks_the_purchase_models_by_bic(cdnow: Path) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from patron import Workspace
+from patron import Workspace, clv
 from patron.errors import InputError
 
 ORDERS = (
@@ -80,3 +84,56 @@ def test_unknown_time_unit_and_model(ws: Workspace) -> None:
         ws.customer_summary(calibration_end=END, time_unit="weeks")
     with pytest.raises(InputError, match="did you mean 'bgnbd'"):
         ws.fit("bgnb", calibration_end=END)
+
+
+SUMMARY_ERRORS = [
+    ("bgnbd", "frequency,recency,T\n1,5,10\n0,0,abc\n", 2, "T", "'abc' is not a number"),
+    ("bgnbd", "frequency,recency,T\n1,5,10\n2,12,10\n-1,0,4\n", 2, "recency", "cannot exceed T"),
+    ("bgnbd", "frequency,recency,T\n1,5,10\n-1,0,4\n", 2, "frequency", "non-negative"),
+    ("bgnbd", "frequency,recency,T,count\n1,5,10,2.5\n", 1, "count", "whole number"),
+    ("bgnbd", "frequency,recency,T\n1.5,5,10\n", 1, "frequency", "whole number"),
+    ("bgnbd", "frequency,recency,T\n1,,10\n", 1, "recency", "non-negative"),
+    ("gg", "frequency,monetary_value\n0,\n2,\n", 2, "monetary_value", "positive"),
+    ("bgbb", "frequency,recency,periods\n1,2.5,6\n", 1, "recency", "whole number"),
+]
+
+
+@pytest.mark.parametrize(("model", "text", "row", "field", "message"), SUMMARY_ERRORS)
+def test_a_bad_summary_file_names_its_row_and_column(
+    tmp_path: Path, model: str, text: str, row: int, field: str, message: str
+) -> None:
+    path = tmp_path / "summary.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as caught:
+        clv.read_summary(path, model)
+    assert (caught.value.file, caught.value.row, caught.value.field) == (str(path), row, field)
+
+
+def test_an_unreadable_summary_file_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "summary.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="cannot read it") as caught:
+        clv.read_summary(path, "bgnbd")
+    assert caught.value.file == str(path)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 50), st.floats(0, 60), st.floats(0, 60)), min_size=1, max_size=20
+    )
+)
+def test_valid_summaries_pass_and_recency_past_t_is_caught(
+    rows: list[tuple[int, float, float]],
+) -> None:
+    # any whole frequency and non-negative times read back; the first recency past T is named
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "summary.csv"
+        lines = [f"{x},{r!r},{t!r}" for x, r, t in rows]
+        path.write_text("frequency,recency,T\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        late = [i for i, (_, r, t) in enumerate(rows, 1) if r > t]
+        if not late:
+            assert clv.read_summary(path, "bgnbd").num_rows == len(rows)
+            return
+        with pytest.raises(InputError) as caught:
+            clv.read_summary(path, "bgnbd")
+        assert (caught.value.row, caught.value.field) == (late[0], "recency")

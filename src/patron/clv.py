@@ -131,7 +131,10 @@ def fit_survival(counts: str) -> Model:
         alive = [float(part) for part in counts.split(",")]
     except ValueError as exc:
         raise InputError(f"--survival {counts!r}: write counts separated by commas") from exc
-    periods, churned, weights = from_survivors(alive)
+    try:
+        periods, churned, weights = from_survivors(alive)
+    except InputError as exc:  # the library names its argument; the user typed --survival
+        raise InputError(f"--survival {counts!r}: {exc}".replace("alive_counts ", "")) from exc
     fitted: Model = ShiftedBetaGeoModel().fit(periods, churned=churned, weights=weights)
     return fitted
 
@@ -146,7 +149,10 @@ def read_summary(path: Path, model: str) -> pa.Table:
 
     if not path.is_file():
         raise InputError("no such file; check the path", file=str(path))
-    table = pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path)
+    try:
+        table = pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read it: {str(exc).splitlines()[0]}", file=str(path)) from exc
     names = table.column_names
     table = table.rename_columns(
         [_ALIASES.get(n, n) if _ALIASES.get(n) not in names else n for n in names]
@@ -157,7 +163,55 @@ def read_summary(path: Path, model: str) -> pa.Table:
             f"missing column(s) {', '.join(missing)}; found {', '.join(table.column_names)}",
             file=str(path),
         )
+    _check_rows(table, model_spec(model), str(path))
     return table
+
+
+def _check_rows(table: pa.Table, spec: ModelSpec, file: str) -> None:
+    """Refuse the first bad value with its row and column: a number that is not one, missing,
+    negative or fractional where a count is meant, recency past T, or (Gamma-Gamma) a repeat
+    customer without a positive mean spend."""
+    columns = [*spec.columns, *(["count"] if "count" in table.column_names else [])]
+    values = {name: _numbers(table, name, file) for name in columns}
+    rules = [
+        (name, ~np.isfinite(v) | (v < 0), "must be a non-negative number")
+        for name, v in values.items()
+        if name != "monetary_value"
+    ]
+    rules += [
+        (name, values[name] != np.round(values[name]), "must be a whole number")
+        for name in ("frequency", "count", *(("recency", "T") if spec.discrete else ()))
+        if name in values
+    ]
+    if "recency" in values:
+        rules.append(("recency", values["recency"] > values["T"], "cannot exceed T"))
+    if "monetary_value" in values:
+        spent = values["monetary_value"]
+        bad = (values["frequency"] > 0) & ~(np.isfinite(spent) & (spent > 0))
+        rules.append(("monetary_value", bad, "must be positive for a customer with repeats"))
+    found = [(int(np.argmax(bad)) + 1, name, message) for name, bad, message in rules if bad.any()]
+    if found:
+        row, name, message = min(found)  # the earliest row, as a reader scans the file
+        raise InputError(message, file=file, row=row, field=name)
+
+
+def _numbers(table: pa.Table, name: str, file: str) -> np.ndarray:
+    """A column as float64 (empty cells as NaN), or an InputError at its first non-number."""
+    try:
+        return column(table, name)
+    except (ValueError, pa.ArrowInvalid):
+        cells = table.column(name).to_pylist()
+        row = next(i for i, cell in enumerate(cells, 1) if not _is_number(cell))
+        message = f"{cells[row - 1]!r} is not a number"
+        raise InputError(message, file=file, row=row, field=name) from None
+
+
+def _is_number(cell: object) -> bool:
+    try:
+        float(cell)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return cell is None
+    return True
 
 
 def summary_models(path: Path) -> tuple[str, ...]:
