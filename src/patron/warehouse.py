@@ -38,6 +38,8 @@ SYSTEM_TABLES: dict[str, str] = {
         loyalty_id VARCHAR, identifiers BIGINT, name VARCHAR, birthday DATE,
         signup_channel VARCHAR, signed_up_at TIMESTAMP, country VARCHAR, email_consent BOOLEAN,
         sms_consent BOOLEAN, push_consent BOOLEAN, first_seen TIMESTAMP""",
+    "experiment_assignments": """experiment VARCHAR, customer_key BIGINT, variant VARCHAR,
+        assigned_at TIMESTAMP""",
 }
 """Tables patron maintains itself; ``customers`` is derived and rebuilt after each load.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,15 @@ from patron import acquisition, clv
 from patron.acquisition import TARGET_RATIO, read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.errors import InputError, WorkspaceError
+from patron.experiments import registry
+from patron.experiments.analyze import Question, analyze
+from patron.experiments.audience import ALL, is_file, segment_audience
+from patron.experiments.create import assignments, create, export, file_audience
+from patron.experiments.design import Design, parse_variants
+from patron.experiments.imported import read_assignments
+from patron.experiments.outcomes import check_metric
+from patron.experiments.registry import exposure_time
+from patron.experiments.timeline import timeline
 from patron.export import customer_table, write_table
 from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
 from patron.metrics import cohorts as cohort_metrics
@@ -366,6 +375,130 @@ class Workspace:
         end = self.as_of(holdout_end)
         return validate(self.sales(), calibration_end, end, time_unit=time_unit)
 
+    def create_experiment(
+        self,
+        name: str,
+        *,
+        audience: str = ALL,
+        variants: str = "control:50,treatment:50",
+        holdout: float = 0.0,
+        salt: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        metric: str = "conversion",
+        window: int = 30,
+    ) -> dict[str, Any]:
+        """Assign ``audience`` (a segment, ``all``, or a file of identifiers) to ``variants`` by
+        salted hash and record who got what (:mod:`patron.experiments`). ``start`` (default
+        today) is when everyone is exposed; a segment is taken as of the day before. ``metric``
+        and ``window`` (days) declare the goal readouts judge by."""
+        day = start or date.today()
+        design = Design(
+            name=name,
+            variants=parse_variants(variants),
+            salt=salt or name,
+            start=day,
+            holdout=holdout,
+            end=end,
+            audience=audience,
+            metric=check_metric(metric),
+            window_days=window,
+        )
+        self.warehouse.create_tables()  # workspaces made before experiments existed
+        backend = self.warehouse.ibis
+        unmatched = None
+        if is_file(audience):
+            phones = self.config.phone_region
+            keys, resolved = file_audience(backend, audience, phone_region=phones)
+            unmatched = resolved.unmatched
+        else:
+            segments = self.segments(as_of=min(self.as_of(), day - timedelta(days=1)))
+            keys = segment_audience(segments, self.table("customers"), audience)
+        summary = create(
+            backend,
+            self.store,
+            design,
+            keys,
+            assigned_at=exposure_time(day, self.config.timezone),
+            created_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+        return {**summary, "unmatched": unmatched}
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """Every recorded experiment, newest first."""
+        return [_public(record) for record in registry.listing(self.store)]
+
+    def experiment_assignments(self, name: str) -> ibis.Table:
+        """Who got what in experiment ``name``, with each customer's identifiers."""
+        registry.find(self.store, name)
+        return assignments(self.warehouse.ibis, name)
+
+    def export_assignments(self, name: str, out: str | Path) -> int:
+        """Write who got what in ``name`` to a CSV or Parquet file; returns the rows."""
+        registry.find(self.store, name)
+        return export(self.warehouse.ibis, name, Path(out))
+
+    def delete_experiment(self, name: str) -> None:
+        """Remove experiment ``name`` and its assignments from both stores."""
+        registry.delete(self.store, self.warehouse.duckdb, name)
+
+    def analyze_experiment(
+        self,
+        name: str | None = None,
+        *,
+        assignments_file: str | Path | None = None,
+        question: Question = Question(),
+        start: date | None = None,
+        variants: str | None = None,
+        baseline: str | None = None,
+        as_of: date | None = None,
+    ) -> dict[str, Any]:
+        """Read out experiment ``name`` (or a test run elsewhere, from ``assignments_file``) on
+        the orders and events after each customer's exposure (:mod:`patron.experiments`)."""
+        backend = self.warehouse.ibis
+        extra: dict[str, Any] = {}
+        if assignments_file is not None:
+            imported = read_assignments(
+                backend,
+                assignments_file,
+                phone_region=self.config.phone_region,
+                timezone=self.config.timezone,
+                start=start,
+                weights=parse_variants(variants) if variants else None,
+                baseline=baseline,
+            )
+            design, assigned = imported.design, imported.table
+            extra = {
+                "rows": imported.rows,
+                "unmatched": imported.unmatched,
+                "contaminated": imported.contaminated,
+            }
+        else:
+            if name is None:
+                raise InputError("name an experiment, or pass an assignments file")
+            design = registry.find(self.store, name)["design"]
+            table = backend.table(registry.WAREHOUSE_TABLE)
+            assigned = table.filter(table.experiment == design.name)
+        clv = self.stored_predictions() if self.warehouse.has_table(PREDICTIONS) else None
+        through = self._through(design.end, as_of)
+        readout = analyze(backend, design, assigned, question, through=through, clv=clv)
+        return {**readout, **extra}
+
+    def experiment_timeline(self, name: str, *, as_of: date | None = None) -> list[dict[str, Any]]:
+        """The goal metric's lift of ``name`` day after day to ``as_of``, with always-valid
+        intervals (:mod:`patron.experiments.timeline`)."""
+        design = registry.find(self.store, name)["design"]
+        backend = self.warehouse.ibis
+        table = backend.table(registry.WAREHOUSE_TABLE)
+        assigned = table.filter(table.experiment == design.name)
+        return timeline(backend, design, assigned, through=self._through(design.end, as_of))
+
+    def _through(self, end: date | None, as_of: date | None = None) -> datetime:
+        """Where outcomes stop: the end of the as-of day (default: the data's last day), or of
+        the test's end day if earlier."""
+        last = self.as_of(as_of) if end is None else min(self.as_of(as_of), end)
+        return exposure_time(last + timedelta(days=1), self.config.timezone)
+
     def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments); returns rows."""
         customers = self.table("customers")
@@ -381,3 +514,8 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored experiment without its in-memory design."""
+    return {k: v for k, v in record.items() if k != "design"}

@@ -309,3 +309,10 @@ def _json_path(key: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]
+
+
+def discard(con: duckdb.DuckDBPyConnection, raw: RawSource) -> None:
+    """Drop a read source and the reader's helper tables (rejects, line numbers)."""
+    con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
+    for suffix in ("_rejlines", "_rej", "_scan", "_lines", "_starts"):
+        con.execute(f"DROP TABLE IF EXISTS {raw.table}{suffix}")

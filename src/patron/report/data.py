@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError
 from patron.report.acquisition_data import Acquisition, gather_acquisition
+from patron.report.experiment_data import ExperimentReport, gather_experiments
 from patron.report.model_data import ModelReport, gather_models, scored
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class ReportData:
     flows: dict[str, Any]
     models: ModelReport | None
     acquisition: Acquisition | None
+    experiments: list[ExperimentReport]
 
 
 def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
@@ -91,6 +93,7 @@ def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
         flows=ws.segment_migration(months_before(day, FLOW_MONTHS), as_of=day, dimension="stage"),
         models=gather_models(ws, day, first, scores),
         acquisition=gather_acquisition(ws, day, scores),
+        experiments=gather_experiments(ws, day),
     )
 
 

@@ -368,7 +368,105 @@ ACQUISITION = Section(
 )
 
 
+EXPERIMENTS = Section(
+    "Experiments",
+    (
+        Term(
+            "Assignment",
+            "Each customer's group comes from the first 48 bits of md5(salt:customer key) as a "
+            "point in [0, 1), cut into slices sized by the groups' shares (holdout first): "
+            "random, stable across runs and machines, and unrelated between experiments with "
+            "different salts (by default the experiment's name).",
+            "Salted hashing, as GrowthBook and most experimentation platforms assign",
+        ),
+        Term(
+            "Baseline",
+            "The group the others are compared against: the holdout (customers who got nothing) "
+            "when there is one, else the first variant. Its own lift is 0.",
+        ),
+        Term(
+            "Window",
+            "Outcomes count from each customer's exposure for the declared number of days, cut "
+            "at the data's last day while the test runs. Every assigned customer counts, buyers "
+            "or not, so the groups stay the randomized ones.",
+        ),
+        Term(
+            "Lift and relative lift",
+            "The difference of the group means (treatment minus baseline), and that difference "
+            "divided by the baseline's mean. Intervals: Welch's t for means, the unpooled "
+            "two-proportion z for rates; the relative interval by the delta method. Ratio "
+            "metrics (revenue per order) use the delta method for their variance.",
+            "Welch (1947); Deng, Knoblich & Lu (2018), “Applying the delta method in metric "
+            "analytics”",
+        ),
+        Term(
+            "p-value",
+            "The chance of a lift at least this large if the groups truly did equally well. "
+            "With several treatments, p-values are Holm-adjusted and intervals "
+            "Bonferroni-widened, so the family's false-alarm rate stays at alpha.",
+            "Holm (1979)",
+        ),
+        Term(
+            "Chance to beat and expected loss",
+            "The Bayesian reading of the same data under a flat prior (Gaussian approximation): "
+            "the probability that the treatment is better than the baseline, and the average "
+            "shortfall, in metric units, of shipping it if it is not.",
+            "As GrowthBook's Bayesian engine reports them",
+        ),
+        Term(
+            "Sample ratio mismatch",
+            "A chi-square test of the groups' sizes against the shares the design set. Below "
+            "p = 0.001 something other than chance decided who was counted (a broken send, a "
+            "filter after assignment), so the verdict is blocked.",
+            "Fabijan et al. (2019), “Diagnosing sample ratio mismatch in online controlled "
+            "experiments”",
+        ),
+        Term(
+            "CUPED",
+            "Variance reduction: each customer's outcome is adjusted by the same metric in the "
+            "year before exposure, with one slope pooled over the groups. Randomization makes "
+            "the adjustment average out, so the lift is unchanged in expectation and its "
+            "interval narrower by about the squared correlation of before and after.",
+            "Deng, Xu, Kohavi & Walker (2013), “Improving the sensitivity of online controlled "
+            "experiments by utilizing pre-experiment data”",
+        ),
+        Term(
+            "Sequential testing",
+            "Always-valid confidence sequences: intervals that hold at every look at once, so "
+            "a test may be checked daily and stopped when the interval clears zero without "
+            "inflating false positives (fixed intervals checked daily would). They are wider "
+            "than fixed ones, most at the start.",
+            "Waudby-Smith et al. (2023), “Time-uniform central limit theory and asymptotic "
+            "confidence sequences”, as GrowthBook applies them",
+        ),
+        Term(
+            "Verdict",
+            "Declared success when a treatment is significantly better; declared failure when "
+            "significantly worse; no detectable effect when every group already had the "
+            "customers to detect the smallest change worth finding (5% by default) with 80% "
+            "power; else inconclusive, with the customers still needed. A sample ratio mismatch "
+            "blocks every verdict; a guardrail (unsubscribes, returns) that rose is named.",
+        ),
+        Term(
+            "Incremental value",
+            "For money metrics: the lift per customer times the audience size (times the "
+            "horizon over the window, when a longer horizon is asked): what the treatment would "
+            "add if the whole audience got it, with its interval.",
+        ),
+    ),
+)
+
+
 def sections() -> list[Section]:
     """The glossary in reading order."""
     segments = Section("RFM segments", segment_terms())
-    return [BASICS, KPIS, COHORTS, segments, STAGES_SECTION, PREDICTIONS, ACQUISITION]
+    return [
+        BASICS,
+        KPIS,
+        COHORTS,
+        segments,
+        STAGES_SECTION,
+        PREDICTIONS,
+        ACQUISITION,
+        EXPERIMENTS,
+    ]

@@ -183,8 +183,9 @@ def _stats(table: ibis.Table) -> dict[str, Any]:
         .to_pyarrow()
         .to_pylist()[0]
     )
-    if (stats["top"] or 0) <= 0:
-        raise InputError("no customer has a positive predicted CLV")
+    top = stats["top"] or 0.0
+    if not (math.isfinite(top) and top > 0):  # NaN when the model's fit failed on odd data
+        raise InputError("no customer has a finite positive predicted CLV")
     return stats
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from patron.report import (
     acquisition_charts,
     charts,
     dashboard,
+    experiment_charts,
     findings,
     glossary,
     model_charts,
@@ -32,6 +34,7 @@ from patron.report import (
 )
 from patron.report import format as fmt
 from patron.report.data import ReportData, gather
+from patron.report.experiment_data import MAX_EXPERIMENTS
 from patron.report.model_data import MIN_SPAN_DAYS
 
 if TYPE_CHECKING:
@@ -58,6 +61,10 @@ CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {
     "clv-distribution": model_charts.clv_distribution,
     "acquisition-value": acquisition_charts.channel_value,
     "acquisition-months": acquisition_charts.monthly,
+    **{
+        f"experiment-{i}": partial(experiment_charts.lift_over_time, index=i)
+        for i in range(MAX_EXPERIMENTS)
+    },
 }
 
 
@@ -97,6 +104,7 @@ def render(data: ReportData) -> str:
         min_curve_customers=series.MIN_CURVE_CUSTOMERS,
         min_model_weeks=MIN_SPAN_DAYS // 7,
         alive=(ALIVE_LOST, ALIVE_AT_RISK),
+        max_experiments=MAX_EXPERIMENTS,
     )
 
 

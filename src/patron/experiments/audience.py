@@ -1,0 +1,166 @@
+"""Who an experiment is about: a segment of the workspace, or a file of identifiers.
+
+A segment is named as ``DIMENSION=VALUE`` (``stage=defecting``, ``churn_risk=at_risk``) or by a
+value alone when only one dimension has it (``Champions``, ``top_10pct``); ``all`` is every
+known customer. A file (CSV, Parquet or JSON lines, read by the loaders' readers) names people by
+``customer_key``, ``customer_id``, ``email``, ``phone``, ``loyalty_id`` or ``identifier`` (any of
+those, tried email, phone, customer_id, loyalty_id); identifiers are normalized as loads do and
+looked up in ``identities``. Unmatched rows are counted, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from patron.errors import InputError, did_you_mean
+from patron.identity.normalize import identifier_sql
+from patron.identity.phones import PHONE_CACHE, ensure_phone_cache, phone_candidate_sql
+from patron.ingest.readers import RawSource, check_file, detect_format, discard, read_file
+from patron.predict import DIMENSIONS as PREDICTED
+from patron.segments import DIMENSIONS as SEGMENT_DIMENSIONS
+from patron.sql import ident, scalar
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+ALL = "all"
+ID_COLUMNS = ("customer_key", "identifier", "customer_id", "email", "phone", "loyalty_id")
+_TRY_ORDER = ("email", "phone", "customer_id", "loyalty_id")
+
+
+def is_file(spec: str) -> bool:
+    """An audience naming an existing file (or ending like one) is a file, else a segment."""
+    return Path(spec).is_file() or Path(spec).suffix.lower() in (
+        ".csv",
+        ".parquet",
+        ".jsonl",
+        ".txt",
+    )
+
+
+def segment_audience(segments: Table, customers: Table, spec: str) -> Table:
+    """The customer keys in segment ``spec`` (see the module docstring for the syntax)."""
+    if spec.strip().lower() == ALL:
+        return customers.select("customer_key")
+    dimensions = [c for c in (*SEGMENT_DIMENSIONS, *PREDICTED) if c in segments.columns]
+    column, value = _parse(segments, dimensions, spec)
+    return segments.filter(segments[column] == value).select("customer_key")
+
+
+def _parse(segments: Table, dimensions: list[str], spec: str) -> tuple[str, str]:
+    name, sep, value = spec.partition("=")
+    if sep:
+        name, value = name.strip(), value.strip()
+        if name not in dimensions:
+            raise InputError(
+                f"--audience {spec!r}: no segment dimension {name!r}"
+                f"{did_you_mean(name, dimensions)}; choose one of {', '.join(dimensions)}"
+            )
+        return name, value
+    value = spec.strip()
+    values = _values(segments, dimensions)
+    owners = [d for d in dimensions if value in values[d]]
+    if len(owners) != 1:
+        known = sorted({v for vs in values.values() for v in vs})
+        what = "is in several dimensions: write DIMENSION=VALUE" if owners else "is no segment"
+        raise InputError(
+            f"--audience {spec!r} {what}{'' if owners else did_you_mean(value, known)}; "
+            f"segments: {', '.join(known)}; or pass a file of identifiers, or 'all'"
+        )
+    return owners[0], value
+
+
+def _values(segments: Table, dimensions: list[str]) -> dict[str, set[str]]:
+    """The distinct values of each dimension (a handful each)."""
+    return {
+        d: set(segments.select(d).distinct().to_pyarrow().column(0).to_pylist()) for d in dimensions
+    }
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A file's rows resolved to customers: ``table`` has the file's columns, ``_line`` and
+    ``customer_key`` (NULL when no customer has the identifier)."""
+
+    table: str
+    file: str
+    rows: int
+    unmatched: int
+    column: str
+
+
+def resolve_file(
+    con: duckdb.DuckDBPyConnection, path: str | Path, *, phone_region: str
+) -> Resolved:
+    """Read ``path`` and find the customer behind each row's identifier, in the engine."""
+    file = Path(path)
+    check_file(file)
+    raw = read_file(con, file, detect_format(file, None), 90, encoding="utf-8")
+    try:
+        column = _check(raw)
+        keys = _key_sql(con, raw, column, phone_region)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {IDS} AS "
+            f"SELECT r.*, ({keys}) AS customer_key FROM {raw.table} r"
+        )
+    finally:
+        discard(con, raw)
+    unmatched = int(scalar(con, f"SELECT count(*) FROM {IDS} WHERE customer_key IS NULL"))
+    return Resolved(IDS, str(file), raw.rows, unmatched, column)
+
+
+IDS = "_experiment_ids"
+
+
+def _check(raw: RawSource) -> str:
+    """The identifier column of a file whose every line split into fields."""
+    if raw.rejects:
+        bad = raw.rejects[0]
+        raise InputError(
+            f"line {bad['line']} cannot be split into the header's fields ({bad['error_message']})",
+            file=raw.name,
+        )
+    return _id_column(raw)
+
+
+def _id_column(raw: RawSource) -> str:
+    found = [c for c in raw.columns if c.strip().lower() in ID_COLUMNS]
+    if not found:
+        raise InputError(
+            f"no identifier column: found {', '.join(c for c in raw.columns if c != '_line')}; "
+            f"name one of {', '.join(ID_COLUMNS)}",
+            file=raw.name,
+        )
+    return found[0]
+
+
+def _key_sql(con: duckdb.DuckDBPyConnection, raw: RawSource, column: str, region: str) -> str:
+    """A correlated lookup giving each row's customer key (first type that matches wins)."""
+    kind = column.strip().lower()
+    value = f"CAST(r.{ident(column)} AS VARCHAR)"
+    if kind == "customer_key":
+        return (
+            f"SELECT min(c.customer_key) FROM customers c "
+            f"WHERE c.customer_key = TRY_CAST(trim({value}) AS BIGINT)"
+        )
+    kinds = _TRY_ORDER if kind == "identifier" else (kind,)
+    if "phone" in kinds:
+        ensure_phone_cache(con, raw.table, ident(column), region)
+    lookups = [_lookup(k, value) for k in kinds]
+    return f"coalesce({', '.join(f'({q})' for q in lookups)})"
+
+
+def _lookup(kind: str, value: str) -> str:
+    if kind == "phone":
+        candidate = phone_candidate_sql(value)
+        normalized = f"(SELECT min(e164) FROM {PHONE_CACHE} WHERE candidate = {candidate})"
+    else:
+        normalized = identifier_sql(kind, value)
+    return (
+        f"SELECT min(i.customer_key) FROM identities i "
+        f"WHERE i.identifier_type = '{kind}' AND i.value = {normalized}"
+    )

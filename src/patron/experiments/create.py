@@ -1,0 +1,74 @@
+"""Creating an experiment: resolve the audience, assign it by hash, record it, export it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from patron.experiments import registry
+from patron.experiments.assignment import assign
+from patron.experiments.audience import Resolved, resolve_file
+from patron.experiments.design import Design
+from patron.export import write_table
+from patron.store import Store
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+_ASSIGNED = "_experiment_assigned"
+
+
+def file_audience(backend: Any, path: str | Path, *, phone_region: str) -> tuple[Table, Resolved]:
+    """The distinct customers a file of identifiers names, and how many rows matched none."""
+    resolved = resolve_file(backend.con, path, phone_region=phone_region)
+    ids = backend.table(resolved.table)
+    return ids.filter(ids.customer_key.notnull()).select("customer_key").distinct(), resolved
+
+
+def create(
+    backend: Any,
+    store: Store,
+    design: Design,
+    audience: Table,
+    *,
+    assigned_at: datetime,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """Assign every customer of ``audience`` and record the experiment; returns its summary."""
+    assigned = assign(audience.select("customer_key").distinct(), design)
+    backend.create_table(_ASSIGNED, assigned, temp=True, overwrite=True)
+    try:
+        registry.record(
+            store, backend.con, design, _ASSIGNED, assigned_at=assigned_at, created_at=created_at
+        )
+        counts = dict(
+            backend.con.execute(f"SELECT variant, count(*) FROM {_ASSIGNED} GROUP BY 1").fetchall()
+        )
+    finally:
+        backend.con.execute(f"DROP TABLE IF EXISTS {_ASSIGNED}")
+    summary = registry.find(store, design.name)
+    summary.pop("design")
+    summary["groups"] = [
+        {"name": g, "share": design.shares[g], "customers": int(counts.get(g, 0))}
+        for g in design.groups
+    ]
+    return summary
+
+
+def assignments(backend: Any, name: str) -> Table:
+    """Who got what in experiment ``name``, with the identifiers an email tool needs."""
+    table = backend.table(registry.WAREHOUSE_TABLE)
+    mine = table.filter(table.experiment == name).drop("experiment")
+    customers = backend.table("customers").select(
+        "customer_key", "customer_id", "email", "phone", "loyalty_id"
+    )
+    joined = mine.left_join(customers, "customer_key").drop("customer_key_right")
+    return joined.order_by("customer_key")
+
+
+def export(backend: Any, name: str, out: Path) -> int:
+    """Write experiment ``name``'s assignments to ``out`` (CSV or Parquet); returns the rows."""
+    table = assignments(backend, name)
+    write_table(table, out)
+    return int(table.count().to_pyarrow().as_py())

@@ -1,0 +1,54 @@
+"""Planning a test before it runs: customers per group, what an audience can detect, how long.
+
+Sizes come from :mod:`.power` (two-sided test, Bonferroni-split alpha with several treatments,
+the same rules the readout uses), so a test planned here is judged by the standard it was
+planned for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patron.errors import InputError
+from patron.experiments.power import days_to_run, minimum_detectable_effect, sample_size
+
+
+def plan(
+    baseline: float,
+    mde: float,
+    *,
+    sd: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    variants: int = 2,
+    audience: int | None = None,
+    per_day: float | None = None,
+) -> dict[str, Any]:
+    """The sample size per group for ``mde`` (relative), and, given an ``audience`` size, whether
+    it suffices and the smallest change it can detect; given ``per_day`` arrivals, the days."""
+    if variants < 2:
+        raise InputError(f"--variants counts every group including the baseline; got {variants}")
+    n = sample_size(baseline, mde, sd=sd, alpha=alpha, power=power, variants=variants)
+    settings = {"sd": sd, "alpha": alpha, "power": power, "variants": variants}
+    return {
+        "n_per_variant": n,
+        "total": n * variants,
+        "baseline": baseline,
+        "mde": mde,
+        **settings,
+        "audience": None if audience is None else _audience(audience, n, baseline, settings),
+        "days": None if per_day is None else days_to_run(n, variants, per_day),
+        "per_day": per_day,
+    }
+
+
+def _audience(size: int, n: int, baseline: float, settings: dict[str, Any]) -> dict[str, Any]:
+    """Whether ``size`` customers split evenly are enough, and what they can detect."""
+    if size < 1:
+        raise InputError(f"--audience must be a positive number of customers, got {size}")
+    per_group = size // settings["variants"]
+    try:
+        detectable: float | None = minimum_detectable_effect(per_group, baseline, **settings)
+    except InputError:
+        detectable = None
+    return {"size": size, "per_variant": per_group, "enough": per_group >= n, "mde": detectable}

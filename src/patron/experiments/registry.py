@@ -1,0 +1,192 @@
+"""Experiments and their assignments, recorded once at creation.
+
+The operational store keeps each design and every (customer, group) assignment under unique
+constraints (the record an email tool or an audit reads); the warehouse keeps the same
+assignments in ``experiment_assignments`` so readouts join them to orders in the engine. Both are
+written in one store transaction that is only committed once the warehouse insert succeeded.
+Assignments never change after creation: a running test whose groups move is no test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import sqlalchemy as sa
+
+from patron.errors import InputError, NotFoundError
+from patron.experiments.design import Design, format_variants, parse_variants
+from patron.store import METADATA, Store
+
+WAREHOUSE_TABLE = "experiment_assignments"
+_BATCH = 100_000
+
+EXPERIMENTS = sa.Table(
+    "experiments",
+    METADATA,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("variants", sa.String(1024), nullable=False),
+    sa.Column("holdout", sa.Float, nullable=False),
+    sa.Column("salt", sa.String(256), nullable=False),
+    sa.Column("start", sa.Date, nullable=False),
+    sa.Column("end", sa.Date),
+    sa.Column("audience", sa.String(1024), nullable=False),
+    sa.Column("audience_size", sa.BigInteger, nullable=False),
+    sa.Column("metric", sa.String(128), nullable=False),
+    sa.Column("window_days", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+ASSIGNMENTS = sa.Table(
+    "experiment_assignments",
+    METADATA,
+    sa.Column("experiment", sa.String(64), sa.ForeignKey("experiments.name"), primary_key=True),
+    sa.Column("customer_key", sa.BigInteger, primary_key=True),
+    sa.Column("variant", sa.String(32), nullable=False),
+    sa.Column("assigned_at", sa.DateTime, nullable=False),
+)
+
+
+def exposure_time(day: date, timezone: str) -> datetime:
+    """Midnight of ``day`` in the shop's timezone, as the naive UTC time patron stores."""
+    local = datetime.combine(day, time(), tzinfo=ZoneInfo(timezone))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def ensure_schema(store: Store) -> None:
+    """Create the experiment tables in a store made before they existed."""
+    METADATA.create_all(store.engine, tables=[EXPERIMENTS, ASSIGNMENTS])
+
+
+def find(store: Store, name: str) -> dict[str, Any]:
+    """The stored record of experiment ``name``, with its :class:`Design` under ``design``."""
+    ensure_schema(store)
+    with store.engine.connect() as conn:
+        row = (
+            conn.execute(sa.select(EXPERIMENTS).where(EXPERIMENTS.c.name == name))
+            .mappings()
+            .first()
+        )
+        names = conn.execute(sa.select(EXPERIMENTS.c.name)).scalars().all()
+    if row is None:
+        hint = (
+            f"; experiments: {', '.join(names)}"
+            if names
+            else "; create one with `patron experiment create`"
+        )
+        raise NotFoundError(f"no experiment {name!r}{hint}")
+    return _record(row)
+
+
+def listing(store: Store) -> list[dict[str, Any]]:
+    """Every experiment, newest first."""
+    ensure_schema(store)
+    query = sa.select(EXPERIMENTS).order_by(EXPERIMENTS.c.created_at.desc(), EXPERIMENTS.c.name)
+    with store.engine.connect() as conn:
+        return [_record(row) for row in conn.execute(query).mappings()]
+
+
+def _record(row: Any) -> dict[str, Any]:
+    design = Design(
+        name=row["name"],
+        variants=parse_variants(row["variants"]),
+        salt=row["salt"],
+        start=row["start"],
+        holdout=row["holdout"],
+        end=row["end"],
+        audience=row["audience"],
+        metric=row["metric"],
+        window_days=row["window_days"],
+    )
+    return {
+        "name": design.name,
+        "variants": format_variants(design.variants),
+        "holdout": design.holdout,
+        "salt": design.salt,
+        "start": design.start.isoformat(),
+        "end": design.end.isoformat() if design.end else None,
+        "audience": design.audience,
+        "audience_size": row["audience_size"],
+        "metric": design.metric,
+        "window_days": design.window_days,
+        "created_at": row["created_at"].isoformat(timespec="seconds"),
+        "design": design,
+    }
+
+
+def record(
+    store: Store,
+    con: duckdb.DuckDBPyConnection,
+    design: Design,
+    assigned: str,
+    *,
+    assigned_at: datetime,
+    created_at: datetime,
+) -> int:
+    """Write ``design`` and the temp table ``assigned`` (customer_key, variant) to both stores."""
+    ensure_schema(store)
+    size = int(con.execute(f"SELECT count(*) FROM {assigned}").fetchall()[0][0])
+    if not size:
+        raise InputError(f"the audience {design.audience!r} has no customers; nothing to test")
+    with store.engine.begin() as conn:
+        if conn.execute(
+            sa.select(EXPERIMENTS.c.name).where(EXPERIMENTS.c.name == design.name)
+        ).first():
+            raise InputError(
+                f"experiment {design.name!r} already exists; assignments never change once made, "
+                "so choose a new name"
+            )
+        conn.execute(sa.insert(EXPERIMENTS).values(**_row(design, size, created_at)))
+        for batch in _batches(con, assigned):
+            conn.execute(
+                sa.insert(ASSIGNMENTS),
+                [
+                    {
+                        "experiment": design.name,
+                        "customer_key": k,
+                        "variant": v,
+                        "assigned_at": assigned_at,
+                    }
+                    for k, v in batch
+                ],
+            )
+        con.execute(
+            f"INSERT INTO {WAREHOUSE_TABLE} SELECT ?, customer_key, variant, ? FROM {assigned}",
+            [design.name, assigned_at],
+        )
+    return size
+
+
+def _row(design: Design, size: int, created_at: datetime) -> dict[str, Any]:
+    return {
+        "name": design.name,
+        "variants": format_variants(design.variants),
+        "holdout": design.holdout,
+        "salt": design.salt,
+        "start": design.start,
+        "end": design.end,
+        "audience": design.audience,
+        "audience_size": size,
+        "metric": design.metric,
+        "window_days": design.window_days,
+        "created_at": created_at,
+    }
+
+
+def _batches(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[list[tuple[int, str]]]:
+    """The assignments in key order, a batch at a time (never all in Python memory)."""
+    con.execute(f"SELECT customer_key, variant FROM {table} ORDER BY customer_key")
+    while rows := con.fetchmany(_BATCH):
+        yield rows
+
+
+def delete(store: Store, con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Remove an experiment and its assignments from both stores."""
+    find(store, name)
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(ASSIGNMENTS).where(ASSIGNMENTS.c.experiment == name))
+        conn.execute(sa.delete(EXPERIMENTS).where(EXPERIMENTS.c.name == name))
+        con.execute(f"DELETE FROM {WAREHOUSE_TABLE} WHERE experiment = ?", [name])
