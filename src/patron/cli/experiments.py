@@ -230,6 +230,13 @@ def _print_readout(r: dict[str, Any]) -> None:
             f"incremental {r['metric']} if all {sum(v['n'] for v in r['variants']):,} got "
             f"{group}: {value['value']:,.0f} ({lo:,.0f} to {hi:,.0f}) over {r['horizon_days']} days"
         )
+    risk = r["clv_at_risk"]
+    for group, value in (risk or {}).get("by_variant", {}).items():
+        notes.append(
+            f"CLV at risk from {group}'s extra unsubscribes (upper bound, mean CLV "
+            f"{risk['mean_clv']:,.2f}): {value['value']:,.0f} ({value['ci'][0]:,.0f} to "
+            f"{value['ci'][1]:,.0f})"
+        )
     out.print("\n".join(notes), highlight=False)
     out.print(f"[bold]{r['verdict']}[/bold]", highlight=False)
 

@@ -8,6 +8,7 @@ sequential details, the incremental value and the decision code.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -216,7 +217,7 @@ def _clv_at_risk(
         clv.select("customer_key", "clv"), "customer_key"
     )
     mean = joined.clv.cast("float64").mean().to_pyarrow().as_py()
-    if mean is None:
+    if mean is None or not math.isfinite(mean):
         return None
     return {
         "mean_clv": mean,
