@@ -32,7 +32,7 @@ from typing import Any
 import ibis
 import pytest
 
-from cli_support import ok, patron
+from cli_support import ok, patron, patron_here
 from patron import Workspace
 from patron.acquisition import groups, guidance, read_spend
 from patron.errors import InputError
@@ -502,9 +502,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic retailer's real files (500 people, 2022-2024) loaded through the CLI."""
     root = tmp_path_factory.mktemp("shop")
     args = ("sample", "synthetic", "--out", "data", "--customers", "500", "--seed", "11")
-    ok(patron(*args, cwd=root))
-    ok(patron("init", "ws", "--phone-region", "US", "--currency", "EUR", cwd=root))
-    ok(patron("-w", "ws", "load", "orders", "data/orders.csv", cwd=root))
+    ok(patron_here(*args, cwd=root))
+    ok(patron_here("init", "ws", "--phone-region", "US", "--currency", "EUR", cwd=root))
+    ok(patron_here("-w", "ws", "load", "orders", "data/orders.csv", cwd=root))
     (root / "spend.csv").write_text(
         "channel,month,spend\nweb,2024-01,900\nweb,2024-02,800\napp,2024-02,500\n",
         encoding="utf-8",
@@ -513,11 +513,14 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cli(shop: Path, *args: str) -> Any:
-    return ok(patron("-w", "ws", "acquisition", *args, cwd=shop))
+    """``patron -w ws acquisition *args`` in this process (no start-up)."""
+    return ok(patron_here("-w", "ws", "acquisition", *args, cwd=shop))
 
 
 def test_cli_without_spend(shop: Path) -> None:
-    report = cli(shop, "--margin", "0.3", "--horizon", "26", "--json")
+    # the real command, in a subprocess; the other acquisition tests call the app in this process
+    args = ("--margin", "0.3", "--horizon", "26", "--json")
+    report = ok(patron("-w", "ws", "acquisition", *args, cwd=shop))
     assert {k: report[k] for k in ("as_of", "horizon", "margin", "currency", "spend")} == {
         "as_of": "2024-12-31",
         "horizon": 26,
@@ -526,7 +529,7 @@ def test_cli_without_spend(shop: Path) -> None:
         "spend": None,
     }
     channels = {r["channel"]: r for r in report["channels"]}
-    kpis = ok(patron("-w", "ws", "kpis", "--by", "acquisition_channel", "--json", cwd=shop))
+    kpis = ok(patron_here("-w", "ws", "kpis", "--by", "acquisition_channel", "--json", cwd=shop))
     assert {g["group"]: g["customers_total"] for g in kpis["groups"]} == {
         name: r["new_customers"] for name, r in channels.items()
     }
@@ -571,7 +574,7 @@ def test_cli_errors_are_one_line(shop: Path) -> None:
         "error: bad.csv, row 1, column 'spend': "
         "'lots' is not an amount of 0 or more such as 1250.50"
     )
-    ratio = patron("-w", "ws", "acquisition", "--target-ratio", "0", cwd=shop)
+    ratio = patron_here("-w", "ws", "acquisition", "--target-ratio", "0", cwd=shop)
     assert ratio.returncode == 2 and "--target-ratio must be above 0" in ratio.stderr
 
 
@@ -591,7 +594,7 @@ def test_cli_by_month(shop: Path) -> None:
         assert r["clv_to_cac"] == pytest.approx(r["lifetime_value"] / r["cac"], abs=1e-5)
     assert got["web", "2024-03"]["spend"] is None and got["web", "2024-03"]["cac"] is None
     # each month's new customers over all channels are that acquisition cohort's customers
-    kpis = ok(patron("-w", "ws", "kpis", "--by", "cohort", "--json", cwd=shop))
+    kpis = ok(patron_here("-w", "ws", "kpis", "--by", "cohort", "--json", cwd=shop))
     cohorts = {g["group"]: g["customers_total"] for g in kpis["groups"]}
     for month in months:
         assert sum(got[c, month]["new_customers"] for c in channels) == cohorts.get(month, 0)
@@ -623,5 +626,5 @@ def test_cli_grouping_errors_are_one_line(shop: Path) -> None:
         (("--by", "mnth"), "error: --by 'mnth': acquisition groups by 'channel' or 'month'"),
         (("--months", "6"), "error: --months goes with --by month"),
     ):
-        bad = patron("-w", "ws", "acquisition", *args, cwd=shop)
+        bad = patron_here("-w", "ws", "acquisition", *args, cwd=shop)
         assert bad.returncode == 2 and bad.stderr.startswith(message)

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cli_support import ok, patron
+from cli_support import ok, patron, patron_here
 from patron.samples.cdnow import read_rows
 
 ORDERS = """order_id,customer_id,email,phone,ordered_at,channel,revenue,status,return_of
@@ -77,8 +77,9 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     assert "not a patron workspace" in missing.stderr and "patron init" in missing.stderr
     assert "Traceback" not in missing.stderr
 
-    ok(patron("init", "ws", cwd=tmp_path))
-    unknown = patron("-w", "ws", "customer", "show", "nobody@example.com", cwd=tmp_path)
+    # (the missing workspace and --debug need the real command: its exit, Python's traceback)
+    ok(patron_here("init", "ws", cwd=tmp_path))
+    unknown = patron_here("-w", "ws", "customer", "show", "nobody@example.com", cwd=tmp_path)
     assert unknown.returncode == 2 and "no customer" in unknown.stderr
 
     debug = patron("--debug", "-w", "ws", "load", "orders", "nope.csv", cwd=tmp_path)

@@ -1,4 +1,7 @@
-"""End-to-end: kpis, cohorts, segments and export through the real ``patron`` command."""
+"""End-to-end: kpis, cohorts, segments and export through the real ``patron`` command.
+
+Each command's first call runs ``patron`` in a subprocess; the other calls on the same workspace,
+the set-up and the bad options run the same app in this process (``patron_here``)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from cli_support import ok, patron
+from cli_support import ok, patron, patron_here
 from patron.metrics.kpis import month_ends
 from patron.segments import SEGMENTS, STAGES, TIERS
 
@@ -37,23 +40,26 @@ KPI_KEYS = {
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic retailer (600 people, 3 years) loaded through the CLI."""
     root = tmp_path_factory.mktemp("shop")
-    ok(
-        patron(
-            "sample", "synthetic", "--out", "data", "--customers", "600", "--seed", "4", cwd=root
-        )
-    )
-    ok(patron("init", "ws", "--phone-region", "US", "--currency", "EUR", cwd=root))
+    args = ("sample", "synthetic", "--out", "data", "--customers", "600", "--seed", "4")
+    ok(patron_here(*args, cwd=root))
+    ok(patron_here("init", "ws", "--phone-region", "US", "--currency", "EUR", cwd=root))
     for table, name in (("customers", "customers"), ("orders", "orders")):
-        ok(patron("-w", "ws", "load", table, f"data/{name}.csv", cwd=root))
+        ok(patron_here("-w", "ws", "load", table, f"data/{name}.csv", cwd=root))
     return root
 
 
 def cli(shop: Path, *args: str) -> Any:
+    """``patron -w ws *args`` in this process."""
+    return ok(patron_here("-w", "ws", *args, cwd=shop))
+
+
+def real(shop: Path, *args: str) -> Any:
+    """``patron -w ws *args`` in a subprocess: the real command."""
     return ok(patron("-w", "ws", *args, cwd=shop))
 
 
 def test_kpis_overall_by_group_and_trend(shop: Path) -> None:
-    overall = cli(shop, "kpis", "--json")
+    overall = real(shop, "kpis", "--json")
     assert set(overall) >= KPI_KEYS
     assert (overall["currency"], overall["as_of"], overall["window_days"]) == (
         "EUR",
@@ -79,7 +85,7 @@ def test_kpis_overall_by_group_and_trend(shop: Path) -> None:
 
 
 def test_cohorts_json_shape_compare_and_clv_by_channel(shop: Path) -> None:
-    result = cli(shop, "cohorts", "--period", "quarter", "--json")
+    result = real(shop, "cohorts", "--period", "quarter", "--json")
     rows = result["cohorts"]
     assert rows[0]["cohort"] == "2022-Q1" and rows[-1]["cohort"] == "2024-Q4"
     assert all(r["values"][0] == 1.0 for r in rows)
@@ -105,7 +111,7 @@ def test_cohorts_json_shape_compare_and_clv_by_channel(shop: Path) -> None:
 
 
 def test_segments_summary_and_migration(shop: Path) -> None:
-    summary = cli(shop, "segments", "--json")
+    summary = real(shop, "segments", "--json")
     for dim, names in (("rfm_segment", SEGMENTS), ("stage", STAGES), ("value_tier", TIERS)):
         rows = summary[dim]
         assert {r["name"] for r in rows} <= set(names)
@@ -122,7 +128,7 @@ def test_segments_summary_and_migration(shop: Path) -> None:
 
 def test_export_customers_parquet_and_csv(shop: Path) -> None:
     status = cli(shop, "status", "--json")
-    done = cli(shop, "export", "customers", "--out", "out/customers.parquet", "--json")
+    done = real(shop, "export", "customers", "--out", "out/customers.parquet", "--json")
     assert done["rows"] == status["customers"]
     table = pq.read_table(shop / "out" / "customers.parquet")
     assert table.num_rows == status["customers"]
@@ -158,14 +164,14 @@ def test_export_customers_parquet_and_csv(shop: Path) -> None:
     ],
 )
 def test_bad_options_give_one_line_errors(shop: Path, args: tuple[str, ...], message: str) -> None:
-    result = patron("-w", "ws", *args, cwd=shop)
+    result = patron_here("-w", "ws", *args, cwd=shop)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_metrics_on_an_empty_workspace_say_what_to_do(tmp_path: Path) -> None:
-    ok(patron("init", "ws", cwd=tmp_path))
+    ok(patron_here("init", "ws", cwd=tmp_path))
     result = patron("-w", "ws", "kpis", cwd=tmp_path)
     assert result.returncode == 2
     assert "no orders are loaded yet" in result.stderr

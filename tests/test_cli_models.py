@@ -1,15 +1,19 @@
 """``patron fit`` end to end: the real CLI on the bundled CDNOW sample, loaded through the real
-loader, reproduces the published BG/NBD fit; ``--summary`` fits a precomputed table."""
+loader, reproduces the published BG/NBD fit; ``--summary`` fits a precomputed table.
+
+A few calls run ``patron`` in a subprocess (fit, ``fit --summary``, validate); the set-up and the
+other calls run the same app in this process (``patron_here``), without the start-up."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from datetime import date
 from pathlib import Path
 
+import pyarrow.csv as pcsv
 import pytest
 
-from cli_support import ok, patron
+from cli_support import ok, patron, patron_here
+from patron import Workspace, clv
 
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # Fader, Hardie & Lee 2005
 
@@ -17,9 +21,9 @@ PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # Fader, Hardi
 @pytest.fixture(scope="module")
 def cdnow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cdnow")
-    ok(patron("sample", "cdnow", "--sample", "--out", "data", cwd=root))
-    ok(patron("init", "ws", "--timezone", "UTC", cwd=root))
-    ok(patron("-w", "ws", "load", "orders", "data/orders.csv", cwd=root))
+    ok(patron_here("sample", "cdnow", "--sample", "--out", "data", cwd=root))
+    ok(patron_here("init", "ws", "--timezone", "UTC", cwd=root))
+    ok(patron_here("-w", "ws", "load", "orders", "data/orders.csv", cwd=root))
     return root
 
 
@@ -36,42 +40,39 @@ def test_fit_on_the_workspace_reproduces_the_paper(cdnow: Path) -> None:
 
 
 def test_fit_prints_a_table(cdnow: Path) -> None:
-    text = ok(patron("-w", "ws", "fit", "--calibration-end", "1997-09-30", cwd=cdnow))
+    text = ok(patron_here("-w", "ws", "fit", "--calibration-end", "1997-09-30", cwd=cdnow))
     assert "2,357 customers" in text and "-9,582.4" in text
     assert "alpha" in text and "4.414" in text
 
 
 def test_fit_on_a_summary_file_with_counts(cdnow: Path) -> None:
     # the same customers as unique rows with a count column, as a warehouse export would give
-    report = ok(patron("-w", "ws", "fit", "--calibration-end", "1997-09-30", "--json", cwd=cdnow))
+    args = ("-w", "ws", "fit", "--calibration-end", "1997-09-30", "--json")
+    report = ok(patron_here(*args, cwd=cdnow))
     summary = cdnow / "summary.csv"
-    script = (
-        "import patron, pyarrow.csv as c; from datetime import date; from patron import clv\n"
-        "ws = patron.Workspace.open('ws')\n"
-        "s = ws.customer_summary(calibration_end=date(1997, 9, 30))\n"
-        "c.write_csv(clv.unique_rows(s), 'summary.csv')\n"
-    )
-    subprocess.run([sys.executable, "-c", script], cwd=cdnow, check=True)
-    again = ok(patron("fit", "--summary", str(summary), "--json", cwd=cdnow))
+    with Workspace.open(cdnow / "ws") as ws:
+        s = ws.customer_summary(calibration_end=date(1997, 9, 30))
+        pcsv.write_csv(clv.unique_rows(s), summary)
+    again = ok(patron_here("fit", "--summary", str(summary), "--json", cwd=cdnow))
     assert again["params"] == pytest.approx(report["params"], rel=1e-6)
     assert again["n_customers"] == 2357
 
 
 def test_fit_errors_are_one_line(cdnow: Path, tmp_path: Path) -> None:
-    wrong = patron("-w", "ws", "fit", "--model", "bgnb", cwd=cdnow)
+    wrong = patron_here("-w", "ws", "fit", "--model", "bgnb", cwd=cdnow)
     assert wrong.returncode != 0 and "did you mean 'bgnbd'" in wrong.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("frequency,recency\n1,2\n")
-    missing = patron("fit", "--summary", str(bad), cwd=cdnow)
+    missing = patron_here("fit", "--summary", str(bad), cwd=cdnow)
     assert missing.returncode != 0
     assert "missing column(s) T" in missing.stderr and "found frequency, recency" in missing.stderr
-    early = patron("-w", "ws", "fit", "--calibration-end", "1990-01-01", cwd=cdnow)
+    early = patron_here("-w", "ws", "fit", "--calibration-end", "1990-01-01", cwd=cdnow)
     assert early.returncode != 0 and "no customers to fit on" in early.stderr
 
 
 def test_gamma_gamma_on_the_workspace_reproduces_the_note(cdnow: Path) -> None:
     args = ("-w", "ws", "fit", "--model", "gg", "--calibration-end", "1997-09-30", "--json")
-    report = ok(patron(*args, cwd=cdnow))
+    report = ok(patron_here(*args, cwd=cdnow))
     # Fader & Hardie (2013): p = 6.25, q = 3.74, gamma = 15.44 on the 946 repeat customers
     assert report["params"] == pytest.approx({"p": 6.25, "q": 3.74, "gamma": 15.44}, abs=5e-3)
     assert report["n_customers"] == 946
@@ -90,7 +91,7 @@ def test_bgbb_on_the_donations_summary(cdnow: Path) -> None:
 
 def test_bgbb_on_the_workspace_counts_whole_periods(cdnow: Path) -> None:
     args = ("-w", "ws", "fit", "--model", "bgbb", "--time-unit", "month", "--json")
-    report = ok(patron(*args, "--calibration-end", "1997-09-30", cwd=cdnow))
+    report = ok(patron_here(*args, "--calibration-end", "1997-09-30", cwd=cdnow))
     assert report["n_customers"] == 2357
     assert report["unique_rows"] < 100  # (x, t_x, n) in months: few distinct histories
 
@@ -102,14 +103,14 @@ def test_validate_prints_the_holdout_comparison(cdnow: Path) -> None:
     assert [m["model"] for m in report["models"]] == ["bgnbd", "pnbd", "mbgnbd", "naive"]
     assert report["models"][0]["holdout_actual"] == 1882
     assert report["best"] in ("bgnbd", "pnbd", "mbgnbd")
-    text = ok(patron(*args, cwd=cdnow))
+    text = ok(patron_here(*args, cwd=cdnow))
     assert "2,357 customers; holdout 1997-09-30 to 1998-06-30 (39 weeks)" in text
     assert "7+" in text
 
 
 def test_pareto_nbd_on_the_workspace_reproduces_the_paper(cdnow: Path) -> None:
     args = ("-w", "ws", "fit", "--model", "pnbd", "--calibration-end", "1997-09-30", "--json")
-    report = ok(patron(*args, cwd=cdnow))
+    report = ok(patron_here(*args, cwd=cdnow))
     published = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
     assert report["params"] == pytest.approx(published, rel=1e-3)
     assert report["loglik"] == pytest.approx(-9595.0, abs=0.05)
@@ -117,12 +118,13 @@ def test_pareto_nbd_on_the_workspace_reproduces_the_paper(cdnow: Path) -> None:
 
 def test_sbg_on_survivor_counts(cdnow: Path) -> None:
     survivors = "1000,631,468,382,326,289,262,241"  # Fader & Hardie (2007), "regular" customers
-    report = ok(patron("fit", "--model", "sbg", "--survival", survivors, "--json", cwd=cdnow))
+    args = ("fit", "--model", "sbg", "--survival", survivors, "--json")
+    report = ok(patron_here(*args, cwd=cdnow))
     assert report["params"] == pytest.approx({"alpha": 0.704, "beta": 1.182}, abs=5e-4)
     assert report["n_customers"] == 1000
-    wrong = patron("fit", "--survival", survivors, cwd=cdnow)
+    wrong = patron_here("fit", "--survival", survivors, cwd=cdnow)
     assert wrong.returncode != 0 and "--survival goes with --model sbg" in wrong.stderr
-    rising = patron("fit", "--model", "sbg", "--survival", "100,120,90", cwd=cdnow)
+    rising = patron_here("fit", "--model", "sbg", "--survival", "100,120,90", cwd=cdnow)
     assert (
         rising.returncode == 2 and "--survival '100,120,90': must be two or more" in rising.stderr
     )
@@ -130,7 +132,7 @@ def test_sbg_on_survivor_counts(cdnow: Path) -> None:
 
 def test_fit_all_ranks_the_purchase_models_by_bic(cdnow: Path) -> None:
     args = ("-w", "ws", "fit", "--model", "all", "--calibration-end", "1997-09-30")
-    report = ok(patron(*args, "--json", cwd=cdnow))
+    report = ok(patron_here(*args, "--json", cwd=cdnow))
     fits = {m["model"]: m for m in report["models"]}
     assert list(fits) == ["bgnbd", "pnbd", "mbgnbd", "gg", "bgbb"]
     assert fits["bgnbd"]["params"] == pytest.approx(PUBLISHED, abs=5e-4)
@@ -139,22 +141,23 @@ def test_fit_all_ranks_the_purchase_models_by_bic(cdnow: Path) -> None:
     )
     purchase = [fits[name] for name in ("bgnbd", "pnbd", "mbgnbd")]
     assert report["best"] == min(purchase, key=lambda m: m["bic"])["model"]
-    text = ok(patron(*args, cwd=cdnow))
+    text = ok(patron_here(*args, cwd=cdnow))
     assert f"{report['best']} (best)" in text and "Lowest BIC" in text
 
 
 def test_fit_all_on_a_summary_file(cdnow: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary.csv"
     summary.write_text("frequency,recency,T,count\n0,0,30,50\n1,10,30,20\n3,25,30,10\n6,28,30,5\n")
-    report = ok(patron("fit", "--model", "all", "--summary", str(summary), "--json", cwd=cdnow))
+    args = ("fit", "--model", "all", "--summary", str(summary), "--json")
+    report = ok(patron_here(*args, cwd=cdnow))
     assert [m["model"] for m in report["models"]] == ["bgnbd", "pnbd", "mbgnbd"]
     assert all(m["n_customers"] == 85 for m in report["models"])
 
 
 def test_predict_with_pareto_nbd_without_storing(cdnow: Path) -> None:
     args = ("-w", "ws", "predict", "--as-of", "1997-09-30", "--model", "pnbd", "--no-store")
-    report = ok(patron(*args, "--json", cwd=cdnow))
+    report = ok(patron_here(*args, "--json", cwd=cdnow))
     assert (report["model"], report["stored"], report["customers"]) == ("pnbd", False, 2357)
     assert report["at_risk"] + report["likely_lost"] < 2357
-    wrong = patron("-w", "ws", "predict", "--model", "gg", cwd=cdnow)
+    wrong = patron_here("-w", "ws", "predict", "--model", "gg", cwd=cdnow)
     assert wrong.returncode == 2 and "--model must be one of" in wrong.stderr

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.csv as pcsv
 import pytest
 
-from cli_support import ok, patron
+from cli_support import ok, patron, patron_here
 from patron import Workspace
 from patron.errors import InputError
 from patron.predict import Horizon, _bounds
@@ -150,9 +150,10 @@ def test_bad_horizon_is_an_input_error(ws: Workspace) -> None:
 
 
 def test_predict_command_writes_every_customer(tmp_path: Path) -> None:
-    ok(patron("sample", "cdnow", "--sample", "--out", "data", cwd=tmp_path))
-    ok(patron("init", "ws", "--timezone", "UTC", cwd=tmp_path))
-    ok(patron("-w", "ws", "load", "orders", "data/orders.csv", cwd=tmp_path))
+    # set up (and print the text report) in this process; predict --out in the real command
+    ok(patron_here("sample", "cdnow", "--sample", "--out", "data", cwd=tmp_path))
+    ok(patron_here("init", "ws", "--timezone", "UTC", cwd=tmp_path))
+    ok(patron_here("-w", "ws", "load", "orders", "data/orders.csv", cwd=tmp_path))
     args = ("-w", "ws", "predict", "--as-of", "1997-09-30", "--horizon", "39")
     report = ok(patron(*args, "--out", "p.csv", "--json", cwd=tmp_path))
     assert report["customers"] == 2357
@@ -161,5 +162,5 @@ def test_predict_command_writes_every_customer(tmp_path: Path) -> None:
     written = pcsv.read_csv(tmp_path / "p.csv")
     assert written.num_rows == 2357
     assert {"customer_id", "p_alive", "clv", "clv_low", "clv_high"} <= set(written.column_names)
-    text = ok(patron("-w", "ws", "predict", "--as-of", "1997-09-30", cwd=tmp_path))
+    text = ok(patron_here("-w", "ws", "predict", "--as-of", "1997-09-30", cwd=tmp_path))
     assert "2,357 customers as of 1997-09-30" in text and "customer equity" in text
