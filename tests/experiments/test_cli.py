@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_support import ok, patron
+from cli_support import ok, patron, patron_here
 
 ISSUE_KEYS = {
     "name",
@@ -32,8 +32,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if i % 3:
             rows.append(f"b{i},p{i}@shop.test,2024-07-{1 + i % 28:02d}T10:00:00,{15 + i % 11}")
     (folder / "orders.csv").write_text("\n".join(rows) + "\n")
-    ok(patron("init", "ws", "--timezone", "UTC", cwd=folder))
-    ok(patron("-w", "ws", "load", "orders", "orders.csv", cwd=folder))
+    ok(patron_here("init", "ws", "--timezone", "UTC", cwd=folder))
+    ok(patron_here("-w", "ws", "load", "orders", "orders.csv", cwd=folder))
     return folder
 
 
@@ -47,9 +47,9 @@ def test_create_list_assign_and_analyze(workspace: Path) -> None:
     )  # fmt: skip
     assert created["audience_size"] == 400
     assert [g["name"] for g in created["groups"]] == ["holdout", "control", "treatment"]
-    listed = json.loads(ok(patron("-w", "ws", "experiment", "list", "--json", cwd=workspace)))
+    listed = json.loads(ok(patron_here("-w", "ws", "experiment", "list", "--json", cwd=workspace)))
     assert [e["name"] for e in listed] == ["summer"]
-    ok(patron("-w", "ws", "experiment", "assign", "summer", "--out", "who.csv", cwd=workspace))
+    ok(patron_here("-w", "ws", "experiment", "assign", "summer", "--out", "who.csv", cwd=workspace))
     with (workspace / "who.csv").open() as f:
         who = list(csv.DictReader(f))
     assert len(who) == 400 and {r["variant"] for r in who} == {"holdout", "control", "treatment"}
@@ -65,7 +65,7 @@ def test_create_list_assign_and_analyze(workspace: Path) -> None:
     assert readout["variants"][0]["lift"] == 0 and readout["baseline"] == "holdout"
     assert sum(v["n"] for v in readout["variants"]) == 400
     assert readout["cuped"]["covariate"] == "revenue"
-    text = ok(patron("-w", "ws", "experiment", "analyze", "summer", cwd=workspace))
+    text = ok(patron_here("-w", "ws", "experiment", "analyze", "summer", cwd=workspace))
     assert "sample ratio check" in text and "guardrail: unsubscribe" in text
 
 
@@ -73,7 +73,7 @@ def test_a_test_run_elsewhere_is_read_from_its_assignments(workspace: Path) -> N
     rows = ["email,variant"] + [f"p{i}@shop.test,{'ab'[i % 2]}" for i in range(400)]
     (workspace / "elsewhere.csv").write_text("\n".join(rows) + "\n")
     readout = ok(
-        patron(
+        patron_here(
             "-w", "ws", "experiment", "analyze", "--assignments", "elsewhere.csv",
             "--start", "2024-07-01", "--baseline", "a", "--json", cwd=workspace,
         )
@@ -105,6 +105,6 @@ def test_power_needs_no_workspace(tmp_path: Path) -> None:
     ],
 )
 def test_mistakes_get_one_line(workspace: Path, args: list[str], message: str) -> None:
-    result = patron("-w", "ws", "experiment", *args, cwd=workspace)
+    result = patron_here("-w", "ws", "experiment", *args, cwd=workspace)
     assert result.returncode == 2, result.stdout
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
