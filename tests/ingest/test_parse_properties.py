@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from patron.ingest.contract import Kind
-from patron.ingest.parse import ParseOptions, parse
+from patron.ingest.parse import ParseOptions, parse, text
 
 CON = duckdb.connect()
 CON.execute("SET TimeZone = 'UTC'")
@@ -255,3 +255,19 @@ def test_email_normalization_is_idempotent(text: str) -> None:
 @pytest.mark.parametrize("pad", ["\t", "\n", "\r\n"])
 def test_email_normalization_ignores_surrounding_tabs_and_newlines(pad: str) -> None:
     assert normalize_emails([f"{pad}Ana@Example.com{pad}"]) == ["ana@example.com"]
+
+
+SPACES = " \t\n\r\u00a0\ufeff"
+"""What ``text`` strips; an em space (U+2003) and a combining accent are not among them."""
+padded = st.lists(st.sampled_from([*SPACES, "a", "é", "\u0301", "\u2003", "x\n"]), max_size=8)
+
+
+@SETTINGS
+@given(padded.map("".join))
+@example("\u00a0a\ufeff")
+@example("\u0301 ")
+def test_text_strips_exactly_the_surrounding_whitespace(value: str) -> None:
+    CON.execute("CREATE OR REPLACE TEMP TABLE src (v VARCHAR)")
+    CON.execute("INSERT INTO src VALUES (?)", [value])
+    (got,) = CON.execute(f"SELECT {text('v', 'VARCHAR')} FROM src").fetchone()
+    assert got == (value.strip(SPACES) or None)

@@ -92,21 +92,44 @@ def _desc_sql(national: str, desc: phonenumbers.PhoneNumberDesc | None) -> str:
     return f"({length}regexp_full_match({national}, {literal(desc.national_number_pattern)}))"
 
 
+def phone_map(raw_table: str) -> str:
+    """The table :func:`ensure_phone_cache` leaves for ``raw_table``: ``(value, e164)``."""
+    return f"{raw_table}_phones"
+
+
 def ensure_phone_cache(
     con: duckdb.DuckDBPyConnection, raw_table: str, col: str, region: str
 ) -> None:
-    """Check the phone candidates of ``raw_table`` not yet in the cache, once each.
+    """Check the phone candidates of ``raw_table`` not yet in the cache, once each, and leave
+    :func:`phone_map`: each distinct raw value with a valid number, and that number.
 
-    Raw values repeat (a customer's every order), so they are made distinct before the string
-    clean-up runs on them.
+    Raw values repeat (a customer's every order), so the string clean-up runs once per distinct
+    value, on a materialized table: a filter on the candidate written over the raw rows would
+    be pushed below the DISTINCT and clean every row. Staging then joins on the raw value.
     """
+    values = phone_map(raw_table)
+    con.execute(
+        f"CREATE TEMP TABLE {values}_pre AS SELECT v AS value, {phone_candidate_sql('v')} AS "
+        f"candidate FROM (SELECT DISTINCT {col} AS v FROM {raw_table} WHERE {col} IS NOT NULL)"
+    )
     con.execute(
         f"""CREATE TEMP TABLE _phones AS
         SELECT c AS candidate, {region_e164_sql("c", region)} AS e164
-        FROM (SELECT DISTINCT {phone_candidate_sql("v")} AS c
-              FROM (SELECT DISTINCT {col} AS v FROM {raw_table}))
+        FROM (SELECT DISTINCT candidate AS c FROM {values}_pre)
         WHERE c IS NOT NULL AND c NOT IN (SELECT candidate FROM {PHONE_CACHE})"""
     )
+    _parse_rest(con, region)
+    con.execute(f"INSERT INTO {PHONE_CACHE} SELECT candidate, e164 FROM _phones")
+    con.execute("DROP TABLE _phones")
+    con.execute(
+        f"CREATE TEMP TABLE {values} AS SELECT p.value, c.e164 FROM {values}_pre p "
+        f"JOIN {PHONE_CACHE} c ON c.candidate = p.candidate WHERE c.e164 IS NOT NULL"
+    )
+    con.execute(f"DROP TABLE {values}_pre")
+
+
+def _parse_rest(con: duckdb.DuckDBPyConnection, region: str) -> None:
+    """Numbers of ``_phones`` the engine did not accept, parsed by ``phonenumbers``."""
     rest = [
         row[0]
         for row in con.execute(
@@ -121,5 +144,3 @@ def ensure_phone_cache(
             "WHERE _phones.candidate = p.candidate"
         )
         con.unregister("_parsed_phones")
-    con.execute(f"INSERT INTO {PHONE_CACHE} SELECT candidate, e164 FROM _phones")
-    con.execute("DROP TABLE _phones")

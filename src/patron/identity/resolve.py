@@ -64,7 +64,7 @@ def resolve_new_records(
     _components(con)
     new_customers, merges = _assign_keys(con, table, load_id, now)
     _identifier_keys(con)
-    for temp in ("_ids", "_idents", "_new_edges", "_nodes", "_labels", "_comp_keys", "_merges"):
+    for temp in ("_ids", "_idents", "_new_edges", "_key_nodes", "_labels", "_comp_keys", "_merges"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return Resolution(new_customers=new_customers, merges=merges, blocked=blocked)
 
@@ -72,16 +72,18 @@ def resolve_new_records(
 def _record_identifiers(
     con: duckdb.DuckDBPyConnection, rows: str, table: str, now: datetime
 ) -> None:
-    """``_ids``: the new records' identifiers (a narrow copy, read by every step below), and
-    ``_idents``: each identifier once, with its first-seen time and its existing key if any.
+    """``_ids``: each distinct combination of identifiers on the new records, with the time
+    it was first seen (a narrow copy, read by every step below), and ``_idents``: each
+    identifier once, with its first-seen time and its existing key if any.
 
     Records repeat identifiers (a customer's every order carries their email), so the graph
     steps work on distinct identifiers, never on one row per record and identifier.
     """
     seen = f"coalesce({_TIME_COLUMN[table]}, TIMESTAMP '{now.replace(tzinfo=None).isoformat()}')"
+    columns = ", ".join(IDENTIFIER_TYPES)
     con.execute(
-        f"CREATE TEMP TABLE _ids AS SELECT {', '.join(IDENTIFIER_TYPES)}, {seen} AS seen "
-        f"FROM {rows}"
+        f"CREATE TEMP TABLE _ids AS SELECT {columns}, min({seen}) AS seen FROM {rows} "
+        f"GROUP BY {columns}"
     )
     per_type = " UNION ALL ".join(
         f"SELECT '{t}' AS itype, {t} AS ivalue, min(seen) AS seen FROM _ids "
@@ -117,18 +119,23 @@ def _add_edges(con: duckdb.DuckDBPyConnection, rows: str) -> None:
 
 
 def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: int) -> int:
-    """Block identifiers linked to more than ``max_links`` identifiers of one other type."""
+    """Block identifiers linked to more than ``max_links`` identifiers of one other type.
+
+    Links are counted per type only for the few identifiers with more than ``max_links`` links
+    in all; grouping every touched identifier's links by type would cost a row per link.
+    """
     before = _count(con, "SELECT count(*) FROM blocked_identifiers")
     con.execute(
         f"""INSERT INTO blocked_identifiers
-        WITH touched AS (SELECT a AS ident FROM _new_edges UNION SELECT b FROM _new_edges),
+        WITH touched AS (SELECT a AS ident FROM _new_edges UNION ALL SELECT b FROM _new_edges),
         sides AS (
-          SELECT e.a AS ident, e.b AS other FROM identity_edges e JOIN touched t ON e.a = t.ident
+          SELECT a AS ident, b AS other FROM identity_edges WHERE a IN (SELECT ident FROM touched)
           UNION ALL
-          SELECT e.b, e.a FROM identity_edges e JOIN touched t ON e.b = t.ident),
+          SELECT b, a FROM identity_edges WHERE b IN (SELECT ident FROM touched)),
+        busy AS (SELECT ident FROM sides GROUP BY ident HAVING count(*) > {max_links}),
         degree AS (
           SELECT ident, split_part(other, ':', 1) AS other_type, count(*) AS links
-          FROM sides GROUP BY ALL)
+          FROM sides WHERE ident IN (SELECT ident FROM busy) GROUP BY ALL)
         SELECT split_part(ident, ':', 1), substr(ident, strpos(ident, ':') + 1), max(links),
                {load_id}
         FROM degree WHERE links > {max_links}
@@ -146,30 +153,33 @@ def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: 
 
 
 def _components(con: duckdb.DuckDBPyConnection) -> None:
-    """Label each touched identifier (and each existing key it reaches) with a component."""
+    """Label each touched identifier (and each existing key it reaches) with a component.
+
+    Nodes are numbered (``_idents.node``, ``_key_nodes.node``) so that every step after the
+    graph joins on integers, not on identifier text.
+    """
     con.execute(
-        """CREATE TEMP TABLE _nodes AS
-        WITH names AS (
-          SELECT ident AS name FROM _idents
-          UNION ALL SELECT DISTINCT 'key:' || key FROM _idents WHERE key IS NOT NULL)
-        SELECT name, CAST(row_number() OVER () - 1 AS BIGINT) AS node FROM names"""
+        "CREATE OR REPLACE TEMP TABLE _idents AS "
+        "SELECT *, CAST(row_number() OVER () - 1 AS BIGINT) AS node FROM _idents"
+    )
+    idents = _count(con, "SELECT count(*) FROM _idents")
+    con.execute(
+        f"""CREATE TEMP TABLE _key_nodes AS
+        SELECT key, {idents} + CAST(row_number() OVER () - 1 AS BIGINT) AS node
+        FROM (SELECT DISTINCT key FROM _idents WHERE key IS NOT NULL)"""
     )
     pairs = con.execute(
-        """WITH known AS (SELECT ident, 'key:' || key AS key FROM _idents WHERE key IS NOT NULL),
-           links AS (SELECT a, b FROM _new_edges UNION ALL SELECT ident, key FROM known)
-        SELECT na.node, nb.node FROM links
-        JOIN _nodes na ON na.name = links.a JOIN _nodes nb ON nb.name = links.b"""
+        """SELECT na.node, nb.node FROM _new_edges e
+          JOIN _idents na ON na.ident = e.a JOIN _idents nb ON nb.ident = e.b
+        UNION ALL SELECT i.node, k.node FROM _idents i JOIN _key_nodes k USING (key)"""
     ).fetchnumpy()
-    n = _count(con, "SELECT count(*) FROM _nodes")
+    n = idents + _count(con, "SELECT count(*) FROM _key_nodes")
     a = np.asarray(pairs["node"], dtype=np.int64)
     b = np.asarray(pairs["node_1"], dtype=np.int64)
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     con.register("_labels_arrow", pa.table({"node": np.arange(n), "comp": labels}))
-    con.execute(
-        "CREATE TEMP TABLE _labels AS SELECT n.name, l.comp FROM _labels_arrow l "
-        "JOIN _nodes n USING (node)"
-    )
+    con.execute("CREATE TEMP TABLE _labels AS SELECT node, comp FROM _labels_arrow")
     con.unregister("_labels_arrow")
 
 
@@ -185,20 +195,20 @@ def _assign_keys(
     con.execute(
         f"""CREATE TEMP TABLE _comp_keys AS
         WITH existing AS (
-          SELECT comp, min(CAST(substr(name, 5) AS BIGINT)) AS key FROM _labels
-          WHERE name LIKE 'key:%' GROUP BY comp),
+          SELECT l.comp, min(k.key) AS key FROM _key_nodes k JOIN _labels l USING (node)
+          GROUP BY l.comp),
         firsts AS (
-          SELECT l.comp, min(r.seen) AS seen, min(l.name) AS name FROM _labels l
-          JOIN _idents r ON r.ident = l.name GROUP BY l.comp)
+          SELECT l.comp, min(r.seen) AS seen, min(r.ident) AS name FROM _idents r
+          JOIN _labels l USING (node) GROUP BY l.comp)
         SELECT f.comp, coalesce(e.key, {next_key} + row_number() OVER (
             PARTITION BY e.key IS NULL ORDER BY f.seen, f.name)) AS key, e.key IS NULL AS fresh
         FROM firsts f LEFT JOIN existing e USING (comp)"""
     )
     con.execute(
         """CREATE TEMP TABLE _merges AS
-        SELECT DISTINCT CAST(substr(l.name, 5) AS BIGINT) AS merged_key, c.key AS into_key
-        FROM _labels l JOIN _comp_keys c USING (comp)
-        WHERE l.name LIKE 'key:%' AND CAST(substr(l.name, 5) AS BIGINT) <> c.key"""
+        SELECT DISTINCT k.key AS merged_key, c.key AS into_key
+        FROM _key_nodes k JOIN _labels l USING (node) JOIN _comp_keys c USING (comp)
+        WHERE k.key <> c.key"""
     )
     merges = _count(con, "SELECT count(*) FROM _merges")
     for keyed in ("identities", *KEYED_TABLES) if merges else ():
@@ -214,7 +224,7 @@ def _assign_keys(
     con.execute(
         f"""INSERT INTO identities
         SELECT r.itype, r.ivalue, c.key, '{table}', r.seen
-        FROM _idents r JOIN _labels l ON l.name = r.ident JOIN _comp_keys c USING (comp)
+        FROM _idents r JOIN _labels l USING (node) JOIN _comp_keys c USING (comp)
         WHERE r.key IS NULL"""
     )
     return _count(con, "SELECT count(*) FROM _comp_keys WHERE fresh"), merges
@@ -224,7 +234,7 @@ def _identifier_keys(con: duckdb.DuckDBPyConnection) -> None:
     """``_ident_keys``: the key of each unblocked identifier of the load (its component's)."""
     con.execute(
         """CREATE TEMP TABLE _ident_keys AS
-        SELECT r.itype, r.ivalue, c.key FROM _idents r JOIN _labels l ON l.name = r.ident
+        SELECT r.itype, r.ivalue, c.key FROM _idents r JOIN _labels l USING (node)
           JOIN _comp_keys c USING (comp)"""
     )
 

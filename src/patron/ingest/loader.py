@@ -29,7 +29,14 @@ from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import rebuild_customers
 from patron.ingest.mapping import map_columns
 from patron.ingest.parse import ParseOptions
-from patron.ingest.readers import RawSource, check_file, detect_format, read_file, read_frame
+from patron.ingest.readers import (
+    RawSource,
+    check_file,
+    detect_format,
+    discard,
+    read_file,
+    read_frame,
+)
 from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
 from patron.metrics.occasions import rebuild_occasions
@@ -159,7 +166,9 @@ def _load(
     _quarantine(con, spec, raws, load_id, result)
     _drop_raw(con, raws)  # the source text is only needed to quarantine rows in its own words
     written = _written(con, len(raws))
-    if spec.has_identifiers:
+    # Nothing written (a reload): identities and customer records are as they were.
+    resolves = spec.has_identifiers and any(condition != "false" for condition in written)
+    if resolves:
         step("resolving identities")
         resolution = resolve_new_records(
             con,
@@ -176,7 +185,7 @@ def _load(
     _apply(con, spec, load_id, written, result)
     if spec.name == "orders":
         link_returns(con, load_id)
-    if spec.has_identifiers:
+    if resolves:
         step("rebuilding customer profiles")
         rebuild_customers(con)
     if result.merges or (spec.name == "orders" and result.inserted + result.updated):
@@ -398,11 +407,9 @@ def _record_json(raw: RawSource) -> str:
 
 
 def _drop_raw(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
-    """Free the read sources (and the reader's helper tables) before the heavy steps."""
+    """Free the read sources (and their helper tables) before the heavy steps."""
     for raw in raws:
-        con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
-        for suffix in ("_rejlines", "_rej", "_scan", "_lines", "_starts"):
-            con.execute(f"DROP TABLE IF EXISTS {raw.table}{suffix}")
+        discard(con, raw)
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:

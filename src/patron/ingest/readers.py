@@ -126,7 +126,10 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
     )
     _fail_on_encoding(rejects, path)
     records = int(scalar(con, f"SELECT count(*) FROM {table}_pre"))
-    if _physical_lines(path) == 1 + records + len(rejects):
+    one_per_line = _physical_lines(path) == 1 + records + len(rejects)
+    if one_per_line and not rejects:
+        shift = "0"  # a record's line is its ordinal plus the header
+    elif one_per_line:
         # One line per record: a good record's line is its ordinal plus the header plus the
         # rejected lines before it.
         con.execute(
@@ -138,9 +141,10 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
     else:  # blank lines or quoted fields spanning lines: find where each record starts
         _record_starts(con, path, table, encoding)
         shift = f"(SELECT s.ln FROM {table}_starts s WHERE s.ordinal = _ordinal) - _ordinal - 2"
-    _number_lines(con, table, first_line=2, shift=shift)
+    _number_lines(con, table, first_line=2, shift=shift, view=True)
     source = _describe(con, str(path), table)
     source.rejects = rejects
+    source.is_view = True
     return source
 
 
@@ -249,20 +253,28 @@ def _file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _number_lines(
-    con: duckdb.DuckDBPyConnection, table: str, *, first_line: int, shift: str = "0"
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    first_line: int,
+    shift: str = "0",
+    view: bool = False,
 ) -> None:
     """Create ``table`` from ``table_pre`` with ``_line``: the row's line in its file.
 
     Rows keep file order (``preserve_insertion_order``); rowids of tables made in an open
     transaction start at an offset, so the ordinal is taken relative to the first rowid.
+    A ``view`` numbers the rows where they are, instead of copying every row; ``table_pre``
+    then stays until the view is dropped.
     """
     base = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM {table}_pre"))
     con.execute(
-        f"""CREATE TEMP TABLE {table} AS
+        f"""CREATE TEMP {"VIEW" if view else "TABLE"} {table} AS
         SELECT * EXCLUDE (_ordinal), CAST(_ordinal + {first_line} + {shift} AS BIGINT) AS _line
         FROM (SELECT *, rowid - {base} AS _ordinal FROM {table}_pre)"""
     )
-    con.execute(f"DROP TABLE {table}_pre")
+    if not view:
+        con.execute(f"DROP TABLE {table}_pre")
 
 
 def _fail_on_encoding(rejects: list[dict[str, Any]], path: Path) -> None:
@@ -312,7 +324,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def discard(con: duckdb.DuckDBPyConnection, raw: RawSource) -> None:
-    """Drop a read source and the reader's helper tables (rejects, line numbers)."""
+    """Drop a read source and its helper tables: the reader's (rows, rejects, line numbers)
+    and the checked phone numbers (:func:`patron.identity.phones.phone_map`)."""
     con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
-    for suffix in ("_rejlines", "_rej", "_scan", "_lines", "_starts"):
+    for suffix in ("_pre", "_rejlines", "_rej", "_scan", "_lines", "_starts", "_phones"):
         con.execute(f"DROP TABLE IF EXISTS {raw.table}{suffix}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patron.identity.normalize import identifier_sql
-from patron.identity.phones import PHONE_CACHE, phone_candidate_sql
+from patron.identity.phones import phone_map
 from patron.ingest.contract import IDENTIFIER_TYPES, RETURN_STATUSES, SQL_TYPES, TableSpec
 from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
 from patron.ingest.readers import RawSource
@@ -65,10 +65,8 @@ def stage_sql(
     select.append(f"{_extras(extras)} AS _extras")
     joins = ""
     if "phone" in mapping:
-        joins = (
-            f" LEFT JOIN {PHONE_CACHE} _ph ON _ph.candidate = "
-            f"{phone_candidate_sql('r.' + ident(mapping['phone']))}"
-        )
+        phone = "r." + ident(mapping["phone"])
+        joins = f" LEFT JOIN {phone_map(raw.table)} _ph ON _ph.value = {phone}"
     inner = f"SELECT {', '.join(select)} FROM {raw.table} r{joins}"
     whys = ", ".join(f"{columns[name].reason} AS _why_{name}" for name in checked)
     middle = f"SELECT *{', ' + whys if whys else ''} FROM ({inner})"
