@@ -28,6 +28,7 @@ from patron.experiments.registry import exposure_time
 from patron.experiments.timeline import timeline
 from patron.export import customer_table, write_table
 from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
+from patron.insights.api import Insights
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
 from patron.metrics.occasions import TABLE as OCCASIONS
@@ -78,6 +79,8 @@ class Workspace:
             config.warehouse, folder, memory_limit=config.memory_limit, read_only=read_only
         )
         self.store = Store(config.store, folder)
+        self.insights = Insights(self)
+        """Issue 6's insights: timing, affinity, discount sensitivity (:mod:`patron.insights`)."""
 
     @classmethod
     def init(

@@ -5,7 +5,14 @@ Commands live in modules by what they do; importing them registers them on ``app
 
 from __future__ import annotations
 
-from patron.cli import acquisition, analytics, data, experiments, models  # noqa: F401  (registers the commands)
+from patron.cli import (  # noqa: F401  (importing registers the commands)
+    acquisition,
+    analytics,
+    data,
+    experiments,
+    insights,
+    models,
+)
 from patron.cli.base import app
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from patron.errors import InputError, PatronError
 from patron.workspace import ENV_VAR, Workspace
@@ -89,7 +89,7 @@ def open_workspace(folder: Path | None, *, read_only: bool = False) -> Iterator[
         ws.close()
 
 
-def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+def emit(data: Any, as_json: bool, text: Callable[[Any], RenderableType]) -> None:
     if as_json:
         print_json(data)
     else:

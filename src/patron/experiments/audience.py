@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ibis import Table
 
 ALL = "all"
+_OTHER = {"--audience": "pass a file of identifiers, or 'all'"}
+"""What else an option takes besides a segment (default: 'all')."""
 ID_COLUMNS = ("customer_key", "identifier", "customer_id", "email", "phone", "loyalty_id")
 _TRY_ORDER = ("email", "phone", "customer_id", "loyalty_id")
 
@@ -42,22 +44,25 @@ def is_file(spec: str) -> bool:
     )
 
 
-def segment_audience(segments: Table, customers: Table, spec: str) -> Table:
-    """The customer keys in segment ``spec`` (see the module docstring for the syntax)."""
+def segment_audience(
+    segments: Table, customers: Table, spec: str, *, option: str = "--audience"
+) -> Table:
+    """The customer keys in segment ``spec`` (see the module docstring for the syntax);
+    errors name ``option``, the command line's name for it."""
     if spec.strip().lower() == ALL:
         return customers.select("customer_key")
     dimensions = [c for c in (*SEGMENT_DIMENSIONS, *PREDICTED) if c in segments.columns]
-    column, value = _parse(segments, dimensions, spec)
+    column, value = _parse(segments, dimensions, spec, option)
     return segments.filter(segments[column] == value).select("customer_key")
 
 
-def _parse(segments: Table, dimensions: list[str], spec: str) -> tuple[str, str]:
+def _parse(segments: Table, dimensions: list[str], spec: str, option: str) -> tuple[str, str]:
     name, sep, value = spec.partition("=")
     if sep:
         name, value = name.strip(), value.strip()
         if name not in dimensions:
             raise InputError(
-                f"--audience {spec!r}: no segment dimension {name!r}"
+                f"{option} {spec!r}: no segment dimension {name!r}"
                 f"{did_you_mean(name, dimensions)}; choose one of {', '.join(dimensions)}"
             )
         return name, value
@@ -68,8 +73,8 @@ def _parse(segments: Table, dimensions: list[str], spec: str) -> tuple[str, str]
         known = sorted({v for vs in values.values() for v in vs})
         what = "is in several dimensions: write DIMENSION=VALUE" if owners else "is no segment"
         raise InputError(
-            f"--audience {spec!r} {what}{'' if owners else did_you_mean(value, known)}; "
-            f"segments: {', '.join(known)}; or pass a file of identifiers, or 'all'"
+            f"{option} {spec!r} {what}{'' if owners else did_you_mean(value, known)}; "
+            f"segments: {', '.join(known)}; or {_OTHER.get(option, repr(ALL))}"
         )
     return owners[0], value
 

@@ -1,0 +1,220 @@
+"""``patron insights ...``: when to contact, what customers like, how discount-driven they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from patron.cli.base import (
+    AsOfOption,
+    JsonOption,
+    WorkspaceOption,
+    app,
+    emit,
+    errors,
+    open_workspace,
+    parse_date,
+)
+from patron.export import write_table
+
+if TYPE_CHECKING:
+    import ibis
+
+_LABELS = {"discount_share": "on discount", "mean_score": "score", "full_price_aov": "AOV full",
+           "discounted_aov": "AOV disc.", "shrunk_lift": "lift shrunk"}  # fmt: skip
+"""Short column headers where the field's name would not fit a terminal."""
+
+insights_app = typer.Typer(
+    help="What to do for a customer: when to contact, what they like, how discount-driven.",
+    no_args_is_help=True,
+)
+app.add_typer(insights_app, name="insights")
+
+SegmentOption = Annotated[
+    str | None,
+    typer.Option(help="Only this segment: Champions, stage=defecting, churn_risk=at_risk, ..."),
+]
+DimensionOption = Annotated[
+    str, typer.Option(help="Segment column to group by: rfm_segment, stage, value_tier, ...")
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Also write the per-customer table (.csv/.parquet).")
+]
+
+
+@insights_app.command("timing")
+def timing(
+    segment: SegmentOption = None,
+    as_of: AsOfOption = None,
+    out: OutOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Time between purchases, the window to nudge a second purchase, and per customer the
+    expected next purchase and best contact day (--out)."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        day = parse_date(as_of)
+        result = ws.insights.timing(segment=segment, as_of=day)
+        if out is not None:
+            table = ws.insights.next_purchases(segment=segment, as_of=day)
+            result["written"] = _write(table, out)
+    emit(result, as_json, _timing_text)
+
+
+@insights_app.command("affinity")
+def affinity(
+    by: Annotated[str, typer.Option(help="category or brand.")] = "category",
+    segment: SegmentOption = None,
+    dimension: DimensionOption = "rfm_segment",
+    top: Annotated[int, typer.Option(help="Items shown per group.")] = 5,
+    min_support: Annotated[int, typer.Option(help="Fewest buyers behind a reported item.")] = 5,
+    as_of: AsOfOption = None,
+    out: OutOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """What each segment leans to (lift over the base rate, with support), what repeat buyers
+    buy that one-and-done buyers do not, and the gateway first purchases and channels."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        day = parse_date(as_of)
+        result = ws.insights.affinity(
+            by=by, segment=segment, dimension=dimension, as_of=day, top=top, min_support=min_support
+        )
+        if out is not None:
+            table = ws.insights.customer_affinities(by=by, segment=segment, as_of=day)
+            result["written"] = _write(table, out)
+    emit(result, as_json, _affinity_text)
+
+
+@insights_app.command("discount")
+def discount(
+    dimension: DimensionOption = "rfm_segment",
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME or NAME:VARIANT of a discount test whose audience was one group of "
+            "--dimension: its measured conversion lift overrides that group's reading. Repeatable."
+        ),
+    ] = None,
+    segment: SegmentOption = None,
+    as_of: AsOfOption = None,
+    out: OutOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Discount sensitivity per segment and (--out) per customer: share bought on discount,
+    full-price vs discounted order value, and the sensitivity score (higher: more driven)."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        day = parse_date(as_of)
+        result = ws.insights.discount(dimension=dimension, experiments=experiment or (), as_of=day)
+        if out is not None:
+            table = ws.insights.customer_discounts(segment=segment, as_of=day)
+            result["written"] = _write(table, out)
+    emit(result, as_json, _discount_text)
+
+
+def _write(table: ibis.Table, out: Path) -> dict[str, Any]:
+    write_table(table, out)
+    return {"file": str(out), "rows": int(table.count().to_pyarrow().as_py())}
+
+
+def _timing_text(r: dict[str, Any]) -> Table:
+    whom = f" of {r['segment']}" if r["segment"] else ""
+    steps = _table(
+        f"Days between purchases{whom} (as of {r['as_of']})",
+        r["steps"],
+        {"step": "{}", "gaps": "{:,}", "p25": "{:.0f}", "median": "{:.0f}", "p75": "{:.0f}"},
+    )
+    window = r["nudge_window"]
+    notes = [
+        f"{r['second_purchases']:,} of {r['customers']:,} customers bought a second time",
+        f"nudge window: day {window['from_day']} to {window['to_day']} after the first purchase"
+        if window
+        else "no second purchases yet: no nudge window",
+    ]
+    if r["hazard_drop_day"] is not None:
+        notes.append(
+            f"second-purchase hazard peaks in week {r['hazard_peak_week']} and halves by day "
+            f"{r['hazard_drop_day']}: nudge before then"
+        )
+    notes += _written(r)
+    steps.caption = "\n".join(notes)
+    return steps
+
+
+def _affinity_text(r: dict[str, Any]) -> Table:
+    table = _table(
+        f"{r['by'].title()} affinity by {r['dimension']} (as of {r['as_of']})",
+        r["groups"],
+        {
+            "group": "{}",
+            "item": "{}",
+            "support": "{:,}",
+            "share": "{:.1%}",
+            "lift": "{:.2f}",
+            "shrunk_lift": "{:.2f}",
+        },
+    )
+    repeat = r["repeat"]["items"][:3]
+    gates = r["gateways"]["items"][:3]
+    table.caption = "\n".join(
+        [
+            "repeat buyers lean to: " + _names(repeat, "item", "lift", "{:.2f}x"),
+            "best first purchases for repeat: " + _names(gates, "name", "repeat_rate", "{:.0%}"),
+            *_written(r),
+        ]
+    )
+    return table
+
+
+def _discount_text(r: dict[str, Any]) -> Table:
+    rows = [{**row, "response": _response(row)} for row in r["segments"]]
+    table = _table(
+        f"Discount sensitivity by {r['dimension']} (as of {r['as_of']})",
+        rows,
+        {
+            "segment": "{}",
+            "customers": "{:,}",
+            "discount_share": "{:.0%}",
+            "mean_score": "{:.2f}",
+            "full_price_aov": "{:,.0f}",
+            "discounted_aov": "{:,.0f}",
+            "response": "{}",
+        },
+    )
+    bands = ", ".join(f"{band} {n:,}" for band, n in sorted(r["bands"].items()))
+    table.caption = "\n".join([f"customers by band: {bands}", *_written(r)])
+    return table
+
+
+def _response(row: dict[str, Any]) -> str:
+    """The response band, marked when an experiment measured it."""
+    tested = row["response_source"] == "experiment"
+    return f"{row['discount_response']} (tested)" if tested else row["discount_response"]
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: dict[str, str]) -> Table:
+    """A rich table of ``rows`` with one column per key of ``columns`` (its format)."""
+    table = Table(title=title, caption_justify="left")
+    for name in columns:
+        label = _LABELS.get(name, name.replace("_", " "))
+        table.add_column(label, justify="left" if columns[name] == "{}" else "right")
+    for row in rows:
+        table.add_row(*(_cell(row.get(name), fmt) for name, fmt in columns.items()))
+    return table
+
+
+def _cell(value: Any, fmt: str) -> str:
+    return "" if value is None else fmt.format(value)
+
+
+def _names(rows: list[dict[str, Any]], name: str, value: str, fmt: str) -> str:
+    return ", ".join(f"{r[name]} ({_cell(r[value], fmt)})" for r in rows) or "nothing stands out"
+
+
+def _written(r: dict[str, Any]) -> list[str]:
+    w = r.get("written")
+    return [f"wrote {w['rows']:,} customers to {w['file']}"] if w else []

@@ -1,0 +1,191 @@
+"""The insights of a workspace, as the CLI, the report and notebooks ask for them.
+
+``Workspace.insights`` is an :class:`Insights`: each method answers one question of issue 6 for
+the whole base or one segment (``segment="stage=defecting"``, ``"Champions"``; the syntax of
+:func:`patron.experiments.audience.segment_audience`), as of a day (default: the last purchase
+day). Summaries come back as JSON-ready dicts; per-customer answers as Ibis tables, so a notebook
+can join them and the CLI can write them to a file without pulling them into Python.
+The definitions live in the modules that compute them (timing, affinity, discount).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from patron.errors import InputError
+from patron.experiments import registry
+from patron.experiments.analyze import Question
+from patron.experiments.audience import segment_audience
+from patron.insights import affinity, discount, timing
+from patron.insights.affinity import Baskets
+from patron.insights.discount import Lift
+from patron.predict import STORED as PREDICTIONS
+
+if TYPE_CHECKING:
+    from ibis import Table
+
+    from patron.workspace import Workspace
+
+DISCOUNT_DIMENSION = "rfm_segment"
+
+
+class Insights:
+    """Issue 6's insights over one workspace (see the module docstring)."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def baskets(self) -> Baskets:
+        """Orders, occasions, order lines and the catalog, as the basket insights read them."""
+        return Baskets(self._ws.sales(), self._ws.table("order_lines"), self._ws.table("products"))
+
+    def members(self, segment: str | None, *, as_of: date | None = None) -> Table | None:
+        """The customer keys of ``segment`` (None: everyone, no filter)."""
+        if segment is None:
+            return None
+        ws = self._ws
+        segments = ws.segments(as_of=ws.as_of(as_of))
+        return segment_audience(segments, ws.table("customers"), segment, option="--segment")
+
+    def timing(self, *, segment: str | None = None, as_of: date | None = None) -> dict[str, Any]:
+        """Gaps between purchases by purchase number, the nudge window and the hazard drop."""
+        day = self._ws.as_of(as_of)
+        customers = self.members(segment, as_of=day)
+        found = timing.timing(self._ws.sales(), day, customers=customers)
+        return {"segment": segment, **found}
+
+    def next_purchases(self, *, segment: str | None = None, as_of: date | None = None) -> Table:
+        """Per customer: expected next purchase (the stored model's where ``patron predict``
+        ran, else empirical) and the best day to contact (:func:`timing.next_purchase`)."""
+        day = self._ws.as_of(as_of)
+        predictions = self._predictions()
+        table = timing.next_purchase(self._ws.sales(), day, predictions=predictions)
+        return _only(table, self.members(segment, as_of=day))
+
+    def affinity(
+        self,
+        *,
+        by: str = "category",
+        segment: str | None = None,
+        dimension: str = "rfm_segment",
+        as_of: date | None = None,
+        top: int = 5,
+        min_support: int = 5,
+    ) -> dict[str, Any]:
+        """What each group of ``dimension`` leans to (lift over the base rate), what repeat
+        buyers buy that one-and-done buyers do not, and the gateway first purchases."""
+        day = self._ws.as_of(as_of)
+        baskets = self.baskets()
+        groups = self._ws.segments(as_of=day)
+        if dimension not in groups.columns:
+            raise InputError(f"--dimension {dimension!r} is not a segment column")
+        groups = _only(groups, self.members(segment, as_of=day))
+        return {
+            "as_of": day.isoformat(),
+            "by": by,
+            "dimension": dimension,
+            "segment": segment,
+            "concentration": affinity.concentration(baskets, day, by=by),
+            "groups": affinity.group_affinity(
+                baskets, groups, dimension, day, by=by, top=top, min_support=min_support
+            ),
+            "repeat": affinity.repeat_affinity(baskets, day, by=by, min_support=min_support),
+            "gateways": affinity.gateways(baskets, day, by=by, min_support=min_support),
+        }
+
+    def customer_affinities(
+        self,
+        *,
+        by: str = "category",
+        segment: str | None = None,
+        as_of: date | None = None,
+        top: int = 3,
+    ) -> Table:
+        """Per buyer, the ``top`` items they lean to, best first (:func:`customer_affinity`)."""
+        day = self._ws.as_of(as_of)
+        table = affinity.customer_affinity(self.baskets(), day, by=by, top=top)
+        return _only(table, self.members(segment, as_of=day))
+
+    def customer_discounts(self, *, segment: str | None = None, as_of: date | None = None) -> Table:
+        """Per buyer: discounted share, full-price vs discounted AOV, the sensitivity score."""
+        day = self._ws.as_of(as_of)
+        table = discount.customer_discounts(self._ws.table("orders"), day)
+        return _only(table, self.members(segment, as_of=day))
+
+    def discount(
+        self,
+        *,
+        dimension: str = DISCOUNT_DIMENSION,
+        experiments: Sequence[str] = (),
+        as_of: date | None = None,
+    ) -> dict[str, Any]:
+        """Discount behaviour per group of ``dimension``; each experiment named in
+        ``experiments`` (``NAME`` or ``NAME:VARIANT``, its audience one group of ``dimension``)
+        replaces its group's observational reading by the conversion lift it measured."""
+        day = self._ws.as_of(as_of)
+        scores = discount.customer_discounts(self._ws.table("orders"), day)
+        groups = self._ws.segments(as_of=day)
+        if dimension not in groups.columns:
+            raise InputError(f"--dimension {dimension!r} is not a segment column")
+        measured = dict(self._measured(spec, dimension, day) for spec in experiments)
+        table = discount.segment_discounts(scores, groups, dimension)
+        table = discount.with_measured_response(table, measured)
+        bands = scores.group_by("discount_band").agg(customers=scores.count())
+        return {
+            "as_of": day.isoformat(),
+            "dimension": dimension,
+            "bands": {r["discount_band"]: r["customers"] for r in _rows(bands)},
+            "segments": _rows(table),
+        }
+
+    def _measured(self, spec: str, dimension: str, as_of: date) -> tuple[str, Lift]:
+        """The group an experiment tested and the relative conversion lift it measured."""
+        name, _, variant = spec.partition(":")
+        design = registry.find(self._ws.store, name)["design"]
+        column, sep, group = design.audience.partition("=")
+        if not sep or column.strip() != dimension:
+            raise InputError(
+                f"--experiment {name!r} tested the audience {design.audience!r}, not one group "
+                f"of {dimension!r}; its lift cannot stand for a segment of {dimension!r}"
+            )
+        readout = self._ws.analyze_experiment(
+            name, question=Question(metric="conversion"), as_of=as_of
+        )
+        row = _variant_row(readout["variants"], design.baseline, variant or None, name)
+        low, high = row["relative_lift_ci"]
+        return group.strip(), Lift(row["relative_lift"], low, high)
+
+    def _predictions(self) -> Table | None:
+        ws = self._ws
+        return ws.stored_predictions() if ws.warehouse.has_table(PREDICTIONS) else None
+
+
+def _variant_row(
+    rows: list[dict[str, Any]], baseline: str, variant: str | None, name: str
+) -> dict[str, Any]:
+    """The readout row of the treatment: ``variant``, or the only one beside the baseline."""
+    others = {r["name"]: r for r in rows if r["name"] != baseline}
+    if variant is None and len(others) == 1:
+        variant = next(iter(others))
+    if variant not in others:
+        raise InputError(
+            f"--experiment {name!r}: say which variant offered the discount, as "
+            f"{name}:VARIANT, one of {', '.join(others)}"
+        )
+    row = others[variant]
+    if row["relative_lift_ci"] is None:
+        raise InputError(f"--experiment {name!r}: its baseline converted nobody; no lift to use")
+    return row
+
+
+def _only(table: Table, members: Table | None) -> Table:
+    """``table``'s rows of ``members`` (all rows when None)."""
+    if members is None:
+        return table
+    return table.semi_join(members, "customer_key")
+
+
+def _rows(table: Table) -> list[dict[str, Any]]:
+    return table.to_pyarrow().to_pylist()

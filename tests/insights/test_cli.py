@@ -1,0 +1,129 @@
+"""``patron insights ...`` end to end: the commands on real files, their JSON and their tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cli_support import ok, patron, patron_here
+from patron import Workspace
+from patron.samples.synthetic import generate
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three customers whose gaps are easy to count: a 10 and 20 days, b 30 days, c none."""
+    folder = tmp_path_factory.mktemp("tiny")
+    days = {"a": ["01-01", "01-11", "01-31"], "b": ["01-05", "02-04"], "c": ["03-01"]}
+    rows = ["order_id,email,ordered_at,revenue"]
+    rows += [f"{who}{i},{who}@x.test,2024-{d}T12:00:00,10" for who, ds in days.items()
+             for i, d in enumerate(ds)]  # fmt: skip
+    (folder / "orders.csv").write_text("\n".join(rows) + "\n")
+    ok(patron_here("init", "ws", "--timezone", "UTC", cwd=folder))
+    ok(patron_here("-w", "ws", "load", "orders", "orders.csv", cwd=folder))
+    return folder
+
+
+def test_timing_reports_gaps_window_and_contact_days(tiny: Path) -> None:
+    result = ok(patron("-w", "ws", "insights", "timing", "--out", "next.csv", "--json", cwd=tiny))
+    first, second = result["steps"][:2]
+    # 1->2 gaps are 10 (a) and 30 (b); 2->3 is a's 20
+    assert (first["gaps"], first["p25"], first["median"], first["p75"]) == (2, 15.0, 20.0, 25.0)
+    assert (second["gaps"], second["median"]) == (1, 20.0)
+    assert result["nudge_window"] == {"from_day": 15, "to_day": 25}
+    assert result["written"]["rows"] == 3
+    with (tiny / "next.csv").open() as f:
+        rows = {r["customer_key"]: r for r in csv.DictReader(f)}
+    # a: own median 15 -> Feb 15, overdue, contact the day after as-of; b: one gap is no habit,
+    # the shop's 2->3 median (20) -> Feb 24; c: the shop's 1->2 median (20) -> Mar 21, 3 days lead
+    expected = {
+        "1": ("2024-02-15", "own", "2024-03-02"),
+        "2": ("2024-02-24", "population", "2024-03-02"),
+        "3": ("2024-03-21", "population", "2024-03-18"),
+    }
+    got = {k: (r["next_purchase_date"], r["next_purchase_basis"], r["next_contact_date"])
+           for k, r in rows.items()}  # fmt: skip
+    assert got == expected
+
+
+def test_timing_text_and_bad_segment(tiny: Path) -> None:
+    text = ok(patron_here("-w", "ws", "insights", "timing", cwd=tiny))
+    assert "2 of 3 customers bought a second time" in text
+    assert "nudge window: day 15 to 25" in text
+    bad = patron_here("-w", "ws", "insights", "timing", "--segment", "Champs", cwd=tiny)
+    assert bad.returncode == 2
+    assert "--segment 'Champs'" in bad.stderr and "first_time" in bad.stderr
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1,200-person synthetic retailer with lines and products, and a discount test."""
+    folder = tmp_path_factory.mktemp("shop")
+    files = generate(folder / "data", customers=1200, seed=11, start=date(2023, 1, 1),
+                     end=date(2024, 6, 30))  # fmt: skip
+    with Workspace.init(folder / "ws", timezone="America/New_York") as ws:
+        for table, name in (("products", "products"), ("orders", "orders"),
+                            ("lines", "order_lines")):  # fmt: skip
+            ws.load(table, files[name])
+        ws.create_experiment(
+            "promo", audience="stage=repeat_active", variants="control:50,discount:50",
+            start=date(2024, 3, 1), metric="conversion", window=60,
+        )  # fmt: skip
+        ws.create_experiment("everyone", audience="all", start=date(2024, 3, 1))
+    return folder
+
+
+def test_affinity_groups_repeat_and_gateways(shop: Path) -> None:
+    args = ("-w", "ws", "insights", "affinity", "--dimension", "stage", "--top", "2")
+    result = ok(patron(*args, "--out", "aff.parquet", "--json", cwd=shop))
+    assert {g["group"] for g in result["groups"]} <= {"first_time", "repeat_active", "defecting",
+                                                      "inactive"}  # fmt: skip
+    assert all(g["rank"] <= 2 and g["support"] >= 5 for g in result["groups"])
+    assert result["repeat"]["repeat_customers"] > 0 and result["gateways"]["channels"]
+    with Workspace.open(shop / "ws", read_only=True) as ws:
+        expected = ws.insights.customer_affinities().to_pandas()
+    written = pd.read_parquet(shop / "aff.parquet")
+    assert result["written"]["rows"] == len(written) == len(expected)
+    pd.testing.assert_frame_equal(
+        written.sort_values("customer_key").reset_index(drop=True),
+        expected.sort_values("customer_key").reset_index(drop=True),
+        check_dtype=False,
+    )
+    one = ok(patron_here(*args, "--segment", "stage=repeat_active", "--json", cwd=shop))
+    assert {g["group"] for g in one["groups"]} == {"repeat_active"}
+
+
+def test_discount_takes_a_tested_segment_from_its_experiment(shop: Path) -> None:
+    args = ("-w", "ws", "insights", "discount", "--dimension", "stage")
+    plain = ok(patron_here(*args, "--json", cwd=shop))
+    assert {s["response_source"] for s in plain["segments"]} == {"observational"}
+    assert sum(plain["bands"].values()) == sum(s["customers"] for s in plain["segments"])
+    tested = ok(patron_here(*args, "--experiment", "promo", "--json", cwd=shop))
+    rows = {s["segment"]: s for s in tested["segments"]}
+    with Workspace.open(shop / "ws", read_only=True) as ws:
+        readout = ws.analyze_experiment("promo")
+    arm = next(v for v in readout["variants"] if v["name"] == "discount")
+    assert rows["repeat_active"]["response_source"] == "experiment"
+    assert rows["repeat_active"]["measured_lift"] == pytest.approx(arm["relative_lift"])
+    low = arm["relative_lift_ci"][0]
+    assert rows["repeat_active"]["discount_response"] == ("high" if low > 0 else "low")
+    assert rows["defecting"]["response_source"] == "observational"
+    wrong = patron_here(*args, "--experiment", "everyone", cwd=shop)
+    assert wrong.returncode == 2 and "not one group of 'stage'" in wrong.stderr
+
+
+def test_discount_writes_customer_scores(shop: Path) -> None:
+    ok(patron_here("-w", "ws", "insights", "discount", "--out", "scores.csv",
+                   "--segment", "stage=repeat_active", cwd=shop))  # fmt: skip
+    with (shop / "scores.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(0 <= float(r["discount_score"]) <= 1 for r in rows)
+    assert {r["discount_band"] for r in rows} <= {"low", "medium", "high"}
+    text = ok(patron_here("-w", "ws", "insights", "discount", cwd=shop))
+    assert "Discount sensitivity by rfm_segment" in text and "customers by band" in text
+    assert json.loads(json.dumps(rows))  # plain text values, as an email tool reads them
