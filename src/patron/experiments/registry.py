@@ -140,19 +140,7 @@ def record(
                 "so choose a new name"
             )
         conn.execute(sa.insert(EXPERIMENTS).values(**_row(design, size, created_at)))
-        for batch in _batches(con, assigned):
-            conn.execute(
-                sa.insert(ASSIGNMENTS),
-                [
-                    {
-                        "experiment": design.name,
-                        "customer_key": k,
-                        "variant": v,
-                        "assigned_at": assigned_at,
-                    }
-                    for k, v in batch
-                ],
-            )
+        _insert_assignments(conn, con, assigned, design.name, assigned_at)
         con.execute(
             f"INSERT INTO {WAREHOUSE_TABLE} SELECT ?, customer_key, variant, ? FROM {assigned}",
             [design.name, assigned_at],
@@ -174,6 +162,37 @@ def _row(design: Design, size: int, created_at: datetime) -> dict[str, Any]:
         "window_days": design.window_days,
         "created_at": created_at,
     }
+
+
+def _insert_assignments(
+    conn: sa.Connection,
+    con: duckdb.DuckDBPyConnection,
+    assigned: str,
+    name: str,
+    assigned_at: datetime,
+) -> None:
+    """Copy the temp table ``assigned`` into the store's assignments, a batch at a time.
+
+    Rows go to the driver's ``executemany`` as plain tuples: at ten million rows, building a
+    dict per row and converting the same timestamp each time dominated experiment creation.
+    The shared values are converted once, by the column types' own bind processors.
+    """
+    dialect = conn.dialect
+    compiled = sa.insert(ASSIGNMENTS).compile(dialect=dialect)
+    columns = [c.name for c in ASSIGNMENTS.columns]  # the statement's order, the table's
+    experiment = _bound(ASSIGNMENTS.c.experiment, dialect, name)
+    stamp = _bound(ASSIGNMENTS.c.assigned_at, dialect, assigned_at)
+    for batch in _batches(con, assigned):
+        rows: list[Any] = [(experiment, k, v, stamp) for k, v in batch]
+        if not dialect.positional:
+            rows = [dict(zip(columns, row, strict=True)) for row in rows]
+        conn.exec_driver_sql(str(compiled), rows)
+
+
+def _bound(column: sa.Column[Any], dialect: sa.Dialect, value: object) -> object:
+    """``value`` as the driver receives it for ``column``."""
+    process = column.type.bind_processor(dialect)
+    return process(value) if process else value
 
 
 def _batches(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[list[tuple[int, str]]]:
