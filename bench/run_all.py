@@ -5,7 +5,7 @@ side by side with their peers, so this prints the machine first and then each be
 tables. Each benchmark runs as its own process so one's memory never inflates another's.
 
 Usage: ``python bench/run_all.py [--quick]`` (quick: 1M rows, 500k identifiers, 1M orders of
-100k customers for the analytics and 100k customers for the models: a sanity run)
+100k customers for the analytics, the models and the experiment: a sanity run)
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ FULL = {
     "orders": 10_000_000,
     "customers": 1_000_000,
     "model_customers": "100000,1000000,10000000",
+    "experiment_customers": 10_000_000,
 }
 QUICK = {
     "rows": 1_000_000,
@@ -34,6 +35,7 @@ QUICK = {
     "orders": 1_000_000,
     "customers": 100_000,
     "model_customers": "100000",
+    "experiment_customers": 100_000,
 }
 
 
@@ -63,7 +65,7 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1M rows, 500k identifiers, 1M orders/100k customers, 100k model customers",
+        help="1M rows, 500k identifiers, 1M orders/100k customers, 100k model and test customers",
     )
     sizes = QUICK if parser.parse_args().quick else FULL
     print(machine())
@@ -80,6 +82,7 @@ def main() -> None:
             str(sizes["customers"]),
         ),
         run("models.py", "--customers", sizes["model_customers"]),
+        run("experiments.py", "--customers", str(sizes["experiment_customers"])),
     ]
     sys.exit(max(codes))
 
