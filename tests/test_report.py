@@ -46,6 +46,7 @@ SECTIONS = (
     "CLV by acquisition channel",
     "Predicted customer value",
     "Acquisition guidance",
+    "Customer insights",
     "Experiments",
     "Glossary",
 )
@@ -68,7 +69,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         folder / "data", customers=1500, seed=5, start=date(2023, 11, 1), end=date(2024, 12, 31)
     )
     with Workspace.init(folder / "ws", timezone="America/New_York", currency="EUR") as ws:
-        ws.load("orders", files["orders"])
+        for table, name in (
+            ("products", "products"),
+            ("orders", "orders"),
+            ("lines", "order_lines"),
+        ):
+            ws.load(table, files[name])
         yield ws
 
 
@@ -280,6 +286,39 @@ def test_tiles_and_findings_follow_the_numbers(data: ReportData) -> None:
     assert not any("acquired via" in f.text for f in findings(replace(data, acquisition=alone)))
 
 
+def test_insights_section_shows_what_the_api_says(
+    workspace: Workspace, data: ReportData, loaded: Loaded
+) -> None:
+    section = data.insights
+    assert section.timing == workspace.insights.timing(as_of=data.as_of)
+    discount = workspace.insights.discount(as_of=data.as_of)  # sums in any order: approx
+    assert section.discount["bands"] == discount["bands"]
+    for got, want in zip(section.discount["segments"], discount["segments"], strict=True):
+        assert got == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in want.items()}
+    found = workspace.insights.affinity(as_of=data.as_of, top=2)
+    assert section.affinity is not None and section.affinity["groups"] == found["groups"]
+    assert section.affinity["gateways"]["items"] == found["gateways"]["items"][:5]
+    page = loaded.page
+    text = page.inner_text("[data-insight=timing]")
+    t = section.timing
+    assert f"{fmt.count(t['second_purchases'])} of {fmt.count(t['customers'])}" in text
+    window = t["nudge_window"]
+    assert f"between day {window['from_day']} and day {window['to_day']}" in text
+    cells = page.eval_on_selector_all(
+        "[data-insight=affinity] tbody tr", "rows => rows.map(r => r.cells[1].textContent)"
+    )
+    assert cells == [g["item"] for g in found["groups"]]
+    shares = page.evaluate(
+        "id => Array.from(document.getElementById(id).data[0].x)", "chart-insight-discount"
+    )
+    rows = section.discount["segments"]
+    assert sorted(shares) == sorted(r["discount_share"] for r in rows)
+    gateways = page.evaluate(
+        "id => document.getElementById(id).data.map(t => t.y.length)", "chart-insight-gateways"
+    )
+    assert sum(gateways) == len(found["gateways"]["channels"]) + len(found["gateways"]["items"][:5])
+
+
 def test_a_workspace_with_a_handful_of_orders_still_renders(
     browser: Browser, tmp_path: Path
 ) -> None:
@@ -298,6 +337,7 @@ def test_a_workspace_with_a_handful_of_orders_still_renders(
     assert "no year before" in loaded.page.inner_text("#dashboard")
     assert "Not enough history yet" in loaded.page.inner_text("#predictions")
     assert "Not enough history yet" in loaded.page.inner_text("#acquisition")
+    assert "insight-gateways" in set(empty)  # no order lines in this workspace
     assert not any(name.startswith(("chart-model", "chart-acq")) for name in plots(loaded.page))
     loaded.page.close()
 

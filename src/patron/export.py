@@ -1,4 +1,4 @@
-"""One row per customer for an email tool: identifiers, consent, totals and segments.
+"""One row per customer for an email tool: identifiers, consent, totals, segments, insights.
 
 Customers without a purchase by the as-of day (CRM records or events only) are kept, with
 stage ``prospect`` and empty purchase fields, so consent-based campaigns can reach them.
@@ -30,10 +30,12 @@ PROFILE_COLUMNS = (
 )
 
 
-def customer_table(customers: Table, segments: Table) -> Table:
-    """Profiles left-joined to segments: every known person, one row each."""
-    joined = customers.select(*PROFILE_COLUMNS).left_join(segments, "customer_key")
-    joined = joined.drop("customer_key_right")
+def customer_table(customers: Table, segments: Table, *extras: Table) -> Table:
+    """Profiles left-joined to segments and any per-customer ``extras`` (e.g. the insights'
+    fields): every known person, one row each."""
+    joined = customers.select(*PROFILE_COLUMNS)
+    for table in (segments, *extras):
+        joined = joined.left_join(table, "customer_key").drop("customer_key_right")
     return joined.mutate(stage=joined.stage.fill_null("prospect")).order_by("customer_key")
 
 

@@ -168,7 +168,10 @@ def _stage(t: Table, defect_after: float, inactive_after: float, window: int) ->
     )
     return t.mutate(
         cycle_days=cycle.round(1),
-        expected_next_purchase=t.last_date + cycle.round().cast("int32").as_interval("D"),
+        # DuckDB's date + interval is a timestamp though Ibis types it a date: cast explicitly
+        expected_next_purchase=(
+            t.last_date.cast("timestamp") + cycle.round().cast("int32").as_interval("D")
+        ).date(),
         stage=stage,
     )
 

@@ -503,9 +503,13 @@ class Workspace:
         return exposure_time(last + timedelta(days=1), self.config.timezone)
 
     def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
-        """Write one row per customer (identifiers, consent, totals, segments); returns rows."""
-        customers = self.table("customers")
-        write_table(customer_table(customers, self.segments(as_of=as_of)), Path(out))
+        """Write one row per customer (identifiers, consent, totals, segments and the insights'
+        per-customer fields, :meth:`Insights.customer_fields`); returns rows."""
+        customers, day = self.table("customers"), self.as_of(as_of)
+        table = customer_table(
+            customers, self.segments(as_of=day), self.insights.customer_fields(as_of=day)
+        )
+        write_table(table, Path(out))
         return int(customers.count().to_pyarrow().as_py())  # one row per customer, as written
 
     def close(self) -> None:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import ibis
+
 from patron.errors import InputError
 from patron.experiments import registry
 from patron.experiments.analyze import Question
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
     from patron.workspace import Workspace
 
 DISCOUNT_DIMENSION = "rfm_segment"
+_TIMING_FIELDS = ("customer_key", "next_contact_date")
+_DISCOUNT_FIELDS = ("customer_key", "discount_score", "discount_band")
+_AFFINITY_FIELDS = ("customer_key", "top_categories")
 
 
 class Insights:
@@ -139,6 +144,24 @@ class Insights:
             "bands": {r["discount_band"]: r["customers"] for r in _rows(bands)},
             "segments": _rows(table),
         }
+
+    def customer_fields(self, *, as_of: date | None = None) -> Table:
+        """Per buyer, what an email tool personalizes with: ``next_contact_date``,
+        ``top_categories`` (best first; empty without order lines),
+        ``discount_score`` (higher: more discount-driven) and ``discount_band``."""
+        day = self._ws.as_of(as_of)
+        timing_fields = self.next_purchases(as_of=day).select(*_TIMING_FIELDS)
+        scores = discount.customer_discounts(self._ws.table("orders"), day)
+        t = timing_fields.left_join(scores.select(*_DISCOUNT_FIELDS), "customer_key")
+        t = t.drop("customer_key_right")
+        if self._has_lines():
+            top = affinity.customer_affinity(self.baskets(), day).select(*_AFFINITY_FIELDS)
+            return t.left_join(top, "customer_key").drop("customer_key_right")
+        return t.mutate(top_categories=ibis.null("string"))
+
+    def _has_lines(self) -> bool:
+        lines = self._ws.table("order_lines")
+        return bool(lines.limit(1).count().to_pyarrow().as_py())
 
     def _measured(self, spec: str, dimension: str, as_of: date) -> tuple[str, Lift]:
         """The group an experiment tested and the relative conversion lift it measured."""

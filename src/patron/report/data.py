@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from patron.errors import InputError
 from patron.report.acquisition_data import Acquisition, gather_acquisition
 from patron.report.experiment_data import ExperimentReport, gather_experiments
+from patron.report.insights_data import InsightsReport, gather_insights
 from patron.report.model_data import ModelReport, gather_models, scored
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class ReportData:
     flows: dict[str, Any]
     models: ModelReport | None
     acquisition: Acquisition | None
+    insights: InsightsReport
     experiments: list[ExperimentReport]
 
 
@@ -93,6 +95,7 @@ def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
         flows=ws.segment_migration(months_before(day, FLOW_MONTHS), as_of=day, dimension="stage"),
         models=gather_models(ws, day, first, scores),
         acquisition=gather_acquisition(ws, day, scores),
+        insights=gather_insights(ws, day),
         experiments=gather_experiments(ws, day),
     )
 

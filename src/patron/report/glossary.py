@@ -368,6 +368,53 @@ ACQUISITION = Section(
 )
 
 
+INSIGHTS = Section(
+    "Customer insights",
+    (
+        Term(
+            "Gap and step",
+            "Days between two consecutive purchase days of one customer; its step is the "
+            "purchase it leads from (1->2, 2->3, 3->4, 4+ pooled). Only gaps that ended by the "
+            "as-of day count.",
+        ),
+        Term(
+            "Nudge window",
+            "Day 25th to 75th percentile of the 1->2 gaps: where half of the second purchases "
+            "happen. The hazard is second purchases on a day over the customers still waiting "
+            "and observed that long; its drop is the first week after the peak below half of it.",
+            "Kaplan-Meier hazard (Kaplan & Meier 1958)",
+        ),
+        Term(
+            "Next contact day",
+            "Three days before the expected next purchase (the model's where predictions are "
+            "stored, else the customer's own median gap when they have two or more, else the "
+            "shop's median for their next step), and never before the day after the as-of day.",
+        ),
+        Term(
+            "Affinity lift",
+            "A group's mean share of purchases in an item over everyone's; the shrunk lift adds "
+            "20 pseudo-buyers at the base rate so small groups stay near 1. Per customer, top "
+            "categories rank their own shares shrunk towards the shop's mix.",
+            "Empirical-Bayes shrinkage (Efron & Morris 1975)",
+        ),
+        Term(
+            "Gateway",
+            "A first-purchase channel or category, judged by the share of the customers it "
+            "brought who bought again within 365 days (Wilson interval), ranked by the interval's "
+            "lower end.",
+            "Wilson (1927)",
+        ),
+        Term(
+            "Discount sensitivity score",
+            "A customer's expected share of purchases made on discount: their own share pulled "
+            "towards the shop's by a beta-binomial prior fitted by the method of moments; bands "
+            "low (< 1/3), medium and high (>= 2/3). An experiment's measured conversion lift "
+            "from discount offers overrides a segment's observational band.",
+            "Beta-binomial empirical Bayes; Kleinman (1973)",
+        ),
+    ),
+)
+
 EXPERIMENTS = Section(
     "Experiments",
     (
@@ -468,5 +515,6 @@ def sections() -> list[Section]:
         STAGES_SECTION,
         PREDICTIONS,
         ACQUISITION,
+        INSIGHTS,
         EXPERIMENTS,
     ]

@@ -27,6 +27,7 @@ from patron.report import (
     experiment_charts,
     findings,
     glossary,
+    insights_charts,
     model_charts,
     segment_charts,
     series,
@@ -61,6 +62,9 @@ CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {
     "clv-distribution": model_charts.clv_distribution,
     "acquisition-value": acquisition_charts.channel_value,
     "acquisition-months": acquisition_charts.monthly,
+    "insight-second-purchase": insights_charts.second_purchase,
+    "insight-gateways": insights_charts.gateways,
+    "insight-discount": insights_charts.discount_by_segment,
     **{
         f"experiment-{i}": partial(experiment_charts.lift_over_time, index=i)
         for i in range(MAX_EXPERIMENTS)

@@ -1,0 +1,53 @@
+"""The report's customer insights: when to nudge, what each segment leans to, who buys on
+discount, and which first purchases bring customers back.
+
+Each part is the answer of :attr:`patron.workspace.Workspace.insights` (so the report and
+``patron insights ...`` agree), cut to what a page can show: the top items per segment, the
+best and worst gateways. Parts that need order lines are None when none are loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from patron.workspace import Workspace
+
+TOP_ITEMS = 2
+"""Categories shown per segment."""
+GATEWAYS = 5
+"""Gateway first purchases shown."""
+
+
+@dataclass(frozen=True)
+class InsightsReport:
+    """Timing (:func:`patron.insights.timing.timing`), category affinity by RFM segment and
+    its repeat-buyer and gateway parts, and discount behaviour by RFM segment."""
+
+    timing: dict[str, Any]
+    affinity: dict[str, Any] | None
+    discount: dict[str, Any]
+
+
+def gather_insights(ws: Workspace, as_of: date) -> InsightsReport:
+    """The insights as of ``as_of``; affinity only when order lines are loaded."""
+    insights = ws.insights
+    has_lines = bool(ws.table("order_lines").count().to_pyarrow().as_py())
+    found = insights.affinity(as_of=as_of, top=TOP_ITEMS) if has_lines else None
+    return InsightsReport(
+        timing=insights.timing(as_of=as_of),
+        affinity=_trimmed(found) if found else None,
+        discount=insights.discount(as_of=as_of),
+    )
+
+
+def _trimmed(found: dict[str, Any]) -> dict[str, Any]:
+    """Only what the page shows: the first repeat-buyer items and gateway first purchases."""
+    repeat, gates = found["repeat"], found["gateways"]
+    return {
+        **found,
+        "repeat": {**repeat, "items": repeat["items"][:GATEWAYS]},
+        "gateways": {**gates, "items": gates["items"][:GATEWAYS]},
+    }
