@@ -142,6 +142,9 @@ def test_export_customers_parquet_and_csv(shop: Path) -> None:
         "stage",
         "value_tier",
         "monetary",
+        "next_contact_date",
+        "top_categories",
+        "discount_score",
     } <= names
     assert set(table.column("stage").to_pylist()) <= {*STAGES, "prospect"}
     cli(shop, "export", "customers", "--out", "out/customers.csv")
