@@ -68,7 +68,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      end=date(2024, 6, 30))  # fmt: skip
     with Workspace.init(folder / "ws", timezone="America/New_York") as ws:
         for table, name in (("products", "products"), ("orders", "orders"),
-                            ("lines", "order_lines")):  # fmt: skip
+                            ("lines", "order_lines"), ("events", "events")):  # fmt: skip
             ws.load(table, files[name])
         ws.create_experiment(
             "promo", audience="stage=repeat_active", variants="control:50,discount:50",
@@ -127,3 +127,36 @@ def test_discount_writes_customer_scores(shop: Path) -> None:
     text = ok(patron_here("-w", "ws", "insights", "discount", cwd=shop))
     assert "Discount sensitivity by rfm_segment" in text and "customers by band" in text
     assert json.loads(json.dumps(rows))  # plain text values, as an email tool reads them
+
+
+def test_profile_ranks_first_purchase_features_by_effect(shop: Path) -> None:
+    result = ok(patron("-w", "ws", "insights", "profile", "--top", "0.25", "--json", cwd=shop))
+    assert result["measure"] == "net_revenue" and result["top"] == 0.25
+    assert result["high_value"] == -(-result["customers"] // 4)  # the first ceil(N/4)
+    ranked = sorted([*result["levels"], *result["numbers"]], key=lambda r: r["rank"])
+    assert ranked[0]["feature"] == "first_value"  # the generator's spend per order persists
+    assert ranked[0]["cohens_d"] > 0.5 and ranked[0]["sentence"] in result["findings"]
+    text = ok(patron_here("-w", "ws", "insights", "profile", cwd=shop))
+    assert "High value (top 20% by net revenue)" in text and "Cohen's d" in text
+
+
+def test_channels_per_segment_and_customer(shop: Path) -> None:
+    args = ("-w", "ws", "insights", "channels", "--dimension", "stage")
+    result = ok(patron_here(*args, "--out", "channels.csv", "--json", cwd=shop))
+    experience = {r["segment"]: r for r in result["experience"]}
+    assert set(experience) <= {"first_time", "repeat_active", "defecting", "inactive"}
+    assert sum(r["respondents"] for r in experience.values()) > 0
+    for r in experience.values():
+        if r["respondents"]:
+            expected = 100 * (r["promoters"] - r["detractors"]) / r["respondents"]
+            assert r["nps"] == pytest.approx(expected)
+            assert r["nps_low"] <= r["nps"] <= r["nps_high"]
+    shares: dict[tuple[str, str], float] = {}
+    for p in result["preferences"]:
+        key = (p["segment"], p["kind"])
+        shares[key] = shares.get(key, 0.0) + p["share"]
+    assert shares and all(v == pytest.approx(1.0) for v in shares.values())
+    with (shop / "channels.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == result["written"]["rows"] > 0
+    assert all(r["preferred_channel"] in {"web", "store", "app", "marketplace", ""} for r in rows)

@@ -116,6 +116,42 @@ def discount(
     emit(result, as_json, _discount_text)
 
 
+@insights_app.command("profile")
+def profile(
+    top: Annotated[float, typer.Option(help="Share of customers called high value.")] = 0.2,
+    days: Annotated[int, typer.Option(help="Judge customers acquired this many days ago.")] = 365,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The ideal customer profile: what high-value customers looked like at their first
+    purchase (channel, category, discount, basket, region) against everyone else."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        result = ws.insights.profile(as_of=parse_date(as_of), top=top, days=days)
+    emit(result, as_json, _profile_text)
+
+
+@insights_app.command("channels")
+def channel_preference(
+    dimension: DimensionOption = "rfm_segment",
+    window: Annotated[int, typer.Option(help="Days of purchases for the return rate.")] = 365,
+    segment: SegmentOption = None,
+    as_of: AsOfOption = None,
+    out: OutOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Preferred purchase and engagement channels, NPS and return rate per segment; per
+    customer (--out) the channels they buy and engage in."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        day = parse_date(as_of)
+        result = ws.insights.channels(dimension=dimension, as_of=day, window=window)
+        if out is not None:
+            table = ws.insights.customer_channels(segment=segment, as_of=day)
+            result["written"] = _write(table, out)
+    emit(result, as_json, _channels_text)
+
+
 def _write(table: ibis.Table, out: Path) -> dict[str, Any]:
     write_table(table, out)
     return {"file": str(out), "rows": int(table.count().to_pyarrow().as_py())}
@@ -187,6 +223,44 @@ def _discount_text(r: dict[str, Any]) -> Table:
     )
     bands = ", ".join(f"{band} {n:,}" for band, n in sorted(r["bands"].items()))
     table.caption = "\n".join([f"customers by band: {bands}", *_written(r)])
+    return table
+
+
+def _profile_text(r: dict[str, Any]) -> Table:
+    rows = [*r["levels"], *r["numbers"]]
+    rows.sort(key=lambda row: row["rank"])
+    table = _table(
+        f"High value (top {r['top']:.0%} by {r['measure'].replace('_', ' ')}) vs the rest, "
+        f"customers acquired by {r['acquired_by']}",
+        [{**row, "level": row.get("level", "(mean)"), "effect": _effect(row)} for row in rows[:12]],
+        {"feature": "{}", "level": "{}", "effect": "{}", "size": "{}"},
+    )
+    table.caption = "\n".join(r["findings"][:5]) or "no difference stands out from chance"
+    return table
+
+
+def _effect(row: dict[str, Any]) -> str:
+    if "cohens_h" in row:
+        return _cell(row["cohens_h"], "h {:+.2f}")
+    return _cell(row["cohens_d"], "d {:+.2f}")
+
+
+def _channels_text(r: dict[str, Any]) -> Table:
+    table = _table(
+        f"Experience by {r['dimension']} (as of {r['as_of']})",
+        r["experience"],
+        {
+            "segment": "{}",
+            "customers": "{:,}",
+            "respondents": "{:,}",
+            "nps": "{:+.0f}",
+            "return_rate": "{:.1%}",
+        },
+    )
+    top = [p for p in r["preferences"] if p["kind"] == "purchase"]
+    best = {p["segment"]: p for p in reversed(top)}
+    lines = [f"{seg} buys mostly {p['channel']} ({p['share']:.0%})" for seg, p in best.items()]
+    table.caption = "\n".join([*sorted(lines), *_written(r)])
     return table
 
 

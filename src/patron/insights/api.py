@@ -20,7 +20,7 @@ from patron.errors import InputError
 from patron.experiments import registry
 from patron.experiments.analyze import Question
 from patron.experiments.audience import segment_audience
-from patron.insights import affinity, discount, timing
+from patron.insights import affinity, channels, discount, ideal, timing
 from patron.insights.affinity import Baskets
 from patron.insights.discount import Lift
 from patron.predict import STORED as PREDICTIONS
@@ -83,10 +83,7 @@ class Insights:
         buyers buy that one-and-done buyers do not, and the gateway first purchases."""
         day = self._ws.as_of(as_of)
         baskets = self.baskets()
-        groups = self._ws.segments(as_of=day)
-        if dimension not in groups.columns:
-            raise InputError(f"--dimension {dimension!r} is not a segment column")
-        groups = _only(groups, self.members(segment, as_of=day))
+        groups = _only(self._groups(dimension, day), self.members(segment, as_of=day))
         return {
             "as_of": day.isoformat(),
             "by": by,
@@ -131,9 +128,7 @@ class Insights:
         replaces its group's observational reading by the conversion lift it measured."""
         day = self._ws.as_of(as_of)
         scores = discount.customer_discounts(self._ws.table("orders"), day)
-        groups = self._ws.segments(as_of=day)
-        if dimension not in groups.columns:
-            raise InputError(f"--dimension {dimension!r} is not a segment column")
+        groups = self._groups(dimension, day)
         measured = dict(self._measured(spec, dimension, day) for spec in experiments)
         table = discount.segment_discounts(scores, groups, dimension)
         table = discount.with_measured_response(table, measured)
@@ -144,6 +139,51 @@ class Insights:
             "bands": {r["discount_band"]: r["customers"] for r in _rows(bands)},
             "segments": _rows(table),
         }
+
+    def profile(
+        self, *, as_of: date | None = None, top: float = 0.2, days: int = 365
+    ) -> dict[str, Any]:
+        """The ideal customer profile: what the top ``top`` by value looked like at their first
+        purchase against everyone else, with effect sizes (:mod:`patron.insights.ideal`);
+        value is the stored predicted CLV where ``patron predict`` ran."""
+        day = self._ws.as_of(as_of)
+        customers = self._ws.table("customers")
+        return ideal.ideal_profile(
+            self.baskets(), customers, day, predictions=self._predictions(), top=top, days=days
+        )
+
+    def channels(
+        self, *, dimension: str = "rfm_segment", as_of: date | None = None, window: int = 365
+    ) -> dict[str, Any]:
+        """Per group of ``dimension``: the preferred purchase and engagement channels, NPS from
+        survey answers and the return rate (:mod:`patron.insights.channels`)."""
+        day = self._ws.as_of(as_of)
+        groups = self._groups(dimension, day)
+        orders, events = self._ws.table("orders"), self._ws.table("events")
+        preferred = channels.customer_channels(orders, events, day)
+        experience = channels.segment_experience(orders, events, groups, dimension, day,
+                                                 window=window)  # fmt: skip
+        return {
+            "as_of": day.isoformat(),
+            "dimension": dimension,
+            "window_days": window,
+            "preferences": _rows(channels.segment_channels(preferred, groups, dimension)),
+            "experience": _rows(experience),
+        }
+
+    def customer_channels(self, *, segment: str | None = None, as_of: date | None = None) -> Table:
+        """Per customer: purchases and engagements by channel, and the preferred of each."""
+        day = self._ws.as_of(as_of)
+        orders, events = self._ws.table("orders"), self._ws.table("events")
+        table = channels.customer_channels(orders, events, day)
+        return _only(table, self.members(segment, as_of=day))
+
+    def _groups(self, dimension: str, as_of: date) -> Table:
+        """The segments table, checked to have ``dimension``."""
+        groups = self._ws.segments(as_of=as_of)
+        if dimension not in groups.columns:
+            raise InputError(f"--dimension {dimension!r} is not a segment column")
+        return groups
 
     def customer_fields(self, *, as_of: date | None = None) -> Table:
         """Per buyer, what an email tool personalizes with: ``next_contact_date``,
