@@ -160,3 +160,40 @@ def test_channels_per_segment_and_customer(shop: Path) -> None:
         rows = list(csv.DictReader(f))
     assert len(rows) == result["written"]["rows"] > 0
     assert all(r["preferred_channel"] in {"web", "store", "app", "marketplace", ""} for r in rows)
+
+
+def test_replenishment_lists_intervals_and_who_is_due(shop: Path) -> None:
+    args = ("-w", "ws", "insights", "replenishment")
+    result = ok(patron(*args, "--due-within", "30", "--out", "due.csv", "--json", cwd=shop))
+    products = result["products"]
+    assert products and all(p["customers"] >= 5 for p in products)
+    assert all(p["p25_interval_days"] <= p["median_interval_days"] <= p["p75_interval_days"]
+               for p in products)  # fmt: skip
+    regular = {p["sku"]: p for p in products if p["regular"]}
+    with (shop / "due.csv").open() as f:
+        due = list(csv.DictReader(f))
+    assert len(due) == result["written"]["rows"]
+    as_of = date.fromisoformat(result["as_of"])
+    for row in due:  # only regular items, due by as-of + 30, each its median after the last buy
+        item = regular[row["sku"]]
+        last, when = date.fromisoformat(row["last_purchase"]), date.fromisoformat(row["due_date"])
+        assert (when - last).days == round(item["median_interval_days"] + 1e-9)
+        assert (when - as_of).days == int(row["days_until_due"]) <= 30
+        assert (as_of - last).days <= item["p75_interval_days"]
+    alone = patron_here(*args, "--out", "x.csv", cwd=shop)
+    assert alone.returncode == 2 and "--due-within and --out go together" in alone.stderr
+
+
+def test_export_carries_the_personalization_fields(shop: Path) -> None:
+    ok(patron_here("-w", "ws", "export", "customers", "--out", "everyone.parquet", cwd=shop))
+    table = pd.read_parquet(shop / "everyone.parquet")
+    fields = ["next_contact_date", "top_categories", "discount_score", "replenishment_due"]
+    assert set(fields) <= set(table.columns)
+    buyers = table[table["orders"].fillna(0) > 0]
+    assert buyers["top_categories"].notna().all() and buyers["discount_score"].between(0, 1).all()
+    with Workspace.open(shop / "ws", read_only=True) as ws:
+        due = ws.insights.due(within=10_000).to_pandas()
+    first = due.sort_values(["due_date", "sku"]).groupby("customer_key")["due_date"].first()
+    got = table.set_index("customer_key")["replenishment_due"].dropna()
+    assert len(got) >= len(first) > 0
+    assert all(got[k] == v.date() for k, v in first.items())

@@ -141,7 +141,8 @@ def sample_synthetic(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """A multichannel retailer with known generating truth (truth.csv)."""
+    """A multichannel retailer with known generating truth: truth.csv per person,
+    truth_products.csv per refill product."""
     with errors():
         paths = synthetic.generate(out_dir, customers=customers, seed=seed)
     emit({k: str(v) for k, v in paths.items()}, as_json, lambda p: "Wrote " + ", ".join(p.values()))

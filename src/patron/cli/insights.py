@@ -18,13 +18,22 @@ from patron.cli.base import (
     open_workspace,
     parse_date,
 )
+from patron.errors import InputError
 from patron.export import write_table
 
 if TYPE_CHECKING:
     import ibis
 
-_LABELS = {"discount_share": "on discount", "mean_score": "score", "full_price_aov": "AOV full",
-           "discounted_aov": "AOV disc.", "shrunk_lift": "lift shrunk"}  # fmt: skip
+_LABELS = {
+    "p25_interval_days": "p25 days",
+    "median_interval_days": "median days",
+    "p75_interval_days": "p75 days",
+    "discount_share": "on discount",
+    "mean_score": "score",
+    "full_price_aov": "AOV full",
+    "discounted_aov": "AOV disc.",
+    "shrunk_lift": "lift shrunk",
+}
 """Short column headers where the field's name would not fit a terminal."""
 
 insights_app = typer.Typer(
@@ -114,6 +123,37 @@ def discount(
             table = ws.insights.customer_discounts(segment=segment, as_of=day)
             result["written"] = _write(table, out)
     emit(result, as_json, _discount_text)
+
+
+@insights_app.command("replenishment")
+def refills(
+    by: Annotated[str, typer.Option(help="sku or category.")] = "sku",
+    due_within: Annotated[
+        int | None,
+        typer.Option(help="List customers whose item is due within DAYS (needs --out)."),
+    ] = None,
+    min_customers: Annotated[
+        int, typer.Option(help="Fewest repeat customers behind a reported item.")
+    ] = 5,
+    segment: SegmentOption = None,
+    as_of: AsOfOption = None,
+    out: OutOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each product's repurchase interval from customers who bought it repeatedly; with
+    --due-within and --out, the customers whose item is due, with the product and due date."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        if (due_within is None) != (out is None):
+            raise InputError("--due-within and --out go together: how soon, and where to write")
+        day = parse_date(as_of)
+        result = ws.insights.replenishment(by=by, as_of=day, min_customers=min_customers)
+        if due_within is not None and out is not None:
+            table = ws.insights.due(
+                within=due_within, by=by, segment=segment, as_of=day, min_customers=min_customers
+            )
+            result["written"] = _write(table, out)
+    emit(result, as_json, _refill_text)
 
 
 @insights_app.command("profile")
@@ -226,6 +266,28 @@ def _discount_text(r: dict[str, Any]) -> Table:
     return table
 
 
+def _refill_text(r: dict[str, Any]) -> Table:
+    items = r.get("products", r.get("categories", []))
+    shown = sorted(items, key=lambda row: (not row["regular"], -row["customers"]))[:20]
+    table = _table(
+        f"Repurchase intervals by {r['by']} (as of {r['as_of']})",
+        shown,
+        {
+            r["by"]: "{}",
+            "customers": "{:,}",
+            "p25_interval_days": "{:.0f}",
+            "median_interval_days": "{:.0f}",
+            "p75_interval_days": "{:.0f}",
+            "spread": "{:.2f}",
+            "regular": "{}",
+        },
+    )
+    regular = sum(1 for row in items if row["regular"])
+    notes = [f"{len(items)} reported, {regular} regular (a refill cycle; only these fall due)"]
+    table.caption = "\n".join([*notes, *_written(r)])
+    return table
+
+
 def _profile_text(r: dict[str, Any]) -> Table:
     rows = [*r["levels"], *r["numbers"]]
     rows.sort(key=lambda row: row["rank"])
@@ -291,4 +353,4 @@ def _names(rows: list[dict[str, Any]], name: str, value: str, fmt: str) -> str:
 
 def _written(r: dict[str, Any]) -> list[str]:
     w = r.get("written")
-    return [f"wrote {w['rows']:,} customers to {w['file']}"] if w else []
+    return [f"wrote {w['rows']:,} rows to {w['file']}"] if w else []

@@ -20,7 +20,7 @@ from patron.errors import InputError
 from patron.experiments import registry
 from patron.experiments.analyze import Question
 from patron.experiments.audience import segment_audience
-from patron.insights import affinity, channels, discount, ideal, timing
+from patron.insights import affinity, channels, discount, ideal, replenishment, timing
 from patron.insights.affinity import Baskets
 from patron.insights.discount import Lift
 from patron.predict import STORED as PREDICTIONS
@@ -140,6 +140,31 @@ class Insights:
             "segments": _rows(table),
         }
 
+    def replenishment(
+        self, *, by: str = "sku", as_of: date | None = None, min_customers: int = 5
+    ) -> dict[str, Any]:
+        """Each item's repurchase interval (median, quartiles, spread) from its repeat buyers
+        (:mod:`patron.insights.replenishment`)."""
+        day = self._ws.as_of(as_of)
+        return replenishment.replenishment(self.baskets(), day, by=by, min_customers=min_customers)
+
+    def due(
+        self,
+        *,
+        within: int,
+        by: str = "sku",
+        segment: str | None = None,
+        as_of: date | None = None,
+        min_customers: int = 5,
+    ) -> Table:
+        """Customers whose regular item is due within ``within`` days of the as-of day (overdue
+        ones included, lapsed ones not), with the item and due date."""
+        day = self._ws.as_of(as_of)
+        table = replenishment.due(
+            self.baskets(), day, within=within, by=by, min_customers=min_customers
+        )
+        return _only(table, self.members(segment, as_of=day))
+
     def profile(
         self, *, as_of: date | None = None, top: float = 0.2, days: int = 365
     ) -> dict[str, Any]:
@@ -187,17 +212,26 @@ class Insights:
 
     def customer_fields(self, *, as_of: date | None = None) -> Table:
         """Per buyer, what an email tool personalizes with: ``next_contact_date``,
-        ``top_categories`` (best first; empty without order lines),
-        ``discount_score`` (higher: more discount-driven) and ``discount_band``."""
+        ``top_categories`` (best first), ``discount_score`` (higher: more discount-driven),
+        ``discount_band``, ``replenishment_due`` and ``replenishment_sku`` (the earliest due
+        regular item); the line-based fields are empty without order lines."""
         day = self._ws.as_of(as_of)
         timing_fields = self.next_purchases(as_of=day).select(*_TIMING_FIELDS)
         scores = discount.customer_discounts(self._ws.table("orders"), day)
         t = timing_fields.left_join(scores.select(*_DISCOUNT_FIELDS), "customer_key")
         t = t.drop("customer_key_right")
-        if self._has_lines():
-            top = affinity.customer_affinity(self.baskets(), day).select(*_AFFINITY_FIELDS)
-            return t.left_join(top, "customer_key").drop("customer_key_right")
-        return t.mutate(top_categories=ibis.null("string"))
+        if not self._has_lines():
+            return t.mutate(
+                top_categories=ibis.null("string"),
+                replenishment_due=ibis.null("date"),
+                replenishment_sku=ibis.null("string"),
+            )
+        baskets = self.baskets()
+        top = affinity.customer_affinity(baskets, day).select(*_AFFINITY_FIELDS)
+        refill = replenishment.customer_due(baskets, day)
+        for extra in (top, refill):
+            t = t.left_join(extra, "customer_key").drop("customer_key_right")
+        return t
 
     def _has_lines(self) -> bool:
         lines = self._ws.table("order_lines")

@@ -5,20 +5,24 @@ generating process is known, so a test can check that a method recovers what was
 generator simulates *people* (the real humans) and writes only what a retailer's systems would
 hold: orders from the web shop, the stores (POS), the app and a marketplace, each carrying the
 identifiers that channel captures; order lines; the product catalog; CRM profile records; and
-marketing events. ``truth.csv`` keeps what really happened, one row per person.
+marketing events. ``truth.csv`` keeps what really happened, one row per person, and
+``truth_products.csv`` each consumable's planted repurchase interval.
 
 Purchases follow the BG/NBD story (Fader, Hardie & Lee 2005, "Counting your customers the easy
 way"): while alive, a person buys at Poisson rate ``lambda ~ Gamma(r, alpha)`` per day; after
 each *repeat* purchase they drop out with probability ``p ~ Beta(a, b)``; the first purchase is
 the acquisition. Spend per order follows the gamma-gamma model (Fader, Hardie & Lee 2005, "RFM
 and CLV: using iso-value curves"): ``z ~ Gamma(p, nu)``, ``nu ~ Gamma(q, gamma)``, so a person's
-mean order value is ``p / nu``.
+mean order value is ``p / nu``. Consumables are bought again after a per-product interval, planted
+in orders the person places anyway (:mod:`~patron.samples.synthetic.replenish`).
 
 Everything is vectorized numpy over people, orders, lines and events; the only loops run over
 purchase rounds, months, campaigns and categories. Randomness comes from one
-``numpy.random.default_rng(seed)`` and nothing reads the wall clock, so the same arguments give
-byte-identical files. Timestamps are the shop's local time (US Eastern, the demo workspace's
-timezone) without offset, except a share of web orders written in UTC with ``+00:00``.
+``numpy.random.default_rng(seed)``, but replenishment's (intervals, redraws) from its own
+``default_rng([seed, REPLENISH_STREAM])``, so planting refills moved nothing else; nothing reads
+the wall clock, so the same arguments give byte-identical files. Timestamps are the shop's local
+time (US Eastern, the demo workspace's timezone) without offset, except a share of web orders
+written in UTC with ``+00:00``.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ from patron.samples.synthetic.catalog import draw_catalog
 from patron.samples.synthetic.engagement import draw_events
 from patron.samples.synthetic.identity import assign_identifiers, link_truth
 from patron.samples.synthetic.model import Span, epoch_day
-from patron.samples.synthetic.params import DAY
+from patron.samples.synthetic.params import DAY, REPLENISH_STREAM
 from patron.samples.synthetic.people import draw_people
 from patron.samples.synthetic.profiles import consent_on_file, draw_profiles
 from patron.samples.synthetic.purchases import draw_purchases, draw_returns
+from patron.samples.synthetic.replenish import draw_refills
 from patron.samples.synthetic.writer import (
     HEADERS,
     write_events,
@@ -45,6 +50,7 @@ from patron.samples.synthetic.writer import (
     write_products,
     write_records,
     write_truth,
+    write_truth_products,
 )
 
 
@@ -65,14 +71,15 @@ def generate(
     customers:
         Number of people (real humans) to simulate; the files show only their identifiers.
     seed:
-        Seed of the one random generator: the same arguments give byte-identical files.
+        Seed of the random generators: the same arguments give byte-identical files.
     start, end:
         First and last day of the period (acquisitions, orders, returns and events all fall in it).
 
     Returns
     -------
     dict[str, Path]
-        Paths of ``orders``, ``order_lines``, ``products``, ``customers``, ``events`` and ``truth``.
+        Paths of ``orders``, ``order_lines``, ``products``, ``customers``, ``events``, ``truth``
+        and ``truth_products``.
 
     Notes
     -----
@@ -81,7 +88,8 @@ def generate(
     ``dropped_at`` the purchase after which the person dropped out (empty if alive at the end),
     and ``linked`` whether the records' identifiers connect all of the person's identifiers
     (identity resolution should then unite them; otherwise it cannot). Identifiers are listed,
-    normalized, only if they appear in some file.
+    normalized, only if they appear in some file. ``truth_products.csv`` lists the replenishable
+    skus with ``replenish_days``, the interval their repurchases were planted around.
     """
     if customers < 1:
         raise InputError(f"customers must be at least 1, got {customers}; pass a positive count")
@@ -90,6 +98,7 @@ def generate(
     rng = np.random.default_rng(seed)
     span = Span(start, end, epoch_day(start) * DAY, (epoch_day(end) + 1) * DAY - 1)
     catalog = draw_catalog(rng, span)
+    refills = draw_refills(np.random.default_rng([seed, REPLENISH_STREAM]), catalog)
     people = draw_people(rng, customers, span)
     orders, dropped = draw_purchases(rng, people, span)
     ids = assign_identifiers(rng, people, orders)
@@ -102,9 +111,10 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.csv" for name in HEADERS}
     write_orders(paths["orders"], rng, orders, returns, ids)
-    write_lines(paths["order_lines"], rng, orders, people, catalog)
+    write_lines(paths["order_lines"], rng, orders, people, catalog, refills)
     write_products(paths["products"], catalog)
     write_records(paths["customers"], rng, records, ids, people, unsubscribed)
     write_events(paths["events"], rng, events, ids)
     write_truth(paths["truth"], people, ids, orders, dropped, (appear, linked))
+    write_truth_products(paths["truth_products"], catalog, refills)
     return paths

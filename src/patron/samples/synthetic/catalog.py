@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from patron.samples.synthetic.model import Array, Catalog, People, Rows, Span
+from patron.samples.synthetic.model import Array, Catalog, People, Refills, Rows, Span
 from patron.samples.synthetic.params import (
     ADJECTIVES,
     BRANDS_PER_CATEGORY,
@@ -16,7 +16,9 @@ from patron.samples.synthetic.params import (
     MAX_QUANTITY,
     PRE_LAUNCHED_SHARE,
     PRODUCTS_PER_CATEGORY,
+    REDRAWS,
 )
+from patron.samples.synthetic.replenish import plant, repeats
 
 
 def draw_catalog(rng: np.random.Generator, span: Span) -> Catalog:
@@ -97,12 +99,29 @@ def _pick_products(rng: np.random.Generator, catalog: Catalog, cat: Array, day: 
     return product
 
 
-def draw_lines(rng: np.random.Generator, orders: Rows, people: People, catalog: Catalog) -> dict:
+def _refill(refills: Refills, catalog: Catalog, product: Array, of: Array, orders: Rows) -> Array:
+    """Chance repeats of consumables redrawn, then staples' refills planted (see
+    :mod:`~patron.samples.synthetic.replenish`); draws only from ``refills.rng``."""
+    product, day = product.copy(), orders.time[of] // DAY
+    todo = np.flatnonzero(repeats(product, orders.person[of], day, refills.days))
+    kept = product[todo]
+    for _ in range(REDRAWS):
+        product[todo] = _pick_products(refills.rng, catalog, catalog.category[kept], day[todo])
+        again = refills.days[product[todo]] > 0
+        todo, kept = todo[again], kept[again]
+    product[todo] = kept
+    return plant(product, of, orders, catalog, refills.days)
+
+
+def draw_lines(
+    rng: np.random.Generator, orders: Rows, people: People, catalog: Catalog, refills: Refills
+) -> dict:
     """Order lines whose amounts add up to the order (within rounding of unit prices).
 
     Categories follow the person's affinity; quantities grow when the order is worth several
-    times the catalog prices; unit prices are scaled so the lines' gross equals the order's
-    gross, and the order discount is spread over its lines in proportion to their value.
+    times the catalog prices; then consumables are bought again only when due (``_refill``);
+    unit prices are scaled so the lines' gross equals the order's gross, and the order discount
+    is spread over its lines in proportion to their value.
     """
     n = orders.person.size
     gross = orders.extra["revenue"] + orders.extra["discount"]
@@ -111,10 +130,11 @@ def draw_lines(rng: np.random.Generator, orders: Rows, people: People, catalog: 
     cumulative = np.cumsum(people.affinity, axis=1)[orders.person[of]]
     cat = np.minimum((rng.random(of.size)[:, None] > cumulative).sum(axis=1), len(CATEGORIES) - 1)
     product = _pick_products(rng, catalog, cat, orders.time[of] // DAY)
-    price = catalog.price[product]
-    scale = (gross / np.bincount(of, weights=price, minlength=n))[of]
+    scale = (gross / np.bincount(of, weights=catalog.price[product], minlength=n))[of]
     extra = rng.binomial(np.maximum(np.rint(2 * (scale - 1)), 0).astype(np.int64), 0.5)
     quantity = np.minimum(1 + extra, MAX_QUANTITY)
+    product = _refill(refills, catalog, product, of, orders)
+    price = catalog.price[product]
     value = np.bincount(of, weights=price * quantity, minlength=n)
     unit = np.maximum(np.rint(price * (gross / value)[of]), 1).astype(np.int64)
     line_gross = unit * quantity

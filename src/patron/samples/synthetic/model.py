@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 from numpy.typing import NDArray
 
 Array = NDArray[Any]
@@ -73,6 +74,15 @@ class Catalog:
     in_stock: Array
     members: list[Array]
     popularity: list[Array]
+
+
+@dataclass
+class Refills:
+    """Each product's repurchase interval in days (0: not replenished) and the random stream
+    replenishment draws from, apart from the main one."""
+
+    days: Array
+    rng: np.random.Generator
 
 
 def epoch_day(d: date) -> int:

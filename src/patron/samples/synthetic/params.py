@@ -202,3 +202,16 @@ NON_LATIN_NAMES = (("سارا رضایی", "sara", "rezaei"), ("محمد", "moha
                    ("ليلى حداد", "layla", "haddad"), ("يوسف", "yousef", ""))  # fmt: skip
 """(name in its script, transliterated first name, transliterated last name)."""
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example.com")
+
+# --- replenishment ------------------------------------------------------------------------------
+REPLENISH_DAYS = {"Coffee": 30, "Tea": 45, "Shampoo": 40, "Serum": 60, "Candle": 75}
+"""Typical days between two purchases of a consumable, by product noun; other products are
+bought again only by chance. Two nouns a category at most, so redraws find other products."""
+REPLENISH_SKU_SPREAD = 0.2
+"""Standard deviation of the log of a product's interval around its noun's (pack sizes differ)."""
+REPLENISH_WINDOW = 0.25
+"""A planted repurchase lands within this share of the interval around it (30 days: 23-37)."""
+REPLENISH_STREAM = 1
+"""Key of the replenishment's own random stream, ``default_rng([seed, REPLENISH_STREAM])``."""
+REDRAWS = 50
+"""Tries to replace a consumable bought again by chance with another product (else it stays)."""

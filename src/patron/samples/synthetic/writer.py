@@ -11,7 +11,7 @@ import numpy as np
 
 from patron.samples.synthetic.catalog import draw_lines
 from patron.samples.synthetic.cells import bools, dates, identifier_columns, money, timestamps
-from patron.samples.synthetic.model import Array, Catalog, Ids, People, Rows
+from patron.samples.synthetic.model import Array, Catalog, Ids, People, Refills, Rows
 from patron.samples.synthetic.params import (
     BIRTHDAY_SHARE,
     CATEGORIES,
@@ -45,6 +45,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "truth": ("person_id", "customer_id", "email", "phone", "loyalty_id", "acquisition_channel",
               "acquired_at", "lambda", "p_dropout", "dropped_at", "mean_spend",
               "discount_driven", "top_category", "linked", "n_orders"),
+    "truth_products": ("sku", "replenish_days"),
 }  # fmt: skip
 """Exact header of each file, in column order."""
 
@@ -89,10 +90,15 @@ def write_orders(
 
 
 def write_lines(
-    path: Path, rng: np.random.Generator, orders: Rows, people: People, catalog: Catalog
+    path: Path,
+    rng: np.random.Generator,
+    orders: Rows,
+    people: People,
+    catalog: Catalog,
+    refills: Refills,
 ) -> None:
     """order_lines.csv, in order-id then line order."""
-    lines = draw_lines(rng, orders, people, catalog)
+    lines = draw_lines(rng, orders, people, catalog, refills)
     product = lines["product"]
     names = np.array([c[0] for c in CATEGORIES], dtype=object)
     columns = [
@@ -121,6 +127,12 @@ def write_products(path: Path, catalog: Catalog) -> None:
         bools(catalog.in_stock),
     ]
     _write_csv(path, HEADERS["products"], columns)
+
+
+def write_truth_products(path: Path, catalog: Catalog, refills: Refills) -> None:
+    """truth_products.csv: each replenishable sku and the interval its refills centre on."""
+    kept = np.flatnonzero(refills.days > 0)
+    _write_csv(path, HEADERS["truth_products"], [np.array(catalog.sku)[kept], refills.days[kept]])
 
 
 def write_records(
