@@ -317,6 +317,13 @@ def test_insights_section_shows_what_the_api_says(
         "id => document.getElementById(id).data.map(t => t.y.length)", "chart-insight-gateways"
     )
     assert sum(gateways) == len(found["gateways"]["channels"]) + len(found["gateways"]["items"][:5])
+    tested = workspace.insights.backtest(as_of=data.as_of)
+    assert section.backtest == tested and tested["customers"] > 0
+    cells = page.eval_on_selector_all(
+        "[data-insight=backtest] tbody td", "cells => cells.map(c => c.textContent)"
+    )
+    assert cells[1] == fmt.pct(tested["model"]["precision"], 1)
+    assert cells[5] == fmt.pct(tested["popularity"]["precision"], 1)
 
 
 def test_a_workspace_with_a_handful_of_orders_still_renders(

@@ -187,13 +187,43 @@ def test_replenishment_lists_intervals_and_who_is_due(shop: Path) -> None:
 def test_export_carries_the_personalization_fields(shop: Path) -> None:
     ok(patron_here("-w", "ws", "export", "customers", "--out", "everyone.parquet", cwd=shop))
     table = pd.read_parquet(shop / "everyone.parquet")
-    fields = ["next_contact_date", "top_categories", "discount_score", "replenishment_due"]
+    fields = ["next_contact_date", "top_categories", "discount_score", "replenishment_due",
+              "recommended_items"]  # fmt: skip
     assert set(fields) <= set(table.columns)
     buyers = table[table["orders"].fillna(0) > 0]
     assert buyers["top_categories"].notna().all() and buyers["discount_score"].between(0, 1).all()
+    assert buyers["recommended_items"].str.count(", ").eq(2).all()  # three products each
     with Workspace.open(shop / "ws", read_only=True) as ws:
         due = ws.insights.due(within=10_000).to_pandas()
     first = due.sort_values(["due_date", "sku"]).groupby("customer_key")["due_date"].first()
     got = table.set_index("customer_key")["replenishment_due"].dropna()
     assert len(got) >= len(first) > 0
     assert all(got[k] == v.date() for k, v in first.items())
+
+
+def test_recommend_offers_and_backtest(shop: Path) -> None:
+    with Workspace.open(shop / "ws", read_only=True) as ws:
+        segments = ws.segments()
+        repeat = segments.filter(segments.occasions > 2).select("customer_key")
+        people = ws.table("customers").semi_join(repeat, "customer_key")
+        person = people.filter(people.email.notnull()).email.min().to_pyarrow().as_py()
+        key = ws.customer(person)["customer_key"]
+        expected = ws.insights.recommend(person, k=4).to_pyarrow().to_pylist()
+    got = ok(patron("-w", "ws", "recommend", person, "-k", "4", "--json", cwd=shop))
+    assert got["items"] == expected and len(expected) == 4
+    assert [r["rank"] for r in expected] == [1, 2, 3, 4]
+    assert {r["customer_key"] for r in expected} == {key}
+    text = ok(patron_here("-w", "ws", "recommend", person, "-k", "2", cwd=shop))
+    assert expected[0]["sku"] in text and f"Recommended for {person}" in text
+    done = ok(patron_here("-w", "ws", "offers", "--out", "offers.csv", "--exclude-category",
+                          "Toys", "--json", cwd=shop))  # fmt: skip
+    with (shop / "offers.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == done["customers"] > 0
+    assert sum(1 for r in rows if r["anchor_2"]) == done["two_anchors"]
+    assert all(r["stretch_category"] != "Toys" for r in rows)
+    tested = ok(patron_here("-w", "ws", "insights", "backtest", "-k", "5", "--json", cwd=shop))
+    assert tested["k"] == 5 and tested["customers"] > 0
+    assert tested["model"]["hit_rate"] >= tested["popularity"]["hit_rate"]
+    nobody = patron_here("-w", "ws", "recommend", "nobody@nowhere.test", cwd=shop)
+    assert nobody.returncode == 2 and "nobody@nowhere.test" in nobody.stderr

@@ -12,6 +12,7 @@ from patron.cli import (  # noqa: F401  (importing registers the commands)
     experiments,
     insights,
     models,
+    recommend,
 )
 from patron.cli.base import app
 

@@ -156,6 +156,25 @@ def refills(
     emit(result, as_json, _refill_text)
 
 
+@insights_app.command("backtest")
+def backtest(
+    split: Annotated[
+        str | None, typer.Option(help="Train to this day, test after it [default: 90 days ago].")
+    ] = None,
+    k: Annotated[int, typer.Option("-k", help="Products recommended per customer.")] = 10,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """How well `patron recommend` predicts what customers bought next, against recommending
+    the most popular products: precision@k, recall@k and hit rate on a time holdout."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        result = ws.insights.backtest(
+            as_of=parse_date(as_of), split=parse_date(split, "--split"), k=k
+        )
+    emit(result, as_json, _backtest_text)
+
+
 @insights_app.command("profile")
 def profile(
     top: Annotated[float, typer.Option(help="Share of customers called high value.")] = 0.2,
@@ -285,6 +304,17 @@ def _refill_text(r: dict[str, Any]) -> Table:
     regular = sum(1 for row in items if row["regular"])
     notes = [f"{len(items)} reported, {regular} regular (a refill cycle; only these fall due)"]
     table.caption = "\n".join([*notes, *_written(r)])
+    return table
+
+
+def _backtest_text(r: dict[str, Any]) -> Table:
+    rows = [{"ranking": name, **r[name]} for name in ("model", "popularity")]
+    table = _table(
+        f"Recommendations bought after {r['split']}, to {r['as_of']} (top {r['k']} per customer)",
+        rows,
+        {"ranking": "{}", "precision": "{:.1%}", "recall": "{:.1%}", "hit_rate": "{:.1%}"},
+    )
+    table.caption = f"{r['customers']:,} customers who bought before and after {r['split']}"
     return table
 
 

@@ -144,7 +144,7 @@ def group_affinity(
         cells = cells.filter(cells.rank <= top)
     columns = ("group", "item", "support", "buyers", "share", "base_share", "lift")
     result = cells.select(*columns, "shrunk_lift", "rank").order_by(["group", "rank"])
-    return [_rounded(row) for row in result.to_pyarrow().to_pylist()]
+    return [rounded(row) for row in result.to_pyarrow().to_pylist()]
 
 
 def customer_affinity(
@@ -191,7 +191,7 @@ def concentration(baskets: Baskets, as_of: date, *, by: str = "category") -> flo
 
 def _line_counts(baskets: Baskets, as_of: date, by: str) -> tuple[Table, Table]:
     """Lines per (customer, item) with the customer's total n, and each item's mix share m."""
-    bought = _purchase_lines(baskets, as_of, by)
+    bought = purchase_lines(baskets, as_of, by)
     counts = bought.group_by(["customer_key", "item"]).agg(x=bought.count())
     counts = counts.mutate(n=counts.x.sum().over(group_by="customer_key"))
     items = counts.group_by("item").agg(lines=counts.x.sum())
@@ -256,7 +256,7 @@ def _repeat_row(
     (mean_r, var_r), (mean_o, var_o) = stats
     diff = mean_r - mean_o
     se = math.sqrt(var_r / n_repeat + var_o / n_once) if n_repeat and n_once else 0.0
-    return _rounded(
+    return rounded(
         {
             "item": item,
             "repeat_buyers": side[True]["buyers"] if True in side else 0,
@@ -300,8 +300,8 @@ def gateways(
     if days < 1:
         raise InputError("the gateway window (--days) must be at least 1 day")
     acquired_by = as_of - timedelta(days=days)
-    cohort = _first_window(baskets, as_of, days, acquired_by)
-    bought = _purchase_lines(baskets, as_of, by)
+    cohort = first_window(baskets, as_of, days, acquired_by)
+    bought = purchase_lines(baskets, as_of, by)
     first = bought.inner_join(cohort, "customer_key")
     first = first.filter(first.order_date == first.first_date).select(
         "customer_key", "item", "repeat", "value"
@@ -317,7 +317,7 @@ def gateways(
     }
 
 
-def _first_window(baskets: Baskets, as_of: date, days: int, acquired_by: date) -> Table:
+def first_window(baskets: Baskets, as_of: date, days: int, acquired_by: date) -> Table:
     """Customers acquired by ``acquired_by``: channel, first date, repeat flag, window value."""
     occ = occasions(baskets.sales, as_of)
     occ = occ.filter(occ.first_date <= acquired_by)
@@ -360,7 +360,7 @@ def _gateway_row(row: dict[str, Any]) -> dict[str, Any]:
     low, high = wilson(repeaters, n)
     mean, var = _mean_var({"f": row["value"], "f2": row["value2"]}, n)
     half = Z95 * math.sqrt(var / n) if n > 1 else None
-    return _rounded(
+    return rounded(
         {
             "name": row["name"],
             "customers": n,
@@ -375,7 +375,7 @@ def _gateway_row(row: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _purchase_lines(baskets: Baskets, as_of: date, by: str) -> Table:
+def purchase_lines(baskets: Baskets, as_of: date, by: str) -> Table:
     """Purchase lines by ``as_of`` with an item: customer_key, order_date, item."""
     o = baskets.sales.orders
     orders = o.filter(~o.is_return, o.customer_key.notnull(), o.order_date <= as_of)
@@ -389,7 +389,7 @@ def _purchase_lines(baskets: Baskets, as_of: date, by: str) -> Table:
 
 def _occasion_shares(baskets: Baskets, as_of: date, by: str) -> Table:
     """Per buyer and item: f = occasions with the item / occasions with purchase lines."""
-    days = _purchase_lines(baskets, as_of, by).distinct()
+    days = purchase_lines(baskets, as_of, by).distinct()
     lined = days.group_by("customer_key").agg(k=days.order_date.nunique())
     hits = days.group_by(["customer_key", "item"]).agg(c=days.count())
     hits = hits.inner_join(lined, "customer_key")
@@ -414,5 +414,5 @@ def _check(
         raise InputError("--top must be at least 1")
 
 
-def _rounded(row: dict[str, Any]) -> dict[str, Any]:
+def rounded(row: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}

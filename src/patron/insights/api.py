@@ -20,9 +20,20 @@ from patron.errors import InputError
 from patron.experiments import registry
 from patron.experiments.analyze import Question
 from patron.experiments.audience import segment_audience
-from patron.insights import affinity, channels, discount, ideal, replenishment, timing
+from patron.insights import (
+    affinity,
+    backtest,
+    channels,
+    discount,
+    ideal,
+    offers,
+    recommend,
+    replenishment,
+    timing,
+)
 from patron.insights.affinity import Baskets
 from patron.insights.discount import Lift
+from patron.insights.recommend import RECENT_DAYS, K
 from patron.predict import STORED as PREDICTIONS
 
 if TYPE_CHECKING:
@@ -34,6 +45,8 @@ DISCOUNT_DIMENSION = "rfm_segment"
 _TIMING_FIELDS = ("customer_key", "next_contact_date")
 _DISCOUNT_FIELDS = ("customer_key", "discount_score", "discount_band")
 _AFFINITY_FIELDS = ("customer_key", "top_categories")
+RECOMMENDED = 3
+"""Products named per customer in the export's ``recommended_items``."""
 
 
 class Insights:
@@ -165,6 +178,67 @@ class Insights:
         )
         return _only(table, self.members(segment, as_of=day))
 
+    def recommend(
+        self,
+        identifier: str | None = None,
+        *,
+        segment: str | None = None,
+        as_of: date | None = None,
+        k: int = K,
+        recent_days: int = RECENT_DAYS,
+        exclude_categories: Sequence[str] = (),
+    ) -> Table:
+        """Next best products from co-purchases (:mod:`patron.insights.recommend`): for the
+        customer with ``identifier`` (email, phone, any id or key), for ``segment``, or for
+        every buyer; business rules: in stock, not bought in ``recent_days``, categories."""
+        day = self._ws.as_of(as_of)
+        customers = self._whom(identifier, segment, day)
+        return recommend.recommend(
+            self.baskets(),
+            day,
+            customers=customers,
+            k=k,
+            recent_days=recent_days,
+            exclude_categories=exclude_categories,
+        )
+
+    def offers(
+        self,
+        *,
+        segment: str | None = None,
+        as_of: date | None = None,
+        recent_days: int = RECENT_DAYS,
+        exclude_categories: Sequence[str] = (),
+    ) -> Table:
+        """The challenge offer per customer: two items they buy again and again plus one stretch
+        item from a new, higher-value category (:mod:`patron.insights.offers`)."""
+        day = self._ws.as_of(as_of)
+        customers = self._whom(None, segment, day)
+        return offers.offers(
+            self.baskets(),
+            day,
+            customers=customers,
+            recent_days=recent_days,
+            exclude_categories=exclude_categories,
+        )
+
+    def backtest(
+        self, *, as_of: date | None = None, split: date | None = None, k: int = K
+    ) -> dict[str, Any]:
+        """precision@k, recall@k and hit rate of the recommendations and of popularity on the
+        purchases after ``split`` (default: 90 days before the as-of day)."""
+        day = self._ws.as_of(as_of)
+        return backtest.backtest(self.baskets(), day, split=split, k=k)
+
+    def _whom(self, identifier: str | None, segment: str | None, as_of: date) -> Table | None:
+        """The customers to score: one person, one segment, or (None) every buyer."""
+        if identifier is not None and segment is not None:
+            raise InputError("name a customer or a segment, not both")
+        if identifier is None:
+            return self.members(segment, as_of=as_of)
+        key = self._ws.customer(identifier)["customer_key"]
+        return ibis.memtable({"customer_key": [key]})
+
     def profile(
         self, *, as_of: date | None = None, top: float = 0.2, days: int = 365
     ) -> dict[str, Any]:
@@ -214,7 +288,8 @@ class Insights:
         """Per buyer, what an email tool personalizes with: ``next_contact_date``,
         ``top_categories`` (best first), ``discount_score`` (higher: more discount-driven),
         ``discount_band``, ``replenishment_due`` and ``replenishment_sku`` (the earliest due
-        regular item); the line-based fields are empty without order lines."""
+        regular item), ``recommended_items`` (the top :data:`RECOMMENDED` skus of
+        :meth:`recommend`, best first); the line-based fields are empty without order lines."""
         day = self._ws.as_of(as_of)
         timing_fields = self.next_purchases(as_of=day).select(*_TIMING_FIELDS)
         scores = discount.customer_discounts(self._ws.table("orders"), day)
@@ -225,11 +300,16 @@ class Insights:
                 top_categories=ibis.null("string"),
                 replenishment_due=ibis.null("date"),
                 replenishment_sku=ibis.null("string"),
+                recommended_items=ibis.null("string"),
             )
         baskets = self.baskets()
         top = affinity.customer_affinity(baskets, day).select(*_AFFINITY_FIELDS)
         refill = replenishment.customer_due(baskets, day)
-        for extra in (top, refill):
+        picks = recommend.recommend(baskets, day, k=RECOMMENDED)
+        listed = picks.group_by("customer_key").agg(
+            recommended_items=picks.sku.group_concat(", ", order_by=picks.rank)
+        )
+        for extra in (top, refill, listed):
             t = t.left_join(extra, "customer_key").drop("customer_key_right")
         return t
 

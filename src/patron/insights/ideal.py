@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError
-from patron.insights.affinity import Z95, Baskets, _first_window, _rounded, wilson
+from patron.insights.affinity import Z95, Baskets, first_window, rounded, wilson
 from patron.metrics.occasions import occasions
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def _judged(
     """First-purchase features of the judged customers with their value and ``high`` flag."""
     acquired_by = as_of - timedelta(days=days)
     if predictions is None:
-        value = _first_window(baskets, as_of, days, acquired_by).select("customer_key", "value")
+        value = first_window(baskets, as_of, days, acquired_by).select("customer_key", "value")
     else:
         value = predictions.select("customer_key", value=predictions.clv.cast("float64"))
         value = value.filter(value.value.notnull())
@@ -208,7 +208,7 @@ def _head(judged: Table, acquired_by: date) -> dict[str, Any]:
             f"too few customers acquired by {acquired_by} to compare ({head['customers']}); "
             "choose a later as-of date or fewer --days"
         )
-    return _rounded(head)
+    return rounded(head)
 
 
 def _level_counts(judged: Table) -> list[dict[str, Any]]:
@@ -237,7 +237,7 @@ def _level_row(cell: dict[str, Any], min_support: int) -> dict[str, Any]:
     low, high = newcombe(x1, n1, x0, n0)
     h = cohens_h(p1, p0)
     rate = x1 / (x1 + x0)
-    return _rounded(
+    return rounded(
         {
             "feature": cell["feature"],
             "level": cell["level"],
@@ -280,7 +280,7 @@ def _number_row(
     n1, n0 = high[f"{name}:n"], other[f"{name}:n"]
     m1, m0 = high[f"{name}:mean"], other[f"{name}:mean"]
     d, low, up = cohens_d(n1, m1, high[f"{name}:var"], n0, m0, other[f"{name}:var"])
-    return _rounded(
+    return rounded(
         {
             "feature": name,
             "high_customers": n1,

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.errors import InputError, did_you_mean
-from patron.insights.affinity import Baskets, _purchase_lines, _rounded
+from patron.insights.affinity import Baskets, purchase_lines, rounded
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -83,7 +83,7 @@ def replenishment(
         "as_of": as_of.isoformat(),
         "by": by,
         "min_customers": min_customers,
-        PLURAL[by]: [_rounded(row) for row in stats.to_pyarrow().to_pylist()],
+        PLURAL[by]: [rounded(row) for row in stats.to_pyarrow().to_pylist()],
     }
 
 
@@ -124,7 +124,7 @@ def customer_due(
 
 def _purchase_days(baskets: Baskets, as_of: date, by: str) -> Table:
     """The purchases by ``as_of``: distinct customer_key, order_date, item."""
-    return _purchase_lines(baskets, as_of, by).distinct()
+    return purchase_lines(baskets, as_of, by).distinct()
 
 
 def _intervals(days: Table) -> Table:

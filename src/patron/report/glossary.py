@@ -412,6 +412,41 @@ INSIGHTS = Section(
             "from discount offers overrides a segment's observational band.",
             "Beta-binomial empirical Bayes; Kleinman (1973)",
         ),
+        Term(
+            "Repurchase interval",
+            "Days between two purchase days of the same product by the same customer, pooled "
+            "over the product's repeat buyers (at least 5): median and quartiles. A product is "
+            "regular when (p75 - p25) / median is at most 0.5; a regular product is due for a "
+            "buyer at their last purchase plus the median, unless they have gone longer than "
+            "the p75 without it (lapsed).",
+        ),
+        Term(
+            "Recommendation",
+            "A customer's next best products: the items most bought together with theirs "
+            "(cosine similarity of who bought what, shrunk for rare pairs and normalized per "
+            "item), in stock, not bought in the last 30 days. A challenge offer pairs two "
+            "products they buy again and again with one from a new, higher-value category.",
+            "Item-based collaborative filtering (Sarwar et al. 2001; Deshpande & Karypis 2004)",
+        ),
+        Term(
+            "Precision, recall and hit rate",
+            "On purchases after a split day, for customers who bought before and after it: the "
+            "share of the k recommended products they bought, the share of what they bought "
+            "that was recommended, and the share of customers who bought one at least.",
+        ),
+        Term(
+            "Ideal customer profile",
+            "What the top 20% of customers by value looked like at their first purchase "
+            "against everyone else: per feature level the difference in shares (Cohen's h), "
+            "per number the standardized mean difference (Cohen's d).",
+            "Cohen (1988)",
+        ),
+        Term(
+            "NPS",
+            "Per segment, the share of survey answers of 9 or 10 minus the share of 0 to 6, in "
+            "points from -100 to 100, each customer's latest answer counted once.",
+            "Reichheld (2003)",
+        ),
     ),
 )
 

@@ -3,7 +3,8 @@ discount, and which first purchases bring customers back.
 
 Each part is the answer of :attr:`patron.workspace.Workspace.insights` (so the report and
 ``patron insights ...`` agree), cut to what a page can show: the top items per segment, the
-best and worst gateways. Parts that need order lines are None when none are loaded.
+best gateways, the recommendations' backtest. Parts that need order lines are None when none
+are loaded.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
+
+from patron.errors import InputError
 
 if TYPE_CHECKING:
     from patron.workspace import Workspace
@@ -24,11 +27,13 @@ GATEWAYS = 5
 @dataclass(frozen=True)
 class InsightsReport:
     """Timing (:func:`patron.insights.timing.timing`), category affinity by RFM segment and
-    its repeat-buyer and gateway parts, and discount behaviour by RFM segment."""
+    its repeat-buyer and gateway parts, discount behaviour by RFM segment, and the
+    recommendations' backtest against popularity (None without a purchase before its split)."""
 
     timing: dict[str, Any]
     affinity: dict[str, Any] | None
     discount: dict[str, Any]
+    backtest: dict[str, Any] | None
 
 
 def gather_insights(ws: Workspace, as_of: date) -> InsightsReport:
@@ -40,7 +45,17 @@ def gather_insights(ws: Workspace, as_of: date) -> InsightsReport:
         timing=insights.timing(as_of=as_of),
         affinity=_trimmed(found) if found else None,
         discount=insights.discount(as_of=as_of),
+        backtest=_backtest(ws, as_of) if has_lines else None,
     )
+
+
+def _backtest(ws: Workspace, as_of: date) -> dict[str, Any] | None:
+    """The default backtest, or None when no customer bought on both sides of its split."""
+    try:
+        found = ws.insights.backtest(as_of=as_of)
+    except InputError:
+        return None
+    return found if found["customers"] else None
 
 
 def _trimmed(found: dict[str, Any]) -> dict[str, Any]:
