@@ -32,6 +32,9 @@ demo: install
 	$(BIN)/patron --workspace $(WORKSPACE) experiment create winback --audience stage=defecting \
 		--holdout 10 --start 2024-09-01 --metric revenue --window 60
 	$(BIN)/patron --workspace $(WORKSPACE) experiment analyze winback --cuped
+	$(BIN)/patron --workspace $(WORKSPACE) insights timing
+	$(BIN)/patron --workspace $(WORKSPACE) insights backtest
+	$(BIN)/patron --workspace $(WORKSPACE) offers --out $(WORKSPACE)/offers.csv
 	$(BIN)/patron --workspace $(WORKSPACE) report --out $(WORKSPACE)/report.html
 
 lint: install

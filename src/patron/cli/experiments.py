@@ -218,7 +218,7 @@ def _print_readout(r: dict[str, Any]) -> None:
     if r["cuped"]:
         c = r["cuped"]
         notes.append(
-            f"CUPED on pre-period {c['covariate']}: variance -{c['variance_reduction']:.0%}"
+            f"CUPED on pre-period {c['covariate']}: variance down {c['variance_reduction']:.0%}"
         )
     if r["sequential"]:
         notes.append("sequential: " + r["sequential"]["method"])
