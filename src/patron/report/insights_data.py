@@ -59,10 +59,12 @@ def _backtest(ws: Workspace, as_of: date) -> dict[str, Any] | None:
 
 
 def _trimmed(found: dict[str, Any]) -> dict[str, Any]:
-    """Only what the page shows: the first repeat-buyer items and gateway first purchases."""
+    """Only what the page shows: the items groups lean to (shrunk lift above 1), the first
+    repeat-buyer items and gateway first purchases."""
     repeat, gates = found["repeat"], found["gateways"]
     return {
         **found,
+        "groups": [g for g in found["groups"] if g["shrunk_lift"] > 1],
         "repeat": {**repeat, "items": repeat["items"][:GATEWAYS]},
         "gateways": {**gates, "items": gates["items"][:GATEWAYS]},
     }
