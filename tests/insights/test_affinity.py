@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
+from insights.support import baskets, by_id, csv_workspace, sample_workspace, segments
 from patron import InputError, Workspace
 from patron.insights.affinity import (
     Baskets,
@@ -24,7 +25,6 @@ from patron.insights.affinity import (
     shrunk_lift,
 )
 from patron.metrics.occasions import Sales
-from patron.samples import synthetic
 
 AS_OF = date(2024, 12, 31)
 
@@ -79,26 +79,7 @@ GROUPS = {"c1": "loyal", "c2": "loyal", "c3": "new", "c4": "new", "c5": "solo", 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     folder = tmp_path_factory.mktemp("affinity")
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    for table, text in (("products", PRODUCTS), ("orders", ORDERS), ("lines", LINES)):
-        (folder / f"{table}.csv").write_text(text)
-        assert ws.load(table, folder / f"{table}.csv").quarantined == 0
-    return ws
-
-
-def baskets(ws: Workspace) -> Baskets:
-    return Baskets(ws.sales(), ws.table("order_lines"), ws.table("products"))
-
-
-def groups(ws: Workspace) -> ibis.Table:
-    customers = ws.table("customers")
-    cases = [(customers.customer_id == c, g) for c, g in GROUPS.items()]
-    return customers.select("customer_key", segment=ibis.cases(*cases))
-
-
-def ids(ws: Workspace) -> dict[int, str]:
-    rows = ws.table("customers").select("customer_key", "customer_id").to_pyarrow().to_pylist()
-    return {r["customer_key"]: r["customer_id"] for r in rows}
+    return csv_workspace(folder, {"products": PRODUCTS, "orders": ORDERS, "lines": LINES})
 
 
 def cells(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -106,7 +87,9 @@ def cells(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def test_group_lift_support_shrinkage_and_rank_by_hand(shop: Workspace) -> None:
-    rows = group_affinity(baskets(shop), groups(shop), "segment", AS_OF, min_support=1, prior=2)
+    rows = group_affinity(
+        baskets(shop), segments(shop, GROUPS), "segment", AS_OF, min_support=1, prior=2
+    )
     got = cells(rows)
     # loyal (c1, c2; 2 buyers): Shoes hits 1/3 + 1 = 4/3, share 2/3, lift (2/3) / (4/15) = 2.5,
     # shrunk (4/3 + 2 * 4/15) / ((2 + 2) * 4/15) = (28/15) / (16/15) = 1.75.
@@ -130,7 +113,9 @@ def test_group_lift_support_shrinkage_and_rank_by_hand(shop: Workspace) -> None:
 
 
 def test_a_one_buyer_group_is_shrunk_below_real_evidence(shop: Workspace) -> None:
-    rows = group_affinity(baskets(shop), groups(shop), "segment", AS_OF, min_support=1, prior=2)
+    rows = group_affinity(
+        baskets(shop), segments(shop, GROUPS), "segment", AS_OF, min_support=1, prior=2
+    )
     solo = cells(rows)[("solo", "Apparel")]
     # c5 alone: share 1, raw lift 1 / 0.6 = 5/3; shrunk (1 + 1.2) / (3 * 0.6) = 11/9, below new's
     # Books (raw lift 2, shrunk 1.5 from two buyers): one buyer is little evidence.
@@ -138,15 +123,19 @@ def test_a_one_buyer_group_is_shrunk_below_real_evidence(shop: Workspace) -> Non
     assert solo["lift"] == pytest.approx(5 / 3, abs=1e-6)
     assert solo["shrunk_lift"] == pytest.approx(11 / 9, abs=1e-6)
     # The minimum support rule drops it (and every cell below 2 buyers) altogether.
-    strict = cells(group_affinity(baskets(shop), groups(shop), "segment", AS_OF, min_support=2))
+    strict = cells(
+        group_affinity(baskets(shop), segments(shop, GROUPS), "segment", AS_OF, min_support=2)
+    )
     assert set(strict) == {("loyal", "Shoes"), ("new", "Books")}
 
 
 def test_no_rows_for_unbought_items_groups_without_buyers_or_below_top(shop: Workspace) -> None:
-    rows = group_affinity(baskets(shop), groups(shop), "segment", AS_OF, min_support=1, top=1)
+    rows = group_affinity(
+        baskets(shop), segments(shop, GROUPS), "segment", AS_OF, min_support=1, top=1
+    )
     assert {r["group"] for r in rows} == {"loyal", "new", "solo"}  # ghost (c6) has no lines
     assert all(r["rank"] == 1 for r in rows)
-    every = group_affinity(baskets(shop), groups(shop), "segment", AS_OF, min_support=1)
+    every = group_affinity(baskets(shop), segments(shop, GROUPS), "segment", AS_OF, min_support=1)
     assert "Toys" not in {r["item"] for r in every}
 
 
@@ -160,7 +149,7 @@ def test_the_whole_population_has_lift_one(shop: Workspace) -> None:
 def test_customer_top_items_with_a_given_prior_by_hand(shop: Workspace) -> None:
     # Lines: Apparel 5, Shoes 3, Books 3 of 11: mix 5/11, 3/11, 3/11. Prior a = 2 lines.
     table = customer_affinity(baskets(shop), AS_OF, prior=2)
-    rows = {ids(shop)[r["customer_key"]]: r for r in table.to_pyarrow().to_pylist()}
+    rows = by_id(shop, table)
     assert set(rows) == {"c1", "c2", "c3", "c4", "c5"}  # c6 has no lines
     # c1: Apparel (3 + 10/11) / (4 + 2) = 43/66, Shoes (1 + 6/11) / 6 = 17/66.
     assert rows["c1"]["top_categories"] == "Apparel, Shoes"
@@ -189,14 +178,14 @@ def test_estimated_prior_by_hand(shop: Workspace) -> None:
     # c3 2*1 = 20, rho = 0.4. S = (25 + 9 + 9) / 121 = 43/121. a = 0.6 / (0.4 - 43/121) = 121/9.
     assert concentration(baskets(shop), AS_OF) == pytest.approx(121 / 9)
     table = customer_affinity(baskets(shop), AS_OF)
-    scores = {ids(shop)[r["customer_key"]]: r for r in table.to_pyarrow().to_pylist()}
+    scores = by_id(shop, table)
     a = 121 / 9  # c5: one Apparel line, (1 + a 5/11) / (1 + a)
     assert scores["c5"]["category_affinity"] == pytest.approx((1 + a * 5 / 11) / (1 + a), abs=1e-6)
 
 
 def test_brands_fall_back_to_the_catalog(shop: Workspace) -> None:
     table = customer_affinity(baskets(shop), AS_OF, by="brand", prior=2)
-    rows = {ids(shop)[r["customer_key"]]: r for r in table.to_pyarrow().to_pylist()}
+    rows = by_id(shop, table)
     # c3's A1 line has no brand: Acme from the catalog; Acme 6 of 11 lines beats Inkwell 3.
     assert rows["c3"]["top_brands"] == "Acme, Inkwell"
     assert rows["c3"]["top_brand"] == "Acme"
@@ -205,7 +194,7 @@ def test_brands_fall_back_to_the_catalog(shop: Workspace) -> None:
 
 def test_the_as_of_day_cuts_lines(shop: Workspace) -> None:
     table = customer_affinity(baskets(shop), date(2024, 3, 1), prior=0)
-    rows = {ids(shop)[r["customer_key"]]: r for r in table.to_pyarrow().to_pylist()}
+    rows = by_id(shop, table)
     # By 03-01: c1 (Apparel 2, Shoes 1), c2, c3; with no prior the score is the raw share.
     assert set(rows) == {"c1", "c2", "c3"}
     assert rows["c1"]["category_affinity"] == pytest.approx(2 / 3, abs=1e-6)
@@ -280,7 +269,7 @@ def test_bad_options_say_what_to_do(shop: Workspace) -> None:
     with pytest.raises(InputError, match="did you mean 'brand'"):
         customer_affinity(b, AS_OF, by="brnd")
     with pytest.raises(InputError, match="did you mean 'segment'"):
-        group_affinity(b, groups(shop), "segmnt", AS_OF)
+        group_affinity(b, segments(shop, GROUPS), "segmnt", AS_OF)
     with pytest.raises(InputError, match="at least 1"):
         repeat_affinity(b, AS_OF, min_support=0)
     with pytest.raises(InputError, match="--days"):
@@ -365,11 +354,7 @@ def _tiny_baskets(engine: Any, lines: list[tuple[int, int, str]]) -> Baskets:
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, list[dict[str, str]]]:
-    folder = tmp_path_factory.mktemp("planted")
-    paths = synthetic.generate(folder / "data", customers=3_000, seed=7)
-    ws = Workspace.init(folder / "ws", timezone="America/New_York", phone_region="US")
-    for table, name in (("products", "products"), ("orders", "orders"), ("lines", "order_lines")):
-        assert ws.load(table, paths[name]).quarantined == 0
+    ws, paths = sample_workspace(tmp_path_factory.mktemp("planted"), customers=3_000, seed=7)
     with paths["truth"].open(encoding="utf-8") as handle:
         return ws, list(csv.DictReader(handle))
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import ibis
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from insights.support import by_id, csv_workspace, ids, sample_workspace, segments
 from patron import InputError, Workspace
 from patron.insights.channels import (
     channel_mix,
@@ -20,7 +20,6 @@ from patron.insights.channels import (
     survey_scores,
 )
 from patron.metrics.occasions import last_order_date
-from patron.samples import synthetic
 from patron.samples.synthetic.params import FULL_RETURN_SHARE, NPS_WEIGHTS, RETURN_SHARE
 
 AS_OF = date(2024, 12, 31)
@@ -82,27 +81,7 @@ GROUPS = {"k1": "A", "k2": "A", "k3": "B", "k4": "B", "k5": "B"}
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     folder = tmp_path_factory.mktemp("channels")
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    for table, text in (("orders", ORDERS), ("events", EVENTS), ("customers", CUSTOMERS)):
-        (folder / f"{table}.csv").write_text(text)
-        assert ws.load(table, folder / f"{table}.csv").quarantined == 0
-    return ws
-
-
-def ids(ws: Workspace) -> dict[int, str]:
-    rows = ws.table("customers").select("customer_key", "customer_id").to_pyarrow().to_pylist()
-    return {r["customer_key"]: r["customer_id"] for r in rows}
-
-
-def groups(ws: Workspace) -> ibis.Table:
-    customers = ws.table("customers")
-    cases = [(customers.customer_id == c, g) for c, g in GROUPS.items()]
-    return customers.select("customer_key", segment=ibis.cases(*cases))
-
-
-def by_customer(ws: Workspace, table: ibis.Table) -> dict[str, dict[str, Any]]:
-    names = ids(ws)
-    return {names[r["customer_key"]]: r for r in table.to_pyarrow().to_pylist()}
+    return csv_workspace(folder, {"orders": ORDERS, "events": EVENTS, "customers": CUSTOMERS})
 
 
 def test_channel_mix_by_hand(shop: Workspace) -> None:
@@ -125,7 +104,7 @@ def test_channel_mix_by_hand(shop: Workspace) -> None:
 
 def test_preferred_channels_ties_and_one_channel(shop: Workspace) -> None:
     table = customer_channels(shop.table("orders"), shop.table("events"), AS_OF)
-    rows = by_customer(shop, table)
+    rows = by_id(shop, table)
     columns = (
         "purchases",
         "purchase_channels",
@@ -145,14 +124,14 @@ def test_preferred_channels_ties_and_one_channel(shop: Workspace) -> None:
     }
     # The same day's data without events: purchases alone, nobody engaged.
     quiet = shop.table("events").filter(ibis.literal(False))
-    alone = by_customer(shop, customer_channels(shop.table("orders"), quiet, AS_OF))
+    alone = by_id(shop, customer_channels(shop.table("orders"), quiet, AS_OF))
     assert set(alone) == {"k1", "k2", "k3"}
     assert {r["engagements"] for r in alone.values()} == {0}
 
 
 def test_segment_channels_by_hand(shop: Workspace) -> None:
     channels = customer_channels(shop.table("orders"), shop.table("events"), AS_OF)
-    rows = segment_channels(channels, groups(shop), "segment").to_pyarrow().to_pylist()
+    rows = segment_channels(channels, segments(shop, GROUPS), "segment").to_pyarrow().to_pylist()
     assert [(r["segment"], r["kind"], r["channel"], r["customers"], r["share"]) for r in rows] == [
         ("A", "engagement", "sms", 1, 0.5),
         ("A", "engagement", "web", 1, 0.5),
@@ -164,13 +143,13 @@ def test_segment_channels_by_hand(shop: Workspace) -> None:
 
 
 def test_survey_scores_take_each_latest_valid_answer(shop: Workspace) -> None:
-    rows = by_customer(shop, survey_scores(shop.table("events"), AS_OF))
+    rows = by_id(shop, survey_scores(shop.table("events"), AS_OF))
     assert {c: r["score"] for c, r in rows.items()} == {"k1": 3, "k2": 8, "k3": 9, "k4": 6}
 
 
 def test_segment_nps_and_return_rate_by_hand(shop: Workspace) -> None:
     orders, events = shop.table("orders"), shop.table("events")
-    table = segment_experience(orders, events, groups(shop), "segment", AS_OF)
+    table = segment_experience(orders, events, segments(shop, GROUPS), "segment", AS_OF)
     rows = {r["segment"]: r for r in table.to_pyarrow().to_pylist()}
     a, b = rows["A"], rows["B"]
     # A: k1 detractor (3), k2 passive (8): NPS -50; variance (0 + 1/2 - 1/4) / 2 = 1/8, so the
@@ -193,7 +172,9 @@ def test_segment_nps_and_return_rate_by_hand(shop: Workspace) -> None:
 
 def test_no_surveys_no_nps(shop: Workspace) -> None:
     events = shop.table("events").filter(ibis._.type != "survey_response")
-    table = segment_experience(shop.table("orders"), events, groups(shop), "segment", AS_OF)
+    table = segment_experience(
+        shop.table("orders"), events, segments(shop, GROUPS), "segment", AS_OF
+    )
     rows = table.to_pyarrow().to_pylist()
     assert {(r["respondents"], r["nps"], r["nps_low"]) for r in rows} == {(0, None, None)}
     assert {r["segment"]: r["return_rate"] for r in rows} == {"A": 0.0, "B": 0.15}
@@ -202,9 +183,9 @@ def test_no_surveys_no_nps(shop: Workspace) -> None:
 def test_bad_groups_and_window_are_refused(shop: Workspace) -> None:
     orders, events = shop.table("orders"), shop.table("events")
     with pytest.raises(InputError, match="did you mean 'segment'"):
-        segment_experience(orders, events, groups(shop), "segments", AS_OF)
+        segment_experience(orders, events, segments(shop, GROUPS), "segments", AS_OF)
     with pytest.raises(InputError, match="--window"):
-        segment_experience(orders, events, groups(shop), "segment", AS_OF, window=0)
+        segment_experience(orders, events, segments(shop, GROUPS), "segment", AS_OF, window=0)
 
 
 def test_nps_interval_against_numpy() -> None:
@@ -246,10 +227,8 @@ def test_nps_interval_against_numpy() -> None:
 @pytest.fixture(scope="module")
 def synthetic_shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     folder = tmp_path_factory.mktemp("synthetic")
-    paths = synthetic.generate(folder / "data", customers=3_000, seed=11)
-    ws = Workspace.init(folder / "ws", timezone="America/New_York", phone_region="US")
-    for table in ("orders", "events"):
-        ws.load(table, paths[table])
+    tables = ("orders", "events")
+    ws, _ = sample_workspace(folder, customers=3_000, seed=11, tables=tables, clean=False)
     return ws
 
 

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
+from insights.support import by_id, csv_workspace, sample_workspace
 from patron import InputError, Workspace
 from patron.insights.discount import (
     Lift,
@@ -23,7 +24,6 @@ from patron.insights.discount import (
     with_measured_response,
 )
 from patron.metrics.occasions import last_order_date
-from patron.samples import synthetic
 
 AS_OF = date(2024, 12, 31)
 
@@ -74,21 +74,11 @@ COLUMNS = (
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    folder = tmp_path_factory.mktemp("discount")
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    (folder / "orders.csv").write_text(ORDERS)
-    ws.load("orders", [folder / "orders.csv"])
-    return ws
-
-
-def _by_id(ws: Workspace, table: ibis.Table) -> dict[str, dict[str, Any]]:
-    ids = ws.table("customers").select("customer_key", "customer_id")
-    rows = table.inner_join(ids, "customer_key").to_pyarrow().to_pylist()
-    return {r["customer_id"]: r for r in rows}
+    return csv_workspace(tmp_path_factory.mktemp("discount"), {"orders": ORDERS}, clean=False)
 
 
 def test_per_customer_shares_aovs_and_scores_by_hand(shop: Workspace) -> None:
-    rows = _by_id(shop, customer_discounts(shop.table("orders"), AS_OF))
+    rows = by_id(shop, customer_discounts(shop.table("orders"), AS_OF))
     got = {c: tuple(r[k] for k in COLUMNS) for c, r in rows.items()}
     assert got == {c: pytest.approx(e) for c, e in EXPECTED.items()}
 
@@ -204,9 +194,7 @@ def test_the_prior_is_a_proper_beta(pairs: list[tuple[int, int]]) -> None:
 def synthetic_scores(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, np.ndarray]:
     """Scores of linked synthetic people, and whether the generator made them discount-driven."""
     folder = tmp_path_factory.mktemp("synthetic")
-    paths = synthetic.generate(folder / "data", customers=3_000, seed=7)
-    ws = Workspace.init(folder / "ws", timezone="America/New_York", phone_region="US")
-    ws.load("orders", paths["orders"])
+    ws, paths = sample_workspace(folder, customers=3_000, seed=7, tables=["orders"], clean=False)
     table = customer_discounts(ws.table("orders"), last_order_date(ws.sales()))
     scores = {r["customer_key"]: r["discount_score"] for r in table.to_pyarrow().to_pylist()}
     owners = ws.warehouse.duckdb.execute(

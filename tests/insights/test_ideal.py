@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
 
+from insights.support import baskets, by_id, csv_workspace, keys, sample_workspace
 from patron import InputError, Workspace
-from patron.insights.affinity import Baskets
 from patron.insights.ideal import cohens_d, effect_size, first_purchases, ideal_profile
 from patron.metrics.occasions import last_order_date
-from patron.samples import synthetic
 
 AS_OF = date(2024, 12, 31)
 DAYS = 180  # judged: acquired by 2024-07-04; value: net revenue of the first 180 days
@@ -108,30 +107,13 @@ HIGH = {"c1", "c2", "c5"}
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    folder = tmp_path_factory.mktemp("ideal")
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    data = (("products", PRODUCTS), ("orders", ORDERS), ("lines", LINES), ("customers", CUSTOMERS))
-    for table, text in data:
-        (folder / f"{table}.csv").write_text(text)
-        assert ws.load(table, folder / f"{table}.csv").quarantined == 0
-    return ws
-
-
-def baskets(ws: Workspace) -> Baskets:
-    return Baskets(ws.sales(), ws.table("order_lines"), ws.table("products"))
-
-
-def keys(ws: Workspace) -> dict[str, int]:
-    rows = ws.table("customers").select("customer_key", "customer_id").to_pyarrow().to_pylist()
-    return {r["customer_id"]: r["customer_key"] for r in rows}
+    data = {"products": PRODUCTS, "orders": ORDERS, "lines": LINES, "customers": CUSTOMERS}
+    return csv_workspace(tmp_path_factory.mktemp("ideal"), data)
 
 
 def test_first_purchase_features_by_hand(shop: Workspace) -> None:
     table = first_purchases(baskets(shop), shop.table("customers"), AS_OF)
-    ids = {key: name for name, key in keys(shop).items()}
-    got = {
-        ids[r["customer_key"]]: tuple(r[c] for c in COLUMNS) for r in table.to_pyarrow().to_pylist()
-    }
+    got = {c: tuple(r[k] for k in COLUMNS) for c, r in by_id(shop, table).items()}
     assert got == {c: pytest.approx(f) for c, f in FEATURES.items()}
 
 
@@ -283,10 +265,7 @@ def test_bad_options_and_too_few_customers(shop: Workspace) -> None:
 def synthetic_profiles(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """Profiles of a synthetic retailer by first-year net revenue and by predicted CLV."""
     folder = tmp_path_factory.mktemp("synthetic")
-    paths = synthetic.generate(folder / "data", customers=4_000, seed=3)
-    ws = Workspace.init(folder / "ws", timezone="America/New_York", phone_region="US")
-    for table, path in (("products", "products"), ("orders", "orders"), ("lines", "order_lines")):
-        ws.load(table, paths[path])
+    ws, _ = sample_workspace(folder, customers=4_000, seed=3, clean=False)
     as_of = last_order_date(ws.sales())
     ws.predict(store=True)
     return [

@@ -9,10 +9,9 @@ from typing import Any
 import ibis
 import pytest
 
+from insights.support import baskets, by_id, csv_workspace, keys, sample_workspace
 from patron import InputError, Workspace
-from patron.insights.affinity import Baskets
 from patron.insights.offers import NO_STRETCH, offers
-from patron.samples import synthetic
 
 AS_OF = date(2024, 12, 31)
 
@@ -80,26 +79,11 @@ T1_Y1 = (1 / R3) / (1 / R2 + 1 / R3)
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     folder = tmp_path_factory.mktemp("offers")
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    for table, text in (("products", PRODUCTS), ("orders", ORDERS), ("lines", LINES)):
-        (folder / f"{table}.csv").write_text(text)
-        assert ws.load(table, folder / f"{table}.csv").quarantined == 0
-    return ws
-
-
-def baskets(ws: Workspace) -> Baskets:
-    return Baskets(ws.sales(), ws.table("order_lines"), ws.table("products"))
-
-
-def keys(ws: Workspace) -> dict[str, int]:
-    rows = ws.table("customers").select("customer_key", "customer_id").to_pyarrow().to_pylist()
-    return {r["customer_id"]: r["customer_key"] for r in rows}
+    return csv_workspace(folder, {"products": PRODUCTS, "orders": ORDERS, "lines": LINES})
 
 
 def by_customer(ws: Workspace, **options: Any) -> dict[str, dict[str, Any]]:
-    name = {v: k for k, v in keys(ws).items()}
-    table = offers(baskets(ws), AS_OF, shrink=0, **options).to_pyarrow()
-    return {name[r["customer_key"]]: r for r in table.to_pylist()}
+    return by_id(ws, offers(baskets(ws), AS_OF, shrink=0, **options))
 
 
 def test_anchors_stretch_and_reason_by_hand(shop: Workspace) -> None:
@@ -186,11 +170,7 @@ def test_offers_are_deterministic(shop: Workspace) -> None:
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    folder = tmp_path_factory.mktemp("sample")
-    paths = synthetic.generate(folder / "data", customers=1_000, seed=5)
-    ws = Workspace.init(folder / "ws", timezone="America/New_York", phone_region="US")
-    for table, name in (("products", "products"), ("orders", "orders"), ("lines", "order_lines")):
-        assert ws.load(table, paths[name]).quarantined == 0
+    ws, _ = sample_workspace(tmp_path_factory.mktemp("sample"), customers=1_000, seed=5)
     return ws
 
 

@@ -10,12 +10,11 @@ import ibis
 import numpy as np
 import pytest
 
+from insights.support import baskets, csv_workspace, ids, keys, sample_workspace
 from patron import InputError, Workspace
 from patron.insights import recommend as rec
-from patron.insights.affinity import Baskets
 from patron.insights.backtest import backtest
 from patron.insights.recommend import purchases, recommend, similarity
-from patron.samples import synthetic
 
 AS_OF = date(2024, 12, 31)
 
@@ -79,25 +78,12 @@ SETS = {"c1": "A1 S1 B1", "c2": "A1 S1", "c3": "A1 B1", "c4": "S1 E1", "c5": "A1
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     folder = tmp_path_factory.mktemp("recommend")
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    for table, text in (("products", PRODUCTS), ("orders", ORDERS), ("lines", LINES)):
-        (folder / f"{table}.csv").write_text(text)
-        assert ws.load(table, folder / f"{table}.csv").quarantined == 0
-    return ws
-
-
-def baskets(ws: Workspace) -> Baskets:
-    return Baskets(ws.sales(), ws.table("order_lines"), ws.table("products"))
-
-
-def keys(ws: Workspace) -> dict[str, int]:
-    rows = ws.table("customers").select("customer_key", "customer_id").to_pyarrow().to_pylist()
-    return {r["customer_id"]: r["customer_key"] for r in rows}
+    return csv_workspace(folder, {"products": PRODUCTS, "orders": ORDERS, "lines": LINES})
 
 
 def lists(ws: Workspace, table: ibis.Table) -> dict[str, list[tuple[str, float, str]]]:
     """customer_id -> [(sku, score, reason)] in rank order."""
-    name = {v: k for k, v in keys(ws).items()}
+    name = ids(ws)
     out: dict[str, list[tuple[str, float, str]]] = {}
     for r in table.to_pyarrow().to_pylist():
         out.setdefault(name[r["customer_key"]], []).append((r["sku"], r["score"], r["reason"]))
@@ -203,8 +189,8 @@ def test_popularity_baseline_follows_the_same_rules(shop: Workspace) -> None:
 
 
 def test_given_customers_and_customers_without_purchases(shop: Workspace) -> None:
-    ids = keys(shop)
-    wanted = ibis.memtable({"customer_key": [ids["c7"], ids["c5"]]})
+    key = keys(shop)
+    wanted = ibis.memtable({"customer_key": [key["c7"], key["c5"]]})
     table = recommend(baskets(shop), AS_OF, customers=wanted, k=2, recent_days=0)
     got = lists(shop, table)
     assert set(got) == {"c5", "c7"}
@@ -273,11 +259,7 @@ def test_bad_options_say_what_to_do(shop: Workspace) -> None:
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    folder = tmp_path_factory.mktemp("sample")
-    paths = synthetic.generate(folder / "data", customers=3_000, seed=3)
-    ws = Workspace.init(folder / "ws", timezone="America/New_York", phone_region="US")
-    for table, name in (("products", "products"), ("orders", "orders"), ("lines", "order_lines")):
-        assert ws.load(table, paths[name]).quarantined == 0
+    ws, _ = sample_workspace(tmp_path_factory.mktemp("sample"), customers=3_000, seed=3)
     return ws
 
 

@@ -7,13 +7,12 @@ import hashlib
 from datetime import date
 from pathlib import Path
 from statistics import median
-from typing import Any
 
 import pytest
 
+from insights.support import baskets, csv_workspace, rows, sample_workspace
 from patron import InputError, Workspace
 from patron.insights import replenishment as replenishment_module
-from patron.insights.affinity import Baskets
 from patron.insights.replenishment import customer_due, due, intervals, replenishment
 from patron.samples import synthetic
 from patron.samples.synthetic import replenish
@@ -91,27 +90,7 @@ S1 = {"p25_interval_days": 21.0, "median_interval_days": 22.0, "p75_interval_day
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     folder = tmp_path_factory.mktemp("replenishment")
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    for table, text in (("products", PRODUCTS), ("orders", ORDERS), ("lines", LINES)):
-        (folder / f"{table}.csv").write_text(text)
-        assert ws.load(table, folder / f"{table}.csv").quarantined == 0
-    return ws
-
-
-def baskets(ws: Workspace) -> Baskets:
-    return Baskets(ws.sales(), ws.table("order_lines"), ws.table("products"))
-
-
-def ids(ws: Workspace) -> dict[int, str]:
-    rows = ws.table("customers").select("customer_key", "customer_id").to_pyarrow().to_pylist()
-    return {r["customer_key"]: r["customer_id"] for r in rows}
-
-
-def rows(ws: Workspace, table: Any) -> list[dict[str, Any]]:
-    """The table's rows with customer ids in place of keys."""
-    names = ids(ws)
-    out = table.to_pyarrow().to_pylist()
-    return [{**r, "customer_key": names[r["customer_key"]]} for r in out]
+    return csv_workspace(folder, {"products": PRODUCTS, "orders": ORDERS, "lines": LINES})
 
 
 def test_intervals_skip_same_day_lines_returns_and_later_days(shop: Workspace) -> None:
@@ -259,10 +238,7 @@ SEED, CUSTOMERS = 7, 10_000
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, dict[str, int]]:
     folder = tmp_path_factory.mktemp("planted")
-    paths = synthetic.generate(folder / "data", customers=CUSTOMERS, seed=SEED)
-    ws = Workspace.init(folder / "ws", timezone="America/New_York", phone_region="US")
-    for table, name in (("products", "products"), ("orders", "orders"), ("lines", "order_lines")):
-        assert ws.load(table, paths[name]).quarantined == 0
+    ws, paths = sample_workspace(folder, customers=CUSTOMERS, seed=SEED)
     with paths["truth_products"].open(encoding="utf-8") as handle:
         return ws, {r["sku"]: int(r["replenish_days"]) for r in csv.DictReader(handle)}
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from insights.support import by_id, csv_workspace, keys
 from patron import InputError, Workspace
 from patron.insights.timing import gap_stats, next_purchase, second_purchase, timing
 from patron.metrics.occasions import Sales
@@ -56,21 +57,9 @@ EXPECTED_STEPS = [
 ]
 
 
-def _workspace(folder: Path, orders: str) -> Workspace:
-    ws = Workspace.init(folder / "ws", timezone="UTC")
-    (folder / "orders.csv").write_text(orders)
-    ws.load("orders", [folder / "orders.csv"])
-    return ws
-
-
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    return _workspace(tmp_path_factory.mktemp("timing"), ORDERS)
-
-
-def _keys(ws: Workspace) -> dict[str, int]:
-    rows = ws.table("customers").select("customer_key", "customer_id").to_pyarrow().to_pylist()
-    return {r["customer_id"]: r["customer_key"] for r in rows}
+    return csv_workspace(tmp_path_factory.mktemp("timing"), {"orders": ORDERS}, clean=False)
 
 
 def _row(step: dict[str, Any]) -> tuple[Any, ...]:
@@ -129,9 +118,9 @@ def test_the_as_of_day_hides_later_gaps(shop: Workspace) -> None:
 
 
 def test_timing_of_a_set_of_customers(shop: Workspace) -> None:
-    keys = _keys(shop)
+    key = keys(shop)
     segment = shop.table("customers").filter(
-        ibis._.customer_key.isin([keys["c1"], keys["c2"], keys["c7"]])
+        ibis._.customer_key.isin([key["c1"], key["c2"], key["c7"]])
     )
     result = timing(shop.sales(), AS_OF, customers=segment, min_at_risk=1)
     # 1->2 [10, 20]: p25 12.5 -> day 13 (halves up), median 15, p75 17.5 -> 18.
@@ -174,11 +163,11 @@ def test_a_step_nobody_made_falls_back_to_all_gaps(shop: Workspace) -> None:
 
 
 def test_model_predictions_take_precedence_where_they_have_a_date(shop: Workspace) -> None:
-    keys = _keys(shop)
+    key = keys(shop)
     predicted = ibis.memtable(
         pa.table(
             {
-                "customer_key": [keys["c4"], keys["c7"]],
+                "customer_key": [key["c4"], key["c7"]],
                 "next_purchase_date": pa.array([date(2025, 2, 1), None], pa.date32()),
             }
         )
@@ -199,14 +188,12 @@ def test_model_predictions_take_precedence_where_they_have_a_date(shop: Workspac
 
 
 def _next(ws: Workspace, as_of: date, **options: Any) -> dict[str, dict[str, Any]]:
-    table = next_purchase(ws.sales(), as_of, **options)
-    ids = ws.table("customers").select("customer_key", "customer_id")
-    rows = table.inner_join(ids, "customer_key").to_pyarrow().to_pylist()
-    return {r["customer_id"]: r for r in rows}
+    return by_id(ws, next_purchase(ws.sales(), as_of, **options))
 
 
 def test_nobody_bought_twice(tmp_path: Path) -> None:
-    ws = _workspace(tmp_path, "order_id,customer_id,ordered_at,revenue\na,x,2024-01-01,5\n")
+    orders = "order_id,customer_id,ordered_at,revenue\na,x,2024-01-01,5\n"
+    ws = csv_workspace(tmp_path, {"orders": orders}, clean=False)
     result = timing(ws.sales(), AS_OF)
     assert all(s["gaps"] == 0 and s["median"] is None for s in result["steps"])
     assert result["nudge_window"] is None and result["hazard_drop_day"] is None
