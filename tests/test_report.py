@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from patron import InputError, Workspace
+from patron.insights.ideal import ideal_profile
 from patron.report import format as fmt
 from patron.report import write_report
 from patron.report.acquisition_data import gather_acquisition
@@ -73,6 +74,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
             ("products", "products"),
             ("orders", "orders"),
             ("lines", "order_lines"),
+            ("events", "events"),
         ):
             ws.load(table, files[name])
         yield ws
@@ -319,6 +321,31 @@ def test_insights_section_shows_what_the_api_says(
         "id => document.getElementById(id).data.map(t => t.y.length)", "chart-insight-gateways"
     )
     assert sum(gateways) == len(found["gateways"]["channels"]) + len(found["gateways"]["items"][:5])
+    # gathered before another test stored predictions: by first-year revenue, as the API was then
+    assert section.profile is not None and section.profile["measure"] == "net_revenue"
+    baskets, people = workspace.insights.baskets(), workspace.table("customers")
+    profile = ideal_profile(baskets, people, data.as_of)
+    assert section.profile is not None and section.profile["findings"] == profile["findings"][:5]
+    listed = page.eval_on_selector_all(
+        "[data-insight=profile] li", "items => items.map(i => i.textContent.trim())"
+    )
+    assert listed == profile["findings"][:5] and listed
+    channels = workspace.insights.channels(as_of=data.as_of)
+    assert [e["segment"] for e in section.channels["experience"]] == [
+        e["segment"] for e in channels["experience"]
+    ]
+    nps = page.eval_on_selector_all(
+        "[data-insight=channels] tbody tr", "rows => rows.map(r => r.cells[5].textContent)"
+    )
+    assert nps == [fmt.count(e["respondents"]) for e in channels["experience"]]
+    assert sum(e["respondents"] for e in channels["experience"]) > 0
+    refills = workspace.insights.replenishment(as_of=data.as_of)["products"]
+    assert section.refills is not None
+    assert section.refills["products"] == [p for p in refills if p["regular"]][:5]
+    shown = page.eval_on_selector_all(
+        "[data-insight=refills] tbody tr", "rows => rows.map(r => r.cells[2].textContent)"
+    )
+    assert shown == [fmt.count(p["customers"]) for p in section.refills["products"]]
     tested = workspace.insights.backtest(as_of=data.as_of)
     assert section.backtest == tested and tested["customers"] > 0
     cells = page.eval_on_selector_all(

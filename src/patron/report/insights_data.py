@@ -22,18 +22,30 @@ TOP_ITEMS = 2
 """Categories shown per segment."""
 GATEWAYS = 5
 """Gateway first purchases shown."""
+REFILLS = 5
+"""Regular products shown."""
+DUE_DAYS = 14
+"""The report counts the customers whose product is due within this many days."""
+FINDINGS = 5
+"""Ideal-profile findings shown."""
 
 
 @dataclass(frozen=True)
 class InsightsReport:
     """Timing (:func:`patron.insights.timing.timing`), category affinity by RFM segment and
-    its repeat-buyer and gateway parts, discount behaviour by RFM segment, and the
-    recommendations' backtest against popularity (None without a purchase before its split)."""
+    its repeat-buyer and gateway parts, discount behaviour by RFM segment, the
+    recommendations' backtest against popularity (None without a purchase before its split),
+    the regular products and how many customers are due (``refills``), the ideal customer
+    profile (None while nobody was acquired a year before the as-of day), and preferred
+    channels, NPS and return rate by RFM segment."""
 
     timing: dict[str, Any]
     affinity: dict[str, Any] | None
     discount: dict[str, Any]
     backtest: dict[str, Any] | None
+    refills: dict[str, Any] | None
+    profile: dict[str, Any] | None
+    channels: dict[str, Any]
 
 
 def gather_insights(ws: Workspace, as_of: date) -> InsightsReport:
@@ -46,7 +58,35 @@ def gather_insights(ws: Workspace, as_of: date) -> InsightsReport:
         affinity=_trimmed(found) if found else None,
         discount=insights.discount(as_of=as_of),
         backtest=_backtest(ws, as_of) if has_lines else None,
+        refills=_refills(ws, as_of) if has_lines else None,
+        profile=_profile(ws, as_of),
+        channels=insights.channels(as_of=as_of),
     )
+
+
+def _refills(ws: Workspace, as_of: date) -> dict[str, Any]:
+    """The regular products with the most repeat buyers, and the customers due soon."""
+    found = ws.insights.replenishment(as_of=as_of)
+    regular = [p for p in found["products"] if p["regular"]]
+    due = ws.insights.due(within=DUE_DAYS, as_of=as_of)
+    return {
+        **found,
+        "regular": len(regular),
+        "products": regular[:REFILLS],
+        "due_within": DUE_DAYS,
+        "due_customers": int(due.customer_key.nunique().to_pyarrow().as_py()),
+    }
+
+
+def _profile(ws: Workspace, as_of: date) -> dict[str, Any] | None:
+    """The ideal customer profile's head and first findings, if anyone can be judged."""
+    try:
+        found = ws.insights.profile(as_of=as_of)
+    except InputError:
+        return None
+    if not found["customers"]:
+        return None
+    return {**found, "findings": found["findings"][:FINDINGS]}
 
 
 def _backtest(ws: Workspace, as_of: date) -> dict[str, Any] | None:
