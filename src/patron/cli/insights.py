@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,7 +23,13 @@ from patron.errors import InputError
 from patron.export import write_table
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import date
+
     import ibis
+    from rich.console import RenderableType
+
+    from patron.insights.api import Insights
 
 _LABELS = {
     "p25_interval_days": "p25 days",
@@ -64,13 +71,12 @@ def timing(
 ) -> None:
     """Time between purchases, the window to nudge a second purchase, and per customer the
     expected next purchase and best contact day (--out)."""
-    with errors(), open_workspace(workspace, read_only=True) as ws:
-        day = parse_date(as_of)
-        result = ws.insights.timing(segment=segment, as_of=day)
-        if out is not None:
-            table = ws.insights.next_purchases(segment=segment, as_of=day)
-            result["written"] = _write(table, out)
-    emit(result, as_json, _timing_text)
+    _answer(
+        Asked(workspace, as_of, out, as_json),
+        lambda ins, day: ins.timing(segment=segment, as_of=day),
+        lambda ins, day: ins.next_purchases(segment=segment, as_of=day),
+        _timing_text,
+    )
 
 
 @insights_app.command("affinity")
@@ -87,15 +93,14 @@ def affinity(
 ) -> None:
     """What each segment leans to (lift over the base rate, with support), what repeat buyers
     buy that one-and-done buyers do not, and the gateway first purchases and channels."""
-    with errors(), open_workspace(workspace, read_only=True) as ws:
-        day = parse_date(as_of)
-        result = ws.insights.affinity(
+    _answer(
+        Asked(workspace, as_of, out, as_json),
+        lambda ins, day: ins.affinity(
             by=by, segment=segment, dimension=dimension, as_of=day, top=top, min_support=min_support
-        )
-        if out is not None:
-            table = ws.insights.customer_affinities(by=by, segment=segment, as_of=day)
-            result["written"] = _write(table, out)
-    emit(result, as_json, _affinity_text)
+        ),
+        lambda ins, day: ins.customer_affinities(by=by, segment=segment, as_of=day),
+        _affinity_text,
+    )
 
 
 @insights_app.command("discount")
@@ -116,13 +121,12 @@ def discount(
 ) -> None:
     """Discount sensitivity per segment and (--out) per customer: share bought on discount,
     full-price vs discounted order value, and the sensitivity score (higher: more driven)."""
-    with errors(), open_workspace(workspace, read_only=True) as ws:
-        day = parse_date(as_of)
-        result = ws.insights.discount(dimension=dimension, experiments=experiment or (), as_of=day)
-        if out is not None:
-            table = ws.insights.customer_discounts(segment=segment, as_of=day)
-            result["written"] = _write(table, out)
-    emit(result, as_json, _discount_text)
+    _answer(
+        Asked(workspace, as_of, out, as_json),
+        lambda ins, day: ins.discount(dimension=dimension, experiments=experiment or (), as_of=day),
+        lambda ins, day: ins.customer_discounts(segment=segment, as_of=day),
+        _discount_text,
+    )
 
 
 @insights_app.command("replenishment")
@@ -143,17 +147,17 @@ def refills(
 ) -> None:
     """Each product's repurchase interval from customers who bought it repeatedly; with
     --due-within and --out, the customers whose item is due, with the product and due date."""
-    with errors(), open_workspace(workspace, read_only=True) as ws:
+    with errors():
         if (due_within is None) != (out is None):
             raise InputError("--due-within and --out go together: how soon, and where to write")
-        day = parse_date(as_of)
-        result = ws.insights.replenishment(by=by, as_of=day, min_customers=min_customers)
-        if due_within is not None and out is not None:
-            table = ws.insights.due(
-                within=due_within, by=by, segment=segment, as_of=day, min_customers=min_customers
-            )
-            result["written"] = _write(table, out)
-    emit(result, as_json, _refill_text)
+    _answer(
+        Asked(workspace, as_of, out, as_json),
+        lambda ins, day: ins.replenishment(by=by, as_of=day, min_customers=min_customers),
+        lambda ins, day: ins.due(
+            within=due_within or 0, by=by, segment=segment, as_of=day, min_customers=min_customers
+        ),
+        _refill_text,
+    )
 
 
 @insights_app.command("backtest")
@@ -202,13 +206,37 @@ def channel_preference(
 ) -> None:
     """Preferred purchase and engagement channels, NPS and return rate per segment; per
     customer (--out) the channels they buy and engage in."""
-    with errors(), open_workspace(workspace, read_only=True) as ws:
-        day = parse_date(as_of)
-        result = ws.insights.channels(dimension=dimension, as_of=day, window=window)
-        if out is not None:
-            table = ws.insights.customer_channels(segment=segment, as_of=day)
-            result["written"] = _write(table, out)
-    emit(result, as_json, _channels_text)
+    _answer(
+        Asked(workspace, as_of, out, as_json),
+        lambda ins, day: ins.channels(dimension=dimension, as_of=day, window=window),
+        lambda ins, day: ins.customer_channels(segment=segment, as_of=day),
+        _channels_text,
+    )
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What every insight command is asked besides its own options."""
+
+    workspace: Path | None
+    as_of: str | None
+    out: Path | None
+    as_json: bool
+
+
+def _answer(
+    asked: Asked,
+    summary: Callable[[Insights, date | None], dict[str, Any]],
+    per_customer: Callable[[Insights, date | None], ibis.Table],
+    text: Callable[[dict[str, Any]], RenderableType],
+) -> None:
+    """Print the ``summary``; with ``--out``, also write the ``per_customer`` table."""
+    with errors(), open_workspace(asked.workspace, read_only=True) as ws:
+        day = parse_date(asked.as_of)
+        result = summary(ws.insights, day)
+        if asked.out is not None:
+            result["written"] = _write(per_customer(ws.insights, day), asked.out)
+    emit(result, asked.as_json, text)
 
 
 def _write(table: ibis.Table, out: Path) -> dict[str, Any]:
