@@ -54,6 +54,7 @@ class Insights:
 
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
+        self._temps = 0
 
     def baskets(self) -> Baskets:
         """Orders, occasions, order lines and the catalog, as the basket insights read them."""
@@ -291,27 +292,43 @@ class Insights:
         regular item), ``recommended_items`` (the top :data:`RECOMMENDED` skus of
         :meth:`recommend`, best first); the line-based fields are empty without order lines."""
         day = self._ws.as_of(as_of)
-        timing_fields = self.next_purchases(as_of=day).select(*_TIMING_FIELDS)
-        scores = discount.customer_discounts(self._ws.table("orders"), day)
-        t = timing_fields.left_join(scores.select(*_DISCOUNT_FIELDS), "customer_key")
-        t = t.drop("customer_key_right")
-        if not self._has_lines():
-            return t.mutate(
+        parts = [
+            self.next_purchases(as_of=day).select(*_TIMING_FIELDS),
+            discount.customer_discounts(self._ws.table("orders"), day).select(*_DISCOUNT_FIELDS),
+        ]
+        has_lines = self._has_lines()
+        if has_lines:
+            baskets = self.baskets()
+            picks = recommend.recommend(baskets, day, k=RECOMMENDED)
+            parts += [
+                affinity.customer_affinity(baskets, day).select(*_AFFINITY_FIELDS),
+                replenishment.customer_due(baskets, day),
+                picks.group_by("customer_key").agg(
+                    recommended_items=picks.sku.group_concat(", ", order_by=picks.rank)
+                ),
+            ]
+        kept = [self._kept(part) for part in parts]
+        t = kept[0]
+        for part in kept[1:]:
+            t = t.left_join(part, "customer_key").drop("customer_key_right")
+        if not has_lines:
+            t = t.mutate(
                 top_categories=ibis.null("string"),
                 replenishment_due=ibis.null("date"),
                 replenishment_sku=ibis.null("string"),
                 recommended_items=ibis.null("string"),
             )
-        baskets = self.baskets()
-        top = affinity.customer_affinity(baskets, day).select(*_AFFINITY_FIELDS)
-        refill = replenishment.customer_due(baskets, day)
-        picks = recommend.recommend(baskets, day, k=RECOMMENDED)
-        listed = picks.group_by("customer_key").agg(
-            recommended_items=picks.sku.group_concat(", ", order_by=picks.rank)
-        )
-        for extra in (top, refill, listed):
-            t = t.left_join(extra, "customer_key").drop("customer_key_right")
         return t
+
+    def _kept(self, table: Table) -> Table:
+        """``table`` computed once into a temporary table of this session.
+
+        Joined as one query, the per-customer parts of a million customers outgrow DuckDB's
+        memory limit; one at a time, each fits and the final join is of small rows.
+        """
+        self._temps += 1
+        name = f"_insight_part_{self._temps}"
+        return self._ws.warehouse.ibis.create_table(name, table, temp=True, overwrite=True)
 
     def _has_lines(self) -> bool:
         lines = self._ws.table("order_lines")

@@ -115,7 +115,7 @@ def _counts(orders: Table, as_of: date) -> Table:
     revenue = kept.revenue.cast("float64")
     return kept.group_by("customer_key").agg(
         purchases=kept.count(),
-        discounted_purchases=on_discount.sum().cast("int64"),
+        discounted_purchases=kept.count(where=on_discount),  # a sum would be a 128-bit integer
         full_price_revenue=revenue.sum(where=~on_discount).fill_null(0.0),
         discounted_revenue=revenue.sum(where=on_discount).fill_null(0.0),
     )
