@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 
 from analytics import CHANNELS, DOMAINS, _cores, _load, _size, _u, export_parquet
-from common import OUT, StepProfiler, emit, print_table, run_child
+from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child
 
 SCRIPT = str(Path(__file__).resolve())
 DATA_VERSION = 2  # bump when build changes, so cached workspaces are rebuilt
@@ -72,27 +72,8 @@ def data_dir(customers: int, seed: int) -> Path:
 
 def ensure_data(customers: int, seed: int) -> Path:
     """The cached folder (workspace, orders and events as Parquet), built only when missing."""
-    folder = data_dir(customers, seed)
     meta = {"customers": customers, "seed": seed, "version": DATA_VERSION}
-    meta_file = folder / "meta"
-    if not (meta_file.exists() and json.loads(meta_file.read_text()) == meta):
-        started = time.perf_counter()
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        # In a child, so the measuring parent (whose process tree run_child polls) stays small.
-        subprocess.run(
-            [sys.executable, SCRIPT, "--build", str(customers), str(seed), str(tmp)], check=True
-        )
-        (tmp / "meta").write_text(json.dumps(meta))
-        tmp.rename(folder)
-        print(
-            f"built a workspace of {customers:,} customers in "
-            f"{time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-    return folder
+    return ensure_built(data_dir(customers, seed), meta, Path(SCRIPT))
 
 
 def customer_plan(customers: int, seed: int) -> pa.Table:
