@@ -5,7 +5,7 @@ side by side with their peers, so this prints the machine first and then each be
 tables. Each benchmark runs as its own process so one's memory never inflates another's.
 
 Usage: ``python bench/run_all.py [--quick]`` (quick: 1M rows, 500k identifiers, 1M orders of
-100k customers for the analytics, the models and the experiment: a sanity run)
+100k customers for the analytics, the models, the experiment and the insights: a sanity run)
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ FULL = {
     "customers": 1_000_000,
     "model_customers": "100000,1000000,10000000",
     "experiment_customers": 10_000_000,
+    "insight_customers": 1_000_000,
 }
 QUICK = {
     "rows": 1_000_000,
@@ -36,6 +37,7 @@ QUICK = {
     "customers": 100_000,
     "model_customers": "100000",
     "experiment_customers": 100_000,
+    "insight_customers": 100_000,
 }
 
 
@@ -83,6 +85,7 @@ def main() -> None:
         ),
         run("models.py", "--customers", sizes["model_customers"]),
         run("experiments.py", "--customers", str(sizes["experiment_customers"])),
+        run("insights.py", "--customers", str(sizes["insight_customers"])),
     ]
     sys.exit(max(codes))
 
