@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
-from insights.support import baskets, by_id, csv_workspace, sample_workspace, segments
+from insights.support import baskets, by_id, csv_workspace, keys, sample_workspace, segments
 from patron import InputError, Workspace
 from patron.insights.affinity import (
     Baskets,
@@ -257,6 +257,29 @@ def test_gateways_by_hand(shop: Workspace) -> None:
     assert [r["name"] for r in result["items"]] == ["Shoes", "Apparel", "Books"]
     assert [items[c]["revenue_rank"] for c in ("Shoes", "Apparel", "Books")] == [1, 2, 3]
     assert [r["name"] for r in gateways(baskets(shop), AS_OF, days=180)["channels"]] == []
+
+
+def test_gateways_with_predicted_clv(shop: Workspace) -> None:
+    key = keys(shop)
+    clv = {"c1": 40.0, "c3": 10.0, "c4": 7.0, "c2": 90.0}  # c6 has none: it counts as 0
+    predictions = ibis.memtable({"customer_key": [key[c] for c in clv], "clv": list(clv.values())})
+    result = gateways(baskets(shop), AS_OF, days=180, min_support=1, predictions=predictions)
+    channels = {r["name"]: r for r in result["channels"]}
+    web = channels["web"]  # c1, c3, c6: 40, 10, 0
+    assert web["avg_clv"] == pytest.approx(50 / 3, abs=1e-6)
+    # sample variance ((70/3)^2 + (20/3)^2 + (50/3)^2) / 2 = 1300/3
+    half = 1.959964 * (1300 / 3 / 3) ** 0.5
+    assert (web["clv_low"], web["clv_high"]) == pytest.approx(
+        (50 / 3 - half, 50 / 3 + half), abs=1e-5
+    )
+    assert channels["app"]["avg_clv"] == 7.0 and channels["app"]["clv_low"] is None
+    items = {r["name"]: r for r in result["items"]}
+    assert items["Shoes"]["avg_clv"] == pytest.approx(65.0)  # c1 40, c2 90
+    assert sorted(r["clv_rank"] for r in result["items"]) == [1, 2, 3]
+    plain = gateways(baskets(shop), AS_OF, days=180, min_support=1)
+    assert "avg_clv" not in plain["channels"][0]
+    same = {k: v for k, v in web.items() if not k.startswith(("avg_clv", "clv"))}
+    assert same == {k: v for k, v in plain["channels"][1].items()}
 
 
 def test_gateways_before_anyone_had_the_window(shop: Workspace) -> None:

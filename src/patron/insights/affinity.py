@@ -288,23 +288,30 @@ def gateways(
     by: str = "category",
     days: int = 365,
     min_support: int = 5,
+    predictions: Table | None = None,
 ) -> dict[str, Any]:
     """First-purchase items and acquisition channels by the repeat rate and value they bring.
 
     ``channels`` and ``items`` rows (name, customers, repeaters, repeat_rate with its Wilson
     interval, avg_revenue with its interval, repeat_rank, revenue_rank) for groups of at least
-    ``min_support`` customers. Ranks go by the lower interval ends, so a handful of lucky
-    customers does not top the list; rows come in repeat-rank order.
+    ``min_support`` customers. With ``predictions`` (customer_key, clv: the stored ones), also
+    avg_clv, the mean predicted CLV (0 for a customer without one), its interval and clv_rank.
+    Ranks go by the lower interval ends, so a handful of lucky customers does not top the list;
+    rows come in repeat-rank order.
     """
     _check(by=by, min_support=min_support)
     if days < 1:
         raise InputError("the gateway window (--days) must be at least 1 day")
     acquired_by = as_of - timedelta(days=days)
     cohort = first_window(baskets, as_of, days, acquired_by)
+    if predictions is not None:
+        clv = predictions.select("customer_key", clv=predictions.clv.cast("float64"))
+        cohort = cohort.left_join(clv, "customer_key").drop("customer_key_right")
+        cohort = cohort.mutate(clv=cohort.clv.fill_null(0.0))
     bought = purchase_lines(baskets, as_of, by)
     first = bought.inner_join(cohort, "customer_key")
     first = first.filter(first.order_date == first.first_date).select(
-        "customer_key", "item", "repeat", "value"
+        "customer_key", "item", "repeat", "value", *(["clv"] if predictions is not None else [])
     )
     first = first.distinct()
     return {
@@ -339,40 +346,61 @@ def first_window(baskets: Baskets, as_of: date, days: int, acquired_by: date) ->
 
 
 def _gateway_rows(t: Table, key: ibis.Value, min_support: int) -> list[dict[str, Any]]:
-    """Per value of ``key``: counts, repeat rate and mean value with intervals, and ranks."""
+    """Per value of ``key``: counts, repeat rate and mean value (and predicted CLV when ``t``
+    has ``clv``) with intervals, and ranks."""
+    sums: dict[str, ibis.Value] = {}
+    for amount in _means(t):
+        sums |= {amount: t[amount].sum(), f"{amount}2": (t[amount] * t[amount]).sum()}
     agg = t.group_by(name=key).agg(
-        customers=t.count(),
-        repeaters=t.repeat.cast("int64").sum(),
-        value=t.value.sum(),
-        value2=(t.value * t.value).sum(),
+        customers=t.count(), repeaters=t.repeat.cast("int64").sum(), **sums
     )
     agg = agg.filter(agg.customers >= min_support).order_by("name")
     rows = [_gateway_row(row) for row in agg.to_pyarrow().to_pylist()]
-    for field, low in (("repeat_rank", "repeat_low"), ("revenue_rank", "revenue_low")):
+    ranks = [("repeat_rank", "repeat_low"), ("revenue_rank", "revenue_low")]
+    if "clv" in t.columns:
+        ranks.append(("clv_rank", "clv_low"))
+    for field, low in ranks:
         ranked = sorted(rows, key=lambda r: (r[low] is None, -(r[low] or 0.0), r["name"]))
         for rank, row in enumerate(ranked, 1):
             row[field] = rank
     return sorted(rows, key=lambda r: r["repeat_rank"])
 
 
+def _means(t: Table) -> tuple[str, ...]:
+    """The per-customer amounts a gateway row averages: window value, and predicted CLV."""
+    return ("value", "clv") if "clv" in t.columns else ("value",)
+
+
+_MEAN_NAMES = {"value": ("avg_revenue", "revenue"), "clv": ("avg_clv", "clv")}
+"""Amount -> (its mean's field, its interval's prefix) in a gateway row."""
+
+
 def _gateway_row(row: dict[str, Any]) -> dict[str, Any]:
     n, repeaters = row["customers"], row["repeaters"]
     low, high = wilson(repeaters, n)
-    mean, var = _mean_var({"f": row["value"], "f2": row["value2"]}, n)
+    out = {
+        "name": row["name"],
+        "customers": n,
+        "repeaters": repeaters,
+        "repeat_rate": repeaters / n,
+        "repeat_low": low,
+        "repeat_high": high,
+    }
+    for amount, (field, prefix) in _MEAN_NAMES.items():
+        if amount in row:
+            out |= _mean_interval(row[amount], row[f"{amount}2"], n, field, prefix)
+    return rounded(out)
+
+
+def _mean_interval(f: float, f2: float, n: int, field: str, prefix: str) -> dict[str, Any]:
+    """The mean of n amounts summing to f (squares to f2) and its normal 95% interval."""
+    mean, var = _mean_var({"f": f, "f2": f2}, n)
     half = Z95 * math.sqrt(var / n) if n > 1 else None
-    return rounded(
-        {
-            "name": row["name"],
-            "customers": n,
-            "repeaters": repeaters,
-            "repeat_rate": repeaters / n,
-            "repeat_low": low,
-            "repeat_high": high,
-            "avg_revenue": mean,
-            "revenue_low": mean - half if half is not None else None,
-            "revenue_high": mean + half if half is not None else None,
-        }
-    )
+    return {
+        field: mean,
+        f"{prefix}_low": mean - half if half is not None else None,
+        f"{prefix}_high": mean + half if half is not None else None,
+    }
 
 
 def purchase_lines(baskets: Baskets, as_of: date, by: str) -> Table:

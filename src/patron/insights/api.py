@@ -94,7 +94,8 @@ class Insights:
         min_support: int = 5,
     ) -> dict[str, Any]:
         """What each group of ``dimension`` leans to (lift over the base rate), what repeat
-        buyers buy that one-and-done buyers do not, and the gateway first purchases."""
+        buyers buy that one-and-done buyers do not, and the gateway first purchases (with the
+        mean predicted CLV of the customers they brought once ``patron predict`` has run)."""
         day = self._ws.as_of(as_of)
         baskets = self.baskets()
         groups = _only(self._groups(dimension, day), self.members(segment, as_of=day))
@@ -108,7 +109,9 @@ class Insights:
                 baskets, groups, dimension, day, by=by, top=top, min_support=min_support
             ),
             "repeat": affinity.repeat_affinity(baskets, day, by=by, min_support=min_support),
-            "gateways": affinity.gateways(baskets, day, by=by, min_support=min_support),
+            "gateways": affinity.gateways(
+                baskets, day, by=by, min_support=min_support, predictions=self._predictions()
+            ),
         }
 
     def customer_affinities(

@@ -124,7 +124,9 @@ def _gateway_bars(kind: str, rows: list[dict[str, Any]]) -> go.Bar:
             "array": [r["repeat_high"] - x for r, x in zip(rows, rates, strict=True)],
             "arrayminus": [x - r["repeat_low"] for r, x in zip(rows, rates, strict=True)],
         },
-        customdata=[[r["customers"], r["avg_revenue"]] for r in rows],
+        customdata=[[r["customers"], r["avg_revenue"], r.get("avg_clv")] for r in rows],
         hovertemplate="%{y}: %{x:.0%} of %{customdata[0]:,} bought again"
-        "<br>%{customdata[1]:,.2f} revenue each<extra></extra>",
+        "<br>%{customdata[1]:,.2f} revenue each in the window"
+        + ("<br>%{customdata[2]:,.2f} predicted CLV each" if "avg_clv" in rows[0] else "")
+        + "<extra></extra>",
     )
