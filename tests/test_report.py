@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from patron import InputError, Workspace
+from patron.insights.affinity import gateways as gateway_rows
 from patron.insights.ideal import ideal_profile
 from patron.report import format as fmt
 from patron.report import write_report
@@ -301,7 +302,9 @@ def test_insights_section_shows_what_the_api_says(
     leaning = [g for g in found["groups"] if g["shrunk_lift"] > 1]
     assert section.affinity is not None and section.affinity["groups"] == leaning
     assert len(leaning) < len(found["groups"])  # some top items sit below the base rate
-    assert section.affinity["gateways"]["items"] == found["gateways"]["items"][:5]
+    # gathered before another test stored predictions: no predicted CLV in the gateways then
+    plain = gateway_rows(workspace.insights.baskets(), data.as_of)
+    assert section.affinity["gateways"]["items"] == plain["items"][:5]
     page = loaded.page
     text = page.inner_text("[data-insight=timing]")
     t = section.timing
