@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import ibis
 import numpy as np
 import pytest
+from scipy import sparse
 
 from insights.support import baskets, csv_workspace, ids, keys, sample_workspace
 from patron import InputError, Workspace
@@ -261,6 +263,96 @@ def test_bad_options_say_what_to_do(shop: Workspace) -> None:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ws, _ = sample_workspace(tmp_path_factory.mktemp("sample"), customers=3_000, seed=3)
     return ws
+
+
+Pick = tuple[int, int, float, int, int]
+"""(row, item, score, rank, because) of one recommendation."""
+
+
+def picks(top: rec.Ranked) -> list[Pick]:
+    columns = (top.at, top.item, top.score, top.rank, top.because)
+    return [
+        (int(r), int(i), float(s), int(n), int(b)) for r, i, s, n, b in zip(*columns, strict=True)
+    ]
+
+
+def full_sort(
+    p: rec.Purchases, sim: Any, rows: np.ndarray, k: int, allowed: Callable[..., Any]
+) -> list[Pick]:
+    """The ranking by brute force: every allowed item's float64 score (the sparse product
+    over the whole similarity), sorted by score, then index; reasons by a plain argmax."""
+    x = p.bought[rows].astype(np.float64)
+    weights = np.zeros((x.shape[1],) * 2) if sim is None else sim.toarray()
+    scores, ok = x @ weights, allowed(rows)
+    out: list[Pick] = []
+    for row in range(rows.size):
+        items = np.flatnonzero(ok[row])
+        best = items[np.lexsort((items, -scores[row, items]))][:k]
+        bought = x[[row]].indices
+        for place, item in enumerate(best):
+            why = bought[np.argmax(weights[bought, item])] if scores[row, item] > 0 else -1
+            out.append((row, int(item), float(scores[row, item]), place + 1, int(why)))
+    return out
+
+
+def test_fast_ranking_gives_what_a_full_sort_gives(
+    sample: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ranking screens scores in float32, scores only the candidates exactly and fills
+    # short lists (and the popularity baseline) with the first allowed items: a full float64
+    # sort of every row must give the same picks, scores, ranks and reasons. A thinned rule
+    # leaves many rows fewer than k positive scores.
+    monkeypatch.setattr(rec, "CHUNK_CELLS", 200_000)  # several chunks, on several threads
+    p = purchases(baskets(sample), sample.as_of())
+    sim = similarity(p)
+    rules = rec.eligible(p, sample.as_of(), recent_days=60, exclude_categories=())
+    thin = np.random.default_rng(1).random(p.bought.shape) < 0.1
+    rows = np.arange(p.customers.size)
+    for allowed in (rules, lambda r: rules(r) & thin[r]):
+        for k in (1, 3, 10):
+            for weights in (sim, None):
+                expected = full_sort(p, weights, rows, k, allowed)
+                assert picks(rec.rank(p, weights, rows, k, allowed)) == expected
+
+
+def rank_one(
+    p: rec.Purchases, bought: list[int], weights: dict[tuple[int, int], float], k: int
+) -> list[Pick]:
+    """The top k of one customer who bought ``bought``, under the similarity ``weights``."""
+    m = len(p.items.sku)
+    sim = np.zeros((m, m))
+    for (i, j), w in weights.items():
+        sim[i, j] = w
+    x = sparse.csr_array(([True] * len(bought), bought, [0, len(bought)]), shape=(1, m))
+    one = rec.Purchases(p.customers[:1], p.items, x, x, x)
+    everything = np.ones((1, m), dtype=bool)
+    return picks(rec.rank(one, sparse.csr_array(sim), np.arange(1), k, lambda r: everything))
+
+
+def test_scores_float32_cannot_tell_apart_rank_as_in_float64(shop: Workspace) -> None:
+    p = purchases(baskets(shop), AS_OF)
+    # Item 0 bought: items 1 and 2 score 0.3 and 0.3 + 1e-12, one float32; items 3 and 4
+    # 0.2 each, a true tie: the lower index first.
+    assert np.float32(0.3) == np.float32(0.3 + 1e-12)
+    weights = {(0, 1): 0.3, (0, 2): 0.3 + 1e-12, (0, 3): 0.2, (0, 4): 0.2}
+    assert rank_one(p, [0], weights, 4) == [
+        (0, 2, 0.3 + 1e-12, 1, 0),
+        (0, 1, 0.3, 2, 0),
+        (0, 3, 0.2, 3, 0),
+        (0, 4, 0.2, 4, 0),
+    ]
+    # Items 0 and 3 bought: item 1 scores 1e-12 more than item 2 in float64, but its float32
+    # sum is the smaller; the screen's slack must keep it a candidate.
+    a0, a3, b0, b3 = (
+        0.1485835358831789,
+        0.18894878343490004,
+        0.1494516229150914,
+        0.18808069640198755,
+    )
+    f32 = np.float32
+    assert a0 + a3 > b0 + b3 and f32(f32(a0) + f32(a3)) < f32(f32(b0) + f32(b3))
+    weights = {(0, 1): a0, (3, 1): a3, (0, 2): b0, (3, 2): b3}
+    assert rank_one(p, [0, 3], weights, 1) == [(0, 1, a0 + a3, 1, 3)]
 
 
 def test_backtest_beats_popularity_on_the_synthetic_sample(sample: Workspace) -> None:
