@@ -299,7 +299,7 @@ class Insights:
             self.next_purchases(as_of=day).select(*_TIMING_FIELDS),
             discount.customer_discounts(self._ws.table("orders"), day).select(*_DISCOUNT_FIELDS),
         ]
-        has_lines = self._has_lines()
+        has_lines = self.has_lines()
         if has_lines:
             baskets = self.baskets()
             picks = recommend.recommend(baskets, day, k=RECOMMENDED)
@@ -333,7 +333,8 @@ class Insights:
         name = f"_insight_part_{self._temps}"
         return self._ws.warehouse.ibis.create_table(name, table, temp=True, overwrite=True)
 
-    def _has_lines(self) -> bool:
+    def has_lines(self) -> bool:
+        """Whether any order lines are loaded: the basket insights need them."""
         lines = self._ws.table("order_lines")
         return bool(lines.limit(1).count().to_pyarrow().as_py())
 

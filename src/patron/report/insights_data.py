@@ -51,7 +51,7 @@ class InsightsReport:
 def gather_insights(ws: Workspace, as_of: date) -> InsightsReport:
     """The insights as of ``as_of``; affinity only when order lines are loaded."""
     insights = ws.insights
-    has_lines = bool(ws.table("order_lines").count().to_pyarrow().as_py())
+    has_lines = insights.has_lines()
     found = insights.affinity(as_of=as_of, top=TOP_ITEMS) if has_lines else None
     return InsightsReport(
         timing=insights.timing(as_of=as_of),
