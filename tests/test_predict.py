@@ -125,6 +125,8 @@ def test_stored_predictions_reach_segments_and_exports(tmp_path: Path) -> None:
         stored = ws.stored_predictions().to_pyarrow()
         summary = ws.segment_summary(as_of=END)
         ws.export_customers(tmp_path / "customers.csv", as_of=END)
+        temps = "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_insight_part%'"
+        assert ws.warehouse.duckdb.execute(temps).fetchall() == [(0,)]  # released
     assert stored.num_rows == 2357 and set(stored["model"].to_pylist()) == {"mbgnbd"}
     risk = {g["name"]: g["customers"] for g in summary["churn_risk"]}
     alive = np.array(stored["p_alive"].to_pylist())
@@ -137,6 +139,22 @@ def test_stored_predictions_reach_segments_and_exports(tmp_path: Path) -> None:
     assert value == {"top_20pct": 472, "next_30pct": 707, "bottom_50pct": 1178}
     exported = pcsv.read_csv(tmp_path / "customers.csv")
     assert {"p_alive", "clv", "next_purchase_date", "churn_risk"} <= set(exported.column_names)
+    assert_one_next_purchase(exported.to_pylist(), stored.to_pylist())
+
+
+def assert_one_next_purchase(exported: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
+    """The export's expected next purchase is the model's where it gives a date, else the
+    empirical rule's, and the contact day is three days before it (never before END + 1)."""
+    model = {r["customer_key"]: r["next_purchase_date"] for r in stored}
+    bases = {r["next_purchase_basis"] for r in exported}
+    assert "model" in bases and bases <= {"model", "own", "population"}
+    for row in exported:
+        expected = model.get(row["customer_key"])
+        assert (row["next_purchase_basis"] == "model") == (expected is not None)
+        if expected is not None:
+            assert row["next_purchase_date"] == expected
+        contact = max(row["next_purchase_date"] - timedelta(days=3), END + timedelta(days=1))
+        assert row["next_contact_date"] == contact
 
 
 def test_one_time_buyers_get_the_population_spend(plain: dict[str, dict[str, Any]]) -> None:

@@ -32,10 +32,12 @@ PROFILE_COLUMNS = (
 
 def customer_table(customers: Table, segments: Table, *extras: Table) -> Table:
     """Profiles left-joined to segments and any per-customer ``extras`` (e.g. the insights'
-    fields): every known person, one row each."""
+    fields): every known person, one row each. A column two parts share comes from the later
+    one (the insights' ``next_purchase_date`` resolves the model's and the empirical rule)."""
     joined = customers.select(*PROFILE_COLUMNS)
     for table in (segments, *extras):
-        joined = joined.left_join(table, "customer_key").drop("customer_key_right")
+        shared = (set(joined.columns) & set(table.columns)) - {"customer_key"}
+        joined = joined.drop(*shared).left_join(table, "customer_key").drop("customer_key_right")
     return joined.mutate(stage=joined.stage.fill_null("prospect")).order_by("customer_key")
 
 

@@ -153,7 +153,11 @@ def _five(score: ibis.Value, bins: int) -> ibis.Value:
 
 
 def _stage(t: Table, defect_after: float, inactive_after: float, window: int) -> Table:
-    """Purchase cycle, expected next purchase date and lifecycle stage."""
+    """Purchase cycle and lifecycle stage.
+
+    The cycle only scales how overdue a customer is; the expected next purchase date has one
+    definition, :func:`patron.insights.timing.next_purchase`, so the export never shows two.
+    """
     gap = t.second_date.delta(t.first_date, unit="day")
     typical = t.aggregate(m=gap.median().fill_null(window)).m.as_scalar()
     gaps = t.occasions - 1
@@ -168,10 +172,6 @@ def _stage(t: Table, defect_after: float, inactive_after: float, window: int) ->
     )
     return t.mutate(
         cycle_days=cycle.round(1),
-        # DuckDB's date + interval is a timestamp though Ibis types it a date: cast explicitly
-        expected_next_purchase=(
-            t.last_date.cast("timestamp") + cycle.round().cast("int32").as_interval("D")
-        ).date(),
         stage=stage,
     )
 

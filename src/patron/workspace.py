@@ -506,10 +506,13 @@ class Workspace:
         """Write one row per customer (identifiers, consent, totals, segments and the insights'
         per-customer fields, :meth:`Insights.customer_fields`); returns rows."""
         customers, day = self.table("customers"), self.as_of(as_of)
-        table = customer_table(
-            customers, self.segments(as_of=day), self.insights.customer_fields(as_of=day)
-        )
-        write_table(table, Path(out))
+        try:
+            table = customer_table(
+                customers, self.segments(as_of=day), self.insights.customer_fields(as_of=day)
+            )
+            write_table(table, Path(out))
+        finally:
+            self.insights.release()
         return int(customers.count().to_pyarrow().as_py())  # one row per customer, as written
 
     def close(self) -> None:

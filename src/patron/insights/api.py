@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from patron.workspace import Workspace
 
 DISCOUNT_DIMENSION = "rfm_segment"
-_TIMING_FIELDS = ("customer_key", "next_contact_date")
+_TIMING_FIELDS = ("customer_key", "next_purchase_date", "next_purchase_basis", "next_contact_date")
 _DISCOUNT_FIELDS = ("customer_key", "discount_score", "discount_band")
 _AFFINITY_FIELDS = ("customer_key", "top_categories")
 RECOMMENDED = 3
@@ -54,7 +54,7 @@ class Insights:
 
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
-        self._temps = 0
+        self._temps: list[str] = []
 
     def baskets(self) -> Baskets:
         """Orders, occasions, order lines and the catalog, as the basket insights read them."""
@@ -289,7 +289,8 @@ class Insights:
         return groups
 
     def customer_fields(self, *, as_of: date | None = None) -> Table:
-        """Per buyer, what an email tool personalizes with: ``next_contact_date``,
+        """Per buyer, what an email tool personalizes with: ``next_purchase_date`` and its
+        ``next_purchase_basis`` (:meth:`next_purchases`), ``next_contact_date``,
         ``top_categories`` (best first), ``discount_score`` (higher: more discount-driven),
         ``discount_band``, ``replenishment_due`` and ``replenishment_sku`` (the earliest due
         regular item), ``recommended_items`` (the top :data:`RECOMMENDED` skus of
@@ -329,9 +330,15 @@ class Insights:
         Joined as one query, the per-customer parts of a million customers outgrow DuckDB's
         memory limit; one at a time, each fits and the final join is of small rows.
         """
-        self._temps += 1
-        name = f"_insight_part_{self._temps}"
+        name = f"_insight_part_{len(self._temps) + 1}"
+        self._temps.append(name)
         return self._ws.warehouse.ibis.create_table(name, table, temp=True, overwrite=True)
+
+    def release(self) -> None:
+        """Drop the temporary tables behind earlier :meth:`customer_fields` results, which
+        stop working; without it they last until the workspace closes."""
+        while self._temps:
+            self._ws.warehouse.duckdb.execute(f"DROP TABLE IF EXISTS {self._temps.pop()}")
 
     def has_lines(self) -> bool:
         """Whether any order lines are loaded: the basket insights need them."""
