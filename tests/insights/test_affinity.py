@@ -224,6 +224,16 @@ def test_repeat_versus_one_and_done_by_hand(shop: Workspace) -> None:
     assert [r["item"] for r in strict["items"]] == ["Apparel", "Books"]
 
 
+def test_the_api_shares_one_computation_and_answers_the_same(shop: Workspace) -> None:
+    answer = shop.insights.affinity(as_of=AS_OF, min_support=1, top=None)
+    b = baskets(shop)
+    groups = shop.segments(as_of=AS_OF)
+    assert answer["repeat"] == repeat_affinity(b, AS_OF, min_support=1)
+    assert answer["groups"] == group_affinity(b, groups, "rfm_segment", AS_OF, min_support=1)
+    temps = "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_insight_part%'"
+    assert shop.warehouse.duckdb.execute(temps).fetchall() == [(0,)]
+
+
 def test_gateways_by_hand(shop: Workspace) -> None:
     result = gateways(baskets(shop), AS_OF, days=180, min_support=1)
     # Acquired by 2024-07-04: c1, c2, c3, c4, c6 (c5 came on 12-01). Second occasion within 180

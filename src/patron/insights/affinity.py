@@ -106,6 +106,7 @@ def group_affinity(
     min_support: int = 5,
     prior: float = 20.0,
     top: int | None = None,
+    shares: Table | None = None,
 ) -> list[dict[str, Any]]:
     """Per group of ``groups[column]``, the items its buyers lean to: lift over the base rate.
 
@@ -114,6 +115,7 @@ def group_affinity(
     ranked within the group by shrunk lift (then support, then name); ``top`` keeps the first
     ranks. The base is every buyer, in a group or not, so a filtered ``groups`` table (one
     segment) is still compared with the whole population. Groups of no buyers have no rows.
+    ``shares``: :func:`occasion_shares` of the same arguments, when the caller has them.
     """
     _check(by=by, min_support=min_support, prior=prior, top=top)
     if column not in groups.columns or "customer_key" not in groups.columns:
@@ -121,7 +123,7 @@ def group_affinity(
         raise InputError(
             f"the groups table needs customer_key and {column!r}{did_you_mean(column, known)}"
         )
-    shares = _occasion_shares(baskets, as_of, by)
+    shares = occasion_shares(baskets, as_of, by) if shares is None else shares
     everyone = shares.customer_key.nunique().as_scalar()
     base = shares.group_by("item").agg(base_share=shares.f.sum() / everyone)
     labelled = groups.filter(groups[column].notnull())
@@ -216,17 +218,23 @@ def _concentration(counts: Table, mix: Table) -> float:
 
 
 def repeat_affinity(
-    baskets: Baskets, as_of: date, *, by: str = "category", min_support: int = 5
+    baskets: Baskets,
+    as_of: date,
+    *,
+    by: str = "category",
+    min_support: int = 5,
+    shares: Table | None = None,
 ) -> dict[str, Any]:
     """What repeat buyers buy that one-and-done buyers do not: per-occasion shares and their lift.
 
     ``items`` rows (item, repeat_buyers, once_buyers, repeat_share, once_share, lift,
     difference with its 95% interval, p_value) for items at least ``min_support`` buyers
     bought, by lift, highest first; items no one-and-done buyer bought (lift None: infinite)
-    come first.
+    come first. ``shares``: :func:`occasion_shares` of the same arguments, when the caller
+    has them.
     """
     _check(by=by, min_support=min_support)
-    shares = _occasion_shares(baskets, as_of, by)
+    shares = occasion_shares(baskets, as_of, by) if shares is None else shares
     occ = occasions(baskets.sales, as_of)
     status = occ.group_by("customer_key").agg(repeat=occ.count() >= 2)
     shares = shares.inner_join(status, "customer_key")
@@ -415,10 +423,11 @@ def purchase_lines(baskets: Baskets, as_of: date, by: str) -> Table:
     return lines.inner_join(orders, "order_id").select("customer_key", "order_date", "item")
 
 
-def _occasion_shares(baskets: Baskets, as_of: date, by: str) -> Table:
+def occasion_shares(baskets: Baskets, as_of: date, by: str) -> Table:
     """Per buyer and item: f = occasions with the item / occasions with purchase lines."""
     days = purchase_lines(baskets, as_of, by).distinct()
-    lined = days.group_by("customer_key").agg(k=days.order_date.nunique())
+    dates = days.select("customer_key", "order_date").distinct()  # cheaper than nunique
+    lined = dates.group_by("customer_key").agg(k=dates.count())
     hits = days.group_by(["customer_key", "item"]).agg(c=days.count())
     hits = hits.inner_join(lined, "customer_key")
     return hits.select("customer_key", "item", f=hits.c / hits.k)

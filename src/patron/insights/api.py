@@ -10,7 +10,8 @@ The definitions live in the modules that compute them (timing, affinity, discoun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -99,20 +100,30 @@ class Insights:
         day = self._ws.as_of(as_of)
         baskets = self.baskets()
         groups = _only(self._groups(dimension, day), self.members(segment, as_of=day))
-        return {
-            "as_of": day.isoformat(),
-            "by": by,
-            "dimension": dimension,
-            "segment": segment,
-            "concentration": affinity.concentration(baskets, day, by=by),
-            "groups": affinity.group_affinity(
-                baskets, groups, dimension, day, by=by, top=top, min_support=min_support
-            ),
-            "repeat": affinity.repeat_affinity(baskets, day, by=by, min_support=min_support),
-            "gateways": affinity.gateways(
-                baskets, day, by=by, min_support=min_support, predictions=self._predictions()
-            ),
-        }
+        with self._scratch(affinity.occasion_shares(baskets, day, by)) as shares:
+            return {
+                "as_of": day.isoformat(),
+                "by": by,
+                "dimension": dimension,
+                "segment": segment,
+                "concentration": affinity.concentration(baskets, day, by=by),
+                "groups": affinity.group_affinity(
+                    baskets,
+                    groups,
+                    dimension,
+                    day,
+                    by=by,
+                    top=top,
+                    min_support=min_support,
+                    shares=shares,
+                ),
+                "repeat": affinity.repeat_affinity(
+                    baskets, day, by=by, min_support=min_support, shares=shares
+                ),
+                "gateways": affinity.gateways(
+                    baskets, day, by=by, min_support=min_support, predictions=self._predictions()
+                ),
+            }
 
     def customer_affinities(
         self,
@@ -333,6 +344,16 @@ class Insights:
         name = f"_insight_part_{len(self._temps) + 1}"
         self._temps.append(name)
         return self._ws.warehouse.ibis.create_table(name, table, temp=True, overwrite=True)
+
+    @contextmanager
+    def _scratch(self, table: Table) -> Iterator[Table]:
+        """``table`` computed once for the analyses of one call, dropped after them."""
+        kept = self._kept(table)
+        try:
+            yield kept
+        finally:
+            name = self._temps.pop()
+            self._ws.warehouse.duckdb.execute(f"DROP TABLE IF EXISTS {name}")
 
     def release(self) -> None:
         """Drop the temporary tables behind earlier :meth:`customer_fields` results, which
