@@ -14,9 +14,11 @@ from scipy import sparse
 
 from insights.support import baskets, csv_workspace, ids, keys, sample_workspace
 from patron import InputError, Workspace
+from patron.insights import item_similarity, ranking
 from patron.insights import recommend as rec
 from patron.insights.backtest import backtest
-from patron.insights.recommend import purchases, recommend, similarity
+from patron.insights.item_similarity import similarity
+from patron.insights.recommend import purchases, recommend
 
 AS_OF = date(2024, 12, 31)
 
@@ -223,9 +225,9 @@ def test_results_do_not_depend_on_chunking(
     shop: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = recommend(baskets(shop), AS_OF, k=4).to_pyarrow()
-    monkeypatch.setattr(rec, "CHUNK_CELLS", 8)  # one customer per chunk
+    monkeypatch.setattr(ranking, "CHUNK_CELLS", 8)  # one customer per chunk
     assert recommend(baskets(shop), AS_OF, k=4).to_pyarrow().equals(whole)
-    monkeypatch.setattr(rec, "DENSE_ITEMS", 0)  # similarity kept sparse
+    monkeypatch.setattr(item_similarity, "DENSE_ITEMS", 0)  # similarity kept sparse
     assert recommend(baskets(shop), AS_OF, k=4).to_pyarrow().equals(whole)
 
 
@@ -269,7 +271,7 @@ Pick = tuple[int, int, float, int, int]
 """(row, item, score, rank, because) of one recommendation."""
 
 
-def picks(top: rec.Ranked) -> list[Pick]:
+def picks(top: ranking.Ranked) -> list[Pick]:
     columns = (top.at, top.item, top.score, top.rank, top.because)
     return [
         (int(r), int(i), float(s), int(n), int(b)) for r, i, s, n, b in zip(*columns, strict=True)
@@ -302,7 +304,7 @@ def test_fast_ranking_gives_what_a_full_sort_gives(
     # short lists (and the popularity baseline) with the first allowed items: a full float64
     # sort of every row must give the same picks, scores, ranks and reasons. A thinned rule
     # leaves many rows fewer than k positive scores.
-    monkeypatch.setattr(rec, "CHUNK_CELLS", 200_000)  # several chunks, on several threads
+    monkeypatch.setattr(ranking, "CHUNK_CELLS", 200_000)  # several chunks, on several threads
     p = purchases(baskets(sample), sample.as_of())
     sim = similarity(p)
     rules = rec.eligible(p, sample.as_of(), recent_days=60, exclude_categories=())
@@ -312,7 +314,7 @@ def test_fast_ranking_gives_what_a_full_sort_gives(
         for k in (1, 3, 10):
             for weights in (sim, None):
                 expected = full_sort(p, weights, rows, k, allowed)
-                assert picks(rec.rank(p, weights, rows, k, allowed)) == expected
+                assert picks(ranking.rank(p, weights, rows, k, allowed)) == expected
 
 
 def rank_one(
@@ -326,7 +328,7 @@ def rank_one(
     x = sparse.csr_array(([True] * len(bought), bought, [0, len(bought)]), shape=(1, m))
     one = rec.Purchases(p.customers[:1], p.items, x, x, x)
     everything = np.ones((1, m), dtype=bool)
-    return picks(rec.rank(one, sparse.csr_array(sim), np.arange(1), k, lambda r: everything))
+    return picks(ranking.rank(one, sparse.csr_array(sim), np.arange(1), k, lambda r: everything))
 
 
 def test_scores_float32_cannot_tell_apart_rank_as_in_float64(shop: Workspace) -> None:

@@ -20,19 +20,17 @@ import pyarrow as pa
 
 from patron.errors import InputError
 from patron.insights.affinity import Baskets
+from patron.insights.item_similarity import SHRINK, similarity
+from patron.insights.ranking import Ranked, rank
 from patron.insights.recommend import (
     RECENT_DAYS,
-    SHRINK,
     K,
     Purchases,
-    Ranked,
     bought_pairs,
     check,
     codes,
     eligible,
     purchases,
-    rank,
-    similarity,
 )
 
 HOLDOUT_DAYS = 90

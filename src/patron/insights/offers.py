@@ -33,20 +33,18 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from patron.insights.affinity import Baskets
+from patron.insights.item_similarity import SHRINK, similarity
+from patron.insights.ranking import Ranked, rank
 from patron.insights.recommend import (
     RECENT_DAYS,
-    SHRINK,
     Eligible,
     Items,
     Purchases,
-    Ranked,
     check,
     eligible,
     indices,
     load,
-    rank,
     reasons,
-    similarity,
 )
 
 if TYPE_CHECKING:
