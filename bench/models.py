@@ -600,7 +600,7 @@ def print_size(n: int, done: dict[tuple[int, str], dict[str, Any]]) -> None:
         r = done[n, tool]
         if "seconds" not in r or "error" in r:
             note = f"skipped ({r['skipped']})" if "skipped" in r else f"FAILED {r.get('error')}"
-            table.append([tool, *[""] * 13, note])
+            table.append([tool, *[""] * 14, note])
             continue
         s = r["seconds"]
         cells = [s["fit"], s["score"], s["gg_fit"], total(r), r["peak_mib"], s["import"]]

@@ -4,8 +4,8 @@ A model supplies its per-row log-likelihood and its gradient with respect to the
 parameters; this module turns them into a fit. Rows are *unique* sufficient statistics with a
 ``weights`` count of the customers they stand for, so 10 million customers cost what their
 distinct histories cost. Parameters are optimized on the log scale (they are all positive) with
-L-BFGS and an optional L2 penalty ``penalizer * sum(params ** 2)``; standard errors come from the
-observed information (the Hessian of the unpenalized log-likelihood at the optimum, by central
+BFGS and an optional L2 penalty ``penalizer * sum(params ** 2)``; standard errors come from the
+observed information (the Hessian of the unpenalized log-likelihood at the optimum, by forward
 differences of the analytic gradient).
 
 The surface follows scikit-learn: ``__init__`` stores options, ``fit`` returns ``self``, fitted
@@ -20,11 +20,14 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 from patron.errors import ConvergenceError, ConvergenceWarning, InputError, NotFittedError
 
 Array = np.ndarray
+Likelihood = Callable[[Array], tuple[float, Array]]  # parameters -> value and gradient
+BLOCK_ROWS = 8192  # rows per likelihood evaluation: see _blocks
+SAMPLE_STEP = 4  # a fit on this many blocks of rows or more starts from a sample: Model._start
 
 
 class Model(ABC):
@@ -99,46 +102,107 @@ class Model(ABC):
     def _fit(self, data: dict[str, Array], weights: Array | None, start: Array) -> Self:
         """Maximize the weighted log-likelihood from ``start`` and store the fitted values.
 
-        L-BFGS-B with scipy's default tolerances gets near the top fast but stops short on a
-        large data set (the objective is a mean per customer: a million-customer fit ends
-        about 0.002 of log-likelihood below the top, parameters off in the fourth digit). One
-        Newton step with the Hessian the standard errors need anyway finishes the climb: the
-        parameters then agree with lifetimes' optimum to six digits, for one more gradient.
+        The climb (BFGS on the log parameters) goes on to a gradient of 1e-8 per customer:
+        scipy's default 1e-5 stops a million-customer fit with parameters off in the fourth
+        digit, and the Hessian taken there puts standard errors off in the third. One Newton
+        step with the Hessian the standard errors need anyway finishes the climb. On many rows
+        the climb starts where a fit on a sample of them ends (:meth:`_start`).
         """
         w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
-        total = w.sum()
+        loglik = self._likelihood(data, w)
+        theta, inverse = self._start(data, w, np.log(start))
+        found = self._climb(loglik, w.sum(), theta, inverse, gtol=1e-8)
+        params = np.exp(found.x)
+        hessian = _hessian(lambda p: loglik(p)[1], params, loglik(params)[1])
+        params, polished = _newton_step(self._penalized(loglik), params, hessian, self.penalizer)
+        climbed = found.success or np.max(np.abs(found.jac)) <= 1e-5  # scipy's default: a fit
+        if not (climbed or polished):
+            name = type(self).__name__
+            warnings.warn(f"{name}: {found.message}", ConvergenceWarning, stacklevel=3)
+        self._params = params
+        self._loglik = loglik(params)[0]
+        self._cov = _inverse(hessian)
+        self._n_customers = w.sum()
+        self._unique_rows = len(w)
+        return self
+
+    def _likelihood(self, data: dict[str, Array], w: Array) -> Likelihood:
+        """The weighted log-likelihood and its gradient as a function of the parameters, summed
+        over blocks of rows (:func:`_blocks`). It remembers the points it was asked for: the
+        Hessian and the Newton step start where the climb ended, and the fit stores the value
+        where the Newton step ended."""
+        blocks = _blocks(data, w)
+        seen: dict[bytes, tuple[float, Array]] = {}
+
+        def loglik(params: Array) -> tuple[float, Array]:
+            key = params.tobytes()
+            if key not in seen:
+                value, slope = 0.0, np.zeros(len(params))
+                for rows, weight in blocks:
+                    ll, grad = self.loglik_rows(params, rows)
+                    value += weight @ ll
+                    slope += weight @ grad
+                seen[key] = value, slope
+            return seen[key]
+
+        return loglik
+
+    def _penalized(self, loglik: Likelihood) -> Likelihood:
+        """The log-likelihood less the L2 penalty, and its gradient."""
 
         def penalized(params: Array) -> tuple[float, Array]:
-            ll, grad = self.loglik_rows(params, data)
-            value = w @ ll - self.penalizer * np.sum(params**2)
-            return value, w @ grad - 2 * self.penalizer * params
+            value, slope = loglik(params)
+            return value - self.penalizer * np.sum(params**2), slope - 2 * self.penalizer * params
+
+        return penalized
+
+    def _climb(
+        self, loglik: Likelihood, total: float, theta: Array, inverse: Array | None, *, gtol: float
+    ) -> OptimizeResult:
+        """BFGS on the log parameters from ``theta``, with ``inverse`` as its first inverse
+        Hessian (None: the identity). BFGS, not L-BFGS-B: with a handful of parameters the
+        limited memory buys nothing, and scipy's L-BFGS-B calls the threaded BLAS for 4-by-4
+        algebra, which costs milliseconds per iteration on a busy machine."""
+        penalized = self._penalized(loglik)
 
         def objective(theta: Array) -> tuple[float, Array]:
             value, slope = penalized(np.exp(theta))
             return -value / total, -slope * np.exp(theta) / total  # chain rule: d/dlog p
 
-        found = minimize(objective, np.log(start), jac=True, method="L-BFGS-B")
-        name = type(self).__name__
+        options = {"hess_inv0": inverse, "gtol": gtol}
+        found = minimize(objective, theta, jac=True, method="BFGS", options=options)
         if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
+            name = type(self).__name__
             raise ConvergenceError(f"{name} found no finite likelihood: {found.message}")
-        params = np.exp(found.x)
-        hessian = _hessian(lambda p: w @ self.loglik_rows(p, data)[1], params)
-        params, polished = _newton_step(penalized, params, hessian, self.penalizer)
-        if not (found.success or polished):
-            warnings.warn(f"{name}: {found.message}", ConvergenceWarning, stacklevel=3)
-        self._params = params
-        self._loglik = float(w @ self.loglik_rows(params, data)[0])
-        self._cov = _inverse(hessian)
-        self._n_customers = total
-        self._unique_rows = len(w)
-        return self
+        return found
+
+    def _start(self, data: dict[str, Array], w: Array, theta: Array) -> tuple[Array, Array | None]:
+        """Where the climb on all rows starts, and BFGS's first inverse Hessian there.
+
+        On many rows: the end of a climb on every k-th row (a block's worth, weighted up to all
+        customers) and BFGS's inverse Hessian there. The sample's climb costs about two
+        evaluations on all rows and ends near the top (parameters within 10-25% on the bench's
+        million customers), and its curvature spares BFGS the dozens of evaluations it would
+        spend learning it on all rows (BG/NBD's r and alpha move together along a long ridge):
+        the climb on all rows then takes five to ten. Few rows, or a sample that cannot pin the
+        parameters down: ``theta`` and None.
+        """
+        step = len(w) // BLOCK_ROWS
+        if step < SAMPLE_STEP or not w[::step].sum() > 0:
+            return theta, None
+        sample = {name: values[::step] for name, values in data.items()}
+        loglik = self._likelihood(sample, w[::step] * (w.sum() / w[::step].sum()))
+        try:
+            found = self._climb(loglik, w.sum(), theta, None, gtol=1e-5)
+            inverse = (found.hess_inv + found.hess_inv.T) / 2
+            np.linalg.cholesky(inverse)  # raises unless positive definite
+        except (ConvergenceError, np.linalg.LinAlgError):
+            return theta, None
+        return found.x, inverse
 
 
 def _newton_step(
-    penalized: Callable[[Array], tuple[float, Array]],
-    params: Array,
-    hessian: Array,
-    penalizer: float,
+    penalized: Likelihood, params: Array, hessian: Array, penalizer: float
 ) -> tuple[Array, bool]:
     """One Newton step on the penalized log-likelihood from ``params``, kept when it stays
     positive and does not lower the value; whether the result sits at a stationary point."""
@@ -146,13 +210,13 @@ def _newton_step(
     try:
         step = np.linalg.solve(hessian - 2 * penalizer * np.eye(len(params)), -slope)
     except np.linalg.LinAlgError:
-        return params, False
+        step = np.full(len(params), np.nan)  # singular: no step
     moved = params + step
     if np.all(moved > 0):
         new_value, new_slope = penalized(moved)
         if np.isfinite(new_value) and new_value >= value:
-            return moved, bool(np.max(np.abs(new_slope * moved)) < 1e-6 * max(1, abs(new_value)))
-    return params, False
+            params, value, slope = moved, new_value, new_slope
+    return params, bool(np.max(np.abs(slope * params)) < 1e-6 * max(1, abs(value)))
 
 
 def _weights(weights: Array | None, n: int) -> Array:
@@ -164,16 +228,27 @@ def _weights(weights: Array | None, n: int) -> Array:
     return w
 
 
-def _hessian(score: Callable[[Array], Array], params: Array) -> Array:
-    """The Hessian of the log-likelihood from central differences of its analytic gradient."""
+def _blocks(data: dict[str, Array], w: Array) -> list[tuple[dict[str, Array], Array]]:
+    """The rows and their weights cut into blocks of ``BLOCK_ROWS``: numpy's elementwise passes
+    over a block's temporaries stay in the CPU cache, several times faster than one pass over
+    every row, and each block keeps its own memo of :func:`levels`."""
+    return [
+        ({name: values[i : i + BLOCK_ROWS] for name, values in data.items()}, w[i : i + BLOCK_ROWS])
+        for i in range(0, len(w), BLOCK_ROWS)
+    ]
+
+
+def _hessian(score: Callable[[Array], Array], params: Array, slope: Array) -> Array:
+    """The Hessian of the log-likelihood from forward differences of its analytic gradient
+    ``score``, which is ``slope`` at ``params``: one gradient per parameter. Steps of 2e-8
+    relative balance the differences' truncation against rounding; on the CDNOW and 1M-customer
+    fits the standard errors agree with central differences' to 6e-6 or better."""
     k = len(params)
     hessian = np.empty((k, k))
     for i in range(k):
-        h = 1e-5 * max(abs(params[i]), 1e-3)
-        up, down = params.copy(), params.copy()
-        up[i] += h
-        down[i] -= h
-        hessian[:, i] = (score(up) - score(down)) / (2 * h)
+        up = params.copy()
+        up[i] += 2e-8 * params[i]  # relative: every evaluation stays at positive parameters
+        hessian[:, i] = (score(up) - slope) / (up[i] - params[i])
     return (hessian + hessian.T) / 2
 
 
@@ -186,14 +261,20 @@ def _inverse(hessian: Array) -> Array:
 
 
 def levels(data: dict[str, Array], name: str) -> tuple[Array, Array]:
-    """The distinct values of ``data[name]`` and each row's index into them, memoized in
-    ``data``: a fit evaluates the likelihood dozens of times on the same rows, and terms that
-    depend on one column alone (special functions of the frequency) are computed once per
-    distinct value, a few hundred, instead of once per row."""
+    """The distinct values of ``data[name]``, a column of whole non-negative numbers (the
+    frequency), and each row's index into them, memoized in ``data``: a fit evaluates the
+    likelihood dozens of times on the same rows, and terms that depend on the frequency alone
+    (its special functions) are computed once per distinct value, a few hundred, instead of
+    once per row."""
     key = f"{name}:levels"
     if key not in data:
-        values, index = np.unique(data[name], return_inverse=True)
-        data[key], data[f"{name}:index"] = values, index.reshape(-1)
+        whole = data[name].astype(np.intp)
+        if whole.max(initial=0) < 4 * len(whole) + 1024:  # counts find them in one pass
+            present = np.bincount(whole) > 0
+            values, index = np.flatnonzero(present), (np.cumsum(present) - 1)[whole]
+        else:  # a few rows of large values: sort
+            values, index = np.unique(whole, return_inverse=True)
+        data[key], data[f"{name}:index"] = values.astype(float), index.reshape(-1)
     return data[key], data[f"{name}:index"]
 
 

@@ -9,7 +9,9 @@ first purchase, all in one time unit. The likelihood (paper, eq. 6) is
         * [ B(a, b + x) / B(a, b) (alpha + T)^-(r + x)
             + 1{x > 0} B(a + 1, b + x - 1) / B(a, b) (alpha + t_x)^-(r + x) ]
 
-computed in log space (log-sum-exp of the two terms), with its gradient from digamma functions.
+computed in log space as the first (alive) term times 1 + e^odds, odds the log of the second
+term over the first, log(a / (b + x - 1)) + (r + x) log((alpha + T) / (alpha + t_x)); the
+gradient comes from digamma functions.
 """
 
 from __future__ import annotations
@@ -34,40 +36,32 @@ class BetaGeoModel(HistoryModel):
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         r, alpha, a, b = params
         x, ix = levels(data, "x")  # special functions per distinct frequency, gathered per row
-        big_t, it = levels(data, "T")
-        t_x, itx = levels(data, "t_x")
         n = x + self.first_purchase_dropout  # purchases after which the customer may drop out
         can_drop = n > 0
         nm = np.where(can_drop, n, 1.0)  # keeps b + n - 1 > 0 where the term is unused
         ab, abn = digamma(a + b), digamma(a + b + n)
-        alive_x = betaln(a, b + n) - betaln(a, b)
-        gone_x = np.where(can_drop, betaln(a + 1, b + nm - 1) - betaln(a, b), -np.inf)
-        slopes_x = {
-            "r": digamma(r + x) - digamma(r) + np.log(alpha),
-            "a_alive": ab - abn,
-            "a_gone": digamma(a + 1) - digamma(a) + ab - abn,
-            "b_alive": digamma(b + n) - abn - digamma(b) + ab,
-            "b_gone": digamma(b + nm - 1) - abn - digamma(b) + ab,
-        }
-        rx = (r + x)[ix]
-        log_t, log_tx = np.log(alpha + big_t)[it], np.log(alpha + t_x)[itx]
-        alive = alive_x[ix] - rx * log_t
-        gone = gone_x[ix] - rx * log_tx
-        mix = np.logaddexp(alive, gone)
-        w_alive = np.exp(alive - mix)
-        w_gone = 1 - w_alive
-        per = {name: values[ix] for name, values in slopes_x.items()}
-        grad = np.stack(
-            [
-                per["r"] - w_alive * log_t - w_gone * log_tx,
-                r / alpha - rx * (w_alive * np.exp(-log_t) + w_gone * np.exp(-log_tx)),
-                w_alive * per["a_alive"] + w_gone * per["a_gone"],
-                w_alive * per["b_alive"] + w_gone * per["b_gone"],
-            ],
-            axis=1,
+        per_x = (
+            gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + n) - betaln(a, b),
+            np.where(can_drop, np.log(a / (b + nm - 1)), -np.inf),  # B(a+1, b+n-1) / B(a, b+n)
+            digamma(r + x) - digamma(r) + np.log(alpha),
+            ab - abn,
+            digamma(b + n) - abn - digamma(b) + ab,
+            np.where(can_drop, 1 / (b + nm - 1), 0.0),
         )
-        common = (gammaln(r + x) - gammaln(r) + r * np.log(alpha))[ix]
-        return common + mix, grad
+        alive_x, odds_x, slope_r, slope_a, slope_b, inv_b = (v.take(ix) for v in per_x)
+        log_t, log_tx = np.log(alpha + data["T"]), np.log(alpha + data["t_x"])
+        inv_t, inv_tx = 1 / (alpha + data["T"]), 1 / (alpha + data["t_x"])
+        rx = r + data["x"]
+        span = log_t - log_tx
+        odds = odds_x + rx * span  # log(gone term / alive term)
+        soft = np.maximum(odds, 0) + np.log1p(np.exp(-np.abs(odds)))  # log(1 + e^odds)
+        gone = np.exp(odds - soft)  # the gone term's share of L
+        grad = np.empty((4, len(rx)))
+        grad[0] = slope_r - log_t + gone * span
+        grad[1] = r / alpha - rx * (inv_t - gone * (inv_t - inv_tx))
+        grad[2] = slope_a + gone / a  # the gone term's slope in a is the alive one's + 1 / a
+        grad[3] = slope_b - gone * inv_b  # and in b, the alive one's - 1 / (b + n - 1)
+        return alive_x - rx * log_t + soft, grad.T
 
     def expected_purchases(self, t: object) -> Array:
         """E[X(t)]: expected purchases of a new customer in a period of length t (eq. 7), the

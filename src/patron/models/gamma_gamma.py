@@ -45,23 +45,23 @@ class GammaGammaModel(Model):
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         p, q, v = params  # v is the paper's gamma (scipy's gamma function is near)
         x, ix = levels(data, "x")  # special functions per distinct frequency, gathered per row
-        log_m, log_xm = _logs(data)
+        log_m, log_xm, xm = _spend_terms(data)
         px = p * x
         shared = digamma(px + q)
-        per_x = (gammaln(px + q) - gammaln(px) + px * np.log(x))[ix]
-        px, shared, x_slope = px[ix], shared[ix], (shared - digamma(px))[ix]
-        total = v + data["x"] * data["m"]
-        log_total = np.log(total)
-        loglik = per_x - gammaln(q) + q * np.log(v) + (px - 1) * log_m - (px + q) * log_total
-        grad = np.stack(
-            [
-                data["x"] * (x_slope + log_xm - log_total),
-                shared - digamma(q) + np.log(v) - log_total,
-                q / v - (px + q) / total,
-            ],
-            axis=1,
+        per_x = (
+            gammaln(px + q) - gammaln(px) + px * np.log(x) - gammaln(q) + q * np.log(v),
+            px,
+            shared - digamma(q) + np.log(v),
+            shared - digamma(px),
         )
-        return loglik, grad
+        constant, px, q_slope, x_slope = (values.take(ix) for values in per_x)
+        total = v + xm
+        log_total = np.log(total)
+        grad = np.empty((3, len(total)))
+        grad[0] = data["x"] * (x_slope + log_xm - log_total)
+        grad[1] = q_slope - log_total
+        grad[2] = q / v - (px + q) / total
+        return constant + (px - 1) * log_m - (px + q) * log_total, grad.T
 
     def conditional_expected_average_profit(
         self, frequency: object, monetary_value: object
@@ -99,12 +99,13 @@ def spend_frequency_correlation(
     return float((w @ (dx * dm)) / spread)
 
 
-def _logs(data: dict[str, Array]) -> tuple[Array, Array]:
-    """log m̄ and log(x m̄) per row, memoized in ``data``: they do not change during a fit."""
-    if "log_m" not in data:
+def _spend_terms(data: dict[str, Array]) -> tuple[Array, Array, Array]:
+    """log m̄, log(x m̄) and x m̄ per row, memoized in ``data``: they do not change during a fit."""
+    if "x_m" not in data:
+        data["x_m"] = data["x"] * data["m"]
         data["log_m"] = np.log(data["m"])
-        data["log_xm"] = np.log(data["x"]) + data["log_m"]
-    return data["log_m"], data["log_xm"]
+        data["log_x_m"] = np.log(data["x_m"])
+    return data["log_m"], data["log_x_m"], data["x_m"]
 
 
 def spend_data(frequency: object, monetary_value: object) -> dict[str, Array]:
