@@ -14,8 +14,11 @@ from patron.ingest.contract import IDENTIFIER_TYPES
 _LATEST = ("name", "birthday", "country", "email_consent", "sms_consent", "push_consent")
 
 
-def rebuild_customers(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace ``customers`` from ``identities`` and ``customer_records``."""
+def rebuild_customers(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> None:
+    """Replace ``customers`` from ``identities`` and ``customer_records``: every customer, or
+    only the customers in table ``touched`` (column customer_key), each a function of their own
+    identifiers and records alone."""
+    only = "" if touched is None else f" AND customer_key IN (SELECT customer_key FROM {touched})"
     first = ", ".join(
         f"arg_min(value, (first_seen, value)) FILTER (WHERE identifier_type = '{t}') AS {t}"
         for t in IDENTIFIER_TYPES
@@ -24,17 +27,17 @@ def rebuild_customers(con: duckdb.DuckDBPyConnection) -> None:
         f"arg_max({c}, (load_id, source_row)) FILTER (WHERE {c} IS NOT NULL) AS {c}"
         for c in _LATEST
     )
-    con.execute("DELETE FROM customers")
+    con.execute(f"DELETE FROM customers WHERE true{only}")
     con.execute(
         f"""INSERT INTO customers BY NAME
         WITH ids AS (
           SELECT customer_key, {first}, count(*) AS identifiers, min(first_seen) AS first_seen
-          FROM identities GROUP BY customer_key),
+          FROM identities WHERE true{only} GROUP BY customer_key),
         profile AS (
           SELECT customer_key, {latest},
             arg_min(signup_channel, coalesce(signed_up_at, TIMESTAMP '9999-12-31'))
               FILTER (WHERE signup_channel IS NOT NULL) AS signup_channel,
             min(signed_up_at) AS signed_up_at
-          FROM customer_records WHERE customer_key IS NOT NULL GROUP BY customer_key)
+          FROM customer_records WHERE customer_key IS NOT NULL{only} GROUP BY customer_key)
         SELECT * FROM ids LEFT JOIN profile USING (customer_key) ORDER BY customer_key"""
     )

@@ -181,18 +181,45 @@ def _load(
         result.new_customers = resolution.new_customers
         result.merges = resolution.merges
         result.blocked_identifiers = resolution.blocked
+        _touch(con, load_id)
     step(f"writing {spec.name}")
     _apply(con, spec, load_id, written, result)
     if spec.name == "orders":
         link_returns(con, load_id)
     if resolves:
         step("rebuilding customer profiles")
-        rebuild_customers(con)
+        # blocking takes identifiers from customers the load did not touch: rebuild them all
+        rebuild_customers(con, None if result.blocked_identifiers else _scope(con, "customers"))
     if result.merges or (spec.name == "orders" and result.inserted + result.updated):
         step("rebuilding purchase occasions")
-        rebuild_occasions(con)
+        rebuild_occasions(con, _scope(con, "purchase_occasions"))
     _drop_temp(con, len(raws))
     return result
+
+
+def _touch(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
+    """``_touched``: the customers whose derived rows this load may change: those of its
+    identifiers (:func:`resolve_new_records` leaves them in ``_ident_keys``) and both sides of
+    its merges. Rows with identifiers are never replaced (a conflict is quarantined), so no
+    earlier owner loses one."""
+    con.execute(
+        f"""CREATE TEMP TABLE _touched AS
+        SELECT key AS customer_key FROM _ident_keys
+        UNION SELECT merged_key FROM customer_merges WHERE load_id = {load_id}
+        UNION SELECT into_key FROM customer_merges WHERE load_id = {load_id}"""
+    )
+
+
+def _scope(con: duckdb.DuckDBPyConnection, derived: str) -> str | None:
+    """Refresh only the touched customers' rows of ``derived`` (``_touched``), or every row
+    (None) when the touched customers are half as many as its rows or more: a rebuild is then
+    cheaper than deleting and adding back most of them."""
+    touched = int(scalar(con, "SELECT count(*) FROM _touched"))
+    exists = int(
+        scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{derived}'")
+    )
+    rows = int(scalar(con, f"SELECT count(*) FROM {derived}")) if exists else 0
+    return "_touched" if 2 * touched < rows else None
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: int) -> RawSource:
@@ -415,5 +442,6 @@ def _drop_raw(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
 def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
     con.execute("DROP TABLE IF EXISTS _classified")
     con.execute("DROP TABLE IF EXISTS _ident_keys")
+    con.execute("DROP TABLE IF EXISTS _touched")
     for n in range(sources):
         con.execute(f"DROP TABLE IF EXISTS _stage_{n}")
