@@ -161,3 +161,37 @@ def test_predict_with_pareto_nbd_without_storing(cdnow: Path) -> None:
     assert report["at_risk"] + report["likely_lost"] < 2357
     wrong = patron_here("-w", "ws", "predict", "--model", "gg", cwd=cdnow)
     assert wrong.returncode == 2 and "--model must be one of" in wrong.stderr
+
+
+def test_unidentified_parameters_are_named_and_a_penalty_reins_them_in(tmp_path: Path) -> None:
+    # ten customers, all still buying at T: nothing shows dropout or the spread of rates
+    summary = tmp_path / "tiny.csv"
+    summary.write_text("frequency,recency,T,count\n0,0,30,4\n1,29,30,3\n2,29.5,30,2\n3,29.8,30,1\n")
+    free = ok(patron_here("fit", "--summary", str(summary), "--json", cwd=tmp_path))
+    assert free["unidentified"] == ["r", "alpha", "a", "b"] and free["params"]["r"] > 1000
+    text = patron("fit", "--summary", str(summary), cwd=tmp_path)
+    assert text.returncode == 0 and "do not pin down" not in text.stdout
+    assert "note: bgnbd: the data do not pin down r, alpha, a, b" in " ".join(text.stderr.split())
+    args = ("fit", "--summary", str(summary), "--penalizer", "0.01", "--json")
+    held = ok(patron_here(*args, cwd=tmp_path))
+    assert held["params"]["r"] < 1 and "r" not in held["unidentified"]
+    bad = patron_here("fit", "--summary", str(summary), "--penalizer", "-1", cwd=tmp_path)
+    assert bad.returncode == 2 and "--penalizer must be 0 (none) or more" in bad.stderr
+    assert ok(patron_here("fit", "--summary", str(summary), "--json", cwd=tmp_path)) == free
+
+
+def test_a_convergence_warning_is_one_line(tmp_path: Path) -> None:
+    summary = tmp_path / "five.csv"  # five customers: the climb ends in precision loss
+    summary.write_text(
+        "frequency,recency,T\n3,11.05,20.33\n2,33.91,36.27\n2,31.21,38.26\n1,0.09,32.13\n"
+        "1,29.66,34.59\n"
+    )
+    done = patron("fit", "--summary", str(summary), cwd=tmp_path)
+    assert done.returncode == 0
+    assert "warning: BetaGeoModel: Desired error not necessarily achieved" in done.stderr
+    assert "ConvergenceWarning" not in done.stderr and "warnings.warn" not in done.stderr
+
+
+def test_a_published_fit_has_every_parameter_identified(cdnow: Path) -> None:
+    args = ("-w", "ws", "fit", "--calibration-end", "1997-09-30", "--json")
+    assert ok(patron_here(*args, cwd=cdnow))["unidentified"] == []

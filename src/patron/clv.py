@@ -49,7 +49,7 @@ TIME_UNITS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12}
 class ModelSpec:
     """How ``patron fit`` builds a model and which summary columns its ``fit`` takes."""
 
-    make: Callable[[], Any]
+    make: Callable[..., Any]
     columns: tuple[str, ...] = ("frequency", "recency", "T")
     discrete: bool = False  # counts whole periods (BG/BB) instead of continuous time
 
@@ -113,19 +113,22 @@ def unique_rows(
     return grouped.order_by(list(columns)).to_pyarrow()
 
 
-def fit_rows(model: str, rows: pa.Table) -> Model:
-    """Fit the model named ``model`` on rows of its columns and an optional ``count``."""
+def fit_rows(model: str, rows: pa.Table, *, penalizer: float = 0.0) -> Model:
+    """Fit the model named ``model`` on rows of its columns and an optional ``count``, with
+    an L2 ``penalizer`` on its parameters (0: plain maximum likelihood)."""
     spec = model_spec(model)
     if rows.num_rows == 0:
         raise InputError("no customers to fit on: is the calibration end before the first order?")
     # a customer without repeat purchases has no mean repeat spend; Gamma-Gamma leaves them out
     arrays = [np.nan_to_num(column(rows, name)) for name in spec.columns]
     count = column(rows, "count") if "count" in rows.column_names else None
-    fitted: Model = spec.make().fit(*arrays, weights=count)
+    if penalizer < 0:
+        raise InputError("--penalizer must be 0 (none) or more")
+    fitted: Model = spec.make(penalizer=penalizer).fit(*arrays, weights=count)
     return fitted
 
 
-def fit_survival(counts: str) -> Model:
+def fit_survival(counts: str, *, penalizer: float = 0.0) -> Model:
     """sBG on one cohort's survivors per period, written ``1000,631,468,...``."""
     try:
         alive = [float(part) for part in counts.split(",")]
@@ -135,7 +138,8 @@ def fit_survival(counts: str) -> Model:
         periods, churned, weights = from_survivors(alive)
     except InputError as exc:  # the library names its argument; the user typed --survival
         raise InputError(f"--survival {counts!r}: {exc}".replace("alive_counts ", "")) from exc
-    fitted: Model = ShiftedBetaGeoModel().fit(periods, churned=churned, weights=weights)
+    model = ShiftedBetaGeoModel(penalizer=penalizer)
+    fitted: Model = model.fit(periods, churned=churned, weights=weights)
     return fitted
 
 
@@ -246,8 +250,25 @@ def fit_report(fitted: Model, name: str, **context: Any) -> dict[str, Any]:
         "n_customers": fitted.n_customers_,
         "unique_rows": fitted.unique_rows_,
         "bic": fitted.bic(),
+        "unidentified": unidentified(fitted),
         **context,
     }
+
+
+UNIDENTIFIED = 5.0
+"""A standard error this many times its estimate (or none) means the data do not pin the
+parameter down: its 95% interval spans more than a factor of e^20."""
+
+
+def unidentified(fitted: Model) -> list[str]:
+    """The parameters the data leave free, typically run off toward 0 or infinity (few
+    customers, or no sign of dropout): predictions from such a fit are not to be trusted."""
+    errors = fitted.std_errors_
+    return [
+        name
+        for name, value in fitted.params_.items()
+        if not np.isfinite(errors[name]) or errors[name] > UNIDENTIFIED * abs(value)
+    ]
 
 
 def unit_days(time_unit: str) -> float:

@@ -287,14 +287,21 @@ class Workspace:
         return clv.customer_summary(self.sales(), day, time_unit=time_unit, discrete=discrete)
 
     def fit(
-        self, model: str = "bgnbd", *, calibration_end: date | None = None, time_unit: str = "week"
+        self,
+        model: str = "bgnbd",
+        *,
+        calibration_end: date | None = None,
+        time_unit: str = "week",
+        penalizer: float = 0.0,
     ) -> Model:
-        """Fit a customer-base model on the customers acquired by ``calibration_end``."""
+        """Fit a customer-base model on the customers acquired by ``calibration_end``, with an
+        optional L2 ``penalizer`` that keeps parameters finite on data that cannot pin them."""
         spec = clv.model_spec(model)
         summary = self.customer_summary(
             calibration_end=calibration_end, time_unit=time_unit, discrete=spec.discrete
         )
-        return clv.fit_rows(model, clv.unique_rows(summary, spec.columns))
+        rows = clv.unique_rows(summary, spec.columns)
+        return clv.fit_rows(model, rows, penalizer=penalizer)
 
     def predict(
         self,

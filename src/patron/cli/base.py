@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, RenderableType
 
-from patron.errors import InputError, PatronError
+from patron.errors import ConvergenceWarning, InputError, PatronError
 from patron.workspace import ENV_VAR, Workspace
 
 app = typer.Typer(
@@ -66,6 +67,20 @@ def main_options(
     """patron: one view per customer, KPIs, predictions, segments, experiments, campaigns."""
     _state["workspace"] = workspace
     _state["debug"] = debug
+    if not debug:
+        warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+    """patron's own warnings as one line on stderr, without Python's file and source line;
+    others as Python shows them."""
+    if issubclass(category, ConvergenceWarning):
+        err.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
+    else:
+        _python_showwarning(message, category, *args, **kw)
+
+
+_python_showwarning = warnings.showwarning
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from patron.cli.base import (
     TimeUnitOption,
     WorkspaceOption,
     app,
+    err,
     errors,
     open_workspace,
     out,
@@ -49,22 +50,27 @@ def fit(
     survival: Annotated[
         str | None, typer.Option(help="sBG: a cohort's survivors per period, e.g. 1000,631,468.")
     ] = None,
+    penalizer: Annotated[
+        float,
+        typer.Option(help="L2 penalty on the parameters, e.g. 0.001 when they run off (0: none)."),
+    ] = 0.0,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fit a BTYD model (parameters as in the paper, log-likelihood, standard errors).
 
     ``--model all`` fits every model the data allows and ranks the purchase models by BIC.
+    Parameters the data do not pin down are named, with what to do about them.
     """
     with errors():
         if model == "sbg" or survival is not None:
             if model != "sbg" or survival is None:
                 raise InputError("--survival goes with --model sbg, and sbg needs --survival")
-            fits = {"sbg": clv.fit_survival(survival)}
+            fits = {"sbg": clv.fit_survival(survival, penalizer=penalizer)}
             context: dict[str, str] = {"survival": survival}
         elif summary is not None:
             fits = {
-                name: clv.fit_rows(name, clv.read_summary(summary, name))
+                name: clv.fit_rows(name, clv.read_summary(summary, name), penalizer=penalizer)
                 for name in _chosen(model, clv.summary_models(summary))
             }
             context = {"summary": str(summary)}
@@ -72,7 +78,9 @@ def fit(
             with open_workspace(workspace, read_only=True) as ws:
                 day = ws.as_of(parse_date(calibration_end, "--calibration-end"))
                 fits = {
-                    name: ws.fit(name, calibration_end=day, time_unit=time_unit)
+                    name: ws.fit(
+                        name, calibration_end=day, time_unit=time_unit, penalizer=penalizer
+                    )
                     for name in _chosen(model, tuple(clv.MODELS))
                 }
             context = {"calibration_end": day.isoformat(), "time_unit": time_unit}
@@ -97,6 +105,20 @@ def _print_fit(report: dict[str, Any]) -> None:
     for name, value in report["params"].items():
         table.add_row(name, f"{value:.4g}", f"{report['std_errors'][name]:.3g}")
     out.print(table)
+    _note_unidentified(report)
+
+
+def _note_unidentified(report: dict[str, Any]) -> None:
+    """Say which parameters the data leave free, and what helps (:func:`clv.unidentified`)."""
+    if report["unidentified"]:
+        err.print(
+            f"[yellow]note:[/yellow] {report['model']}: the data do not pin down "
+            f"{', '.join(report['unidentified'])} (standard error over "
+            f"{clv.UNIDENTIFIED:g}x the estimate); its predictions are unreliable. Fit on more "
+            "customers or a longer history, or pass --penalizer 0.001 (or more).",
+            markup=True,
+            highlight=False,
+        )
 
 
 def _print_comparison(reports: list[dict[str, Any]], as_json: bool) -> None:
@@ -113,6 +135,8 @@ def _print_comparison(reports: list[dict[str, Any]], as_json: bool) -> None:
             report["model"] + mark, params, f"{report['loglik']:,.1f}", f"{report['bic']:,.1f}"
         )
     out.print(table)
+    for report in reports:
+        _note_unidentified(report)
     if best:
         out.print(f"Lowest BIC among the purchase models ({', '.join(clv.HISTORY_MODELS)}): {best}")
 
