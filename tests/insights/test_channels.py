@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import ibis
 import numpy as np
@@ -253,3 +254,24 @@ def test_recovers_the_planted_channels_nps_and_returns(synthetic_shop: Workspace
     assert row["nps_low"] < planted < row["nps_high"]
     refunded = RETURN_SHARE * (FULL_RETURN_SHARE + (1 - FULL_RETURN_SHARE) * 0.6)
     assert refunded / 2 < row["return_rate"] < refunded * 2
+
+
+def test_events_count_until_the_day_ends_in_the_shops_timezone(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws", timezone="America/New_York")
+    (tmp_path / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,channel,revenue\no1,k1,2024-12-30 10:00,web,10\n"
+    )
+    # 23:30 on the as-of day in New York is 04:30 the next day in UTC; 00:30 is the day after
+    (tmp_path / "events.csv").write_text(
+        "event_id,customer_id,occurred_at,type,channel,properties\n"
+        "e1,k1,2024-12-31 23:30,email_open,email,\n"
+        "e2,k1,2025-01-01 00:30,sms_click,sms,\n"
+        'e3,k1,2024-12-31 23:00,survey_response,email,"{""nps"": 10}"\n'
+        'e4,k1,2025-01-01 00:10,survey_response,email,"{""nps"": 2}"\n'
+    )
+    ws.load("orders", tmp_path / "orders.csv")
+    ws.load("events", tmp_path / "events.csv")
+    row = ws.insights.customer_channels(as_of=AS_OF).to_pyarrow().to_pylist()[0]
+    assert (row["engagements"], row["preferred_engagement"]) == (1, "email")
+    experience = ws.insights.channels(dimension="stage", as_of=AS_OF)["experience"]
+    assert [(g["respondents"], g["promoters"]) for g in experience] == [(1, 1)]

@@ -274,9 +274,11 @@ class Insights:
         day = self._ws.as_of(as_of)
         groups = self._groups(dimension, day)
         orders, events = self._ws.table("orders"), self._ws.table("events")
-        preferred = channels.customer_channels(orders, events, day)
-        experience = channels.segment_experience(orders, events, groups, dimension, day,
-                                                 window=window)  # fmt: skip
+        zone = self._ws.config.timezone
+        preferred = channels.customer_channels(orders, events, day, timezone=zone)
+        experience = channels.segment_experience(
+            orders, events, groups, dimension, day, window=window, timezone=zone
+        )
         return {
             "as_of": day.isoformat(),
             "dimension": dimension,
@@ -289,7 +291,7 @@ class Insights:
         """Per customer: purchases and engagements by channel, and the preferred of each."""
         day = self._ws.as_of(as_of)
         orders, events = self._ws.table("orders"), self._ws.table("events")
-        table = channels.customer_channels(orders, events, day)
+        table = channels.customer_channels(orders, events, day, timezone=self._ws.config.timezone)
         return _only(table, self.members(segment, as_of=day))
 
     def _groups(self, dimension: str, as_of: date) -> Table:

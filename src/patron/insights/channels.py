@@ -1,8 +1,8 @@
 """Channel preference and customer experience: where customers buy and engage, how they rate us.
 
 Definitions, as of a day A (purchases and refunds as in :mod:`patron.metrics.base`; nothing
-after A is read; events carry a time, not a shop day, so they count through the end of day A
-in UTC):
+after A is read; events carry an instant, stored in UTC, so they count until day A ends in the
+shop's ``timezone``, the day orders are dated by):
 
 - *Purchase channels*: a customer's purchases by A counted per order ``channel`` ("unknown"
   when missing). A channel's share is its purchases / the customer's purchases.
@@ -28,8 +28,9 @@ in UTC):
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import ibis
 
@@ -49,14 +50,14 @@ PROMOTER, PASSIVE = 9, 7
 """Lowest promoter and passive scores (Reichheld 2003); below PASSIVE is a detractor."""
 
 
-def channel_mix(orders: Table, events: Table, as_of: date) -> Table:
+def channel_mix(orders: Table, events: Table, as_of: date, *, timezone: str = "UTC") -> Table:
     """Per customer, ``kind`` (purchase or engagement) and channel: ``uses`` (purchases or
     engagements), ``share`` of the customer's uses of that kind, ``last_at``, and ``rank``
     (0 = the preferred channel of that kind)."""
     p = purchases(orders)
     p = p.filter(p.order_date <= as_of)
     bought = p.select("customer_key", "channel", at=p.ordered_at, kind=ibis.literal("purchase"))
-    e = _engagements(events, as_of)
+    e = _engagements(events, as_of, timezone)
     engaged = e.select("customer_key", "channel", at="occurred_at", kind=ibis.literal("engagement"))
     both = bought.union(engaged)
     mix = both.group_by(["customer_key", "kind", "channel"]).agg(
@@ -70,10 +71,10 @@ def channel_mix(orders: Table, events: Table, as_of: date) -> Table:
     )
 
 
-def _engagements(events: Table, as_of: date) -> Table:
+def _engagements(events: Table, as_of: date, timezone: str) -> Table:
     """The customers' engagement events by the end of ``as_of``: customer_key, occurred_at,
     channel."""
-    e = _until(events, as_of)
+    e = _until(events, as_of, timezone)
     prefix = e.type.split("_")[0]
     action = e.type.re_extract(r"^[^_]*_(.*)$", 1)
     e = e.filter(action.isin(ENGAGEMENTS))
@@ -81,17 +82,24 @@ def _engagements(events: Table, as_of: date) -> Table:
     return e.select("customer_key", "occurred_at", channel=channel)
 
 
-def _until(events: Table, as_of: date) -> Table:
-    """Attributed events through the end of ``as_of`` (UTC)."""
-    end = datetime.combine(as_of + timedelta(days=1), time())
-    return events.filter(events.customer_key.notnull(), events.occurred_at < end)
+def _until(events: Table, as_of: date, timezone: str) -> Table:
+    """Attributed events before day ``as_of`` ends in ``timezone``."""
+    return events.filter(
+        events.customer_key.notnull(), events.occurred_at < day_end(as_of, timezone)
+    )
 
 
-def customer_channels(orders: Table, events: Table, as_of: date) -> Table:
+def day_end(day: date, timezone: str) -> datetime:
+    """The instant ``day`` ends in ``timezone``, as events store instants: naive UTC."""
+    local = datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(timezone))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def customer_channels(orders: Table, events: Table, as_of: date, *, timezone: str = "UTC") -> Table:
     """Per customer with a purchase or an engagement by ``as_of``: purchases, purchase_channels
     (how many they bought in), preferred_channel and its share; engagements,
     engagement_channels, preferred_engagement and its share (empty without any)."""
-    mix = channel_mix(orders, events, as_of)
+    mix = channel_mix(orders, events, as_of, timezone=timezone)
     columns: dict[str, ibis.Value] = {}
     for kind, count, channels, preferred in (
         ("purchase", "purchases", "purchase_channels", "preferred_channel"),
@@ -129,9 +137,9 @@ def segment_channels(channels: Table, groups: Table, by: str) -> Table:
     )
 
 
-def survey_scores(events: Table, as_of: date) -> Table:
+def survey_scores(events: Table, as_of: date, *, timezone: str = "UTC") -> Table:
     """Each respondent's latest valid score by ``as_of``: customer_key, answered_at, score."""
-    e = _until(events, as_of)
+    e = _until(events, as_of, timezone)
     e = e.filter(e.type == SURVEY)
     e = e.mutate(score=_score(e))
     e = e.filter(e.score.between(0, 10))
@@ -155,7 +163,14 @@ def _score(events: Table) -> ibis.Value:
 
 
 def segment_experience(
-    orders: Table, events: Table, groups: Table, by: str, as_of: date, *, window: int = 365
+    orders: Table,
+    events: Table,
+    groups: Table,
+    by: str,
+    as_of: date,
+    *,
+    window: int = 365,
+    timezone: str = "UTC",
 ) -> Table:
     """Per value of ``groups[by]`` (a table of customer_key and ``by``, e.g. segments):
 
@@ -170,7 +185,7 @@ def segment_experience(
     p = p.filter(p.order_date > since, p.order_date <= as_of)
     r = refunds(orders, as_of)
     r = r.filter(r.order_date > since)
-    scores = survey_scores(events, as_of)
+    scores = survey_scores(events, as_of, timezone=timezone)
     none = ibis.null("float64")
     facts = ibis.union(
         scores.select("customer_key", score=scores.score, revenue=none, refund=none),
