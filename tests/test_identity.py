@@ -110,6 +110,22 @@ def test_promiscuous_identifier_is_blocked_and_reported(tmp_path: Path) -> None:
     assert "email:noreply@store.example" not in _keys(ws)
 
 
+def test_an_identifier_that_turns_promiscuous_in_a_small_later_load_is_blocked(
+    tmp_path: Path,
+) -> None:
+    # a big first load, then a small one: the later load counts its own identifiers' links only
+    ws = Workspace.init(tmp_path / "ws", phone_region="US", max_links=3)
+    people = [{"email": f"p{i}@x.com", "phone": f"212555{3000 + i}"} for i in range(40)]
+    first = ws.load("orders", _orders(people), now=NOW)
+    assert first.blocked_identifiers == 0
+    walk_ins = [{"email": "noreply@store.example", "phone": f"212555{3000 + i}"} for i in range(4)]
+    later = _orders(walk_ins).assign(order_id=lambda f: "w" + f["order_id"])
+    assert ws.load("orders", later, now=NOW).blocked_identifiers == 1
+    status = ws.status()
+    assert status["blocked"] == [{"type": "email", "value": "noreply@store.example", "links": 4}]
+    assert status["customers"] == 40  # the four phones' owners were not merged
+
+
 def test_customers_table_takes_profile_fields_from_crm_records(ws: Workspace) -> None:
     records = pd.DataFrame(
         {

@@ -125,14 +125,13 @@ def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: 
     in all; grouping every touched identifier's links by type would cost a row per link.
     """
     before = _count(con, "SELECT count(*) FROM blocked_identifiers")
+    new, edges = (
+        _count(con, f"SELECT count(*) FROM {t}") for t in ("_new_edges", "identity_edges")
+    )
     con.execute(
         f"""INSERT INTO blocked_identifiers
         WITH touched AS (SELECT a AS ident FROM _new_edges UNION ALL SELECT b FROM _new_edges),
-        sides AS (
-          SELECT a AS ident, b AS other FROM identity_edges WHERE a IN (SELECT ident FROM touched)
-          UNION ALL
-          SELECT b, a FROM identity_edges WHERE b IN (SELECT ident FROM touched)),
-        busy AS (SELECT ident FROM sides GROUP BY ident HAVING count(*) > {max_links}),
+        {_busy_sql(max_links, whole=2 * new >= edges)},
         degree AS (
           SELECT ident, split_part(other, ':', 1) AS other_type, count(*) AS links
           FROM sides WHERE ident IN (SELECT ident FROM busy) GROUP BY ALL)
@@ -150,6 +149,27 @@ def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: 
     con.execute(f"DELETE FROM _idents WHERE ident IN {blocked}")
     con.execute(f"DELETE FROM _new_edges WHERE a IN {blocked} OR b IN {blocked}")
     return _count(con, "SELECT count(*) FROM blocked_identifiers") - before
+
+
+def _busy_sql(max_links: int, *, whole: bool) -> str:
+    """CTEs ``sides`` (each edge from each end: ident, other) and ``busy``: the touched
+    identifiers with more than ``max_links`` links.
+
+    A load small beside the graph counts the links of its own identifiers only. A load about
+    as big as the graph (the first) counts every identifier's and keeps the few busy ones it
+    touched: the lookup table of every touched identifier would not fit in the memory limit.
+    """
+    if whole:
+        return f"""sides AS (
+          SELECT a AS ident, b AS other FROM identity_edges
+          UNION ALL SELECT b, a FROM identity_edges),
+        many AS (SELECT ident FROM sides GROUP BY ident HAVING count(*) > {max_links}),
+        busy AS (SELECT DISTINCT many.ident FROM many JOIN touched USING (ident))"""
+    return f"""sides AS (
+          SELECT a AS ident, b AS other FROM identity_edges WHERE a IN (SELECT ident FROM touched)
+          UNION ALL
+          SELECT b, a FROM identity_edges WHERE b IN (SELECT ident FROM touched)),
+        busy AS (SELECT ident FROM sides GROUP BY ident HAVING count(*) > {max_links})"""
 
 
 def _components(con: duckdb.DuckDBPyConnection) -> None:
