@@ -195,3 +195,14 @@ def test_a_convergence_warning_is_one_line(tmp_path: Path) -> None:
 def test_a_published_fit_has_every_parameter_identified(cdnow: Path) -> None:
     args = ("-w", "ws", "fit", "--calibration-end", "1997-09-30", "--json")
     assert ok(patron_here(*args, cwd=cdnow))["unidentified"] == []
+
+
+def test_predict_takes_the_fits_penalizer(cdnow: Path) -> None:
+    args = ("-w", "ws", "predict", "--as-of", "1997-09-30", "--no-store", "--json")
+    plain = ok(patron_here(*args, cwd=cdnow))
+    held = ok(patron_here(*args, "--penalizer", "0.5", cwd=cdnow))
+    assert (plain["penalizer"], held["penalizer"]) == (0.0, 0.5)
+    assert held["customers"] == plain["customers"] == 2357
+    assert held["p_alive_mean"] != pytest.approx(plain["p_alive_mean"], rel=1e-3)
+    bad = patron_here(*args, "--penalizer", "-0.1", cwd=cdnow)
+    assert bad.returncode == 2 and "--penalizer must be 0 (none) or more" in bad.stderr

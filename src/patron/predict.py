@@ -71,13 +71,16 @@ PREDICT_MODEL = "mbgnbd"
 would call a customer who bought once, years ago, active; MBG/NBD lets them drop out at once."""
 
 
-def predictions(summary: Table, horizon: Horizon, *, model: str = PREDICT_MODEL) -> Table:
-    """``summary`` (one row per customer) with the predictions of the module docstring."""
+def predictions(
+    summary: Table, horizon: Horizon, *, model: str = PREDICT_MODEL, penalizer: float = 0.0
+) -> Table:
+    """``summary`` (one row per customer) with the predictions of the module docstring; the
+    purchase model is fitted with the L2 ``penalizer`` (see ``patron fit --penalizer``)."""
     horizon.check()
     if model not in clv.HISTORY_MODELS:
         raise InputError(f"--model must be one of {', '.join(clv.HISTORY_MODELS)} to predict")
     rows = clv.unique_rows(summary)
-    purchase = _purchase_table(clv.fit_rows(model, rows), rows, horizon)
+    purchase = _purchase_table(clv.fit_rows(model, rows, penalizer=penalizer), rows, horizon)
     spend_fit = clv.fit_rows("gg", clv.unique_rows(summary, ("frequency", "monetary_value")))
     scored = summary.inner_join(ibis.memtable(purchase), list(KEYS))
     scored = scored.mutate(**expected_spend(spend_fit, scored.frequency, scored.monetary_value))
@@ -255,10 +258,16 @@ def _date_after(day: date, days: ibis.Value) -> ibis.Value:
 
 
 def scores(
-    summary: Table, horizon: Horizon, *, as_of: date, time_unit: str, model: str = PREDICT_MODEL
+    summary: Table,
+    horizon: Horizon,
+    *,
+    as_of: date,
+    time_unit: str,
+    model: str = PREDICT_MODEL,
+    penalizer: float = 0.0,
 ) -> Table:
     """One row per customer of ``summary``: ``predictions`` with ``for_customers``' fields."""
-    scored = predictions(summary, horizon, model=model)
+    scored = predictions(summary, horizon, model=model, penalizer=penalizer)
     return for_customers(scored, as_of=as_of, time_unit=time_unit, model=model, horizon=horizon)
 
 
@@ -270,6 +279,7 @@ def store(
     as_of: date,
     time_unit: str,
     model: str = PREDICT_MODEL,
+    penalizer: float = 0.0,
 ) -> Table:
     """Score ``summary`` into the warehouse table ``STORED`` (replacing it) and return it.
 
@@ -278,7 +288,9 @@ def store(
     warehouse too, and vanish if the process dies).
     """
     scratch = backend.create_table(SCRATCH, summary, temp=True, overwrite=True)
-    scored = scores(scratch, horizon, as_of=as_of, time_unit=time_unit, model=model)
+    scored = scores(
+        scratch, horizon, as_of=as_of, time_unit=time_unit, model=model, penalizer=penalizer
+    )
     backend.create_table(STORED, scored, overwrite=True)
     backend.drop_table(SCRATCH)
     return backend.table(STORED)

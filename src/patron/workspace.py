@@ -311,20 +311,26 @@ class Workspace:
         horizon: Horizon | None = None,
         model: str = PREDICT_MODEL,
         store: bool = False,
+        penalizer: float = 0.0,
     ) -> ibis.Table:
         """Per customer: P(alive), expected purchases, next purchase, spend and CLV, with their
         groups (:mod:`patron.predict`). ``store`` keeps them in the warehouse, where segments,
-        exports and the report read them, replacing the last stored run."""
+        exports and the report read them, replacing the last stored run. ``penalizer``: the
+        purchase model's L2 penalty, as :meth:`fit` takes it."""
         day = self.as_of(as_of)
         settings = horizon or Horizon()
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
         if store:
             backend = self.warehouse.ibis
             scored = store_predictions(
-                backend, summary, settings, as_of=day, time_unit=time_unit, model=model
-            )
+                backend, summary, settings, as_of=day, time_unit=time_unit, model=model,
+                penalizer=penalizer,
+            )  # fmt: skip
         else:
-            scored = scores(summary, settings, as_of=day, time_unit=time_unit, model=model)
+            scored = scores(
+                summary, settings, as_of=day, time_unit=time_unit, model=model,
+                penalizer=penalizer,
+            )  # fmt: skip
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
 

@@ -29,6 +29,11 @@ from patron.errors import InputError
 from patron.export import write_table
 from patron.predict import PREDICT_MODEL, Horizon
 
+PenalizerOption = Annotated[
+    float,
+    typer.Option(help="L2 penalty on the parameters, e.g. 0.001 when they run off (0: none)."),
+]
+
 
 @app.command()
 def fit(
@@ -50,10 +55,7 @@ def fit(
     survival: Annotated[
         str | None, typer.Option(help="sBG: a cohort's survivors per period, e.g. 1000,631,468.")
     ] = None,
-    penalizer: Annotated[
-        float,
-        typer.Option(help="L2 penalty on the parameters, e.g. 0.001 when they run off (0: none)."),
-    ] = 0.0,
+    penalizer: PenalizerOption = 0.0,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -164,6 +166,7 @@ def predict(
     store: Annotated[
         bool, typer.Option(help="Keep them in the workspace for segments, exports and report.")
     ] = True,
+    penalizer: PenalizerOption = 0.0,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -174,7 +177,12 @@ def predict(
         with open_workspace(workspace, read_only=not store) as ws:
             day = ws.as_of(parse_date(as_of))
             table = ws.predict(
-                as_of=day, time_unit=time_unit, horizon=settings, model=model, store=store
+                as_of=day,
+                time_unit=time_unit,
+                horizon=settings,
+                model=model,
+                store=store,
+                penalizer=penalizer,
             )
             if out_file is not None:
                 write_table(table, out_file)
@@ -194,6 +202,7 @@ def predict(
             )
     report = {
         "model": model,
+        "penalizer": penalizer,
         "as_of": day.isoformat(),
         "time_unit": time_unit,
         "horizon": horizon,
