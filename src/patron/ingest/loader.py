@@ -235,29 +235,45 @@ def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: 
 def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> None:
     """Decide each valid row's fate against earlier rows of this load and the table.
 
-    ``_classified`` holds only keys, hashes and positions (never the wide rows), so the window
-    and the join stay small; rows are written from the staging tables by :func:`_apply`.
+    ``_classified`` holds only keys, hashes and positions (never the wide rows), and the join
+    reads only the table's keys and hashes, so both stay small; rows are written from the
+    staging tables by :func:`_apply`. Rows are numbered within their key only when some key
+    comes twice in the load: the window's sort of every row is the step's dearest part, and
+    most loads repeat no key.
     """
     union = " UNION ALL ".join(
         f"SELECT _key, _hash, _src, _file, _line FROM _stage_{n} WHERE _err_reason IS NULL"
         for n in range(sources)
     )
+    repeats = scalar(
+        con, f"SELECT count(*) FROM (SELECT 1 FROM ({union}) GROUP BY _key HAVING count(*) > 1)"
+    )
     existing = "update" if spec.on_conflict == "update" else "conflict"
     con.execute(
         f"""CREATE TEMP TABLE _classified AS
-        WITH ranked AS (
-          SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
-                 first_value(_file) OVER w AS _first_file, first_value(_line) OVER w AS _first_line
-          FROM ({union})
-          WINDOW w AS (PARTITION BY _key ORDER BY _src, _line))
+        WITH ranked AS ({_ranked(union, numbered=bool(repeats))})
         SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
-          t.source_file AS _old_file, t.source_row AS _old_line,
           CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
                WHEN t.row_hash IS NULL THEN 'insert'
                WHEN t.row_hash = _hash THEN 'duplicate'
                ELSE '{existing}' END AS _action
-        FROM ranked LEFT JOIN {spec.name} t ON t.row_key = ranked._key"""
+        FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
+          ON t.row_key = ranked._key"""
     )
+
+
+def _ranked(rows: str, *, numbered: bool) -> str:
+    """``rows`` with ``_seq``, each row's place among the rows of its key (file, then line
+    order), and the first such row's hash, file and line; without ``numbered`` every key is
+    known to come once, so each row is its own first."""
+    if not numbered:
+        return (
+            "SELECT *, 1 AS _seq, _hash AS _first_hash, _file AS _first_file, "
+            f"_line AS _first_line FROM ({rows})"
+        )
+    return f"""SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
+          first_value(_file) OVER w AS _first_file, first_value(_line) OVER w AS _first_line
+        FROM ({rows}) WINDOW w AS (PARTITION BY _key ORDER BY _src, _line)"""
 
 
 def _written(con: duckdb.DuckDBPyConnection, sources: int) -> list[str]:
@@ -312,14 +328,15 @@ def _quarantine(
     conflict_reason = (
         "CASE WHEN _seq > 1 THEN 'same key as ' || _first_file || ' line ' || _first_line "
         "|| ' with different content' ELSE 'already loaded with different content (from ' "
-        "|| _old_file || ' line ' || _old_line || ')' END"
+        "|| t.source_file || ' line ' || t.source_row || ')' END"
     )
     for n, raw in enumerate(raws):
         record = _record_json(raw)
         rows = (
             f"SELECT _line, _err_field AS field, _err_value AS value, _err_reason AS reason "
             f"FROM _stage_{n} WHERE _err_reason IS NOT NULL UNION ALL "
-            f"SELECT _line, '{key_field}', _key, {conflict_reason} FROM _classified "
+            f"SELECT _line, '{key_field}', _key, {conflict_reason} FROM _classified c "
+            f"LEFT JOIN {spec.name} t ON t.row_key = c._key AND c._seq = 1 "
             f"WHERE _src = {n} AND _action = 'conflict'"
         )
         key = f"md5('{spec.name}' || {literal(raw.name)} || q._line || {record} || q.reason)"
