@@ -6,7 +6,7 @@ other calls run the same app in this process (``patron_here``), without the star
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow.csv as pcsv
@@ -206,3 +206,20 @@ def test_predict_takes_the_fits_penalizer(cdnow: Path) -> None:
     assert held["p_alive_mean"] != pytest.approx(plain["p_alive_mean"], rel=1e-3)
     bad = patron_here(*args, "--penalizer", "-0.1", cwd=cdnow)
     assert bad.returncode == 2 and "--penalizer must be 0 (none) or more" in bad.stderr
+
+
+def test_predict_warns_when_the_data_leave_the_model_free(tmp_path: Path) -> None:
+    # ten customers buying every week up to the as-of day: no sign of anyone dropping out
+    rows = [
+        f"o{c}-{w},c{c},{date(2024, 1, 1 + c) + timedelta(weeks=w)},10"
+        for c in range(10)
+        for w in range(10)
+    ]
+    header = "order_id,customer_id,ordered_at,revenue\n"
+    (tmp_path / "orders.csv").write_text(header + "\n".join(rows))
+    ok(patron_here("init", "ws", "--timezone", "UTC", cwd=tmp_path))
+    ok(patron_here("-w", "ws", "load", "orders", "orders.csv", cwd=tmp_path))
+    done = patron("-w", "ws", "predict", "--no-store", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "warning: mbgnbd: the data do not pin down" in done.stderr
+    assert "pass --penalizer" in done.stderr

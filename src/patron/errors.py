@@ -69,7 +69,7 @@ class ConvergenceError(PatronError, ArithmeticError):
 
 
 class ConvergenceWarning(UserWarning):
-    """An optimizer stopped before it converged; results may be unreliable."""
+    """A fit not to be trusted: its optimizer stopped short, or the data leave parameters free."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

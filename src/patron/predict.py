@@ -28,6 +28,7 @@ bounds of its two factors, which come from separate fits: a conservative band.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -39,7 +40,7 @@ import pyarrow as pa
 from scipy.special import expit
 
 from patron import clv
-from patron.errors import InputError
+from patron.errors import ConvergenceWarning, InputError
 from patron.models import GammaGammaModel, Model
 from patron.models.history import HistoryModel
 
@@ -80,7 +81,9 @@ def predictions(
     if model not in clv.HISTORY_MODELS:
         raise InputError(f"--model must be one of {', '.join(clv.HISTORY_MODELS)} to predict")
     rows = clv.unique_rows(summary)
-    purchase = _purchase_table(clv.fit_rows(model, rows, penalizer=penalizer), rows, horizon)
+    fitted = clv.fit_rows(model, rows, penalizer=penalizer)
+    _warn_unidentified(fitted, model)
+    purchase = _purchase_table(fitted, rows, horizon)
     spend_fit = clv.fit_rows("gg", clv.unique_rows(summary, ("frequency", "monetary_value")))
     scored = summary.inner_join(ibis.memtable(purchase), list(KEYS))
     scored = scored.mutate(**expected_spend(spend_fit, scored.frequency, scored.monetary_value))
@@ -89,6 +92,19 @@ def predictions(
         for end in ("", "_low", "_high")
     }
     return scored.mutate(**value).drop("discounted", "discounted_low", "discounted_high")
+
+
+def _warn_unidentified(fitted: Model, name: str) -> None:
+    """Say so when the data leave parameters of the purchase model free
+    (:func:`patron.clv.unidentified`): its predictions are then not to be trusted."""
+    free = clv.unidentified(fitted)
+    if free:
+        warnings.warn(
+            f"{name}: the data do not pin down {', '.join(free)}; the predictions are "
+            "unreliable. Predict on more customers or a longer history, or pass --penalizer",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
 
 def _purchase_table(model: Model, rows: pa.Table, horizon: Horizon) -> pa.Table:
