@@ -223,3 +223,11 @@ def test_predict_warns_when_the_data_leave_the_model_free(tmp_path: Path) -> Non
     assert done.returncode == 0
     assert "warning: mbgnbd: the data do not pin down" in done.stderr
     assert "pass --penalizer" in done.stderr
+    # scipy's hyp2f1 gives NaN for such parameters: those customers are counted, not summed
+    report = patron_here("-w", "ws", "predict", "--no-store", "--json", cwd=tmp_path)
+    assert "NaN" not in report.stdout  # strict JSON
+    totals = ok(report)
+    assert totals["customers"] == 10 and 0 < totals["unscored"] <= 10
+    held = ok(patron_here("-w", "ws", "predict", "--no-store", "--json", "--penalizer", "0.01",
+                          cwd=tmp_path))  # fmt: skip
+    assert held["unscored"] == 0 and held["expected_purchases"] > 0

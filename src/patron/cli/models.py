@@ -186,20 +186,7 @@ def predict(
             )
             if out_file is not None:
                 write_table(table, out_file)
-            totals = (
-                table.aggregate(
-                    customers=table.count(),
-                    expected_purchases=table.expected_purchases.sum(),
-                    customer_equity=table.clv.sum(),
-                    customer_equity_low=table.clv_low.sum(),
-                    customer_equity_high=table.clv_high.sum(),
-                    p_alive_mean=table.p_alive.mean(),
-                    at_risk=table.count(where=table.churn_risk == "at_risk"),
-                    likely_lost=table.count(where=table.churn_risk == "likely_lost"),
-                )
-                .to_pyarrow()
-                .to_pylist()[0]
-            )
+            totals = _totals(table)
     report = {
         "model": model,
         "penalizer": penalizer,
@@ -222,6 +209,35 @@ def predict(
         f"({report['customer_equity_low']:,.2f} to {report['customer_equity_high']:,.2f}); "
         f"{report['at_risk']:,} at risk and {report['likely_lost']:,} likely lost by P(alive)"
         + ("; stored for segments, exports and the report" if store else "")
+    )
+    if report["unscored"]:
+        err.print(
+            f"[yellow]note:[/yellow] {report['unscored']:,} customers got no numeric prediction "
+            "(left out of the totals): see the warning above",
+            markup=True,
+            highlight=False,
+        )
+
+
+def _totals(table: Any) -> dict[str, Any]:
+    """The prediction run in a few numbers, over the customers with numeric predictions: a fit
+    the data cannot pin down can give NaN (``unscored``), which would make every sum NaN."""
+    bad = table.expected_purchases.isnan() | table.clv_low.isnan() | table.clv_high.isnan()
+    ok = ~bad
+    return dict(
+        table.aggregate(
+            customers=table.count(),
+            unscored=table.count(where=bad),
+            expected_purchases=table.expected_purchases.sum(where=ok).fill_null(0.0),
+            customer_equity=table.clv.sum(where=ok).fill_null(0.0),
+            customer_equity_low=table.clv_low.sum(where=ok).fill_null(0.0),
+            customer_equity_high=table.clv_high.sum(where=ok).fill_null(0.0),
+            p_alive_mean=table.p_alive.mean(where=ok),
+            at_risk=table.count(where=table.churn_risk == "at_risk"),
+            likely_lost=table.count(where=table.churn_risk == "likely_lost"),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
     )
 
 
