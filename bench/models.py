@@ -445,11 +445,11 @@ def run_pipeline(stages: Stages, db: str, source: str) -> dict[str, Any]:
 
         from patron.clv import customer_summary
         from patron.metrics.occasions import Sales
-        from patron.predict import Horizon, store
+        from patron.predict import Horizon, scores, store
 
-        return ibis, customer_summary, Sales, Horizon, store
+        return ibis, customer_summary, Sales, Horizon, scores, store
 
-    ibis, customer_summary, sales, horizon, store = stages.run("import", imported)
+    ibis, customer_summary, sales, horizon, scores, store = stages.run("import", imported)
     con = duckdb.connect(db)
     con.execute("SET memory_limit = '1GB'")  # a workspace's default
     con.execute("SET preserve_insertion_order = false")
@@ -463,7 +463,11 @@ def run_pipeline(stages: Stages, db: str, source: str) -> dict[str, Any]:
             )
         else:
             summary = backend.table("customer_summary")
-        store(backend, summary, horizon(), as_of=CALIBRATION_END, time_unit="week")
+        store(
+            backend,
+            summary,
+            lambda table: scores(table, horizon(), as_of=CALIBRATION_END, time_unit="week"),
+        )
 
     stages.run("predict", predict)
     rows, alive, clv = con.execute(

@@ -287,27 +287,16 @@ def scores(
     return for_customers(scored, as_of=as_of, time_unit=time_unit, model=model, horizon=horizon)
 
 
-def store(
-    backend: Any,
-    summary: Table,
-    horizon: Horizon,
-    *,
-    as_of: date,
-    time_unit: str,
-    model: str = PREDICT_MODEL,
-    penalizer: float = 0.0,
-) -> Table:
-    """Score ``summary`` into the warehouse table ``STORED`` (replacing it) and return it.
+def store(backend: Any, summary: Table, score: Callable[[Table], Table]) -> Table:
+    """Score ``summary`` with ``score`` (:func:`scores` with its options) into the warehouse
+    table ``STORED`` (replacing it) and return it.
 
     Scoring reads the summary three times (the two sets of unique rows, the join back), so it
     is computed once into a temporary table first (temporary tables work on a read-only
     warehouse too, and vanish if the process dies).
     """
     scratch = backend.create_table(SCRATCH, summary, temp=True, overwrite=True)
-    scored = scores(
-        scratch, horizon, as_of=as_of, time_unit=time_unit, model=model, penalizer=penalizer
-    )
-    backend.create_table(STORED, scored, overwrite=True)
+    backend.create_table(STORED, score(scratch), overwrite=True)
     backend.drop_table(SCRATCH)
     return backend.table(STORED)
 

@@ -320,17 +320,14 @@ class Workspace:
         day = self.as_of(as_of)
         settings = horizon or Horizon()
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
-        if store:
-            backend = self.warehouse.ibis
-            scored = store_predictions(
-                backend, summary, settings, as_of=day, time_unit=time_unit, model=model,
-                penalizer=penalizer,
-            )  # fmt: skip
-        else:
-            scored = scores(
-                summary, settings, as_of=day, time_unit=time_unit, model=model,
-                penalizer=penalizer,
-            )  # fmt: skip
+
+        def score(table: ibis.Table) -> ibis.Table:
+            return scores(
+                table, settings, as_of=day, time_unit=time_unit, model=model, penalizer=penalizer
+            )
+
+        backend = self.warehouse.ibis
+        scored = store_predictions(backend, summary, score) if store else score(summary)
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
 
