@@ -51,9 +51,9 @@ class ParetoNBDModel(HistoryModel):
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         r, alpha, s, beta = params
-        x, t_x, T = data["x"], data["t_x"], data["T"]
-        after_t, d_t = _log_tails(r + 1, s, alpha, beta, x, T)
-        after_tx, d_tx = _log_tails(r, s + 1, alpha, beta, x, t_x)
+        x = data["x"]
+        after_t, d_t = _log_tails(r + 1, s, alpha, beta, data, "T")
+        after_tx, d_tx = _log_tails(r, s + 1, alpha, beta, data, "t_x")
         after_t += np.log(r + x)
         after_tx += np.log(s)
         mix = np.logaddexp(after_t, after_tx)
@@ -161,14 +161,27 @@ def _lifetime_within(s: float, beta: Array | float, t: Array) -> Array:
 
 
 def _log_tails(
-    shift: float, q: float, alpha: float, beta: float, x: Array, y: Array
+    shift: float, q: float, alpha: float, beta: float, data: dict[str, Array], y: str
 ) -> tuple[Array, Array]:
-    """log P(y; shift + x, q) per row and its slopes (4, n), each distinct (x, y) computed once."""
-    keys, inverse = np.unique(np.stack([x, y], axis=1), axis=0, return_inverse=True)
-    kx, ky = keys.T
+    """log P(y; shift + x, q) per row and its slopes (4, n), each distinct (x, y) computed once
+    (y the column ``y`` of ``data``)."""
+    kx, ky, inverse = _pairs(data, y)
     value, slopes = _log_tail(shift + kx, np.full(len(kx), q), alpha + ky, beta + ky)
-    inverse = inverse.reshape(-1)
     return value[inverse], slopes[:, inverse]
+
+
+def _pairs(data: dict[str, Array], y: str) -> tuple[Array, Array, Array]:
+    """The distinct (x, y) pairs of ``data`` and each row's index into them, memoized in
+    ``data``: a fit asks for them at every evaluation, and sorting the rows cost a fifth of
+    its time."""
+    key = f"x,{y}:pairs"
+    if key not in data:
+        pairs, inverse = np.unique(
+            np.stack([data["x"], data[y]], axis=1), axis=0, return_inverse=True
+        )
+        data[f"{key}:x"], data[f"{key}:y"] = pairs.T
+        data[key] = inverse.reshape(-1)
+    return data[f"{key}:x"], data[f"{key}:y"], data[key]
 
 
 def _log_tail(p: Array, q: Array, a: Array, b: Array) -> tuple[Array, Array]:
