@@ -18,6 +18,7 @@ over one column per term), with its gradient from digamma functions.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import ClassVar, Self
 
 import numpy as np
@@ -41,26 +42,12 @@ class BetaGeoBetaBinomModel(Model):
         return self._fit(data, w, start=np.ones(4))
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
-        alpha, beta, gamma, delta = params
-        x, t_x, n = data["x"], data["t_x"], data["n"]
-        alive = betaln(alpha + x, beta + n - x) + betaln(gamma, delta + n)
-        alive_slopes = _slopes(
-            (alpha + x, beta + n - x, alpha + beta + n), (gamma, delta + n, gamma + delta + n)
-        )
-        gone, gone_slopes = _dropout_terms(params, x, t_x, n)
-        terms = np.concatenate([alive[:, None], gone], axis=1)
-        total = logsumexp(terms, axis=1)
-        share = np.exp(terms - total[:, None])
-        grad = np.stack(
-            [
-                share[:, 0] * a + np.sum(share[:, 1:] * g, axis=1)
-                for a, g in zip(alive_slopes, gone_slopes, strict=True)
-            ],
-            axis=1,
-        )
-        # minus the slopes of log B(alpha, beta) + log B(gamma, delta)
-        grad -= digamma(params) - digamma(np.repeat([alpha + beta, gamma + delta], 2))
-        return total - betaln(alpha, beta) - betaln(gamma, delta), grad
+        order, bounds = _by_width(data)
+        loglik, grad = np.empty(len(order)), np.empty((len(order), len(params)))
+        for lo, hi in pairwise(bounds):
+            rows = order[lo:hi]
+            loglik[rows], grad[rows] = _loglik(params, *(data[k][rows] for k in ("x", "t_x", "n")))
+        return loglik, grad
 
     def probability_alive(self, frequency: object, recency: object, n_periods: object) -> Array:
         """P(alive at opportunity n + 1 | x, t_x, n) (paper, eq. 11).
@@ -99,6 +86,45 @@ class BetaGeoBetaBinomModel(Model):
             betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta) + reach - betaln(gamma, delta)
         )
         return np.exp(log_value - self.loglik_rows(params, d)[0])
+
+
+def _loglik(params: Array, x: Array, t_x: Array, n: Array) -> tuple[Array, Array]:
+    """Per-row log-likelihood and gradient of rows (x, t_x, n): the module docstring's L."""
+    alpha, beta, gamma, delta = params
+    alive = betaln(alpha + x, beta + n - x) + betaln(gamma, delta + n)
+    alive_slopes = _slopes(
+        (alpha + x, beta + n - x, alpha + beta + n), (gamma, delta + n, gamma + delta + n)
+    )
+    gone, gone_slopes = _dropout_terms(params, x, t_x, n)
+    terms = np.concatenate([alive[:, None], gone], axis=1)
+    total = logsumexp(terms, axis=1)
+    share = np.exp(terms - total[:, None])
+    grad = np.stack(
+        [
+            share[:, 0] * a + np.sum(share[:, 1:] * g, axis=1)
+            for a, g in zip(alive_slopes, gone_slopes, strict=True)
+        ],
+        axis=1,
+    )
+    # minus the slopes of log B(alpha, beta) + log B(gamma, delta)
+    grad -= digamma(params) - digamma(np.repeat([alpha + beta, gamma + delta], 2))
+    return total - betaln(alpha, beta) - betaln(gamma, delta), grad
+
+
+WIDTH_ROWS = 1024
+"""Rows whose dropout terms are laid out in one matrix: see :func:`_by_width`."""
+
+
+def _by_width(data: dict[str, Array]) -> tuple[Array, Array]:
+    """The rows in order of their number of dropout terms, n - t_x, and the bounds of groups of
+    ``WIDTH_ROWS`` in that order, memoized in ``data``. Each group's matrix of terms is as
+    wide as its widest row: rows of all widths together fill a quarter of one matrix (the
+    demo's), rows of like width nearly all of theirs."""
+    if "width:order" not in data:
+        order = np.argsort(data["n"] - data["t_x"], kind="stable")
+        data["width:order"] = order
+        data["width:bounds"] = np.append(np.arange(0, len(order), WIDTH_ROWS), len(order))
+    return data["width:order"], data["width:bounds"]
 
 
 def _dropout_terms(params: Array, x: Array, t_x: Array, n: Array) -> tuple[Array, list[Array]]:
