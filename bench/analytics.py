@@ -158,7 +158,6 @@ def build_orders(folder: Path, orders: int, customers: int, seed: int) -> None:
     returns = round(orders * RETURN_SHARE)
     u = {k: _u(k, seed) for k in range(12)}
     channels = "[" + ", ".join(f"'{c}'" for c in CHANNELS) + "]"
-    domains = "[" + ", ".join(f"'{d}'" for d in DOMAINS) + "]"
     normal = f"sqrt(-2 * ln(1 - {u[1]})) * cos(2 * pi() * {u[2]})"  # Box-Muller
     con.execute(
         f"""CREATE TEMP TABLE gen AS
@@ -184,28 +183,7 @@ def build_orders(folder: Path, orders: int, customers: int, seed: int) -> None:
         FROM gen"""
     )
     con.execute("DROP TABLE gen")
-    con.execute(
-        f"""CREATE TEMP TABLE refunds AS
-        SELECT * REPLACE (
-            least(ordered_at + to_seconds(CAST(86400 * (1 + 29 * u_delay) AS BIGINT)),
-              TIMESTAMP '{END}' - INTERVAL 1 SECOND) AS ordered_at,
-            -revenue AS revenue, -cost AS cost, -discount AS discount),
-          seq AS purchase_seq
-        FROM purchases ORDER BY u_return LIMIT {returns}"""
-    )
-    columns = f"""customer_key, ordered_at, channel, revenue, discount, cost,
-        'C' || lpad(CAST(customer_key AS VARCHAR), 8, '0') AS customer_id,
-        CASE WHEN has_email THEN 'customer.' || customer_key || '@'
-          || {domains}[customer_key % {len(DOMAINS)} + 1] END AS email"""
-    insert_orders(con, "purchases", columns, "bench/analytics.py")
-    con.execute(
-        """INSERT INTO identities
-        SELECT 'customer_id', any_value(customer_id), customer_key, 'orders', min(ordered_at)
-        FROM orders GROUP BY customer_key
-        UNION ALL
-        SELECT 'email', email, customer_key, 'orders', min(ordered_at)
-        FROM orders WHERE email IS NOT NULL GROUP BY customer_key, email"""
-    )
+    write_orders(con, "purchases", returns, "bench/analytics.py")
     rebuild_customers(con)
     rebuild_occasions(con)
     con.execute(
@@ -215,6 +193,43 @@ def build_orders(folder: Path, orders: int, customers: int, seed: int) -> None:
     con.execute("CHECKPOINT")
     con.close()
     shutil.rmtree(folder / "gen.tmp", ignore_errors=True)
+
+
+def write_orders(con: Any, purchases: str, returns: int, source: str) -> None:
+    """The generated ``purchases`` (a temp table's name; its columns as ``build_orders`` makes
+    them) and full refunds of ``returns`` of them into ``orders``, and every customer's
+    identifiers into ``identities``. A refund comes 1-30 days after its purchase, before END;
+    every customer has a customer_id, those with ``has_email`` an email."""
+    con.execute(
+        f"""CREATE TEMP TABLE refunds AS
+        SELECT * REPLACE (
+            least(ordered_at + to_seconds(CAST(86400 * (1 + 29 * u_delay) AS BIGINT)),
+              TIMESTAMP '{END}' - INTERVAL 1 SECOND) AS ordered_at,
+            -revenue AS revenue, -cost AS cost, -discount AS discount),
+          seq AS purchase_seq
+        FROM {purchases} ORDER BY u_return LIMIT {returns}"""
+    )
+    domains = "[" + ", ".join(f"'{d}'" for d in DOMAINS) + "]"
+    columns = f"""customer_key, ordered_at, channel, revenue, discount, cost,
+        'C' || lpad(CAST(customer_key AS VARCHAR), 8, '0') AS customer_id,
+        CASE WHEN has_email THEN 'customer.' || customer_key || '@'
+          || {domains}[customer_key % {len(DOMAINS)} + 1] END AS email"""
+    insert_orders(con, purchases, columns, source)
+    con.execute("DROP TABLE refunds")
+    insert_identities(con)
+
+
+def insert_identities(con: Any) -> None:
+    """Each customer's customer_id and email (where they have one) in ``identities``, first
+    seen at their first order: what resolution would record for the generated orders."""
+    con.execute(
+        """INSERT INTO identities
+        SELECT 'customer_id', any_value(customer_id), customer_key, 'orders', min(ordered_at)
+        FROM orders GROUP BY customer_key
+        UNION ALL
+        SELECT 'email', email, customer_key, 'orders', min(ordered_at)
+        FROM orders WHERE email IS NOT NULL GROUP BY customer_key, email"""
+    )
 
 
 def insert_orders(con: Any, purchases: str, columns: str, source: str) -> None:

@@ -40,7 +40,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from analytics import CHANNELS, DOMAINS, _cores, _load, _size, _u, export_parquet, insert_orders
+from analytics import (
+    CHANNELS,
+    DOMAINS,
+    _cores,
+    _load,
+    _size,
+    _u,
+    export_parquet,
+    insert_identities,
+    insert_orders,
+)
 from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child
 
 SCRIPT = str(Path(__file__).resolve())
@@ -172,14 +182,7 @@ def build(folder: Path, customers: int, seed: int) -> None:
     insert_orders(con, "purchases", columns, "bench/experiments.py")
     con.execute("DROP TABLE purchases")
     con.execute("DROP TABLE refunds")
-    con.execute(
-        """INSERT INTO identities
-        SELECT 'customer_id', any_value(customer_id), customer_key, 'orders', min(ordered_at)
-        FROM orders GROUP BY customer_key
-        UNION ALL
-        SELECT 'email', any_value(email), customer_key, 'orders', min(ordered_at)
-        FROM orders GROUP BY customer_key"""
-    )
+    insert_identities(con)
     # Unsubscribes: some in 2024 (before the test), some in January 2025 (a guardrail outcome).
     con.execute(
         f"""INSERT INTO events BY NAME
