@@ -49,6 +49,27 @@ def ensure_built(folder: Path, meta: dict[str, Any], script: Path) -> Path:
     return folder
 
 
+def worker(
+    args: Any,
+    build: Callable[[Path, int, int], None],
+    patron: Callable[[str, str, str], None],
+    pandas: Callable[[str, str], None],
+) -> bool:
+    """Do this process's job when it is not the parent: build the data (``--build CUSTOMERS
+    SEED DIR``) or run one measured child (``--child STAGE SOURCE OUT``, ``pandas`` for the
+    peer). False in the parent."""
+    if args.build:
+        customers, seed, folder = args.build
+        build(Path(folder), int(customers), int(seed))
+    elif args.child:
+        stage, source, out = args.child
+        if stage == "pandas":
+            pandas(source, out)
+        else:
+            patron(stage, source, out)
+    return bool(args.build or args.child)
+
+
 def run_child(args: Sequence[str]) -> dict[str, Any]:
     """Run ``python ARGS`` (which prints one JSON object last) and add its peak RSS in MiB.
 

@@ -51,7 +51,7 @@ from analytics import (
     insert_identities,
     insert_orders,
 )
-from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child
+from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child, worker
 
 SCRIPT = str(Path(__file__).resolve())
 DATA_VERSION = 2  # bump when build changes, so cached workspaces are rebuilt
@@ -718,15 +718,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("STAGE", "WORKSPACE", "OUT"))
     parser.add_argument("--build", nargs=3, metavar=("CUSTOMERS", "SEED", "DIR"))
     args = parser.parse_args()
-    if args.build:
-        build(Path(args.build[2]), int(args.build[0]), int(args.build[1]))
-        return
-    if args.child:
-        stage, source, out = args.child
-        if stage == "pandas":
-            child_pandas(source, out)
-        else:
-            child_patron(stage, source, out)
+    if worker(args, build, child_patron, child_pandas):
         return
 
     folder = ensure_data(args.customers, args.seed)

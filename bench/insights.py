@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 
 from analytics import CHANNELS, START, _cores, _load, _size, _u, customer_plan, write_orders
-from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child
+from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child, worker
 
 SCRIPT = str(Path(__file__).resolve())
 DATA_VERSION = 1  # bump when build changes, so cached workspaces are rebuilt
@@ -719,15 +719,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("STAGE", "SOURCE", "OUT"))
     parser.add_argument("--build", nargs=3, metavar=("CUSTOMERS", "SEED", "DIR"))
     args = parser.parse_args()
-    if args.build:
-        build(Path(args.build[2]), int(args.build[0]), int(args.build[1]))
-        return
-    if args.child:
-        stage, source, out = args.child
-        if stage == "pandas":
-            child_pandas(source, out)
-        else:
-            child_patron(stage, source, out)
+    if worker(args, build, child_patron, child_pandas):
         return
 
     print(f"uptime at start: {_uptime()}", flush=True)
