@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common import MIB, OUT, StepProfiler, emit, print_table, run_child
+from common import MIB, OUT, StepProfiler, emit, first_line, print_table, run_child
 from patron.segments import RULES  # the rule table is the definition both sides follow
 
 SCRIPT = str(Path(__file__).resolve())
@@ -293,8 +293,7 @@ def child_patron(workspace: str, tmp: str) -> None:
         try:
             return call()
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            errors[name] = f"{type(exc).__name__}: {first}"[:200]
+            errors[name] = f"{type(exc).__name__}: {first_line(exc)}"[:200]
             return None
         finally:
             seconds[name] = time.perf_counter() - started
@@ -366,15 +365,7 @@ def child_pandas(parquet: str) -> None:
     import pandas as pd
 
     profiler = StepProfiler().start()
-    seconds: dict[str, float] = {}
-
-    def step(name: str, call: Callable[[], Any]) -> Any:
-        profiler.current = name
-        started = time.perf_counter()
-        try:
-            return call()
-        finally:
-            seconds[name] = time.perf_counter() - started
+    step = profiler.step
 
     columns = ["customer_key", "order_date", "revenue", "cost", "is_return"]
     df = step(
@@ -390,7 +381,7 @@ def child_pandas(parquet: str) -> None:
     profiler.stop()
     emit(
         {
-            "seconds": seconds,
+            "seconds": profiler.seconds,
             "step_peak_mib": profiler.peak_mib,
             "kpis": kpis,
             "as_of": base[0].date().isoformat(),

@@ -70,6 +70,36 @@ def worker(
     return bool(args.build or args.child)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message: what a results table can show."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def finish_stage(
+    profiler: StepProfiler,
+    stage: str,
+    call: Callable[[], Any] | None,
+    ws: Any,
+    result: dict[str, Any],
+) -> None:
+    """Run a child's one measured ``call`` as ``stage`` (None: nothing to run), close ``ws``
+    and print ``result`` with the call's seconds, its peak RSS and its failure, if any."""
+    profiler.current = stage
+    started = time.perf_counter()
+    if call is not None:
+        try:
+            result["result"] = call()
+        except Exception as exc:
+            result["failed"] = f"{type(exc).__name__}: {first_line(exc)}"[:300]
+    result["seconds"] = time.perf_counter() - started
+    profiler.current = "close"
+    ws.close()
+    profiler.stop()
+    result["stage_peak_mib"] = profiler.peak_mib.get(stage, 0.0)
+    emit(json.loads(json.dumps(result, default=str)))
+
+
 def run_child(args: Sequence[str]) -> dict[str, Any]:
     """Run ``python ARGS`` (which prints one JSON object last) and add its peak RSS in MiB.
 
@@ -162,6 +192,10 @@ class StepProfiler:
                 self.current = outer
 
         return timed
+
+    def step(self, name: str, call: Callable[[], Any]) -> Any:
+        """``call()`` timed as step ``name``: its seconds and peak RSS land under that name."""
+        return self._timed(name, call)()
 
     def start(self) -> StepProfiler:
         self._thread.start()
@@ -279,10 +313,8 @@ def profiled_load(ws: Any, table: str, path: str) -> dict[str, Any]:
     try:
         result = ws.load(table, [path], progress=clock).to_dict()
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        result = {
-            "error": f"{type(exc).__name__} in {profiler.failed or profiler.current}: {first}"
-        }
+        result = {"error": f"{type(exc).__name__} in {profiler.failed or profiler.current}: "
+                  f"{first_line(exc)}"}  # fmt: skip
     end = time.perf_counter()
     profiler.stop()
     phases = clock.durations(end)

@@ -51,7 +51,16 @@ from analytics import (
     insert_identities,
     insert_orders,
 )
-from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child, worker
+from common import (
+    OUT,
+    StepProfiler,
+    emit,
+    ensure_built,
+    finish_stage,
+    print_table,
+    run_child,
+    worker,
+)
 
 SCRIPT = str(Path(__file__).resolve())
 DATA_VERSION = 2  # bump when build changes, so cached workspaces are rebuilt
@@ -260,19 +269,7 @@ def child_patron(stage: str, workspace: str, out: str) -> None:
         ),
         "delete": lambda: ws.delete_experiment(NAME),
     }
-    profiler.current = stage
-    started = time.perf_counter()
-    try:
-        result["result"] = calls[stage]()
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        result["failed"] = f"{type(exc).__name__}: {first}"[:300]
-    result["seconds"] = time.perf_counter() - started
-    profiler.current = "close"
-    ws.close()
-    profiler.stop()
-    result["stage_peak_mib"] = profiler.peak_mib.get(stage, 0.0)
-    emit(json.loads(json.dumps(result, default=str)))
+    finish_stage(profiler, stage, calls[stage], ws, result)
 
 
 def _cleanup(ws: Any) -> bool:
@@ -294,15 +291,7 @@ def child_pandas(folder: str, assignments: str) -> None:
     import scipy.stats  # noqa: F401  (imported before the clock starts, as patron's are)
 
     profiler = StepProfiler().start()
-    seconds: dict[str, float] = {}
-
-    def step(name: str, call: Any) -> Any:
-        profiler.current = name
-        started = time.perf_counter()
-        try:
-            return call()
-        finally:
-            seconds[name] = time.perf_counter() - started
+    step = profiler.step
 
     def read() -> tuple[Any, Any, Any]:
         a = pd.read_parquet(assignments, columns=["customer_key", "variant", "assigned_at"])
@@ -321,7 +310,7 @@ def child_pandas(folder: str, assignments: str) -> None:
     profiler.stop()
     emit(
         {
-            "seconds": seconds,
+            "seconds": profiler.seconds,
             "step_peak_mib": profiler.peak_mib,
             "through": str(through),
             "conversion": conversion,

@@ -46,7 +46,16 @@ import numpy as np
 import pyarrow as pa
 
 from analytics import CHANNELS, START, _cores, _load, _size, _u, customer_plan, write_orders
-from common import OUT, StepProfiler, emit, ensure_built, print_table, run_child, worker
+from common import (
+    OUT,
+    StepProfiler,
+    emit,
+    ensure_built,
+    finish_stage,
+    print_table,
+    run_child,
+    worker,
+)
 
 SCRIPT = str(Path(__file__).resolve())
 DATA_VERSION = 1  # bump when build changes, so cached workspaces are rebuilt
@@ -457,20 +466,7 @@ def child_patron(stage: str, workspace: str, out: str) -> None:
         result["skipped"] = f"{type(exc).__name__}: {exc}"[:300]
         call = None
     result["open_seconds"] = time.perf_counter() - opened
-    profiler.current = stage
-    started = time.perf_counter()
-    if call is not None:
-        try:
-            result["result"] = call()
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            result["failed"] = f"{type(exc).__name__}: {first}"[:300]
-    result["seconds"] = time.perf_counter() - started
-    profiler.current = "close"
-    ws.close()
-    profiler.stop()
-    result["stage_peak_mib"] = profiler.peak_mib.get(stage, 0.0)
-    emit(json.loads(json.dumps(result, default=str)))
+    finish_stage(profiler, stage, call, ws, result)
 
 
 def profile_stage(stage: str, workspace: str, out: str) -> None:
@@ -505,15 +501,7 @@ def child_pandas(folder: str, out: str) -> None:
     import pandas as pd
 
     profiler = StepProfiler().start()
-    seconds: dict[str, float] = {}
-
-    def step(name: str, call: Callable[[], Any]) -> Any:
-        profiler.current = name
-        started = time.perf_counter()
-        try:
-            return call()
-        finally:
-            seconds[name] = time.perf_counter() - started
+    step = profiler.step
 
     def read() -> tuple[Any, Any, Any]:
         o = pd.read_parquet(
@@ -542,7 +530,7 @@ def child_pandas(folder: str, out: str) -> None:
     profiler.stop()
     emit(
         {
-            "seconds": seconds,
+            "seconds": profiler.seconds,
             "step_peak_mib": profiler.peak_mib,
             "as_of": str(as_of.date()),
             "prior_strength": a,
@@ -884,7 +872,8 @@ def report(
 
 
 def _ok(run: dict[str, Any]) -> bool:
-    return not any(k in run for k in ("failed", "error", "skipped"))
+    """A stage that ran (``--stages`` may have left it out) and succeeded."""
+    return "seconds" in run and not any(k in run for k in ("failed", "error", "skipped"))
 
 
 def _note(run: dict[str, Any]) -> str:
