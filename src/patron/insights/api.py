@@ -351,10 +351,11 @@ class Insights:
     def _scratch(self, table: Table) -> Iterator[Table]:
         """``table`` computed once for the analyses of one call, dropped after them."""
         kept = self._kept(table)
+        name = self._temps[-1]  # _kept's name for it, whatever the analyses keep meanwhile
         try:
             yield kept
         finally:
-            name = self._temps.pop()
+            self._temps.remove(name)
             self._ws.warehouse.duckdb.execute(f"DROP TABLE IF EXISTS {name}")
 
     def release(self) -> None:
