@@ -245,6 +245,25 @@ def for_customers(
         f"next_purchase_date{end}": _date_after(as_of, scored[f"next_purchase_wait{end}"] * unit)
         for end in ("", "_low", "_high")
     }
+    tiered = scored.mutate(**dates).inner_join(_value_tiers(scored), "customer_key")
+    risk = ibis.cases(
+        (tiered.p_alive >= ALIVE_AT_RISK, "active"),
+        (tiered.p_alive >= ALIVE_LOST, "at_risk"),
+        else_="likely_lost",
+    )
+    return tiered.mutate(
+        churn_risk=risk,
+        model=ibis.literal(model),
+        as_of=ibis.literal(as_of),
+        time_unit=ibis.literal(time_unit),
+        horizon=ibis.literal(horizon.periods),
+    )
+
+
+def _value_tiers(scored: Table) -> Table:
+    """``customer_key`` and ``predicted_value`` per customer. The ranking sorts these two
+    columns alone and is joined back: a window over every prediction column made DuckDB sort
+    and spill all of them (23 s of a 10M-customer scoring, against 2 s for the key and CLV)."""
     rank = ibis.row_number().over(order_by=[ibis.desc(scored.clv), scored.customer_key])
     size = scored.customer_key.count().over()  # a window: DuckDB plans a scalar count badly
     value = ibis.cases(
@@ -252,20 +271,7 @@ def for_customers(
         (rank < (size * 0.5).ceil(), "next_30pct"),
         else_="bottom_50pct",
     )
-    risk = ibis.cases(
-        (scored.p_alive >= ALIVE_AT_RISK, "active"),
-        (scored.p_alive >= ALIVE_LOST, "at_risk"),
-        else_="likely_lost",
-    )
-    return scored.mutate(
-        **dates,
-        predicted_value=value,
-        churn_risk=risk,
-        model=ibis.literal(model),
-        as_of=ibis.literal(as_of),
-        time_unit=ibis.literal(time_unit),
-        horizon=ibis.literal(horizon.periods),
-    )
+    return scored.select("customer_key", predicted_value=value)
 
 
 def _date_after(day: date, days: ibis.Value) -> ibis.Value:

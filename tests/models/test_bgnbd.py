@@ -123,3 +123,16 @@ def test_bad_input_is_an_input_error(
 ) -> None:
     with pytest.raises(InputError, match=message):
         BetaGeoModel().fit(frequency, recency, T)
+
+
+def test_expectation_per_distinct_pair_equals_per_row(fitted: BetaGeoModel) -> None:
+    # 2F1 is evaluated once per distinct (x, T) and gathered back; every row, for one horizon
+    # and for a path of horizons, must equal the formula on that row alone.
+    d = customer_data(*cdnow_weeks()[:3])
+    per_row = fitted._expected_if_alive_rows
+    steps = np.arange(4.0)[:, None]
+    for t in (np.asarray(39.0), steps):
+        got = fitted._expected_if_alive(t, d)
+        assert np.array_equal(got, per_row(t, d["x"], d["T"]))
+    horizons = np.linspace(1, 52, len(d["x"]))  # a horizon per row: no gathering possible
+    assert np.array_equal(fitted._expected_if_alive(horizons, d), per_row(horizons, d["x"], d["T"]))

@@ -268,14 +268,43 @@ def levels(data: dict[str, Array], name: str) -> tuple[Array, Array]:
     once per row."""
     key = f"{name}:levels"
     if key not in data:
-        whole = data[name].astype(np.intp)
-        if whole.max(initial=0) < 4 * len(whole) + 1024:  # counts find them in one pass
-            present = np.bincount(whole) > 0
-            values, index = np.flatnonzero(present), (np.cumsum(present) - 1)[whole]
-        else:  # a few rows of large values: sort
-            values, index = np.unique(whole, return_inverse=True)
-        data[key], data[f"{name}:index"] = values.astype(float), index.reshape(-1)
+        values, index = _distinct_whole(data[name].astype(np.intp))
+        data[key], data[f"{name}:index"] = values.astype(float), index
     return data[key], data[f"{name}:index"]
+
+
+def distinct_rows(*columns: Array) -> tuple[Array, Array]:
+    """One row number for each distinct row of ``columns`` (equal-length arrays), and each
+    row's index into those: a prediction that depends on a few of a customer's statistics
+    (BG/NBD's hypergeometric term reads x and T alone: a few thousand pairs among a hundred
+    thousand (x, t_x, T) rows) is computed once per distinct combination."""
+    code = np.zeros(len(columns[0]), dtype=np.intp)
+    for column in columns:
+        values, index = _distinct(column)
+        code = code * len(values) + index  # below n ** k: no overflow at k = 2
+    values, index = _distinct_whole(code)
+    row = np.empty(len(values), dtype=np.intp)
+    row[index] = np.arange(len(index))  # any row of each will do
+    return row, index
+
+
+def _distinct(column: Array) -> tuple[Array, Array]:
+    if column.max(initial=0) < 2**53 and np.array_equal(np.trunc(column), column):
+        return _distinct_whole(column.astype(np.intp))
+    return _sorted_distinct(column)
+
+
+def _distinct_whole(whole: Array) -> tuple[Array, Array]:
+    """The sorted distinct values of whole non-negative numbers and each one's index."""
+    if whole.max(initial=0) < 4 * len(whole) + 1024:  # counts find them in one pass
+        present = np.bincount(whole) > 0
+        return np.flatnonzero(present), (np.cumsum(present) - 1)[whole]
+    return _sorted_distinct(whole)  # a few rows of large values
+
+
+def _sorted_distinct(column: Array) -> tuple[Array, Array]:
+    values, index = np.unique(column, return_inverse=True)
+    return values, index.reshape(-1)
 
 
 def as_array(values: object, name: str, *, integer: bool = False) -> Array:
