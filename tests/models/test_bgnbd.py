@@ -10,6 +10,7 @@ from checks import assert_gradient
 
 from patron.errors import InputError
 from patron.models import BetaGeoModel, NotFittedError
+from patron.models.bgnbd import _expected_series
 from patron.models.history import customer_data
 
 
@@ -136,3 +137,26 @@ def test_expectation_per_distinct_pair_equals_per_row(fitted: BetaGeoModel) -> N
         assert np.array_equal(got, per_row(t, d["x"], d["T"]))
     horizons = np.linspace(1, 52, len(d["x"]))  # a horizon per row: no gathering possible
     assert np.array_equal(fitted._expected_if_alive(horizons, d), per_row(horizons, d["x"], d["T"]))
+
+
+def test_expectation_series_equals_scipy_where_both_work(fitted: BetaGeoModel) -> None:
+    # the fallback for non-finite 2F1 is Pfaff's transformation summed as a series: on the
+    # CDNOW fit, where scipy's 2F1 is fine, both give eq. 10 (|w| = t / (alpha + T) < 1)
+    r, alpha, a, b = fitted.params_.values()
+    x, _, big_t = cdnow_weeks()[:3]
+    t = 0.9 * (alpha + big_t)
+    scipy_form = fitted._expected_if_alive_rows(t, x, big_t)
+    series = _expected_series(r + x, a + b + x - 1, -t / (alpha + big_t), a)
+    assert series == pytest.approx(scipy_form, rel=1e-10)
+
+
+def test_unpinned_parameters_still_give_finite_expectations() -> None:
+    # a fit on customers who never show a dropout ran off to r, alpha ~ 1e8, a ~ 1e-9,
+    # b ~ 1e6, where scipy's 2F1 gives NaN; the expectation is then the Poisson rate's
+    # (r + x) t / (alpha + T) (an NBD with no dropout), as the series' first term says
+    params = {"r": 1.27e8, "alpha": 1.36e8, "a": 1.14e-9, "b": 8.99e5}
+    model = BetaGeoModel.from_params(params)
+    x, t_x, big_t = np.array([9.0, 9.0, 0.0]), np.array([9.0, 9.0, 0.0]), np.array([9.0, 10, 5])
+    got = model.conditional_expected_purchases(52, x, t_x, big_t)
+    nbd = (params["r"] + x) * 52 / (params["alpha"] + big_t)
+    assert got == pytest.approx(nbd * model.probability_alive(x, t_x, big_t), rel=1e-6)

@@ -110,15 +110,23 @@ class BetaGeoModel(HistoryModel):
         return self._expected_if_alive_rows(t, d["x"][row], d["T"][row]).take(index, axis=-1)
 
     def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
+        """Eq. 10 by scipy's 2F1; where that is not finite (parameters in the millions, as
+        fits that cannot pin them down give), by :func:`_expected_series`."""
         r, alpha, a, b = self._fitted("_params")
         n = x + self.first_purchase_dropout
         z = t / (alpha + big_t + t)
         head = (a + b + n - 1) / (a - 1)
-        return head * (
+        value = head * (
             1
             - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
             * hyp2f1(r + x, b + n, a + b + n - 1, z)
         )
+        bad = ~np.isfinite(value)
+        if np.any(bad):
+            terms = (r + x, a + b + n - 1, -t / (alpha + big_t))
+            rx, c, w = (np.broadcast_to(v, value.shape)[bad] for v in terms)
+            value[bad] = _expected_series(rx, c, w, a)
+        return value
 
     def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """Dropout happens only at a purchase, so an alive customer buys within t unless the
@@ -137,3 +145,20 @@ class BetaGeoModel(HistoryModel):
             np.log(a) - np.log(b + nm - 1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
         )
         return np.where(can_drop, np.exp(log_odds), 0.0)
+
+
+def _expected_series(rx: Array, c: Array, w: Array, a: float) -> Array:
+    """Eq. 10's bracket without 2F1 trouble: by Pfaff's transformation (DLMF 15.8.1),
+    ((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + n; c; z) = 2F1(r + x, a - 1; c; w)
+    with w = -t / (alpha + T), so the expectation is c / (a - 1) [1 - 2F1(r + x, a - 1; c; w)]
+    = -c sum_{k >= 1} (r + x)_k (a)_(k-1) / (c)_k w^k / k!: no difference of near-equal
+    numbers, no 1 / (a - 1), and its first term is the Poisson-gamma (NBD) limit
+    (r + x) t / (alpha + T). The series converges for |w| < 1; beyond that, NaN stays."""
+    term = rx * w / c
+    total = term.copy()
+    for k in range(1, 10_000):
+        if not np.any(np.abs(term) > 1e-17 * np.abs(total)):
+            break
+        term = term * (rx + k) * (a + k - 1) / (c + k) * w / (k + 1)
+        total += term
+    return np.where(np.abs(w) < 1, -c * total, np.nan)
