@@ -41,6 +41,10 @@ class Model(ABC):
     """
 
     param_names: ClassVar[tuple[str, ...]]
+    block_rows: ClassVar[int] = BLOCK_ROWS
+    """Rows per call of :meth:`loglik_rows` in a fit (:func:`_blocks`)."""
+    sample_start: ClassVar[bool] = True
+    """Whether a fit on many rows starts where a fit on a sample of them ends (:meth:`_start`)."""
 
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
@@ -131,7 +135,7 @@ class Model(ABC):
         over blocks of rows (:func:`_blocks`). It remembers the points it was asked for: the
         Hessian and the Newton step start where the climb ended, and the fit stores the value
         where the Newton step ended."""
-        blocks = _blocks(data, w)
+        blocks = _blocks(data, w, self.block_rows)
         seen: dict[bytes, tuple[float, Array]] = {}
 
         def loglik(params: Array) -> tuple[float, Array]:
@@ -188,7 +192,7 @@ class Model(ABC):
         parameters down: ``theta`` and None.
         """
         step = len(w) // BLOCK_ROWS
-        if step < SAMPLE_STEP or not w[::step].sum() > 0:
+        if not self.sample_start or step < SAMPLE_STEP or not w[::step].sum() > 0:
             return theta, None
         sample = {name: values[::step] for name, values in data.items()}
         loglik = self._likelihood(sample, w[::step] * (w.sum() / w[::step].sum()))
@@ -228,13 +232,13 @@ def _weights(weights: Array | None, n: int) -> Array:
     return w
 
 
-def _blocks(data: dict[str, Array], w: Array) -> list[tuple[dict[str, Array], Array]]:
-    """The rows and their weights cut into blocks of ``BLOCK_ROWS``: numpy's elementwise passes
+def _blocks(data: dict[str, Array], w: Array, size: int) -> list[tuple[dict[str, Array], Array]]:
+    """The rows and their weights cut into blocks of ``size``: numpy's elementwise passes
     over a block's temporaries stay in the CPU cache, several times faster than one pass over
     every row, and each block keeps its own memo of :func:`levels`."""
     return [
-        ({name: values[i : i + BLOCK_ROWS] for name, values in data.items()}, w[i : i + BLOCK_ROWS])
-        for i in range(0, len(w), BLOCK_ROWS)
+        ({name: values[i : i + size] for name, values in data.items()}, w[i : i + size])
+        for i in range(0, len(w), size)
     ]
 
 
