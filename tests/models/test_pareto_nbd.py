@@ -139,3 +139,14 @@ def test_reading_before_fit_says_call_fit() -> None:
 def test_bad_input_is_an_input_error() -> None:
     with pytest.raises(InputError, match="recency cannot exceed T"):
         ParetoNBDModel().fit([1], [5], [3])
+
+
+def test_predictions_per_distinct_pair_equal_per_row(fitted: ParetoNBDModel) -> None:
+    # the tails and lifetimes are computed once per distinct (x, T) and gathered back
+    d = customer_data(*cdnow_weeks()[:3])
+    t = np.asarray(39.0)
+    for pooled, per_row in (
+        (fitted._purchase_if_alive, fitted._purchase_if_alive_rows),
+        (fitted._expected_if_alive, fitted._expected_if_alive_rows),
+    ):
+        assert np.array_equal(pooled(t, d), per_row(t, d["x"], d["T"]))

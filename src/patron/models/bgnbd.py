@@ -21,8 +21,8 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
 
-from patron.models.base import Array, distinct_rows, levels
-from patron.models.history import HistoryModel, customer_data
+from patron.models.base import Array, levels
+from patron.models.history import HistoryModel, customer_data, per_distinct_history
 
 
 class BetaGeoModel(HistoryModel):
@@ -103,11 +103,8 @@ class BetaGeoModel(HistoryModel):
         """The paper's eq. 10 without its P(alive) factor: (a + b + n - 1) / (a - 1)
         [1 - ((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + n; a + b + n - 1; z)],
         z = t / (alpha + T + t). It reads x and T alone, so unless t varies by row the costly
-        2F1 is evaluated once per distinct (x, T) and gathered back."""
-        if t.ndim and t.shape[-1] > 1:
-            return self._expected_if_alive_rows(t, d["x"], d["T"])
-        row, index = distinct_rows(d["x"], d["T"])
-        return self._expected_if_alive_rows(t, d["x"][row], d["T"][row]).take(index, axis=-1)
+        2F1 is evaluated once per distinct (x, T) (:func:`per_distinct_history`)."""
+        return per_distinct_history(self._expected_if_alive_rows, t, d)
 
     def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
         """Eq. 10 by scipy's 2F1; where that is not finite (parameters in the millions, as

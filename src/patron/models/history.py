@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Self
 
 import numpy as np
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array
+from patron.models.base import Array, Model, as_array, distinct_rows
 
 
 class HistoryModel(Model):
@@ -88,6 +89,19 @@ class HistoryModel(Model):
     @abstractmethod
     def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """P(Y(t) > 0 | alive at T, x, t_x, T)."""
+
+
+def per_distinct_history(
+    evaluate: Callable[[Array, Array, Array], Array], t: Array, d: dict[str, Array]
+) -> Array:
+    """``evaluate(t, x, T)`` for every row of ``d``, called once per distinct (x, T) and
+    gathered back unless ``t`` varies by row: the predictions that read x and T alone go
+    through a special function or an integral per row (BG/NBD's 2F1, Pareto/NBD's tails), and
+    a hundred thousand (x, t_x, T) rows hold a few thousand such pairs."""
+    if t.ndim and t.shape[-1] > 1:
+        return evaluate(t, d["x"], d["T"])
+    row, index = distinct_rows(d["x"], d["T"])
+    return evaluate(t, d["x"][row], d["T"][row]).take(index, axis=-1)
 
 
 def customer_data(frequency: object, recency: object, T: object) -> dict[str, Array]:

@@ -37,8 +37,8 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from patron.models.base import Array
-from patron.models.history import HistoryModel, customer_data
+from patron.models.base import Array, distinct_rows
+from patron.models.history import HistoryModel, customer_data, per_distinct_history
 
 _NODES = 128  # trapezoid nodes per tail integral
 _SPAN = 36.0  # the integrand is below e^-36 of its mass outside each row's window
@@ -138,21 +138,27 @@ class ParetoNBDModel(HistoryModel):
 
     def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """The posterior rate (r + x) / (alpha + T) times the expected lifetime within t,
-        (beta + T) / (s - 1) [1 - ((beta + T) / (beta + T + t))^(s - 1)]."""
+        (beta + T) / (s - 1) [1 - ((beta + T) / (beta + T + t))^(s - 1)], once per distinct
+        (x, T) (:func:`per_distinct_history`: scoring asks for it at every step of a horizon)."""
+        return per_distinct_history(self._expected_if_alive_rows, t, d)
+
+    def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
         r, alpha, s, beta = self._fitted("_params")
-        rate = (r + d["x"]) / (alpha + d["T"])
-        return rate * _lifetime_within(s, beta + d["T"], t)
+        return (r + x) / (alpha + big_t) * _lifetime_within(s, beta + big_t, t)
 
     def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """An alive customer with rates (lambda, mu) buys first at u < t with density
         lambda e^-((lambda + mu) u); averaged over the posteriors Gamma(r', alpha') and
         Gamma(s, beta') (r' = r + x, alpha' = alpha + T, beta' = beta + T) that is
         r' alpha'^r' beta'^s int_0^t (alpha' + u)^-(r' + 1) (beta' + u)^-s du, the integral a
-        difference of two of the likelihood's tails."""
+        difference of two of the likelihood's tails, computed once per distinct (x, T)
+        (:func:`per_distinct_history`)."""
+        return per_distinct_history(self._purchase_if_alive_rows, t, d)
+
+    def _purchase_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
         r, alpha, s, beta = self._fitted("_params")
-        x = d["x"]
         t = np.broadcast_to(t, x.shape)
-        rx, a, b = r + x, alpha + d["T"], beta + d["T"]
+        rx, a, b = r + x, alpha + big_t, beta + big_t
         shape = np.full(x.shape, s)
         scale = np.log(rx) + rx * np.log(a) + s * np.log(b)
         from_now = _log_tail(rx + 1, shape, a, b)[0]
@@ -181,15 +187,11 @@ def _log_tails(
 
 def _pairs(data: dict[str, Array], y: str) -> tuple[Array, Array, Array]:
     """The distinct (x, y) pairs of ``data`` and each row's index into them, memoized in
-    ``data``: a fit asks for them at every evaluation, and sorting the rows cost a fifth of
-    its time."""
+    ``data``: a fit asks for them at every evaluation."""
     key = f"x,{y}:pairs"
     if key not in data:
-        pairs, inverse = np.unique(
-            np.stack([data["x"], data[y]], axis=1), axis=0, return_inverse=True
-        )
-        data[f"{key}:x"], data[f"{key}:y"] = pairs.T
-        data[key] = inverse.reshape(-1)
+        row, data[key] = distinct_rows(data["x"], data[y])
+        data[f"{key}:x"], data[f"{key}:y"] = data["x"][row], data[y][row]
     return data[f"{key}:x"], data[f"{key}:y"], data[key]
 
 
