@@ -43,6 +43,17 @@ def test_reproduces_the_published_donations_fit(fitted: BetaGeoBetaBinomModel) -
     assert fitted.unique_rows_ == 22
 
 
+def test_one_row_per_donor_fits_as_the_weighted_rows(
+    donations: np.ndarray, fitted: BetaGeoBetaBinomModel
+) -> None:
+    # 11,104 rows are enough for the fit to start from a sample of them (Model._start)
+    x, t_x, n, weights = donations.T
+    every = BetaGeoBetaBinomModel().fit(*(np.repeat(c, weights.astype(int)) for c in (x, t_x, n)))
+    assert every.unique_rows_ == 11_104
+    assert every.params_ == pytest.approx(fitted.params_, rel=1e-6)
+    assert every.loglik_ == pytest.approx(fitted.loglik_, rel=1e-9)
+
+
 def test_likelihood_is_the_papers_sum() -> None:
     alpha, beta, gamma, delta = params = np.array([1.3, 0.8, 0.6, 2.5])
     x, t_x, n = np.array([0.0, 2.0, 3.0, 5.0]), np.array([0.0, 4.0, 3.0, 9.0]), np.full(4, 9.0)

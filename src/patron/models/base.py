@@ -42,9 +42,8 @@ class Model(ABC):
 
     param_names: ClassVar[tuple[str, ...]]
     block_rows: ClassVar[int] = BLOCK_ROWS
-    """Rows per call of :meth:`loglik_rows` in a fit (:func:`_blocks`)."""
-    sample_start: ClassVar[bool] = True
-    """Whether a fit on many rows starts where a fit on a sample of them ends (:meth:`_start`)."""
+    """Rows per call of :meth:`loglik_rows` in a fit (:func:`_blocks`), and the size of the
+    sample a fit on many of them starts from (:meth:`_start`)."""
 
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
@@ -191,8 +190,8 @@ class Model(ABC):
         the climb on all rows then takes five to ten. Few rows, or a sample that cannot pin the
         parameters down: ``theta`` and None.
         """
-        step = len(w) // BLOCK_ROWS
-        if not self.sample_start or step < SAMPLE_STEP or not w[::step].sum() > 0:
+        step = len(w) // self.block_rows
+        if step < SAMPLE_STEP or not w[::step].sum() > 0:
             return theta, None
         sample = {name: values[::step] for name, values in data.items()}
         loglik = self._likelihood(sample, w[::step] * (w.sum() / w[::step].sum()))
