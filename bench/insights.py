@@ -353,6 +353,9 @@ PARQUET = {
 }
 """Stages that write a per-customer table, and the Parquet file's name (``<name>.parquet``)."""
 
+COMPARED = ("customer_affinities()", "customer_discounts()")
+"""The stages whose work the pandas peer repeats."""
+
 
 def stage_call(stage: str, ws: Any, out: Path) -> Callable[[], Any]:
     """The stage's work as a function of nothing; imports happen here, before the clock.
@@ -736,8 +739,10 @@ def main() -> None:
         print(f"  patron: {stage} in a fresh process ...", flush=True)
         runs[stage] = run_child([SCRIPT, "--child", stage, str(workspace), str(out)])
     load.append(_load())
-    peer: dict[str, Any] = {"not_run": True}
-    if not args.no_peer:
+    peer: dict[str, Any] = {"not_run": "--no-peer"}
+    if not set(COMPARED) <= set(stages):
+        peer = {"not_run": f"--stages leaves out {' or '.join(COMPARED)}, the work it repeats"}
+    elif not args.no_peer:
         print("  pandas: top categories and discount scores in one fresh process ...", flush=True)
         peer = run_child([SCRIPT, "--child", "pandas", str(folder), str(out)])
     load.append(_load())
@@ -793,7 +798,7 @@ def report(
     diffs: list[str] = []
     ratio = 0.0
     if peer.get("not_run"):
-        print("\npandas peer not run (--no-peer)")
+        print(f"\npandas peer not run ({peer['not_run']})")
     elif "error" in peer:
         print(f"\npandas peer FAILED: {peer['error']}")
         diffs.append("pandas peer did not run: nothing to compare")
@@ -811,7 +816,7 @@ def report(
             f"  prior strength of the category mix a = {peer['prior_strength']:.4f} lines; "
             f"discount prior mean {prior['mean']:.4f}, rho {prior['rho']:.4f}"
         )
-        mine = [runs.get(s, {}) for s in ("customer_affinities()", "customer_discounts()")]
+        mine = [runs[s] for s in COMPARED]
         if all(_ok(r) for r in mine):
             patron_seconds = sum(r["seconds"] for r in mine)
             ratio = compute / patron_seconds
@@ -829,7 +834,7 @@ def report(
                     f"  {key}: {value:,.3g}" if isinstance(value, float) else f"  {key}: {value:,}"
                 )
         else:
-            diffs.append("patron's customer_affinities() or customer_discounts() did not run")
+            diffs.append("patron's customer_affinities() or customer_discounts() failed")
     print()
     if peer.get("not_run"):
         pass
