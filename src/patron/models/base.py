@@ -27,7 +27,7 @@ from patron.errors import ConvergenceError, ConvergenceWarning, InputError, NotF
 Array = np.ndarray
 Likelihood = Callable[[Array], tuple[float, Array]]  # parameters -> value and gradient
 BLOCK_ROWS = 8192  # rows per likelihood evaluation: see _blocks
-SAMPLE_STEP = 4  # a fit on this many blocks of rows or more starts from a sample: Model._start
+SAMPLE_STEP = 4  # a fit on this many samples' worth of rows or more starts from one: Model._start
 
 
 class Model(ABC):
@@ -42,8 +42,9 @@ class Model(ABC):
 
     param_names: ClassVar[tuple[str, ...]]
     block_rows: ClassVar[int] = BLOCK_ROWS
-    """Rows per call of :meth:`loglik_rows` in a fit (:func:`_blocks`), and the size of the
-    sample a fit on many of them starts from (:meth:`_start`)."""
+    """Rows per call of :meth:`loglik_rows` in a fit (:func:`_blocks`)."""
+    sample_rows: ClassVar[int] = BLOCK_ROWS
+    """Rows in the sample a fit on many rows starts from (:meth:`_start`); 0: no sample."""
 
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
@@ -182,15 +183,15 @@ class Model(ABC):
     def _start(self, data: dict[str, Array], w: Array, theta: Array) -> tuple[Array, Array | None]:
         """Where the climb on all rows starts, and BFGS's first inverse Hessian there.
 
-        On many rows: the end of a climb on every k-th row by frequency (a block's worth,
-        weighted up to all customers; :func:`_stratified`) and BFGS's inverse Hessian there.
-        The sample's climb costs about two evaluations on all rows and ends near the top
+        On many rows: the end of a climb on every k-th row by frequency (``sample_rows`` of
+        them, weighted up to all customers; :func:`_stratified`) and BFGS's inverse Hessian
+        there. The sample's climb costs about two evaluations on all rows and ends near the top
         (parameters within 10-25% on the bench's million customers), and its curvature spares
         BFGS the dozens of evaluations it would spend learning it on all rows (BG/NBD's r and
         alpha move together along a long ridge): the climb on all rows then takes five to ten.
         Few rows, or a sample that cannot pin the parameters down: ``theta`` and None.
         """
-        step = len(w) // self.block_rows
+        step = len(w) // self.sample_rows if self.sample_rows else 0
         if step < SAMPLE_STEP:
             return theta, None
         rows = _stratified(next(iter(data.values())), step)

@@ -52,10 +52,11 @@ class ParetoNBDModel(HistoryModel):
     """All rows in one block: the cost is in the tail integrals of the distinct (x, T) and
     (x, t_x) pairs, which blocks of rows would each compute again (a million customers' 108k
     rows hold 7.5k pairs, their 14 blocks 21k); :func:`_log_tail` works through the pairs in
-    cache-sized chunks instead. Nor does a fit start from a sample of rows: a sample holds
-    about half the pairs, so its climb costs about what it saves, and its (s, beta) ridge can
-    send it far off (to s = 11, beta = 422 on the bench's million customers, the answer being
-    1 and 27)."""
+    cache-sized chunks instead."""
+    sample_rows: ClassVar[int] = 0
+    """No starting sample: a sample of rows holds about half the pairs, so its climb costs
+    about what it saves, and its (s, beta) ridge can send it far off (to s = 11, beta = 422 on
+    the bench's million customers, the answer being 1 and 27)."""
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         r, alpha, s, beta = params
