@@ -180,6 +180,9 @@ def test_unidentified_parameters_are_named_and_a_penalty_reins_them_in(tmp_path:
     assert held["params"]["r"] < 1 and "r" not in held["unidentified"]
     bad = patron_here("fit", "--summary", str(summary), "--penalizer", "-1", cwd=tmp_path)
     assert bad.returncode == 2 and "--penalizer must be 0 (none) or more" in bad.stderr
+    sbg = ("fit", "--model", "sbg", "--survival", "1000,631,468", "--penalizer", "-1")
+    bad = patron_here(*sbg, cwd=tmp_path)
+    assert bad.returncode == 2 and "--penalizer must be 0 (none) or more" in bad.stderr
     assert ok(patron_here("fit", "--summary", str(summary), "--json", cwd=tmp_path)) == free
 
 

@@ -122,9 +122,7 @@ def fit_rows(model: str, rows: pa.Table, *, penalizer: float = 0.0) -> Model:
     # a customer without repeat purchases has no mean repeat spend; Gamma-Gamma leaves them out
     arrays = [np.nan_to_num(column(rows, name)) for name in spec.columns]
     count = column(rows, "count") if "count" in rows.column_names else None
-    if penalizer < 0:
-        raise InputError("--penalizer must be 0 (none) or more")
-    fitted: Model = spec.make(penalizer=penalizer).fit(*arrays, weights=count)
+    fitted: Model = spec.make(penalizer=_penalty(penalizer)).fit(*arrays, weights=count)
     return fitted
 
 
@@ -138,9 +136,15 @@ def fit_survival(counts: str, *, penalizer: float = 0.0) -> Model:
         periods, churned, weights = from_survivors(alive)
     except InputError as exc:  # the library names its argument; the user typed --survival
         raise InputError(f"--survival {counts!r}: {exc}".replace("alive_counts ", "")) from exc
-    model = ShiftedBetaGeoModel(penalizer=penalizer)
+    model = ShiftedBetaGeoModel(penalizer=_penalty(penalizer))
     fitted: Model = model.fit(periods, churned=churned, weights=weights)
     return fitted
+
+
+def _penalty(penalizer: float) -> float:
+    if penalizer < 0:
+        raise InputError("--penalizer must be 0 (none) or more")
+    return penalizer
 
 
 def read_summary(path: Path, model: str) -> pa.Table:

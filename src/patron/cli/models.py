@@ -220,8 +220,8 @@ def predict(
 
 
 def _totals(table: Any) -> dict[str, Any]:
-    """The prediction run in a few numbers, over the customers with numeric predictions: a fit
-    the data cannot pin down can give NaN (``unscored``), which would make every sum NaN."""
+    """The prediction run in a few numbers, over the customers with numeric predictions: a
+    special function that fails (NaN, ``unscored``) would make every sum NaN."""
     bad = table.expected_purchases.isnan() | table.clv_low.isnan() | table.clv_high.isnan()
     ok = ~bad
     return dict(
