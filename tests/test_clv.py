@@ -7,12 +7,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from patron import Workspace, clv
 from patron.errors import InputError
+from patron.models import BetaGeoModel
 
 ORDERS = (
     "order_id,customer_id,ordered_at,revenue,status,return_of\n"
@@ -137,3 +139,33 @@ def test_valid_summaries_pass_and_recency_past_t_is_caught(
         with pytest.raises(InputError) as caught:
             clv.read_summary(path, "bgnbd")
         assert (caught.value.row, caught.value.field) == (late[0], "recency")
+
+
+def _with_information(information: list[list[float]]) -> BetaGeoModel:
+    """A BG/NBD at parameters 1, 2, 0.5, 4 with the given observed information."""
+    fitted = BetaGeoModel.from_params({"r": 1.0, "alpha": 2.0, "a": 0.5, "b": 4.0})
+    fitted._information = np.array(information)
+    fitted._cov = np.linalg.pinv(fitted._information)
+    return fitted
+
+
+def test_unidentified_by_the_log_scale_spread() -> None:
+    # Diagonal information: the log-scale variance of theta_i is 1 / (I_ii theta_i^2); a
+    # standard error above 5 times the estimate (variance above 25) leaves it free.
+    pinned = _with_information([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 4.0, 0], [0, 0, 0, 1.0]])
+    assert clv.unidentified(pinned) == []
+    loose = _with_information([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 0.1, 0], [0, 0, 0, 1.0]])
+    assert clv.unidentified(loose) == ["a"]  # variance 1 / (0.1 * 0.25) = 40
+
+
+def test_a_flat_direction_frees_every_parameter_it_moves() -> None:
+    # a and b only through a/b: the information is singular along (a, b) -> (ka, kb), and its
+    # pseudo-inverse gives both a modest variance; both are free all the same
+    direction = [0.0, 0.0, 1 / 0.5, -1 / 4.0]  # d log-likelihood / d(a, b) along a/b
+    information = [[2.0, 0.3, 0, 0], [0.3, 1.0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    for i in (2, 3):
+        for j in (2, 3):
+            information[i][j] = 10 * direction[i] * direction[j]
+    fitted = _with_information(information)
+    assert max(fitted.std_errors_["a"] / 0.5, fitted.std_errors_["b"] / 4.0) < 5
+    assert clv.unidentified(fitted) == ["a", "b"]

@@ -266,12 +266,25 @@ parameter down: its 95% interval spans more than a factor of e^20."""
 
 def unidentified(fitted: Model) -> list[str]:
     """The parameters the data leave free, typically run off toward 0 or infinity (few
-    customers, or no sign of dropout): predictions from such a fit are not to be trusted."""
-    errors = fitted.std_errors_
+    customers, or no sign of dropout): predictions from such a fit are not to be trusted.
+
+    A parameter is free when its standard error on the log scale exceeds ``UNIDENTIFIED``,
+    read from the eigen-decomposition of the information on the log scale: the variance of
+    log theta_i is sum_k v_ik^2 / lambda_k, and a direction without curvature (lambda_k <= 0,
+    where the inverse information is meaningless) makes it infinite for every parameter it
+    moves. A near-singular information's inverse can give such a parameter a small error.
+    """
+    scale = np.array(list(fitted.params_.values()))
+    information = fitted.information_ * np.outer(scale, scale)  # d2 / dlog theta_i dlog theta_j
+    if not np.all(np.isfinite(information)):
+        return list(fitted.params_)
+    curvature, directions = np.linalg.eigh(information)
+    moved = directions**2
+    flat = np.where(moved > 1e-12, np.inf, 0.0)  # along a direction with no curvature
+    spread = np.where(curvature > 0, moved / np.where(curvature > 0, curvature, 1), flat)
+    variance = spread.sum(axis=1)
     return [
-        name
-        for name, value in fitted.params_.items()
-        if not np.isfinite(errors[name]) or errors[name] > UNIDENTIFIED * abs(value)
+        name for name, v in zip(fitted.params_, variance, strict=True) if not v <= UNIDENTIFIED**2
     ]
 
 

@@ -16,3 +16,16 @@ def assert_gradient(model: Model, params: np.ndarray, data: dict[str, np.ndarray
         up, down = model.loglik_rows(params + step, data), model.loglik_rows(params - step, data)
         slope = (up[0] - down[0]) / (2 * h)
         assert grad[:, k] == pytest.approx(slope, rel=1e-5, abs=1e-7)
+
+
+def assert_hessian(
+    model: Model, params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray
+) -> None:
+    """The analytic weighted Hessian equals central differences of the weighted gradient."""
+    hessian = model.hessian_rows(params, dict(data), w)
+    assert np.array_equal(hessian, hessian.T)
+    for k, h in enumerate(1e-6 * params):
+        step = np.eye(len(params))[k] * h
+        up = w @ model.loglik_rows(params + step, dict(data))[1]
+        down = w @ model.loglik_rows(params - step, dict(data))[1]
+        assert hessian[:, k] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-6)

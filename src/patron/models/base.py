@@ -5,8 +5,8 @@ parameters; this module turns them into a fit. Rows are *unique* sufficient stat
 ``weights`` count of the customers they stand for, so 10 million customers cost what their
 distinct histories cost. Parameters are optimized on the log scale (they are all positive) with
 BFGS and an optional L2 penalty ``penalizer * sum(params ** 2)``; standard errors come from the
-observed information (the Hessian of the unpenalized log-likelihood at the optimum, by forward
-differences of the analytic gradient).
+observed information (the Hessian of the unpenalized log-likelihood at the optimum: the model's
+analytic one where it has it, else forward differences of the analytic gradient).
 
 The surface follows scikit-learn: ``__init__`` stores options, ``fit`` returns ``self``, fitted
 values end in ``_`` and anything read before ``fit`` raises :class:`NotFittedError`.
@@ -26,6 +26,7 @@ from patron.errors import ConvergenceError, ConvergenceWarning, InputError, NotF
 
 Array = np.ndarray
 Likelihood = Callable[[Array], tuple[float, Array]]  # parameters -> value and gradient
+Blocks = list[tuple[dict[str, Array], Array]]  # rows and their weights: see _blocks
 BLOCK_ROWS = 8192  # rows per likelihood evaluation: see _blocks
 SAMPLE_STEP = 4  # a fit on this many samples' worth of rows or more starts from one: Model._start
 
@@ -45,6 +46,8 @@ class Model(ABC):
     """Rows per call of :meth:`loglik_rows` in a fit (:func:`_blocks`)."""
     sample_rows: ClassVar[int] = BLOCK_ROWS
     """Rows in the sample a fit on many rows starts from (:meth:`_start`); 0: no sample."""
+    exact_hessian: ClassVar[bool] = False
+    """Whether the model gives its Hessian (:meth:`hessian_rows`); else forward differences."""
 
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
@@ -59,6 +62,11 @@ class Model(ABC):
     @abstractmethod
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         """Per-row log-likelihood (n,) and its gradient in the natural parameters (n, k)."""
+
+    def hessian_rows(self, params: Array, data: dict[str, Array], w: Array) -> Array:
+        """The Hessian (k, k) of the rows' log-likelihood weighted by ``w``, in the natural
+        parameters; only where :attr:`exact_hessian` says the model has one."""
+        raise NotImplementedError(f"{type(self).__name__} has no analytic Hessian")
 
     @property
     def params_(self) -> dict[str, float]:
@@ -81,6 +89,12 @@ class Model(ABC):
     def covariance_(self) -> Array:
         """The asymptotic covariance of the parameters (inverse observed information)."""
         return np.array(self._fitted("_cov"))
+
+    @property
+    def information_(self) -> Array:
+        """The observed information: minus the log-likelihood's Hessian at the fit. Unlike
+        its inverse it is defined where the data leave a direction flat (a singular matrix)."""
+        return np.array(self._fitted("_information"))
 
     @property
     def n_customers_(self) -> int:
@@ -113,11 +127,12 @@ class Model(ABC):
         the climb starts where a fit on a sample of them ends (:meth:`_start`).
         """
         w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
-        loglik = self._likelihood(data, w)
+        blocks = _blocks(data, w, self.block_rows)
+        loglik = self._likelihood(blocks)
         theta, inverse = self._start(data, w, np.log(start))
         found = self._climb(loglik, w.sum(), theta, inverse, gtol=1e-8)
         params = np.exp(found.x)
-        hessian = _hessian(lambda p: loglik(p)[1], params, loglik(params)[1])
+        hessian = self._hessian(blocks, loglik, params)
         params, polished = _newton_step(self._penalized(loglik), params, hessian, self.penalizer)
         climbed = found.success or np.max(np.abs(found.jac)) <= 1e-5  # scipy's default: a fit
         if not (climbed or polished):
@@ -125,17 +140,17 @@ class Model(ABC):
             warnings.warn(f"{name}: {found.message}", ConvergenceWarning, stacklevel=3)
         self._params = params
         self._loglik = loglik(params)[0]
+        self._information = -hessian
         self._cov = _inverse(hessian)
         self._n_customers = w.sum()
         self._unique_rows = len(w)
         return self
 
-    def _likelihood(self, data: dict[str, Array], w: Array) -> Likelihood:
+    def _likelihood(self, blocks: Blocks) -> Likelihood:
         """The weighted log-likelihood and its gradient as a function of the parameters, summed
         over blocks of rows (:func:`_blocks`). It remembers the points it was asked for: the
         Hessian and the Newton step start where the climb ended, and the fit stores the value
         where the Newton step ended."""
-        blocks = _blocks(data, w, self.block_rows)
         seen: dict[bytes, tuple[float, Array]] = {}
 
         def loglik(params: Array) -> tuple[float, Array]:
@@ -150,6 +165,14 @@ class Model(ABC):
             return seen[key]
 
         return loglik
+
+    def _hessian(self, blocks: Blocks, loglik: Likelihood, params: Array) -> Array:
+        """The log-likelihood's Hessian at ``params``: the model's own (:meth:`hessian_rows`)
+        summed over blocks, else forward differences of the gradient (one per parameter)."""
+        if not self.exact_hessian:
+            return _forward_hessian(lambda p: loglik(p)[1], params, loglik(params)[1])
+        k = len(params)
+        return sum((self.hessian_rows(params, *block) for block in blocks), np.zeros((k, k)))
 
     def _penalized(self, loglik: Likelihood) -> Likelihood:
         """The log-likelihood less the L2 penalty, and its gradient."""
@@ -198,7 +221,8 @@ class Model(ABC):
         if not w[rows].sum() > 0:
             return theta, None
         sample = {name: values[rows] for name, values in data.items()}
-        loglik = self._likelihood(sample, w[rows] * (w.sum() / w[rows].sum()))
+        weight = w[rows] * (w.sum() / w[rows].sum())
+        loglik = self._likelihood(_blocks(sample, weight, self.block_rows))
         try:
             found = self._climb(loglik, w.sum(), theta, None, gtol=1e-5)
             inverse = (found.hess_inv + found.hess_inv.T) / 2
@@ -245,7 +269,7 @@ def _weights(weights: Array | None, n: int) -> Array:
     return w
 
 
-def _blocks(data: dict[str, Array], w: Array, size: int) -> list[tuple[dict[str, Array], Array]]:
+def _blocks(data: dict[str, Array], w: Array, size: int) -> Blocks:
     """The rows and their weights cut into blocks of ``size``: numpy's elementwise passes
     over a block's temporaries stay in the CPU cache, several times faster than one pass over
     every row, and each block keeps its own memo of :func:`levels`."""
@@ -255,7 +279,7 @@ def _blocks(data: dict[str, Array], w: Array, size: int) -> list[tuple[dict[str,
     ]
 
 
-def _hessian(score: Callable[[Array], Array], params: Array, slope: Array) -> Array:
+def _forward_hessian(score: Callable[[Array], Array], params: Array, slope: Array) -> Array:
     """The Hessian of the log-likelihood from forward differences of its analytic gradient
     ``score``, which is ``slope`` at ``params``: one gradient per parameter. Steps of 2e-8
     relative balance the differences' truncation against rounding; on the CDNOW and 1M-customer

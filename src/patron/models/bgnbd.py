@@ -16,10 +16,11 @@ gradient comes from digamma functions.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
+from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1, polygamma
 
 from patron.models.base import Array, levels
 from patron.models.history import HistoryModel, customer_data, per_distinct_history
@@ -29,6 +30,7 @@ class BetaGeoModel(HistoryModel):
     """BG/NBD: parameters ``r``, ``alpha`` (purchase rate) and ``a``, ``b`` (dropout)."""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    exact_hessian: ClassVar[bool] = True
     first_purchase_dropout: ClassVar[int] = 0
     """1 when the dropout coin is also tossed at the first purchase (MBG/NBD): the beta terms
     then read x + 1 dropout opportunities where BG/NBD reads x."""
@@ -37,31 +39,78 @@ class BetaGeoModel(HistoryModel):
         r, alpha, a, b = params
         x, ix = levels(data, "x")  # special functions per distinct frequency, gathered per row
         n = x + self.first_purchase_dropout  # purchases after which the customer may drop out
-        can_drop = n > 0
-        nm = np.where(can_drop, n, 1.0)  # keeps b + n - 1 > 0 where the term is unused
         ab, abn = digamma(a + b), digamma(a + b + n)
         per_x = (
             gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + n) - betaln(a, b),
-            np.where(can_drop, np.log(a / (b + nm - 1)), -np.inf),  # B(a+1, b+n-1) / B(a, b+n)
             digamma(r + x) - digamma(r) + np.log(alpha),
             ab - abn,
             digamma(b + n) - abn - digamma(b) + ab,
+        )
+        alive_x, slope_r, slope_a, slope_b = (v.take(ix) for v in per_x)
+        row = self._row_terms(params, data)
+        grad = np.empty((4, len(row.rx)))
+        grad[0] = slope_r - row.log_t + row.gone * row.span
+        grad[1] = r / alpha - row.rx * (row.inv_t - row.gone * (row.inv_t - row.inv_tx))
+        grad[2] = slope_a + row.gone / a  # the gone term's slope in a is the alive one's + 1 / a
+        grad[3] = slope_b - row.gone * row.inv_b  # and in b, the alive one's - 1 / (b + n - 1)
+        return alive_x - row.rx * row.log_t + row.soft, grad.T
+
+    def hessian_rows(self, params: Array, data: dict[str, Array], w: Array) -> Array:
+        """The weighted Hessian: the alive term's second derivatives (trigamma functions per
+        distinct frequency; r and alpha apart from a and b) plus those of log(1 + e^odds),
+        which are s(1 - s) d d' + s H_odds for the gone share s, the odds' gradient d and
+        Hessian H_odds (nonzero in (r, alpha), (alpha, alpha), (a, a) and (b, b) alone)."""
+        r, alpha, a, b = params
+        x, ix = levels(data, "x")
+        n = x + self.first_purchase_dropout
+        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
+        tri_ab, tri_abn = polygamma(1, a + b), polygamma(1, a + b + n)
+        row = self._row_terms(params, data)
+        shift = row.inv_t - row.inv_tx  # d/d alpha of the odds, over r + x
+        total, gone = w.sum(), w * row.gone
+        hessian = np.zeros((4, 4))
+        hessian[0, 0] = at_x @ (polygamma(1, r + x) - polygamma(1, r))
+        hessian[0, 1] = total / alpha - w @ row.inv_t + gone @ shift
+        hessian[1, 1] = -r * total / alpha**2 + w @ (row.rx * row.inv_t**2)
+        hessian[1, 1] += gone @ (row.rx * (row.inv_tx**2 - row.inv_t**2))
+        hessian[2, 2] = at_x @ (tri_ab - tri_abn) - gone.sum() / a**2
+        hessian[2, 3] = at_x @ (tri_ab - tri_abn)
+        hessian[3, 3] = at_x @ (polygamma(1, b + n) - tri_abn - polygamma(1, b) + tri_ab)
+        hessian[3, 3] += gone @ row.inv_b**2
+        slopes = np.stack([row.span, row.rx * shift, np.full(len(shift), 1 / a), -row.inv_b])
+        spread = w * row.gone * np.exp(-row.soft)  # s (1 - s), without cancellation
+        hessian += (slopes * spread) @ slopes.T
+        return np.triu(hessian) + np.triu(hessian, 1).T  # the upper triangle, mirrored
+
+    def _row_terms(self, params: Array, data: dict[str, Array]) -> _RowTerms:
+        """The per-row pieces of the likelihood and its derivatives: log(1 + e^odds) for the
+        odds of the gone term over the alive one, log(a / (b + n - 1)) + (r + x)
+        log((alpha + T) / (alpha + t_x)), and that term's share of L."""
+        r, alpha, a, b = params
+        x, ix = levels(data, "x")
+        n = x + self.first_purchase_dropout
+        can_drop = n > 0
+        nm = np.where(can_drop, n, 1.0)  # keeps b + n - 1 > 0 where the term is unused
+        per_x = (
+            np.where(can_drop, np.log(a / (b + nm - 1)), -np.inf),  # B(a+1, b+n-1) / B(a, b+n)
             np.where(can_drop, 1 / (b + nm - 1), 0.0),
         )
-        alive_x, odds_x, slope_r, slope_a, slope_b, inv_b = (v.take(ix) for v in per_x)
+        odds_x, inv_b = (v.take(ix) for v in per_x)
         log_t, log_tx = np.log(alpha + data["T"]), np.log(alpha + data["t_x"])
-        inv_t, inv_tx = 1 / (alpha + data["T"]), 1 / (alpha + data["t_x"])
         rx = r + data["x"]
         span = log_t - log_tx
-        odds = odds_x + rx * span  # log(gone term / alive term)
+        odds = odds_x + rx * span
         soft = np.maximum(odds, 0) + np.log1p(np.exp(-np.abs(odds)))  # log(1 + e^odds)
-        gone = np.exp(odds - soft)  # the gone term's share of L
-        grad = np.empty((4, len(rx)))
-        grad[0] = slope_r - log_t + gone * span
-        grad[1] = r / alpha - rx * (inv_t - gone * (inv_t - inv_tx))
-        grad[2] = slope_a + gone / a  # the gone term's slope in a is the alive one's + 1 / a
-        grad[3] = slope_b - gone * inv_b  # and in b, the alive one's - 1 / (b + n - 1)
-        return alive_x - rx * log_t + soft, grad.T
+        return _RowTerms(
+            rx=rx,
+            log_t=log_t,
+            span=span,
+            inv_t=1 / (alpha + data["T"]),
+            inv_tx=1 / (alpha + data["t_x"]),
+            inv_b=inv_b,
+            soft=soft,
+            gone=np.exp(odds - soft),
+        )
 
     def expected_purchases(self, t: object) -> Array:
         """E[X(t)]: expected purchases of a new customer in a period of length t (eq. 7), the
@@ -159,3 +208,17 @@ def _expected_series(rx: Array, c: Array, w: Array, a: float) -> Array:
         term = term * (rx + k) * (a + k - 1) / (c + k) * w / (k + 1)
         total += term
     return np.where(np.abs(w) < 1, -c * total, np.nan)
+
+
+@dataclass(frozen=True, slots=True)
+class _RowTerms:
+    """Per-row arrays shared by the likelihood, its gradient and its Hessian."""
+
+    rx: Array  # r + x
+    log_t: Array  # log(alpha + T)
+    span: Array  # log((alpha + T) / (alpha + t_x))
+    inv_t: Array  # 1 / (alpha + T)
+    inv_tx: Array  # 1 / (alpha + t_x)
+    inv_b: Array  # 1 / (b + n - 1) where the customer can drop out, else 0
+    soft: Array  # log(1 + e^odds)
+    gone: Array  # e^odds / (1 + e^odds): the gone term's share of L

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import ClassVar, Self
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, polygamma
 
 from patron.errors import InputError
 from patron.models.base import Array, Model, as_array, levels
@@ -28,6 +28,7 @@ class GammaGammaModel(Model):
     """Gamma-Gamma: value shape ``p``; ``q`` and ``gamma`` of the scale's prior."""
 
     param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
+    exact_hessian: ClassVar[bool] = True
 
     def fit(self, frequency: object, monetary_value: object, *, weights: object = None) -> Self:
         """Fit on the customers with ``frequency > 0``; other rows (and their weights) are left out.
@@ -62,6 +63,24 @@ class GammaGammaModel(Model):
         grad[1] = q_slope - log_total
         grad[2] = q / v - (px + q) / total
         return constant + (px - 1) * log_m - (px + q) * log_total, grad.T
+
+    def hessian_rows(self, params: Array, data: dict[str, Array], w: Array) -> Array:
+        """The weighted Hessian: trigamma functions per distinct frequency for (p, q), and
+        1 / (gamma + x mbar) and its square per row for the entries in gamma."""
+        p, q, v = params
+        x, ix = levels(data, "x")
+        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
+        _, _, xm = _spend_terms(data)
+        tri = polygamma(1, p * x + q)
+        inv = 1 / (v + xm)
+        hessian = np.empty((3, 3))
+        hessian[0, 0] = at_x @ (x**2 * (tri - polygamma(1, p * x)))
+        hessian[0, 1] = at_x @ (x * tri)
+        hessian[0, 2] = -w @ (data["x"] * inv)
+        hessian[1, 1] = at_x @ (tri - polygamma(1, q))
+        hessian[1, 2] = w.sum() / v - w @ inv
+        hessian[2, 2] = -q * w.sum() / v**2 + w @ ((p * data["x"] + q) * inv**2)
+        return np.triu(hessian) + np.triu(hessian, 1).T
 
     def conditional_expected_average_profit(
         self, frequency: object, monetary_value: object
