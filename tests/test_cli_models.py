@@ -171,7 +171,8 @@ def test_unidentified_parameters_are_named_and_a_penalty_reins_them_in(tmp_path:
     summary = tmp_path / "tiny.csv"
     summary.write_text("frequency,recency,T,count\n0,0,30,4\n1,29,30,3\n2,29.5,30,2\n3,29.8,30,1\n")
     free = ok(patron_here("fit", "--summary", str(summary), "--json", cwd=tmp_path))
-    assert free["unidentified"] == ["r", "alpha", "a", "b"] and free["params"]["r"] > 1000
+    # r runs off along the ridge (where the climb stops on it is arbitrary; CDNOW's r is 0.24)
+    assert free["unidentified"] == ["r", "alpha", "a", "b"] and free["params"]["r"] > 100
     text = patron("fit", "--summary", str(summary), cwd=tmp_path)
     assert text.returncode == 0 and "do not pin down" not in text.stdout
     assert "note: bgnbd: the data do not pin down r, alpha, a, b" in " ".join(text.stderr.split())

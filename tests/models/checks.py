@@ -29,3 +29,13 @@ def assert_hessian(
         up = w @ model.loglik_rows(params + step, dict(data))[1]
         down = w @ model.loglik_rows(params - step, dict(data))[1]
         assert hessian[:, k] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-6)
+
+
+def assert_summed(
+    model: Model, params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray
+) -> None:
+    """The fit's summed log-likelihood and gradient equal the weighted per-row ones."""
+    value, slope = model.loglik_sum(params, dict(data), w)
+    ll, grad = model.loglik_rows(params, dict(data))
+    assert value == pytest.approx(w @ ll, rel=1e-12)
+    assert slope == pytest.approx(w @ grad, rel=1e-10, abs=1e-9)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cdnow_data import cdnow_weeks
-from checks import assert_gradient, assert_hessian
+from checks import assert_gradient, assert_hessian, assert_summed
 
 from patron.errors import InputError
-from patron.models import BetaGeoModel, NotFittedError
+from patron.models import BetaGeoModel, ModifiedBetaGeoModel, NotFittedError
 from patron.models.bgnbd import _expected_series
 from patron.models.history import customer_data
 
@@ -72,12 +72,14 @@ def test_gradient_matches_finite_differences() -> None:
     assert_gradient(BetaGeoModel(), np.array([0.7, 3.0, 1.2, 2.5]), data)
 
 
-def test_hessian_matches_finite_differences() -> None:
+@pytest.mark.parametrize("model", [BetaGeoModel, ModifiedBetaGeoModel])
+def test_hessian_and_summed_likelihood(model: type[BetaGeoModel]) -> None:
     # heavy buyers, a long-gone one (odds far above 0), one-timers and weights
     data = customer_data([0, 1, 5, 300, 40], [0, 2.5, 30, 99, 1], [10, 20, 40, 100, 90])
     weights = np.array([3.0, 1.0, 2.0, 1.0, 5.0])
     for params in ([0.7, 3.0, 1.2, 2.5], [0.24, 4.4, 0.8, 2.4], [2.0, 0.5, 3.0, 0.3]):
-        assert_hessian(BetaGeoModel(), np.array(params), data, weights)
+        assert_hessian(model(), np.array(params), data, weights)
+        assert_summed(model(), np.array(params), data, weights)
 
 
 def test_weighted_unique_rows_fit_like_every_customer() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cdnow_data import cdnow_spend
-from checks import assert_gradient, assert_hessian
+from checks import assert_gradient, assert_hessian, assert_summed
 
 from patron.errors import InputError, NotFittedError
 from patron.models.gamma_gamma import GammaGammaModel, spend_frequency_correlation
@@ -63,13 +63,16 @@ def test_gradient_matches_finite_differences(cdnow: tuple[np.ndarray, np.ndarray
     assert_gradient(GammaGammaModel(), np.array([2.0, 5.0, 30.0]), data)
 
 
-def test_hessian_matches_finite_differences(cdnow: tuple[np.ndarray, np.ndarray]) -> None:
+def test_hessian_and_summed_likelihood(
+    cdnow: tuple[np.ndarray, np.ndarray],
+) -> None:
     frequency, monetary = cdnow
     repeat = frequency > 0
     data = {"x": frequency[repeat], "m": monetary[repeat]}
     weights = np.arange(repeat.sum()) % 3 + 1.0
     for params in ([2.0, 5.0, 30.0], [6.25, 3.74, 15.44], [0.3, 40.0, 2.0]):
         assert_hessian(GammaGammaModel(), np.array(params), data, weights)
+        assert_summed(GammaGammaModel(), np.array(params), data, weights)
 
 
 def test_expected_average_profit_by_hand(fitted: GammaGammaModel) -> None:

@@ -36,17 +36,9 @@ class BetaGeoModel(HistoryModel):
     then read x + 1 dropout opportunities where BG/NBD reads x."""
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
-        r, alpha, a, b = params
+        r, alpha, a, _ = params
         x, ix = levels(data, "x")  # special functions per distinct frequency, gathered per row
-        n = x + self.first_purchase_dropout  # purchases after which the customer may drop out
-        ab, abn = digamma(a + b), digamma(a + b + n)
-        per_x = (
-            gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + n) - betaln(a, b),
-            digamma(r + x) - digamma(r) + np.log(alpha),
-            ab - abn,
-            digamma(b + n) - abn - digamma(b) + ab,
-        )
-        alive_x, slope_r, slope_a, slope_b = (v.take(ix) for v in per_x)
+        alive_x, slope_r, slope_a, slope_b = (v.take(ix) for v in self._per_frequency(params, x))
         row = self._row_terms(params, data)
         grad = np.empty((4, len(row.rx)))
         grad[0] = slope_r - row.log_t + row.gone * row.span
@@ -54,6 +46,40 @@ class BetaGeoModel(HistoryModel):
         grad[2] = slope_a + row.gone / a  # the gone term's slope in a is the alive one's + 1 / a
         grad[3] = slope_b - row.gone * row.inv_b  # and in b, the alive one's - 1 / (b + n - 1)
         return alive_x - row.rx * row.log_t + row.soft, grad.T
+
+    def loglik_sum(self, params: Array, data: dict[str, Array], w: Array) -> tuple[float, Array]:
+        """:meth:`loglik_rows` weighted and summed, with the terms of the frequency alone
+        summed per distinct frequency (weighted by its customers) instead of gathered per row."""
+        r, alpha, a, _ = params
+        x, ix = levels(data, "x")
+        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
+        alive_x, slope_r, slope_a, slope_b = self._per_frequency(params, x)
+        row = self._row_terms(params, data)
+        gone, spent = w * row.gone, w * row.rx
+        slope = np.array(
+            [
+                at_x @ slope_r - w @ row.log_t + gone @ row.span,
+                r * w.sum() / alpha
+                - spent @ row.inv_t
+                + (gone * row.rx) @ (row.inv_t - row.inv_tx),
+                at_x @ slope_a + gone.sum() / a,
+                at_x @ slope_b - gone @ row.inv_b,
+            ]
+        )
+        return at_x @ alive_x - spent @ row.log_t + w @ row.soft, slope
+
+    def _per_frequency(self, params: Array, x: Array) -> tuple[Array, Array, Array, Array]:
+        """Per distinct frequency: the alive term's log without its (alpha + T) power, and
+        that term's slopes in r (without -log(alpha + T)), a and b."""
+        r, alpha, a, b = params
+        n = x + self.first_purchase_dropout  # purchases after which the customer may drop out
+        ab, abn = digamma(a + b), digamma(a + b + n)
+        return (
+            gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + n) - betaln(a, b),
+            digamma(r + x) - digamma(r) + np.log(alpha),
+            ab - abn,
+            digamma(b + n) - abn - digamma(b) + ab,
+        )
 
     def hessian_rows(self, params: Array, data: dict[str, Array], w: Array) -> Array:
         """The weighted Hessian: the alive term's second derivatives (trigamma functions per

@@ -47,15 +47,8 @@ class GammaGammaModel(Model):
         p, q, v = params  # v is the paper's gamma (scipy's gamma function is near)
         x, ix = levels(data, "x")  # special functions per distinct frequency, gathered per row
         log_m, log_xm, xm = _spend_terms(data)
-        px = p * x
-        shared = digamma(px + q)
-        per_x = (
-            gammaln(px + q) - gammaln(px) + px * np.log(x) - gammaln(q) + q * np.log(v),
-            px,
-            shared - digamma(q) + np.log(v),
-            shared - digamma(px),
-        )
-        constant, px, q_slope, x_slope = (values.take(ix) for values in per_x)
+        constant, q_slope, x_slope = (values.take(ix) for values in _per_frequency(params, x))
+        px = p * data["x"]
         total = v + xm
         log_total = np.log(total)
         grad = np.empty((3, len(total)))
@@ -63,6 +56,27 @@ class GammaGammaModel(Model):
         grad[1] = q_slope - log_total
         grad[2] = q / v - (px + q) / total
         return constant + (px - 1) * log_m - (px + q) * log_total, grad.T
+
+    def loglik_sum(self, params: Array, data: dict[str, Array], w: Array) -> tuple[float, Array]:
+        """:meth:`loglik_rows` weighted and summed: the terms of the frequency alone summed per
+        distinct frequency, the rest as sums of w log(gamma + x mbar) and w x log(...)."""
+        p, q, v = params
+        x, ix = levels(data, "x")
+        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
+        log_m, log_xm, xm = _spend_terms(data)
+        constant, q_slope, x_slope = _per_frequency(params, x)
+        wx, total = w * data["x"], v + xm
+        log_total, inverse = np.log(total), 1 / total
+        x_logs, logs = wx @ log_total, w @ log_total
+        value = at_x @ constant + wx @ (p * log_m) - w @ log_m - p * x_logs - q * logs
+        slope = np.array(
+            [
+                (at_x * x) @ x_slope + wx @ log_xm - x_logs,
+                at_x @ q_slope - logs,
+                q * w.sum() / v - p * (wx @ inverse) - q * (w @ inverse),
+            ]
+        )
+        return float(value), slope
 
     def hessian_rows(self, params: Array, data: dict[str, Array], w: Array) -> Array:
         """The weighted Hessian: trigamma functions per distinct frequency for (p, q), and
@@ -96,6 +110,20 @@ class GammaGammaModel(Model):
         data = spend_data(frequency, monetary_value)
         x, m = data["x"], data["m"]
         return p * (v + x * m) / (p * x + q - 1)
+
+
+def _per_frequency(params: Array, x: Array) -> tuple[Array, Array, Array]:
+    """Per distinct frequency: the log-likelihood's terms in p, q and gamma alone, and the
+    slopes in q (without -log(gamma + x mbar)) and in p over x (without log(x mbar) -
+    log(gamma + x mbar))."""
+    p, q, v = params
+    px = p * x
+    shared = digamma(px + q)
+    return (
+        gammaln(px + q) - gammaln(px) + px * np.log(x) - gammaln(q) + q * np.log(v),
+        shared - digamma(q) + np.log(v),
+        shared - digamma(px),
+    )
 
 
 def spend_frequency_correlation(
