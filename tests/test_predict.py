@@ -108,9 +108,11 @@ def test_spend_band_is_the_delta_method(ws: Workspace, plain: dict[str, dict[str
     some = [plain[key] for key in ("00018", "00004", "00021", "00060")]
     x = np.array([r["frequency"] for r in some], dtype=float)
     m = np.array([r["monetary_value"] or 0.0 for r in some])
-    (low,), (high,) = _bounds(
-        fitted, lambda g: g.conditional_expected_average_profit(x, m)[None, :], ("log",)
-    )
+
+    def spend(g: Any) -> np.ndarray:
+        return g.conditional_expected_average_profit(x, m)[None, :]
+
+    (low,), (high,) = _bounds(fitted, spend, spend(fitted), ("log",))
     assert [r["expected_spend_low"] for r in some] == pytest.approx(low, rel=1e-6)
     assert [r["expected_spend_high"] for r in some] == pytest.approx(high, rel=1e-6)
 

@@ -115,7 +115,8 @@ def _purchase_table(model: Model, rows: pa.Table, horizon: Horizon) -> pa.Table:
     def point(m: HistoryModel) -> np.ndarray:
         return m.forecast(horizon.periods, x, t_x, big_t)
 
-    estimate, bounds = point(model), _bounds(model, point, PURCHASE_SCALES)
+    estimate = point(model)
+    bounds = _bounds(model, point, estimate, PURCHASE_SCALES)
     steps = np.arange(horizon.periods + 1)[:, None]
     path = model.conditional_expected_purchases(steps, x, t_x, big_t)
     discounted = (np.diff(path, axis=0) / (1 + horizon.discount_rate) ** steps[1:]).sum(0)
@@ -164,12 +165,16 @@ def expected_spend(
 
 
 def _bounds(
-    model: Model, predict: Callable[[Any], np.ndarray], scales: tuple[str, ...]
+    model: Model,
+    predict: Callable[[Any], np.ndarray],
+    estimate: np.ndarray,
+    scales: tuple[str, ...],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The 90% band of each row of ``predict`` (one scale per row) by the delta method; the
-    point estimate when the covariance is not identified."""
+    """The 90% band of each row of ``predict`` (one scale per row) around its value
+    ``estimate`` at the fitted parameters, by the delta method; the estimate when the
+    covariance is not identified."""
     theta = np.array(list(model.params_.values()))
-    center = _to_scale(predict(model), scales)
+    center = _to_scale(estimate, scales)
     cov = model.covariance_
     if not np.all(np.isfinite(cov)):
         value = _from_scale(center, scales)
