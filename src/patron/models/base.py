@@ -336,6 +336,13 @@ def levels(data: dict[str, Array], name: str) -> tuple[Array, Array]:
     return data[key], data[f"{name}:index"]
 
 
+def weighted_levels(data: dict[str, Array], name: str, w: Array) -> tuple[Array, Array]:
+    """The distinct values of ``data[name]`` (:func:`levels`) and the weight ``w`` summed on
+    each: a weighted sum of terms of the frequency alone is then one product per value."""
+    values, index = levels(data, name)
+    return values, np.bincount(index, weights=w, minlength=len(values))
+
+
 def distinct_rows(*columns: Array) -> tuple[Array, Array]:
     """One row number for each distinct row of ``columns`` (equal-length arrays), and each
     row's index into those: a prediction that depends on a few of a customer's statistics

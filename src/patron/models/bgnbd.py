@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1, polygamma
 
-from patron.models.base import Array, levels
+from patron.models.base import Array, levels, weighted_levels
 from patron.models.history import HistoryModel, customer_data, per_distinct_history
 
 
@@ -51,8 +51,7 @@ class BetaGeoModel(HistoryModel):
         """:meth:`loglik_rows` weighted and summed, with the terms of the frequency alone
         summed per distinct frequency (weighted by its customers) instead of gathered per row."""
         r, alpha, a, _ = params
-        x, ix = levels(data, "x")
-        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
+        x, at_x = weighted_levels(data, "x", w)  # customers per frequency
         alive_x, slope_r, slope_a, slope_b = self._per_frequency(params, x)
         row = self._row_terms(params, data)
         gone, spent = w * row.gone, w * row.rx
@@ -87,9 +86,8 @@ class BetaGeoModel(HistoryModel):
         which are s(1 - s) d d' + s H_odds for the gone share s, the odds' gradient d and
         Hessian H_odds (nonzero in (r, alpha), (alpha, alpha), (a, a) and (b, b) alone)."""
         r, alpha, a, b = params
-        x, ix = levels(data, "x")
+        x, at_x = weighted_levels(data, "x", w)  # customers per frequency
         n = x + self.first_purchase_dropout
-        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
         tri_ab, tri_abn = polygamma(1, a + b), polygamma(1, a + b + n)
         row = self._row_terms(params, data)
         shift = row.inv_t - row.inv_tx  # d/d alpha of the odds, over r + x

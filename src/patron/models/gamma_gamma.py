@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array, levels
+from patron.models.base import Array, Model, as_array, levels, weighted_levels
 
 
 class GammaGammaModel(Model):
@@ -61,8 +61,7 @@ class GammaGammaModel(Model):
         """:meth:`loglik_rows` weighted and summed: the terms of the frequency alone summed per
         distinct frequency, the rest as sums of w log(gamma + x mbar) and w x log(...)."""
         p, q, v = params
-        x, ix = levels(data, "x")
-        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
+        x, at_x = weighted_levels(data, "x", w)  # customers per frequency
         log_m, log_xm, xm = _spend_terms(data)
         constant, q_slope, x_slope = _per_frequency(params, x)
         wx, total = w * data["x"], v + xm
@@ -82,8 +81,7 @@ class GammaGammaModel(Model):
         """The weighted Hessian: trigamma functions per distinct frequency for (p, q), and
         1 / (gamma + x mbar) and its square per row for the entries in gamma."""
         p, q, v = params
-        x, ix = levels(data, "x")
-        at_x = np.bincount(ix, weights=w, minlength=len(x))  # customers per frequency
+        x, at_x = weighted_levels(data, "x", w)  # customers per frequency
         _, _, xm = _spend_terms(data)
         tri = polygamma(1, p * x + q)
         inv = 1 / (v + xm)
