@@ -57,12 +57,28 @@ def contract_ddl(spec: TableSpec) -> str:
     cols += [
         "attributes JSON",
         "row_key VARCHAR",
-        "row_hash VARCHAR",
+        "row_hash UBIGINT",
         "load_id BIGINT",
         "source_file VARCHAR",
         "source_row BIGINT",
     ]
     return ", ".join(cols)
+
+
+def upgrade_row_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """Turn the hex ``row_hash`` of workspaces made before it was an integer into the same 64
+    bits a load now computes (``md5_number_lower``: digest bytes 9-16, little-endian), so
+    reloading their files still finds the rows already loaded."""
+    found = con.execute(
+        "SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND column_name = 'row_hash' AND data_type = 'VARCHAR'"
+    ).fetchall()
+    low_bytes = " || ".join(f"substr(row_hash, {i}, 2)" for i in range(31, 15, -2))
+    for (table,) in found:
+        con.execute(
+            f"ALTER TABLE {table} ALTER row_hash SET DATA TYPE UBIGINT "
+            f"USING CAST('0x' || {low_bytes} AS UBIGINT)"
+        )
 
 
 def _all_tables() -> dict[str, str]:

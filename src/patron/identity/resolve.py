@@ -74,7 +74,9 @@ def _record_identifiers(
 ) -> None:
     """``_ids``: each distinct combination of identifiers on the new records, with the time
     it was first seen (a narrow copy, read by every step below), and ``_idents``: each
-    identifier once, with its first-seen time and its existing key if any.
+    identifier once, with its first-seen time, its existing key if any, and its graph node
+    number (numbered here because a table made in the load's transaction keeps its memory
+    until the commit, even when replaced by a renumbered copy).
 
     Records repeat identifiers (a customer's every order carries their email), so the graph
     steps work on distinct identifiers, never on one row per record and identifier.
@@ -93,7 +95,7 @@ def _record_identifiers(
     con.execute(
         f"""CREATE TEMP TABLE _idents AS
         SELECT r.itype || ':' || r.ivalue AS ident, r.itype, r.ivalue, r.seen,
-               i.customer_key AS key
+               i.customer_key AS key, CAST(row_number() OVER () - 1 AS BIGINT) AS node
         FROM ({per_type}) r
         LEFT JOIN identities i ON i.identifier_type = r.itype AND i.value = r.ivalue"""
     )
@@ -141,14 +143,16 @@ def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: 
           AND ident NOT IN (SELECT identifier_type || ':' || value FROM blocked_identifiers)
         GROUP BY ident"""
     )
-    con.execute(
-        "DELETE FROM identities WHERE (identifier_type, value) IN "
-        "(SELECT (identifier_type, value) FROM blocked_identifiers)"
-    )
-    blocked = "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
-    con.execute(f"DELETE FROM _idents WHERE ident IN {blocked}")
-    con.execute(f"DELETE FROM _new_edges WHERE a IN {blocked} OR b IN {blocked}")
-    return _count(con, "SELECT count(*) FROM blocked_identifiers") - before
+    after = _count(con, "SELECT count(*) FROM blocked_identifiers")
+    if after:  # most workspaces block nothing: then there is nothing to scan for
+        con.execute(
+            "DELETE FROM identities WHERE (identifier_type, value) IN "
+            "(SELECT (identifier_type, value) FROM blocked_identifiers)"
+        )
+        blocked = "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
+        con.execute(f"DELETE FROM _idents WHERE ident IN {blocked}")
+        con.execute(f"DELETE FROM _new_edges WHERE a IN {blocked} OR b IN {blocked}")
+    return after - before
 
 
 def _busy_sql(max_links: int, *, whole: bool) -> str:
@@ -176,13 +180,9 @@ def _components(con: duckdb.DuckDBPyConnection) -> None:
     """Label each touched identifier (and each existing key it reaches) with a component.
 
     Nodes are numbered (``_idents.node``, ``_key_nodes.node``) so that every step after the
-    graph joins on integers, not on identifier text.
+    graph joins on integers, not on identifier text; blocked identifiers leave unused numbers.
     """
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _idents AS "
-        "SELECT *, CAST(row_number() OVER () - 1 AS BIGINT) AS node FROM _idents"
-    )
-    idents = _count(con, "SELECT count(*) FROM _idents")
+    idents = _count(con, "SELECT coalesce(max(node) + 1, 0) FROM _idents")
     con.execute(
         f"""CREATE TEMP TABLE _key_nodes AS
         SELECT key, {idents} + CAST(row_number() OVER () - 1 AS BIGINT) AS node

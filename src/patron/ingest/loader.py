@@ -41,6 +41,7 @@ from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
 from patron.metrics.occasions import rebuild_occasions
 from patron.sql import ident, literal, scalar
+from patron.warehouse import upgrade_row_hashes
 
 Progress = Callable[[str], None]
 _WRITES = "('insert', 'update')"
@@ -110,6 +111,7 @@ def load(
     con.execute(f"SET TimeZone = '{config.timezone}'")
     con.execute("BEGIN TRANSACTION")
     try:
+        upgrade_row_hashes(con)
         result = _load(con, config, spec, sources, options, now, step)
         result.seconds = round(time.perf_counter() - started, 3)
         _record(con, result, now)
@@ -158,14 +160,15 @@ def _load(
         step(f"validating {raw.name}")
         con.execute(
             f"CREATE TEMP TABLE _stage_{n} AS "
-            f"{stage_sql(spec, raw, mapping, extras, parse_options, n)}"
+            f"{stage_sql(spec, raw, mapping, extras, parse_options)}"
         )
         raws.append(raw)
     step("checking duplicates and conflicts")
-    _classify(con, spec, len(raws))
+    _classify(con, spec, raws)
     _quarantine(con, spec, raws, load_id, result)
     _drop_raw(con, raws)  # the source text is only needed to quarantine rows in its own words
-    written = _written(con, len(raws))
+    valid = _valid_rows(con, len(raws))
+    written = _written(con, valid)
     # Nothing written (a reload): identities and customer records are as they were.
     resolves = spec.has_identifiers and any(condition != "false" for condition in written)
     if resolves:
@@ -183,7 +186,8 @@ def _load(
         result.blocked_identifiers = resolution.blocked
         _touch(con, load_id)
     step(f"writing {spec.name}")
-    _apply(con, spec, load_id, written, result)
+    _apply(con, spec, load_id, raws, written)
+    _tally(con, sum(valid), result)
     if spec.name == "orders":
         link_returns(con, load_id)
     if resolves:
@@ -232,18 +236,20 @@ def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: 
     return read_frame(con, source, n)
 
 
-def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> None:
-    """Decide each valid row's fate against earlier rows of this load and the table.
+def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSource]) -> None:
+    """Decide the fate of each valid row against earlier rows of this load and the table.
 
-    ``_classified`` holds only keys, hashes and positions (never the wide rows), and the join
-    reads only the table's keys and hashes, so both stay small; rows are written from the
-    staging tables by :func:`_apply`. Rows are numbered within their key only when some key
-    comes twice in the load: the window's sort of every row is the step's dearest part, and
-    most loads repeat no key.
+    ``_classified`` holds the rows a load does not simply insert (duplicates, conflicts,
+    updates), and of those only keys, hashes and positions: a first load's is empty, and the
+    join reads only the table's keys and hashes. Rows are written from the staging tables by
+    :func:`_apply`. Rows are numbered within their key only when some key comes twice in the
+    load: the window's sort of every row is the step's dearest part, and most loads repeat no
+    key.
     """
     union = " UNION ALL ".join(
-        f"SELECT _key, _hash, _src, _file, _line FROM _stage_{n} WHERE _err_reason IS NULL"
-        for n in range(sources)
+        f"SELECT _key, _hash, {n} AS _src, {literal(raw.name)} AS _file, _line "
+        f"FROM _stage_{n} WHERE _err_reason IS NULL"
+        for n, raw in enumerate(raws)
     )
     repeats = scalar(
         con, f"SELECT count(*) FROM (SELECT 1 FROM ({union}) GROUP BY _key HAVING count(*) > 1)"
@@ -254,11 +260,11 @@ def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> 
         WITH ranked AS ({_ranked(union, numbered=bool(repeats))})
         SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
           CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
-               WHEN t.row_hash IS NULL THEN 'insert'
                WHEN t.row_hash = _hash THEN 'duplicate'
                ELSE '{existing}' END AS _action
         FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
-          ON t.row_key = ranked._key"""
+          ON t.row_key = ranked._key
+        WHERE _seq > 1 OR t.row_key IS NOT NULL"""
     )
 
 
@@ -276,30 +282,37 @@ def _ranked(rows: str, *, numbered: bool) -> str:
         FROM ({rows}) WINDOW w AS (PARTITION BY _key ORDER BY _src, _line)"""
 
 
-def _written(con: duckdb.DuckDBPyConnection, sources: int) -> list[str]:
-    """Per source, the condition on its staged rows ``s`` that picks the rows this load writes.
+def _valid_rows(con: duckdb.DuckDBPyConnection, sources: int) -> list[int]:
+    """Per source, the rows that passed validation."""
+    return [
+        int(scalar(con, f"SELECT count(*) FROM _stage_{n} WHERE _err_reason IS NULL"))
+        for n in range(sources)
+    ]
+
+
+def _written(con: duckdb.DuckDBPyConnection, valid: list[int]) -> list[str]:
+    """Per source, the condition on its staged rows ``s`` that picks the rows this load writes:
+    the valid ones, less those ``_classified`` skips (duplicates and conflicts).
 
     Usually every valid row is written (a first load) or none is (a reload); then the condition
-    needs no lookup in ``_classified``, whose hash table would hold every row of the load.
+    needs no lookup in ``_classified``.
     """
-    counts = {
-        src: (written, skipped)
-        for src, written, skipped in con.execute(
-            f"SELECT _src, count(*) FILTER (WHERE _action IN {_WRITES}), "
-            f"count(*) FILTER (WHERE _action NOT IN {_WRITES}) FROM _classified GROUP BY _src"
+    skipped = dict(
+        con.execute(
+            f"SELECT _src, count(*) FROM _classified WHERE _action NOT IN {_WRITES} GROUP BY _src"
         ).fetchall()
-    }
+    )
     conditions = []
-    for n in range(sources):
-        written, skipped = counts.get(n, (0, 0))
-        if not written:
+    for n, rows in enumerate(valid):
+        skips = int(skipped.get(n, 0))
+        if skips == rows:
             conditions.append("false")
-        elif not skipped:
+        elif not skips:
             conditions.append("s._err_reason IS NULL")
         else:
             conditions.append(
-                f"s._line IN (SELECT _line FROM _classified WHERE _src = {n} "
-                f"AND _action IN {_WRITES})"
+                f"s._err_reason IS NULL AND s._line NOT IN (SELECT _line FROM _classified "
+                f"WHERE _src = {n} AND _action NOT IN {_WRITES})"
             )
     return conditions
 
@@ -388,37 +401,42 @@ def _apply(
     con: duckdb.DuckDBPyConnection,
     spec: TableSpec,
     load_id: int,
+    raws: list[RawSource],
     written: list[str],
-    result: LoadResult,
 ) -> None:
     """Write inserted and updated rows with their bookkeeping columns."""
     described = con.execute(f"DESCRIBE {spec.name}").fetchall()
     joins, key = record_key_sql("s") if spec.has_identifiers else ("", "NULL")
-    bookkeeping = {
-        "customer_key": key,
-        "row_key": "s._key",
-        "row_hash": "_hash",
-        "load_id": str(load_id),
-        "source_file": "_file",
-        "source_row": "s._line",
-    }
-    select = ", ".join(bookkeeping.get(row[0], row[0]) for row in described)
     con.execute(
         f"DELETE FROM {spec.name} WHERE row_key IN "
         "(SELECT _key FROM _classified WHERE _action = 'update')"
     )
     for n, condition in enumerate(written):
+        bookkeeping = {
+            "customer_key": key,
+            "row_key": "s._key",
+            "row_hash": "_hash",
+            "load_id": str(load_id),
+            "source_file": literal(raws[n].name),
+            "source_row": "s._line",
+        }
+        select = ", ".join(bookkeeping.get(row[0], row[0]) for row in described)
         if condition != "false":
             con.execute(
                 f"INSERT INTO {spec.name} SELECT {select} FROM _stage_{n} s {joins} "
                 f"WHERE {condition}"
             )
+
+
+def _tally(con: duckdb.DuckDBPyConnection, valid: int, result: LoadResult) -> None:
+    """Count inserts, updates and duplicates: every valid row not in ``_classified`` was
+    inserted."""
     counts = dict(
         con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall()
     )
-    result.inserted = int(counts.get("insert", 0))
     result.updated = int(counts.get("update", 0))
     result.duplicates = int(counts.get("duplicate", 0))
+    result.inserted = valid - sum(int(c) for c in counts.values())
 
 
 def _record(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -> None:

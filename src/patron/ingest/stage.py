@@ -1,8 +1,11 @@
 """Build the staging table of one source: parsed contract columns, a key, a hash, an error.
 
-The staging table ``_stage_<n>`` has one row per source row with the contract's stored columns
-(timestamps already in UTC), ``_key`` (the row's identity), ``_hash`` (its content), and
-``_err_field``/``_err_value``/``_err_reason`` for the first problem found, if any.
+The staging table ``_stage_<n>`` has one row per source row with its ``_line``, the contract's
+stored columns (timestamps already in UTC), ``_key`` (the row's identity), ``_hash`` (its
+content: 64 bits of the md5 of its fields, an integer that is cheaper to store and compare than
+the hex text), and ``_err_field``/``_err_value``/``_err_reason`` for the first problem found, if
+any. The source's number and file name are the same on every row, so the loader adds them
+where it needs them instead of storing them a million times.
 
 Keys: the table's key fields when the row has them (``order_id`` for orders), else a natural
 key ``nk-<md5 of the natural-key fields>`` (for orders: identifiers, ``ordered_at`` and
@@ -43,9 +46,8 @@ def stage_sql(
     mapping: dict[str, str],
     extras: list[str],
     options: ParseOptions,
-    n: int,
 ) -> str:
-    """SELECT producing ``_stage_<n>`` from ``raw``.
+    """SELECT producing the staging table of ``raw``.
 
     Three levels, so no row is parsed twice: the inner one parses values, the middle one says
     why a value did not parse (only evaluated for those rows), the outer one picks the first
@@ -59,7 +61,7 @@ def stage_sql(
         )
     checked = [name for name, c in columns.items() if c.reason != "NULL"]
     ids = [t for t in IDENTIFIER_TYPES if spec.has_identifiers and t in mapping]
-    select = [f"{literal(raw.name)} AS _file", f"{n} AS _src", "r._line"]
+    select = ["r._line"]
     select += [f"{c.value} AS {name}" for name, c in columns.items()]
     select += [f"{columns[name].raw} AS _raw_{name}" for name in [*checked, *ids]]
     select.append(f"{_extras(extras)} AS _extras")
@@ -77,7 +79,7 @@ def stage_sql(
         f"{_attributes(ids)} AS attributes",
         *_error_columns(checked, ids, spec.has_identifiers),
         f"{_key_sql(spec, mapping)} AS _key",
-        f"{_hash_sql(spec.field_names)} AS _hash",
+        f"md5_number_lower({_content_sql(spec.field_names)}) AS _hash",
     ]
     exclude = ", ".join([*scratch, "_extras"])
     return f"SELECT * EXCLUDE ({exclude}), {', '.join(outer)} FROM ({middle})"
@@ -169,7 +171,7 @@ def _identifier_reason(ids: list[str]) -> str:
 
 
 def _key_sql(spec: TableSpec, mapping: dict[str, str]) -> str:
-    natural = "'nk-' || " + _hash_sql(spec.natural_key)
+    natural = f"'nk-' || md5({_content_sql(spec.natural_key)})"
     if not spec.key or not all(k in mapping for k in spec.key):
         if spec.key and spec.key[0] in mapping and len(spec.key) > 1:
             return f"{spec.key[0]} || '/' || {natural}"
@@ -178,6 +180,8 @@ def _key_sql(spec: TableSpec, mapping: dict[str, str]) -> str:
     return f"CASE WHEN {present} THEN concat_ws('/', {', '.join(spec.key)}) ELSE {natural} END"
 
 
-def _hash_sql(names: tuple[str, ...]) -> str:
+def _content_sql(names: tuple[str, ...]) -> str:
+    """The fields as one text (NULL spelled apart from ''), to hash into a key or a content
+    fingerprint."""
     parts = ", ".join(f"coalesce(CAST({n} AS VARCHAR), {_NULL})" for n in names)
-    return f"md5(concat_ws({_SEP}, {parts}))"
+    return f"concat_ws({_SEP}, {parts})"
