@@ -258,24 +258,27 @@ def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSou
     con.execute(
         f"""CREATE TEMP TABLE _classified AS
         WITH ranked AS ({_ranked(union, numbered=bool(repeats))})
-        SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
-          CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
-               WHEN t.row_hash = _hash THEN 'duplicate'
-               ELSE '{existing}' END AS _action
-        FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
-          ON t.row_key = ranked._key
-        WHERE _seq > 1 OR t.row_key IS NOT NULL"""
+        SELECT * FROM (
+          SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
+            CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate'
+                                         ELSE 'conflict' END
+                 WHEN t.row_hash IS NULL THEN 'insert'
+                 WHEN t.row_hash = _hash THEN 'duplicate'
+                 ELSE '{existing}' END AS _action
+          FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
+            ON t.row_key = ranked._key)
+        WHERE _action <> 'insert'"""
     )
 
 
 def _ranked(rows: str, *, numbered: bool) -> str:
     """``rows`` with ``_seq``, each row's place among the rows of its key (file, then line
     order), and the first such row's hash, file and line; without ``numbered`` every key is
-    known to come once, so each row is its own first."""
+    known to come once: each row is its own first, and no message names the first's place."""
     if not numbered:
         return (
-            "SELECT *, 1 AS _seq, _hash AS _first_hash, _file AS _first_file, "
-            f"_line AS _first_line FROM ({rows})"
+            "SELECT *, 1 AS _seq, _hash AS _first_hash, CAST(NULL AS VARCHAR) AS _first_file, "
+            f"CAST(NULL AS BIGINT) AS _first_line FROM ({rows})"
         )
     return f"""SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
           first_value(_file) OVER w AS _first_file, first_value(_line) OVER w AS _first_line
