@@ -13,7 +13,16 @@ import duckdb
 
 
 def link_returns(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
-    """Fill ``return_of`` for the returns of ``load_id`` that lack it, where a match exists."""
+    """Fill ``return_of`` for the returns of ``load_id`` that lack it, where a match exists.
+
+    Most loads bring none (a reload writes nothing at all): then the self-join of the orders,
+    whose hash table would hold every purchase, is not planned."""
+    unlinked = con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM orders WHERE load_id = {load_id} AND is_return "
+        "AND return_of IS NULL)"
+    ).fetchone()
+    if not (unlinked and unlinked[0]):
+        return
     con.execute(
         f"""UPDATE orders SET return_of = m.order_id FROM (
           SELECT r.row_key, arg_max(p.order_id, (p.ordered_at, p.order_id)) AS order_id
