@@ -219,3 +219,30 @@ def test_same_input_gives_the_same_keys(tmp_path: Path) -> None:
         keys.append(_keys(ws))
         ws.close()
     assert keys[0] == keys[1]
+
+
+def test_customers_show_the_first_seen_identifier_of_each_type_ties_by_value(
+    tmp_path: Path,
+) -> None:
+    """One person with three emails: the earliest order's email is theirs; two emails first
+    seen at the same instant (date-only data makes that common) resolve to the smaller one,
+    whatever order the rows come in."""
+    rows = [
+        {"customer_id": "C1", "email": "zed@example.com", "ordered_at": "2024-01-05"},
+        {"customer_id": "C1", "email": "amy@example.com", "ordered_at": "2024-01-07"},
+        {"customer_id": "C2", "email": "yan@example.com", "ordered_at": "2024-01-03"},
+        {"customer_id": "C2", "email": "bea@example.com", "ordered_at": "2024-01-03"},
+        {"customer_id": "C3", "email": "cat@example.com", "ordered_at": "1999-12-31 23:59:59.5"},
+        {"customer_id": "C3", "email": "abe@example.com", "ordered_at": "2000-01-01"},
+    ]
+    for n, order in enumerate((rows, rows[::-1])):
+        workspace = Workspace.init(tmp_path / f"ws{n}")
+        workspace.load("orders", _orders(order), now=NOW)
+        found = workspace.warehouse.duckdb.execute(
+            "SELECT customer_id, email FROM customers ORDER BY customer_id"
+        ).fetchall()
+        assert found == [
+            ("C1", "zed@example.com"),
+            ("C2", "bea@example.com"),
+            ("C3", "cat@example.com"),
+        ]

