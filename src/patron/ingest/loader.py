@@ -44,8 +44,8 @@ from patron.sql import ident, literal, scalar
 from patron.warehouse import upgrade_row_hashes
 
 Progress = Callable[[str], None]
-_WRITES = "('insert', 'update')"
-"""The classifications whose rows a load writes."""
+_SKIPS = "('duplicate', 'conflict')"
+"""The classifications whose rows a load does not write."""
 
 
 @dataclass(frozen=True)
@@ -165,9 +165,9 @@ def _load(
         raws.append(raw)
     step("checking duplicates and conflicts")
     _classify(con, spec, raws)
-    _quarantine(con, spec, raws, load_id, result)
+    valid, invalid = _checked_rows(con, len(raws))
+    _quarantine(con, spec, raws, load_id, result, invalid)
     _drop_raw(con, raws)  # the source text is only needed to quarantine rows in its own words
-    valid = _valid_rows(con, len(raws))
     written = _written(con, valid)
     # Nothing written (a reload): identities and customer records are as they were.
     resolves = spec.has_identifiers and any(condition != "false" for condition in written)
@@ -258,16 +258,13 @@ def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSou
     con.execute(
         f"""CREATE TEMP TABLE _classified AS
         WITH ranked AS ({_ranked(union, numbered=bool(repeats))})
-        SELECT * FROM (
-          SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
-            CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate'
-                                         ELSE 'conflict' END
-                 WHEN t.row_hash IS NULL THEN 'insert'
-                 WHEN t.row_hash = _hash THEN 'duplicate'
-                 ELSE '{existing}' END AS _action
-          FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
-            ON t.row_key = ranked._key)
-        WHERE _action <> 'insert'"""
+        SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
+          CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
+               WHEN t.row_hash = _hash THEN 'duplicate'
+               ELSE '{existing}' END AS _action
+        FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
+          ON t.row_key = ranked._key
+        WHERE _seq > 1 OR t.row_key IS NOT NULL"""
     )
 
 
@@ -285,12 +282,16 @@ def _ranked(rows: str, *, numbered: bool) -> str:
         FROM ({rows}) WINDOW w AS (PARTITION BY _key ORDER BY _src, _line)"""
 
 
-def _valid_rows(con: duckdb.DuckDBPyConnection, sources: int) -> list[int]:
-    """Per source, the rows that passed validation."""
-    return [
-        int(scalar(con, f"SELECT count(*) FROM _stage_{n} WHERE _err_reason IS NULL"))
+def _checked_rows(con: duckdb.DuckDBPyConnection, sources: int) -> tuple[list[int], int]:
+    """Per source, the rows that passed validation; and how many failed in all."""
+    counts = [
+        con.execute(
+            "SELECT count(*) FILTER (WHERE _err_reason IS NULL), "
+            f"count(*) FILTER (WHERE _err_reason IS NOT NULL) FROM _stage_{n}"
+        ).fetchall()[0]
         for n in range(sources)
     ]
+    return [int(valid) for valid, _ in counts], sum(int(invalid) for _, invalid in counts)
 
 
 def _written(con: duckdb.DuckDBPyConnection, valid: list[int]) -> list[str]:
@@ -302,7 +303,7 @@ def _written(con: duckdb.DuckDBPyConnection, valid: list[int]) -> list[str]:
     """
     skipped = dict(
         con.execute(
-            f"SELECT _src, count(*) FROM _classified WHERE _action NOT IN {_WRITES} GROUP BY _src"
+            f"SELECT _src, count(*) FROM _classified WHERE _action IN {_SKIPS} GROUP BY _src"
         ).fetchall()
     )
     conditions = []
@@ -315,7 +316,7 @@ def _written(con: duckdb.DuckDBPyConnection, valid: list[int]) -> list[str]:
         else:
             conditions.append(
                 f"s._err_reason IS NULL AND s._line NOT IN (SELECT _line FROM _classified "
-                f"WHERE _src = {n} AND _action NOT IN {_WRITES})"
+                f"WHERE _src = {n} AND _action IN {_SKIPS})"
             )
     return conditions
 
@@ -334,8 +335,10 @@ def _quarantine(
     raws: list[RawSource],
     load_id: int,
     result: LoadResult,
+    invalid: int,
 ) -> None:
-    """Invalid rows, conflicts and unsplittable lines, each with file, line, field and reason.
+    """Invalid rows (``invalid`` of them), conflicts and unsplittable lines, each with file,
+    line, field and reason.
 
     A row already quarantined (same file, line, record and reason) is not added again, so
     reloading a file changes nothing.
@@ -365,15 +368,10 @@ def _quarantine(
         )
         for reject in raw.rejects:
             _quarantine_reject(con, spec, raw.name, reject, load_id)
-    invalid = " + ".join(
-        f"(SELECT count(*) FROM _stage_{n} WHERE _err_reason IS NOT NULL)" for n in range(len(raws))
-    )
     result.conflicts = int(
         scalar(con, "SELECT count(*) FROM _classified WHERE _action = 'conflict'")
     )
-    result.quarantined = (
-        result.conflicts + int(scalar(con, f"SELECT {invalid}")) + sum(len(r.rejects) for r in raws)
-    )
+    result.quarantined = result.conflicts + invalid + sum(len(r.rejects) for r in raws)
 
 
 def _quarantine_reject(
