@@ -9,16 +9,19 @@ beta = 0.750, gamma = 0.657, delta = 2.783, log-likelihood -33,225.6.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 from checks import assert_gradient
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.special import beta as beta_fn
-from scipy.special import gammaln
+from scipy.special import betaln, gammaln, logsumexp
 
 from patron.errors import InputError, NotFittedError
-from patron.models.bgbb import BetaGeoBetaBinomModel
+from patron.models.bgbb import GROUP_CELLS, BetaGeoBetaBinomModel, _by_width, _group_bounds
 
 DONATIONS = Path(__file__).parent.parent / "fixtures" / "donations.csv"
 
@@ -65,6 +68,37 @@ def test_likelihood_is_the_papers_sum() -> None:
             total += beta_fn(alpha + xi, beta + ti - xi + i) * beta_fn(gamma + 1, delta + ti + i)
         expected = np.log(total / (beta_fn(alpha, beta) * beta_fn(gamma, delta)))
         assert loglik[row] == pytest.approx(expected, rel=1e-12)
+
+
+def test_likelihood_is_the_papers_sum_across_groups_of_rows() -> None:
+    # 400 histories of up to 200 opportunities: the likelihood works through many groups
+    rng = np.random.default_rng(5)
+    n = rng.integers(1, 201, 400)
+    t_x = rng.integers(0, n + 1)
+    x = np.where(t_x > 0, rng.integers(1, np.maximum(t_x, 1) + 1), 0)
+    data = {"x": x.astype(float), "t_x": t_x.astype(float), "n": n.astype(float)}
+    params = np.array([0.9, 1.7, 0.5, 3.1])
+    loglik, _ = BetaGeoBetaBinomModel().loglik_rows(params, data)
+    assert len(_by_width(data)[1]) > 3  # three groups or more
+    alpha, beta, gamma, delta = params
+    for xi, ti, ni, value in zip(x, t_x, n, loglik, strict=True):
+        i = np.arange(ni - ti)
+        terms = [betaln(alpha + xi, beta + ni - xi) + betaln(gamma, delta + ni)]
+        terms += list(betaln(alpha + xi, beta + ti - xi + i) + betaln(gamma + 1, delta + ti + i))
+        expected = logsumexp(terms) - betaln(alpha, beta) - betaln(gamma, delta)
+        assert value == pytest.approx(expected, rel=1e-12)
+
+
+@given(st.lists(st.integers(1, 20_000), max_size=300))
+def test_groups_cover_the_rows_in_order_within_the_budget(widths: list[int]) -> None:
+    ascending = np.sort(np.array(widths, dtype=np.int64))
+    bounds = _group_bounds(ascending)
+    assert bounds[0] == 0 and bounds[-1] == len(ascending)
+    for lo, hi in itertools.pairwise(bounds):
+        cells = (hi - lo) * ascending[hi - 1]
+        assert hi > lo and (cells <= GROUP_CELLS or hi - lo == 1)
+        if hi < len(ascending):  # the next row would not have fitted
+            assert (hi - lo + 1) * ascending[hi] > GROUP_CELLS
 
 
 def test_gradient_matches_finite_differences(donations: np.ndarray) -> None:

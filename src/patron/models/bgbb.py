@@ -18,6 +18,7 @@ over one column per term), with its gradient from digamma functions.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from itertools import pairwise
 from typing import ClassVar, Self
 
@@ -33,9 +34,9 @@ class BetaGeoBetaBinomModel(Model):
 
     param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
     block_rows: ClassVar[int] = 2**62
-    """All rows in one block: :func:`_by_width` already lays them out in cache-sized groups of
-    like width, and does so best over all rows (the demo's likelihood: 77 ms in one block,
-    87 ms in blocks of 8,192, 146 ms in blocks of 2,048)."""
+    """All rows in one block: :func:`_by_width` already lays them out in small groups of like
+    width, and does so best over all rows (on blocks of rows, the demo's likelihood took 13%
+    longer in blocks of 8,192 and twice as long in blocks of 2,048)."""
     sample_rows: ClassVar[int] = 2048
     """A row costs one term per opportunity after its last purchase (up to 156 on three years
     of weeks), so a fit on 8,192 rows or more starts from a sample of about 2,048."""
@@ -118,20 +119,39 @@ def _loglik(params: Array, x: Array, t_x: Array, n: Array) -> tuple[Array, Array
     return total - betaln(alpha, beta) - betaln(gamma, delta), grad
 
 
-WIDTH_ROWS = 1024
-"""Rows whose dropout terms are laid out in one matrix: see :func:`_by_width`."""
+GROUP_CELLS = 12 * 1024
+"""Dropout terms per group (rows x the group's widest row), so that each of a group's matrices
+(12,288 doubles, 96 KiB) stays under the C allocator's 128 KiB threshold for fresh pages from
+the system; groups of 1,024 rows of up to 156 terms (1.2 MiB matrices) had every temporary
+mapped, touched page by page and given back (the demo's `patron fit --model bgbb`: 400k page
+faults). See :func:`_by_width`."""
 
 
 def _by_width(data: dict[str, Array]) -> tuple[Array, Array]:
-    """The rows in order of their number of dropout terms, n - t_x, and the bounds of groups of
-    ``WIDTH_ROWS`` in that order, memoized in ``data``. Each group's matrix of terms is as
-    wide as its widest row: rows of all widths together fill a quarter of one matrix (the
-    demo's), rows of like width nearly all of theirs."""
+    """The rows in order of their number of dropout terms, n - t_x, and the bounds of groups
+    of at most ``GROUP_CELLS`` terms in that order, memoized in ``data``. Each group's matrix
+    of terms is as wide as its widest row: rows of all widths together fill a quarter of one
+    matrix (the demo's), rows of like width nearly all of theirs."""
     if "width:order" not in data:
         order = np.argsort(data["n"] - data["t_x"], kind="stable")
         data["width:order"] = order
-        data["width:bounds"] = np.append(np.arange(0, len(order), WIDTH_ROWS), len(order))
+        data["width:bounds"] = _group_bounds(np.maximum((data["n"] - data["t_x"])[order], 1))
     return data["width:order"], data["width:bounds"]
+
+
+def _group_bounds(widths: Array) -> Array:
+    """Bounds of consecutive groups of ``widths`` (ascending): each takes as many rows as
+    fit ``GROUP_CELLS`` at the width of its last (widest) row, and at least one."""
+    bounds = [0]
+    while bounds[-1] < len(widths):
+        rest = widths[bounds[-1] :]
+
+        def cells(rows: int, rest: Array = rest) -> int:
+            return rows * int(rest[rows - 1])
+
+        fit = bisect_right(range(1, len(rest) + 1), GROUP_CELLS, key=cells)
+        bounds.append(bounds[-1] + max(fit, 1))
+    return np.array(bounds)
 
 
 def _dropout_terms(params: Array, x: Array, t_x: Array, n: Array) -> tuple[Array, list[Array]]:
