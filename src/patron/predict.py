@@ -117,9 +117,8 @@ def _purchase_table(model: Model, rows: pa.Table, horizon: Horizon) -> pa.Table:
 
     estimate = point(model)
     bounds = _bounds(model, point, estimate, PURCHASE_SCALES)
-    steps = np.arange(horizon.periods + 1)[:, None]
-    path = model.conditional_expected_purchases(steps, x, t_x, big_t)
-    discounted = (np.diff(path, axis=0) / (1 + horizon.discount_rate) ** steps[1:]).sum(0)
+    periods, rate = horizon.periods, horizon.discount_rate
+    discounted = model.discounted_expected_purchases(periods, rate, x, t_x, big_t)
     ahead = estimate[1]
     columns: dict[str, Any] = {name: rows.column(name) for name in KEYS}
     for i, name in enumerate(PURCHASE_COLUMNS):

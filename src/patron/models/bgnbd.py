@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1, polygamma
 
 from patron.models.base import Array, levels, weighted_levels
-from patron.models.history import HistoryModel, customer_data, per_distinct_history
+from patron.models.history import HistoryModel, customer_data
 
 
 class BetaGeoModel(HistoryModel):
@@ -172,16 +172,11 @@ class BetaGeoModel(HistoryModel):
         """P(alive | x, t_x, T) (Fader, Hardie & Lee 2008 note, eq. 2): 1 / (1 + odds gone)."""
         return 1 / (1 + self._odds_gone(d))
 
-    def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
+    def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
         """The paper's eq. 10 without its P(alive) factor: (a + b + n - 1) / (a - 1)
         [1 - ((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + n; a + b + n - 1; z)],
-        z = t / (alpha + T + t). It reads x and T alone, so unless t varies by row the costly
-        2F1 is evaluated once per distinct (x, T) (:func:`per_distinct_history`)."""
-        return per_distinct_history(self._expected_if_alive_rows, t, d)
-
-    def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
-        """Eq. 10 by scipy's 2F1; where that is not finite (parameters in the millions, as
-        fits that cannot pin them down give), by :func:`_expected_series`."""
+        z = t / (alpha + T + t), by scipy's 2F1; where that is not finite (parameters in the
+        millions, as fits that cannot pin them down give), by :func:`_expected_series`."""
         r, alpha, a, b = self._fitted("_params")
         n = x + self.first_purchase_dropout
         z = t / (alpha + big_t + t)

@@ -82,9 +82,36 @@ class HistoryModel(Model):
     def _alive(self, d: dict[str, Array]) -> Array:
         """P(alive at T) per row of validated data."""
 
-    @abstractmethod
+    def discounted_expected_purchases(
+        self, periods: int, rate: float, frequency: object, recency: object, T: object
+    ) -> Array:
+        """sum_{k=1..periods} (E[Y(k)] - E[Y(k - 1)]) / (1 + rate)^k: each of the next
+        ``periods`` periods' expected purchases, discounted at ``rate`` per period (the
+        discounted expected transactions of Fader, Hardie & Lee 2005, "RFM and CLV").
+
+        P(alive) times the same sum for a customer alive at T, which reads x and T alone: its
+        (periods x pairs) matrix is built on the distinct (x, T) pairs, not on every row (10M
+        customers' 213k rows hold a few thousand pairs; one row per row took 90 MB a matrix).
+        """
+        d = customer_data(frequency, recency, T)
+        steps = np.arange(periods + 1, dtype=float)[:, None]
+        discount = (1 + rate) ** -steps[1:]
+
+        def per_pair(t: Array, x: Array, big_t: Array) -> Array:
+            ahead = np.diff(self._expected_if_alive_rows(t, x, big_t), axis=0)
+            return np.sum(ahead * discount, axis=0)
+
+        return self._alive(d) * per_distinct_history(per_pair, steps, d)
+
     def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
-        """E[Y(t) | alive at T, x, t_x, T]."""
+        """E[Y(t) | alive at T, x, t_x, T], once per distinct (x, T) unless t varies by row
+        (:func:`per_distinct_history`): scoring asks for it at every step of a horizon."""
+        return per_distinct_history(self._expected_if_alive_rows, t, d)
+
+    @abstractmethod
+    def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
+        """E[Y(t) | alive at T] for rows of (x, T): a customer alive at T buys at the posterior
+        rate, so t_x does not enter."""
 
     @abstractmethod
     def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:

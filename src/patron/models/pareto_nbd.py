@@ -136,13 +136,9 @@ class ParetoNBDModel(HistoryModel):
         # the alive term is part of the likelihood: the ratio is <= 1 but for rounding
         return np.minimum(np.exp(alive - self.loglik_rows(params, d)[0]), 1.0)
 
-    def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
-        """The posterior rate (r + x) / (alpha + T) times the expected lifetime within t,
-        (beta + T) / (s - 1) [1 - ((beta + T) / (beta + T + t))^(s - 1)], once per distinct
-        (x, T) (:func:`per_distinct_history`: scoring asks for it at every step of a horizon)."""
-        return per_distinct_history(self._expected_if_alive_rows, t, d)
-
     def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
+        """The posterior rate (r + x) / (alpha + T) times the expected lifetime within t,
+        (beta + T) / (s - 1) [1 - ((beta + T) / (beta + T + t))^(s - 1)]."""
         r, alpha, s, beta = self._fitted("_params")
         return (r + x) / (alpha + big_t) * _lifetime_within(s, beta + big_t, t)
 
