@@ -18,7 +18,6 @@ over one column per term), with its gradient from digamma functions.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from itertools import pairwise
 from typing import ClassVar, Self
 
@@ -144,13 +143,9 @@ def _group_bounds(widths: Array) -> Array:
     fit ``GROUP_CELLS`` at the width of its last (widest) row, and at least one."""
     bounds = [0]
     while bounds[-1] < len(widths):
-        rest = widths[bounds[-1] :]
-
-        def cells(rows: int, rest: Array = rest) -> int:
-            return rows * int(rest[rows - 1])
-
-        fit = bisect_right(range(1, len(rest) + 1), GROUP_CELLS, key=cells)
-        bounds.append(bounds[-1] + max(fit, 1))
+        rest = widths[bounds[-1] : bounds[-1] + GROUP_CELLS]  # no group holds more rows
+        fits = np.arange(1, len(rest) + 1) * rest <= GROUP_CELLS  # True, then False
+        bounds.append(bounds[-1] + max(int(np.count_nonzero(fits)), 1))
     return np.array(bounds)
 
 

@@ -91,7 +91,7 @@ class HistoryModel(Model):
 
         P(alive) times the same sum for a customer alive at T, which reads x and T alone: its
         (periods x pairs) matrix is built on the distinct (x, T) pairs, not on every row (10M
-        customers' 213k rows hold a few thousand pairs; one row per row took 90 MB a matrix).
+        customers' 213k rows hold a few thousand pairs; a matrix of the rows took 90 MB).
         """
         d = customer_data(frequency, recency, T)
         steps = np.arange(periods + 1, dtype=float)[:, None]
