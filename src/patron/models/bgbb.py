@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import betaln, digamma, logsumexp
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array
+from patron.models.base import SCRATCH_BYTES, Array, Model, as_array
 
 
 class BetaGeoBetaBinomModel(Model):
@@ -118,12 +118,11 @@ def _loglik(params: Array, x: Array, t_x: Array, n: Array) -> tuple[Array, Array
     return total - betaln(alpha, beta) - betaln(gamma, delta), grad
 
 
-GROUP_CELLS = 12 * 1024
+GROUP_CELLS = SCRATCH_BYTES // 8
 """Dropout terms per group (rows x the group's widest row), so that each of a group's matrices
-(12,288 doubles, 96 KiB) stays under the C allocator's 128 KiB threshold for fresh pages from
-the system; groups of 1,024 rows of up to 156 terms (1.2 MiB matrices) had every temporary
-mapped, touched page by page and given back (the demo's `patron fit --model bgbb`: 400k page
-faults). See :func:`_by_width`."""
+stays within :data:`~patron.models.base.SCRATCH_BYTES` (groups of 1,024 rows of up to 156
+terms, 1.2 MiB matrices, cost the demo's `patron fit --model bgbb` 400k page faults). See
+:func:`_by_width`."""
 
 
 def _by_width(data: dict[str, Array]) -> tuple[Array, Array]:

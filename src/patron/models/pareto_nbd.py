@@ -37,7 +37,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from patron.models.base import Array, distinct_rows
+from patron.models.base import SCRATCH_BYTES, Array, distinct_rows
 from patron.models.history import HistoryModel, customer_data, per_distinct_history
 
 _NODES = 128  # trapezoid nodes per tail integral
@@ -191,11 +191,9 @@ def _pairs(data: dict[str, Array], y: str) -> tuple[Array, Array, Array]:
     return data[f"{key}:x"], data[f"{key}:y"], data[key]
 
 
-_CHUNK = 112
-"""Pairs per trapezoid matrix: each of a chunk's temporaries (_CHUNK x _NODES doubles, 112 KiB)
-stays under the C allocator's 128 KiB threshold for fresh pages from the system. At 256 pairs
-(256 KiB) every temporary could be mapped, touched page by page and given back: the demo's
-`patron predict --model pnbd` took 2 million page faults and 9.1 s, against 5.5 s now."""
+_CHUNK = SCRATCH_BYTES // (8 * _NODES)
+"""Pairs per trapezoid matrix: each of a chunk's temporaries (_CHUNK x _NODES doubles) stays
+within :data:`~patron.models.base.SCRATCH_BYTES`."""
 
 
 def _log_tail(p: Array, q: Array, a: Array, b: Array) -> tuple[Array, Array]:
