@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1, polygamma
+from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
 
-from patron.models.base import Array, levels, weighted_levels
+from patron.models.base import Array, levels, trigamma, weighted_levels
 from patron.models.history import HistoryModel, customer_data
 
 
@@ -88,18 +88,18 @@ class BetaGeoModel(HistoryModel):
         r, alpha, a, b = params
         x, at_x = weighted_levels(data, "x", w)  # customers per frequency
         n = x + self.first_purchase_dropout
-        tri_ab, tri_abn = polygamma(1, a + b), polygamma(1, a + b + n)
+        tri_ab, tri_abn = trigamma(a + b), trigamma(a + b + n)
         row = self._row_terms(params, data)
         shift = row.inv_t - row.inv_tx  # d/d alpha of the odds, over r + x
         total, gone = w.sum(), w * row.gone
         hessian = np.zeros((4, 4))
-        hessian[0, 0] = at_x @ (polygamma(1, r + x) - polygamma(1, r))
+        hessian[0, 0] = at_x @ (trigamma(r + x) - trigamma(r))
         hessian[0, 1] = total / alpha - w @ row.inv_t + gone @ shift
         hessian[1, 1] = -r * total / alpha**2 + w @ (row.rx * row.inv_t**2)
         hessian[1, 1] += gone @ (row.rx * (row.inv_tx**2 - row.inv_t**2))
         hessian[2, 2] = at_x @ (tri_ab - tri_abn) - gone.sum() / a**2
         hessian[2, 3] = at_x @ (tri_ab - tri_abn)
-        hessian[3, 3] = at_x @ (polygamma(1, b + n) - tri_abn - polygamma(1, b) + tri_ab)
+        hessian[3, 3] = at_x @ (trigamma(b + n) - tri_abn - trigamma(b) + tri_ab)
         hessian[3, 3] += gone @ row.inv_b**2
         slopes = np.stack([row.span, row.rx * shift, np.full(len(shift), 1 / a), -row.inv_b])
         spread = w * row.gone * np.exp(-row.soft)  # s (1 - s), without cancellation

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import ClassVar, Self
 
 import numpy as np
-from scipy.special import digamma, gammaln, polygamma
+from scipy.special import digamma, gammaln
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array, levels, weighted_levels
+from patron.models.base import Array, Model, as_array, levels, trigamma, weighted_levels
 
 
 class GammaGammaModel(Model):
@@ -83,13 +83,13 @@ class GammaGammaModel(Model):
         p, q, v = params
         x, at_x = weighted_levels(data, "x", w)  # customers per frequency
         _, _, xm = _spend_terms(data)
-        tri = polygamma(1, p * x + q)
+        tri = trigamma(p * x + q)
         inv = 1 / (v + xm)
         hessian = np.empty((3, 3))
-        hessian[0, 0] = at_x @ (x**2 * (tri - polygamma(1, p * x)))
+        hessian[0, 0] = at_x @ (x**2 * (tri - trigamma(p * x)))
         hessian[0, 1] = at_x @ (x * tri)
         hessian[0, 2] = -w @ (data["x"] * inv)
-        hessian[1, 1] = at_x @ (tri - polygamma(1, q))
+        hessian[1, 1] = at_x @ (tri - trigamma(q))
         hessian[1, 2] = w.sum() / v - w @ inv
         hessian[2, 2] = -q * w.sum() / v**2 + w @ ((p * data["x"] + q) * inv**2)
         return np.triu(hessian) + np.triu(hessian, 1).T
