@@ -9,9 +9,9 @@ from cdnow_data import cdnow_weeks
 from checks import assert_gradient, assert_hessian, assert_summed
 
 from patron.errors import InputError
-from patron.models import BetaGeoModel, ModifiedBetaGeoModel, NotFittedError
+from patron.models import BetaGeoModel, ModifiedBetaGeoModel, NotFittedError, ParetoNBDModel
 from patron.models.bgnbd import _expected_series
-from patron.models.history import customer_data
+from patron.models.history import HistoryModel, customer_data
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +134,15 @@ def test_bad_input_is_an_input_error(
 ) -> None:
     with pytest.raises(InputError, match=message):
         BetaGeoModel().fit(frequency, recency, T)
+
+
+@pytest.mark.parametrize("model", [BetaGeoModel, ParetoNBDModel])
+def test_no_customers_is_an_input_error(model: type[HistoryModel]) -> None:
+    # not a ConvergenceError from a likelihood of 0 over 0 customers
+    with pytest.raises(InputError, match="needs at least one customer"):
+        model().fit([], [], [])
+    with pytest.raises(InputError, match="needs at least one customer"):
+        model().fit([1, 0], [3, 0], [5, 5], weights=[0, 0])
 
 
 def test_expectation_per_distinct_pair_equals_per_row(fitted: BetaGeoModel) -> None:

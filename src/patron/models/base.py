@@ -145,6 +145,8 @@ class Model(ABC):
         climb starts where a fit on a sample of them ends (:meth:`_start`).
         """
         w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
+        if not w.sum() > 0:
+            raise InputError(f"{type(self).__name__} needs at least one customer to fit on")
         blocks = _blocks(data, w, self.block_rows)
         loglik = self._likelihood(blocks)
         theta, inverse = self._start(data, w, np.log(start))
