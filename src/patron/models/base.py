@@ -29,7 +29,7 @@ from patron.errors import ConvergenceError, ConvergenceWarning, InputError, NotF
 Array = np.ndarray
 Likelihood = Callable[[Array], tuple[float, Array]]  # parameters -> value and gradient
 Blocks = list[tuple[dict[str, Array], Array]]  # rows and their weights: see _blocks
-BLOCK_ROWS = 8192  # rows per likelihood evaluation: see _blocks
+BLOCK_ROWS = 8192  # about this many rows per likelihood call, at most 12,288 (96 KiB): _blocks
 SCRATCH_BYTES = 112 * 1024
 """The most one temporary array of a model's inner loop may take. glibc's malloc maps each
 allocation of 128 KiB or more fresh from the system and hands it back when freed, so a loop
@@ -53,7 +53,7 @@ class Model(ABC):
 
     param_names: ClassVar[tuple[str, ...]]
     block_rows: ClassVar[int] = BLOCK_ROWS
-    """Rows per call of :meth:`loglik_rows` in a fit (:func:`_blocks`)."""
+    """About how many rows each call of :meth:`loglik_rows` in a fit gets (:func:`_blocks`)."""
     sample_rows: ClassVar[int] = BLOCK_ROWS
     """Rows in the sample a fit on many rows starts from (:meth:`_start`); 0: no sample."""
     exact_hessian: ClassVar[bool] = False
