@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -161,3 +162,23 @@ def test_a_load_on_a_terminal_shows_its_phases(tmp_path: Path) -> None:
     assert "━" in text or "%" in text  # the bar itself, not only the words
     piped = ok(patron("-w", "ws", "load", "orders", "orders.csv", cwd=tmp_path))
     assert "reading" not in piped
+
+
+def test_every_command_sums_itself_up_in_one_line() -> None:
+    """``patron --help`` lists each command by its docstring's first paragraph as written, line
+    breaks included: a summary wrapped in the source breaks mid-sentence on the screen."""
+    import typer
+
+    from patron.cli import app
+
+    def summaries(group: typer.Typer, prefix: str) -> Iterator[tuple[str, str]]:
+        for command in group.registered_commands:
+            name = command.name or (command.callback.__name__ if command.callback else "")
+            yield f"{prefix}{name}", (command.callback.__doc__ or "").strip().split("\n\n")[0]
+        for sub in group.registered_groups:
+            assert sub.typer_instance is not None
+            yield from summaries(sub.typer_instance, f"{prefix}{sub.name} ")
+
+    found = dict(summaries(app, ""))
+    assert len(found) > 30
+    assert {name: text for name, text in found.items() if "\n" in text or not text} == {}

@@ -1,5 +1,6 @@
 """``import patron`` and its model modules do not drag in the engine: a notebook that wants a
-BG/NBD fit should not wait for Ibis, DuckDB and every workspace module first."""
+BG/NBD fit should not wait for Ibis, DuckDB and every workspace module first. Nor does the
+command line before a command runs: ``patron --help`` or a mistyped option answers at once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 
 ENGINE = ("patron.workspace", "ibis", "duckdb", "sqlalchemy")
+NUMERICS = ("numpy", "scipy", "pyarrow")
 
 
 def _imported_after(statement: str) -> set[str]:
@@ -26,3 +28,26 @@ def test_models_alone_leave_the_engine_unloaded() -> None:
 def test_the_workspace_is_there_when_asked_for() -> None:
     loaded = _imported_after("import patron; patron.Workspace")
     assert set(ENGINE) <= loaded
+
+
+def test_the_command_line_loads_only_its_options() -> None:
+    loaded = _imported_after("import patron.cli")
+    assert not loaded & {*ENGINE, *NUMERICS}
+
+
+def test_help_lists_every_command_without_the_engine() -> None:
+    code = (
+        "import sys; from typer.testing import CliRunner; from patron.cli import app; "
+        "r = CliRunner().invoke(app, ['--help']); print(r.output); "
+        "print(sorted({*sys.modules} & set(sys.argv[1:])))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *ENGINE, *NUMERICS],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    for command in ("init", "load", "status", "fit", "predict", "experiment", "acquisition"):
+        assert f" {command} " in result.stdout
+    assert result.stdout.rstrip().endswith("[]")

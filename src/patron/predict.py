@@ -40,6 +40,7 @@ import pyarrow as pa
 from scipy.special import expit
 
 from patron import clv
+from patron.defaults import PREDICT_MODEL
 from patron.errors import ConvergenceWarning, InputError
 from patron.models import GammaGammaModel, Model
 from patron.models.history import HistoryModel
@@ -65,11 +66,6 @@ class Horizon:
             raise InputError("--horizon must be at least 1 period")
         if self.discount_rate < 0 or not 0 < self.margin <= 1:
             raise InputError("--discount-rate must be >= 0 and --margin in (0, 1]")
-
-
-PREDICT_MODEL = "mbgnbd"
-"""Scoring's default: BG/NBD holds every one-time buyer alive for ever (P(alive) = 1), which
-would call a customer who bought once, years ago, active; MBG/NBD lets them drop out at once."""
 
 
 def predictions(

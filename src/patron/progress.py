@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from patron.ingest.loader import Progress as PhaseCallback
-
 if TYPE_CHECKING:
+    from patron.ingest.loader import Progress as PhaseCallback
     from patron.workspace import Workspace
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patron import acquisition, clv
-from patron.acquisition import TARGET_RATIO, read_spend
+from patron.acquisition import read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
+from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, WorkspaceError
 from patron.experiments import registry
 from patron.experiments.analyze import Question, analyze
-from patron.experiments.audience import ALL, is_file, segment_audience
+from patron.experiments.audience import is_file, segment_audience
 from patron.experiments.create import assignments, create, export, file_audience
 from patron.experiments.design import Design, parse_variants
 from patron.experiments.imported import read_assignments
@@ -36,13 +37,8 @@ from patron.metrics.occasions import Sales, last_order_date, purchase_span
 from patron.models import Model
 from patron.overview import quarantine_rows, workspace_status
 from patron.predict import DIMENSIONS as PREDICTED
-from patron.predict import (
-    PREDICT_MODEL,
-    Horizon,
-    scores,
-    with_predictions,
-)
 from patron.predict import STORED as PREDICTIONS
+from patron.predict import Horizon, scores, with_predictions
 from patron.predict import store as store_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
@@ -54,7 +50,6 @@ if TYPE_CHECKING:
     import ibis
 
 DEFAULT_FOLDER = "patron-workspace"
-ENV_VAR = "PATRON_WORKSPACE"
 
 
 def default_folder() -> Path:

@@ -51,8 +51,9 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pyarrow as pa
 
-from patron.acquisition.plan import MONTHS, Group, acquired_by, check_by, groups
+from patron.acquisition.plan import Group, acquired_by, check_by, groups
 from patron.acquisition.spend import Spend, read_spend
+from patron.defaults import MONTHS, TARGET_RATIO
 from patron.errors import InputError
 from patron.metrics.base import ratio, refunds
 from patron.metrics.occasions import Sales, occasions
@@ -71,7 +72,6 @@ __all__ = [
     "read_spend",
 ]
 
-TARGET_RATIO = 3.0
 YEAR_MONTHS = 12
 YEAR_DAYS = 365
 SPANS = pa.schema(

@@ -18,6 +18,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from patron.acquisition.spend import Spend, check_months, check_spend, month_days
+from patron.defaults import MONTHS
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import period_label, period_of
 from patron.metrics.occasions import Sales
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from ibis import Table
 
 BY = ("channel", "month")
-MONTHS = 12
-"""Acquisition months reported by default: a year of cohorts, the as-of month included."""
 
 
 @dataclass(frozen=True)

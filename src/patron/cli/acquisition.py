@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from patron.acquisition import MONTHS, TARGET_RATIO
 from patron.cli.base import (
     AsOfOption,
     DiscountRateOption,
@@ -27,7 +26,7 @@ from patron.cli.base import (
     parse_date,
     print_json,
 )
-from patron.predict import Horizon
+from patron.defaults import MONTHS, TARGET_RATIO
 
 
 @app.command()
@@ -58,8 +57,11 @@ def acquisition(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Acquisition guidance: new customers, CLV, CAC, CLV:CAC and payback per channel (or
-    channel and month)."""
+    """Acquisition guidance per channel: new customers, CLV, CAC, CLV:CAC and payback.
+
+    With --by month, per channel and acquisition month."""
+    from patron.predict import Horizon
+
     with errors():
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=True) as ws:

@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, RenderableType
 
+from patron.defaults import ENV_VAR
 from patron.errors import ConvergenceWarning, InputError, PatronError
-from patron.workspace import ENV_VAR, Workspace
+
+if TYPE_CHECKING:
+    from patron.workspace import Workspace
 
 app = typer.Typer(
     name="patron",
@@ -97,6 +100,8 @@ def errors() -> Iterator[None]:
 
 @contextmanager
 def open_workspace(folder: Path | None, *, read_only: bool = False) -> Iterator[Workspace]:
+    from patron.workspace import Workspace  # the engine loads when a command runs, not for --help
+
     ws = Workspace.open(folder or _state["workspace"], read_only=read_only)
     try:
         yield ws

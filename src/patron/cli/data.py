@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,8 +23,9 @@ from patron.cli.base import (
 )
 from patron.ingest.mapping import parse_map_options
 from patron.progress import load_progress
-from patron.samples import cdnow, synthetic
-from patron.workspace import Workspace
+
+if TYPE_CHECKING:
+    from patron.workspace import Workspace
 
 
 @app.command()
@@ -38,6 +39,8 @@ def init(
     as_json: JsonOption = False,
 ) -> None:
     """Create a workspace: settings, warehouse and operational store."""
+    from patron.workspace import Workspace
+
     with errors():
         ws = Workspace.init(
             folder,
@@ -141,8 +144,11 @@ def sample_synthetic(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """A multichannel retailer with known generating truth: truth.csv per person,
-    truth_products.csv per refill product."""
+    """A multichannel retailer with its generating truth, to check what patron recovers.
+
+    truth.csv per person, truth_products.csv per refill product."""
+    from patron.samples import synthetic
+
     with errors():
         paths = synthetic.generate(out_dir, customers=customers, seed=seed)
     emit({k: str(v) for k, v in paths.items()}, as_json, lambda p: "Wrote " + ", ".join(p.values()))
@@ -155,6 +161,8 @@ def sample_cdnow(
     as_json: JsonOption = False,
 ) -> None:
     """The CDNOW purchase data (Fader, Hardie & Lee) as canonical orders."""
+    from patron.samples import cdnow
+
     with errors():
         path = cdnow.write_orders(out_dir, sample=sample)
     emit({"orders": str(path)}, as_json, lambda p: f"Wrote {p['orders']}")

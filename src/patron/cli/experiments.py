@@ -18,12 +18,8 @@ from patron.cli.base import (
     parse_date,
     print_json,
 )
+from patron.defaults import ALL, METRICS
 from patron.errors import InputError
-from patron.experiments.analyze import Question
-from patron.experiments.audience import ALL
-from patron.experiments.outcomes import METRICS
-from patron.experiments.plan import plan
-from patron.experiments.readout import Settings
 
 experiment_app = typer.Typer(
     help="Controlled tests: random, stable assignment; lift with honest statistics.",
@@ -179,6 +175,9 @@ def analyze(
     as_json: JsonOption = False,
 ) -> None:
     """Read out an experiment: lift per group with intervals, SRM check, guardrails, verdict."""
+    from patron.experiments.analyze import Question
+    from patron.experiments.readout import Settings
+
     with errors():
         if (name is None) == (assignments is None):
             raise InputError("name an experiment or pass --assignments FILE (not both)")
@@ -288,6 +287,8 @@ def power(
     as_json: JsonOption = False,
 ) -> None:
     """Customers per group to detect a change (no workspace needed)."""
+    from patron.experiments.plan import plan
+
     with errors():
         result = plan(
             baseline,

@@ -69,8 +69,9 @@ def timing(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Time between purchases, the window to nudge a second purchase, and per customer the
-    expected next purchase and best contact day (--out)."""
+    """Time between purchases and the window to nudge a second one.
+
+    With --out, per customer the expected next purchase and the best day to contact."""
     _answer(
         Asked(workspace, as_of, out, as_json),
         lambda ins, day: ins.timing(segment=segment, as_of=day),
@@ -91,8 +92,10 @@ def affinity(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """What each segment leans to (lift over the base rate, with support), what repeat buyers
-    buy that one-and-done buyers do not, and the gateway first purchases and channels."""
+    """What each segment leans to (lift over the base rate, with support).
+
+    Also what repeat buyers buy that one-and-done buyers do not, and the gateway first
+    purchases and channels."""
     _answer(
         Asked(workspace, as_of, out, as_json),
         lambda ins, day: ins.affinity(
@@ -119,8 +122,10 @@ def discount(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Discount sensitivity per segment and (--out) per customer: share bought on discount,
-    full-price vs discounted order value, and the sensitivity score (higher: more driven)."""
+    """Discount sensitivity per segment, and with --out per customer.
+
+    Share bought on discount, full-price vs discounted order value, and the sensitivity score
+    (higher: more driven)."""
     _answer(
         Asked(workspace, as_of, out, as_json),
         lambda ins, day: ins.discount(dimension=dimension, experiments=experiment or (), as_of=day),
@@ -145,8 +150,10 @@ def refills(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Each product's repurchase interval from customers who bought it repeatedly; with
-    --due-within and --out, the customers whose item is due, with the product and due date."""
+    """Each product's repurchase interval, from customers who bought it repeatedly.
+
+    With --due-within and --out, the customers whose item is due, with the product and due
+    date."""
     with errors():
         if (due_within is None) != (out is None):
             raise InputError("--due-within and --out go together: how soon, and where to write")
@@ -170,8 +177,9 @@ def backtest(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """How well `patron recommend` predicts what customers bought next, against recommending
-    the most popular products: precision@k, recall@k and hit rate on a time holdout."""
+    """How well `patron recommend` predicts what customers bought next, against best sellers.
+
+    Precision@k, recall@k and hit rate on a time holdout."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
         result = ws.insights.backtest(
             as_of=parse_date(as_of), split=parse_date(split, "--split"), k=k
@@ -187,8 +195,9 @@ def profile(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The ideal customer profile: what high-value customers looked like at their first
-    purchase (channel, category, discount, basket, region) against everyone else."""
+    """The ideal customer profile: high-value customers at their first purchase, against all.
+
+    Channel, category, discount, basket and region of the first purchase."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
         result = ws.insights.profile(as_of=parse_date(as_of), top=top, days=days)
     emit(result, as_json, _profile_text)
@@ -204,8 +213,9 @@ def channel_preference(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Preferred purchase and engagement channels, NPS and return rate per segment; per
-    customer (--out) the channels they buy and engage in."""
+    """Preferred purchase and engagement channels, NPS and return rate per segment.
+
+    With --out, per customer the channels they buy and engage in."""
     _answer(
         Asked(workspace, as_of, out, as_json),
         lambda ins, day: ins.channels(dimension=dimension, as_of=day, window=window),

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from patron import clv
 from patron.cli.base import (
     AsOfOption,
     DiscountRateOption,
@@ -25,9 +24,9 @@ from patron.cli.base import (
     parse_date,
     print_json,
 )
+from patron.defaults import PREDICT_MODEL
 from patron.errors import InputError
 from patron.export import write_table
-from patron.predict import PREDICT_MODEL, Horizon
 
 PenalizerOption = Annotated[
     float,
@@ -64,6 +63,8 @@ def fit(
     ``--model all`` fits every model the data allows and ranks the purchase models by BIC.
     Parameters the data do not pin down are named, with what to do about them.
     """
+    from patron import clv  # the models load when a command runs, not for --help
+
     with errors():
         if model == "sbg" or survival is not None:
             if model != "sbg" or survival is None:
@@ -96,6 +97,8 @@ def fit(
 
 
 def _chosen(model: str, available: tuple[str, ...]) -> tuple[str, ...]:
+    from patron import clv
+
     if model != "all":
         clv.model_spec(model)  # names the unknown model
         return (model,)
@@ -112,6 +115,8 @@ def _print_fit(report: dict[str, Any]) -> None:
 
 def _note_unidentified(report: dict[str, Any]) -> None:
     """Say which parameters the data leave free, and what helps (:func:`clv.unidentified`)."""
+    from patron import clv
+
     if report["unidentified"]:
         err.print(
             f"[yellow]note:[/yellow] {report['model']}: the data do not pin down "
@@ -125,6 +130,8 @@ def _note_unidentified(report: dict[str, Any]) -> None:
 
 def _print_comparison(reports: list[dict[str, Any]], as_json: bool) -> None:
     """Every fit, with the purchase model the BIC prefers (the others fit other data)."""
+    from patron import clv
+
     best = clv.best_by_bic(reports)
     if as_json:
         print_json({"models": reports, "best": best})
@@ -170,8 +177,11 @@ def predict(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Per customer P(alive), expected purchases, next purchase date, spend and CLV, with 90%
-    intervals; stored in the workspace unless --no-store."""
+    """Per customer P(alive), expected purchases, next purchase, spend and CLV (90% intervals).
+
+    Stored in the workspace unless --no-store."""
+    from patron.predict import Horizon
+
     with errors():
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=not store) as ws:

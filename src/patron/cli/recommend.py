@@ -19,8 +19,8 @@ from patron.cli.base import (
     parse_date,
 )
 from patron.cli.insights import SegmentOption
+from patron.defaults import RECENT_DAYS, K
 from patron.export import write_table
-from patron.insights.recommend import RECENT_DAYS, K
 
 RecentOption = Annotated[
     int, typer.Option(help="Leave out items the customer bought in the last DAYS (0: keep).")
@@ -40,8 +40,9 @@ def recommend(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Next best products for one customer, from what other customers buy together (in stock,
-    not bought lately), each with the reason."""
+    """Next best products for one customer, each with the reason.
+
+    From what other customers buy together; in stock and not bought lately."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
         table = ws.insights.recommend(
             identifier,
@@ -65,8 +66,9 @@ def offers(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A challenge offer per customer: two items they buy again and again plus one stretch
-    item from a new, higher-value category; written for the email tool."""
+    """A challenge offer per customer, written for the email tool.
+
+    Two items they buy again and again plus one stretch item from a new, higher-value category."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
         table = ws.insights.offers(
             segment=segment,

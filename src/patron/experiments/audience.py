@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from patron.defaults import ALL
 from patron.errors import InputError, did_you_mean
 from patron.identity.normalize import identifier_sql
 from patron.identity.phones import PHONE_CACHE, ensure_phone_cache, phone_candidate_sql
@@ -27,7 +28,6 @@ from patron.sql import ident, scalar
 if TYPE_CHECKING:
     from ibis import Table
 
-ALL = "all"
 _OTHER = {"--audience": "pass a file of identifiers, or 'all'"}
 """What else an option takes besides a segment (default: 'all')."""
 ID_COLUMNS = ("customer_key", "identifier", "customer_id", "email", "phone", "loyalty_id")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from patron.defaults import METRICS, ORDER_METRICS
 from patron.errors import InputError, did_you_mean
 from patron.experiments.stats import Moments, RatioMoments
 
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
     from ibis import Table
     from ibis.expr.types import NumericValue
 
-ORDER_METRICS = ("conversion", "orders", "revenue", "margin", "aov", "returns")
-EVENT_METRICS = ("unsubscribe",)
-METRICS = (*ORDER_METRICS, *EVENT_METRICS)
 BINARY = ("conversion", "unsubscribe")
 MONEY = ("revenue", "margin", "aov")
 GUARDRAILS = ("unsubscribe", "returns")

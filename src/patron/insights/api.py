@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError
 from patron.experiments import registry
 from patron.experiments.analyze import Question
@@ -34,7 +35,6 @@ from patron.insights import (
 )
 from patron.insights.affinity import Baskets
 from patron.insights.discount import Lift
-from patron.insights.recommend import RECENT_DAYS, K
 from patron.predict import STORED as PREDICTIONS
 
 if TYPE_CHECKING:

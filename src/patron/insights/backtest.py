@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError
 from patron.insights.affinity import Baskets
 from patron.insights.item_similarity import SHRINK, similarity
 from patron.insights.ranking import Ranked, rank
 from patron.insights.recommend import (
-    RECENT_DAYS,
-    K,
     Purchases,
     bought_pairs,
     check,

@@ -32,11 +32,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from patron.defaults import RECENT_DAYS
 from patron.insights.affinity import Baskets
 from patron.insights.item_similarity import SHRINK, similarity
 from patron.insights.ranking import Ranked, rank
 from patron.insights.recommend import (
-    RECENT_DAYS,
     Eligible,
     Items,
     Purchases,

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError, did_you_mean
 from patron.insights.affinity import Baskets, purchase_lines
 from patron.insights.item_similarity import SHRINK, similarity
@@ -51,9 +52,6 @@ from patron.insights.ranking import Ranked, rank
 
 if TYPE_CHECKING:
     from ibis import Table
-
-K = 10
-RECENT_DAYS = 30
 
 
 @dataclass(frozen=True)

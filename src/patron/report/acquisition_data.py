@@ -4,7 +4,7 @@ Why apart from :mod:`patron.report.data`: these figures are :mod:`patron.acquisi
 rest on predicted CLV, so the section shares the predictions of
 :mod:`patron.report.model_data` instead of fitting the models again. The report has no spend
 file, so it shows what needs none: per acquisition channel (everyone acquired by the as-of day)
-and per channel and acquisition month of the last :data:`patron.acquisition.MONTHS`, the new
+and per channel and acquisition month of the last :data:`patron.defaults.MONTHS`, the new
 customers, their predicted CLV with its 90% band, lifetime value, first-year margin and the
 most a new customer may cost at 3:1. The options are ``patron acquisition``'s defaults
 (:data:`HORIZON`, no margin given: money is net revenue), so every figure equals
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from patron.acquisition import MONTHS, TARGET_RATIO, groups, guidance
+from patron.acquisition import groups, guidance
+from patron.defaults import MONTHS, TARGET_RATIO
 from patron.errors import InputError
 from patron.predict import Horizon
 
