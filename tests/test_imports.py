@@ -1,12 +1,14 @@
 """``import patron`` and its model modules do not drag in the engine: a notebook that wants a
 BG/NBD fit should not wait for Ibis, DuckDB and every workspace module first. Nor does the
-command line before a command runs: ``patron --help`` or a mistyped option answers at once."""
+command line before a command runs: ``patron --help`` or a mistyped option answers at once, and
+a command that only reads the workspace (status, a profile, the quarantine) loads no model."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 ENGINE = ("patron.workspace", "ibis", "duckdb", "sqlalchemy")
 NUMERICS = ("numpy", "scipy", "pyarrow")
@@ -51,3 +53,13 @@ def test_help_lists_every_command_without_the_engine() -> None:
     for command in ("init", "load", "status", "fit", "predict", "experiment", "acquisition"):
         assert f" {command} " in result.stdout
     assert result.stdout.rstrip().endswith("[]")
+
+
+def test_reading_a_workspace_loads_no_model(tmp_path: Path) -> None:
+    folder = str(tmp_path / "ws")
+    loaded = _imported_after(
+        f"import patron; ws = patron.Workspace.init({folder!r}); ws.status(); "
+        "ws.quarantine(); ws.close()"
+    )
+    assert "patron.workspace" in loaded
+    assert not loaded & {"scipy", "patron.models", "patron.predict", "patron.ingest.loader"}

@@ -44,6 +44,7 @@ from patron.defaults import PREDICT_MODEL
 from patron.errors import ConvergenceWarning, InputError
 from patron.models import GammaGammaModel, Model
 from patron.models.history import HistoryModel
+from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST, STORED
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -211,24 +212,6 @@ def _from_scale(values: np.ndarray, scales: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-STORED = "customer_predictions"
-"""The warehouse table ``patron predict`` writes: one row per scored customer."""
-DIMENSIONS = ("predicted_value", "churn_risk")
-"""Groups of the stored predictions, beside the segments of :mod:`patron.segments`."""
-FIELDS = (
-    "p_alive",
-    "p_purchase",
-    "expected_purchases",
-    "next_purchase_date",
-    "clv",
-    "clv_low",
-    "clv_high",
-    *DIMENSIONS,
-)
-"""The stored fields segments and exports carry for each customer."""
-ALIVE_AT_RISK, ALIVE_LOST = 0.7, 0.3
-
-
 def for_customers(
     scored: Table, *, as_of: date, time_unit: str, model: str, horizon: Horizon
 ) -> Table:
@@ -308,11 +291,3 @@ def store(backend: Any, summary: Table, score: Callable[[Table], Table]) -> Tabl
 
 
 SCRATCH = "patron_summary_scratch"
-
-
-def with_predictions(segments: Table, stored: Table) -> Table:
-    """``segments`` with each customer's stored ``FIELDS`` (``not_scored`` groups for customers
-    acquired after the predictions' as-of day)."""
-    joined = segments.left_join(stored.select("customer_key", *FIELDS), "customer_key")
-    joined = joined.drop("customer_key_right")
-    return joined.mutate(**{dim: joined[dim].fill_null("not_scored") for dim in DIMENSIONS})

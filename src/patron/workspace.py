@@ -10,44 +10,40 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from patron import acquisition, clv
+from patron import acquisition
 from patron.acquisition import read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, WorkspaceError
 from patron.experiments import registry
-from patron.experiments.analyze import Question, analyze
-from patron.experiments.audience import is_file, segment_audience
-from patron.experiments.create import assignments, create, export, file_audience
 from patron.experiments.design import Design, parse_variants
-from patron.experiments.imported import read_assignments
-from patron.experiments.outcomes import check_metric
 from patron.experiments.registry import exposure_time
-from patron.experiments.timeline import timeline
 from patron.export import customer_table, write_table
-from patron.ingest.loader import LoadOptions, LoadResult, Progress, load
-from patron.insights.api import Insights
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
 from patron.metrics.occasions import TABLE as OCCASIONS
 from patron.metrics.occasions import Sales, last_order_date, purchase_span
-from patron.models import Model
 from patron.overview import quarantine_rows, workspace_status
-from patron.predict import DIMENSIONS as PREDICTED
-from patron.predict import STORED as PREDICTIONS
-from patron.predict import Horizon, scores, with_predictions
-from patron.predict import store as store_predictions
+from patron.predictions import DIMENSIONS as PREDICTED
+from patron.predictions import STORED as PREDICTIONS
+from patron.predictions import with_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.store import Store
-from patron.validate import validate
 from patron.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import ibis
+
+    from patron.experiments.analyze import Question
+    from patron.ingest.loader import LoadResult, Progress
+    from patron.insights.api import Insights
+    from patron.models import Model
+    from patron.predict import Horizon
 
 DEFAULT_FOLDER = "patron-workspace"
 
@@ -74,8 +70,14 @@ class Workspace:
             config.warehouse, folder, memory_limit=config.memory_limit, read_only=read_only
         )
         self.store = Store(config.store, folder)
-        self.insights = Insights(self)
-        """Issue 6's insights: timing, affinity, discount sensitivity (:mod:`patron.insights`)."""
+
+    @cached_property
+    def insights(self) -> Insights:
+        """What to do for each customer: timing, affinity, discount sensitivity, next products
+        (:mod:`patron.insights`)."""
+        from patron.insights.api import Insights
+
+        return Insights(self)
 
     @classmethod
     def init(
@@ -138,6 +140,8 @@ class Workspace:
 
         All-or-nothing and idempotent; invalid rows go to quarantine. See ``docs/loading.md``.
         """
+        from patron.ingest.loader import LoadOptions, load
+
         items = list(sources) if isinstance(sources, list | tuple) else [sources]
         options = LoadOptions(
             mapping=dict(mapping or {}),
@@ -278,6 +282,8 @@ class Workspace:
         discrete: bool = False,
     ) -> ibis.Table:
         """Per customer: frequency, recency, T, monetary value (see :mod:`patron.clv`)."""
+        from patron import clv
+
         day = self.as_of(calibration_end)
         return clv.customer_summary(self.sales(), day, time_unit=time_unit, discrete=discrete)
 
@@ -291,6 +297,8 @@ class Workspace:
     ) -> Model:
         """Fit a customer-base model on the customers acquired by ``calibration_end``, with an
         optional L2 ``penalizer`` that keeps parameters finite on data that cannot pin them."""
+        from patron import clv
+
         spec = clv.model_spec(model)
         summary = self.customer_summary(
             calibration_end=calibration_end, time_unit=time_unit, discrete=spec.discrete
@@ -312,6 +320,9 @@ class Workspace:
         groups (:mod:`patron.predict`). ``store`` keeps them in the warehouse, where segments,
         exports and the report read them, replacing the last stored run. ``penalizer``: the
         purchase model's L2 penalty, as :meth:`fit` takes it."""
+        from patron.predict import Horizon, scores
+        from patron.predict import store as store_predictions
+
         day = self.as_of(as_of)
         settings = horizon or Horizon()
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
@@ -350,6 +361,8 @@ class Workspace:
         Options and the spend file are checked before the models are fitted, so a bad one fails
         fast; the models are fitted once, whatever the number of groups.
         """
+        from patron.predict import Horizon
+
         day, settings = self.as_of(as_of), horizon or Horizon()
         settings.check()
         acquisition.check_target(target_ratio)
@@ -380,6 +393,8 @@ class Workspace:
         self, calibration_end: date, holdout_end: date | None = None, *, time_unit: str = "week"
     ) -> dict[str, Any]:
         """Fit to ``calibration_end``, compare with what came after (:mod:`patron.validate`)."""
+        from patron.validate import validate
+
         end = self.as_of(holdout_end)
         return validate(self.sales(), calibration_end, end, time_unit=time_unit)
 
@@ -400,6 +415,10 @@ class Workspace:
         salted hash and record who got what (:mod:`patron.experiments`). ``start`` (default
         today) is when everyone is exposed; a segment is taken as of the day before. ``metric``
         and ``window`` (days) declare the goal readouts judge by."""
+        from patron.experiments.audience import is_file, segment_audience
+        from patron.experiments.create import create, file_audience
+        from patron.experiments.outcomes import check_metric
+
         day = start or date.today()
         design = Design(
             name=name,
@@ -438,11 +457,15 @@ class Workspace:
 
     def experiment_assignments(self, name: str) -> ibis.Table:
         """Who got what in experiment ``name``, with each customer's identifiers."""
+        from patron.experiments.create import assignments
+
         registry.find(self.store, name)
         return assignments(self.warehouse.ibis, name)
 
     def export_assignments(self, name: str, out: str | Path) -> int:
         """Write who got what in ``name`` to a CSV or Parquet file; returns the rows."""
+        from patron.experiments.create import export
+
         registry.find(self.store, name)
         return export(self.warehouse.ibis, name, Path(out))
 
@@ -455,14 +478,18 @@ class Workspace:
         name: str | None = None,
         *,
         assignments_file: str | Path | None = None,
-        question: Question = Question(),
+        question: Question | None = None,
         start: date | None = None,
         variants: str | None = None,
         baseline: str | None = None,
         as_of: date | None = None,
     ) -> dict[str, Any]:
         """Read out experiment ``name`` (or a test run elsewhere, from ``assignments_file``) on
-        the orders and events after each customer's exposure (:mod:`patron.experiments`)."""
+        the orders and events after each customer's exposure (:mod:`patron.experiments`);
+        ``question`` says what to measure and how (default: the design's goal metric and window)."""
+        from patron.experiments.analyze import Question, analyze
+        from patron.experiments.imported import read_assignments
+
         backend = self.warehouse.ibis
         extra: dict[str, Any] = {}
         if assignments_file is not None:
@@ -489,12 +516,15 @@ class Workspace:
             assigned = table.filter(table.experiment == design.name)
         clv = self.stored_predictions() if self.warehouse.has_table(PREDICTIONS) else None
         through = self._through(design.end, as_of)
-        readout = analyze(backend, design, assigned, question, through=through, clv=clv)
+        asked = question or Question()
+        readout = analyze(backend, design, assigned, asked, through=through, clv=clv)
         return {**readout, **extra}
 
     def experiment_timeline(self, name: str, *, as_of: date | None = None) -> list[dict[str, Any]]:
         """The goal metric's lift of ``name`` day after day to ``as_of``, with always-valid
         intervals (:mod:`patron.experiments.timeline`)."""
+        from patron.experiments.timeline import timeline
+
         design = registry.find(self.store, name)["design"]
         backend = self.warehouse.ibis
         table = backend.table(registry.WAREHOUSE_TABLE)

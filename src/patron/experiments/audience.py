@@ -21,7 +21,7 @@ from patron.errors import InputError, did_you_mean
 from patron.identity.normalize import identifier_sql
 from patron.identity.phones import PHONE_CACHE, ensure_phone_cache, phone_candidate_sql
 from patron.ingest.readers import RawSource, check_file, detect_format, discard, read_file
-from patron.predict import DIMENSIONS as PREDICTED
+from patron.predictions import DIMENSIONS as PREDICTED
 from patron.segments import DIMENSIONS as SEGMENT_DIMENSIONS
 from patron.sql import ident, scalar
 

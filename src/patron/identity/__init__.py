@@ -1,7 +1,3 @@
-"""Identity resolution: normalize identifiers and unite the records of one person."""
-
-from patron.identity.normalize import EMAIL_PATTERN
-from patron.identity.phones import normalize_phone
-from patron.identity.resolve import resolve_new_records
-
-__all__ = ["EMAIL_PATTERN", "normalize_phone", "resolve_new_records"]
+"""Identity resolution: normalize identifiers (:mod:`.normalize`, :mod:`.phones`) and unite the
+records of one person (:mod:`.resolve`). Import the module you need: resolving loads scipy,
+which a profile lookup or a command's start-up should not wait for."""

@@ -22,9 +22,8 @@ import duckdb
 
 from patron.config import Config
 from patron.errors import InputError, ResourceError, did_you_mean
-from patron.identity import resolve_new_records
 from patron.identity.phones import ensure_phone_cache
-from patron.identity.resolve import record_key_sql
+from patron.identity.resolve import record_key_sql, resolve_new_records
 from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import rebuild_customers
 from patron.ingest.mapping import map_columns

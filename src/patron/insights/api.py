@@ -35,7 +35,7 @@ from patron.insights import (
 )
 from patron.insights.affinity import Baskets
 from patron.insights.discount import Lift
-from patron.predict import STORED as PREDICTIONS
+from patron.predictions import STORED as PREDICTIONS
 
 if TYPE_CHECKING:
     from ibis import Table

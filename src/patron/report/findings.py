@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from patron.predict import ALIVE_AT_RISK, ALIVE_LOST
+from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report import format as fmt
 from patron.report import series
 from patron.report.theme import MODEL_LABELS, STAGE_LABELS

@@ -21,7 +21,7 @@ from patron.clv import unit_days
 from patron.errors import InputError
 from patron.models import Model
 from patron.models.history import HistoryModel
-from patron.predict import STORED
+from patron.predictions import STORED
 
 if TYPE_CHECKING:
     from collections.abc import Callable

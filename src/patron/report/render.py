@@ -19,7 +19,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 import patron
-from patron.predict import ALIVE_AT_RISK, ALIVE_LOST
+from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report import (
     acquisition_charts,
     charts,
