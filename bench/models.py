@@ -450,7 +450,8 @@ def run_pipeline(stages: Stages, db: str, source: str) -> dict[str, Any]:
 
         from patron.clv import customer_summary
         from patron.metrics.occasions import Sales
-        from patron.predict import Horizon, scores, store
+        from patron.predict import scores, store
+        from patron.predictions import Horizon
 
         return ibis, customer_summary, Sales, Horizon, scores, store
 

@@ -36,7 +36,7 @@ from cli_support import ok, patron, patron_here
 from patron import Workspace
 from patron.acquisition import groups, guidance, read_spend
 from patron.errors import InputError
-from patron.predict import Horizon
+from patron.predictions import Horizon
 
 AS_OF = date(2024, 6, 30)
 MARGIN = 0.5

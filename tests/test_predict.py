@@ -15,7 +15,8 @@ import pytest
 from cli_support import ok, patron, patron_here
 from patron import Workspace
 from patron.errors import InputError
-from patron.predict import Horizon, _bounds
+from patron.predict import _bounds
+from patron.predictions import Horizon
 from patron.samples.cdnow import write_orders
 
 END = date(1997, 9, 30)

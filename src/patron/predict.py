@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +43,7 @@ from patron.defaults import PREDICT_MODEL
 from patron.errors import ConvergenceWarning, InputError
 from patron.models import GammaGammaModel, Model
 from patron.models.history import HistoryModel
-from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST, STORED
+from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST, STORED, Horizon
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -52,21 +51,6 @@ if TYPE_CHECKING:
 Z_90 = 1.6448536269514722  # the normal's 95th percentile: a two-sided 90% band
 STEP = 1e-4  # central-difference step in log-parameters
 KEYS = ("frequency", "recency", "T")
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """What to predict: ``periods`` time units ahead, discounted at ``discount_rate`` per unit."""
-
-    periods: int = 52
-    discount_rate: float = 0.0
-    margin: float = 1.0
-
-    def check(self) -> None:
-        if self.periods < 1:
-            raise InputError("--horizon must be at least 1 period")
-        if self.discount_rate < 0 or not 0 < self.margin <= 1:
-            raise InputError("--discount-rate must be >= 0 and --margin in (0, 1]")
 
 
 def predictions(

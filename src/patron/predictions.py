@@ -1,16 +1,35 @@
-"""The stored predictions: the warehouse table ``patron predict`` writes, the fields and groups
-it holds, and how segments carry them.
+"""The stored predictions: the horizon they look over, the warehouse table ``patron predict``
+writes, the fields and groups it holds, and how segments carry them.
 
 Apart from :mod:`patron.predict`, which computes them with the models (and so loads scipy):
-segments, exports and experiments read what is stored without loading any model.
+the command line, segments, exports and experiments set or read them without loading a model.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from patron.errors import InputError
 
 if TYPE_CHECKING:
     from ibis import Table
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """What to predict: ``periods`` time units ahead, discounted at ``discount_rate`` per unit."""
+
+    periods: int = 52
+    discount_rate: float = 0.0
+    margin: float = 1.0
+
+    def check(self) -> None:
+        if self.periods < 1:
+            raise InputError("--horizon must be at least 1 period")
+        if self.discount_rate < 0 or not 0 < self.margin <= 1:
+            raise InputError("--discount-rate must be >= 0 and --margin in (0, 1]")
+
 
 STORED = "customer_predictions"
 """The warehouse table ``patron predict`` writes: one row per scored customer."""

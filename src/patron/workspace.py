@@ -32,7 +32,7 @@ from patron.metrics.occasions import Sales, last_order_date, purchase_span
 from patron.overview import quarantine_rows, workspace_status
 from patron.predictions import DIMENSIONS as PREDICTED
 from patron.predictions import STORED as PREDICTIONS
-from patron.predictions import with_predictions
+from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.store import Store
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from patron.ingest.loader import LoadResult, Progress
     from patron.insights.api import Insights
     from patron.models import Model
-    from patron.predict import Horizon
 
 DEFAULT_FOLDER = "patron-workspace"
 
@@ -322,7 +321,7 @@ class Workspace:
         groups (:mod:`patron.predict`). ``store`` keeps them in the warehouse, where segments,
         exports and the report read them, replacing the last stored run. ``penalizer``: the
         purchase model's L2 penalty, as :meth:`fit` takes it."""
-        from patron.predict import Horizon, scores
+        from patron.predict import scores
         from patron.predict import store as store_predictions
 
         day = self.as_of(as_of)
@@ -363,8 +362,6 @@ class Workspace:
         Options and the spend file are checked before the models are fitted, so a bad one fails
         fast; the models are fitted once, whatever the number of groups.
         """
-        from patron.predict import Horizon
-
         day, settings = self.as_of(as_of), horizon or Horizon()
         settings.check()
         acquisition.check_target(target_ratio)

@@ -27,6 +27,7 @@ from patron.cli.base import (
     print_json,
 )
 from patron.defaults import MONTHS, TARGET_RATIO
+from patron.predictions import Horizon
 
 
 @app.command()
@@ -60,8 +61,6 @@ def acquisition(
     """Acquisition guidance per channel: new customers, CLV, CAC, CLV:CAC and payback.
 
     With --by month, per channel and acquisition month."""
-    from patron.predict import Horizon
-
     with errors():
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=True) as ws:

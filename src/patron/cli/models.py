@@ -27,6 +27,7 @@ from patron.cli.base import (
 from patron.defaults import PREDICT_MODEL
 from patron.errors import InputError
 from patron.export import write_table
+from patron.predictions import Horizon
 
 PenalizerOption = Annotated[
     float,
@@ -180,8 +181,6 @@ def predict(
     """Per customer P(alive), expected purchases, next purchase, spend and CLV (90% intervals).
 
     Stored in the workspace unless --no-store."""
-    from patron.predict import Horizon
-
     with errors():
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=not store) as ws:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from patron.acquisition import groups, guidance
 from patron.defaults import MONTHS, TARGET_RATIO
 from patron.errors import InputError
-from patron.predict import Horizon
+from patron.predictions import Horizon
 
 if TYPE_CHECKING:
     from patron.report.model_data import Scored

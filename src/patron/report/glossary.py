@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patron.defaults import PREDICT_MODEL, TARGET_RATIO
-from patron.predict import Horizon
-from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST
+from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST, Horizon
 from patron.report.model_data import MAX_HOLDOUT_DAYS, MIN_SPAN_DAYS
 from patron.report.theme import MODEL_LABELS
 from patron.segments import RULES, SEGMENTS
