@@ -219,6 +219,27 @@ def test_identifiers_resolve_and_the_unmatched_and_contaminated_are_counted(
     assert sum(v["n"] for v in r["variants"]) == 40
 
 
+def test_an_experiment_s_own_export_reads_back_as_an_assignments_file(
+    shop: dict[str, Any],
+) -> None:
+    """The file ``experiment assign --out`` writes names customers by ``customer_key``; its
+    own column must not shadow the key the file resolves to."""
+    ws: Workspace = shop["ws"]
+    ws.create_experiment("round-trip", audience="all", start=EXPOSED.date())
+    try:
+        out = shop["folder"] / "round-trip.csv"
+        ws.export_assignments("round-trip", out)
+        asked = Question(window_days=WINDOW)
+        named = ws.analyze_experiment("round-trip", question=asked)
+        read = ws.analyze_experiment(assignments_file=out, question=asked)
+    finally:
+        ws.delete_experiment("round-trip")
+    assert read["unmatched"] == 0 and read["rows"] == PEOPLE
+    for mine, theirs in zip(read["variants"], named["variants"], strict=True):
+        assert (mine["name"], mine["n"]) == (theirs["name"], theirs["n"])
+        assert mine["lift"] == pytest.approx(theirs["lift"])
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

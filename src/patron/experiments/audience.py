@@ -108,9 +108,13 @@ def resolve_file(
     try:
         column = _check(raw)
         keys = _key_sql(con, raw, column, phone_region)
+        # A file's own customer_key column (what `experiment assign` writes) gives way to
+        # the resolved key, which would otherwise be renamed and lost beside it.
+        own = [ident(c) for c in raw.columns if c.lower() == "customer_key"]
+        kept = f"r.* EXCLUDE ({', '.join(own)})" if own else "r.*"
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {IDS} AS "
-            f"SELECT r.*, ({keys}) AS customer_key FROM {raw.table} r"
+            f"SELECT {kept}, ({keys}) AS customer_key FROM {raw.table} r"
         )
     finally:
         discard(con, raw)
