@@ -43,6 +43,7 @@ from patron.defaults import PREDICT_MODEL
 from patron.errors import ConvergenceWarning, InputError
 from patron.models import GammaGammaModel, Model
 from patron.models.history import HistoryModel
+from patron.portable import round_half_up
 from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST, STORED, Horizon
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ def _value_tiers(scored: Table) -> Table:
 
 
 def _date_after(day: date, days: ibis.Value) -> ibis.Value:
-    whole = days.round().cast("int64")
+    whole = round_half_up(days)
     return ibis.ifelse(whole <= 36_525, ibis.date(day) + whole.as_interval("D"), None)
 
 

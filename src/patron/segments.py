@@ -34,6 +34,7 @@ import ibis
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import ratio, refunds
 from patron.metrics.occasions import Sales, occasions
+from patron.portable import round_half_up
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -149,7 +150,7 @@ def _rfm(t: Table, bins: int) -> Table:
 
 def _five(score: ibis.Value, bins: int) -> ibis.Value:
     """A 1..bins score on the 1..5 scale the rule table reads: 1 + round(4 (s - 1) / (q - 1))."""
-    return score if bins == 5 else (1 + ((score - 1) * 4 / (bins - 1)).round()).cast("int8")
+    return score if bins == 5 else (1 + round_half_up((score - 1) * 4 / (bins - 1))).cast("int8")
 
 
 def _stage(t: Table, defect_after: float, inactive_after: float, window: int) -> Table:
@@ -207,7 +208,7 @@ def summary(
         .to_pylist()
     )
     total = {"n": sum(c["customers"] for c in cells), "rev": sum(c["revenue"] for c in cells)}
-    out: dict[str, Any] = {"customers": total["n"], "window_revenue": total["rev"]}
+    out: dict[str, Any] = {"customers": total["n"], "window_revenue": round(total["rev"], 2)}
     for dim in dimensions:
         groups: dict[str, dict[str, float]] = {}
         for cell in cells:
@@ -216,9 +217,16 @@ def summary(
             )
             for key in group:
                 group[key] += cell[key]
-        rows = sorted(groups.items(), key=lambda item: -item[1]["revenue"])
+        rows = sorted(groups.items(), key=_by_revenue)
         out[dim] = [_share_row(name, g, total, window) for name, g in rows]
     return out
+
+
+def _by_revenue(item: tuple[str, dict[str, float]]) -> tuple[float, float, str]:
+    """Groups by revenue, then size, then name: groups without revenue (lapsed ones) would
+    otherwise come in whatever order the engine returned their cells."""
+    name, group = item
+    return -group["revenue"], -group["customers"], str(name)
 
 
 def _share_row(

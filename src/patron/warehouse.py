@@ -3,6 +3,13 @@
 Domain code reads tables as Ibis expressions (:meth:`Warehouse.table`). Loading is the one job
 that speaks DuckDB directly (its CSV/Parquet/JSON readers and transactions), through
 :attr:`Warehouse.duckdb`.
+
+The URL names where the contract tables live and every metric runs: an embedded DuckDB file by
+default (``duckdb://FILE``), or any other Ibis backend (``postgres://user@host/db``, ...). Then
+the workspace keeps an embedded DuckDB file all the same, ``engine.duckdb``: loads are staged,
+validated, resolved and committed there as always, and :mod:`patron.publish` copies the tables
+they change to the warehouse (:data:`PUBLISHED`). The loader's bookkeeping (the load log,
+quarantine, the identity graph) stays in the engine.
 """
 
 from __future__ import annotations
@@ -87,16 +94,33 @@ def _all_tables() -> dict[str, str]:
 
 
 TABLE_NAMES: tuple[str, ...] = tuple(_all_tables())
+ENGINE_FILE = "engine.duckdb"
+"""The embedded engine's file in a workspace whose warehouse is another backend."""
+PUBLISHED = (
+    "orders",
+    "order_lines",
+    "products",
+    "events",
+    "customer_records",
+    "customers",
+    "identities",
+    "purchase_occasions",
+)
+"""The tables a warehouse other than the engine holds copies of: what metrics and users read."""
+ENGINE_ONLY = frozenset(SYSTEM_TABLES) - {*PUBLISHED, "experiment_assignments"}
+"""The loader's bookkeeping, which stays in the engine: the load log, quarantine, the identity
+graph, the phone cache, the merge log. Experiments write their assignments to the warehouse."""
 
 
 class Warehouse:
-    """An open warehouse. Only the embedded DuckDB engine is supported for loading today.
+    """An open warehouse and the embedded engine that loads it (the same DuckDB by default).
 
     Parameters
     ----------
     url:
         An Ibis connection URL; ``duckdb://NAME`` with a relative NAME is resolved inside
-        ``folder`` so a workspace can be moved as one folder.
+        ``folder`` so a workspace can be moved as one folder. Any other backend's URL keeps
+        the engine in ``folder / ENGINE_FILE``.
     folder:
         The workspace folder.
     """
@@ -105,7 +129,8 @@ class Warehouse:
         self, url: str, folder: Path, *, memory_limit: str = "1GB", read_only: bool = False
     ) -> None:
         self.url = url
-        self.path = _duckdb_path(url, folder)
+        self.external = _scheme(url) != "duckdb"
+        self.path = folder / ENGINE_FILE if self.external else _duckdb_path(url, folder)
         try:
             self.duckdb = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -119,43 +144,112 @@ class Warehouse:
         self.duckdb.execute("SET preserve_insertion_order = false")
 
     @cached_property
-    def ibis(self) -> Any:
-        """The Ibis backend over the same connection (imported on first use: it is slow)."""
+    def engine(self) -> Any:
+        """The Ibis backend over the engine's connection (imported on first use: it is slow)."""
         import ibis
 
         return ibis.duckdb.from_connection(self.duckdb)
 
+    @cached_property
+    def ibis(self) -> Any:
+        """The Ibis backend of the warehouse: the engine's, or a connection to the URL."""
+        return connect(self.url) if self.external else self.engine
+
     def create_tables(self) -> None:
-        """Create every contract and system table that does not exist yet."""
+        """Create every contract and system table that does not exist yet; in another
+        warehouse, the one table patron writes there directly (experiments' assignments)."""
         for name, columns in _all_tables().items():
             self.duckdb.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+        if self.external and "experiment_assignments" not in self.ibis.list_tables():
+            schema = self.engine.table("experiment_assignments").schema()
+            self.ibis.create_table("experiment_assignments", schema=schema)
 
     def table(self, name: str) -> IbisTable:
-        """A table of the data contract as an Ibis expression."""
+        """A table of the data contract as an Ibis expression; the loader's own tables
+        (``loads``, ``quarantine``, ...) come from the engine when the warehouse is another."""
         if name not in TABLE_NAMES:
             raise NotFoundError(f"no table {name!r}{did_you_mean(name, TABLE_NAMES)}")
-        return self.ibis.table(name)
+        in_engine = self.external and name in ENGINE_ONLY
+        return (self.engine if in_engine else self.ibis).table(name)
+
+    def carry(self, name: str) -> IbisTable:
+        """The engine's table ``name`` (a file the engine read: an audience, imported
+        assignments) where the warehouse's expressions can join it: the table itself, or in
+        another warehouse a temporary copy of it."""
+        table = self.engine.table(name)
+        if not self.external:
+            return table
+        return self.ibis.create_table(name, table.to_pyarrow(), temp=True, overwrite=True)
 
     def has_table(self, name: str) -> bool:
-        """Whether ``name`` exists (a derived table is only made by the first load needing it)."""
+        """Whether the warehouse has ``name`` (a derived table is only made by the first load
+        needing it)."""
+        if self.external:
+            return name in self.ibis.list_tables()
         found = self.duckdb.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
         ).fetchall()
         return bool(found[0][0])
 
+    def publish(self, tables: tuple[str, ...] = PUBLISHED) -> list[str]:
+        """Copy ``tables`` from the engine to the warehouse (nothing when they are the same);
+        the names copied."""
+        if not self.external:
+            return []
+        from patron.publish import publish
+
+        return publish(self.duckdb, self.ibis, tables)
+
     def close(self) -> None:
+        if self.external and "ibis" in self.__dict__:
+            self.ibis.disconnect()
         self.duckdb.close()
 
 
-def _duckdb_path(url: str, folder: Path) -> Path:
-    scheme, _, rest = url.partition("://")
-    if scheme != "duckdb" or not rest:
+def connect(url: str) -> Any:
+    """An Ibis connection to ``url``, or an error that says what is missing (a backend's
+    driver, a server that does not answer) without the URL's password."""
+    import ibis
+
+    shown = without_password(url)
+    try:
+        return ibis.connect(url)
+    except ImportError as exc:
+        backend = _scheme(url)
         raise InputError(
-            f"warehouse URL {url!r} is not supported yet: loading needs the embedded DuckDB "
-            "engine (duckdb://FILE); other Ibis backends are planned"
+            f"warehouse URL {shown!r} needs Ibis's {backend} backend, which is not installed: "
+            f"pip install 'ibis-framework[{backend}]' ({_first_line(exc)})"
+        ) from exc
+    except ValueError as exc:  # Ibis knows no backend by that name
+        raise InputError(f"warehouse URL {shown!r} names no Ibis backend: {exc}") from exc
+    except Exception as exc:  # each driver has its own errors; all mean "no connection"
+        raise WorkspaceError(
+            f"cannot connect to the warehouse {shown}: {_first_line(exc)}"
+        ) from exc
+
+
+def _scheme(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme or not rest:
+        raise InputError(
+            f"warehouse URL {url!r} is not a URL: use duckdb://FILE or an Ibis backend's URL "
+            "such as postgres://user@host/db"
         )
-    path = Path(rest)
+    return scheme.lower()
+
+
+def _duckdb_path(url: str, folder: Path) -> Path:
+    path = Path(url.partition("://")[2])
     return path if path.is_absolute() else folder / path
+
+
+def without_password(url: str) -> str:
+    """``url`` with any password in it replaced by ``***``, for messages and logs."""
+    scheme, _, rest = url.partition("://")
+    user, at, host = rest.rpartition("@")
+    if at and ":" in user:
+        user = user.split(":", 1)[0] + ":***"
+    return f"{scheme}://{user}{at}{host}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ such as ``patron status``, starts in half the time.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +37,7 @@ from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.store import Store
-from patron.warehouse import Warehouse
+from patron.warehouse import PUBLISHED, Warehouse
 
 if TYPE_CHECKING:
     import ibis
@@ -106,10 +107,19 @@ class Workspace:
             phone_region=(phone_region or base.phone_region).upper(),
             identity=IdentityConfig(max_links=max_links or base.identity.max_links),
         )
+        made = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
-        workspace = cls(path, config)
-        workspace.warehouse.create_tables()
-        workspace.store.create()
+        workspace = None
+        try:
+            workspace = cls(path, config)
+            workspace.warehouse.create_tables()
+            workspace.warehouse.publish()  # another backend gets the (empty) tables at once
+            workspace.store.create()
+        except BaseException:
+            if workspace is not None:
+                workspace.close()
+            _remove_contents(path, folder_too=made)  # a failed init leaves no half workspace
+            raise
         config.write(path)
         return workspace
 
@@ -151,9 +161,25 @@ class Workspace:
             decimal_comma=decimal_comma,
             encoding=encoding,
         )
-        return load(
+        result = load(
             self.warehouse.duckdb, self.config, table, items, options, now=now, progress=progress
         )
+        if self.warehouse.external:
+            if progress:
+                progress("copying to the warehouse")
+            try:
+                self.warehouse.publish(changed_tables(result))
+            except WorkspaceError as exc:
+                raise WorkspaceError(
+                    f"{exc}. The load itself is saved in the workspace; run `patron publish` "
+                    "once the warehouse answers"
+                ) from exc
+        return result
+
+    def publish(self) -> list[str]:
+        """Copy every table metrics read from the engine to the warehouse, when that is another
+        backend (what each load does for the tables it changed); the tables copied."""
+        return self.warehouse.publish()
 
     def table(self, name: str) -> ibis.Table:
         """A table of the data contract as an Ibis expression, for notebooks and SQL users."""
@@ -435,7 +461,7 @@ class Workspace:
         unmatched = None
         if is_file(audience):
             phones = self.config.phone_region
-            keys, resolved = file_audience(backend, audience, phone_region=phones)
+            keys, resolved = file_audience(self.warehouse, audience, phone_region=phones)
             unmatched = resolved.unmatched
         else:
             segments = self.segments(as_of=min(self.as_of(), day - timedelta(days=1)))
@@ -470,7 +496,7 @@ class Workspace:
 
     def delete_experiment(self, name: str) -> None:
         """Remove experiment ``name`` and its assignments from both stores."""
-        registry.delete(self.store, self.warehouse.duckdb, name)
+        registry.delete(self.store, self.warehouse.ibis, name)
 
     def analyze_experiment(
         self,
@@ -493,7 +519,7 @@ class Workspace:
         extra: dict[str, Any] = {}
         if assignments_file is not None:
             imported = read_assignments(
-                backend,
+                self.warehouse,
                 assignments_file,
                 phone_region=self.config.phone_region,
                 timezone=self.config.timezone,
@@ -558,6 +584,25 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def changed_tables(result: LoadResult) -> tuple[str, ...]:
+    """What a load may have changed: its own table and the derived ones, and every table
+    with customer keys when two customers merged (their older rows get the surviving key)."""
+    if result.merges:
+        return PUBLISHED
+    derived = ("customers", "identities", "purchase_occasions")
+    return (result.table, *derived)
+
+
+def _remove_contents(path: Path, *, folder_too: bool) -> None:
+    for child in path.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    if folder_too:
+        path.rmdir()
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, RenderableType
+from rich.markup import escape
 
 from patron.defaults import ENV_VAR
 from patron.errors import ConvergenceWarning, InputError, PatronError
@@ -94,7 +95,7 @@ def errors() -> Iterator[None]:
     except PatronError as exc:
         if _state["debug"]:
             raise
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(2) from exc
 
 

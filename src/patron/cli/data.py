@@ -1,4 +1,5 @@
-"""Commands that set up and fill a workspace: init, load, quarantine, customer, status, sample."""
+"""Commands that set up and fill a workspace: init, load, publish, quarantine, customer, status,
+sample."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 @app.command()
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to create.")],
-    warehouse: Annotated[str | None, typer.Option(help="Warehouse URL (duckdb://FILE).")] = None,
+    warehouse: Annotated[
+        str | None,
+        typer.Option(help="Warehouse URL: duckdb://FILE (default) or an Ibis backend's URL."),
+    ] = None,
     timezone: Annotated[str | None, typer.Option(help="Shop timezone (IANA).")] = None,
     currency: Annotated[str | None, typer.Option(help="ISO 4217 currency code.")] = None,
     phone_region: Annotated[str | None, typer.Option(help="Region for local phones.")] = None,
@@ -137,6 +141,19 @@ def status(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> No
     emit(summary, as_json, _status_text)
 
 
+@app.command()
+def publish(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Copy the workspace's tables to its warehouse again, when that is not the embedded DuckDB.
+
+    Every load copies the tables it changed; this is for a load whose copy failed."""
+    from patron.warehouse import without_password
+
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        tables = ws.publish()
+        shown = without_password(ws.config.warehouse)
+    emit({"warehouse": shown, "tables": tables}, as_json, _publish_text)
+
+
 @sample_app.command("synthetic")
 def sample_synthetic(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the CSV files to.")],
@@ -169,9 +186,11 @@ def sample_cdnow(
 
 
 def _config_dict(ws: Workspace) -> dict[str, Any]:
+    from patron.warehouse import without_password
+
     c = ws.config
     return {
-        "warehouse": c.warehouse,
+        "warehouse": without_password(c.warehouse),
         "store": c.store,
         "timezone": c.timezone,
         "currency": c.currency,
@@ -189,6 +208,12 @@ def _load_text(r: dict[str, Any]) -> str:
         f"{r['merges']:,} merges, {r['blocked_identifiers']:,} identifiers blocked."
         + ("\nSee them with: patron quarantine list" if r["quarantined"] else "")
     )
+
+
+def _publish_text(r: dict[str, Any]) -> str:
+    if not r["tables"]:
+        return f"The warehouse is the workspace's own DuckDB file ({r['warehouse']}): no copies."
+    return f"Copied {len(r['tables'])} tables to {r['warehouse']}: {', '.join(r['tables'])}"
 
 
 def _status_text(s: dict[str, Any]) -> str:

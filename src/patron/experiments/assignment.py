@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import ibis
 
 from patron.experiments.design import Design
+from patron.portable import hex_fraction, md5_hex
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -51,8 +52,7 @@ def assign(customers: Table, design: Design) -> Table:
 
 
 def _position_sql(key: StringValue, salt: str) -> FloatingValue:
-    digest = (ibis.literal(f"{salt}:") + key).hexdigest("md5")
-    return ("0x" + digest.substr(0, _DIGITS)).cast("int64") / _SCALE
+    return hex_fraction(md5_hex(ibis.literal(f"{salt}:") + key), _DIGITS)
 
 
 def _slices(design: Design) -> list[tuple[str, float]]:

@@ -16,13 +16,18 @@ from patron.store import Store
 if TYPE_CHECKING:
     from ibis import Table
 
+    from patron.warehouse import Warehouse
+
 _ASSIGNED = "_experiment_assigned"
 
 
-def file_audience(backend: Any, path: str | Path, *, phone_region: str) -> tuple[Table, Resolved]:
-    """The distinct customers a file of identifiers names, and how many rows matched none."""
-    resolved = resolve_file(backend.con, path, phone_region=phone_region)
-    ids = backend.table(resolved.table)
+def file_audience(
+    warehouse: Warehouse, path: str | Path, *, phone_region: str
+) -> tuple[Table, Resolved]:
+    """The distinct customers a file of identifiers names (read and resolved in the engine),
+    and how many rows matched none."""
+    resolved = resolve_file(warehouse.duckdb, path, phone_region=phone_region)
+    ids = warehouse.carry(resolved.table)
     return ids.filter(ids.customer_key.notnull()).select("customer_key").distinct(), resolved
 
 
@@ -37,16 +42,15 @@ def create(
 ) -> dict[str, Any]:
     """Assign every customer of ``audience`` and record the experiment; returns its summary."""
     assigned = assign(audience.select("customer_key").distinct(), design)
-    backend.create_table(_ASSIGNED, assigned, temp=True, overwrite=True)
+    kept = backend.create_table(_ASSIGNED, assigned, temp=True, overwrite=True)
     try:
         registry.record(
-            store, backend.con, design, _ASSIGNED, assigned_at=assigned_at, created_at=created_at
+            store, backend, design, kept, assigned_at=assigned_at, created_at=created_at
         )
-        counts = dict(
-            backend.con.execute(f"SELECT variant, count(*) FROM {_ASSIGNED} GROUP BY 1").fetchall()
-        )
+        sizes = kept.group_by("variant").agg(n=kept.count()).to_pyarrow().to_pylist()
     finally:
-        backend.con.execute(f"DROP TABLE IF EXISTS {_ASSIGNED}")
+        backend.drop_table(_ASSIGNED, force=True)
+    counts = {row["variant"]: row["n"] for row in sizes}
     summary = registry.find(store, design.name)
     summary.pop("design")
     summary["groups"] = [

@@ -23,6 +23,8 @@ from patron.sql import ident, rows_as_dicts, scalar
 if TYPE_CHECKING:
     from ibis import Table
 
+    from patron.warehouse import Warehouse
+
 _TABLE = "_experiment_imported"
 
 
@@ -38,7 +40,7 @@ class Imported:
 
 
 def read_assignments(
-    backend: Any,
+    warehouse: Warehouse,
     path: str | Path,
     *,
     phone_region: str,
@@ -48,7 +50,7 @@ def read_assignments(
     baseline: str | None,
 ) -> Imported:
     """Resolve and check the file; the design has equal shares unless ``weights`` says otherwise."""
-    con = backend.con
+    con = warehouse.duckdb  # the engine reads files
     resolved = resolve_file(con, path, phone_region=phone_region)
     columns = _columns(con, resolved.table)
     variant = _required(columns, "variant", resolved.file)
@@ -74,7 +76,8 @@ def read_assignments(
         for r in rows_as_dicts(con, f"SELECT DISTINCT variant FROM {_TABLE} ORDER BY 1")
     ]
     design = _design(Path(path).stem, groups, weights, baseline, start)
-    return Imported(backend.table(_TABLE), design, resolved.rows, resolved.unmatched, contaminated)
+    table = warehouse.carry(_TABLE)
+    return Imported(table, design, resolved.rows, resolved.unmatched, contaminated)
 
 
 def _columns(con: Any, table: str) -> dict[str, str]:

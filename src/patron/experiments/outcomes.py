@@ -31,6 +31,7 @@ import ibis
 from patron.defaults import METRICS, ORDER_METRICS
 from patron.errors import InputError, did_you_mean
 from patron.experiments.stats import Moments, RatioMoments
+from patron.portable import any_of
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -196,7 +197,7 @@ def _order_values(
         (buy, j.revenue - j.cost), else_=j.cost.abs().fill_null(0) - j.revenue.abs()
     )
     values = {
-        "conversion": buy.any().cast("int64"),
+        "conversion": any_of(buy),
         "orders": buy.sum(),
         "revenue": j.revenue.sum(),
         "margin": margin.fill_null(0).sum(),
@@ -216,6 +217,4 @@ def _event_values(
         name: (j.type.endswith("unsubscribe") if name == "unsubscribe" else j.type == name[6:])
         for name in names
     }
-    return j.group_by("customer_key").agg(
-        **{name: hit.any().cast("int64") for name, hit in hits.items()}
-    )
+    return j.group_by("customer_key").agg(**{name: any_of(hit) for name, hit in hits.items()})

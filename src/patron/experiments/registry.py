@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import duckdb
+import ibis
 import sqlalchemy as sa
 
 from patron.errors import InputError, NotFoundError
 from patron.experiments.design import Design, format_variants, parse_variants
+from patron.portable import delete_where, record_batches
 from patron.store import METADATA, Store
+
+if TYPE_CHECKING:
+    from ibis import Table
 
 WAREHOUSE_TABLE = "experiment_assignments"
 _BATCH = 100_000
@@ -119,16 +123,17 @@ def _record(row: Any) -> dict[str, Any]:
 
 def record(
     store: Store,
-    con: duckdb.DuckDBPyConnection,
+    backend: Any,
     design: Design,
-    assigned: str,
+    assigned: Table,
     *,
     assigned_at: datetime,
     created_at: datetime,
 ) -> int:
-    """Write ``design`` and the temp table ``assigned`` (customer_key, variant) to both stores."""
+    """Write ``design`` and ``assigned`` (customer_key, variant; a table computed once) to both
+    stores."""
     ensure_schema(store)
-    size = int(con.execute(f"SELECT count(*) FROM {assigned}").fetchall()[0][0])
+    size = int(assigned.count().to_pyarrow().as_py())
     if not size:
         raise InputError(f"the audience {design.audience!r} has no customers; nothing to test")
     with store.engine.begin() as conn:
@@ -140,11 +145,14 @@ def record(
                 "so choose a new name"
             )
         conn.execute(sa.insert(EXPERIMENTS).values(**_row(design, size, created_at)))
-        _insert_assignments(conn, con, assigned, design.name, assigned_at)
-        con.execute(
-            f"INSERT INTO {WAREHOUSE_TABLE} SELECT ?, customer_key, variant, ? FROM {assigned}",
-            [design.name, assigned_at],
+        _insert_assignments(conn, backend, assigned, design.name, assigned_at)
+        rows = assigned.select(
+            experiment=ibis.literal(design.name),
+            customer_key=assigned.customer_key,
+            variant=assigned.variant,
+            assigned_at=ibis.literal(assigned_at, "timestamp"),
         )
+        backend.insert(WAREHOUSE_TABLE, rows)
     return size
 
 
@@ -165,13 +173,9 @@ def _row(design: Design, size: int, created_at: datetime) -> dict[str, Any]:
 
 
 def _insert_assignments(
-    conn: sa.Connection,
-    con: duckdb.DuckDBPyConnection,
-    assigned: str,
-    name: str,
-    assigned_at: datetime,
+    conn: sa.Connection, backend: Any, assigned: Table, name: str, assigned_at: datetime
 ) -> None:
-    """Copy the temp table ``assigned`` into the store's assignments, a batch at a time.
+    """Copy ``assigned`` into the store's assignments, a batch at a time.
 
     Rows go to the driver's ``executemany`` as plain tuples: at ten million rows, building a
     dict per row and converting the same timestamp each time dominated experiment creation.
@@ -182,7 +186,7 @@ def _insert_assignments(
     columns = [c.name for c in ASSIGNMENTS.columns]  # the statement's order, the table's
     experiment = _bound(ASSIGNMENTS.c.experiment, dialect, name)
     stamp = _bound(ASSIGNMENTS.c.assigned_at, dialect, assigned_at)
-    for batch in _batches(con, assigned):
+    for batch in _batches(backend, assigned):
         rows: list[Any] = [(experiment, k, v, stamp) for k, v in batch]
         if not dialect.positional:
             rows = [dict(zip(columns, row, strict=True)) for row in rows]
@@ -195,17 +199,18 @@ def _bound(column: sa.Column[Any], dialect: sa.Dialect, value: object) -> object
     return process(value) if process else value
 
 
-def _batches(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[list[tuple[int, str]]]:
+def _batches(backend: Any, assigned: Table) -> Iterator[list[tuple[int, str]]]:
     """The assignments in key order, a batch at a time (never all in Python memory)."""
-    con.execute(f"SELECT customer_key, variant FROM {table} ORDER BY customer_key")
-    while rows := con.fetchmany(_BATCH):
-        yield rows
+    ordered = assigned.select("customer_key", "variant").order_by("customer_key")
+    for batch in record_batches(backend, ordered, _BATCH):
+        keys, variants = (batch.column(i).to_pylist() for i in range(2))
+        yield list(zip(keys, variants, strict=True))
 
 
-def delete(store: Store, con: duckdb.DuckDBPyConnection, name: str) -> None:
+def delete(store: Store, backend: Any, name: str) -> None:
     """Remove an experiment and its assignments from both stores."""
     find(store, name)
     with store.engine.begin() as conn:
         conn.execute(sa.delete(ASSIGNMENTS).where(ASSIGNMENTS.c.experiment == name))
         conn.execute(sa.delete(EXPERIMENTS).where(EXPERIMENTS.c.name == name))
-        con.execute(f"DELETE FROM {WAREHOUSE_TABLE} WHERE experiment = ?", [name])
+        delete_where(backend, WAREHOUSE_TABLE, "experiment", name)

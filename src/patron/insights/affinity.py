@@ -59,6 +59,7 @@ from scipy.stats import norm
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import refunds
 from patron.metrics.occasions import Sales, occasions
+from patron.portable import first_by
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -174,7 +175,7 @@ def customer_affinity(
     return kept.group_by("customer_key").agg(
         **{
             f"top_{PLURAL[by]}": kept.item.group_concat(", ", order_by=kept.rank),
-            f"top_{by}": kept.item.first(order_by=kept.rank),
+            f"top_{by}": first_by(kept.item, [kept.rank]),
             f"{by}_affinity": kept.score.max().round(6),
         }
     )
@@ -359,9 +360,7 @@ def _gateway_rows(t: Table, key: ibis.Value, min_support: int) -> list[dict[str,
     sums: dict[str, ibis.Value] = {}
     for amount in _means(t):
         sums |= {amount: t[amount].sum(), f"{amount}2": (t[amount] * t[amount]).sum()}
-    agg = t.group_by(name=key).agg(
-        customers=t.count(), repeaters=t.repeat.cast("int64").sum(), **sums
-    )
+    agg = t.group_by(name=key).agg(customers=t.count(), repeaters=t.repeat.sum(), **sums)
     agg = agg.filter(agg.customers >= min_support).order_by("name")
     rows = [_gateway_row(row) for row in agg.to_pyarrow().to_pylist()]
     ranks = [("repeat_rank", "repeat_low"), ("revenue_rank", "revenue_low")]

@@ -356,13 +356,13 @@ class Insights:
             yield kept
         finally:
             self._temps.remove(name)
-            self._ws.warehouse.duckdb.execute(f"DROP TABLE IF EXISTS {name}")
+            self._ws.warehouse.ibis.drop_table(name, force=True)
 
     def release(self) -> None:
         """Drop the temporary tables behind earlier :meth:`customer_fields` results, which
         stop working; without it they last until the workspace closes."""
         while self._temps:
-            self._ws.warehouse.duckdb.execute(f"DROP TABLE IF EXISTS {self._temps.pop()}")
+            self._ws.warehouse.ibis.drop_table(self._temps.pop(), force=True)
 
     def has_lines(self) -> bool:
         """Whether any order lines are loaded: the basket insights need them."""

@@ -37,6 +37,7 @@ import ibis
 from patron.errors import InputError, did_you_mean
 from patron.insights.affinity import Z95
 from patron.metrics.base import purchases, refunds
+from patron.portable import first_by
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -109,7 +110,7 @@ def customer_channels(orders: Table, events: Table, as_of: date, *, timezone: st
         first = of_kind & (mix.rank == 0)
         columns |= {
             count: mix.uses.sum(where=of_kind).fill_null(0),
-            channels: of_kind.cast("int64").sum(),
+            channels: of_kind.sum(),
             preferred: mix.channel.max(where=first),
             f"{preferred}_share": mix.share.max(where=first),
         }
@@ -131,7 +132,8 @@ def segment_channels(channels: Table, groups: Table, by: str) -> Table:
     long = ibis.union(*parts, distinct=False)
     long = long.filter(long.channel.notnull())
     cells = long.group_by(["segment", "kind", "channel"]).agg(customers=long.count())
-    share = cells.customers / cells.customers.sum().over(group_by=["segment", "kind"])
+    size = cells.customers.cast("float64")  # a sum of integers is exact NUMERIC in PostgreSQL
+    share = size / size.sum().over(group_by=["segment", "kind"])
     return cells.mutate(share=share).order_by(
         ["segment", "kind", ibis.desc("customers"), "channel"]
     )
@@ -145,7 +147,7 @@ def survey_scores(events: Table, as_of: date, *, timezone: str = "UTC") -> Table
     e = e.filter(e.score.between(0, 10))
     order = [ibis.desc(e.occurred_at), e.score]  # two answers at one instant: the lower counts
     return e.group_by("customer_key").agg(
-        answered_at=e.occurred_at.max(), score=e.score.first(order_by=order)
+        answered_at=e.occurred_at.max(), score=first_by(e.score, order)
     )
 
 
@@ -153,7 +155,7 @@ def _score(events: Table) -> ibis.Value:
     """The first number found under ``SCORE_KEYS`` in properties, then in attributes."""
     sources = [events.properties.try_cast("json")]
     if "attributes" in events.columns:
-        sources.append(events.attributes)
+        sources.append(events.attributes.try_cast("json"))  # text in a copy elsewhere
     found = [
         ibis.coalesce(source[key].float, source[key].str.try_cast("float64"))
         for source in sources

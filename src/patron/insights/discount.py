@@ -94,7 +94,7 @@ def customer_discounts(orders: Table, as_of: date) -> Table:
     """
     counts = _counts(orders, as_of)
     prior = _prior(counts)
-    share = counts.discounted_purchases / counts.purchases
+    share = counts.discounted_purchases.cast("float64") / counts.purchases  # never integer division
     score = prior.mean + prior.weight(counts.purchases) * (share - prior.mean)
     full = counts.purchases - counts.discounted_purchases
     return counts.mutate(
@@ -165,7 +165,7 @@ def segment_discounts(scores: Table, groups: Table, by: str) -> Table:
         purchases=t.purchases.sum(),
         discounted=t.discounted_purchases.sum(),
         mean_score=t.discount_score.mean(),
-        high_share=(t.discount_band == "high").mean(),
+        high_share=(t.discount_band == "high").ifelse(1, 0).cast("float64").mean(),
         full_revenue=t.full_price_revenue.sum(),
         discounted_revenue=t.discounted_revenue.sum(),
     )
@@ -174,7 +174,7 @@ def segment_discounts(scores: Table, groups: Table, by: str) -> Table:
         "segment",
         "customers",
         "purchases",
-        discount_share=agg.discounted / agg.purchases,
+        discount_share=agg.discounted.cast("float64") / agg.purchases,
         mean_score=agg.mean_score,
         high_share=agg.high_share.cast("float64"),
         full_price_aov=_mean(agg.full_revenue, full),

@@ -53,6 +53,7 @@ import ibis
 from patron.errors import InputError
 from patron.insights.affinity import Z95, Baskets, first_window, rounded, wilson
 from patron.metrics.occasions import occasions
+from patron.portable import first_by
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -125,7 +126,7 @@ def _first_lines(baskets: Baskets, day: Table) -> tuple[Table, Table]:
     named = lines.filter(lines.category.notnull())
     cells = named.group_by(["customer_key", "category"]).agg(value=named.value.sum())
     order = [ibis.desc(cells.value), cells.category]
-    top = cells.group_by("customer_key").agg(first_category=cells.category.first(order_by=order))
+    top = cells.group_by("customer_key").agg(first_category=first_by(cells.category, order))
     return items, top
 
 
@@ -199,7 +200,7 @@ def _head(judged: Table, acquired_by: date) -> dict[str, Any]:
     """Judged and high-value customers, and the value it takes to be high-value."""
     row = judged.aggregate(
         customers=judged.count(),
-        high_value=judged.high.cast("int64").sum(),
+        high_value=judged.high.sum(),
         threshold=judged.value.min(where=judged.high),
     )
     head = row.to_pyarrow().to_pylist()[0]
@@ -219,9 +220,7 @@ def _level_counts(judged: Table) -> list[dict[str, Any]]:
     ]
     long = ibis.union(*parts, distinct=False)
     long = long.filter(long.level.notnull())
-    cells = long.group_by(["feature", "level"]).agg(
-        x1=long.high.cast("int64").sum(), x0=(~long.high).cast("int64").sum()
-    )
+    cells = long.group_by(["feature", "level"]).agg(x1=long.high.sum(), x0=(~long.high).sum())
     cells = cells.mutate(
         n1=cells.x1.sum().over(group_by="feature"), n0=cells.x0.sum().over(group_by="feature")
     )

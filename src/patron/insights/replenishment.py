@@ -43,6 +43,7 @@ import ibis
 
 from patron.errors import InputError, did_you_mean
 from patron.insights.affinity import Baskets, purchase_lines, rounded
+from patron.portable import first_by, round_half_up
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -118,7 +119,7 @@ def customer_due(
     t = _due_dates(baskets, as_of, by, min_customers)
     return t.group_by("customer_key").agg(
         replenishment_due=t.due_date.min(),
-        **{f"replenishment_{by}": t.item.first(order_by=[t.due_date, t.item])},
+        **{f"replenishment_{by}": first_by(t.item, [t.due_date, t.item])},
     )
 
 
@@ -163,7 +164,7 @@ def _due_dates(baskets: Baskets, as_of: date, by: str, min_customers: int) -> Ta
     stats = _stats(days, min_customers)
     t = last.inner_join(stats.filter(stats.regular), "item")
     t = t.filter(ibis.date(as_of).delta(t.last_purchase, unit="day") <= t.p75_interval_days)
-    cycle = t.median_interval_days.round().cast("int64").as_interval("D")
+    cycle = round_half_up(t.median_interval_days).as_interval("D")
     # DuckDB's date + interval is a timestamp though Ibis types it a date: cast explicitly
     due_date = (t.last_purchase.cast("timestamp") + cycle).date()
     return t.select(

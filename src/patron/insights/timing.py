@@ -37,6 +37,7 @@ import numpy as np
 
 from patron.errors import InputError
 from patron.metrics.occasions import Sales, occasions
+from patron.portable import round_half_up
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -73,7 +74,7 @@ def gap_stats(sales: Sales, as_of: date, *, customers: Table | None = None) -> l
     statistics are None where no gap ended by ``as_of``.
     """
     g = gaps(sales, as_of, customers=customers)
-    days = g.gap_days
+    days = g.gap_days.cast("float64")  # PostgreSQL averages integers as exact NUMERIC
     quantiles = {name: days.quantile(q) for name, q in QUANTILES.items()}
     stats = g.group_by("step").agg(gaps=g.count(), mean=days.mean(), **quantiles)
     found = {row["step"]: row for row in stats.to_pyarrow().to_pylist()}
@@ -263,7 +264,7 @@ def _empirical_next(sales: Sales, as_of: date) -> Table:
     t = t.left_join(shop, "step").drop("step", "step_right")
     is_own = t.own_gaps >= 2
     gap = ibis.ifelse(is_own, t.own_median, ibis.coalesce(t.step_median, pooled))
-    days = gap.round().cast("int64").as_interval("D")
+    days = round_half_up(gap).as_interval("D")
     return t.select(
         "customer_key",
         "last_purchase_date",

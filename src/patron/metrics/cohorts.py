@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     pass
 
 METRICS = ("retention", "revenue", "customers", "cumulative_revenue", "repeat")
+_ONE, _ZERO = ibis.literal(1, "int64"), ibis.literal(0, "int64")
+"""Counts of a condition; PostgreSQL casts no boolean to a bigint."""
 
 
 def cohorts(
@@ -115,7 +117,7 @@ def _cells(
     at = period_index(occ.order_date, period)
     # A customer is counted at an age by their first occasion in that period.
     first_in_period = occ.prev_date.isnull() | (period_index(occ.prev_date, period) != at)
-    occ = occ.mutate(age=at - occ.cohort, counted=first_in_period.cast("int64"))
+    occ = occ.mutate(age=at - occ.cohort, counted=first_in_period.ifelse(_ONE, _ZERO))
     keys = occ.filter(occ.n == 0).select("customer_key", "cohort", "grp")
     ret = refunds(sales.orders, as_of).inner_join(keys, "customer_key")
     ret = ret.mutate(age=period_index(ret.order_date, period) - ret.cohort)
@@ -126,7 +128,7 @@ def _cells(
         "age",
         customers="counted",
         revenue="revenue",
-        second=(occ.n == 1).cast("int64"),
+        second=(occ.n == 1).ifelse(_ONE, _ZERO),
     ).union(
         ret.select(
             "grp",

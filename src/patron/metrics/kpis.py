@@ -170,7 +170,7 @@ def _counts(occ: Table, as_of: date, window: int, early_days: int) -> Table:
     in_window = occ.order_date > start
     in_previous = (occ.order_date > previous) & ~in_window
     first, second = occ.n == 0, occ.n == 1
-    gap = occ.order_date.delta(occ.first_date, unit="day")
+    gap = occ.order_date.delta(occ.first_date, unit="day").cast("float64")  # avg: float anywhere
     early, clv = (
         _between(occ.first_date, early_end, window),
         _between(occ.first_date, clv_end, window),

@@ -21,6 +21,7 @@ import ibis
 
 from patron.errors import InputError
 from patron.metrics.base import purchases
+from patron.portable import first_by
 
 if TYPE_CHECKING:
     import duckdb
@@ -97,7 +98,7 @@ def occasion_days(orders: Table, *, per_channel: bool = False) -> Table:
     keys = ["grp", "customer_key"] if per_channel else ["customer_key"]
     p = p.mutate(grp=p.channel) if per_channel else p
     days = p.group_by([*keys, "order_date"]).agg(
-        channel=p.channel.first(order_by=[p.ordered_at, p.order_id]),
+        channel=first_by(p.channel, [p.ordered_at, p.order_id]),
         revenue=p.revenue.sum(),
         orders=p.count(),
         costed_revenue=p.revenue.sum(where=p.cost.notnull()),

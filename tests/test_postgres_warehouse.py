@@ -1,0 +1,277 @@
+"""A warehouse on PostgreSQL: the same synthetic shop loaded into a workspace on the embedded
+DuckDB and into one on a real PostgreSQL server (started here), and every metric, model,
+segment, insight and experiment readout compared between the two. The answers must agree:
+patron's expressions are meant to run in whatever warehouse the data lives in."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow.parquet as pq
+import pytest
+
+import pg_server
+from cli_support import ok, patron
+from patron.errors import InputError, WorkspaceError
+from patron.samples import synthetic
+from patron.workspace import Workspace
+
+TABLES = {
+    "customers": "customers",
+    "orders": "orders",
+    "lines": "order_lines",
+    "products": "products",
+    "events": "events",
+}
+AS_OF, CALIBRATION_END = date(2024, 12, 31), date(2024, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    if pg_server.binaries() is None:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    with pg_server.server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shops(
+    server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Workspace, Workspace]]:
+    """The synthetic sample (600 people) in a DuckDB workspace and a PostgreSQL one."""
+    root = tmp_path_factory.mktemp("shops")
+    paths = synthetic.generate(root / "data", customers=600, seed=4)
+    url = pg_server.create_database(server, "shop")
+    local = Workspace.init(root / "duck", timezone="America/New_York", phone_region="US")
+    remote = Workspace.init(
+        root / "pg", warehouse=url, timezone="America/New_York", phone_region="US"
+    )
+    for ws in (local, remote):
+        for table, name in TABLES.items():
+            assert ws.load(table, paths[name]).quarantined == 0
+    yield local, remote
+    local.close()
+    remote.close()
+
+
+def same(a: Any, b: Any, where: str = "") -> None:
+    """``a`` and ``b`` equal, floats to 1e-9 relative (the engines sum in other orders)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for key in a:
+            same(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float | int):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) or (
+            math.isnan(a) and math.isnan(b)
+        ), f"{where}: {a} != {b}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def test_the_warehouse_holds_the_engine_s_tables(shops: tuple[Workspace, Workspace]) -> None:
+    local, remote = shops
+    assert remote.warehouse.ibis.name == "postgres"
+    for name in ("orders", "order_lines", "events", "customers", "identities"):
+        keys = [c for c in ("order_id", "customer_key", "sku", "value") if c in local.table(name)]
+        mine = local.table(name).select(*keys).order_by(keys).to_pyarrow().to_pylist()
+        theirs = remote.table(name).select(*keys).order_by(keys).to_pyarrow().to_pylist()
+        assert mine == theirs, name
+    assert remote.status() == local.status()  # the loader's bookkeeping stays in the engine
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ws: ws.kpis(as_of=AS_OF),
+        lambda ws: ws.kpis(as_of=AS_OF, by="acquisition_channel"),
+        lambda ws: ws.kpis(as_of=AS_OF, by="channel", window=180),
+        lambda ws: ws.kpis(as_of=date(2024, 3, 31), trend=True),
+        lambda ws: ws.concentration(as_of=AS_OF),
+        *(
+            (lambda ws, m=metric: ws.cohorts(as_of=AS_OF, metric=m))
+            for metric in ("retention", "revenue", "customers", "cumulative_revenue", "repeat")
+        ),
+        lambda ws: ws.cohorts(as_of=AS_OF, period="season", metric="retention"),
+        lambda ws: ws.clv_curves(as_of=AS_OF),
+        lambda ws: ws.segment_summary(as_of=AS_OF),
+        lambda ws: ws.segment_migration(CALIBRATION_END, as_of=AS_OF, dimension="stage"),
+        lambda ws: ws.fit("bgnbd", calibration_end=AS_OF).params_,
+        lambda ws: ws.fit("gg", calibration_end=AS_OF).params_,
+        lambda ws: ws.validate(CALIBRATION_END, AS_OF),
+        lambda ws: ws.acquisition(as_of=AS_OF),
+    ],
+    ids=[
+        "kpis",
+        "kpis-by-acquisition",
+        "kpis-by-channel",
+        "kpi-trend",
+        "concentration",
+        "cohorts-retention",
+        "cohorts-revenue",
+        "cohorts-customers",
+        "cohorts-cumulative",
+        "cohorts-repeat",
+        "cohorts-season",
+        "clv-curves",
+        "segments",
+        "migration",
+        "fit-bgnbd",
+        "fit-gg",
+        "validate",
+        "acquisition",
+    ],
+)
+def test_metrics_and_models_agree(shops: tuple[Workspace, Workspace], call: Any) -> None:
+    local, remote = shops
+    same(call(local), call(remote))
+
+
+def test_predictions_segments_and_insights_agree(shops: tuple[Workspace, Workspace]) -> None:
+    local, remote = shops
+    stored = []
+    for ws in shops:
+        table = ws.predict(as_of=AS_OF, store=True)
+        stored.append(table.order_by("customer_key").to_pyarrow().to_pylist())
+    same(*stored)
+    same(local.segment_summary(as_of=AS_OF), remote.segment_summary(as_of=AS_OF))
+    for name, options in (
+        ("timing", {}),
+        ("affinity", {"by": "category"}),
+        ("discount", {}),
+        ("replenishment", {}),
+        ("profile", {}),
+        ("channels", {}),
+        ("backtest", {}),
+    ):
+        mine = getattr(local.insights, name)(as_of=AS_OF, **options)
+        same(mine, getattr(remote.insights, name)(as_of=AS_OF, **options), name)
+    picks = [ws.insights.recommend("1", as_of=AS_OF).to_pyarrow().to_pylist() for ws in shops]
+    same(*(sorted(rows, key=lambda r: (r["customer_key"], r["rank"])) for rows in picks))
+
+
+def test_customer_exports_agree(shops: tuple[Workspace, Workspace], tmp_path: Path) -> None:
+    rows = []
+    for i, ws in enumerate(shops):
+        out = tmp_path / f"customers{i}.parquet"
+        ws.export_customers(out, as_of=AS_OF)
+        rows.append(pq.read_table(out).sort_by("customer_key").to_pylist())
+    same(*rows)
+
+
+def test_experiments_assign_and_read_out_alike(shops: tuple[Workspace, Workspace]) -> None:
+    readouts, groups = [], []
+    for ws in shops:
+        created = ws.create_experiment(
+            "winback",
+            audience="stage=defecting",
+            holdout=0.1,
+            start=date(2024, 9, 1),
+            metric="revenue",
+            window=60,
+        )
+        groups.append(created["groups"])
+        table = ws.experiment_assignments("winback").select("customer_key", "variant")
+        readouts.append(
+            (
+                table.order_by("customer_key").to_pyarrow().to_pylist(),
+                ws.analyze_experiment("winback", as_of=AS_OF),
+            )
+        )
+    same(*groups)
+    same(*readouts)
+    local, remote = shops
+    remote.delete_experiment("winback")
+    assert remote.table("experiment_assignments").count().to_pyarrow().as_py() == 0
+    local.delete_experiment("winback")
+
+
+def test_the_cli_loads_into_postgres_and_copies_again_on_demand(
+    server: str, tmp_path: Path
+) -> None:
+    url = pg_server.create_database(server, "cli").replace("patron@", "patron:secret@")
+    paths = synthetic.generate(tmp_path / "data", customers=80, seed=2)
+    created = ok(patron("init", "ws", "--warehouse", url, "--json", cwd=tmp_path))
+    assert created["warehouse"] == url.replace(":secret@", ":***@")  # no password shown
+    loaded = ok(patron("-w", "ws", "load", "orders", str(paths["orders"]), "--json", cwd=tmp_path))
+    orders = ibis.connect(url).table("orders")
+    assert orders.count().to_pyarrow().as_py() == loaded["inserted"] > 0
+    assert "row_hash" not in orders.columns  # the loader's content hash stays in the engine
+    kpis = ok(patron("-w", "ws", "kpis", "--json", cwd=tmp_path))
+    assert kpis["orders"] > 0
+    copied = ok(patron("-w", "ws", "publish", "--json", cwd=tmp_path))
+    assert "orders" in copied["tables"] and "purchase_occasions" in copied["tables"]
+
+
+def test_a_load_the_warehouse_misses_is_kept_and_copied_later(server: str, tmp_path: Path) -> None:
+    url = pg_server.create_database(server, "later")
+    paths = synthetic.generate(tmp_path / "data", customers=50, seed=3)
+    Workspace.init(tmp_path / "ws", warehouse=url).close()
+    config, nobody = tmp_path / "ws" / "patron.toml", _nobody(server)
+    config.write_text(config.read_text().replace(server, nobody))  # the warehouse goes away
+    with Workspace.open(tmp_path / "ws") as ws, pytest.raises(WorkspaceError) as failed:
+        ws.load("orders", paths["orders"])
+    assert "cannot connect" in str(failed.value) and "patron publish" in str(failed.value)
+    config.write_text(config.read_text().replace(nobody, server))  # and comes back
+    with Workspace.open(tmp_path / "ws") as ws:
+        orders = ws.status()["orders"]
+        assert orders > 0  # the load committed in the engine
+        assert ws.table("orders").count().to_pyarrow().as_py() == 0  # not copied yet
+        assert "orders" in ws.publish()
+        assert ws.kpis(as_of=AS_OF)["orders"] > 0
+        table = ws.table("orders")
+        assert table.filter(~table.is_return).count().to_pyarrow().as_py() == orders
+
+
+def _nobody(server: str) -> str:
+    """``server`` with a port where nothing listens."""
+    return server.rsplit(":", 1)[0] + f":{pg_server.free_port()}"
+
+
+def test_a_warehouse_url_patron_cannot_use_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"pip install 'ibis-framework\[snowflake\]'"):
+        Workspace.init(tmp_path / "a", warehouse="snowflake://acct/db")
+    with pytest.raises(InputError, match="names no Ibis backend"):
+        Workspace.init(tmp_path / "b", warehouse="nosuch://x")
+    with pytest.raises(InputError, match="is not a URL"):
+        Workspace.init(tmp_path / "c", warehouse="warehouse.duckdb")
+    with pytest.raises(WorkspaceError, match=r"cannot connect .*u:\*\*\*@127\.0\.0\.1"):
+        Workspace.init(
+            tmp_path / "d", warehouse=f"postgres://u:pw@127.0.0.1:{pg_server.free_port()}/db"
+        )
+    assert not any(tmp_path.iterdir())  # a failed init leaves nothing behind
+
+
+def test_json_keys_of_publish_on_an_embedded_warehouse(tmp_path: Path) -> None:
+    ok(patron("init", "ws", cwd=tmp_path))
+    answer = ok(patron("-w", "ws", "publish", "--json", cwd=tmp_path))
+    assert answer["tables"] == [] and json.dumps(answer)
+
+
+def test_other_backends_get_the_rows_through_ibis_inserts(tmp_path: Path) -> None:
+    """The path every warehouse but PostgreSQL takes, here into a second DuckDB file."""
+    from patron.publish import BATCH_ROWS, publish
+
+    ws = Workspace.init(tmp_path / "ws", phone_region="US")
+    paths = synthetic.generate(tmp_path / "data", customers=40, seed=5)
+    ws.load("orders", paths["orders"])
+    ws.warehouse.duckdb.execute(  # more rows than one batch, nulls and empty text among them
+        f"INSERT INTO products (sku, name) SELECT 'S' || i, CASE WHEN i % 3 = 0 THEN NULL "
+        f"WHEN i % 3 = 1 THEN '' ELSE 'x' END FROM range({BATCH_ROWS + 5}) t(i)"
+    )
+    other = ibis.duckdb.connect(tmp_path / "other.duckdb")
+    copied = publish(ws.warehouse.duckdb, other, ("orders", "products", "no_such_table"))
+    assert copied == ["orders", "products"]
+    for name in copied:
+        mine = ws.table(name).to_pyarrow()
+        assert other.table(name).to_pyarrow().equals(mine.drop_columns(["row_hash"])), name
+    ws.close()
