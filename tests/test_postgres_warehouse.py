@@ -86,7 +86,9 @@ def test_the_warehouse_holds_the_engine_s_tables(shops: tuple[Workspace, Workspa
         mine = local.table(name).select(*keys).order_by(keys).to_pyarrow().to_pylist()
         theirs = remote.table(name).select(*keys).order_by(keys).to_pyarrow().to_pylist()
         assert mine == theirs, name
-    assert remote.status() == local.status()  # the loader's bookkeeping stays in the engine
+    mine, theirs = local.status(), remote.status()  # the loader's bookkeeping is the engine's
+    assert theirs.pop("warehouse").startswith("postgres://") and theirs["unpublished_loads"] == []
+    assert mine.pop("warehouse") == "duckdb://warehouse.duckdb" and mine == theirs
 
 
 @pytest.mark.parametrize(
@@ -210,6 +212,8 @@ def test_the_cli_loads_into_postgres_and_copies_again_on_demand(
     assert kpis["orders"] > 0
     copied = ok(patron("-w", "ws", "publish", "--json", cwd=tmp_path))
     assert "orders" in copied["tables"] and "purchase_occasions" in copied["tables"]
+    status = ok(patron("-w", "ws", "status", cwd=tmp_path))
+    assert "warehouse            postgres://patron:***@" in status and "misses" not in status
 
 
 def test_a_load_the_warehouse_misses_is_kept_and_copied_later(server: str, tmp_path: Path) -> None:
@@ -223,10 +227,13 @@ def test_a_load_the_warehouse_misses_is_kept_and_copied_later(server: str, tmp_p
     assert "cannot connect" in str(failed.value) and "patron publish" in str(failed.value)
     config.write_text(config.read_text().replace(nobody, server))  # and comes back
     with Workspace.open(tmp_path / "ws") as ws:
-        orders = ws.status()["orders"]
+        status = ws.status()
+        orders = status["orders"]
         assert orders > 0  # the load committed in the engine
         assert ws.table("orders").count().to_pyarrow().as_py() == 0  # not copied yet
+        assert status["unpublished_loads"] == [1]
         assert "orders" in ws.publish()
+        assert ws.status()["unpublished_loads"] == []
         assert ws.kpis(as_of=AS_OF)["orders"] > 0
         table = ws.table("orders")
         assert table.filter(~table.is_return).count().to_pyarrow().as_py() == orders

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from patron.errors import WorkspaceError
 from patron.sql import ident
+from patron.warehouse import SYSTEM_TABLES
 
 BATCH_ROWS = 50_000
 """Rows sent to the warehouse per insert: memory stays flat whatever the table's size."""
@@ -46,6 +47,31 @@ def publish(con: duckdb.DuckDBPyConnection, backend: Any, tables: Iterable[str])
             _copy(con, backend, name)
             copied.append(name)
     return copied
+
+
+def record(con: duckdb.DuckDBPyConnection, load_id: int | None) -> None:
+    """Note in the engine that ``load_id``'s changes reached the warehouse; None: a full copy,
+    which covers every load so far."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS publications ({SYSTEM_TABLES['publications']})")
+    full = load_id is None
+    if full:
+        load_id = int(con.execute("SELECT coalesce(max(load_id), 0) FROM loads").fetchall()[0][0])
+    con.execute("INSERT INTO publications VALUES (?, ?, now()::TIMESTAMP)", [load_id, full])
+
+
+def unpublished(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The loads whose changes the warehouse misses: after the last full copy, not copied
+    since (a copy failed, or the warehouse did not answer)."""
+    if not con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'publications'"
+    ).fetchall()[0][0]:
+        return [row[0] for row in con.execute("SELECT load_id FROM loads ORDER BY 1").fetchall()]
+    rows = con.execute(
+        "SELECT load_id FROM loads WHERE load_id > (SELECT coalesce(max(load_id), 0) "
+        "FROM publications WHERE full_copy) AND load_id NOT IN (SELECT load_id FROM "
+        "publications) ORDER BY 1"
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _copy(con: duckdb.DuckDBPyConnection, backend: Any, name: str) -> None:

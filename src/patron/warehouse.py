@@ -41,6 +41,7 @@ SYSTEM_TABLES: dict[str, str] = {
     "phone_numbers": "candidate VARCHAR, e164 VARCHAR",
     "customer_merges": """load_id BIGINT, merged_key BIGINT, into_key BIGINT,
         merged_at TIMESTAMP""",
+    "publications": "load_id BIGINT, full_copy BOOLEAN, published_at TIMESTAMP",
     "customers": """customer_key BIGINT, customer_id VARCHAR, email VARCHAR, phone VARCHAR,
         loyalty_id VARCHAR, identifiers BIGINT, name VARCHAR, birthday DATE,
         signup_channel VARCHAR, signed_up_at TIMESTAMP, country VARCHAR, email_consent BOOLEAN,
@@ -191,14 +192,19 @@ class Warehouse:
         ).fetchall()
         return bool(found[0][0])
 
-    def publish(self, tables: tuple[str, ...] = PUBLISHED) -> list[str]:
+    def publish(
+        self, tables: tuple[str, ...] = PUBLISHED, *, load_id: int | None = None
+    ) -> list[str]:
         """Copy ``tables`` from the engine to the warehouse (nothing when they are the same);
-        the names copied."""
+        the names copied. ``load_id``: the load whose changes they are; None: every table, for
+        every load so far. The engine records what reached the warehouse (:func:`unpublished`)."""
         if not self.external:
             return []
-        from patron.publish import publish
+        from patron.publish import publish, record
 
-        return publish(self.duckdb, self.ibis, tables)
+        copied = publish(self.duckdb, self.ibis, tables)
+        record(self.duckdb, load_id)
+        return copied
 
     def close(self) -> None:
         if self.external and "ibis" in self.__dict__:

@@ -168,7 +168,7 @@ class Workspace:
             if progress:
                 progress("copying to the warehouse")
             try:
-                self.warehouse.publish(changed_tables(result))
+                self.warehouse.publish(changed_tables(result), load_id=result.load_id)
             except WorkspaceError as exc:
                 raise WorkspaceError(
                     f"{exc}. The load itself is saved in the workspace; run `patron publish` "
@@ -203,8 +203,19 @@ class Workspace:
         )
 
     def status(self) -> dict[str, Any]:
-        """The workspace at a glance: customers, orders, revenue, returns, quarantine, ..."""
-        return workspace_status(self.warehouse.duckdb, currency=self.config.currency)
+        """The workspace at a glance: customers, orders, revenue, returns, quarantine, ...;
+        ``warehouse`` (its URL, no password) and ``unpublished_loads`` (loads a warehouse other
+        than the engine misses: run :meth:`publish`)."""
+        from patron.warehouse import without_password
+
+        status = workspace_status(self.warehouse.duckdb, currency=self.config.currency)
+        status["warehouse"] = without_password(self.config.warehouse)
+        status["unpublished_loads"] = []
+        if self.warehouse.external:
+            from patron.publish import unpublished
+
+            status["unpublished_loads"] = unpublished(self.warehouse.duckdb)
+        return status
 
     def quarantine(self, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows that failed validation, newest load first, with file, line, field and reason."""

@@ -148,7 +148,7 @@ def publish(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> N
     Every load copies the tables it changed; this is for a load whose copy failed."""
     from patron.warehouse import without_password
 
-    with errors(), open_workspace(workspace, read_only=True) as ws:
+    with errors(), open_workspace(workspace) as ws:
         tables = ws.publish()
         shown = without_password(ws.config.warehouse)
     emit({"warehouse": shown, "tables": tables}, as_json, _publish_text)
@@ -233,6 +233,10 @@ def _status_text(s: dict[str, Any]) -> str:
         f"orders span          {s['first_order_at']} .. {s['last_order_at']}",
     ]
     lines += [f"  blocked {b['type']} {b['value']} ({b['links']} links)" for b in s["blocked"]]
+    lines.append(f"warehouse            {s['warehouse']}")
+    if s["unpublished_loads"]:
+        missed = ", ".join(map(str, s["unpublished_loads"]))
+        lines.append(f"  it misses load(s) {missed}: copy them with `patron publish`")
     return "\n".join(lines)
 
 
