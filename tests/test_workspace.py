@@ -35,7 +35,7 @@ def test_init_writes_settings_warehouse_and_store(tmp_path: Path) -> None:
         ("timezone", "Mars/Olympus", "unknown timezone"),
         ("currency", "dollars", "3-letter"),
         ("phone_region", "XX", "region"),
-        ("warehouse", "snowflake://acct/db", "ibis-framework"),
+        ("warehouse", "nosuch://acct/db", "names no Ibis backend"),
     ],
 )
 def test_init_rejects_bad_settings(tmp_path: Path, option: str, value: str, message: str) -> None:

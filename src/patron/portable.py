@@ -90,7 +90,10 @@ def delete_where(backend: Any, table: str, column: str, value: str) -> None:
 
 
 def _engine(expr: ibis.Expr) -> str:
+    """The name of the backend ``expr``'s tables are in; DuckDB's for unbound tables and for
+    in-memory ones alone (``ibis.get_backend`` would open Ibis's default DuckDB connection for
+    those and keep it to the end of the process)."""
     try:
-        return ibis.get_backend(expr).name
-    except IbisError:  # unbound: compiled for DuckDB
+        return str(expr._find_backend(use_default=False).name)
+    except IbisError:
         return "duckdb"
