@@ -216,6 +216,17 @@ def test_the_cli_loads_into_postgres_and_copies_again_on_demand(
     assert "warehouse            postgres://patron:***@" in status and "misses" not in status
 
 
+def test_a_second_workspace_on_the_same_database_is_refused(
+    shops: tuple[Workspace, Workspace], tmp_path: Path
+) -> None:
+    remote = shops[1]
+    orders = remote.table("orders").count().to_pyarrow().as_py()
+    with pytest.raises(WorkspaceError, match=r"already has tables patron writes: .*orders"):
+        Workspace.init(tmp_path / "again", warehouse=remote.config.warehouse)
+    assert remote.table("orders").count().to_pyarrow().as_py() == orders > 0
+    assert not (tmp_path / "again").exists()
+
+
 def test_a_load_the_warehouse_misses_is_kept_and_copied_later(server: str, tmp_path: Path) -> None:
     url = pg_server.create_database(server, "later")
     paths = synthetic.generate(tmp_path / "data", customers=50, seed=3)

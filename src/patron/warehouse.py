@@ -108,7 +108,9 @@ PUBLISHED = (
     "purchase_occasions",
 )
 """The tables a warehouse other than the engine holds copies of: what metrics and users read."""
-ENGINE_ONLY = frozenset(SYSTEM_TABLES) - {*PUBLISHED, "experiment_assignments"}
+WRITTEN = ("experiment_assignments", "customer_predictions")
+"""The tables commands write to the warehouse itself (experiments, ``patron predict``)."""
+ENGINE_ONLY = frozenset(SYSTEM_TABLES) - {*PUBLISHED, *WRITTEN}
 """The loader's bookkeeping, which stays in the engine: the load log, quarantine, the identity
 graph, the phone cache, the merge log. Experiments write their assignments to the warehouse."""
 
@@ -155,6 +157,20 @@ class Warehouse:
     def ibis(self) -> Any:
         """The Ibis backend of the warehouse: the engine's, or a connection to the URL."""
         return connect(self.url) if self.external else self.engine
+
+    def check_unclaimed(self) -> None:
+        """Refuse another warehouse that already has tables by the names patron writes (a
+        second workspace on the same database, or the shop's own ``orders``): the first load
+        would replace them."""
+        if not self.external:
+            return
+        taken = sorted(set(self.ibis.list_tables()) & {*PUBLISHED, *WRITTEN})
+        if taken:
+            raise WorkspaceError(
+                f"the warehouse {without_password(self.url)} already has tables patron writes: "
+                f"{', '.join(taken)}; give the workspace an empty database, or open the "
+                "workspace that made them"
+            )
 
     def create_tables(self) -> None:
         """Create every contract and system table that does not exist yet; in another

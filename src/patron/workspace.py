@@ -112,6 +112,7 @@ class Workspace:
         workspace = None
         try:
             workspace = cls(path, config)
+            workspace.warehouse.check_unclaimed()
             workspace.warehouse.create_tables()
             workspace.warehouse.publish()  # another backend gets the (empty) tables at once
             workspace.store.create()
