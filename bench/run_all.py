@@ -23,6 +23,7 @@ from common import BENCH, MIB
 
 FULL = {
     "rows": 10_000_000,
+    "warehouse_rows": 1_000_000,
     "identifiers": 5_000_000,
     "orders": 10_000_000,
     "customers": 1_000_000,
@@ -32,6 +33,7 @@ FULL = {
 }
 QUICK = {
     "rows": 1_000_000,
+    "warehouse_rows": 1_000_000,
     "identifiers": 500_000,
     "orders": 1_000_000,
     "customers": 100_000,
@@ -75,6 +77,7 @@ def main() -> None:
         sys.exit(1)
     codes = [
         run("load.py", "--rows", str(sizes["rows"])),
+        run("warehouse.py", "--rows", str(sizes["warehouse_rows"])),
         run("identity.py", "--identifiers", str(sizes["identifiers"])),
         run(
             "analytics.py",
