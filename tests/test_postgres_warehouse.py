@@ -295,3 +295,26 @@ def test_other_backends_get_the_rows_through_ibis_inserts(tmp_path: Path) -> Non
         mine = ws.table(name).to_pyarrow()
         assert other.table(name).to_pyarrow().equals(mine.drop_columns(["row_hash"])), name
     ws.close()
+
+
+def test_the_operational_store_on_postgres_records_experiments(server: str, tmp_path: Path) -> None:
+    """The design keeps experiments' records in an operational store: SQLite in the workspace
+    by default, PostgreSQL by URL (written as the warehouse's, ``postgres://``)."""
+    import sqlalchemy as sa
+
+    url = pg_server.create_database(server, "store")
+    paths = synthetic.generate(tmp_path / "data", customers=80, seed=6)
+    ws = Workspace.init(tmp_path / "ws", store=url, phone_region="US")
+    assert ws.store.schema_version() == "1"
+    ws.load("orders", paths["orders"])
+    created = ws.create_experiment("promo", audience="all", start=date(2024, 9, 1))
+    engine = sa.create_engine(url.replace("postgres://", "postgresql+psycopg://"))
+    count = "SELECT count(*) FROM experiment_assignments WHERE experiment = 'promo'"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(count)).scalar() == created["audience_size"] > 0
+    assert ws.analyze_experiment("promo", as_of=AS_OF)["variants"]
+    ws.delete_experiment("promo")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(count)).scalar() == 0
+    engine.dispose()
+    ws.close()

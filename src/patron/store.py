@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from patron.errors import WorkspaceError
+from patron.warehouse import without_password
 
 METADATA = sa.MetaData()
 
@@ -27,14 +28,17 @@ SCHEMA_VERSION = "1"
 
 
 class Store:
-    """An open operational store; ``sqlite:///NAME`` with a relative NAME lives in ``folder``."""
+    """An open operational store; ``sqlite:///NAME`` with a relative NAME lives in ``folder``;
+    ``postgres://`` or ``postgresql://`` (as the warehouse is written) means SQLAlchemy's
+    ``postgresql+psycopg://``, the driver patron installs."""
 
     def __init__(self, url: str, folder: Path) -> None:
         self.url = _resolve(url, folder)
         try:
             self.engine = sa.create_engine(self.url)
         except (sa.exc.ArgumentError, ImportError) as exc:
-            raise WorkspaceError(f"cannot open the operational store {url!r}: {exc}") from exc
+            shown = without_password(url)
+            raise WorkspaceError(f"cannot open the operational store {shown!r}: {exc}") from exc
 
     def create(self) -> None:
         """Create the schema and stamp its version."""
@@ -56,4 +60,7 @@ def _resolve(url: str, folder: Path) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/"):
         return prefix + str(folder / url[len(prefix) :])
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
     return url

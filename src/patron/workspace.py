@@ -87,12 +87,14 @@ class Workspace:
         folder: str | Path,
         *,
         warehouse: str | None = None,
+        store: str | None = None,
         timezone: str | None = None,
         currency: str | None = None,
         phone_region: str | None = None,
         max_links: int | None = None,
     ) -> Workspace:
-        """Create a workspace folder with settings, warehouse tables and operational store."""
+        """Create a workspace folder with settings, warehouse tables and operational store
+        (``warehouse``, ``store``: URLs, see ``docs/warehouse.md``; default: files inside)."""
         path = Path(folder)
         if (path / CONFIG_FILE).exists():
             raise WorkspaceError(f"{path} is already a patron workspace; open it instead")
@@ -102,6 +104,7 @@ class Workspace:
         config = replace(
             base,
             warehouse=warehouse or base.warehouse,
+            store=store or base.store,
             timezone=timezone or base.timezone,
             currency=(currency or base.currency).upper(),
             phone_region=(phone_region or base.phone_region).upper(),

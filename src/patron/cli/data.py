@@ -36,6 +36,10 @@ def init(
         str | None,
         typer.Option(help="Warehouse URL: duckdb://FILE (default) or an Ibis backend's URL."),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="Operational store URL: sqlite:///FILE (default) or postgres://..."),
+    ] = None,
     timezone: Annotated[str | None, typer.Option(help="Shop timezone (IANA).")] = None,
     currency: Annotated[str | None, typer.Option(help="ISO 4217 currency code.")] = None,
     phone_region: Annotated[str | None, typer.Option(help="Region for local phones.")] = None,
@@ -49,6 +53,7 @@ def init(
         ws = Workspace.init(
             folder,
             warehouse=warehouse,
+            store=store,
             timezone=timezone,
             currency=currency,
             phone_region=phone_region,
@@ -191,7 +196,7 @@ def _config_dict(ws: Workspace) -> dict[str, Any]:
     c = ws.config
     return {
         "warehouse": without_password(c.warehouse),
-        "store": c.store,
+        "store": without_password(c.store),
         "timezone": c.timezone,
         "currency": c.currency,
         "phone_region": c.phone_region,
