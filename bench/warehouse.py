@@ -4,9 +4,10 @@ Why: a workspace whose warehouse is PostgreSQL loads through its embedded DuckDB
 then copies the tables to PostgreSQL, where every metric runs (docs/warehouse.md). This prints
 what that costs against the default DuckDB workspace on the same file, each command a fresh
 ``patron`` process timed from outside: the load (the copy included), a full ``patron publish``,
-and a few readers (``kpis``, ``cohorts``, ``segments``, ``fit``). The PostgreSQL server is a
-throwaway one started here (the tests' ``pg_server``: initdb into a temporary folder, fsync
-off), on the same 2 cores.
+a 1% increment of new orders of known customers (in PostgreSQL the orders' new rows are
+appended, the derived tables copied whole), and a few readers (``kpis``, ``cohorts``,
+``segments``, ``fit``). The PostgreSQL server is a throwaway one started here (the tests'
+``pg_server``: initdb into a temporary folder, fsync off), on the same 2 cores.
 
 Usage: ``python bench/warehouse.py [--rows 1000000] [--seed 42]``
 """
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 from common import BENCH, OUT, print_table
+from load import ensure_increment
 from make_data import ensure_orders
 
 sys.path.insert(0, str(BENCH.parent / "tests"))
@@ -46,6 +48,7 @@ def workspace(folder: Path, warehouse: str | None) -> Path:
 
 def run(rows: int, seed: int) -> list[list[object]]:
     parquet, _ = ensure_orders(rows, seed=seed)
+    increment = ensure_increment(parquet, rows // 100, seed)
     root = OUT / f"warehouse_{rows}_{seed}"
     with pg_server.server() as server:
         url = pg_server.create_database(server, "bench")
@@ -56,6 +59,8 @@ def run(rows: int, seed: int) -> list[list[object]]:
             ["load orders", *loads],
             ["publish (every table again)", "", timed(pg, "publish")],
         ]
+        more = ["load", "orders", str(increment)]
+        table.append(["load 1% more orders (appended)", timed(duck, *more), timed(pg, *more)])
         table += [[" ".join(args), timed(duck, *args), timed(pg, *args)] for args in READERS]
     shutil.rmtree(root, ignore_errors=True)
     return [[step, d, p, round(p / d, 2) if d else ""] for step, d, p in table]

@@ -20,6 +20,7 @@ import pg_server
 from cli_support import ok, patron
 from patron.errors import InputError, WorkspaceError
 from patron.samples import synthetic
+from patron.warehouse import PUBLISHED
 from patron.workspace import Workspace
 
 TABLES = {
@@ -317,4 +318,39 @@ def test_the_operational_store_on_postgres_records_experiments(server: str, tmp_
     with engine.connect() as conn:
         assert conn.execute(sa.text(count)).scalar() == 0
     engine.dispose()
+    ws.close()
+
+
+def test_a_load_adds_its_rows_and_copies_again_only_what_it_changed(
+    server: str, tmp_path: Path
+) -> None:
+    from patron.publish import plan
+
+    url = pg_server.create_database(server, "append")
+    paths = synthetic.generate(tmp_path / "data", customers=120, seed=8)
+    ws = Workspace.init(tmp_path / "ws", warehouse=url, phone_region="US")
+    for table in ("products", "orders"):
+        ws.load(table, paths[TABLES[table]])
+    more = tmp_path / "more.csv"  # two orders of a known email: no new identifier, no merge
+    email = ws.table("orders").filter(lambda t: t.email.notnull()).email.min().to_pyarrow()
+    more.write_text(
+        "order_id,email,ordered_at,channel,revenue\n"
+        f"X1,{email.as_py()},2024-12-30 10:00:00,web,12.50\n"
+        f"X2,{email.as_py()},2024-12-31 11:00:00,store,20.00\n"
+    )
+    added = ws.load("orders", more)
+    assert (added.inserted, added.merges) == (2, 0)
+    tables, appended = plan(ws.warehouse.duckdb, added)
+    assert tables == ("orders", "customers", "identities", "purchase_occasions")
+    assert appended == ("orders", added.load_id)
+    price = tmp_path / "price.csv"  # a product's new price updates its row: copied whole
+    first = paths["products"].read_text().splitlines()[:2]
+    price.write_text(first[0] + "\n" + first[1].replace(first[1].split(",")[4], "99.99") + "\n")
+    updated = ws.load("products", price)
+    assert updated.updated == 1 and plan(ws.warehouse.duckdb, updated) == (("products",), None)
+    for name, keys in (("orders", ["order_id"]), ("products", ["sku"])):
+        mine = ws.warehouse.engine.table(name).drop("row_hash").order_by(keys).to_pyarrow()
+        assert ws.table(name).order_by(keys).to_pyarrow().equals(mine), name
+    ws.warehouse.duckdb.execute(f"DELETE FROM publications WHERE load_id = {added.load_id}")
+    assert plan(ws.warehouse.duckdb, updated) == (PUBLISHED, None)  # behind: copy everything
     ws.close()

@@ -17,15 +17,19 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import ibis
 import pyarrow as pa
 
 from patron.errors import WorkspaceError
+from patron.ingest.contract import TABLES
 from patron.sql import ident
-from patron.warehouse import SYSTEM_TABLES
+from patron.warehouse import PUBLISHED, SYSTEM_TABLES
+
+if TYPE_CHECKING:
+    from patron.ingest.loader import LoadResult
 
 BATCH_ROWS = 50_000
 """Rows sent to the warehouse per insert: memory stays flat whatever the table's size."""
@@ -37,16 +41,52 @@ integer, which not every warehouse stores). JSON columns (``attributes``) travel
 SCRATCH = "_patron_publishing"
 
 
-def publish(con: duckdb.DuckDBPyConnection, backend: Any, tables: Iterable[str]) -> list[str]:
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    backend: Any,
+    tables: Iterable[str],
+    *,
+    appended: tuple[str, int] | None = None,
+) -> list[str]:
     """Copy each of ``tables`` that the engine has from ``con`` to ``backend``; the names
-    copied, in order. A failure names the table and leaves the warehouse's copy as it was."""
+    copied, in order. ``appended`` (table, load id): of that table only the load's rows are
+    added, when the warehouse has the table. A failure names the table and leaves the
+    warehouse's copy of it as it was."""
     present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     copied = []
     for name in tables:
-        if name in present:
-            _copy(con, backend, name)
-            copied.append(name)
+        if name not in present:
+            continue
+        if appended and appended[0] == name and name in backend.list_tables():
+            _transfer(con, backend, name, f"load_id = {int(appended[1])}", replace=False)
+        else:
+            _transfer(con, backend, name, "true", replace=True)
+        copied.append(name)
     return copied
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection, result: LoadResult | None
+) -> tuple[tuple[str, ...], tuple[str, int] | None]:
+    """What load ``result`` may have changed, and whether its table can take the load's rows
+    alone: (tables to copy, (table, load id) to append instead of copying whole, or None).
+
+    A load changes its own table, and when it resolves identities (orders, events, customer
+    records) ``customers`` and ``identities``; an orders load ``purchase_occasions`` too. Its
+    new rows are its table's rows of its load id, so they are appended, unless it updated
+    rows (they would be duplicated). Everything is copied whole when it merged customers
+    (older rows of every keyed table get the surviving key), for a full copy (None), and when
+    an earlier load's copy is missing (the whole copy catches up).
+    """
+    if result is None or result.merges or set(unpublished(con)) - {result.load_id}:
+        return PUBLISHED, None
+    derived: tuple[str, ...] = ()
+    if next(s for s in TABLES.values() if s.name == result.table).has_identifiers:
+        derived = ("customers", "identities")
+    if result.table == "orders":
+        derived += ("purchase_occasions",)
+    appended = None if result.updated else (result.table, result.load_id)
+    return (result.table, *derived), appended
 
 
 def record(con: duckdb.DuckDBPyConnection, load_id: int | None) -> None:
@@ -74,7 +114,12 @@ def unpublished(con: duckdb.DuckDBPyConnection) -> list[int]:
     return [row[0] for row in rows]
 
 
-def _copy(con: duckdb.DuckDBPyConnection, backend: Any, name: str) -> None:
+def _transfer(
+    con: duckdb.DuckDBPyConnection, backend: Any, name: str, where: str, *, replace: bool
+) -> None:
+    """The engine's rows of ``name`` that meet ``where``, sent to a scratch table in the
+    warehouse, which then replaces its table (``replace``) or is added to it, in one
+    statement either way."""
     columns = [
         row[0]
         for row in con.execute(
@@ -83,7 +128,8 @@ def _copy(con: duckdb.DuckDBPyConnection, backend: Any, name: str) -> None:
         ).fetchall()
         if row[0] not in PRIVATE
     ]
-    rows = con.sql(f"SELECT {', '.join(ident(c) for c in columns)} FROM {ident(name)}")
+    sql = f"SELECT {', '.join(ident(c) for c in columns)} FROM {ident(name)} WHERE {where}"
+    rows = con.sql(sql)
     try:
         schema = ibis.Schema.from_pyarrow(rows.limit(0).to_arrow_table().schema)
         backend.create_table(SCRATCH, schema=schema, overwrite=True)
@@ -92,7 +138,10 @@ def _copy(con: duckdb.DuckDBPyConnection, backend: Any, name: str) -> None:
         else:
             for batch in rows.to_arrow_reader(BATCH_ROWS):
                 backend.insert(SCRATCH, pa.Table.from_batches([batch]))
-        backend.create_table(name, backend.table(SCRATCH), overwrite=True)
+        if replace:
+            backend.create_table(name, backend.table(SCRATCH), overwrite=True)
+        else:
+            backend.insert(name, backend.table(SCRATCH))
         backend.drop_table(SCRATCH, force=True)
     except Exception as exc:  # each backend's driver raises its own errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

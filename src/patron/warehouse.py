@@ -27,6 +27,8 @@ from patron.ingest.contract import TABLES as LOAD_TARGETS
 if TYPE_CHECKING:
     from ibis import Table as IbisTable
 
+    from patron.ingest.loader import LoadResult
+
 SYSTEM_TABLES: dict[str, str] = {
     "loads": """load_id BIGINT PRIMARY KEY, table_name VARCHAR, files VARCHAR,
         started_at TIMESTAMP, finished_at TIMESTAMP, rows_read BIGINT, inserted BIGINT,
@@ -208,18 +210,17 @@ class Warehouse:
         ).fetchall()
         return bool(found[0][0])
 
-    def publish(
-        self, tables: tuple[str, ...] = PUBLISHED, *, load_id: int | None = None
-    ) -> list[str]:
-        """Copy ``tables`` from the engine to the warehouse (nothing when they are the same);
-        the names copied. ``load_id``: the load whose changes they are; None: every table, for
-        every load so far. The engine records what reached the warehouse (:func:`unpublished`)."""
+    def publish(self, result: LoadResult | None = None) -> list[str]:
+        """Copy what load ``result`` changed from the engine to the warehouse (None: every
+        table, for every load so far; nothing when they are the same); the tables copied. The
+        engine records what reached the warehouse (:func:`patron.publish.unpublished`)."""
         if not self.external:
             return []
-        from patron.publish import publish, record
+        from patron.publish import plan, publish, record
 
-        copied = publish(self.duckdb, self.ibis, tables)
-        record(self.duckdb, load_id)
+        tables, appended = plan(self.duckdb, result)
+        copied = publish(self.duckdb, self.ibis, tables, appended=appended)
+        record(self.duckdb, None if result is None else result.load_id)
         return copied
 
     def close(self) -> None:

@@ -37,7 +37,7 @@ from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.store import Store
-from patron.warehouse import PUBLISHED, Warehouse
+from patron.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import ibis
@@ -172,7 +172,7 @@ class Workspace:
             if progress:
                 progress("copying to the warehouse")
             try:
-                self.warehouse.publish(changed_tables(result), load_id=result.load_id)
+                self.warehouse.publish(result)
             except WorkspaceError as exc:
                 raise WorkspaceError(
                     f"{exc}. The load itself is saved in the workspace; run `patron publish` "
@@ -599,15 +599,6 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def changed_tables(result: LoadResult) -> tuple[str, ...]:
-    """What a load may have changed: its own table and the derived ones, and every table
-    with customer keys when two customers merged (their older rows get the surviving key)."""
-    if result.merges:
-        return PUBLISHED
-    derived = ("customers", "identities", "purchase_occasions")
-    return (result.table, *derived)
 
 
 def _remove_contents(path: Path, *, folder_too: bool) -> None:
