@@ -78,6 +78,17 @@ def record_batches(backend: Any, expr: ibis.Table, rows: int) -> Iterator[pa.Rec
     return iter(expr.to_pyarrow_batches(chunk_size=rows))
 
 
+def table_names(backend: Any) -> set[str]:
+    """The tables ``backend`` has. Ibis 12's ``list_tables`` reads DuckDB's answer with a
+    method DuckDB 2 no longer has, so DuckDB is asked directly."""
+    if backend.name == "duckdb":
+        return {
+            row[0]
+            for row in backend.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+    return set(backend.list_tables())
+
+
 def delete_where(backend: Any, table: str, column: str, value: str) -> None:
     """Delete ``table``'s rows whose ``column`` is ``value`` (Ibis has no delete). DuckDB's
     ``raw_sql`` hands back the connection itself, which must stay open; other backends hand

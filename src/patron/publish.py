@@ -2,20 +2,21 @@
 
 A workspace whose warehouse is PostgreSQL (or any Ibis backend but DuckDB) still loads through
 its embedded DuckDB engine: staging, validation, identity resolution and the all-or-nothing
-commit need its readers and transactions. After a load commits, the tables it changed are
-copied to the warehouse, where metrics, models and users read them.
+commit need its readers and transactions. After a load commits, what it changed is sent to
+the warehouse, where metrics, models and users read it (:func:`plan` says what: the load's
+new rows, its customers' derived rows, or whole tables after a merge, which rewrites keys in
+old rows).
 
-Each table is copied whole, in batches, into a scratch table that then replaces the published
-one in a single statement, so a reader sees the old table or the new one, never half of it (on
-backends whose ``create_table(..., overwrite=True)`` is one transaction, as PostgreSQL's is).
-Whole copies keep the rule simple (a merge of two customers rewrites keys in old rows, so
-"rows since the last load" would not do); they cost time in proportion to the tables.
+Rows go in batches into a scratch table that is then added to the published table, or replaces
+it or some customers' rows of it, in one statement or transaction, so a reader sees the old
+table or the new one, never half of it (on backends whose ``create_table(..., overwrite=True)``
+is one transaction, as PostgreSQL's is).
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from patron.errors import WorkspaceError
 from patron.ingest.contract import TABLES
+from patron.portable import table_names
 from patron.sql import ident
 from patron.warehouse import PUBLISHED, SYSTEM_TABLES
 
@@ -41,52 +43,72 @@ integer, which not every warehouse stores). JSON columns (``attributes``) travel
 SCRATCH = "_patron_publishing"
 
 
-def publish(
-    con: duckdb.DuckDBPyConnection,
-    backend: Any,
-    tables: Iterable[str],
-    *,
-    appended: tuple[str, int] | None = None,
-) -> list[str]:
-    """Copy each of ``tables`` that the engine has from ``con`` to ``backend``; the names
-    copied, in order. ``appended`` (table, load id): of that table only the load's rows are
-    added, when the warehouse has the table. A failure names the table and leaves the
-    warehouse's copy of it as it was."""
+@dataclass(frozen=True)
+class Plan:
+    """What a copy sends: ``whole`` tables entire, the ``appended`` table only the rows of
+    load ``load_id``, the ``touched`` tables only the rows of the customers the load touched
+    (the loader's ``_touched``)."""
+
+    whole: tuple[str, ...]
+    appended: str | None = None
+    load_id: int = 0
+    touched: tuple[str, ...] = ()
+
+
+def publish(con: duckdb.DuckDBPyConnection, backend: Any, plan: Plan) -> list[str]:
+    """Send what ``plan`` says from the engine (``con``) to ``backend``; the tables sent, in
+    order. A part is sent whole where the warehouse lacks the table, and the touched rows go
+    whole except to PostgreSQL (the only backend here whose delete and insert can share a
+    transaction). A failure names the table and leaves the warehouse's copy of it as it was."""
     present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    copied = []
-    for name in tables:
+    there = table_names(backend)
+    parts = [(name, "replace") for name in plan.whole]
+    parts += [(plan.appended, "append")] if plan.appended else []
+    parts += [(name, "merge" if backend.name == "postgres" else "replace") for name in plan.touched]
+    sent = []
+    for name, mode in parts:
         if name not in present:
             continue
-        if appended and appended[0] == name and name in backend.list_tables():
-            _transfer(con, backend, name, f"load_id = {int(appended[1])}", replace=False)
-        else:
-            _transfer(con, backend, name, "true", replace=True)
-        copied.append(name)
-    return copied
+        mode = mode if name in there else "replace"
+        _transfer(con, backend, name, _ROWS[mode].format(load_id=plan.load_id), mode)
+        sent.append(name)
+    return sent
 
 
-def plan(
-    con: duckdb.DuckDBPyConnection, result: LoadResult | None
-) -> tuple[tuple[str, ...], tuple[str, int] | None]:
-    """What load ``result`` may have changed, and whether its table can take the load's rows
-    alone: (tables to copy, (table, load id) to append instead of copying whole, or None).
+_ROWS = {
+    "replace": "true",
+    "append": "load_id = {load_id}",
+    "merge": "customer_key IN (SELECT customer_key FROM _touched)",
+}
+
+
+def plan(con: duckdb.DuckDBPyConnection, result: LoadResult | None) -> Plan:
+    """What load ``result`` may have changed, and how little of it can be sent.
 
     A load changes its own table, and when it resolves identities (orders, events, customer
     records) ``customers`` and ``identities``; an orders load ``purchase_occasions`` too. Its
     new rows are its table's rows of its load id, so they are appended, unless it updated
-    rows (they would be duplicated). Everything is copied whole when it merged customers
-    (older rows of every keyed table get the surviving key), for a full copy (None), and when
-    an earlier load's copy is missing (the whole copy catches up).
+    rows (they would be duplicated); the derived tables change only for the customers it
+    touched, unless it blocked an identifier (blocking takes identifiers from customers the
+    load did not touch). A load that wrote nothing sends nothing. Everything is sent whole
+    when the load merged customers (older rows of every keyed table get the surviving key),
+    for a full copy (None), and when an earlier load's copy is missing (the whole copy
+    catches up).
     """
     if result is None or result.merges or set(unpublished(con)) - {result.load_id}:
-        return PUBLISHED, None
+        return Plan(PUBLISHED)
+    if not result.inserted + result.updated:
+        return Plan(())
     derived: tuple[str, ...] = ()
     if next(s for s in TABLES.values() if s.name == result.table).has_identifiers:
         derived = ("customers", "identities")
     if result.table == "orders":
         derived += ("purchase_occasions",)
-    appended = None if result.updated else (result.table, result.load_id)
-    return (result.table, *derived), appended
+    own = (result.table,) if result.updated else ()
+    appended = None if result.updated else result.table
+    if result.blocked_identifiers:
+        return Plan((*own, *derived), appended, result.load_id)
+    return Plan(own, appended, result.load_id, derived)
 
 
 def record(con: duckdb.DuckDBPyConnection, load_id: int | None) -> None:
@@ -115,11 +137,11 @@ def unpublished(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def _transfer(
-    con: duckdb.DuckDBPyConnection, backend: Any, name: str, where: str, *, replace: bool
+    con: duckdb.DuckDBPyConnection, backend: Any, name: str, where: str, mode: str
 ) -> None:
     """The engine's rows of ``name`` that meet ``where``, sent to a scratch table in the
-    warehouse, which then replaces its table (``replace``) or is added to it, in one
-    statement either way."""
+    warehouse, which then replaces its table, is added to it, or (``merge``) replaces its
+    rows of the same customers, in one statement or transaction."""
     columns = [
         row[0]
         for row in con.execute(
@@ -128,8 +150,8 @@ def _transfer(
         ).fetchall()
         if row[0] not in PRIVATE
     ]
-    sql = f"SELECT {', '.join(ident(c) for c in columns)} FROM {ident(name)} WHERE {where}"
-    rows = con.sql(sql)
+    listed = ", ".join(ident(c) for c in columns)
+    rows = con.sql(f"SELECT {listed} FROM {ident(name)} WHERE {where}")
     try:
         schema = ibis.Schema.from_pyarrow(rows.limit(0).to_arrow_table().schema)
         backend.create_table(SCRATCH, schema=schema, overwrite=True)
@@ -138,14 +160,28 @@ def _transfer(
         else:
             for batch in rows.to_arrow_reader(BATCH_ROWS):
                 backend.insert(SCRATCH, pa.Table.from_batches([batch]))
-        if replace:
+        if mode == "replace":
             backend.create_table(name, backend.table(SCRATCH), overwrite=True)
-        else:
+        elif mode == "append":
             backend.insert(name, backend.table(SCRATCH))
+        else:
+            _merge(backend, name, listed)
         backend.drop_table(SCRATCH, force=True)
     except Exception as exc:  # each backend's driver raises its own errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WorkspaceError(f"could not copy table {name} to the warehouse: {first}") from exc
+
+
+def _merge(backend: Any, name: str, listed: str) -> None:
+    """PostgreSQL: the scratch table's customers' rows of ``name`` replaced by the scratch
+    rows, in one transaction (a load never removes a customer's derived rows unless it merges
+    customers, and then everything is copied whole)."""
+    table, scratch = ident(name), ident(SCRATCH)
+    with backend.con.transaction(), backend.con.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE customer_key IN (SELECT customer_key FROM {scratch})"
+        )
+        cursor.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {scratch}")
 
 
 def _copy_in(rows: duckdb.DuckDBPyRelation, backend: Any, columns: list[str]) -> None:

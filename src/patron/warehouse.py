@@ -218,8 +218,7 @@ class Warehouse:
             return []
         from patron.publish import plan, publish, record
 
-        tables, appended = plan(self.duckdb, result)
-        copied = publish(self.duckdb, self.ibis, tables, appended=appended)
+        copied = publish(self.duckdb, self.ibis, plan(self.duckdb, result))
         record(self.duckdb, None if result is None else result.load_id)
         return copied
 

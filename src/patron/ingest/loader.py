@@ -204,9 +204,10 @@ def _touch(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
     """``_touched``: the customers whose derived rows this load may change: those of its
     identifiers (:func:`resolve_new_records` leaves them in ``_ident_keys``) and both sides of
     its merges. Rows with identifiers are never replaced (a conflict is quarantined), so no
-    earlier owner loses one."""
+    earlier owner loses one. The table outlives the load (until the next or the connection's
+    end): copying the load to another warehouse sends these customers' rows."""
     con.execute(
-        f"""CREATE TEMP TABLE _touched AS
+        f"""CREATE OR REPLACE TEMP TABLE _touched AS
         SELECT key AS customer_key FROM _ident_keys
         UNION SELECT merged_key FROM customer_merges WHERE load_id = {load_id}
         UNION SELECT into_key FROM customer_merges WHERE load_id = {load_id}"""
@@ -477,6 +478,5 @@ def _drop_raw(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
 def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
     con.execute("DROP TABLE IF EXISTS _classified")
     con.execute("DROP TABLE IF EXISTS _ident_keys")
-    con.execute("DROP TABLE IF EXISTS _touched")
     for n in range(sources):
         con.execute(f"DROP TABLE IF EXISTS _stage_{n}")
