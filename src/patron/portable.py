@@ -16,7 +16,7 @@ import ibis
 import pyarrow as pa
 from ibis.common.exceptions import IbisError
 
-from patron.sql import literal
+from patron.sql import literal, tables
 
 _HEX = "0123456789abcdef"
 
@@ -81,12 +81,7 @@ def record_batches(backend: Any, expr: ibis.Table, rows: int) -> Iterator[pa.Rec
 def table_names(backend: Any) -> set[str]:
     """The tables ``backend`` has. Ibis 12's ``list_tables`` reads DuckDB's answer with a
     method DuckDB 2 no longer has, so DuckDB is asked directly."""
-    if backend.name == "duckdb":
-        return {
-            row[0]
-            for row in backend.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
-    return set(backend.list_tables())
+    return tables(backend.con) if backend.name == "duckdb" else set(backend.list_tables())
 
 
 def delete_where(backend: Any, table: str, column: str, value: str) -> None:

@@ -25,6 +25,17 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Any:
     return rows[0][0] if rows else None
 
 
+def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The names of the tables the DuckDB connection sees, temporary ones included."""
+    return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line for a one-line message (its type when it says nothing)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def rows_as_dicts(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> list[dict[str, Any]]:
     """Rows as dicts of JSON-ready values (floats for decimals, ISO text for times)."""
     cursor = con.execute(sql, list(params))

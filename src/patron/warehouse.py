@@ -23,6 +23,7 @@ import duckdb
 from patron.errors import InputError, NotFoundError, WorkspaceError, did_you_mean
 from patron.ingest.contract import SQL_TYPES, TableSpec
 from patron.ingest.contract import TABLES as LOAD_TARGETS
+from patron.sql import first_line, tables
 
 if TYPE_CHECKING:
     from ibis import Table as IbisTable
@@ -140,7 +141,7 @@ class Warehouse:
             self.duckdb = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             raise WorkspaceError(
-                f"cannot open the warehouse {self.path}: {_first_line(exc)}; "
+                f"cannot open the warehouse {self.path}: {first_line(exc)}; "
                 "is another patron command using this workspace?"
             ) from exc
         # A cap on DuckDB's buffer pool: loads spill to disk instead of growing with the file.
@@ -205,10 +206,7 @@ class Warehouse:
         needing it)."""
         if self.external:
             return name in self.ibis.list_tables()
-        found = self.duckdb.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
-        ).fetchall()
-        return bool(found[0][0])
+        return name in tables(self.duckdb)
 
     def publish(self, result: LoadResult | None = None) -> list[str]:
         """Copy what load ``result`` changed from the engine to the warehouse (None: every
@@ -240,14 +238,12 @@ def connect(url: str) -> Any:
         backend = _scheme(url)
         raise InputError(
             f"warehouse URL {shown!r} needs Ibis's {backend} backend, which is not installed: "
-            f"pip install 'ibis-framework[{backend}]' ({_first_line(exc)})"
+            f"pip install 'ibis-framework[{backend}]' ({first_line(exc)})"
         ) from exc
     except ValueError as exc:  # Ibis knows no backend by that name
         raise InputError(f"warehouse URL {shown!r} names no Ibis backend: {exc}") from exc
     except Exception as exc:  # each driver has its own errors; all mean "no connection"
-        raise WorkspaceError(
-            f"cannot connect to the warehouse {shown}: {_first_line(exc)}"
-        ) from exc
+        raise WorkspaceError(f"cannot connect to the warehouse {shown}: {first_line(exc)}") from exc
 
 
 def _scheme(url: str) -> str:
@@ -272,7 +268,3 @@ def without_password(url: str) -> str:
     if at and ":" in user:
         user = user.split(":", 1)[0] + ":***"
     return f"{scheme}://{user}{at}{host}"
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0]

@@ -37,7 +37,7 @@ from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.store import Store
-from patron.warehouse import Warehouse
+from patron.warehouse import Warehouse, without_password
 
 if TYPE_CHECKING:
     import ibis
@@ -210,8 +210,6 @@ class Workspace:
         """The workspace at a glance: customers, orders, revenue, returns, quarantine, ...;
         ``warehouse`` (its URL, no password) and ``unpublished_loads`` (loads a warehouse other
         than the engine misses: run :meth:`publish`)."""
-        from patron.warehouse import without_password
-
         status = workspace_status(self.warehouse.duckdb, currency=self.config.currency)
         status["warehouse"] = without_password(self.config.warehouse)
         status["unpublished_loads"] = []

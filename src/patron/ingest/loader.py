@@ -39,7 +39,7 @@ from patron.ingest.readers import (
 from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
 from patron.metrics.occasions import rebuild_occasions
-from patron.sql import ident, literal, scalar
+from patron.sql import ident, literal, scalar, tables
 from patron.warehouse import upgrade_row_hashes
 
 Progress = Callable[[str], None]
@@ -219,10 +219,7 @@ def _scope(con: duckdb.DuckDBPyConnection, derived: str) -> str | None:
     (None) when the touched customers are half as many as its rows or more: a rebuild is then
     cheaper than deleting and adding back most of them."""
     touched = int(scalar(con, "SELECT count(*) FROM _touched"))
-    exists = int(
-        scalar(con, f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{derived}'")
-    )
-    rows = int(scalar(con, f"SELECT count(*) FROM {derived}")) if exists else 0
+    rows = int(scalar(con, f"SELECT count(*) FROM {derived}")) if derived in tables(con) else 0
     return "_touched" if 2 * touched < rows else None
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import duckdb
 
 from patron.errors import InputError
-from patron.sql import ident, literal, scalar
+from patron.sql import first_line, ident, literal, scalar
 
 Format = Literal["csv", "parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl")
@@ -116,7 +116,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
         scan = f"read_csv({literal(str(path))}, {options})"
         con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {scan}")
     except duckdb.Error as exc:
-        raise InputError(f"cannot read as CSV: {_first_line(exc)}", file=str(path)) from exc
+        raise InputError(f"cannot read as CSV: {first_line(exc)}", file=str(path)) from exc
     rejects = _fetch_dicts(
         con,
         "SELECT line, arg_min(column_name, column_idx) AS column_name, "
@@ -194,7 +194,7 @@ def _read_parquet(
         )
         source = _describe(con, str(path), table)
     except duckdb.Error as exc:
-        raise InputError(f"cannot read as Parquet: {_first_line(exc)}", file=str(path)) from exc
+        raise InputError(f"cannot read as Parquet: {first_line(exc)}", file=str(path)) from exc
     source.is_view = True
     return source
 
@@ -210,7 +210,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
             f"header = false, auto_detect = false, encoding = {literal(encoding)})"
         )
     except duckdb.Error as exc:
-        raise InputError(f"cannot read as JSON lines: {_first_line(exc)}", file=str(path)) from exc
+        raise InputError(f"cannot read as JSON lines: {first_line(exc)}", file=str(path)) from exc
     _number_lines(con, lines, first_line=1)
     con.execute(f"DELETE FROM {lines} WHERE line IS NULL OR line = ''")
     rejects = _fetch_dicts(
@@ -317,10 +317,6 @@ def _to_arrow(frame: Any) -> Any:
 
 def _json_path(key: str) -> str:
     return "$." + '"' + key.replace('"', '\\"') + '"'
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0]
 
 
 def discard(con: duckdb.DuckDBPyConnection, raw: RawSource) -> None:
