@@ -14,6 +14,7 @@ import pytest
 from patron import Workspace
 from patron.ingest import loader
 from patron.ingest.customers import rebuild_customers
+from patron.metrics import occasions
 from patron.metrics.occasions import occasion_days
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -108,3 +109,24 @@ def test_touched_refresh_equals_a_rebuild(
             assert stored(ws, "purchase_occasions") == occasions_from_orders(ws), path.name
     assert merges >= 3  # through an order, a CRM record and events
     assert scopes[0] is None and "_touched" in scopes[1:]  # the base is rebuilt, then refreshed
+
+
+def test_a_rebuild_in_shares_of_customers_equals_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big rebuilds go a share of the customers at a time (split by key); the table is the
+    same as one pass makes, for a whole rebuild and for a refresh of touched customers."""
+    passes: list[int] = []
+    one_pass = occasions.occasion_days
+    monkeypatch.setattr(occasions, "ORDERS_PER_PASS", 7)
+    monkeypatch.setattr(
+        occasions, "occasion_days", lambda orders: passes.append(1) or one_pass(orders)
+    )
+    with Workspace.init(tmp_path / "ws", timezone="UTC") as ws:
+        for table, path in batches(tmp_path, seed=4):
+            before = len(passes)
+            ws.load(table, [path], now=NOW)
+            assert stored(ws, "purchase_occasions") == occasions_from_orders(ws), path.name
+            if path.name == "base.csv":
+                orders = ws.warehouse.duckdb.execute("SELECT count(*) FROM orders").fetchall()
+                assert len(passes) - before == -(-orders[0][0] // 7)

