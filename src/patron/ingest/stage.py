@@ -177,7 +177,8 @@ def _key_sql(spec: TableSpec, mapping: dict[str, str]) -> str:
             return f"{spec.key[0]} || '/' || {natural}"
         return natural
     present = " AND ".join(f"{k} IS NOT NULL" for k in spec.key)
-    return f"CASE WHEN {present} THEN concat_ws('/', {', '.join(spec.key)}) ELSE {natural} END"
+    joined = spec.key[0] if len(spec.key) == 1 else f"concat_ws('/', {', '.join(spec.key)})"
+    return f"CASE WHEN {present} THEN {joined} ELSE {natural} END"
 
 
 def _content_hash_sql(names: tuple[str, ...]) -> str:
