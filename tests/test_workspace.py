@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -139,4 +140,60 @@ def test_running_out_of_memory_is_a_clear_error_and_writes_nothing(
     assert ws.status()["orders"] == 0 and ws.status()["loads"] == 0
     monkeypatch.undo()
     assert ws.load("orders", frame, now=NOW).inserted == 1
+    ws.close()
+
+
+@pytest.mark.parametrize("given", ["frame", "csv"])
+def test_a_full_disk_is_a_clear_error_and_writes_nothing(tmp_path: Path, given: str) -> None:
+    """DuckDB spills beyond memory_limit to the workspace's disk; with no room there (a 1 MB
+    allowance stands for a full disk) the load says so, writes nothing, and the next load runs.
+    Readers pass the error on: it is not the file's fault."""
+    from patron import ResourceError
+
+    rows = 200_000
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(rows)],
+            "email": [f"someone.{i}@example.com" for i in range(rows)],
+            "ordered_at": ["2024-01-01 10:00"] * rows,
+            "revenue": ["12.50"] * rows,
+        }
+    )
+    source: Any = frame
+    if given == "csv":
+        source = tmp_path / "orders.csv"
+        frame.to_csv(source, index=False)
+    ws = Workspace.init(tmp_path / "ws")
+    con = ws.warehouse.duckdb
+    con.execute("SET memory_limit = '24MB'")
+    con.execute("SET max_temp_directory_size = '1MB'")
+    with pytest.raises(ResourceError, match=r"disk ran out of space.*nothing was written"):
+        ws.load("orders", source, now=NOW)
+    assert ws.status()["orders"] == 0 and ws.status()["loads"] == 0
+    con.execute("RESET max_temp_directory_size")
+    con.execute("SET memory_limit = '1GB'")
+    assert ws.load("orders", source, now=NOW).inserted == rows
+    ws.close()
+
+
+def test_a_full_disk_under_the_warehouse_file_is_named_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from patron import ResourceError
+    from patron.ingest import loader
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise duckdb.IOException(
+            'IO Error: Could not write file "w.duckdb": No space left on device'
+        )
+
+    ws = Workspace.init(tmp_path / "ws")
+    frame = pd.DataFrame({"email": ["a@b.co"], "ordered_at": ["2024-01-01"], "revenue": ["1"]})
+    monkeypatch.setattr(loader, "rebuild_customers", full)
+    full_disk = r"disk ran out of space while loading \(IO Error: .*No space left"
+    with pytest.raises(ResourceError, match=full_disk):
+        ws.load("orders", frame, now=NOW)
+    assert ws.status()["orders"] == 0 and ws.status()["loads"] == 0
     ws.close()

@@ -50,3 +50,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+def out_of_room(exc: BaseException) -> bool:
+    """Whether DuckDB failed for want of memory or disk space (its spill folder's included),
+    not because of what it was asked to read or do."""
+    return isinstance(exc, duckdb.OutOfMemoryException) or "No space left" in str(exc)

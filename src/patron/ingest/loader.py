@@ -39,7 +39,7 @@ from patron.ingest.readers import (
 from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
 from patron.metrics.occasions import rebuild_occasions
-from patron.sql import ident, literal, scalar, tables
+from patron.sql import first_line, ident, literal, out_of_room, scalar, tables
 from patron.warehouse import upgrade_row_hashes
 
 Progress = Callable[[str], None]
@@ -116,17 +116,38 @@ def load(
         _record(con, result, now)
         step("committing")
         con.execute("COMMIT")
-    except duckdb.OutOfMemoryException as exc:
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
         con.execute("ROLLBACK")
-        raise ResourceError(
-            f"the warehouse ran out of memory (memory_limit = {config.memory_limit}) while "
-            "loading; nothing was written. Raise memory_limit in patron.toml or load the "
-            "data in smaller files"
-        ) from exc
+        if (message := _exhausted(exc, config)) is None:
+            raise
+        raise ResourceError(message) from exc
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return result
+
+
+def _exhausted(exc: duckdb.Error, config: Config) -> str | None:
+    """What ran out and what to do, when a load failed for want of memory or disk; None for
+    other errors.
+
+    DuckDB spills what does not fit in ``memory_limit`` to a folder beside the warehouse file and
+    reports a full disk there as running out of memory (naming ``max_temp_directory_size``), a
+    full disk under the warehouse file as an I/O error.
+    """
+    if not out_of_room(exc):
+        return None
+    if "No space left" in str(exc) or "max_temp_directory_size" in str(exc):
+        return (
+            f"the disk ran out of space while loading ({first_line(exc)}); nothing was written. "
+            "Free space on the workspace's disk: beyond memory_limit a load spills to it, "
+            "up to about half a GB per million rows"
+        )
+    return (
+        f"the warehouse ran out of memory (memory_limit = {config.memory_limit}) while "
+        "loading; nothing was written. Raise memory_limit in patron.toml or load the data "
+        "in smaller files"
+    )
 
 
 def _load(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import duckdb
 
 from patron.errors import InputError
-from patron.sql import first_line, ident, literal, scalar
+from patron.sql import first_line, ident, literal, out_of_room, scalar
 
 Format = Literal["csv", "parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "jsonl")
@@ -97,12 +97,10 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any, n: int) -> RawSource:
     view = f"_frame_{n}"
     con.register(view, arrow)
     table = f"_raw_{n}"
-    try:
-        with _file_order(con):
-            con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {view}")
-            _number_lines(con, table, first_line=1)
-    finally:
-        con.unregister(view)
+    with _file_order(con):
+        con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {view}")
+        _number_lines(con, table, first_line=1)
+    con.unregister(view)  # after a failure it stays registered, to be replaced by the next
     return _describe(con, f"<{type(frame).__name__}>", table)
 
 
@@ -116,6 +114,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
         scan = f"read_csv({literal(str(path))}, {options})"
         con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {scan}")
     except duckdb.Error as exc:
+        if out_of_room(exc):
+            raise
         raise InputError(f"cannot read as CSV: {first_line(exc)}", file=str(path)) from exc
     rejects = _fetch_dicts(
         con,
@@ -194,6 +194,8 @@ def _read_parquet(
         )
         source = _describe(con, str(path), table)
     except duckdb.Error as exc:
+        if out_of_room(exc):
+            raise
         raise InputError(f"cannot read as Parquet: {first_line(exc)}", file=str(path)) from exc
     source.is_view = True
     return source
@@ -210,6 +212,8 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
             f"header = false, auto_detect = false, encoding = {literal(encoding)})"
         )
     except duckdb.Error as exc:
+        if out_of_room(exc):
+            raise
         raise InputError(f"cannot read as JSON lines: {first_line(exc)}", file=str(path)) from exc
     _number_lines(con, lines, first_line=1)
     con.execute(f"DELETE FROM {lines} WHERE line IS NULL OR line = ''")
@@ -244,12 +248,14 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
 @contextmanager
 def _file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Keep rows in file order while a source is read and numbered; the rest of a load does
-    not need it, and DuckDB uses less memory without it."""
+    not need it, and DuckDB uses less memory without it.
+
+    A read that fails leaves the setting on (DuckDB's default: slower, never wrong): its error
+    has aborted the transaction, where setting it again would fail and hide that error.
+    """
     con.execute("SET preserve_insertion_order = true")
-    try:
-        yield
-    finally:
-        con.execute("SET preserve_insertion_order = false")
+    yield
+    con.execute("SET preserve_insertion_order = false")
 
 
 def _number_lines(
