@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from patron import Workspace
-from patron.ingest import loader
+from patron.ingest import customers, loader
 from patron.ingest.customers import rebuild_customers
 from patron.metrics import occasions
 from patron.metrics.occasions import occasion_days
@@ -114,11 +114,12 @@ def test_touched_refresh_equals_a_rebuild(
 def test_a_rebuild_in_shares_of_customers_equals_one_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Big rebuilds go a share of the customers at a time (split by key); the table is the
+    """Big rebuilds go a share of the customers at a time (split by key); the tables are the
     same as one pass makes, for a whole rebuild and for a refresh of touched customers."""
     passes: list[int] = []
     one_pass = occasions.occasion_days
     monkeypatch.setattr(occasions, "ORDERS_PER_PASS", 7)
+    monkeypatch.setattr(customers, "IDENTIFIERS_PER_PASS", 5)
     monkeypatch.setattr(
         occasions, "occasion_days", lambda orders: passes.append(1) or one_pass(orders)
     )
@@ -127,6 +128,19 @@ def test_a_rebuild_in_shares_of_customers_equals_one_pass(
             before = len(passes)
             ws.load(table, [path], now=NOW)
             assert stored(ws, "purchase_occasions") == occasions_from_orders(ws), path.name
+            assert rebuilt_customers(ws) == one_pass_customers(ws), path.name
             if path.name == "base.csv":
                 orders = ws.warehouse.duckdb.execute("SELECT count(*) FROM orders").fetchall()
                 assert len(passes) - before == -(-orders[0][0] // 7)
+
+
+def one_pass_customers(ws: Workspace) -> list[tuple[Any, ...]]:
+    """The customers table as one pass over every identifier makes it (rolled back)."""
+    con = ws.warehouse.duckdb
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM customers")
+        customers._insert(con, "")
+        return stored(ws, "customers")
+    finally:
+        con.execute("ROLLBACK")

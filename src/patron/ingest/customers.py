@@ -20,11 +20,34 @@ its min is 2x cheaper than ``arg_min`` over that pair at two million customers."
 _LATEST = ("name", "birthday", "country", "email_consent", "sms_consent", "push_consent")
 
 
+IDENTIFIERS_PER_PASS = 2_000_000
+"""A whole rebuild groups at most about this many identifiers at a time (a range of customer
+keys each), so that a pass fits in the default 1 GB memory limit instead of spilling: in a load
+of 10M orders, 5.2M identifiers took 3.1 s in three passes, 3.8-4.8 s in one."""
+
+
 def rebuild_customers(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> None:
-    """Replace ``customers`` from ``identities`` and ``customer_records``: every customer, or
-    only the customers in table ``touched`` (column customer_key), each a function of their own
-    identifiers and records alone."""
-    only = "" if touched is None else f" AND customer_key IN (SELECT customer_key FROM {touched})"
+    """Replace ``customers`` from ``identities`` and ``customer_records``: every customer (in
+    ranges of keys, ascending), or only the customers in table ``touched`` (column
+    customer_key), each a function of their own identifiers and records alone."""
+    if touched is not None:
+        only = f" AND customer_key IN (SELECT customer_key FROM {touched})"
+        con.execute(f"DELETE FROM customers WHERE true{only}")
+        _insert(con, only)
+        return
+    con.execute("DELETE FROM customers")
+    low, high, rows = con.execute(
+        "SELECT min(customer_key), max(customer_key), count(*) FROM identities"
+    ).fetchall()[0]
+    if not rows:
+        return
+    step = -(-(high - low + 1) * IDENTIFIERS_PER_PASS // rows)
+    for start in range(low, high + 1, step):
+        _insert(con, f" AND customer_key BETWEEN {start} AND {start + step - 1}")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, only: str) -> None:
+    """Add the customers that the condition ``only`` (`` AND ...`` on customer_key) picks."""
     first = ", ".join(
         f"substr(min({_SEEN_FIRST}) FILTER (WHERE identifier_type = '{t}'), 21) AS {t}"
         for t in IDENTIFIER_TYPES
@@ -33,7 +56,6 @@ def rebuild_customers(con: duckdb.DuckDBPyConnection, touched: str | None = None
         f"arg_max({c}, (load_id, source_row)) FILTER (WHERE {c} IS NOT NULL) AS {c}"
         for c in _LATEST
     )
-    con.execute(f"DELETE FROM customers WHERE true{only}")
     con.execute(
         f"""INSERT INTO customers BY NAME
         WITH ids AS (
