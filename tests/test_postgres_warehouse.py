@@ -5,6 +5,7 @@ patron's expressions are meant to run in whatever warehouse the data lives in.""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 import pg_server
 from cli_support import ok, patron
 from patron.errors import InputError, WorkspaceError
+from patron.insights.channels import survey_scores
 from patron.samples import synthetic
 from patron.warehouse import PUBLISHED
 from patron.workspace import Workspace
@@ -53,12 +55,35 @@ def shops(
     remote = Workspace.init(
         root / "pg", warehouse=url, timezone="America/New_York", phone_region="US"
     )
+    surveys = free_text_surveys(root / "surveys.csv")
     for ws in (local, remote):
         for table, name in TABLES.items():
             assert ws.load(table, paths[name]).quarantined == 0
+        assert ws.load("events", surveys).quarantined == 0
     yield local, remote
     local.close()
     remote.close()
+
+
+FREE_TEXT_ANSWERS = {
+    "free.text@example.com": ("clicked the banner", None),
+    "python.dict@example.com": ("{'nps': 9}", None),  # not JSON: single quotes
+    "in.words@example.com": ('{"nps": "nine"}', None),
+    "padded@example.com": ('{"score": " 8 "}', 8.0),
+}
+"""Survey answers as shops send them, by respondent: properties and the score read from them."""
+
+
+def free_text_surveys(path: Path) -> Path:
+    """Survey events whose properties are free text, broken JSON or a score in words."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "email", "occurred_at", "type", "properties"])
+        for n, (email, (properties, _)) in enumerate(FREE_TEXT_ANSWERS.items()):
+            writer.writerow(
+                [f"S{n}", email, f"2024-06-0{n + 1} 10:00", "survey_response", properties]
+            )
+    return path
 
 
 def same(a: Any, b: Any, where: str = "") -> None:
@@ -160,6 +185,22 @@ def test_predictions_segments_and_insights_agree(shops: tuple[Workspace, Workspa
         same(mine, getattr(remote.insights, name)(as_of=AS_OF, **options), name)
     picks = [ws.insights.recommend("1", as_of=AS_OF).to_pyarrow().to_pylist() for ws in shops]
     same(*(sorted(rows, key=lambda r: (r["customer_key"], r["rank"])) for rows in picks))
+
+
+def test_free_text_survey_answers_are_skipped_not_fatal(
+    shops: tuple[Workspace, Workspace],
+) -> None:
+    """PostgreSQL fails a query on the first text its casts cannot read; scores are read from
+    JSON properties alone, as DuckDB does."""
+    scores = []
+    for ws in shops:
+        keys = ws.table("identities").filter(lambda t: t.identifier_type == "email")
+        answers = survey_scores(ws.table("events"), AS_OF, timezone="America/New_York")
+        found = answers.join(keys, "customer_key").select("value", "score").to_pyarrow()
+        scores.append({row["value"]: row["score"] for row in found.to_pylist()})
+    expected = {email: score for email, (_, score) in FREE_TEXT_ANSWERS.items() if score}
+    assert {k: v for k, v in scores[1].items() if k in FREE_TEXT_ANSWERS} == expected
+    same(*scores)
 
 
 def test_customer_exports_agree(shops: tuple[Workspace, Workspace], tmp_path: Path) -> None:

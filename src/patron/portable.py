@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import pyarrow as pa
 from ibis.common.exceptions import IbisError
 
@@ -68,6 +69,56 @@ def hex_fraction(digits: ibis.StringValue, count: int) -> ibis.FloatingValue:
         for i in range(count)
     ]
     return sum(places[1:], places[0])
+
+
+@ibis.udf.scalar.builtin(name="patron_try_json")
+def _try_json(value: str) -> dt.JSON:  # compiled to SQL, never run
+    """``value`` as JSON, or null where it is not JSON (:data:`POSTGRES_FUNCTIONS`)."""
+
+
+POSTGRES_FUNCTIONS = {
+    "patron_try_json": """CREATE FUNCTION patron_try_json(value text) RETURNS json
+    LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN RETURN value::json; EXCEPTION WHEN others THEN RETURN NULL; END $$""",
+}
+"""Functions the expressions here call in a PostgreSQL warehouse, by name: PostgreSQL before 16
+has no cast that gives null instead of failing."""
+
+_NUMBER = r"^\s*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?\s*$"
+
+
+def json_or_null(text: ibis.Value) -> ibis.Value:
+    """``text`` (a string or JSON column) parsed as JSON, null where it is not JSON.
+
+    Ibis compiles ``try_cast`` to a plain ``CAST`` on PostgreSQL, where one free-text value
+    (``clicked the banner``, a Python dict's ``{'nps': 9}``) fails the whole query; there the
+    warehouse's ``patron_try_json`` parses it.
+    """
+    if _engine(text) == "duckdb":
+        return text.try_cast("json")
+    return _try_json(text.cast("string"))
+
+
+def number_or_null(text: ibis.StringValue) -> ibis.FloatingValue:
+    """``text`` read as a decimal number (``9``, `` 8.5 ``, ``1e1``), null where it is none; a
+    plain cast elsewhere than on DuckDB fails the query on ``nine``, so the text is matched
+    first."""
+    if _engine(text) == "duckdb":
+        return text.try_cast("float64")
+    return text.re_search(_NUMBER).ifelse(text.strip().cast("float64"), ibis.null("float64"))
+
+
+def install_functions(backend: Any) -> None:
+    """Create in ``backend`` the functions of :data:`POSTGRES_FUNCTIONS` it lacks (PostgreSQL
+    only; DuckDB needs none)."""
+    if backend.name != "postgres":
+        return
+    names = ", ".join(literal(name) for name in POSTGRES_FUNCTIONS)
+    found = backend.sql(f"SELECT proname FROM pg_proc WHERE proname IN ({names})")
+    have = set(found.to_pyarrow().column(0).to_pylist())
+    for name, sql in POSTGRES_FUNCTIONS.items():
+        if name not in have:
+            backend.raw_sql(sql).close()
 
 
 def record_batches(backend: Any, expr: ibis.Table, rows: int) -> Iterator[pa.RecordBatch]:

@@ -158,8 +158,15 @@ class Warehouse:
 
     @cached_property
     def ibis(self) -> Any:
-        """The Ibis backend of the warehouse: the engine's, or a connection to the URL."""
-        return connect(self.url) if self.external else self.engine
+        """The Ibis backend of the warehouse: the engine's, or a connection to the URL (given
+        the functions patron's expressions call there)."""
+        if not self.external:
+            return self.engine
+        from patron.portable import install_functions
+
+        backend = connect(self.url)
+        install_functions(backend)
+        return backend
 
     def check_unclaimed(self) -> None:
         """Refuse another warehouse that already has tables by the names patron writes (a

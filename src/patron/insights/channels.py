@@ -37,7 +37,7 @@ import ibis
 from patron.errors import InputError, did_you_mean
 from patron.insights.affinity import Z95
 from patron.metrics.base import purchases, refunds
-from patron.portable import first_by
+from patron.portable import first_by, json_or_null, number_or_null
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -153,11 +153,11 @@ def survey_scores(events: Table, as_of: date, *, timezone: str = "UTC") -> Table
 
 def _score(events: Table) -> ibis.Value:
     """The first number found under ``SCORE_KEYS`` in properties, then in attributes."""
-    sources = [events.properties.try_cast("json")]
+    sources = [json_or_null(events.properties)]
     if "attributes" in events.columns:
-        sources.append(events.attributes.try_cast("json"))  # text in a copy elsewhere
+        sources.append(json_or_null(events.attributes))  # text in a copy elsewhere
     found = [
-        ibis.coalesce(source[key].float, source[key].str.try_cast("float64"))
+        ibis.coalesce(source[key].float, number_or_null(source[key].str))
         for source in sources
         for key in SCORE_KEYS
     ]
