@@ -203,6 +203,12 @@ def test_free_text_survey_answers_are_skipped_not_fatal(
     same(*scores)
 
 
+def test_sessions_run_without_jit(shops: tuple[Workspace, Workspace]) -> None:
+    """PostgreSQL's JIT spent most of an insight query compiling it (portable.POSTGRES_SESSION)."""
+    setting = shops[1].warehouse.ibis.sql("SELECT current_setting('jit') AS jit").to_pyarrow()
+    assert setting.column("jit").to_pylist() == ["off"]
+
+
 def test_customer_exports_agree(shops: tuple[Workspace, Workspace], tmp_path: Path) -> None:
     rows = []
     for i, ws in enumerate(shops):

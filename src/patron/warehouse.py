@@ -158,14 +158,14 @@ class Warehouse:
 
     @cached_property
     def ibis(self) -> Any:
-        """The Ibis backend of the warehouse: the engine's, or a connection to the URL (given
-        the functions patron's expressions call there)."""
+        """The Ibis backend of the warehouse: the engine's, or a connection to the URL, readied
+        for patron's expressions (:func:`patron.portable.prepare`)."""
         if not self.external:
             return self.engine
-        from patron.portable import install_functions
+        from patron.portable import prepare
 
         backend = connect(self.url)
-        install_functions(backend)
+        prepare(backend)
         return backend
 
     def check_unclaimed(self) -> None:
