@@ -368,6 +368,29 @@ def test_the_operational_store_on_postgres_records_experiments(server: str, tmp_
     ws.close()
 
 
+def linking_order(ws: Workspace, path: Path) -> Path:
+    """An order carrying one customer's e-mail and another's customer id, who both have orders,
+    events and a CRM record: the load merges them."""
+    ids = ws.warehouse.engine.table("identities")
+    buyers = ws.warehouse.engine.table("orders").customer_key
+    keyed = [ws.warehouse.engine.table(t).customer_key for t in ("events", "customer_records")]
+    ids = ids.filter(ids.customer_key.isin(buyers), *(ids.customer_key.isin(k) for k in keyed))
+    email = ids.filter(ids.identifier_type == "email").order_by("customer_key").limit(1)
+    other = (
+        ids.filter(
+            ids.identifier_type == "customer_id", ids.customer_key != email.customer_key.as_scalar()
+        )
+        .order_by("customer_key")
+        .limit(1)
+    )
+    (first,), (second,) = email.value.to_pyarrow(), other.value.to_pyarrow()
+    path.write_text(
+        "order_id,email,customer_id,ordered_at,channel,revenue\n"
+        f"L1,{first.as_py()},{second.as_py()},2024-12-31 12:00:00,web,30.00\n"
+    )
+    return path
+
+
 def test_a_load_adds_its_rows_and_copies_again_only_what_it_changed(
     server: str, tmp_path: Path
 ) -> None:
@@ -376,7 +399,7 @@ def test_a_load_adds_its_rows_and_copies_again_only_what_it_changed(
     url = pg_server.create_database(server, "append")
     paths = synthetic.generate(tmp_path / "data", customers=120, seed=8)
     ws = Workspace.init(tmp_path / "ws", warehouse=url, phone_region="US")
-    for table in ("products", "orders"):
+    for table in ("products", "orders", "events", "customers"):
         ws.load(table, paths[TABLES[table]])
     more = tmp_path / "more.csv"  # two orders of a known email: no new identifier, no merge
     email = ws.table("orders").filter(lambda t: t.email.notnull()).email.min().to_pyarrow()
@@ -395,9 +418,15 @@ def test_a_load_adds_its_rows_and_copies_again_only_what_it_changed(
     updated = ws.load("products", price)
     assert updated.updated == 1
     assert plan(ws.warehouse.duckdb, updated) == Plan(("products",), None, updated.load_id)
+    merged = ws.load("orders", linking_order(ws, tmp_path / "link.csv"))
+    assert (merged.inserted, merged.merges) == (1, 1)
+    keyed = ("orders", "customer_records", "events", *derived)
+    assert plan(ws.warehouse.duckdb, merged) == Plan((), "orders", merged.load_id, keyed)
     for name, keys in (
         ("orders", ["order_id"]),
         ("products", ["sku"]),
+        ("events", ["event_id"]),
+        ("customer_records", ["row_key"]),
         ("customers", ["customer_key"]),
         ("identities", ["identifier_type", "value"]),
         ("purchase_occasions", ["customer_key", "order_date"]),
