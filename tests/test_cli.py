@@ -87,6 +87,33 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+def test_running_out_of_room_in_any_command_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's out-of-memory and full-disk errors, wherever a command meets them, say what
+    ran out; other engine errors keep their traceback (a bug to report)."""
+    import duckdb
+
+    from patron.workspace import Workspace
+
+    ok(patron_here("init", "ws", cwd=tmp_path))
+    for error, shown in (
+        (duckdb.OutOfMemoryException("Out of Memory Error: failed to offload data block"), 2),
+        (duckdb.IOException('IO Error: Could not write file "x": No space left on device'), 2),
+        (duckdb.IOException("IO Error: something else"), 1),
+    ):
+
+        def fail(*args: object, error: Exception = error, **kwargs: object) -> None:
+            raise error
+
+        monkeypatch.setattr(Workspace, "status", fail)
+        run = patron_here("-w", "ws", "status", cwd=tmp_path)
+        assert run.returncode == shown, run.stderr
+        if shown == 2:
+            assert run.stderr.strip().count("\n") == 0
+            assert "ran out of memory or disk space" in run.stderr and str(error) in run.stderr
+
+
 def test_cdnow_sample_loads_completely(tmp_path: Path) -> None:
     ok(patron("sample", "cdnow", "--out", "data", cwd=tmp_path))
     ok(patron("init", "ws", cwd=tmp_path))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console, RenderableType
@@ -89,14 +89,29 @@ _python_showwarning = warnings.showwarning
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Turn a PatronError into one line on stderr and exit code 2 (traceback with --debug)."""
+    """Turn a PatronError, or the engine running out of memory or disk, into one line on
+    stderr and exit code 2 (traceback with --debug)."""
     try:
         yield
     except PatronError as exc:
-        if _state["debug"]:
+        _fail(str(exc), exc)
+    except Exception as exc:
+        from patron.sql import first_line, out_of_room  # the engine is loaded when it failed
+
+        if not out_of_room(exc):
             raise
-        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
-        raise typer.Exit(2) from exc
+        _fail(
+            f"the warehouse ran out of memory or disk space ({first_line(exc)}); free disk "
+            "space next to the workspace or raise memory_limit in patron.toml",
+            exc,
+        )
+
+
+def _fail(message: str, exc: Exception) -> NoReturn:
+    if _state["debug"]:
+        raise exc
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
+    raise typer.Exit(2) from exc
 
 
 @contextmanager
