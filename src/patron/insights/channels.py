@@ -122,14 +122,12 @@ def segment_channels(channels: Table, groups: Table, by: str) -> Table:
     their ``share`` of the group's customers with a preference of that kind. ``channels`` is
     :func:`customer_channels`' table."""
     t = _members(groups, by).inner_join(channels, "customer_key")
-    parts = [
-        t.select("segment", kind=ibis.literal(kind), channel=t[column])
-        for kind, column in (
-            ("purchase", "preferred_channel"),
-            ("engagement", "preferred_engagement"),
-        )
-    ]
-    long = ibis.union(*parts, distinct=False)
+    columns = {"purchase": "preferred_channel", "engagement": "preferred_engagement"}
+    # One row per customer and kind from one pass: a union of two selects made PostgreSQL
+    # compute the customers' channels twice.
+    long = t.select("segment", *columns.values(), kind=ibis.array(list(columns)).unnest())
+    channel = ibis.cases(*((long.kind == kind, long[c]) for kind, c in columns.items()))
+    long = long.select("segment", "kind", channel=channel)
     long = long.filter(long.channel.notnull())
     cells = long.group_by(["segment", "kind", "channel"]).agg(customers=long.count())
     size = cells.customers.cast("float64")  # a sum of integers is exact NUMERIC in PostgreSQL
