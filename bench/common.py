@@ -7,8 +7,10 @@ memory went so a slow or fat run can be explained, not just observed.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -100,8 +102,9 @@ def finish_stage(
     emit(json.loads(json.dumps(result, default=str)))
 
 
-def run_child(args: Sequence[str]) -> dict[str, Any]:
-    """Run ``python ARGS`` (which prints one JSON object last) and add its peak RSS in MiB.
+def run_child(args: Sequence[str], *, spill: Path | None = None) -> dict[str, Any]:
+    """Run ``python ARGS`` (which prints one JSON object last) and add its peak RSS in MiB,
+    and with ``spill`` the peak size of that folder (``peak_spill_mib``: DuckDB's spill files).
 
     The parent polls the child's process tree every 50 ms; the child also reports its own
     high-water mark (``self_maxrss_mib``). The larger of the two is the peak. A child that
@@ -109,9 +112,10 @@ def run_child(args: Sequence[str]) -> dict[str, Any]:
     """
     started = time.perf_counter()
     proc = psutil.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
-    peak = 0
+    peak = spilled = 0
     while proc.poll() is None:
         peak = max(peak, _tree_rss(proc))
+        spilled = max(spilled, _folder_bytes(spill)) if spill else 0
         time.sleep(POLL_SECONDS)
     out = proc.stdout.read() if proc.stdout else ""
     lines = out.strip().splitlines()
@@ -123,7 +127,23 @@ def run_child(args: Sequence[str]) -> dict[str, Any]:
     else:
         result = json.loads(lines[-1])
     result["peak_mib"] = max(peak / MIB, result.get("maxrss_mib", 0.0))
+    if spill:
+        result["peak_spill_mib"] = spilled / MIB
     return result
+
+
+def _folder_bytes(folder: Path) -> int:
+    """The bytes of the files in ``folder`` now (0 while it does not exist); files come and go
+    as they are read."""
+    total = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    total += entry.stat().st_size
+    except OSError:
+        return 0
+    return total
 
 
 def _tree_rss(proc: psutil.Process) -> int:

@@ -78,7 +78,9 @@ def run_size(rows: int, seed: int) -> list[dict[str, Any]]:
             if case.startswith(("patron reload", "patron increment")) and "error" in runs[0]:
                 runs.append({"case": case, "rows": rows, "error": "skipped: first load failed"})
                 continue
-            runs.append({"case": case, "rows": rows, **run_child([SCRIPT, "--child", *args])})
+            spill = Path(args[1]) / "warehouse.duckdb.tmp" if args[0] == "patron" else None
+            child = run_child([SCRIPT, "--child", *args], spill=spill)
+            runs.append({"case": case, "rows": rows, **child})
         return runs
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -115,9 +117,11 @@ def print_runs(runs: list[dict[str, Any]]) -> None:
         ok = "error" not in r and not (peer and "error" in peer)
         ratio = f"{r['load_seconds'] / peer['load_seconds']:.1f}x" if peer and ok else ""
         seconds, peak = r.get("load_seconds", ""), r.get("peak_mib", "")
+        spill = r.get("peak_spill_mib", "")
         rows = r.get("rows_read") or r["rows"]  # an increment reads fewer than its size
-        table.append([r["case"], rows, seconds, _rate(r) or "", peak, ratio, _outcome(r)])
-    headers = ["case", "rows", "seconds", "rows/s", "peak RSS MiB", "patron/peer", "outcome"]
+        table.append([r["case"], rows, seconds, _rate(r) or "", peak, spill, ratio, _outcome(r)])
+    headers = ["case", "rows", "seconds", "rows/s", "peak RSS MiB", "spill MiB", "patron/peer"]
+    headers.append("outcome")
     print_table(headers, table)
 
 
