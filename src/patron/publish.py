@@ -71,11 +71,13 @@ def publish(con: duckdb.DuckDBPyConnection, backend: Any, plan: Plan) -> list[st
     parts += [(name, "merge" if backend.name == "postgres" else "replace") for name in plan.touched]
     parts = [(name, mode if name in there else "replace") for name, mode in parts]
     parts = [(name, mode) for name, mode in parts if name in present]
-    if any(mode == "merge" for _, mode in parts):
+    merging = any(mode == "merge" for _, mode in parts)
+    if merging:
         _send_touched(con, backend)
     for name, mode in parts:
         _transfer(con, backend, name, _ROWS[mode].format(load_id=plan.load_id), mode)
-    backend.drop_table(TOUCHED, force=True)
+    if merging:
+        backend.drop_table(TOUCHED, force=True)
     return [name for name, _ in parts]
 
 
