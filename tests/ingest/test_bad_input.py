@@ -151,6 +151,9 @@ def test_latin1_bytes_in_utf8_load_name_file_and_line(seeded: Workspace, tmp_pat
     assert "UTF-8" in message and "--encoding latin-1" in message
     assert "\n" not in message
     assert snapshot(seeded) == before
+    # The read had turned file order on for itself; the connection is left as it was found.
+    setting = "SELECT current_setting('preserve_insertion_order')"
+    assert seeded.warehouse.duckdb.execute(setting).fetchone() == (False,)
     # Doing what the message says works, and keeps the text intact.
     result = seeded.load("orders", path, encoding="latin-1", now=NOW)
     assert result.inserted == 2

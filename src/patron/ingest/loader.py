@@ -33,6 +33,7 @@ from patron.ingest.readers import (
     check_file,
     detect_format,
     discard,
+    end_file_order,
     read_file,
     read_frame,
 )
@@ -117,14 +118,20 @@ def load(
         step("committing")
         con.execute("COMMIT")
     except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
-        con.execute("ROLLBACK")
+        _roll_back(con)
         if (message := _exhausted(exc, config)) is None:
             raise
         raise ResourceError(message) from exc
     except BaseException:
-        con.execute("ROLLBACK")
+        _roll_back(con)
         raise
     return result
+
+
+def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo the load, and the file order a failed read left on for later queries."""
+    con.execute("ROLLBACK")
+    end_file_order(con)
 
 
 def _exhausted(exc: duckdb.Error, config: Config) -> str | None:

@@ -250,11 +250,17 @@ def _file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Keep rows in file order while a source is read and numbered; the rest of a load does
     not need it, and DuckDB uses less memory without it.
 
-    A read that fails leaves the setting on (DuckDB's default: slower, never wrong): its error
-    has aborted the transaction, where setting it again would fail and hide that error.
+    A read that fails leaves the setting on: its error has aborted the transaction, where
+    setting it again would fail and hide that error. The load turns it off after its rollback
+    (:func:`end_file_order`).
     """
     con.execute("SET preserve_insertion_order = true")
     yield
+    end_file_order(con)
+
+
+def end_file_order(con: duckdb.DuckDBPyConnection) -> None:
+    """The connection's usual setting: rows in any order (``Warehouse`` sets it at opening)."""
     con.execute("SET preserve_insertion_order = false")
 
 
