@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -246,3 +247,25 @@ def test_customers_show_the_first_seen_identifier_of_each_type_ties_by_value(
             ("C2", "bea@example.com"),
             ("C3", "cat@example.com"),
         ]
+
+
+def test_a_failure_while_the_links_stream_in_leaves_the_workspace_as_it_was(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The components step reads the links as a stream, which holds the connection: a failure
+    half-way must still reach the user as itself, after the rollback."""
+    from patron.identity import resolve
+
+    frame = _orders([{"customer_id": "C1", "email": "ana@example.com"}, {"email": "b@x.com"}])
+
+    def fails_midway(nodes: int, edges: Iterable[object], **_: object) -> object:
+        next(iter(edges))
+        raise MemoryError("no room for the labels")
+
+    monkeypatch.setattr(resolve, "component_labels", fails_midway)
+    with pytest.raises(MemoryError, match="no room"):
+        ws.load("orders", frame, now=NOW)
+    monkeypatch.undo()
+    assert (ws.status()["orders"], ws.status()["identities"]) == (0, 0)
+    assert ws.load("orders", frame, now=NOW).inserted == 2
+    assert ws.status()["customers"] == 2

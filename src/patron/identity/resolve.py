@@ -21,9 +21,8 @@ from datetime import datetime
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from patron.identity.components import BATCH_EDGES, component_labels
 from patron.ingest.contract import IDENTIFIER_TYPES
 from patron.sql import scalar
 
@@ -183,6 +182,8 @@ def _components(con: duckdb.DuckDBPyConnection) -> None:
 
     Nodes are numbered (``_idents.node``, ``_key_nodes.node``) so that every step after the
     graph joins on integers, not on identifier text; blocked identifiers leave unused numbers.
+    The edges stream from the engine in batches (:mod:`patron.identity.components`), so the
+    memory this step takes beside the engine's follows the identifiers, not the links.
     """
     idents = _count(con, "SELECT coalesce(max(node) + 1, 0) FROM _idents")
     con.execute(
@@ -190,18 +191,21 @@ def _components(con: duckdb.DuckDBPyConnection) -> None:
         SELECT key, {idents} + CAST(row_number() OVER () - 1 AS BIGINT) AS node
         FROM (SELECT DISTINCT key FROM _idents WHERE key IS NOT NULL)"""
     )
-    pairs = con.execute(
-        """SELECT na.node, nb.node FROM _new_edges e
-          JOIN _idents na ON na.ident = e.a JOIN _idents nb ON nb.ident = e.b
-        UNION ALL SELECT i.node, k.node FROM _idents i JOIN _key_nodes k USING (key)"""
-    ).fetchnumpy()
     n = idents + _count(con, "SELECT count(*) FROM _key_nodes")
-    a = np.asarray(pairs["node"], dtype=np.int64)
-    b = np.asarray(pairs["node_1"], dtype=np.int64)
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    con.register("_labels_arrow", pa.table({"node": np.arange(n), "comp": labels}))
-    con.execute("CREATE TEMP TABLE _labels AS SELECT node, comp FROM _labels_arrow")
+    edges = con.sql(
+        """SELECT CAST(na.node AS INTEGER) AS a, CAST(nb.node AS INTEGER) AS b FROM _new_edges e
+          JOIN _idents na ON na.ident = e.a JOIN _idents nb ON nb.ident = e.b
+        UNION ALL SELECT CAST(i.node AS INTEGER), CAST(k.node AS INTEGER)
+        FROM _idents i JOIN _key_nodes k USING (key)"""
+    ).to_arrow_reader(BATCH_EDGES)
+    with edges:  # an open stream refuses every other query, the rollback of a failure too
+        labels = component_labels(
+            n, ((b.column(0).to_numpy(), b.column(1).to_numpy()) for b in edges)
+        )
+    con.register("_labels_arrow", pa.table({"node": np.arange(n, dtype=np.int32), "comp": labels}))
+    con.execute(
+        "CREATE TEMP TABLE _labels AS SELECT CAST(node AS BIGINT) AS node, comp FROM _labels_arrow"
+    )
     con.unregister("_labels_arrow")
 
 
