@@ -160,6 +160,30 @@ def test_latin1_bytes_in_utf8_load_name_file_and_line(seeded: Workspace, tmp_pat
     assert orders(seeded)["l2"]["attributes"] == {"note": "café"}
 
 
+@pytest.mark.parametrize("multiline", [False, True], ids=["one-line-records", "multiline-field"])
+def test_a_header_that_is_not_utf8_is_named_as_such(
+    seeded: Workspace, tmp_path: Path, multiline: bool
+) -> None:
+    """DuckDB skips such a header and reads the first record as one, so the message used to
+    blame the column names (or, with a field spanning lines, was DuckDB's own)."""
+    note = b'"x\ny"' if multiline else b"x"
+    path = write(
+        tmp_path / "latin-header.csv",
+        b"order_id,email,ordered_at,revenue,caf\xe9\nl1,eve@example.com,2024-02-01,5.00," + note,
+    )
+    before = snapshot(seeded)
+    with pytest.raises(InputError) as info:
+        seeded.load("orders", path, now=NOW)
+    assert str(info.value) == (
+        f"{path}: line 1, the header, is not valid UTF-8; re-save the file as UTF-8, "
+        "or pass --encoding latin-1 (or utf-16) if that is what it is"
+    )
+    assert snapshot(seeded) == before
+    result = seeded.load("orders", path, encoding="latin-1", now=NOW)
+    assert orders(seeded)["l1"]["attributes"] == {"café": "x\ny" if multiline else "x"}
+    assert result.inserted == 1
+
+
 def test_header_that_does_not_map_lists_found_and_needed(seeded: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path / "weird.csv", "ref,mail,when_,total_amt\nx1,a@b.co,2024-01-01,3\n")
     before = snapshot(seeded)

@@ -92,6 +92,22 @@ def test_line_numbers_after_a_multiline_field(ws: Workspace, tmp_path: Path) -> 
     assert quarantined(ws)[0]["line"] == 4
 
 
+def test_crlf_file_with_a_bare_newline_inside_a_quoted_field(ws: Workspace, tmp_path: Path) -> None:
+    """A spreadsheet writes CRLF between records and keeps a bare LF inside a cell: the line
+    count that places rows must not stop at it (it used to fail the load with DuckDB's
+    "state machine reached an invalid state")."""
+    path = write(
+        tmp_path / "mixed.csv",
+        "order_id,email,ordered_at,revenue,note\r\n"
+        'x1,ana@example.com,2024-01-05,1.00,"line one\nline two"\r\n'  # lines 2-3
+        "x2,bob@example.com,2024-01-06,zz,x\r\n",  # line 4
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 1)
+    assert orders(ws)["x1"]["attributes"] == {"note": "line one\nline two"}
+    assert quarantined(ws)[0]["line"] == 4
+
+
 def test_latin1_file_with_encoding_option(ws: Workspace, tmp_path: Path) -> None:
     path = write(
         tmp_path / "latin.csv",

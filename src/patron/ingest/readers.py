@@ -8,6 +8,7 @@ few) are returned as rejects so they can be quarantined with their line.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any, n: int) -> RawSource:
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
+    _check_header_encoding(path, encoding)
     options = (
         "all_varchar = true, header = true, ignore_errors = true, store_rejects = true, "
         f"rejects_table = '{table}_rej', rejects_scan = '{table}_scan', "
@@ -165,11 +167,14 @@ def _record_starts(con: duckdb.DuckDBPyConnection, path: Path, table: str, encod
     it (doubled quotes inside fields keep the parity), after the header, unless DuckDB rejected it.
     """
     lines = f"{table}_lines"
-    con.execute(
-        f"CREATE TEMP TABLE {lines}_pre AS SELECT line FROM read_csv({literal(str(path))}, "
-        "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', "
-        f"header = false, auto_detect = false, encoding = {literal(encoding)})"
-    )
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {lines}_pre AS SELECT line FROM {_lines_of(path, encoding)}"
+        )
+    except duckdb.Error as exc:
+        if out_of_room(exc):
+            raise
+        raise InputError(f"cannot read as CSV: {first_line(exc)}", file=str(path)) from exc
     _number_lines(con, lines, first_line=1)
     con.execute(
         f"""CREATE TEMP TABLE {table}_starts AS
@@ -180,6 +185,16 @@ def _record_starts(con: duckdb.DuckDBPyConnection, path: Path, table: str, encod
         SELECT _line AS ln, row_number() OVER (ORDER BY _line) - 1 AS ordinal FROM counted
         WHERE before % 2 = 0 AND _line > 1 AND trim(coalesce(line, ''), chr(13)) <> ''
           AND _line NOT IN (SELECT line FROM {table}_rej)"""
+    )
+
+
+def _lines_of(path: Path, encoding: str) -> str:
+    """The file as one text column, a row per line. Not strict: DuckDB's strict reader stops
+    at a bare LF in a file it detected as CRLF, which spreadsheets and scripts both write."""
+    return (
+        f"read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, delim = '\x1f', "
+        "quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, "
+        f"encoding = {literal(encoding)})"
     )
 
 
@@ -207,9 +222,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
     try:
         con.execute(
             f"CREATE TEMP TABLE {lines}_pre AS SELECT trim(line, ' \t\r\ufeff') AS line "
-            f"FROM read_csv({literal(str(path))}, "
-            "columns = {'line': 'VARCHAR'}, delim = '\x1f', quote = '', escape = '', "
-            f"header = false, auto_detect = false, encoding = {literal(encoding)})"
+            f"FROM {_lines_of(path, encoding)}"
         )
     except duckdb.Error as exc:
         if out_of_room(exc):
@@ -289,14 +302,28 @@ def _number_lines(
         con.execute(f"DROP TABLE {table}_pre")
 
 
+RESAVE = "re-save the file as UTF-8, or pass --encoding latin-1 (or utf-16) if that is what it is"
+
+
 def _fail_on_encoding(rejects: list[dict[str, Any]], path: Path) -> None:
     bad = [r for r in rejects if r["error_type"] == "INVALID ENCODING"]
     if bad:
-        raise InputError(
-            f"line {bad[0]['line']} is not valid UTF-8 ({len(bad)} such lines); re-save the "
-            "file as UTF-8, or pass --encoding latin-1 (or utf-16) if that is what it is",
-            file=str(path),
-        )
+        where = f"line {bad[0]['line']} is not valid UTF-8 ({len(bad)} such lines)"
+        raise InputError(f"{where}; {RESAVE}", file=str(path))
+
+
+def _check_header_encoding(path: Path, encoding: str) -> None:
+    """A UTF-8 file's header must be UTF-8: DuckDB's reader skips a header line that is not
+    and takes the first record for the header, which would blame the header's names."""
+    if codecs.lookup(encoding).name != "utf-8":
+        return
+    with path.open("rb") as handle:
+        header = handle.readline(1 << 20)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(header, final=False)
+    except UnicodeDecodeError:
+        where = "line 1, the header, is not valid UTF-8"
+        raise InputError(f"{where}; {RESAVE}", file=str(path)) from None
 
 
 def _describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource:
