@@ -1,18 +1,23 @@
-"""Random CSV files of every table: a load either succeeds or fails with one clear line, and a
-failed one changes nothing.
+"""Random CSV files and data frames of every table: a load either succeeds or fails with one
+clear line, and a failed one changes nothing.
 
 The cells come from a vocabulary of the awkward values real exports carry (amounts in every
 notation, dates in other layouts, quoted commas and newlines, Persian digits, BOMs, bytes that
 are not UTF-8); headers are random subsets of each table's columns with strays; records may
 have a field too many or too few and lines may end in CRLF. This found two loads that failed
 with DuckDB's own multi-line error: a bare LF inside a quoted cell of a CRLF file, and a
-header that is not UTF-8.
+header that is not UTF-8. The frames' object columns mix Python values as spreadsheet imports
+do; they found loads stopped by pyarrow (a column of dates and text) and by a cast (a date
+field of numbers).
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,6 +48,22 @@ CELLS = [
     '"{""nps"": 9}"', "{bad", '"quoted, comma"', '"two\nlines"', "é", "😀", "\t", "returned",
     "O1", "C1", "-0.00", "99999999999999999999", "   12.50  ", "\u00a0", 'a"b',
 ]  # fmt: skip
+
+
+VALUES = [
+    None, 0, -1, 1.5, 10**20, float("nan"), float("inf"), True, "abc", "2024-01-05", "",
+    "ana@example.com", "۱۲۳", Decimal("12.50"), date(2024, 1, 5), datetime(2024, 1, 5, 10),
+    date(2099, 1, 1), [1, 2], {"nps": 9}, "O1", "C1",
+]  # fmt: skip
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> tuple[str, pd.DataFrame]:
+    table = draw(st.sampled_from(sorted(COLUMNS)))
+    names = draw(st.lists(st.sampled_from(COLUMNS[table]), min_size=1, unique=True))
+    rows = draw(st.integers(1, 5))
+    cells = st.lists(st.sampled_from(VALUES), min_size=rows, max_size=rows)
+    return table, pd.DataFrame({name: draw(cells) for name in names}, dtype=object)
 
 
 @st.composite
@@ -83,15 +104,24 @@ def test_a_random_file_loads_or_fails_in_one_line_and_changes_nothing(
     shared: Workspace, tmp_path: Path, file: tuple[str, bytes]
 ) -> None:
     table, data = file
-    path = write(tmp_path / "random.csv", data)
-    before = _state(shared)
+    _loads_or_fails_cleanly(shared, table, write(tmp_path / "random.csv", data), str(tmp_path))
+
+
+@settings(max_examples=40, deadline=None)
+@given(frame=frames())
+def test_a_random_frame_loads_or_fails_in_one_line_and_changes_nothing(
+    shared: Workspace, frame: tuple[str, pd.DataFrame]
+) -> None:
+    _loads_or_fails_cleanly(shared, *frame, "")
+
+
+def _loads_or_fails_cleanly(ws: Workspace, table: str, source: object, name: str) -> None:
+    before = _state(ws)
     try:
-        result = shared.load(table, path, now=NOW)
+        result = ws.load(table, source, now=NOW)
     except InputError as exc:
-        assert "\n" not in str(exc) and str(exc).startswith(str(path))
-        assert _state(shared) == before
+        assert "\n" not in str(exc) and str(exc).startswith(name)
+        assert _state(ws) == before
     else:
-        assert (
-            result.rows_read
-            == result.inserted + result.duplicates + result.quarantined + result.updated
-        )
+        loaded = result.inserted + result.duplicates + result.quarantined + result.updated
+        assert result.rows_read == loaded

@@ -4,7 +4,7 @@ digits, timestamps and timezones, Parquet, JSON lines, data frames, and returns.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -392,6 +392,57 @@ def test_pandas_text_frame_uses_the_same_parsers(ws: Workspace) -> None:
     assert (result.inserted, result.quarantined) == (1, 1)
     assert orders(ws)["y1"]["revenue"] == Decimal("1234.50")
     assert quarantined(ws)[0]["reason"].startswith("ambiguous amount")
+
+
+def test_a_frame_whose_columns_mix_types_is_read_as_text(ws: Workspace) -> None:
+    """A spreadsheet import leaves object columns of dates beside text, numbers beside
+    booleans: Arrow cannot type them, so they are read as text and checked like CSV cells
+    (they used to stop the load with pyarrow's error)."""
+    frame = pd.DataFrame(
+        {
+            "order_id": ["m1", "m2", "m3"],
+            "email": ["ana@example.com", "bob@example.com", True],
+            "ordered_at": [datetime(2024, 1, 5, 10, 0), "2024-01-06 11:00", "2024-01-07"],
+            "revenue": [Decimal("1.50"), "2,5", 10**20],
+            "note": [date(2024, 1, 5), "gift", {"wrap": True}],
+        },
+        dtype=object,
+    )
+    result = ws.load("orders", frame, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 2)
+    loaded = orders(ws)["m1"]
+    assert (loaded["revenue"], loaded["ordered_at"]) == (Decimal("1.50"), ts("2024-01-05 15:00"))
+    assert loaded["attributes"] == {"note": "2024-01-05"}
+    reasons = {row["line"]: (row["field"], row["value"]) for row in quarantined(ws)}
+    assert reasons == {2: ("revenue", "2,5"), 3: ("revenue", str(10**20))}
+    assert json.loads(quarantined(ws)[1]["record"])["note"] == '{"wrap": true}'
+
+
+def test_typed_columns_of_the_wrong_kind_are_quarantined(ws: Workspace) -> None:
+    """A boolean amount is not 1.00 and a number is not a date: both are read as their text
+    and quarantined (a date field of numbers used to fail the load with a cast error)."""
+    table = pa.table(
+        {
+            "customer_id": ["c1", "c2", "c3"],
+            "birthday": pa.array([19900105.0, None, 3.5]),
+            "signed_up_at": pa.array([True, None, False]),
+        }
+    )
+    result = ws.load("customers", table, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 2)
+    fields = sorted((row["line"], row["field"]) for row in quarantined(ws))
+    assert fields == [(1, "birthday"), (3, "birthday")]
+    money = pa.table(
+        {
+            "order_id": ["b1"],
+            "email": ["ana@example.com"],
+            "ordered_at": ["2024-01-05"],
+            "revenue": [True],
+        }
+    )
+    assert ws.load("orders", money, now=NOW).quarantined == 1
+    row = next(r for r in quarantined(ws) if r["field"] == "revenue")
+    assert (row["value"], row["reason"].startswith("not a number")) == ("true", True)
 
 
 # --- returns -----------------------------------------------------------------------------------

@@ -25,7 +25,11 @@ from patron.ingest.contract import Kind
 _DIGITS_FROM = "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬"
 _DIGITS_TO = "01234567890123456789.,"
 _CURRENCY = r"[\s$€£¥₹﷼]"
-_TEXT_TYPES = ("VARCHAR",)
+_NUMBER_TYPES = frozenset(
+    f"{sign}{size}"
+    for sign in ("", "U")
+    for size in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
+) | {"FLOAT", "DOUBLE"}
 _SPACES = (32, 9, 10, 13, 160, 65279)
 _WHITESPACE = " || ".join(f"chr({c})" for c in _SPACES)
 _SPACE_CLASS = "[" + "".join(f"\\x{{{c:x}}}" for c in _SPACES) + "]"
@@ -79,15 +83,26 @@ def value_sql(kind: Kind, col: str, source_type: str, options: ParseOptions) -> 
     """SQL for the parsed value of ``col`` (NULL when empty or invalid)."""
     if kind in ("text", "identifier"):
         return text(col, source_type)
-    typed = source_type not in _TEXT_TYPES
     if kind in ("money", "number"):
         sql_type = "DECIMAL(18,2)" if kind == "money" else "DOUBLE"
-        return f"TRY_CAST({col} AS {sql_type})" if typed else _number_text(col, options, sql_type)
+        if _is_number(source_type):
+            return f"TRY_CAST({col} AS {sql_type})"
+        return _number_text(col, options, sql_type)
     if kind == "bool":
         return col if source_type == "BOOLEAN" else _bool_text(col)
     if kind == "date":
-        return f"CAST({col} AS DATE)" if typed else _date_text(col, options)
+        return f"CAST({col} AS DATE)" if _is_time(source_type) else _date_text(col, options)
     return _timestamp(col, source_type, options)
+
+
+def _is_number(source_type: str) -> bool:
+    """A typed number column (Parquet, a data frame): cast as it is. Any other type (a boolean
+    for an amount, a date) is read as its text, so it is quarantined, never taken as 1 or 0."""
+    return source_type.startswith("DECIMAL") or source_type in _NUMBER_TYPES
+
+
+def _is_time(source_type: str) -> bool:
+    return source_type.startswith(("TIMESTAMP", "DATE"))
 
 
 def reason_sql(kind: Kind, raw: str, value: str, source_type: str, options: ParseOptions) -> str:
@@ -97,7 +112,7 @@ def reason_sql(kind: Kind, raw: str, value: str, source_type: str, options: Pars
     failed = f"{raw} IS NOT NULL AND {value} IS NULL"
     if kind in ("money", "number"):
         why = "'number out of range'"
-        if source_type in _TEXT_TYPES:
+        if not _is_number(source_type):
             why = _number_reason(raw, options)
         return f"CASE WHEN {failed} THEN {why} END"
     if kind == "bool":
@@ -173,7 +188,7 @@ def _timestamp(col: str, source_type: str, options: ParseOptions) -> str:
     tz = options.timezone
     if source_type == "TIMESTAMP WITH TIME ZONE":
         instant = col
-    elif source_type.startswith(("TIMESTAMP", "DATE")):
+    elif _is_time(source_type):
         if tz == "UTC":  # already the stored form: no timezone arithmetic per row
             return f"CAST({col} AS TIMESTAMP)"
         instant = f"timezone('{tz}', CAST({col} AS TIMESTAMP))"

@@ -9,6 +9,8 @@ few) are returned as rejects so they can be quarantined with their line.
 from __future__ import annotations
 
 import codecs
+import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -347,11 +349,37 @@ def _to_arrow(frame: Any) -> Any:
     if hasattr(frame, "to_arrow"):  # polars
         return frame.to_arrow()
     if hasattr(frame, "to_records") and hasattr(frame, "columns"):  # pandas
-        return pa.Table.from_pandas(frame, preserve_index=False)
+        try:
+            return pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowException, OverflowError):
+            return pa.Table.from_pandas(_mixed_as_text(frame), preserve_index=False)
     raise InputError(
         f"cannot load a {type(frame).__name__}; pass a file path, a pandas or polars "
         "DataFrame, or a pyarrow Table"
     )
+
+
+def _mixed_as_text(frame: Any) -> Any:
+    """``frame`` with each object column Arrow cannot type (text beside dates, numbers beside
+    booleans, as spreadsheet imports make) as text, to be validated like a CSV cell: dicts and
+    lists as JSON, missing values as nulls."""
+    import pyarrow as pa
+
+    frame = frame.copy()
+    for name in frame.select_dtypes(include="object").columns:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowException, OverflowError):
+            frame[name] = [_as_text(value) for value in frame[name]]
+    return frame
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
 
 
 def _json_path(key: str) -> str:
