@@ -184,6 +184,14 @@ def test_a_header_that_is_not_utf8_is_named_as_such(
     assert result.inserted == 1
 
 
+def test_an_unknown_encoding_is_named(seeded: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "orders.csv", HEADER + GOOD_ROWS)
+    before = snapshot(seeded)
+    with pytest.raises(InputError, match="unknown encoding 'klingon'; pass utf-8, utf-16"):
+        seeded.load("orders", path, encoding="klingon", now=NOW)
+    assert snapshot(seeded) == before
+
+
 def test_header_that_does_not_map_lists_found_and_needed(seeded: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path / "weird.csv", "ref,mail,when_,total_amt\nx1,a@b.co,2024-01-01,3\n")
     before = snapshot(seeded)

@@ -309,6 +309,9 @@ def test_bad_options_say_what_to_do(shop: Workspace) -> None:
         gateways(b, AS_OF, days=0)
     with pytest.raises(InputError, match="--top"):
         customer_affinity(b, AS_OF, top=0)
+    # the whole answer (``patron insights affinity``) checks before its first query
+    with pytest.raises(InputError, match="did you mean 'brand'"):
+        shop.insights.affinity(as_of=AS_OF, by="brnd")
 
 
 @given(

@@ -153,6 +153,8 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
         syn.generate(tmp_path, customers=0)
     with pytest.raises(InputError, match="after start"):
         syn.generate(tmp_path, customers=10, start=END, end=START)
+    with pytest.raises(InputError, match="seed must be 0 or more, got -1"):
+        syn.generate(tmp_path, customers=10, seed=-1)
 
 
 def test_headers_are_exact_and_in_the_contract(paths: dict[str, Path]) -> None:

@@ -317,8 +317,13 @@ def _fail_on_encoding(rejects: list[dict[str, Any]], path: Path) -> None:
 def _check_header_encoding(path: Path, encoding: str) -> None:
     """A UTF-8 file's header must be UTF-8: DuckDB's reader skips a header line that is not
     and takes the first record for the header, which would blame the header's names."""
-    if codecs.lookup(encoding).name != "utf-8":
-        return
+    try:
+        if codecs.lookup(encoding).name != "utf-8":
+            return
+    except LookupError:
+        raise InputError(
+            f"unknown encoding {encoding!r}; pass utf-8, utf-16 or latin-1", file=str(path)
+        ) from None
     with path.open("rb") as handle:
         header = handle.readline(1 << 20)
     try:

@@ -424,6 +424,7 @@ def purchase_lines(baskets: Baskets, as_of: date, by: str) -> Table:
 
 def occasion_shares(baskets: Baskets, as_of: date, by: str) -> Table:
     """Per buyer and item: f = occasions with the item / occasions with purchase lines."""
+    _check(by=by)
     days = purchase_lines(baskets, as_of, by).distinct()
     dates = days.select("customer_key", "order_date").distinct()  # cheaper than nunique
     lined = dates.group_by("customer_key").agg(k=dates.count())

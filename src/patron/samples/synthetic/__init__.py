@@ -93,6 +93,8 @@ def generate(
     """
     if customers < 1:
         raise InputError(f"customers must be at least 1, got {customers}; pass a positive count")
+    if seed < 0:
+        raise InputError(f"the seed must be 0 or more, got {seed}")
     if end <= start:
         raise InputError(f"end ({end}) must be after start ({start}); pass a later end date")
     rng = np.random.default_rng(seed)
