@@ -120,8 +120,9 @@ def test_other_score_levels_read_the_rule_table_rescaled(tmp_path: Path) -> None
     assert {r["r_score"] for r in rows.values()} <= {1, 2, 3}
     # c1 is top on recency and value with 3 levels too: R 3 -> 5, FM 3 -> 5 -> Champions.
     assert (rows["c1"]["r_score"], rows["c1"]["rfm_segment"]) == (3, "Champions")
-    with pytest.raises(InputError, match="at least 2"):
-        customer_segments(shop(tmp_path / "b").sales(), AS_OF, bins=1)
+    for bins in (1, 10):  # 100 overflowed the one-byte scores; 10 and up made codes ambiguous
+        with pytest.raises(InputError, match=f"from 2 to 9, got {bins}"):
+            customer_segments(shop(tmp_path / f"b{bins}").sales(), AS_OF, bins=bins)
 
 
 def test_summary_shares_and_sentence(tmp_path: Path) -> None:

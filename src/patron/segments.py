@@ -4,10 +4,11 @@ Every customer with an occasion by the as-of day A (definitions in ``metrics.bas
 
 - **Recency** = days from the last occasion to A; **frequency** = occasions by A; **monetary** =
   net revenue by A (purchases - refunds).
-- **RFM scores** 1..q (quintiles by default): score = min(q, 1 + floor(q * percent_rank)), with
-  percent_rank = (rank - 1) / (n - 1) ordered so that higher is better (recent, frequent,
-  valuable). Tied customers share the rank where their tie starts, so equal values always get
-  equal scores (all one-time buyers get F = 1), and a score may be skipped after a large tie.
+- **RFM scores** 1..q (quintiles by default; q from 2 to 9, one digit of the RFM code): score =
+  min(q, 1 + floor(q * percent_rank)), with percent_rank = (rank - 1) / (n - 1) ordered so that
+  higher is better (recent, frequent, valuable). Tied customers share the rank where their tie
+  starts, so equal values always get equal scores (all one-time buyers get F = 1), and a score
+  may be skipped after a large tie.
 - **RFM segment** from ``RULES`` on R and FM = round-half-up((F + M) / 2), read on a 1-5 scale
   (other q are rescaled linearly, 1 -> 1 and q -> 5): a 5x5 grid in the spirit of the usual
   R-vs-FM tables, each cell assigned to exactly one name.
@@ -76,8 +77,10 @@ def customer_segments(
 
     ``window_revenue`` (purchases in the last ``window`` days) is what summaries share out.
     """
-    if bins < 2:
-        raise InputError("--bins must be at least 2")
+    if not 2 <= bins <= 9:
+        raise InputError(
+            f"--bins must be from 2 to 9, got {bins}: each score is one digit of the RFM code"
+        )
     if not 0 < defect_after < inactive_after:
         raise InputError("defect_after must be positive and below inactive_after")
     base = _history(sales, as_of, window)
