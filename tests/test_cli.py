@@ -62,6 +62,11 @@ def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:
 
     rows = ok(patron("-w", "ws", "quarantine", "list", "--json", cwd=tmp_path))["rows"]
     assert [(r["line"], r["field"]) for r in rows] == [(7, "customer identifier")]
+    negative = patron("-w", "ws", "quarantine", "list", "--limit", "-1", cwd=tmp_path)
+    assert (negative.returncode, negative.stderr.strip()) == (
+        2,
+        "error: --limit must be 0 (all rows) or more, got -1",  # was DuckDB's binder error
+    )
 
     again = ok(patron("-w", "ws", "load", "orders", "orders.csv", "--json", cwd=tmp_path))
     assert (again["inserted"], again["duplicates"]) == (0, 5)

@@ -168,6 +168,9 @@ def test_one_time_buyers_get_the_population_spend(plain: dict[str, dict[str, Any
 def test_bad_horizon_is_an_input_error(ws: Workspace) -> None:
     with pytest.raises(InputError, match="--margin"):
         ws.predict(as_of=END, horizon=Horizon(margin=1.5))
+    for periods in (0, 3654):  # 100,000 weeks had run for many minutes in 14 GB
+        with pytest.raises(InputError, match=f"from 1 to 3,653 periods .*got {periods:,}"):
+            ws.predict(as_of=END, horizon=Horizon(periods=periods))
 
 
 def test_predict_command_writes_every_customer(tmp_path: Path) -> None:

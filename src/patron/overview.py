@@ -6,6 +6,7 @@ from typing import Any
 
 import duckdb
 
+from patron.errors import InputError
 from patron.sql import rows_as_dicts
 
 STATUS_SQL = """
@@ -48,7 +49,10 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
 
 
 def quarantine_rows(con: duckdb.DuckDBPyConnection, *, limit: int | None) -> list[dict[str, Any]]:
-    """Quarantined rows, newest load first, then by file and line."""
+    """Quarantined rows, newest load first, then by file and line; at most ``limit`` (None or
+    0: all)."""
+    if limit is not None and limit < 0:
+        raise InputError(f"--limit must be 0 (all rows) or more, got {limit}")
     sql = (
         "SELECT load_id, table_name AS table, file, row AS line, field, value, reason, record "
         "FROM quarantine ORDER BY load_id DESC, file, row"

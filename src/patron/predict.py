@@ -44,7 +44,14 @@ from patron.errors import ConvergenceWarning, InputError
 from patron.models import GammaGammaModel, Model
 from patron.models.history import HistoryModel
 from patron.portable import round_half_up
-from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST, STORED, Horizon
+from patron.predictions import (
+    ALIVE_AT_RISK,
+    ALIVE_LOST,
+    RISK_GROUPS,
+    STORED,
+    VALUE_GROUPS,
+    Horizon,
+)
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -214,10 +221,11 @@ def for_customers(
         for end in ("", "_low", "_high")
     }
     tiered = scored.mutate(**dates).inner_join(_value_tiers(scored), "customer_key")
+    active, at_risk, likely_lost = RISK_GROUPS
     risk = ibis.cases(
-        (tiered.p_alive >= ALIVE_AT_RISK, "active"),
-        (tiered.p_alive >= ALIVE_LOST, "at_risk"),
-        else_="likely_lost",
+        (tiered.p_alive >= ALIVE_AT_RISK, active),
+        (tiered.p_alive >= ALIVE_LOST, at_risk),
+        else_=likely_lost,
     )
     return tiered.mutate(
         churn_risk=risk,
@@ -234,10 +242,11 @@ def _value_tiers(scored: Table) -> Table:
     and spill all of them (23 s of a 10M-customer scoring, against 2 s for the key and CLV)."""
     rank = ibis.row_number().over(order_by=[ibis.desc(scored.clv), scored.customer_key])
     size = scored.customer_key.count().over()  # a window: DuckDB plans a scalar count badly
+    top, next_, bottom = VALUE_GROUPS
     value = ibis.cases(
-        (rank < (size * 0.2).ceil(), "top_20pct"),
-        (rank < (size * 0.5).ceil(), "next_30pct"),
-        else_="bottom_50pct",
+        (rank < (size * 0.2).ceil(), top),
+        (rank < (size * 0.5).ceil(), next_),
+        else_=bottom,
     )
     return scored.select("customer_key", predicted_value=value)
 

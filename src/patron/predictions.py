@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from ibis import Table
 
 
+MAX_PERIODS = 3653
+"""The longest horizon: ten years in days, a lifetime in weeks or months. Scoring takes time in
+proportion to it (a horizon of 100,000 weeks ran for many minutes)."""
+
+
 @dataclass(frozen=True)
 class Horizon:
     """What to predict: ``periods`` time units ahead, discounted at ``discount_rate`` per unit."""
@@ -25,8 +30,11 @@ class Horizon:
     margin: float = 1.0
 
     def check(self) -> None:
-        if self.periods < 1:
-            raise InputError("--horizon must be at least 1 period")
+        if not 1 <= self.periods <= MAX_PERIODS:
+            raise InputError(
+                f"--horizon must be from 1 to {MAX_PERIODS:,} periods (ten years of days), "
+                f"got {self.periods:,}"
+            )
         if self.discount_rate < 0 or not 0 < self.margin <= 1:
             raise InputError("--discount-rate must be >= 0 and --margin in (0, 1]")
 
@@ -46,6 +54,12 @@ FIELDS = (
     *DIMENSIONS,
 )
 """The stored fields segments and exports carry for each customer."""
+VALUE_GROUPS = ("top_20pct", "next_30pct", "bottom_50pct")
+"""``predicted_value``: customers by predicted CLV (see :func:`patron.predict.for_customers`)."""
+RISK_GROUPS = ("active", "at_risk", "likely_lost")
+"""``churn_risk``: customers by P(alive), from ``ALIVE_AT_RISK`` and ``ALIVE_LOST``."""
+NOT_SCORED = "not_scored"
+"""Either group of a customer acquired after the stored predictions' as-of day."""
 ALIVE_AT_RISK, ALIVE_LOST = 0.7, 0.3
 """P(alive) from which a customer is ``active``, and below which ``likely_lost`` (else
 ``at_risk``): the ``churn_risk`` groups."""
@@ -56,4 +70,4 @@ def with_predictions(segments: Table, stored: Table) -> Table:
     acquired after the predictions' as-of day)."""
     joined = segments.left_join(stored.select("customer_key", *FIELDS), "customer_key")
     joined = joined.drop("customer_key_right")
-    return joined.mutate(**{dim: joined[dim].fill_null("not_scored") for dim in DIMENSIONS})
+    return joined.mutate(**{dim: joined[dim].fill_null(NOT_SCORED) for dim in DIMENSIONS})

@@ -58,6 +58,9 @@ def test_timing_text_and_bad_segment(tiny: Path) -> None:
     bad = patron_here("-w", "ws", "insights", "timing", "--segment", "Champs", cwd=tiny)
     assert bad.returncode == 2
     assert "--segment 'Champs'" in bad.stderr and "first_time" in bad.stderr
+    typo = patron_here("-w", "ws", "insights", "timing", "--segment", "stage=defectng", cwd=tiny)
+    assert typo.returncode == 2  # it used to answer for nobody
+    assert "stage has no group 'defectng' (did you mean 'defecting'?)" in typo.stderr
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +225,13 @@ def test_recommend_offers_and_backtest(shop: Path) -> None:
     assert len(rows) == done["customers"] > 0
     assert sum(1 for r in rows if r["anchor_2"]) == done["two_anchors"]
     assert all(r["stretch_category"] != "Toys" for r in rows)
+    with Workspace.open(shop / "ws", read_only=True) as ws:
+        first_day = ws.table("orders").order_date.min().to_pyarrow().as_py().isoformat()
+    # on the first day everyone is a first-time buyer: no one is inactive, and the summary of
+    # no offers is said (it failed formatting empty sums)
+    empty = ok(patron_here("-w", "ws", "offers", "--out", "none.csv", "--segment",
+                           "stage=inactive", "--as-of", first_day, cwd=shop))  # fmt: skip
+    assert "Wrote 0 offers" in empty and "0 with two items" in empty
     tested = ok(patron_here("-w", "ws", "insights", "backtest", "-k", "5", "--json", cwd=shop))
     assert tested["k"] == 5 and tested["customers"] > 0
     assert tested["model"]["hit_rate"] >= tested["popularity"]["hit_rate"]

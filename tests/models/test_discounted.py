@@ -28,7 +28,7 @@ def step_by_step(model: HistoryModel, periods: int, rate: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("model", MODELS, ids=["bgnbd", "mbgnbd", "pnbd"])
-@pytest.mark.parametrize(("periods", "rate"), [(52, 0.002), (13, 0.05), (1, 0.0)])
+@pytest.mark.parametrize(("periods", "rate"), [(52, 0.002), (13, 0.05), (1, 0.0), (150, 0.01)])
 def test_discounted_purchases_are_the_period_by_period_sum(
     model: HistoryModel, periods: int, rate: float
 ) -> None:
@@ -37,11 +37,12 @@ def test_discounted_purchases_are_the_period_by_period_sum(
 
 
 @pytest.mark.parametrize("model", MODELS, ids=["bgnbd", "mbgnbd", "pnbd"])
+@pytest.mark.parametrize("periods", [39, 200])  # 200: the sum goes 64 periods at a time
 def test_without_discount_they_are_the_purchases_of_the_whole_horizon(
-    model: HistoryModel,
+    model: HistoryModel, periods: int
 ) -> None:
     history = cdnow_weeks()
-    discounted = model.discounted_expected_purchases(39, 0.0, *history)
-    expected = model.conditional_expected_purchases(39, *history)
+    discounted = model.discounted_expected_purchases(periods, 0.0, *history)
+    expected = model.conditional_expected_purchases(periods, *history)
     assert discounted == pytest.approx(expected, rel=1e-10)
-    assert np.all(model.discounted_expected_purchases(39, 0.01, *history) < expected)
+    assert np.all(model.discounted_expected_purchases(periods, 0.01, *history) < expected)

@@ -79,8 +79,8 @@ def offers(
         write_table(table, out)
         counts = table.aggregate(
             customers=table.count(),
-            two_anchors=table.anchor_2.notnull().sum(),
-            stretch=table.stretch_sku.notnull().sum(),
+            two_anchors=table.count(where=table.anchor_2.notnull()),
+            stretch=table.count(where=table.stretch_sku.notnull()),
         )
         result = {"file": str(out), **counts.to_pyarrow().to_pylist()[0]}
     emit(result, as_json, _offers_text)

@@ -22,12 +22,22 @@ from patron.identity.normalize import identifier_sql
 from patron.identity.phones import PHONE_CACHE, ensure_phone_cache, phone_candidate_sql
 from patron.ingest.readers import RawSource, check_file, detect_format, discard, read_file
 from patron.predictions import DIMENSIONS as PREDICTED
+from patron.predictions import NOT_SCORED, RISK_GROUPS, VALUE_GROUPS
 from patron.segments import DIMENSIONS as SEGMENT_DIMENSIONS
+from patron.segments import SEGMENTS, STAGES, TIERS
 from patron.sql import ident, scalar
 
 if TYPE_CHECKING:
     from ibis import Table
 
+GROUPS = {
+    "rfm_segment": SEGMENTS,
+    "stage": STAGES,
+    "value_tier": TIERS,
+    "predicted_value": (*VALUE_GROUPS, NOT_SCORED),
+    "churn_risk": (*RISK_GROUPS, NOT_SCORED),
+}
+"""Every group each dimension can have, whether or not anyone is in it today."""
 _OTHER = {"--audience": "pass a file of identifiers, or 'all'"}
 """What else an option takes besides a segment (default: 'all')."""
 ID_COLUMNS = ("customer_key", "identifier", "customer_id", "email", "phone", "loyalty_id")
@@ -64,6 +74,11 @@ def _parse(segments: Table, dimensions: list[str], spec: str, option: str) -> tu
             raise InputError(
                 f"{option} {spec!r}: no segment dimension {name!r}"
                 f"{did_you_mean(name, dimensions)}; choose one of {', '.join(dimensions)}"
+            )
+        if value not in GROUPS[name]:
+            raise InputError(
+                f"{option} {spec!r}: {name} has no group {value!r}"
+                f"{did_you_mean(value, GROUPS[name])}; choose one of {', '.join(GROUPS[name])}"
             )
         return name, value
     value = spec.strip()
