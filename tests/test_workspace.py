@@ -37,9 +37,12 @@ def test_init_writes_settings_warehouse_and_store(tmp_path: Path) -> None:
         ("currency", "dollars", "3-letter"),
         ("phone_region", "XX", "region"),
         ("warehouse", "nosuch://acct/db", "names no Ibis backend"),
+        ("max_links", 0, "at least 1"),  # 0 used to be taken as "not given": 10
     ],
 )
-def test_init_rejects_bad_settings(tmp_path: Path, option: str, value: str, message: str) -> None:
+def test_init_rejects_bad_settings(
+    tmp_path: Path, option: str, value: str | int, message: str
+) -> None:
     with pytest.raises(InputError, match=message):
         Workspace.init(tmp_path / "ws", **{option: value})
 

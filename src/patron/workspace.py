@@ -108,7 +108,9 @@ class Workspace:
             timezone=timezone or base.timezone,
             currency=(currency or base.currency).upper(),
             phone_region=(phone_region or base.phone_region).upper(),
-            identity=IdentityConfig(max_links=max_links or base.identity.max_links),
+            identity=IdentityConfig(
+                max_links=base.identity.max_links if max_links is None else max_links
+            ),
         )
         made = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
