@@ -63,6 +63,18 @@ def test_timing_text_and_bad_segment(tiny: Path) -> None:
     assert "stage has no group 'defectng' (did you mean 'defecting'?)" in typo.stderr
 
 
+def test_recommendations_without_order_lines_are_empty_not_a_crash(tiny: Path) -> None:
+    """Orders alone name no product: recommend, offers and the backtest answer with nothing
+    (each failed with a division by zero over the empty catalog)."""
+    text = ok(patron_here("-w", "ws", "recommend", "a@x.test", cwd=tiny))
+    assert "nothing to recommend" in text and "patron load lines" in text
+    assert ok(patron_here("-w", "ws", "recommend", "a@x.test", "--json", cwd=tiny))["items"] == []
+    offers = ok(patron_here("-w", "ws", "offers", "--out", "offers.csv", "--json", cwd=tiny))
+    assert offers["customers"] == 0
+    tested = ok(patron_here("-w", "ws", "insights", "backtest", "--json", cwd=tiny))
+    assert tested["customers"] == 0
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1,200-person synthetic retailer with lines and products, and a discount test."""

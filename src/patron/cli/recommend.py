@@ -106,4 +106,9 @@ def _recommend_text(r: dict[str, Any]) -> Table:
             f"{row['score']:.3f}",
             row["reason"],
         )
+    if not r["items"]:
+        table.caption = (
+            "nothing to recommend: no product is known that this customer may be offered "
+            "(recommendations come from order lines: patron load lines FILE)"
+        )
     return table

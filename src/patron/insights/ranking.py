@@ -68,6 +68,8 @@ def rank(
     ``WORKERS`` threads rank them side by side; they are taken back in order.
     """
     n_items = len(p.items.sku)
+    if n_items == 0:  # orders without lines: nothing was bought that could be offered
+        return Ranked(*(np.empty(0, dtype) for dtype in RANKED))
     weights = None if sim is None else _weights(sim, dense=n_items <= item_similarity.DENSE_ITEMS)
     size = max(1, CHUNK_CELLS // max(n_items, 1))
 
