@@ -33,11 +33,13 @@ def component_labels(
         raise ValueError(f"{nodes:,} nodes do not fit the int32 labels")
     roots = np.arange(nodes, dtype=np.int32)
     held: list[tuple[Array, Array]] = []
+    count = 0
     for a, b in edges:
         held.append((np.asarray(a), np.asarray(b)))
-        if sum(len(x) for x, _ in held) >= batch:
+        count += len(held[-1][0])
+        if count >= batch:
             _unite(roots, *_joined(held))
-            held = []
+            held, count = [], 0
     if held:
         _unite(roots, *_joined(held))
     return roots

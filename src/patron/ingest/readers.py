@@ -114,13 +114,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
         f"rejects_table = '{table}_rej', rejects_scan = '{table}_scan', "
         f"encoding = {literal(encoding)}"
     )
-    try:
+    with _reading(path, "CSV"):
         scan = f"read_csv({literal(str(path))}, {options})"
         con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {scan}")
-    except duckdb.Error as exc:
-        if out_of_room(exc):
-            raise
-        raise InputError(f"cannot read as CSV: {first_line(exc)}", file=str(path)) from exc
     rejects = _fetch_dicts(
         con,
         "SELECT line, arg_min(column_name, column_idx) AS column_name, "
@@ -169,14 +165,10 @@ def _record_starts(con: duckdb.DuckDBPyConnection, path: Path, table: str, encod
     it (doubled quotes inside fields keep the parity), after the header, unless DuckDB rejected it.
     """
     lines = f"{table}_lines"
-    try:
+    with _reading(path, "CSV"):
         con.execute(
             f"CREATE TEMP TABLE {lines}_pre AS SELECT line FROM {_lines_of(path, encoding)}"
         )
-    except duckdb.Error as exc:
-        if out_of_room(exc):
-            raise
-        raise InputError(f"cannot read as CSV: {first_line(exc)}", file=str(path)) from exc
     _number_lines(con, lines, first_line=1)
     con.execute(
         f"""CREATE TEMP TABLE {table}_starts AS
@@ -203,17 +195,13 @@ def _lines_of(path: Path, encoding: str) -> str:
 def _read_parquet(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str
 ) -> RawSource:
-    try:
+    with _reading(path, "Parquet"):
         con.execute(  # a view: Parquet is columnar and typed, copying it would only cost
             f"CREATE TEMP VIEW {table} AS SELECT * EXCLUDE (file_row_number), "
             f"CAST(file_row_number + 1 AS BIGINT) AS _line "
             f"FROM read_parquet({literal(str(path))}, file_row_number = true)"
         )
         source = _describe(con, str(path), table)
-    except duckdb.Error as exc:
-        if out_of_room(exc):
-            raise
-        raise InputError(f"cannot read as Parquet: {first_line(exc)}", file=str(path)) from exc
     source.is_view = True
     return source
 
@@ -221,15 +209,11 @@ def _read_parquet(
 def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
     """One JSON object per line; a line that is not one is a reject, never a failed load."""
     lines = f"{table}_lines"
-    try:
+    with _reading(path, "JSON lines"):
         con.execute(
             f"CREATE TEMP TABLE {lines}_pre AS SELECT trim(line, ' \t\r\ufeff') AS line "
             f"FROM {_lines_of(path, encoding)}"
         )
-    except duckdb.Error as exc:
-        if out_of_room(exc):
-            raise
-        raise InputError(f"cannot read as JSON lines: {first_line(exc)}", file=str(path)) from exc
     _number_lines(con, lines, first_line=1)
     con.execute(f"DELETE FROM {lines} WHERE line IS NULL OR line = ''")
     rejects = _fetch_dicts(
@@ -258,6 +242,18 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
     source = _describe(con, str(path), table)
     source.rejects = rejects
     return source
+
+
+@contextmanager
+def _reading(path: Path, kind: str) -> Iterator[None]:
+    """DuckDB failing to read ``path`` as ``kind`` is the file's problem, told as an InputError
+    naming it; running out of memory or disk is not, and passes through for the load to say."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if out_of_room(exc):
+            raise
+        raise InputError(f"cannot read as {kind}: {first_line(exc)}", file=str(path)) from exc
 
 
 @contextmanager
