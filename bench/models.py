@@ -8,6 +8,8 @@ each (size, tool) runs in a fresh child process for its own seconds and peak RSS
 - patron: the engine's way. DuckDB groups the customers into weighted unique (x, t_x, T) rows
   (counted in the fit), the model fits and scores those rows, and DuckDB joins the scores back
   to every customer (counted in the scoring); Gamma-Gamma fits on unique (x, m) rows.
+- patron per customer: the same models called as lifetimes' users call theirs, on numpy arrays
+  of one row per customer (a fit merges equal rows itself; scores are per customer).
 - lifetimes 0.11.3, per customer, as its users call it; and "weighted": the same grouping and
   join-back as patron with lifetimes' ``weights=``, so that ratio isolates the model code.
 - PyMC-Marketing 1.3.0: ``clv.BetaGeoModel().fit(data, method="map")`` per customer, default
@@ -15,10 +17,11 @@ each (size, tool) runs in a fresh child process for its own seconds and peak RSS
   venv for it under ``bench/out/`` from the first ``python3.12``/``python3.13`` it finds.
 
 A second stage fits Pareto/NBD on the same data (no scoring, no spend): patron's
-``ParetoNBDModel`` on the weighted unique rows, lifetimes' ``ParetoNBDFitter`` per customer (up to
-``PARETO_CAP`` customers; extrapolated above) and weighted, each with its log-likelihood at its
-own optimum. PyMC-Marketing is left out of this stage. The data are BG/NBD draws, but every tool
-fits the same Pareto/NBD model to them, so the parameters must agree all the same.
+``ParetoNBDModel`` on the weighted unique rows and per customer, lifetimes' ``ParetoNBDFitter``
+per customer (up to ``PARETO_CAP`` customers; extrapolated above) and weighted, each with its
+log-likelihood at its own optimum. PyMC-Marketing is left out of this stage. The data are
+BG/NBD draws, but every tool fits the same Pareto/NBD model to them, so the parameters must
+agree all the same.
 
 A peer is skipped at a size where its time or memory, extrapolated linearly from the size
 before, would pass the caps, and a child that runs past 1.5x the time cap stops itself. Any
@@ -61,7 +64,9 @@ CALIBRATION_END = date(2025, 12, 31)
 CAP_SECONDS, CAP_MIB = 600.0, 16 * 1024  # a peer run expected past these is skipped
 REPEATS, REPEAT_UNDER = 3, 30.0  # runs shorter than this many seconds: median of REPEATS
 PEERS = ("lifetimes", "lifetimes weighted", "pymc-marketing")
+SELF = "patron per customer"  # patron on lifetimes' input, beside its engine's way
 PARETO = ("patron pareto", "lifetimes pareto", "lifetimes weighted pareto")  # fits only
+SELF_PARETO = "patron per customer pareto"
 PARETO_CAP = 1_000_000  # lifetimes' per-customer Pareto/NBD runs up to here, extrapolated above
 PYMC = "pymc-marketing==1.3.0"
 PYMC_VENV = OUT / "pymc-marketing-1.3.0-venv"
@@ -238,7 +243,7 @@ def run_grouped(stages: Stages, path: str, models: Callable[[], Any]) -> dict[st
 def patron_models() -> tuple[Callable[..., Any], Callable[..., Any]]:
     from patron.models import BetaGeoModel, GammaGammaModel
 
-    def fit_bg(x: Any, t_x: Any, big_t: Any, w: Any) -> tuple[dict[str, float], Any]:
+    def fit_bg(x: Any, t_x: Any, big_t: Any, w: Any = None) -> tuple[dict[str, float], Any]:
         model = BetaGeoModel().fit(x, t_x, big_t, weights=w)
 
         def score(*row: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -248,7 +253,7 @@ def patron_models() -> tuple[Callable[..., Any], Callable[..., Any]]:
 
         return model.params_, score
 
-    def fit_gg(x: Any, m: Any, w: Any) -> dict[str, float]:
+    def fit_gg(x: Any, m: Any, w: Any = None) -> dict[str, float]:
         return GammaGammaModel().fit(x, m, weights=w).params_
 
     return fit_bg, fit_gg
@@ -277,7 +282,7 @@ def lifetimes_models() -> tuple[Callable[..., Any], Callable[..., Any]]:
 def patron_pareto() -> tuple[Callable[..., Any], None]:
     from patron.models import ParetoNBDModel
 
-    def fit(x: Any, t_x: Any, big_t: Any, w: Any) -> tuple[dict[str, float], Any]:
+    def fit(x: Any, t_x: Any, big_t: Any, w: Any = None) -> tuple[dict[str, float], Any]:
         model = ParetoNBDModel().fit(x, t_x, big_t, weights=w)
         return model.params_, lambda: model.loglik_
 
@@ -303,10 +308,10 @@ def lifetimes_pareto() -> tuple[Callable[..., Any], None]:
     return fit, None
 
 
-def run_lifetimes(
+def run_per_customer(
     stages: Stages, path: str, models: Callable[[], Any] = lifetimes_models
 ) -> dict[str, Any]:
-    """lifetimes on one row per customer, as its users call it (Pareto/NBD: the fit alone)."""
+    """A tool on one row per customer, as lifetimes' users call it (Pareto/NBD: the fit alone)."""
     fit_bg, fit_gg = stages.run("import", models)
     d = load(path)
     params, score = stages.run("fit", lambda: fit_bg(d["x"], d["t_x"], d["T"]))
@@ -374,11 +379,13 @@ def run_pymc(stages: Stages, path: str) -> dict[str, Any]:
 
 RUNS: dict[str, Callable[[Stages, str], dict[str, Any]]] = {
     "patron": lambda stages, path: run_grouped(stages, path, patron_models),
-    "lifetimes": run_lifetimes,
+    SELF: lambda stages, path: run_per_customer(stages, path, patron_models),
+    "lifetimes": run_per_customer,
     "lifetimes weighted": lambda stages, path: run_grouped(stages, path, lifetimes_models),
     "pymc-marketing": run_pymc,
     "patron pareto": lambda stages, path: run_grouped(stages, path, patron_pareto),
-    "lifetimes pareto": lambda stages, path: run_lifetimes(stages, path, lifetimes_pareto),
+    SELF_PARETO: lambda stages, path: run_per_customer(stages, path, patron_pareto),
+    "lifetimes pareto": lambda stages, path: run_per_customer(stages, path, lifetimes_pareto),
     "lifetimes weighted pareto": lambda stages, path: run_grouped(stages, path, lifetimes_pareto),
 }
 
@@ -622,7 +629,7 @@ def print_size(n: int, done: dict[tuple[int, str], dict[str, Any]]) -> None:
     )
     mine = ours["seconds"]
     table = []
-    for tool in ("patron", *PEERS):
+    for tool in ("patron", SELF, *PEERS):
         r = done[n, tool]
         if "seconds" not in r or "error" in r:
             note = f"skipped ({r['skipped']})" if "skipped" in r else f"FAILED {r.get('error')}"
@@ -642,6 +649,7 @@ def print_size(n: int, done: dict[tuple[int, str], dict[str, Any]]) -> None:
     headers = ["tool", "fit s", "score s", "GG fit s", "total s", "peak MiB", "import s"]
     headers += ["fit x", "score x", "GG x", "total x", "BG params", "GG params"]
     print_table([*headers, "mean P(alive)", f"E[Y({HORIZON})] sum", "note"], table)
+    print_like_for_like(done[n, SELF], done[n, "lifetimes"], "BG/NBD + scoring + GG")
     print(f"patron's BG/NBD: {_rounded(ours['params'])}")
     print(f"patron's Gamma-Gamma: {_rounded(ours['gg_params'])}")
 
@@ -654,7 +662,7 @@ def print_pareto(n: int, done: dict[tuple[int, str], dict[str, Any]]) -> None:
         return
     print(f"\n== {n:,} customers: Pareto/NBD fit on {ours['unique_rows']:,} unique rows ==")
     table = []
-    for tool in PARETO:
+    for tool in (PARETO[0], SELF_PARETO, *PARETO[1:]):
         r = done[n, tool]
         if "params" not in r:
             note = f"skipped ({r['skipped']})" if "skipped" in r else f"FAILED {r.get('error')}"
@@ -676,7 +684,19 @@ def print_pareto(n: int, done: dict[tuple[int, str], dict[str, Any]]) -> None:
         )
     headers = ["tool", "fit s", "peak MiB", "import s", "fit x", "params", "loglik - patron's"]
     print_table([*headers, "note"], table)
+    print_like_for_like(done[n, SELF_PARETO], done[n, "lifetimes pareto"], "Pareto/NBD fit")
     print(f"patron's Pareto/NBD: {_rounded(ours['params'])}, log-likelihood {ours['loglik']:,.3f}")
+
+
+def print_like_for_like(ours: dict[str, Any], theirs: dict[str, Any], what: str) -> None:
+    """lifetimes per customer against patron per customer: the same numpy arrays in, the same
+    per-customer answers out."""
+    if all("seconds" in r and "error" not in r for r in (ours, theirs)):
+        times = f"{total(theirs):.3g} s / {total(ours):.3g} s"
+        print(
+            f"like for like, one row per customer ({what}): lifetimes / patron = {times} = "
+            f"{ratio(total(theirs), total(ours))}"
+        )
 
 
 def _median_note(result: dict[str, Any]) -> str:
@@ -808,7 +828,7 @@ def main() -> None:
     done: dict[tuple[int, str], dict[str, Any]] = {}
     for n in sizes:
         path = str(data_file(n, args.seed))
-        for tool in ("patron", *PEERS, *PARETO):
+        for tool in ("patron", SELF, *PEERS, PARETO[0], SELF_PARETO, *PARETO[1:]):
             reason = why if tool == "pymc-marketing" and not python else skip_reason(tool, n, done)
             if reason:
                 done[n, tool] = {"skipped": reason}

@@ -50,3 +50,13 @@ def test_codes_resolve_values_that_share_a_bucket() -> None:
 def test_codes_of_thousands_of_distinct_values() -> None:
     # more values than buckets: they are sorted instead
     _same_partition(np.random.default_rng(1).uniform(0, 50, 20_000).round(3))
+
+
+def test_distinct_rows_of_many_wide_columns_do_not_overflow() -> None:
+    # 2 x 65,536^4 combinations pass 2^64: multiplied out in int64 the first column dropped out
+    # of the code and rows differing only there were taken for one
+    wide = np.random.default_rng(2).permutation(2**16).astype(float)
+    columns = [np.repeat([0.0, 1.0], 2**16), *(np.tile(np.roll(wide, k), 2) for k in range(4))]
+    row, index = distinct_rows(*columns)
+    assert len(row) == 2**17
+    assert all(np.array_equal(column[row][index], column) for column in columns)

@@ -90,7 +90,7 @@ def test_weighted_rows_fit_like_the_expanded_customers() -> None:
     weighted = fit(REGULAR)
     assert weighted.params_ == pytest.approx(expanded.params_, rel=1e-5)
     assert weighted.loglik_ == pytest.approx(expanded.loglik_, rel=1e-9)
-    assert expanded.n_customers_ == expanded.unique_rows_ == 1000
+    assert (expanded.n_customers_, expanded.unique_rows_) == (1000, weighted.unique_rows_)
 
 
 def test_reading_before_fit_says_call_fit() -> None:

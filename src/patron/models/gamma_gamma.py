@@ -29,6 +29,10 @@ class GammaGammaModel(Model):
 
     param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
     exact_hessian: ClassVar[bool] = True
+    merges_rows: ClassVar[bool] = False
+    """A row costs a few logs (the special functions are per distinct frequency), less than
+    finding equal rows of a continuous spend column: on 400k repeat customers with 75k distinct
+    (x, m) the merge took 50 ms and the fit went from 75 to 98 ms."""
 
     def fit(self, frequency: object, monetary_value: object, *, weights: object = None) -> Self:
         """Fit on the customers with ``frequency > 0``; other rows (and their weights) are left out.
