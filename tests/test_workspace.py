@@ -38,6 +38,11 @@ def test_init_writes_settings_warehouse_and_store(tmp_path: Path) -> None:
         ("phone_region", "XX", "region"),
         ("warehouse", "nosuch://acct/db", "names no Ibis backend"),
         ("max_links", 0, "at least 1"),  # 0 used to be taken as "not given": 10
+        # an empty string used to be taken as "not given" too: the default, silently
+        ("timezone", "", "unknown timezone ''"),
+        ("currency", "", "currency '' is not"),
+        ("phone_region", "", "phone region '' is not"),
+        ("warehouse", "", "warehouse URL '' is not a URL"),
     ],
 )
 def test_init_rejects_bad_settings(
@@ -45,6 +50,12 @@ def test_init_rejects_bad_settings(
 ) -> None:
     with pytest.raises(InputError, match=message):
         Workspace.init(tmp_path / "ws", **{option: value})
+
+
+def test_init_rejects_an_empty_store_url(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="cannot open the operational store '':"):
+        Workspace.init(tmp_path / "ws", store="")
+    assert not (tmp_path / "ws").exists()
 
 
 def test_init_refuses_a_folder_in_use(tmp_path: Path) -> None:

@@ -270,7 +270,9 @@ def _duckdb_path(url: str, folder: Path) -> Path:
 
 def without_password(url: str) -> str:
     """``url`` with any password in it replaced by ``***``, for messages and logs."""
-    scheme, _, rest = url.partition("://")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url  # not a URL: nothing to hide, and no "://" to add
     user, at, host = rest.rpartition("@")
     if at and ":" in user:
         user = user.split(":", 1)[0] + ":***"

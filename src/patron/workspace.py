@@ -100,17 +100,17 @@ class Workspace:
             raise WorkspaceError(f"{path} is already a patron workspace; open it instead")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise WorkspaceError(f"{path} exists and is not an empty folder; choose a new one")
-        base = Config()
+        given = {
+            "warehouse": warehouse,
+            "store": store,
+            "timezone": timezone,
+            "currency": None if currency is None else currency.upper(),
+            "phone_region": None if phone_region is None else phone_region.upper(),
+        }  # None is "not given"; an empty string is a value, which the checks refuse
         config = replace(
-            base,
-            warehouse=warehouse or base.warehouse,
-            store=store or base.store,
-            timezone=timezone or base.timezone,
-            currency=(currency or base.currency).upper(),
-            phone_region=(phone_region or base.phone_region).upper(),
-            identity=IdentityConfig(
-                max_links=base.identity.max_links if max_links is None else max_links
-            ),
+            Config(),
+            **{name: value for name, value in given.items() if value is not None},
+            identity=IdentityConfig(**({} if max_links is None else {"max_links": max_links})),
         )
         made = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
