@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from patron import Workspace
+from patron.metrics import kpis as kpi_module
 from patron.metrics.cohorts import clv_curves, cohorts
-from patron.metrics.kpis import kpis
+from patron.metrics.kpis import kpis, trend
 from patron.metrics.occasions import Sales
 from patron.samples.synthetic import generate
 
@@ -305,6 +306,33 @@ def test_kpis_match_the_reference(
     assert len(got) >= (1 if by is None else 3)
     wrong = {row["group"]: mismatches(row, expected[row["group"]]) for row in got}
     assert {group: diff for group, diff in wrong.items() if diff} == {}
+
+
+@pytest.mark.parametrize("data", ["synthetic", "gaps"])
+@pytest.mark.parametrize("by", BY)
+@pytest.mark.parametrize("together", [True, False], ids=["month-ends-together", "one-by-one"])
+def test_trend_matches_the_reference_at_each_month_end(
+    shops: dict[str, Shop],
+    data: str,
+    by: str | None,
+    together: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the shops are small, so a trend asks about its month ends in one query; with a budget of
+    # one row, it asks one month end at a time, as on a large shop
+    if not together:
+        monkeypatch.setattr(kpi_module, "ROWS_PER_QUERY", 1)
+    shop, as_of, window = shops[data], date(2024, 11, 20), 90
+    points = trend(shop.sales, as_of, first=date(2024, 7, 15), window=window, by=by)
+    by_end: dict[str, dict[str, Any]] = defaultdict(dict)
+    for point in points:
+        by_end[point.pop("as_of")][point["group"]] = point
+    assert list(by_end) == ["2024-07-31", "2024-08-31", "2024-09-30", "2024-10-31", "2024-11-20"]
+    for end, got in by_end.items():
+        expected = reference_kpis(shop, date.fromisoformat(end), window, 90, by)
+        assert sorted(got) == sorted(expected)
+        wrong = {group: mismatches(got[group], expected[group]) for group in got}
+        assert {group: diff for group, diff in wrong.items() if diff} == {}, end
 
 
 def test_margin_coverage_of_a_group_without_costs(shops: dict[str, Shop]) -> None:
