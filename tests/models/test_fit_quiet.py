@@ -1,11 +1,16 @@
-"""A fit on data that cannot pin its parameters down ends without numpy's overflow warnings:
-BFGS probes far points and backs off from them, and what the user needs to know is said by
-patron (unidentified parameters, ConvergenceWarning), not by a wall of RuntimeWarnings from
-inside the likelihood. ``patron fit --model mbgnbd`` printed 420 of them on this shop.
+"""Fits on data that cannot pin their parameters down: they end, quietly, where the data leave
+them, and say so in patron's words (ConvergenceWarning, unidentified parameters).
 
-The fixture is the weekly summary of a small shop whose whole base stops buying at once (the
-experiment readout tests' shop: 600 customers buying on random days of the first half year,
-observed to the end of September), as ``ws.customer_summary()`` gives it, weighted unique rows.
+- No wall of numpy RuntimeWarnings from inside the likelihood: BFGS probes far points and backs
+  off from them (``patron fit --model mbgnbd`` printed 420 on the first shop below).
+- No error when the likelihood keeps rising toward an infinite parameter and BFGS ends on a
+  point that overflows: the fit ends at the best finite point (``patron validate`` failed
+  whole on the second shop: "BetaGeoModel found no finite likelihood").
+
+The fixtures are weekly summaries of the experiment readout tests' shop (600 customers buying
+on random days of the first half of 2024), as ``ws.customer_summary()`` gives them as weighted
+unique rows: observed to the end of September, when the whole base has stopped at once, and to
+the end of June, when nobody has stopped yet.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from patron.errors import ConvergenceWarning
 from patron.models import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
 from patron.models.base import Model
 
-SUMMARY = pd.read_csv(Path(__file__).parent.parent / "fixtures" / "everyone_stops_summary.csv")
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+SUMMARY = pd.read_csv(FIXTURES / "everyone_stops_summary.csv")
+STILL_BUYING = pd.read_csv(FIXTURES / "still_buying_summary.csv")
 
 
 @pytest.mark.parametrize("model", [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel])
@@ -32,3 +40,14 @@ def test_a_fit_that_runs_off_to_infinity_prints_no_numpy_warnings(model: type[Mo
         fitted = model().fit(*rows, weights=SUMMARY["count"].to_numpy())
     assert fitted.n_customers_ == 600 and np.isfinite(fitted.loglik_)
     assert max(fitted.params_.values()) > 1e3  # the case is one that runs off
+
+
+def test_a_fit_whose_likelihood_rises_toward_infinity_ends_at_its_best_finite_point() -> None:
+    rows = (STILL_BUYING[name].to_numpy() for name in ("frequency", "recency", "T"))
+    with pytest.warns(ConvergenceWarning, match="rose toward an infinite parameter"):
+        fitted = BetaGeoModel().fit(*rows, weights=STILL_BUYING["count"].to_numpy())
+    assert fitted.n_customers_ == 600 and np.isfinite(fitted.loglik_)
+    params = fitted.params_
+    assert params["r"] > 1e6 and params["r"] / params["alpha"] == pytest.approx(0.08, abs=0.01)
+    alive = fitted.probability_alive([0, 2], [0, 10], [20, 20])
+    assert np.all((alive >= 0) & (alive <= 1))

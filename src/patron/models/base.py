@@ -231,19 +231,38 @@ class Model(ABC):
         """BFGS on the log parameters from ``theta``, with ``inverse`` as its first inverse
         Hessian (None: the identity). BFGS, not L-BFGS-B: with a handful of parameters the
         limited memory buys nothing, and scipy's L-BFGS-B calls the threaded BLAS for 4-by-4
-        algebra, which costs milliseconds per iteration on a busy machine."""
+        algebra, which costs milliseconds per iteration on a busy machine.
+
+        Where the likelihood keeps rising toward a parameter's infinity (nobody in the data
+        drops out, say), BFGS can end on a point that overflows; the climb then ends at the
+        best finite point it saw, which the fit reports as unconverged and whose standard
+        errors say the data do not pin the parameters down. Only a climb that never saw a
+        finite likelihood is an error."""
         penalized = self._penalized(loglik)
+        best: list[Any] = [np.inf, theta, np.zeros(len(theta))]  # value, point, gradient
 
         def objective(theta: Array) -> tuple[float, Array]:
             value, slope = penalized(np.exp(theta))
-            return -value / total, -slope * np.exp(theta) / total  # chain rule: d/dlog p
+            found = -value / total, -slope * np.exp(theta) / total  # chain rule: d/dlog p
+            if found[0] < best[0] and np.all(np.isfinite(found[1])):
+                best[:] = [found[0], theta.copy(), found[1]]
+            return found
 
         options = {"hess_inv0": inverse, "gtol": gtol}
         found = minimize(objective, theta, jac=True, method="BFGS", options=options)
-        if not np.all(np.isfinite(found.x)) or not np.isfinite(found.fun):
-            name = type(self).__name__
+        if np.all(np.isfinite(found.x)) and np.isfinite(found.fun):
+            return found
+        name = type(self).__name__
+        if not np.isfinite(best[0]):
             raise ConvergenceError(f"{name} found no finite likelihood: {found.message}")
-        return found
+        return OptimizeResult(
+            x=best[1],
+            fun=best[0],
+            jac=best[2],
+            hess_inv=np.eye(len(theta)),
+            success=False,
+            message=f"the likelihood rose toward an infinite parameter ({found.message})",
+        )
 
     def _start(
         self, data: dict[str, Array], w: Array, theta: Array, size: int | None = None
