@@ -71,6 +71,39 @@ class Model(ABC):
         model._params = np.array([float(params[name]) for name in cls.param_names])
         return model
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fit as plain values that ``json.dump`` takes: the parameters, their covariance
+        and information, the log-likelihood and the counts. :meth:`from_dict` rebuilds the
+        fitted model from them, intervals included, without the data: fit once, score later."""
+        return {
+            "model": type(self).__name__,
+            "params": self.params_,
+            "penalizer": self.penalizer,
+            "loglik": self.loglik_,
+            "n_customers": self.n_customers_,
+            "unique_rows": self.unique_rows_,
+            "covariance": self.covariance_.tolist(),
+            "information": self.information_.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> Model:
+        """The fitted model :meth:`to_dict` gave. Called on ``Model`` itself, of whichever
+        model ``saved`` names; on a model class, only of that one."""
+        kind = _saved_kind(saved, cls)
+        k = len(kind.param_names)
+        model = kind(penalizer=float(saved.get("penalizer", 0.0)))
+        try:
+            model._params = np.array([float(saved["params"][name]) for name in kind.param_names])
+            model._loglik = float(saved["loglik"])
+            model._n_customers = float(saved["n_customers"])
+            model._unique_rows = int(saved["unique_rows"])
+            model._cov = np.array(saved["covariance"], dtype=float).reshape(k, k)
+            model._information = np.array(saved["information"], dtype=float).reshape(k, k)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"not a saved {kind.__name__}: {type(exc).__name__} {exc}") from exc
+        return model
+
     @abstractmethod
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         """Per-row log-likelihood (n,) and its gradient in the natural parameters (n, k)."""
@@ -299,6 +332,27 @@ class Model(ABC):
         except (ConvergenceError, np.linalg.LinAlgError):
             return theta, None
         return found.x, inverse
+
+
+def _saved_kind(saved: object, asked: type[Model]) -> type[Model]:
+    """The model class a saved fit names, which must be ``asked`` or one of its kind."""
+    name = saved.get("model") if isinstance(saved, dict) else None
+    kinds = {kind.__name__: kind for kind in _concrete(Model)}
+    kind = kinds.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise InputError(f"not a saved model: its 'model' is {name!r}; one of {sorted(kinds)}")
+    if not issubclass(kind, asked):
+        raise InputError(f"the saved model is a {name}, not a {asked.__name__}")
+    return kind
+
+
+def _concrete(kind: type) -> list[type[Model]]:
+    """Every model class below ``kind`` that can be made (no abstract methods left)."""
+    below: list[type[Model]] = []
+    sub: type[Model]
+    for sub in kind.__subclasses__():
+        below += [sub, *_concrete(sub)]
+    return [k for k in below if not getattr(k, "__abstractmethods__", None)]
 
 
 def _stratified(column: Array, step: int) -> Array:
