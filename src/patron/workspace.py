@@ -22,9 +22,7 @@ from patron.acquisition import read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, WorkspaceError
-from patron.experiments import registry
 from patron.experiments.design import Design, parse_variants
-from patron.experiments.registry import exposure_time
 from patron.export import customer_table, write_table
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
@@ -36,7 +34,6 @@ from patron.predictions import STORED as PREDICTIONS
 from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
-from patron.store import Store
 from patron.warehouse import Warehouse, without_password
 
 if TYPE_CHECKING:
@@ -46,6 +43,7 @@ if TYPE_CHECKING:
     from patron.ingest.loader import LoadResult, Progress
     from patron.insights.api import Insights
     from patron.models import Model
+    from patron.store import Store
 
 DEFAULT_FOLDER = "patron-workspace"
 
@@ -71,7 +69,14 @@ class Workspace:
         self.warehouse = Warehouse(
             config.warehouse, folder, memory_limit=config.memory_limit, read_only=read_only
         )
-        self.store = Store(config.store, folder)
+
+    @cached_property
+    def store(self) -> Store:
+        """The operational store (the experiments' records), opened at first use: SQLAlchemy
+        takes a third of a second to import, which commands that never read it need not pay."""
+        from patron.store import Store
+
+        return Store(self.config.store, self.folder)
 
     @cached_property
     def insights(self) -> Insights:
@@ -458,6 +463,7 @@ class Workspace:
         from patron.experiments.audience import is_file, segment_audience
         from patron.experiments.create import create, file_audience
         from patron.experiments.outcomes import check_metric
+        from patron.experiments.registry import exposure_time
 
         day = start or date.today()
         design = Design(
@@ -493,10 +499,13 @@ class Workspace:
 
     def experiments(self) -> list[dict[str, Any]]:
         """Every recorded experiment, newest first."""
+        from patron.experiments import registry
+
         return [_public(record) for record in registry.listing(self.store)]
 
     def experiment_assignments(self, name: str) -> ibis.Table:
         """Who got what in experiment ``name``, with each customer's identifiers."""
+        from patron.experiments import registry
         from patron.experiments.create import assignments
 
         registry.find(self.store, name)
@@ -504,6 +513,7 @@ class Workspace:
 
     def export_assignments(self, name: str, out: str | Path) -> int:
         """Write who got what in ``name`` to a CSV or Parquet file; returns the rows."""
+        from patron.experiments import registry
         from patron.experiments.create import export
 
         registry.find(self.store, name)
@@ -511,6 +521,8 @@ class Workspace:
 
     def delete_experiment(self, name: str) -> None:
         """Remove experiment ``name`` and its assignments from both stores."""
+        from patron.experiments import registry
+
         registry.delete(self.store, self.warehouse.ibis, name)
 
     def analyze_experiment(
@@ -527,6 +539,7 @@ class Workspace:
         """Read out experiment ``name`` (or a test run elsewhere, from ``assignments_file``) on
         the orders and events after each customer's exposure (:mod:`patron.experiments`);
         ``question`` says what to measure and how (default: the design's goal metric and window)."""
+        from patron.experiments import registry
         from patron.experiments.analyze import Question, analyze
         from patron.experiments.imported import read_assignments
 
@@ -563,6 +576,7 @@ class Workspace:
     def experiment_timeline(self, name: str, *, as_of: date | None = None) -> list[dict[str, Any]]:
         """The goal metric's lift of ``name`` day after day to ``as_of``, with always-valid
         intervals (:mod:`patron.experiments.timeline`)."""
+        from patron.experiments import registry
         from patron.experiments.timeline import timeline
 
         design = registry.find(self.store, name)["design"]
@@ -574,6 +588,8 @@ class Workspace:
     def _through(self, end: date | None, as_of: date | None = None) -> datetime:
         """Where outcomes stop: the end of the as-of day (default: the data's last day), or of
         the test's end day if earlier."""
+        from patron.experiments.registry import exposure_time
+
         last = self.as_of(as_of) if end is None else min(self.as_of(as_of), end)
         return exposure_time(last + timedelta(days=1), self.config.timezone)
 
@@ -592,7 +608,8 @@ class Workspace:
 
     def close(self) -> None:
         self.warehouse.close()
-        self.store.close()
+        if "store" in self.__dict__:  # opened
+            self.store.close()
 
     def __enter__(self) -> Workspace:
         return self

@@ -19,7 +19,6 @@ import ibis
 
 from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError
-from patron.experiments import registry
 from patron.experiments.analyze import Question
 from patron.experiments.audience import segment_audience
 from patron.insights import (
@@ -371,6 +370,8 @@ class Insights:
 
     def _measured(self, spec: str, dimension: str, as_of: date) -> tuple[str, Lift]:
         """The group an experiment tested and the relative conversion lift it measured."""
+        from patron.experiments import registry
+
         name, _, variant = spec.partition(":")
         design = registry.find(self._ws.store, name)["design"]
         column, sep, group = design.audience.partition("=")
