@@ -22,7 +22,7 @@ from patron.acquisition import read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, WorkspaceError
-from patron.experiments.design import Design, parse_variants
+from patron.experiments.design import Design, exposure_time, parse_variants
 from patron.export import customer_table, write_table
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
@@ -463,7 +463,6 @@ class Workspace:
         from patron.experiments.audience import is_file, segment_audience
         from patron.experiments.create import create, file_audience
         from patron.experiments.outcomes import check_metric
-        from patron.experiments.registry import exposure_time
 
         day = start or date.today()
         design = Design(
@@ -588,8 +587,6 @@ class Workspace:
     def _through(self, end: date | None, as_of: date | None = None) -> datetime:
         """Where outcomes stop: the end of the as-of day (default: the data's last day), or of
         the test's end day if earlier."""
-        from patron.experiments.registry import exposure_time
-
         last = self.as_of(as_of) if end is None else min(self.as_of(as_of), end)
         return exposure_time(last + timedelta(days=1), self.config.timezone)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from patron.errors import InputError
 
@@ -17,6 +18,12 @@ HOLDOUT = "holdout"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _VARIANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+
+def exposure_time(day: date, timezone: str) -> datetime:
+    """Midnight of ``day`` in the shop's timezone, as the naive UTC time patron stores."""
+    local = datetime.combine(day, time(), tzinfo=ZoneInfo(timezone))
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

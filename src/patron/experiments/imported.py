@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError
 from patron.experiments.audience import resolve_file
-from patron.experiments.design import HOLDOUT, Design
-from patron.experiments.registry import exposure_time
+from patron.experiments.design import HOLDOUT, Design, exposure_time
 from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
 from patron.sql import ident, rows_as_dicts, scalar
 

@@ -10,9 +10,8 @@ Assignments never change after creation: a running test whose groups move is no 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import ibis
 import sqlalchemy as sa
@@ -52,12 +51,6 @@ ASSIGNMENTS = sa.Table(
     sa.Column("variant", sa.String(32), nullable=False),
     sa.Column("assigned_at", sa.DateTime, nullable=False),
 )
-
-
-def exposure_time(day: date, timezone: str) -> datetime:
-    """Midnight of ``day`` in the shop's timezone, as the naive UTC time patron stores."""
-    local = datetime.combine(day, time(), tzinfo=ZoneInfo(timezone))
-    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def ensure_schema(store: Store) -> None:
