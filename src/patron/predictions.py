@@ -60,6 +60,8 @@ RISK_GROUPS = ("active", "at_risk", "likely_lost")
 """``churn_risk``: customers by P(alive), from ``ALIVE_AT_RISK`` and ``ALIVE_LOST``."""
 NOT_SCORED = "not_scored"
 """Either group of a customer acquired after the stored predictions' as-of day."""
+GROUPS = {"churn_risk": RISK_GROUPS, "predicted_value": VALUE_GROUPS}
+"""Each predicted dimension's groups, in reading order (``NOT_SCORED`` apart)."""
 ALIVE_AT_RISK, ALIVE_LOST = 0.7, 0.3
 """P(alive) from which a customer is ``active``, and below which ``likely_lost`` (else
 ``at_risk``): the ``churn_risk`` groups."""

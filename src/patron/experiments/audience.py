@@ -22,7 +22,8 @@ from patron.identity.normalize import identifier_sql
 from patron.identity.phones import PHONE_CACHE, ensure_phone_cache, phone_candidate_sql
 from patron.ingest.readers import RawSource, check_file, detect_format, discard, read_file
 from patron.predictions import DIMENSIONS as PREDICTED
-from patron.predictions import NOT_SCORED, RISK_GROUPS, VALUE_GROUPS
+from patron.predictions import GROUPS as PREDICTED_GROUPS
+from patron.predictions import NOT_SCORED
 from patron.segments import DIMENSIONS as SEGMENT_DIMENSIONS
 from patron.segments import SEGMENTS, STAGES, TIERS
 from patron.sql import ident, scalar
@@ -34,8 +35,7 @@ GROUPS = {
     "rfm_segment": SEGMENTS,
     "stage": STAGES,
     "value_tier": TIERS,
-    "predicted_value": (*VALUE_GROUPS, NOT_SCORED),
-    "churn_risk": (*RISK_GROUPS, NOT_SCORED),
+    **{name: (*groups, NOT_SCORED) for name, groups in PREDICTED_GROUPS.items()},
 }
 """Every group each dimension can have, whether or not anyone is in it today."""
 _OTHER = {"--audience": "pass a file of identifiers, or 'all'"}

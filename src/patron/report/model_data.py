@@ -21,7 +21,7 @@ from patron.clv import unit_days
 from patron.errors import InputError
 from patron.models import Model
 from patron.models.history import HistoryModel
-from patron.predictions import RISK_GROUPS, STORED, VALUE_GROUPS
+from patron.predictions import GROUPS, STORED
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,11 +42,6 @@ MAX_DECADES = 5
 LOW_QUANTILE = 0.01
 """The CLV histogram starts at the decade of the 1st percentile, at most ``MAX_DECADES`` below
 the largest CLV; its first bin also holds every smaller value."""
-GROUPS = {
-    "churn_risk": RISK_GROUPS,
-    "predicted_value": VALUE_GROUPS,
-}
-"""The groups of :func:`patron.predict.for_customers`, in reading order."""
 
 
 @dataclass(frozen=True)
