@@ -18,18 +18,14 @@ from patron.errors import InputError
 from patron.predict import _bounds
 from patron.predictions import Horizon
 from patron.samples.cdnow import write_orders
+from workspaces import cdnow_workspace
 
 END = date(1997, 9, 30)
 
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    root = tmp_path_factory.mktemp("predict")
-    orders = write_orders(root / "data", sample=True)
-    workspace = Workspace.init(root / "ws", timezone="UTC")
-    workspace.load("orders", [orders], now=datetime(2025, 1, 1, tzinfo=UTC))
-    yield workspace
-    workspace.close()
+    yield from cdnow_workspace(tmp_path_factory.mktemp("predict"))
 
 
 def rows(ws: Workspace, model: str = "bgnbd", **horizon: Any) -> dict[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from patron import acquisition
 from patron.acquisition import read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
+from patron.dates import DateLike, as_day, optional_day
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, WorkspaceError
 from patron.experiments.design import Design, exposure_time, parse_variants
@@ -230,14 +231,15 @@ class Workspace:
         """Rows that failed validation, newest load first, with file, line, field and reason."""
         return quarantine_rows(self.warehouse.duckdb, limit=limit)
 
-    def as_of(self, day: date | None = None) -> date:
-        """``day``, or by default the last purchase day loaded (metrics never read the clock)."""
-        return day or last_order_date(self.sales())
+    def as_of(self, day: DateLike | None = None, name: str = "as_of") -> date:
+        """``day`` (a date or ISO text, :mod:`patron.dates`), or by default the last purchase
+        day loaded (metrics never read the clock)."""
+        return optional_day(day, name) or last_order_date(self.sales())
 
     def kpis(
         self,
         *,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         window: int = 365,
         early_days: int = 90,
         by: str | None = None,
@@ -265,30 +267,30 @@ class Workspace:
         groups = kpi_metrics.kpis(sales, day, window=window, early_days=early_days, by=by)
         return {**head, "groups": groups} if by else {**head, **groups[0]}
 
-    def concentration(self, *, as_of: date | None = None, window: int = 365) -> list[Any]:
+    def concentration(self, *, as_of: DateLike | None = None, window: int = 365) -> list[Any]:
         """The Pareto curve of window revenue over active customers."""
         return kpi_metrics.concentration(self.sales(), self.as_of(as_of), window=window)
 
     def cohorts(
-        self, *, as_of: date | None = None, period: str = "month", metric: str = "retention"
+        self, *, as_of: DateLike | None = None, period: str = "month", metric: str = "retention"
     ) -> dict[str, Any]:
         """Acquisition cohorts by age (definitions: :mod:`patron.metrics.cohorts`)."""
         day = self.as_of(as_of)
         return cohort_metrics.cohorts(self.sales(), day, period=period, metric=metric)
 
     def compare_cohorts(
-        self, first: str, second: str, *, as_of: date | None = None, period: str = "month"
+        self, first: str, second: str, *, as_of: DateLike | None = None, period: str = "month"
     ) -> dict[str, Any]:
         """Two cohorts side by side: retention, repeat and cumulative revenue per customer."""
         day = self.as_of(as_of)
         return cohort_metrics.compare(self.sales(), day, first, second, period=period)
 
-    def clv_curves(self, *, as_of: date | None = None, period: str = "month") -> dict[str, Any]:
+    def clv_curves(self, *, as_of: DateLike | None = None, period: str = "month") -> dict[str, Any]:
         """Historical CLV by months since acquisition, per acquisition channel."""
         return cohort_metrics.clv_curves(self.sales(), self.as_of(as_of), period=period)
 
     def segments(
-        self, *, as_of: date | None = None, bins: int = 5, window: int = 365
+        self, *, as_of: DateLike | None = None, bins: int = 5, window: int = 365
     ) -> ibis.Table:
         """One row per customer: RFM, segment, stage and value tier (:mod:`patron.segments`),
         and the stored predictions' fields and groups once ``patron predict`` has run."""
@@ -298,7 +300,7 @@ class Workspace:
         return table
 
     def segment_summary(
-        self, *, as_of: date | None = None, bins: int = 5, window: int = 365
+        self, *, as_of: DateLike | None = None, bins: int = 5, window: int = 365
     ) -> dict[str, Any]:
         """Each segment's size, revenue share and average value, with a sentence to read."""
         day = self.as_of(as_of)
@@ -312,33 +314,34 @@ class Workspace:
 
     def segment_migration(
         self,
-        start: date,
+        start: DateLike,
         *,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         dimension: str = "rfm_segment",
         bins: int = 5,
     ) -> dict[str, Any]:
         """Where customers in each group at ``start`` are at ``as_of``."""
-        return migration(self.sales(), start, self.as_of(as_of), dimension=dimension, bins=bins)
+        first, day = as_day(start, "start"), self.as_of(as_of)
+        return migration(self.sales(), first, day, dimension=dimension, bins=bins)
 
     def customer_summary(
         self,
         *,
-        calibration_end: date | None = None,
+        calibration_end: DateLike | None = None,
         time_unit: str = "week",
         discrete: bool = False,
     ) -> ibis.Table:
         """Per customer: frequency, recency, T, monetary value (see :mod:`patron.clv`)."""
         from patron import clv
 
-        day = self.as_of(calibration_end)
+        day = self.as_of(calibration_end, "calibration_end")
         return clv.customer_summary(self.sales(), day, time_unit=time_unit, discrete=discrete)
 
     def fit(
         self,
         model: str = "bgnbd",
         *,
-        calibration_end: date | None = None,
+        calibration_end: DateLike | None = None,
         time_unit: str = "week",
         penalizer: float = 0.0,
     ) -> Model:
@@ -356,7 +359,7 @@ class Workspace:
     def predict(
         self,
         *,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         time_unit: str = "week",
         horizon: Horizon | None = None,
         model: str = PREDICT_MODEL,
@@ -393,7 +396,7 @@ class Workspace:
     def acquisition(
         self,
         *,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         spend: Path | None = None,
         time_unit: str = "week",
         horizon: Horizon | None = None,
@@ -435,13 +438,18 @@ class Workspace:
         }
 
     def validate(
-        self, calibration_end: date, holdout_end: date | None = None, *, time_unit: str = "week"
+        self,
+        calibration_end: DateLike,
+        holdout_end: DateLike | None = None,
+        *,
+        time_unit: str = "week",
     ) -> dict[str, Any]:
         """Fit to ``calibration_end``, compare with what came after (:mod:`patron.validate`)."""
         from patron.validate import validate
 
-        end = self.as_of(holdout_end)
-        return validate(self.sales(), calibration_end, end, time_unit=time_unit)
+        start = as_day(calibration_end, "calibration_end")
+        end = self.as_of(holdout_end, "holdout_end")
+        return validate(self.sales(), start, end, time_unit=time_unit)
 
     def create_experiment(
         self,
@@ -451,8 +459,8 @@ class Workspace:
         variants: str = "control:50,treatment:50",
         holdout: float = 0.0,
         salt: str | None = None,
-        start: date | None = None,
-        end: date | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
         metric: str = "conversion",
         window: int = 30,
     ) -> dict[str, Any]:
@@ -464,14 +472,14 @@ class Workspace:
         from patron.experiments.create import create, file_audience
         from patron.experiments.outcomes import check_metric
 
-        day = start or date.today()
+        day = optional_day(start, "start") or date.today()
         design = Design(
             name=name,
             variants=parse_variants(variants),
             salt=salt or name,
             start=day,
             holdout=holdout,
-            end=end,
+            end=optional_day(end, "end"),
             audience=audience,
             metric=check_metric(metric),
             window_days=window,
@@ -530,10 +538,10 @@ class Workspace:
         *,
         assignments_file: str | Path | None = None,
         question: Question | None = None,
-        start: date | None = None,
+        start: DateLike | None = None,
         variants: str | None = None,
         baseline: str | None = None,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
     ) -> dict[str, Any]:
         """Read out experiment ``name`` (or a test run elsewhere, from ``assignments_file``) on
         the orders and events after each customer's exposure (:mod:`patron.experiments`);
@@ -550,7 +558,7 @@ class Workspace:
                 assignments_file,
                 phone_region=self.config.phone_region,
                 timezone=self.config.timezone,
-                start=start,
+                start=optional_day(start, "start"),
                 weights=parse_variants(variants) if variants else None,
                 baseline=baseline,
             )
@@ -572,7 +580,9 @@ class Workspace:
         readout = analyze(backend, design, assigned, asked, through=through, clv=clv)
         return {**readout, **extra}
 
-    def experiment_timeline(self, name: str, *, as_of: date | None = None) -> list[dict[str, Any]]:
+    def experiment_timeline(
+        self, name: str, *, as_of: DateLike | None = None
+    ) -> list[dict[str, Any]]:
         """The goal metric's lift of ``name`` day after day to ``as_of``, with always-valid
         intervals (:mod:`patron.experiments.timeline`)."""
         from patron.experiments import registry
@@ -584,13 +594,13 @@ class Workspace:
         assigned = table.filter(table.experiment == design.name)
         return timeline(backend, design, assigned, through=self._through(design.end, as_of))
 
-    def _through(self, end: date | None, as_of: date | None = None) -> datetime:
+    def _through(self, end: date | None, as_of: DateLike | None = None) -> datetime:
         """Where outcomes stop: the end of the as-of day (default: the data's last day), or of
         the test's end day if earlier."""
         last = self.as_of(as_of) if end is None else min(self.as_of(as_of), end)
         return exposure_time(last + timedelta(days=1), self.config.timezone)
 
-    def export_customers(self, out: str | Path, *, as_of: date | None = None) -> int:
+    def export_customers(self, out: str | Path, *, as_of: DateLike | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments and the insights'
         per-customer fields, :meth:`Insights.customer_fields`); returns rows."""
         customers, day = self.table("customers"), self.as_of(as_of)

@@ -19,8 +19,9 @@ import typer
 from rich.console import Console, RenderableType
 from rich.markup import escape
 
+from patron.dates import optional_day
 from patron.defaults import ENV_VAR
-from patron.errors import ConvergenceWarning, InputError, PatronError
+from patron.errors import ConvergenceWarning, PatronError
 
 if TYPE_CHECKING:
     from patron.workspace import Workspace
@@ -137,13 +138,8 @@ def print_json(data: Any) -> None:
 
 
 def parse_date(value: str | None, option: str = "--as-of") -> date | None:
-    """An ISO date from the command line, or None."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not a date such as 2024-12-31") from None
+    """An ISO date from the command line, or None (:func:`patron.dates.as_day`)."""
+    return optional_day(value, option)
 
 
 AsOfOption = Annotated[

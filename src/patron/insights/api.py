@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from patron.dates import DateLike, optional_day
 from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError
 from patron.experiments.analyze import Question
@@ -60,7 +61,7 @@ class Insights:
         """Orders, occasions, order lines and the catalog, as the basket insights read them."""
         return Baskets(self._ws.sales(), self._ws.table("order_lines"), self._ws.table("products"))
 
-    def members(self, segment: str | None, *, as_of: date | None = None) -> Table | None:
+    def members(self, segment: str | None, *, as_of: DateLike | None = None) -> Table | None:
         """The customer keys of ``segment`` (None: everyone, no filter)."""
         if segment is None:
             return None
@@ -68,14 +69,16 @@ class Insights:
         segments = ws.segments(as_of=ws.as_of(as_of))
         return segment_audience(segments, ws.table("customers"), segment, option="--segment")
 
-    def timing(self, *, segment: str | None = None, as_of: date | None = None) -> dict[str, Any]:
+    def timing(
+        self, *, segment: str | None = None, as_of: DateLike | None = None
+    ) -> dict[str, Any]:
         """Gaps between purchases by purchase number, the nudge window and the hazard drop."""
         day = self._ws.as_of(as_of)
         customers = self.members(segment, as_of=day)
         found = timing.timing(self._ws.sales(), day, customers=customers)
         return {"segment": segment, **found}
 
-    def next_purchases(self, *, segment: str | None = None, as_of: date | None = None) -> Table:
+    def next_purchases(self, *, segment: str | None = None, as_of: DateLike | None = None) -> Table:
         """Per customer: expected next purchase (the stored model's where ``patron predict``
         ran, else empirical) and the best day to contact (:func:`timing.next_purchase`)."""
         day = self._ws.as_of(as_of)
@@ -89,7 +92,7 @@ class Insights:
         by: str = "category",
         segment: str | None = None,
         dimension: str = "rfm_segment",
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         top: int = 5,
         min_support: int = 5,
     ) -> dict[str, Any]:
@@ -129,7 +132,7 @@ class Insights:
         *,
         by: str = "category",
         segment: str | None = None,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         top: int = 3,
     ) -> Table:
         """Per buyer, the ``top`` items they lean to, best first (:func:`customer_affinity`)."""
@@ -137,7 +140,9 @@ class Insights:
         table = affinity.customer_affinity(self.baskets(), day, by=by, top=top)
         return _only(table, self.members(segment, as_of=day))
 
-    def customer_discounts(self, *, segment: str | None = None, as_of: date | None = None) -> Table:
+    def customer_discounts(
+        self, *, segment: str | None = None, as_of: DateLike | None = None
+    ) -> Table:
         """Per buyer: discounted share, full-price vs discounted AOV, the sensitivity score."""
         day = self._ws.as_of(as_of)
         table = discount.customer_discounts(self._ws.table("orders"), day)
@@ -148,7 +153,7 @@ class Insights:
         *,
         dimension: str = DISCOUNT_DIMENSION,
         experiments: Sequence[str] = (),
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
     ) -> dict[str, Any]:
         """Discount behaviour per group of ``dimension``; each experiment named in
         ``experiments`` (``NAME`` or ``NAME:VARIANT``, its audience one group of ``dimension``)
@@ -168,7 +173,7 @@ class Insights:
         }
 
     def replenishment(
-        self, *, by: str = "sku", as_of: date | None = None, min_customers: int = 5
+        self, *, by: str = "sku", as_of: DateLike | None = None, min_customers: int = 5
     ) -> dict[str, Any]:
         """Each item's repurchase interval (median, quartiles, spread) from its repeat buyers
         (:mod:`patron.insights.replenishment`)."""
@@ -181,7 +186,7 @@ class Insights:
         within: int,
         by: str = "sku",
         segment: str | None = None,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         min_customers: int = 5,
     ) -> Table:
         """Customers whose regular item is due within ``within`` days of the as-of day (overdue
@@ -197,7 +202,7 @@ class Insights:
         identifier: str | None = None,
         *,
         segment: str | None = None,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         k: int = K,
         recent_days: int = RECENT_DAYS,
         exclude_categories: Sequence[str] = (),
@@ -220,7 +225,7 @@ class Insights:
         self,
         *,
         segment: str | None = None,
-        as_of: date | None = None,
+        as_of: DateLike | None = None,
         recent_days: int = RECENT_DAYS,
         exclude_categories: Sequence[str] = (),
     ) -> Table:
@@ -237,12 +242,13 @@ class Insights:
         )
 
     def backtest(
-        self, *, as_of: date | None = None, split: date | None = None, k: int = K
+        self, *, as_of: DateLike | None = None, split: DateLike | None = None, k: int = K
     ) -> dict[str, Any]:
         """precision@k, recall@k and hit rate of the recommendations and of popularity on the
         purchases after ``split`` (default: 90 days before the as-of day)."""
         day = self._ws.as_of(as_of)
-        return backtest.backtest(self.baskets(), day, split=split, k=k)
+        first = optional_day(split, "split")
+        return backtest.backtest(self.baskets(), day, split=first, k=k)
 
     def _whom(self, identifier: str | None, segment: str | None, as_of: date) -> Table | None:
         """The customers to score: one person, one segment, or (None) every buyer."""
@@ -254,7 +260,7 @@ class Insights:
         return ibis.memtable({"customer_key": [key]})
 
     def profile(
-        self, *, as_of: date | None = None, top: float = 0.2, days: int = 365
+        self, *, as_of: DateLike | None = None, top: float = 0.2, days: int = 365
     ) -> dict[str, Any]:
         """The ideal customer profile: what the top ``top`` by value looked like at their first
         purchase against everyone else, with effect sizes (:mod:`patron.insights.ideal`);
@@ -266,7 +272,7 @@ class Insights:
         )
 
     def channels(
-        self, *, dimension: str = "rfm_segment", as_of: date | None = None, window: int = 365
+        self, *, dimension: str = "rfm_segment", as_of: DateLike | None = None, window: int = 365
     ) -> dict[str, Any]:
         """Per group of ``dimension``: the preferred purchase and engagement channels, NPS from
         survey answers and the return rate (:mod:`patron.insights.channels`)."""
@@ -286,7 +292,9 @@ class Insights:
             "experience": _rows(experience),
         }
 
-    def customer_channels(self, *, segment: str | None = None, as_of: date | None = None) -> Table:
+    def customer_channels(
+        self, *, segment: str | None = None, as_of: DateLike | None = None
+    ) -> Table:
         """Per customer: purchases and engagements by channel, and the preferred of each."""
         day = self._ws.as_of(as_of)
         orders, events = self._ws.table("orders"), self._ws.table("events")
@@ -300,7 +308,7 @@ class Insights:
             raise InputError(f"--dimension {dimension!r} is not a segment column")
         return groups
 
-    def customer_fields(self, *, as_of: date | None = None) -> Table:
+    def customer_fields(self, *, as_of: DateLike | None = None) -> Table:
         """Per buyer, what an email tool personalizes with: ``next_purchase_date`` and its
         ``next_purchase_basis`` (:meth:`next_purchases`), ``next_contact_date``,
         ``top_categories`` (best first), ``discount_score`` (higher: more discount-driven),

@@ -21,6 +21,7 @@ from patron.report.model_data import ModelReport, gather_models, scored
 if TYPE_CHECKING:
     import ibis
 
+    from patron.dates import DateLike
     from patron.workspace import Workspace
 
 WINDOW = 365
@@ -59,7 +60,7 @@ class ReportData:
     experiments: list[ExperimentReport]
 
 
-def gather(ws: Workspace, as_of: date | None = None) -> ReportData:
+def gather(ws: Workspace, as_of: DateLike | None = None) -> ReportData:
     """Ask the workspace every question the report answers, as of ``as_of`` (default: last day).
 
     Raises

@@ -8,7 +8,6 @@ workspace and as-of date give a byte-identical file.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 
     import plotly.graph_objects as go
 
+    from patron.dates import DateLike
     from patron.workspace import Workspace
 
 CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {
@@ -80,12 +80,12 @@ class Chart:
     html: Markup | None
 
 
-def render_report(ws: Workspace, *, as_of: date | None = None) -> str:
+def render_report(ws: Workspace, *, as_of: DateLike | None = None) -> str:
     """The report's HTML for ``ws`` as of ``as_of`` (default: the last purchase day)."""
     return render(gather(ws, as_of))
 
 
-def write_report(ws: Workspace, out: Path, *, as_of: date | None = None) -> Path:
+def write_report(ws: Workspace, out: Path, *, as_of: DateLike | None = None) -> Path:
     """Write the report to ``out`` (parent folders are created) and return the path."""
     html = render_report(ws, as_of=as_of)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,142 @@
+"""Days in the Python API: a date, a datetime or pandas Timestamp, or ISO text give the same
+answers, and anything else is a one-line error naming the parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cli_support import ok, patron_here
+from patron import Workspace
+from patron.dates import as_day, optional_day
+from patron.errors import InputError
+from patron.samples.cdnow import write_orders
+from workspaces import cdnow_workspace
+
+END = date(1997, 9, 30)
+SAME_DAY = ["1997-09-30", datetime(1997, 9, 30, 17, 45), pd.Timestamp("1997-09-30 08:00")]
+
+
+@given(st.dates(), st.times())
+def test_text_and_datetimes_become_their_calendar_day(day: date, at: time) -> None:
+    moment = datetime.combine(day, at)
+    assert as_day(day.isoformat(), "as_of") == day
+    assert as_day(moment, "as_of") == day
+    assert as_day(moment.isoformat(), "as_of") == day
+    assert type(as_day(moment, "as_of")) is date  # not a datetime passing for one
+
+
+@given(st.text(max_size=12))
+def test_any_text_is_a_day_or_an_error_naming_the_parameter(text: str) -> None:
+    try:
+        day = as_day(text, "calibration_end")
+    except InputError as error:
+        assert str(error).startswith("calibration_end ")
+        assert "2024-12-31" in str(error)
+    else:
+        assert type(day) is date
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1997-13-01", "as_of '1997-13-01' is not a date such as 2024-12-31"),
+        ("30/09/1997", "as_of '30/09/1997' is not a date such as 2024-12-31"),
+        (19970930, "as_of must be a date or text such as 2024-12-31, not int"),
+        (1997.75, "as_of must be a date or text such as 2024-12-31, not float"),
+    ],
+)
+def test_what_is_not_a_day_is_refused(value: object, message: str) -> None:
+    with pytest.raises(InputError) as raised:
+        as_day(value, "as_of")
+    assert str(raised.value) == message
+
+
+def test_none_leaves_the_default_to_the_caller() -> None:
+    assert optional_day(None, "as_of") is None
+    assert optional_day("1997-09-30", "as_of") == END
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    yield from cdnow_workspace(tmp_path_factory.mktemp("dates"))
+
+
+def answers(ws: Workspace, day: Any) -> dict[str, Any]:
+    """Every public call that takes a day, asked with ``day``."""
+    segments = ws.segments(as_of=day)
+    return {
+        "as_of": ws.as_of(day),
+        "kpis": ws.kpis(as_of=day),
+        "concentration": ws.concentration(as_of=day),
+        "segments": sorted(segments.rfm_segment.value_counts().to_pyarrow().to_pylist(), key=str),
+        "migration": ws.segment_migration("1997-06-30", as_of=day),
+        "summary": ws.customer_summary(calibration_end=day).count().to_pyarrow().as_py(),
+        "fit": ws.fit("bgnbd", calibration_end=day).params_,
+        "timing": ws.insights.timing(as_of=day),
+    }
+
+
+def test_a_day_given_any_way_gives_the_same_answers(ws: Workspace) -> None:
+    expected = answers(ws, END)
+    assert expected["as_of"] == END and expected["kpis"]["as_of"] == "1997-09-30"
+    for day in SAME_DAY:
+        assert answers(ws, day) == expected, day
+
+
+@pytest.mark.parametrize("text", [" 1997-09-30 ", "19970930", "1997-09-30T23:59:59+05:00"])
+def test_iso_text_in_its_other_forms_is_the_same_day(text: str) -> None:
+    assert as_day(text, "as_of") == END
+
+
+def test_validate_takes_its_days_as_text(ws: Workspace) -> None:
+    by_text = ws.validate("1997-09-30", "1998-06-30")
+    by_date = ws.validate(END, date(1998, 6, 30))
+    assert by_text == by_date
+    assert by_text["calibration_end"] == "1997-09-30"
+
+
+def test_an_experiment_starts_on_a_day_given_as_text(ws: Workspace) -> None:
+    created = ws.create_experiment("winback", start="1997-10-01", end=pd.Timestamp("1997-12-31"))
+    design = next(e for e in ws.experiments() if e["name"] == "winback")
+    assert design["start"] == "1997-10-01" and design["end"] == "1997-12-31"
+    assert sum(group["customers"] for group in created["groups"]) == 2357  # all, as of 09-30
+    readout = ws.analyze_experiment("winback", as_of="1997-12-31")
+    assert readout == ws.analyze_experiment("winback", as_of=date(1997, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda ws: ws.kpis(as_of="1997-02-30"), "as_of '1997-02-30' is not a date"),
+        (lambda ws: ws.validate("end of Q3"), "calibration_end 'end of Q3' is not a date"),
+        (lambda ws: ws.validate(END, holdout_end=5), "holdout_end must be a date or text"),
+        (lambda ws: ws.fit(calibration_end="9/30/97"), "calibration_end '9/30/97' is not a date"),
+        (lambda ws: ws.segment_migration("soon"), "start 'soon' is not a date"),
+        (lambda ws: ws.insights.backtest(split="x"), "split 'x' is not a date"),
+        (lambda ws: ws.create_experiment("t", start="1997-10-01", end="q4"), "end 'q4' is not"),
+    ],
+)
+def test_a_bad_day_names_its_parameter(ws: Workspace, call: Any, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        call(ws)
+
+
+def test_the_command_line_reads_days_the_same_way(tmp_path: Path) -> None:
+    orders = write_orders(tmp_path / "data", sample=True)
+    ok(patron_here("init", "ws", "--timezone", "UTC", cwd=tmp_path))
+    ok(patron_here("load", "orders", str(orders), "--workspace", "ws", cwd=tmp_path))
+    asked = ("kpis", "--workspace", "ws", "--json", "--as-of")
+    shown = ok(patron_here(*asked, "1997-09-30T12:00:00", cwd=tmp_path))
+    by_date = ok(patron_here(*asked, "1997-09-30", cwd=tmp_path))
+    assert shown == by_date and shown["as_of"] == "1997-09-30"
+    refused = patron_here(*asked, "1997-02-30", cwd=tmp_path)
+    assert refused.returncode == 2  # a usage error, as the command line reports them
+    assert "--as-of '1997-02-30' is not a date such as 2024-12-31" in refused.stderr
