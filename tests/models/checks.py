@@ -19,12 +19,19 @@ def assert_gradient(model: Model, params: np.ndarray, data: dict[str, np.ndarray
 
 
 def assert_hessian(
-    model: Model, params: np.ndarray, data: dict[str, np.ndarray], w: np.ndarray
+    model: Model,
+    params: np.ndarray,
+    data: dict[str, np.ndarray],
+    w: np.ndarray,
+    *,
+    step: float = 1e-6,
 ) -> None:
-    """The analytic weighted Hessian equals central differences of the weighted gradient."""
+    """The analytic weighted Hessian equals central differences of the weighted gradient, taken
+    ``step`` (relative) either side: a gradient that is itself a sum over quadrature nodes
+    rounds at 1e-14 or so, which a smaller step's differences would magnify."""
     hessian = model.hessian_rows(params, dict(data), w)
     assert np.array_equal(hessian, hessian.T)
-    for k, h in enumerate(1e-6 * params):
+    for k, h in enumerate(step * params):
         step = np.eye(len(params))[k] * h
         up = w @ model.loglik_rows(params + step, dict(data))[1]
         down = w @ model.loglik_rows(params - step, dict(data))[1]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cdnow_data import cdnow_weeks
-from checks import assert_gradient
+from checks import assert_gradient, assert_hessian, assert_summed
 from scipy.integrate import quad
 from scipy.special import gammaln, hyp2f1
 from scipy.stats import gamma
@@ -81,12 +81,20 @@ def test_extreme_customers_match_high_precision(params: list[float], expected: l
     assert np.all(np.isfinite(grad))
 
 
-def test_gradient_matches_finite_differences() -> None:
-    data = customer_data(
-        [0, 0, 1, 5, 300, 300], [0, 0, 2.5, 30, 99, 1], [10, 1000, 20, 40, 100, 100]
-    )
-    for params in ([0.7, 3.0, 1.2, 2.5], [0.55, 10.58, 0.61, 11.67], [2.0, 30.0, 0.4, 0.05]):
-        assert_gradient(ParetoNBDModel(), np.array(params), data)
+# one-timers young and old, a heavy buyer still buying and one long gone, a mid one; the
+# parameters: the CDNOW fit's, and alpha far above and far below beta (the tails' two branches)
+EXTREMES = ([0, 0, 1, 5, 300, 300, 40], [0, 0, 2.5, 30, 99, 1, 1], [10, 1000, 20, 40, 100, 100, 90])
+PARAMS = ([0.7, 3.0, 1.2, 2.5], [0.55, 10.58, 0.61, 11.67], [2.0, 30.0, 0.4, 0.05])
+PARAMS += ([0.3, 0.2, 2.0, 50.0],)
+
+
+@pytest.mark.parametrize("params", PARAMS)
+def test_gradient_and_hessian_match_finite_differences(params: list[float]) -> None:
+    data = customer_data(*EXTREMES)
+    weights = np.array([3.0, 1.0, 1.0, 2.0, 1.0, 1.0, 5.0])
+    assert_gradient(ParetoNBDModel(), np.array(params), data)
+    assert_hessian(ParetoNBDModel(), np.array(params), data, weights, step=1e-4)
+    assert_summed(ParetoNBDModel(), np.array(params), data, weights)
 
 
 def test_probability_alive(fitted: ParetoNBDModel) -> None:

@@ -58,6 +58,9 @@ class Model(ABC):
     """Rows in the sample a fit on many rows starts from (:meth:`_start`); 0: no sample."""
     exact_hessian: ClassVar[bool] = False
     """Whether the model gives its Hessian (:meth:`hessian_rows`); else forward differences."""
+    curved_start: ClassVar[bool] = False
+    """Whether a climb that starts without a sample's curvature starts from the exact one
+    (:meth:`_curvature`, one Hessian): worth it where evaluations are dear."""
     merges_rows: ClassVar[bool] = True
     """Whether a fit first merges equal rows into weighted ones (:func:`_merged`)."""
 
@@ -192,6 +195,8 @@ class Model(ABC):
         # and what matters (no finite optimum, parameters the data leave free) is checked
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             theta, inverse = self._start(data, w, np.log(start))
+            if inverse is None and self.curved_start:
+                inverse = self._curvature(blocks, loglik, theta, w.sum())
             found = self._climb(loglik, w.sum(), theta, inverse, gtol=gtol)
             params, hessian, polished = self._polish(blocks, loglik, np.exp(found.x), steps)
         climbed = found.success or np.max(np.abs(found.jac)) <= 1e-5  # scipy's default: a fit
@@ -233,6 +238,34 @@ class Model(ABC):
             return _forward_hessian(lambda p: loglik(p)[1], params, loglik(params)[1])
         k = len(params)
         return sum((self.hessian_rows(params, *block) for block in blocks), np.zeros((k, k)))
+
+    def _curvature(
+        self, blocks: Blocks, loglik: Likelihood, theta: Array, total: float
+    ) -> Array | None:
+        """BFGS's first inverse Hessian at the log parameters ``theta``: the inverse of the
+        climb's exact curvature there (the penalized log-likelihood's over ``total``, in log
+        parameters), so BFGS takes Newton-like steps from the start instead of learning the
+        curvature over dozens of evaluations. Away from the top the curvature may bend the
+        wrong way in some direction; its eigenvalues' magnitudes keep the steps' scale there
+        (the default start (1, 1, 1, 1) on the demo is such a point). None (the identity)
+        where it is singular or not finite."""
+        params = np.exp(theta)
+        slope = self._penalized(loglik)(params)[1]
+        hessian = self._hessian(blocks, loglik, params) - 2 * self.penalizer * np.eye(len(theta))
+        curvature = -(np.outer(params, params) * hessian + np.diag(params * slope)) / total
+        if not np.all(np.isfinite(curvature)):
+            return None
+        values, vectors = np.linalg.eigh(curvature)
+        values = np.abs(values)
+        if values.min() <= 1e-8 * values.max():
+            return None
+        inverse = (vectors / values) @ vectors.T
+        inverse = (inverse + inverse.T) / 2  # symmetric to the last bit, as BFGS checks
+        try:
+            np.linalg.cholesky(inverse)  # BFGS refuses what is not positive definite
+        except np.linalg.LinAlgError:
+            return None
+        return inverse
 
     def _polish(
         self, blocks: Blocks, loglik: Likelihood, params: Array, steps: int
