@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from patron import acquisition
 from patron.acquisition import read_spend
 from patron.config import CONFIG_FILE, Config, IdentityConfig
-from patron.dates import DateLike, as_day, optional_day
+from patron.arguments import DateLike, as_day, optional_day
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, WorkspaceError
 from patron.experiments.design import Design, exposure_time, parse_variants
@@ -232,7 +232,7 @@ class Workspace:
         return quarantine_rows(self.warehouse.duckdb, limit=limit)
 
     def as_of(self, day: DateLike | None = None, name: str = "as_of") -> date:
-        """``day`` (a date or ISO text, :mod:`patron.dates`), or by default the last purchase
+        """``day`` (a date or ISO text, :mod:`patron.arguments`), or by default the last purchase
         day loaded (metrics never read the clock)."""
         return optional_day(day, name) or last_order_date(self.sales())
 

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console, RenderableType
 from rich.markup import escape
 
-from patron.dates import optional_day
+from patron.arguments import optional_day
 from patron.defaults import ENV_VAR
 from patron.errors import ConvergenceWarning, PatronError
 
@@ -138,7 +138,7 @@ def print_json(data: Any) -> None:
 
 
 def parse_date(value: str | None, option: str = "--as-of") -> date | None:
-    """An ISO date from the command line, or None (:func:`patron.dates.as_day`)."""
+    """An ISO date from the command line, or None (:func:`patron.arguments.as_day`)."""
     return optional_day(value, option)
 
 

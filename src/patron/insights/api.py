@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.dates import DateLike, optional_day
+from patron.arguments import DateLike, optional_day
 from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError
 from patron.experiments.analyze import Question

@@ -21,7 +21,7 @@ from patron.report.model_data import ModelReport, gather_models, scored
 if TYPE_CHECKING:
     import ibis
 
-    from patron.dates import DateLike
+    from patron.arguments import DateLike
     from patron.workspace import Workspace
 
 WINDOW = 365

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     import plotly.graph_objects as go
 
-    from patron.dates import DateLike
+    from patron.arguments import DateLike
     from patron.workspace import Workspace
 
 CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {

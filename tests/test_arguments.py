@@ -1,5 +1,6 @@
-"""Days in the Python API: a date, a datetime or pandas Timestamp, or ISO text give the same
-answers, and anything else is a one-line error naming the parameter."""
+"""Values handed to the Python API: a day as a date, a datetime or pandas Timestamp, or ISO text
+gives the same answers; counts as any kind of integer; names as one string or several; anything
+else is a one-line error naming the parameter."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from cli_support import ok, patron_here
 from patron import Workspace
-from patron.dates import as_day, optional_day
+from patron.arguments import as_day, as_names, as_whole, optional_day
 from patron.errors import InputError
 from patron.samples.cdnow import write_orders
 from workspaces import cdnow_workspace
@@ -57,6 +59,38 @@ def test_what_is_not_a_day_is_refused(value: object, message: str) -> None:
     with pytest.raises(InputError) as raised:
         as_day(value, "as_of")
     assert str(raised.value) == message
+
+
+@given(st.integers(-(2**62), 2**62))
+def test_any_integer_is_a_python_int(value: int) -> None:
+    for given_as in (value, np.int64(value), float(value) if abs(value) < 2**52 else value):
+        whole = as_whole(given_as, "window")
+        assert whole == value and type(whole) is int
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "window must be a whole number, not True"),
+        (7.5, "window must be a whole number, not float 7.5"),
+        ("7", "window must be a whole number, not str '7'"),
+        (None, "window must be a whole number, not NoneType None"),
+    ],
+)
+def test_what_is_not_a_whole_number_is_refused(value: object, message: str) -> None:
+    with pytest.raises(InputError) as raised:
+        as_whole(value, "window")
+    assert str(raised.value) == message
+
+
+def test_one_name_is_one_name_not_its_letters() -> None:
+    assert as_names("Books", "exclude_categories") == ("Books",)
+    assert as_names(["Books", "Toys"], "exclude_categories") == ("Books", "Toys")
+    assert as_names(np.array(["Books"]), "exclude_categories") == ("Books",)
+    with pytest.raises(InputError, match="exclude_categories must hold names"):
+        as_names(["Books", 3], "exclude_categories")
+    with pytest.raises(InputError, match="exclude_categories must be a name or a list"):
+        as_names(3, "exclude_categories")  # type: ignore[arg-type]
 
 
 def test_none_leaves_the_default_to_the_caller() -> None:
