@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from patron import Workspace, clv
-from patron.errors import InputError
-from patron.models import BetaGeoModel
+from patron.errors import InputError, did_you_mean
+from patron.models import BetaGeoModel, GammaGammaModel, ShiftedBetaGeoModel
 
 ORDERS = (
     "order_id,customer_id,ordered_at,revenue,status,return_of\n"
@@ -86,6 +86,64 @@ def test_unknown_time_unit_and_model(ws: Workspace) -> None:
         ws.customer_summary(calibration_end=END, time_unit="weeks")
     with pytest.raises(InputError, match="did you mean 'bgnbd'"):
         ws.fit("bgnb", calibration_end=END)
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("BGNBD", "bgnbd"),
+        ("BG/NBD", "bgnbd"),
+        ("bg_nbd", "bgnbd"),
+        ("bg-nbd", "bgnbd"),
+        ("pareto", "pnbd"),
+        ("Pareto_NBD", "pnbd"),
+        ("paretonbd", "pnbd"),
+        ("PNBD", "pnbd"),
+        ("gamma_gamma", "gg"),
+        ("GammaGamma", "gg"),
+        ("mbg_nbd", "mbgnbd"),
+        ("bg_bb", "bgbb"),
+        (BetaGeoModel, "bgnbd"),
+        *((name, name) for name in clv.MODELS),  # the CLI's names
+    ],
+)
+def test_a_model_by_any_obvious_name(name: object, meant: str) -> None:
+    assert clv.model_name(name) == meant
+    assert clv.model_spec(name) is clv.MODELS[meant]
+
+
+def test_an_unknown_model_lists_every_name(ws: Workspace) -> None:
+    every = "; the models are bgnbd, pnbd, mbgnbd, gg, bgbb$"
+    with pytest.raises(InputError, match=every):
+        ws.fit("weibull", calibration_end=END)
+    with pytest.raises(InputError, match=f"unknown model ShiftedBetaGeoModel{every}"):
+        clv.model_spec(ShiftedBetaGeoModel)  # a class, not a name: no TypeError
+    with pytest.raises(InputError, match="survivors"):
+        clv.model_spec("sbg")
+    assert ws.fit(BetaGeoModel, calibration_end=END).params_ == ws.fit(calibration_end=END).params_
+
+
+def test_did_you_mean_takes_anything() -> None:
+    assert did_you_mean(BetaGeoModel, ["bgnbd"]) == ""
+    assert did_you_mean(7, [8, "week"]) == ""
+    assert did_you_mean("bgnb", clv.MODELS) == " (did you mean 'bgnbd'?)"
+
+
+def test_a_history_where_everyone_was_just_acquired_has_nothing_to_fit(ws: Workspace) -> None:
+    # by 2024-01-01 only A has bought, on that very day: T = 0, a likelihood of 1 whatever
+    # the parameters, which a fit returned as r = alpha = a = b = 1 without a word
+    with pytest.raises(InputError, match="every customer's T is 0"):
+        ws.fit(calibration_end=date(2024, 1, 1))
+
+
+def test_gamma_gamma_scores_the_workspaces_own_summary(ws: Workspace) -> None:
+    # B's monetary_value is empty (no repeat purchase): read as 0, it scores the mean
+    rows = ws.customer_summary(calibration_end=END).to_pyarrow()
+    frequency, spend = clv.column(rows, "frequency"), clv.column(rows, "monetary_value")
+    assert np.isnan(spend).any()
+    fitted = GammaGammaModel.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+    expected = fitted.conditional_expected_average_profit(frequency, spend)
+    assert expected[frequency == 0] == pytest.approx(6.25 * 15.44 / 2.74)
 
 
 SUMMARY_ERRORS = [

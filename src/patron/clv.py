@@ -16,6 +16,7 @@ rows reach Python, so the fit costs what the distinct histories cost.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +27,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, LooseFitWarning, did_you_mean
 from patron.metrics.occasions import Sales, occasions
 from patron.models import (
     BetaGeoBetaBinomModel,
@@ -67,10 +68,35 @@ HISTORY_MODELS = ("bgnbd", "pnbd", "mbgnbd")
 """The continuous-time purchase models: same data, so their log-likelihoods and BICs compare."""
 
 
-def model_spec(name: str) -> ModelSpec:
-    if name not in MODELS:
-        raise InputError(f"unknown model {name!r}{did_you_mean(name, list(MODELS))}")
-    return MODELS[name]
+MODEL_ALIASES = {"pareto": "pnbd", "paretonbd": "pnbd", "gammagamma": "gg"}
+"""Other spellings of the models' names, once lowercased and without ``_``, ``-``, ``/`` or
+spaces (so "BG/NBD", "bg_nbd" and "MBG-NBD" need no entry)."""
+
+
+def model_name(name: object) -> str:
+    """The name in :data:`MODELS` of the model ``name`` means: any case, with or without
+    separators, a few aliases ("pareto", "gamma_gamma"), or the model class itself."""
+    if isinstance(name, type):
+        named = [key for key, spec in MODELS.items() if spec.make is name]
+        if named:
+            return named[0]
+    key = "".join(c for c in str(name).lower() if c not in "_-/ ")
+    key = MODEL_ALIASES.get(key, key)
+    if key in MODELS:
+        return key
+    if key == "sbg":
+        raise InputError(
+            "sbg fits a cohort's survivors, not purchase histories: "
+            "ShiftedBetaGeoModel().fit(...) or `patron fit --model sbg --survival ...`"
+        )
+    shown = name.__name__ if isinstance(name, type) else repr(name)
+    hint = did_you_mean(key, MODELS)
+    raise InputError(f"unknown model {shown}{hint}; the models are {', '.join(MODELS)}")
+
+
+def model_spec(name: object) -> ModelSpec:
+    """How to fit the model ``name`` means (:func:`model_name`)."""
+    return MODELS[model_name(name)]
 
 
 def customer_summary(
@@ -119,10 +145,11 @@ def fit_rows(model: str, rows: pa.Table, *, penalizer: float = 0.0) -> Model:
     spec = model_spec(model)
     if rows.num_rows == 0:
         raise InputError("no customers to fit on: is the calibration end before the first order?")
-    # a customer without repeat purchases has no mean repeat spend; Gamma-Gamma leaves them out
-    arrays = [np.nan_to_num(column(rows, name)) for name in spec.columns]
+    arrays = [column(rows, name) for name in spec.columns]  # Gamma-Gamma reads NaN spend
     count = column(rows, "count") if "count" in rows.column_names else None
-    fitted: Model = spec.make(penalizer=_penalty(penalizer)).fit(*arrays, weights=count)
+    with warnings.catch_warnings():  # the commands report unidentified() in their own words
+        warnings.simplefilter("ignore", LooseFitWarning)
+        fitted: Model = spec.make(penalizer=_penalty(penalizer)).fit(*arrays, weights=count)
     return fitted
 
 

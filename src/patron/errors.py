@@ -68,11 +68,23 @@ class ConvergenceError(PatronError, ArithmeticError):
     """An optimizer found no finite likelihood: the model does not fit these data."""
 
 
-class ConvergenceWarning(UserWarning):
+class PatronWarning(UserWarning):
+    """Something the user should know that does not stop the command: one line, no traceback."""
+
+
+class ConvergenceWarning(PatronWarning):
     """A fit not to be trusted: its optimizer stopped short, or the data leave parameters free."""
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return ' (did you mean X?)' for the closest choice, or '' when nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+class LooseFitWarning(ConvergenceWarning):
+    """A fit whose data leave some parameters free (no finite standard error). The workspace's
+    commands say so in their own words (:func:`patron.clv.unidentified`, which finds these and
+    more), so they silence this one."""
+
+
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """Return ' (did you mean X?)' for the closest choice, or '' when nothing is close.
+    Never raises: it runs while another error is being reported, whatever the user passed
+    (a class for a name, a number), so both sides are compared as text."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -67,6 +67,7 @@ def predictions(
     """``summary`` (one row per customer) with the predictions of the module docstring; the
     purchase model is fitted with the L2 ``penalizer`` (see ``patron fit --penalizer``)."""
     horizon.check()
+    model = clv.model_name(model)
     if model not in clv.HISTORY_MODELS:
         raise InputError(f"--model must be one of {', '.join(clv.HISTORY_MODELS)} to predict")
     rows = clv.unique_rows(summary)
@@ -266,6 +267,7 @@ def scores(
     penalizer: float = 0.0,
 ) -> Table:
     """One row per customer of ``summary``: ``predictions`` with ``for_customers``' fields."""
+    model = clv.model_name(model)  # "PNBD", "pareto": the stored rows name it as patron does
     scored = predictions(summary, horizon, model=model, penalizer=penalizer)
     return for_customers(scored, as_of=as_of, time_unit=time_unit, model=model, horizon=horizon)
 

@@ -22,8 +22,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patron.errors import ConvergenceWarning
-from patron.models import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
+from patron.errors import ConvergenceWarning, InputError, LooseFitWarning
+from patron.models import (
+    BetaGeoBetaBinomModel,
+    BetaGeoModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+    ShiftedBetaGeoModel,
+)
 from patron.models.base import Model
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -44,10 +50,40 @@ def test_a_fit_that_runs_off_to_infinity_prints_no_numpy_warnings(model: type[Mo
 
 def test_a_fit_whose_likelihood_rises_toward_infinity_ends_at_its_best_finite_point() -> None:
     rows = (STILL_BUYING[name].to_numpy() for name in ("frequency", "recency", "T"))
-    with pytest.warns(ConvergenceWarning, match="rose toward an infinite parameter"):
+    with (
+        pytest.warns(LooseFitWarning, match="do not pin down r, alpha"),
+        pytest.warns(ConvergenceWarning, match="rose toward an infinite parameter"),
+    ):
         fitted = BetaGeoModel().fit(*rows, weights=STILL_BUYING["count"].to_numpy())
     assert fitted.n_customers_ == 600 and np.isfinite(fitted.loglik_)
     params = fitted.params_
     assert params["r"] > 1e6 and params["r"] / params["alpha"] == pytest.approx(0.08, abs=0.01)
     alive = fitted.probability_alive([0, 2], [0, 10], [20, 20])
     assert np.all((alive >= 0) & (alive <= 1))
+
+
+@pytest.mark.parametrize(
+    ("model", "rows"),
+    [
+        (BetaGeoModel, ([0, 0], [0, 0], [0, 0])),
+        (ParetoNBDModel, ([0, 0], [0, 0], [0, 0])),
+        (BetaGeoModel, ([0, 1], [0, 2], [0, 5])),  # the one observed row weighs nothing
+        (BetaGeoBetaBinomModel, ([0, 0], [0, 0], [0, 0])),
+    ],
+)
+def test_customers_observed_for_no_time_leave_nothing_to_fit(
+    model: type[Model], rows: tuple[list[int], ...]
+) -> None:
+    # the likelihood is 1 whatever the parameters: a fit returned its start as estimates
+    with pytest.raises(InputError, match=r"every customer's (T|n_periods) is 0"):
+        model().fit(*rows, weights=[4, 0])
+
+
+def test_contracts_observed_for_no_period_leave_nothing_to_fit() -> None:
+    with pytest.raises(InputError, match="every customer's periods is 0"):
+        ShiftedBetaGeoModel().fit([0, 0], churned=[False, False])
+
+
+def test_a_fit_without_finite_standard_errors_says_so() -> None:
+    with pytest.warns(ConvergenceWarning, match="do not pin down gamma"):
+        BetaGeoBetaBinomModel().fit([0, 1, 3, 6], [0, 2, 5, 6], 6)

@@ -56,6 +56,22 @@ def test_weighted_unique_rows_fit_like_the_expanded_customers(
     assert weighted.n_customers_ == expanded.n_customers_ == np.sum(counts[frequency > 0])
 
 
+def test_a_one_time_buyers_missing_spend_reads_as_zero(
+    cdnow: tuple[np.ndarray, np.ndarray], fitted: GammaGammaModel
+) -> None:
+    # Workspace.customer_summary leaves a one-time buyer's mean repeat spend empty (NaN)
+    frequency, monetary = cdnow
+    missing = np.where(frequency == 0, np.nan, monetary)
+    assert GammaGammaModel().fit(frequency, missing).params_ == fitted.params_
+    expected = fitted.conditional_expected_average_profit(frequency, missing)
+    assert expected == pytest.approx(fitted.conditional_expected_average_profit(*cdnow))
+    assert spend_frequency_correlation(frequency, missing) == pytest.approx(
+        spend_frequency_correlation(*cdnow)
+    )
+    with pytest.raises(InputError, match="monetary_value"):  # a repeat buyer's NaN is an error
+        fitted.conditional_expected_average_profit([0, 2], [np.nan, np.nan])
+
+
 def test_gradient_matches_finite_differences(cdnow: tuple[np.ndarray, np.ndarray]) -> None:
     frequency, monetary = cdnow
     repeat = frequency > 0

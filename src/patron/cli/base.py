@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from patron.arguments import optional_day
 from patron.defaults import ENV_VAR
-from patron.errors import ConvergenceWarning, PatronError
+from patron.errors import PatronError, PatronWarning
 
 if TYPE_CHECKING:
     from patron.workspace import Workspace
@@ -79,7 +79,7 @@ def main_options(
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
     """patron's own warnings as one line on stderr, without Python's file and source line;
     others as Python shows them."""
-    if issubclass(category, ConvergenceWarning):
+    if issubclass(category, PatronWarning):
         err.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
     else:
         _python_showwarning(message, category, *args, **kw)

@@ -101,8 +101,7 @@ def _chosen(model: str, available: tuple[str, ...]) -> tuple[str, ...]:
     from patron import clv
 
     if model != "all":
-        clv.model_spec(model)  # names the unknown model
-        return (model,)
+        return (clv.model_name(model),)  # as patron names it; an unknown one is refused
     return available
 
 
@@ -121,8 +120,9 @@ def _note_unidentified(report: dict[str, Any]) -> None:
     if report["unidentified"]:
         err.print(
             f"[yellow]note:[/yellow] {report['model']}: the data do not pin down "
-            f"{', '.join(report['unidentified'])} (standard error over "
-            f"{clv.UNIDENTIFIED:g}x the estimate); its predictions are unreliable. Fit on more "
+            f"{', '.join(report['unidentified'])} (the likelihood is nearly flat along a "
+            f"direction that moves them: their log's standard error exceeds {clv.UNIDENTIFIED:g}, "
+            "whatever the table's shows); its predictions are unreliable. Fit on more "
             "customers or a longer history, or pass --penalizer 0.001 (or more).",
             markup=True,
             highlight=False,

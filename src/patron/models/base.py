@@ -18,13 +18,21 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from itertools import pairwise
+from numbers import Real
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 from scipy.special import zeta
 
-from patron.errors import ConvergenceError, ConvergenceWarning, InputError, NotFittedError
+from patron.arguments import as_whole
+from patron.errors import (
+    ConvergenceError,
+    ConvergenceWarning,
+    InputError,
+    LooseFitWarning,
+    NotFittedError,
+)
 
 Array = np.ndarray
 Likelihood = Callable[[Array], tuple[float, Array]]  # parameters -> value and gradient
@@ -63,9 +71,13 @@ class Model(ABC):
     (:meth:`_curvature`, one Hessian): worth it where evaluations are dear."""
     merges_rows: ClassVar[bool] = True
     """Whether a fit first merges equal rows into weighted ones (:func:`_merged`)."""
+    observed: ClassVar[tuple[str, str] | None] = None
+    """The data column of each customer's time observed and its argument's name, as
+    (``T``, ``T``): where it is 0 for everyone the likelihood is 1 whatever the parameters,
+    and a fit would return its starting values as if they were estimates."""
 
     def __init__(self, *, penalizer: float = 0.0) -> None:
-        self.penalizer = penalizer
+        self.penalizer = _penalty(penalizer)
 
     @classmethod
     def from_params(cls, params: dict[str, float]) -> Self:
@@ -185,8 +197,7 @@ class Model(ABC):
         w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
         if self.merges_rows:
             data, w = _merged(data, w)
-        if not w.sum() > 0:
-            raise InputError(f"{type(self).__name__} needs at least one customer to fit on")
+        self._check_observed(data, w)
         blocks = _blocks(data, w, self.block_rows)
         loglik = self._likelihood(blocks)
         gtol, steps = (1e-5, 3) if self.exact_hessian else (1e-8, 1)
@@ -200,16 +211,41 @@ class Model(ABC):
             found = self._climb(loglik, w.sum(), theta, inverse, gtol=gtol)
             params, hessian, polished = self._polish(blocks, loglik, np.exp(found.x), steps)
         climbed = found.success or np.max(np.abs(found.jac)) <= 1e-5  # scipy's default: a fit
-        if not (climbed or polished):
-            name = type(self).__name__
-            warnings.warn(f"{name}: {found.message}", ConvergenceWarning, stacklevel=3)
         self._params = params
         self._loglik = loglik(params)[0]
         self._information = -hessian
         self._cov = _inverse(hessian)
         self._n_customers = w.sum()
         self._unique_rows = len(w)
+        self._warn_doubts(None if climbed or polished else found.message)
         return self
+
+    def _check_observed(self, data: dict[str, Array], w: Array) -> None:
+        """Refuse a fit with nothing to fit on: no customers, or none observed for any time."""
+        name = type(self).__name__
+        if not w.sum() > 0:
+            raise InputError(f"{name} needs at least one customer to fit on")
+        if self.observed and not np.any((data[self.observed[0]] > 0) & (w > 0)):
+            column = self.observed[1]
+            raise InputError(
+                f"{name}: every customer's {column} is 0 (observed for no time yet), so there is "
+                "nothing to fit; use a later calibration end or a longer history"
+            )
+
+    def _warn_doubts(self, unconverged: str | None) -> None:
+        """Say when a fit is not to be trusted: the climb stopped short (``unconverged``, the
+        optimizer's message; a ConvergenceWarning), or the standard errors are not finite, the
+        data leaving a direction flat (a LooseFitWarning)."""
+        name = type(self).__name__
+        if unconverged:
+            warnings.warn(f"{name}: {unconverged}", ConvergenceWarning, stacklevel=4)
+        loose = [k for k, v in self.std_errors_.items() if not np.isfinite(v)]
+        if loose:
+            message = (
+                f"{name}: the data do not pin down {', '.join(loose)} (no finite standard "
+                "error); fit on more customers or a longer history, or pass a penalizer"
+            )
+            warnings.warn(message, LooseFitWarning, stacklevel=4)
 
     def _likelihood(self, blocks: Blocks) -> Likelihood:
         """The weighted log-likelihood and its gradient as a function of the parameters, summed
@@ -365,6 +401,14 @@ class Model(ABC):
         except (ConvergenceError, np.linalg.LinAlgError):
             return theta, None
         return found.x, inverse
+
+
+def _penalty(value: object) -> float:
+    """The L2 penalty as a float, refused unless finite and 0 or more: a negative one rewards
+    large parameters, and the climb ran off to r = 8e41 without a word."""
+    if isinstance(value, bool) or not (isinstance(value, Real) and 0 <= float(value) < np.inf):
+        raise InputError(f"penalizer must be a finite number, 0 (none) or more, not {value!r}")
+    return float(value)
 
 
 def _saved_kind(saved: object, asked: type[Model]) -> type[Model]:
@@ -577,11 +621,55 @@ def trigamma(values: object) -> Array:
     return np.asarray(zeta(2, values))
 
 
-def as_array(values: object, name: str, *, integer: bool = False) -> Array:
-    """A 1-d float array of finite, non-negative values, or an InputError naming ``name``."""
-    array = np.asarray(values, dtype=float)
-    if array.ndim != 1 or not np.all(np.isfinite(array)) or np.any(array < 0):
+def as_array(values: object, name: str, *, integer: bool = False, rows: int | None = None) -> Array:
+    """A 1-d float array of finite, non-negative values (:func:`floats`), or an InputError
+    naming ``name``."""
+    array = floats(values, name, rows=rows)
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise InputError(f"{name} must be a list of finite, non-negative numbers")
     if integer and np.any(array != np.round(array)):
         raise InputError(f"{name} must be whole numbers")
     return array
+
+
+def floats(values: object, name: str, *, rows: int | None = None) -> Array:
+    """``values`` as a 1-d float array: a single number is one customer, or ``rows`` of them
+    when given (one n for everyone), so a question about one customer needs no list. A 2-d
+    array is refused with a hint: pandas' ``df.T`` is the transpose, not the T column."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a list of numbers") from None
+    if array.ndim > 1:
+        hint = " (df.T is the transpose)" if name == "T" else ""
+        raise InputError(
+            f"{name} must be a list of numbers, got a {array.ndim}-D array; "
+            f"pass one column, such as df[{name!r}]{hint}"
+        )
+    if array.ndim == 0:
+        return np.full(1 if rows is None else rows, float(array))
+    return array
+
+
+def row_count(**columns: Any) -> int:
+    """How many rows ``columns`` (a model's per-customer arguments) stand for: the length the
+    lists among them share, 1 when all are single numbers. Only a single number stands for
+    every row (:func:`floats`); lists of other lengths are an InputError."""
+    try:
+        shapes = [np.shape(values) for values in columns.values()]
+    except ValueError:  # a ragged list
+        raise InputError(f"{', '.join(columns)} must be lists of numbers") from None
+    lengths = {shape[0] for shape in shapes if len(shape) == 1}
+    if len(lengths) > 1:
+        *most, last = columns
+        raise InputError(f"{', '.join(most)} and {last} must have the same length")
+    return lengths.pop() if lengths else 1
+
+
+def as_count(value: object, name: str) -> int:
+    """A non-negative whole number of periods or purchases (numpy's integers too), or an
+    InputError naming ``name``."""
+    count = as_whole(value, name)
+    if count < 0:
+        raise InputError(f"{name} must be 0 or more, not {count}")
+    return count

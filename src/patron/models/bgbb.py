@@ -25,7 +25,7 @@ import numpy as np
 from scipy.special import betaln, digamma, logsumexp
 
 from patron.errors import InputError
-from patron.models.base import SCRATCH_BYTES, Array, Model, as_array
+from patron.models.base import SCRATCH_BYTES, Array, Model, as_array, as_count, row_count
 
 
 class BetaGeoBetaBinomModel(Model):
@@ -40,10 +40,13 @@ class BetaGeoBetaBinomModel(Model):
     """A row costs one term per opportunity after its last purchase (up to 156 on three years
     of weeks), so a fit on 8,192 rows or more starts from a sample of about 2,048."""
 
+    observed: ClassVar[tuple[str, str] | None] = ("n", "n_periods")
+
     def fit(
         self, frequency: object, recency: object, n_periods: object, *, weights: object = None
     ) -> Self:
-        """Fit on per-customer (or unique, weighted) rows of frequency, recency and n."""
+        """Fit on per-customer (or unique, weighted) rows of frequency, recency and n (one
+        number: the same n for everyone, as for a cohort)."""
         data = opportunity_data(frequency, recency, n_periods)
         w = None if weights is None else as_array(weights, "weights")
         return self._fit(data, w, start=np.ones(4))
@@ -85,7 +88,7 @@ class BetaGeoBetaBinomModel(Model):
         """
         params = np.asarray(self._fitted("_params"))
         alpha, beta, gamma, delta = params
-        steps = np.arange(1, _whole(n_star, "n_star") + 1)
+        steps = np.arange(1, as_count(n_star, "n_star") + 1)
         d = opportunity_data(frequency, recency, n_periods)
         x, n = d["x"], d["n"]
         reach = logsumexp(betaln(gamma, delta + n[:, None] + steps), axis=1)
@@ -198,21 +201,12 @@ def _slopes(
     ]
 
 
-def _whole(value: float, name: str) -> int:
-    """A non-negative whole number, or an InputError naming ``name``."""
-    number = float(value)
-    if not (number >= 0 and number.is_integer()):
-        raise InputError(f"{name} must be a non-negative whole number")
-    return int(number)
-
-
 def opportunity_data(frequency: object, recency: object, n_periods: object) -> dict[str, Array]:
     """Validated (x, t_x, n) arrays of whole numbers: x <= t_x <= n, t_x = 0 exactly when x = 0."""
-    x = as_array(frequency, "frequency", integer=True)
-    t_x = as_array(recency, "recency", integer=True)
-    n = as_array(n_periods, "n_periods", integer=True)
-    if not len(x) == len(t_x) == len(n):
-        raise InputError("frequency, recency and n_periods must have the same length")
+    rows = row_count(frequency=frequency, recency=recency, n_periods=n_periods)
+    x = as_array(frequency, "frequency", integer=True, rows=rows)
+    t_x = as_array(recency, "recency", integer=True, rows=rows)
+    n = as_array(n_periods, "n_periods", integer=True, rows=rows)
     if np.any(x > t_x) or np.any(t_x > n) or np.any((x == 0) != (t_x == 0)):
         raise InputError(
             "need frequency <= recency <= n_periods, with recency 0 exactly when frequency is 0"

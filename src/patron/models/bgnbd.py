@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
 
-from patron.models.base import Array, levels, trigamma, weighted_levels
+from patron.models.base import Array, as_count, levels, trigamma, weighted_levels
 from patron.models.history import HistoryModel, customer_data
 
 
@@ -138,10 +138,11 @@ class BetaGeoModel(HistoryModel):
 
     def expected_purchases(self, t: object) -> Array:
         """E[X(t)]: expected purchases of a new customer in a period of length t (eq. 7), the
-        conditional expectation of a customer seen only at their first purchase."""
+        conditional expectation of a customer seen only at their first purchase. A number for
+        a single t, as Pareto/NBD's gives it."""
         t = np.asarray(t, dtype=float)
         zero = np.zeros(max(t.size, 1))
-        return self.conditional_expected_purchases(t, zero, zero, zero).reshape(t.shape)
+        return self.conditional_expected_purchases(t, zero, zero, zero).reshape(t.shape)[()]
 
     def probability_of_purchases(
         self, n: int, t: float, frequency: object, recency: object, T: object
@@ -156,6 +157,7 @@ class BetaGeoModel(HistoryModel):
         already gone makes none.
         """
         r, alpha, a, b = self._fitted("_params")
+        n = as_count(n, "n")
         d = customer_data(frequency, recency, T)
         rx, b_post = r + d["x"], b + d["x"] + self.first_purchase_dropout
         stay = np.log(alpha + d["T"]) - np.log(alpha + d["T"] + t)  # log P(no arrival) share

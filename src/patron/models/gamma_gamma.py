@@ -21,7 +21,16 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array, levels, trigamma, weighted_levels
+from patron.models.base import (
+    Array,
+    Model,
+    as_array,
+    floats,
+    levels,
+    row_count,
+    trigamma,
+    weighted_levels,
+)
 
 
 class GammaGammaModel(Model):
@@ -158,11 +167,16 @@ def _spend_terms(data: dict[str, Array]) -> tuple[Array, Array, Array]:
 
 
 def spend_data(frequency: object, monetary_value: object) -> dict[str, Array]:
-    """Validated (x, mbar) arrays: whole x, and mbar > 0 wherever x > 0."""
-    x = as_array(frequency, "frequency", integer=True)
-    m = as_array(monetary_value, "monetary_value")
-    if len(x) != len(m):
-        raise InputError("frequency and monetary_value must have the same length")
+    """Validated (x, mbar) arrays: whole x, and mbar > 0 wherever x > 0.
+
+    A one-time buyer has no mean repeat spend: their missing (NaN) ``monetary_value``, as
+    ``Workspace.customer_summary`` gives it, reads as 0 (lifetimes' convention). Such rows are
+    left out of a fit and score the population mean; NaN for a repeat customer is an error.
+    """
+    n = row_count(frequency=frequency, monetary_value=monetary_value)
+    x = as_array(frequency, "frequency", integer=True, rows=n)
+    m = floats(monetary_value, "monetary_value", rows=n)
+    m = as_array(np.where((x == 0) & np.isnan(m), 0.0, m), "monetary_value")
     if np.any((x > 0) & (m <= 0)):
         raise InputError("monetary_value must be positive for customers with repeat transactions")
     return {"x": x, "m": m}

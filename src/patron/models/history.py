@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array, distinct_rows
+from patron.models.base import Array, Model, as_array, as_count, distinct_rows, row_count
 
 
 class HistoryModel(Model):
@@ -18,6 +18,8 @@ class HistoryModel(Model):
     In all three, purchases of a customer alive at T follow a Poisson process whose rate has
     the posterior Gamma(r + x, alpha + T), which gives the timing predictions shared here.
     """
+
+    observed: ClassVar[tuple[str, str] | None] = ("T", "T")
 
     def fit(self, frequency: object, recency: object, T: object, *, weights: object = None) -> Self:
         """Fit on per-customer (or unique, weighted) rows of frequency, recency and T."""
@@ -61,7 +63,8 @@ class HistoryModel(Model):
         Gamma(r + x, alpha + T) rate mixes into. Read it with P(alive)."""
         params = self.params_
         r, alpha = params["r"], params["alpha"]
-        x, big_t = as_array(frequency, "frequency"), as_array(T, "T")
+        n = row_count(frequency=frequency, T=T)
+        x, big_t = as_array(frequency, "frequency", rows=n), as_array(T, "T", rows=n)
         return (alpha + big_t) * np.expm1(np.log(2) / (r + x))
 
     def forecast(self, t: float, frequency: object, recency: object, T: object) -> Array:
@@ -95,7 +98,7 @@ class HistoryModel(Model):
         (a horizon of 100,000 periods in one matrix took 14 GB).
         """
         d = customer_data(frequency, recency, T)
-        steps = np.arange(periods + 1, dtype=float)[:, None]
+        steps = np.arange(as_count(periods, "periods") + 1, dtype=float)[:, None]
         discount = (1 + rate) ** -steps
 
         def per_pair(t: Array, x: Array, big_t: Array) -> Array:
@@ -144,12 +147,12 @@ def per_distinct_history(
 
 
 def customer_data(frequency: object, recency: object, T: object) -> dict[str, Array]:
-    """Validated (x, t_x, T) arrays: whole x, 0 <= t_x <= T, t_x = 0 when x = 0."""
-    x = as_array(frequency, "frequency", integer=True)
-    t_x = as_array(recency, "recency")
-    big_t = as_array(T, "T")
-    if not len(x) == len(t_x) == len(big_t):
-        raise InputError("frequency, recency and T must have the same length")
+    """Validated (x, t_x, T) arrays: whole x, 0 <= t_x <= T, t_x = 0 when x = 0; a single
+    number stands for every row (:func:`~patron.models.base.row_count`)."""
+    n = row_count(frequency=frequency, recency=recency, T=T)
+    x = as_array(frequency, "frequency", integer=True, rows=n)
+    t_x = as_array(recency, "recency", rows=n)
+    big_t = as_array(T, "T", rows=n)
     if np.any(t_x > big_t * (1 + 1e-12)):
         raise InputError("recency cannot exceed T (the time since the first purchase)")
     return {"x": x, "t_x": t_x, "T": big_t}

@@ -38,7 +38,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
-from patron.models.base import SCRATCH_BYTES, Array, distinct_rows
+from patron.models.base import SCRATCH_BYTES, Array, as_count, distinct_rows
 from patron.models.history import HistoryModel, customer_data, per_distinct_history
 
 _NODES = 128  # trapezoid nodes per tail integral
@@ -143,6 +143,7 @@ class ParetoNBDModel(HistoryModel):
         makes none.
         """
         r, alpha, s, beta = self._fitted("_params")
+        n = as_count(n, "n")
         d = customer_data(frequency, recency, T)
         rx, a, b = r + d["x"], alpha + d["T"], beta + d["T"]
         nodes, weights = np.polynomial.legendre.leggauss(64)

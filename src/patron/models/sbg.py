@@ -24,13 +24,14 @@ import numpy as np
 from scipy.special import betaln, digamma
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array
+from patron.models.base import Array, Model, as_array, as_count, row_count
 
 
 class ShiftedBetaGeoModel(Model):
     """sBG: ``alpha``, ``beta`` of the churn probability's Beta distribution."""
 
     param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta")
+    observed: ClassVar[tuple[str, str] | None] = ("t", "periods")
 
     def fit(self, periods: object, *, churned: object, weights: object = None) -> Self:
         """Fit on lifetimes: churned in period ``periods`` (``churned`` true) or still active
@@ -77,9 +78,9 @@ class ShiftedBetaGeoModel(Model):
         paper's segments.
         """
         alpha, beta = self._fitted("_params")
-        if not (float(periods).is_integer() and periods >= 0) or not discount >= 0:
-            raise InputError("periods must be a whole number and discount non-negative")
-        t = np.arange(int(periods))
+        if not discount >= 0:
+            raise InputError(f"discount must be 0 or more, not {discount!r}")
+        t = np.arange(as_count(periods, "periods"))
         log_terms = betaln(alpha, beta + t) - betaln(alpha, beta) - t * np.log1p(discount)
         return float(np.exp(log_terms).sum())
 
@@ -101,10 +102,9 @@ def from_survivors(alive_counts: object) -> tuple[Array, Array, Array]:
 
 def lifetime_data(periods: object, churned: object) -> dict[str, Array]:
     """Validated (t, churned) arrays: whole t, churned 0 or 1, t >= 1 where churned."""
-    t = as_array(periods, "periods", integer=True)
-    c = as_array(churned, "churned", integer=True)
-    if len(t) != len(c):
-        raise InputError("periods and churned must have the same length")
+    n = row_count(periods=periods, churned=churned)
+    t = as_array(periods, "periods", integer=True, rows=n)
+    c = as_array(churned, "churned", integer=True, rows=n)
     if np.any(c > 1):
         raise InputError("churned must be true or false")
     if np.any(t[c == 1] < 1):
