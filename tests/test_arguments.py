@@ -5,7 +5,7 @@ else is a one-line error naming the parameter."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from cli_support import ok, patron_here
 from patron import Workspace
 from patron.arguments import as_day, as_names, as_whole, optional_day
-from patron.errors import InputError
+from patron.errors import InputError, NotFoundError, WorkspaceError
+from patron.predictions import Horizon
 from patron.samples.cdnow import write_orders
 from workspaces import cdnow_workspace
 
@@ -174,3 +175,103 @@ def test_the_command_line_reads_days_the_same_way(tmp_path: Path) -> None:
     refused = patron_here(*asked, "1997-02-30", cwd=tmp_path)
     assert refused.returncode == 2  # a usage error, as the command line reports them
     assert "--as-of '1997-02-30' is not a date such as 2024-12-31" in refused.stderr
+
+
+def test_a_customer_key_may_be_an_integer_of_any_kind(ws: Workspace) -> None:
+    key = ws.customer("00001")["customer_key"]  # CDNOW's first customer id
+    by_text = ws.customer(str(key))
+    assert ws.customer(key) == ws.customer(np.int64(key)) == ws.customer(float(key)) == by_text
+    with pytest.raises(InputError, match=r"identifier must be text .* not NoneType"):
+        ws.customer(None)  # type: ignore[arg-type]
+
+
+def test_counts_may_be_numpy_integers(ws: Workspace) -> None:
+    kpis = ws.kpis(as_of=END, window=np.int64(180), early_days=np.int32(60))
+    assert kpis == ws.kpis(as_of=END, window=180, early_days=60)
+    assert type(kpis["window_days"]) is int
+    summary = ws.segment_summary(as_of=END, bins=np.int64(4), window=np.int64(180))
+    assert summary == ws.segment_summary(as_of=END, bins=4, window=180)
+    assert ws.concentration(as_of=END, window=np.int64(90)) == ws.concentration(
+        as_of=END, window=90
+    )
+    with pytest.raises(InputError, match="window must be a whole number, not str '180'"):
+        ws.kpis(window="180")  # type: ignore[arg-type]
+
+
+def test_a_horizon_may_be_a_number_of_periods(ws: Workspace) -> None:
+    by_number = ws.predict(as_of=END, horizon=np.int64(13)).to_pyarrow()
+    assert by_number.equals(ws.predict(as_of=END, horizon=Horizon(periods=13)).to_pyarrow())
+    assert set(by_number.column("horizon").to_pylist()) == {13}
+    with pytest.raises(InputError, match="horizon must be a whole number"):
+        ws.predict(horizon="52")  # type: ignore[arg-type]
+
+
+def test_the_derived_tables_are_tables_of_the_workspace(ws: Workspace) -> None:
+    occasions = ws.table("purchase_occasions")
+    assert (
+        occasions.count().to_pyarrow().as_py() == ws.sales().occasions.count().to_pyarrow().as_py()
+    )
+    with pytest.raises(
+        NotFoundError, match="no table 'customer_predictions' yet: run `patron predict`"
+    ):
+        ws.table("customer_predictions")
+    with pytest.raises(NotFoundError, match="did you mean 'purchase_occasions'"):
+        ws.table("purchase_ocasions")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "period"),
+    [
+        (date(1997, 1, 1), pd.Timestamp("1997-02-10"), "month"),
+        ("1997-01-31", "1997-02-01", "month"),
+        ("1997-1", "1997-2", "month"),
+        (pd.Period("1997-01"), pd.Period("1997-02"), "month"),
+    ],
+)
+def test_a_cohort_is_named_by_its_label_or_a_day_in_it(
+    ws: Workspace, first: object, second: object, period: str
+) -> None:
+    compared = ws.compare_cohorts(first, second, as_of=END, period=period)
+    assert [c["cohort"] for c in compared["cohorts"]] == ["1997-01", "1997-02"]
+    assert compared == ws.compare_cohorts("1997-01", "1997-02", as_of=END)
+
+
+def test_quarters_and_years_read_loosely(ws: Workspace) -> None:
+    quarters = ws.compare_cohorts("1997q1", pd.Period("1997Q1"), as_of=END, period="quarter")
+    assert [c["cohort"] for c in quarters["cohorts"]] == ["1997-Q1", "1997-Q1"]
+    years = ws.compare_cohorts(1997, "1997-06-30", as_of=END, period="year")
+    assert [c["cohort"] for c in years["cohorts"]] == ["1997", "1997"]
+    with pytest.raises(InputError, match="no month cohort '1996-12'"):
+        ws.compare_cohorts(date(1996, 12, 24), "1997-01", as_of=END)
+
+
+def test_bad_windows_and_load_times_are_refused(ws: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--window must be at least 1 day, got 0"):
+        ws.segments(as_of=END, window=0)
+    with pytest.raises(InputError, match="now must be a datetime"):
+        ws.load("orders", [tmp_path / "x.csv"], now="2030-01-01")  # type: ignore[arg-type]
+
+
+def test_a_workspace_open_one_way_is_not_opened_the_other(ws: Workspace) -> None:
+    with pytest.raises(WorkspaceError, match="this process has it open already the other way"):
+        Workspace.open(ws.folder, read_only=True)
+
+
+def test_home_folders_are_expanded_as_a_shell_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, elsewhere = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir(), elsewhere.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(elsewhere)
+    write_orders(home / "data", sample=True)
+    shop = Workspace.init("~/shop", timezone="UTC")
+    try:
+        loaded = shop.load("orders", "~/data/orders.csv", now=datetime(2025, 1, 1, tzinfo=UTC))
+        assert loaded.inserted > 0
+        assert shop.export_customers("~/out/customers.csv") == 2357
+        assert (home / "out" / "customers.csv").is_file()
+        assert Workspace.open("~/shop").folder == home / "shop"
+    finally:
+        shop.close()
+    assert list(elsewhere.iterdir()) == []  # no folder named ~ made here

@@ -12,14 +12,22 @@ stored as bytes.
 
 from __future__ import annotations
 
+import functools
+import numbers
 import operator
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from patron.errors import InputError
 
 DateLike = date | str
 """What a day may be given as (a ``datetime`` is a ``date``)."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def as_day(value: object, name: str) -> date:
@@ -61,16 +69,50 @@ def as_whole(value: object, name: str) -> int:
         raise InputError(f"{name} must be a whole number, not {shown}") from None
 
 
-def as_names(value: str | Iterable[str], name: str) -> tuple[str, ...]:
+def as_real(value: object, name: str) -> float:
+    """``value`` as a Python float: any real number (numpy's too), not a boolean or text."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a number, not {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def as_path(value: object, name: str) -> Path:
+    """A file or folder given as text or a path, ``~`` expanded as a shell would have (a
+    notebook has no shell to do it)."""
+    if isinstance(value, str | os.PathLike):
+        return Path(value).expanduser()
+    raise InputError(f"{name} must be a file path, not {type(value).__name__}")
+
+
+def as_names(value: object, name: str) -> tuple[str, ...]:
     """Names given as one string or a sequence of them: one string is one name, not the
     sequence of its characters."""
     if isinstance(value, str):
         return (value,)
-    try:
-        names = tuple(value)
-    except TypeError:
-        raise InputError(f"{name} must be a name or a list of names, not {value!r}") from None
+    if not isinstance(value, Iterable):
+        raise InputError(f"{name} must be a name or a list of names, not {value!r}")
+    names = tuple(value)
     for item in names:
         if not isinstance(item, str):
             raise InputError(f"{name} must hold names (text), not {item!r}")
     return names
+
+
+def reads(
+    **readers: Callable[[object, str], object],
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A public method's keyword arguments read by ``readers`` (:func:`as_whole`,
+    :func:`as_names`, ...) before it runs; None passes (the method's default applies). One
+    line per method keeps the coercion at the API's edge, where the user's value arrives."""
+
+    def wrap(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            for name, reader in readers.items():
+                if kwargs.get(name) is not None:
+                    kwargs[name] = reader(kwargs[name], name)
+            return method(*args, **kwargs)
+
+        return call
+
+    return wrap

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from patron.arguments import as_real, as_whole
 from patron.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,6 +29,22 @@ class Horizon:
     periods: int = 52
     discount_rate: float = 0.0
     margin: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Plain Python numbers, whatever the caller had (numpy's from a data frame): the
+        settings are echoed in JSON and compared with ``<=``."""
+        object.__setattr__(self, "periods", as_whole(self.periods, "periods"))
+        for name in ("discount_rate", "margin"):
+            object.__setattr__(self, name, as_real(getattr(self, name), name))
+
+    @classmethod
+    def of(cls, horizon: Horizon | int | None) -> Horizon:
+        """``horizon`` as a Horizon: None is the default one, a number its periods."""
+        if horizon is None:
+            return cls()
+        return (
+            horizon if isinstance(horizon, Horizon) else cls(periods=as_whole(horizon, "horizon"))
+        )
 
     def check(self) -> None:
         if not 1 <= self.periods <= MAX_PERIODS:

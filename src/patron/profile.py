@@ -7,7 +7,8 @@ from typing import Any
 
 import duckdb
 
-from patron.errors import NotFoundError
+from patron.arguments import as_whole
+from patron.errors import InputError, NotFoundError
 from patron.identity.normalize import EMAIL_PATTERN
 from patron.identity.phones import normalize_phone
 from patron.sql import rows_as_dicts, scalar
@@ -18,8 +19,12 @@ _ORDER_COLUMNS = (
 )
 
 
-def find_customer_key(con: duckdb.DuckDBPyConnection, identifier: str, *, phone_region: str) -> int:
-    """The key of the person with ``identifier`` (any type: email, phone, id, or the key)."""
+def find_customer_key(
+    con: duckdb.DuckDBPyConnection, identifier: str | int, *, phone_region: str
+) -> int:
+    """The key of the person with ``identifier`` (any type: email, phone, id, or the key, as
+    text or as the integer patron's tables hold, numpy's included)."""
+    identifier = _as_text(identifier)
     candidates = _candidates(identifier.strip(), phone_region)
     for identifier_type, value in candidates:
         key = scalar(
@@ -42,8 +47,22 @@ def find_customer_key(con: duckdb.DuckDBPyConnection, identifier: str, *, phone_
     )
 
 
+def _as_text(identifier: object) -> str:
+    """An identifier as the text it was loaded as: a key read from a table arrives as an
+    integer (or a whole float, from a data frame with gaps), and means its digits."""
+    if isinstance(identifier, str):
+        return identifier
+    try:
+        return str(as_whole(identifier, "identifier"))
+    except InputError:
+        kind = type(identifier).__name__
+        raise InputError(
+            f"identifier must be text (an email, phone or id) or a customer key, not {kind}"
+        ) from None
+
+
 def customer_profile(
-    con: duckdb.DuckDBPyConnection, identifier: str, *, phone_region: str
+    con: duckdb.DuckDBPyConnection, identifier: str | int, *, phone_region: str
 ) -> dict[str, Any]:
     """The 360 profile of the person behind ``identifier``, as plain JSON-ready values."""
     key = find_customer_key(con, identifier, phone_region=phone_region)

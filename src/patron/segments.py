@@ -83,6 +83,8 @@ def customer_segments(
         )
     if not 0 < defect_after < inactive_after:
         raise InputError("defect_after must be positive and below inactive_after")
+    if window < 1:
+        raise InputError(f"--window must be at least 1 day, got {window}")
     base = _history(sales, as_of, window)
     scored = _rfm(base, bins)
     staged = _stage(scored, defect_after, inactive_after, window)

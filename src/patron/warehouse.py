@@ -23,6 +23,7 @@ import duckdb
 from patron.errors import InputError, NotFoundError, WorkspaceError, did_you_mean
 from patron.ingest.contract import SQL_TYPES, TableSpec
 from patron.ingest.contract import TABLES as LOAD_TARGETS
+from patron.predictions import STORED as STORED_PREDICTIONS
 from patron.sql import first_line, tables
 
 if TYPE_CHECKING:
@@ -98,6 +99,11 @@ def _all_tables() -> dict[str, str]:
 
 
 TABLE_NAMES: tuple[str, ...] = tuple(_all_tables())
+DERIVED = {
+    "purchase_occasions": "load orders first",
+    STORED_PREDICTIONS: "run `patron predict` first",
+}
+"""Tables of the data contract that commands write from the others, and what makes them."""
 ENGINE_FILE = "engine.duckdb"
 """The embedded engine's file in a workspace whose warehouse is another backend."""
 PUBLISHED = (
@@ -143,6 +149,12 @@ class Warehouse:
             raise WorkspaceError(
                 f"cannot open the warehouse {self.path}: {first_line(exc)}; "
                 "is another patron command using this workspace?"
+            ) from exc
+        except duckdb.ConnectionException as exc:  # open in this process, the other way
+            mode = "read-only" if read_only else "writable"
+            raise WorkspaceError(
+                f"cannot open the warehouse {self.path} {mode}: this process has it open "
+                "already the other way; close that Workspace first, or open both alike"
             ) from exc
         # A cap on DuckDB's buffer pool: loads spill to disk instead of growing with the file.
         self.duckdb.execute(f"SET memory_limit = '{memory_limit}'")
@@ -194,8 +206,13 @@ class Warehouse:
     def table(self, name: str) -> IbisTable:
         """A table of the data contract as an Ibis expression; the loader's own tables
         (``loads``, ``quarantine``, ...) come from the engine when the warehouse is another."""
+        if name in DERIVED:
+            if not self.has_table(name):
+                raise NotFoundError(f"no table {name!r} yet: {DERIVED[name]}")
+            return self.ibis.table(name)
         if name not in TABLE_NAMES:
-            raise NotFoundError(f"no table {name!r}{did_you_mean(name, TABLE_NAMES)}")
+            known = (*TABLE_NAMES, *DERIVED)
+            raise NotFoundError(f"no table {name!r}{did_you_mean(name, known)}")
         in_engine = self.external and name in ENGINE_ONLY
         return (self.engine if in_engine else self.ibis).table(name)
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from patron import acquisition
 from patron.acquisition import read_spend
+from patron.arguments import DateLike, as_day, as_path, as_whole, optional_day, reads
 from patron.config import CONFIG_FILE, Config, IdentityConfig
-from patron.arguments import DateLike, as_day, optional_day
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, WorkspaceError
 from patron.experiments.design import Design, exposure_time, parse_variants
@@ -101,7 +101,7 @@ class Workspace:
     ) -> Workspace:
         """Create a workspace folder with settings, warehouse tables and operational store
         (``warehouse``, ``store``: URLs, see ``docs/warehouse.md``; default: files inside)."""
-        path = Path(folder)
+        path = as_path(folder, "folder")
         if (path / CONFIG_FILE).exists():
             raise WorkspaceError(f"{path} is already a patron workspace; open it instead")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -138,7 +138,7 @@ class Workspace:
     @classmethod
     def open(cls, folder: str | Path | None = None, *, read_only: bool = False) -> Workspace:
         """Open an existing workspace (default: ``$PATRON_WORKSPACE`` or ``./patron-workspace``)."""
-        path = Path(folder) if folder is not None else default_folder()
+        path = as_path(folder, "folder") if folder is not None else default_folder()
         if not (path / CONFIG_FILE).is_file():
             raise WorkspaceError(
                 f"{path} is not a patron workspace (no {CONFIG_FILE}); "
@@ -165,6 +165,8 @@ class Workspace:
         """
         from patron.ingest.loader import LoadOptions, load
 
+        if now is not None and not isinstance(now, datetime):
+            raise InputError(f"now must be a datetime (the load's time), not {now!r}")
         items = list(sources) if isinstance(sources, list | tuple) else [sources]
         options = LoadOptions(
             mapping=dict(mapping or {}),
@@ -208,7 +210,7 @@ class Workspace:
             return Sales(orders, self.warehouse.ibis.table(OCCASIONS))
         return Sales.of(orders)
 
-    def customer(self, identifier: str) -> dict[str, Any]:
+    def customer(self, identifier: str | int) -> dict[str, Any]:
         """The 360 profile of the person with ``identifier`` (email, phone, any id, or key)."""
         return customer_profile(
             self.warehouse.duckdb, identifier, phone_region=self.config.phone_region
@@ -227,6 +229,7 @@ class Workspace:
             status["unpublished_loads"] = unpublished(self.warehouse.duckdb)
         return status
 
+    @reads(limit=as_whole)
     def quarantine(self, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows that failed validation, newest load first, with file, line, field and reason."""
         return quarantine_rows(self.warehouse.duckdb, limit=limit)
@@ -236,6 +239,7 @@ class Workspace:
         day loaded (metrics never read the clock)."""
         return optional_day(day, name) or last_order_date(self.sales())
 
+    @reads(window=as_whole, early_days=as_whole)
     def kpis(
         self,
         *,
@@ -267,6 +271,7 @@ class Workspace:
         groups = kpi_metrics.kpis(sales, day, window=window, early_days=early_days, by=by)
         return {**head, "groups": groups} if by else {**head, **groups[0]}
 
+    @reads(window=as_whole)
     def concentration(self, *, as_of: DateLike | None = None, window: int = 365) -> list[Any]:
         """The Pareto curve of window revenue over active customers."""
         return kpi_metrics.concentration(self.sales(), self.as_of(as_of), window=window)
@@ -279,7 +284,7 @@ class Workspace:
         return cohort_metrics.cohorts(self.sales(), day, period=period, metric=metric)
 
     def compare_cohorts(
-        self, first: str, second: str, *, as_of: DateLike | None = None, period: str = "month"
+        self, first: object, second: object, *, as_of: DateLike | None = None, period: str = "month"
     ) -> dict[str, Any]:
         """Two cohorts side by side: retention, repeat and cumulative revenue per customer."""
         day = self.as_of(as_of)
@@ -289,6 +294,7 @@ class Workspace:
         """Historical CLV by months since acquisition, per acquisition channel."""
         return cohort_metrics.clv_curves(self.sales(), self.as_of(as_of), period=period)
 
+    @reads(bins=as_whole, window=as_whole)
     def segments(
         self, *, as_of: DateLike | None = None, bins: int = 5, window: int = 365
     ) -> ibis.Table:
@@ -299,6 +305,7 @@ class Workspace:
             return with_predictions(table, self.stored_predictions())
         return table
 
+    @reads(bins=as_whole, window=as_whole)
     def segment_summary(
         self, *, as_of: DateLike | None = None, bins: int = 5, window: int = 365
     ) -> dict[str, Any]:
@@ -312,6 +319,7 @@ class Workspace:
             **summary(table, window=window, dimensions=dimensions),
         }
 
+    @reads(bins=as_whole)
     def segment_migration(
         self,
         start: DateLike,
@@ -361,7 +369,7 @@ class Workspace:
         *,
         as_of: DateLike | None = None,
         time_unit: str = "week",
-        horizon: Horizon | None = None,
+        horizon: Horizon | int | None = None,
         model: str = PREDICT_MODEL,
         store: bool = False,
         penalizer: float = 0.0,
@@ -374,7 +382,7 @@ class Workspace:
         from patron.predict import store as store_predictions
 
         day = self.as_of(as_of)
-        settings = horizon or Horizon()
+        settings = Horizon.of(horizon)
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
 
         def score(table: ibis.Table) -> ibis.Table:
@@ -393,13 +401,14 @@ class Workspace:
             raise InputError("no stored predictions yet: run `patron predict` first")
         return self.warehouse.ibis.table(PREDICTIONS)
 
+    @reads(months=as_whole)
     def acquisition(
         self,
         *,
         as_of: DateLike | None = None,
-        spend: Path | None = None,
+        spend: str | Path | None = None,
         time_unit: str = "week",
-        horizon: Horizon | None = None,
+        horizon: Horizon | int | None = None,
         target_ratio: float = TARGET_RATIO,
         by: str = "channel",
         months: int | None = None,
@@ -411,13 +420,17 @@ class Workspace:
         Options and the spend file are checked before the models are fitted, so a bad one fails
         fast; the models are fitted once, whatever the number of groups.
         """
-        day, settings = self.as_of(as_of), horizon or Horizon()
+        day, settings = self.as_of(as_of), Horizon.of(horizon)
         settings.check()
         acquisition.check_target(target_ratio)
         acquisition.check_by(by, months)
         sales = self.sales()
         plan = acquisition.groups(
-            sales, day, read_spend(spend) if spend else (), by=by, months=months
+            sales,
+            day,
+            () if spend is None else read_spend(as_path(spend, "spend")),
+            by=by,
+            months=months,
         )
         predicted = self.predict(as_of=day, time_unit=time_unit, horizon=settings)
         rows = acquisition.guidance(
@@ -455,8 +468,8 @@ class Workspace:
         self,
         name: str,
         *,
-        audience: str = ALL,
-        variants: str = "control:50,treatment:50",
+        audience: object = ALL,
+        variants: str | dict[str, float] | Sequence[str] = "control:50,treatment:50",
         holdout: float = 0.0,
         salt: str | None = None,
         start: DateLike | None = None,
@@ -464,15 +477,17 @@ class Workspace:
         metric: str = "conversion",
         window: int = 30,
     ) -> dict[str, Any]:
-        """Assign ``audience`` (a segment, ``all``, or a file of identifiers) to ``variants`` by
-        salted hash and record who got what (:mod:`patron.experiments`). ``start`` (default
-        today) is when everyone is exposed; a segment is taken as of the day before. ``metric``
-        and ``window`` (days) declare the goal readouts judge by."""
-        from patron.experiments.audience import is_file, segment_audience
+        """Assign ``audience`` (a segment, ``all``, a file or data frame of identifiers, or a
+        list of them) to ``variants`` (text, ``{name: weight}`` or names) by salted hash, after
+        a ``holdout`` share, and record who got what (:mod:`patron.experiments`). ``start``
+        (default today) is when everyone is exposed; a segment is taken as of the day before.
+        ``metric`` and ``window`` (days) declare the goal readouts judge by."""
+        from patron.experiments.audience import audience_source, segment_audience
         from patron.experiments.create import create, file_audience
         from patron.experiments.outcomes import check_metric
 
         day = optional_day(start, "start") or date.today()
+        label, source = audience_source(audience)
         design = Design(
             name=name,
             variants=parse_variants(variants),
@@ -480,20 +495,20 @@ class Workspace:
             start=day,
             holdout=holdout,
             end=optional_day(end, "end"),
-            audience=audience,
+            audience=label,
             metric=check_metric(metric),
             window_days=window,
         )
         self.warehouse.create_tables()  # workspaces made before experiments existed
         backend = self.warehouse.ibis
         unmatched = None
-        if is_file(audience):
+        if source is not None:
             phones = self.config.phone_region
-            keys, resolved = file_audience(self.warehouse, audience, phone_region=phones)
+            keys, resolved = file_audience(self.warehouse, source, phone_region=phones)
             unmatched = resolved.unmatched
         else:
             segments = self.segments(as_of=min(self.as_of(), day - timedelta(days=1)))
-            keys = segment_audience(segments, self.table("customers"), audience)
+            keys = segment_audience(segments, self.table("customers"), label)
         summary = create(
             backend,
             self.store,
@@ -524,7 +539,7 @@ class Workspace:
         from patron.experiments.create import export
 
         registry.find(self.store, name)
-        return export(self.warehouse.ibis, name, Path(out))
+        return export(self.warehouse.ibis, name, as_path(out, "out"))
 
     def delete_experiment(self, name: str) -> None:
         """Remove experiment ``name`` and its assignments from both stores."""
@@ -536,20 +551,23 @@ class Workspace:
         self,
         name: str | None = None,
         *,
-        assignments_file: str | Path | None = None,
+        assignments_file: object = None,
         question: Question | None = None,
         start: DateLike | None = None,
-        variants: str | None = None,
+        variants: str | dict[str, float] | Sequence[str] | None = None,
         baseline: str | None = None,
         as_of: DateLike | None = None,
     ) -> dict[str, Any]:
-        """Read out experiment ``name`` (or a test run elsewhere, from ``assignments_file``) on
-        the orders and events after each customer's exposure (:mod:`patron.experiments`);
-        ``question`` says what to measure and how (default: the design's goal metric and window)."""
+        """Read out experiment ``name`` (or a test run elsewhere, from ``assignments_file``: a
+        file or data frame) on the orders and events after each customer's exposure
+        (:mod:`patron.experiments`); ``question`` says what to measure and how (default: the
+        design's goal metric and window)."""
         from patron.experiments import registry
         from patron.experiments.analyze import Question, analyze
         from patron.experiments.imported import read_assignments
 
+        if name is not None and assignments_file is not None:
+            raise InputError("name an experiment or pass an assignments file, not both")
         backend = self.warehouse.ibis
         extra: dict[str, Any] = {}
         if assignments_file is not None:
@@ -604,13 +622,11 @@ class Workspace:
         """Write one row per customer (identifiers, consent, totals, segments and the insights'
         per-customer fields, :meth:`Insights.customer_fields`); returns rows."""
         customers, day = self.table("customers"), self.as_of(as_of)
-        try:
+        with self.insights.transient():
             table = customer_table(
                 customers, self.segments(as_of=day), self.insights.customer_fields(as_of=day)
             )
-            write_table(table, Path(out))
-        finally:
-            self.insights.release()
+            write_table(table, as_path(out, "out"))
         return int(customers.count().to_pyarrow().as_py())  # one row per customer, as written
 
     def close(self) -> None:

@@ -102,26 +102,52 @@ def test_a_bare_list_splits_evenly_and_the_holdout_is_the_baseline() -> None:
     assert design().baseline == "control"
 
 
+def test_variants_may_be_a_mapping_of_weights_or_a_list_of_names() -> None:
+    assert parse_variants({"a": np.int64(1), "b": 3.0}) == parse_variants("a:1,b:3")
+    assert parse_variants({"a": "1", "b": "3"}) == parse_variants("a:1,b:3")
+    assert parse_variants(("a", "b", "c")) == parse_variants("a,b,c")
+    assert all(type(w) is float for _, w in parse_variants({"a": np.int64(1), "b": 1}))
+
+
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("variants", "message"),
     [
         ("control", "at least two"),
+        (["control"], "at least two"),
         ("a:50,a:50", "distinct"),
         ("holdout:10,b:90", "--holdout"),
         ("a:x,b:1", "not a number"),
+        ({"a": True, "b": 1}, "weight True is not a number"),
         ("a:0,b:1", "positive"),
+        ({"a": float("inf"), "b": 1}, "positive"),
         ("a b:1,c:1", "letters"),
+        ({1: 50, 2: 50}, "variant name 1"),
+        (["a", 2], "must hold names"),
+        (50, "variants must be a name or a list of names"),
     ],
 )
-def test_bad_variants_say_what_is_wrong(text: str, message: str) -> None:
+def test_bad_variants_say_what_is_wrong(variants: object, message: str) -> None:
     with pytest.raises(InputError, match=message):
-        parse_variants(text)
+        parse_variants(variants)  # type: ignore[arg-type]
 
 
 def test_bad_designs_say_what_is_wrong() -> None:
     with pytest.raises(InputError, match="holdout"):
         design(holdout=1.0)
+    with pytest.raises(InputError, match=r"a share from 0 to under 1 \(0.1 = 10%\), got 10 \("):
+        design(holdout=10)
+    with pytest.raises(InputError, match="holdout must be a number, not str"):
+        design(holdout="10%")
+    with pytest.raises(InputError, match="window must be at least 1 day, got 0"):
+        design(window_days=np.int64(0))
     with pytest.raises(InputError, match="before --start"):
         design(end=date(2023, 1, 1))
     with pytest.raises(InputError, match="experiment name"):
         design(name="no spaces")
+
+
+def test_a_design_holds_plain_python_values() -> None:
+    pairs = (("a", np.float64(0.5)), ("b", np.float64(0.5)))
+    d = Design("e", pairs, "e", "2024-01-01", holdout=np.float32(0.25), window_days=np.int64(14))
+    assert (type(d.holdout), type(d.window_days), d.start) == (float, int, date(2024, 1, 1))
+    assert all(type(w) is float for _, w in d.variants)

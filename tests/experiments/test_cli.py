@@ -102,6 +102,7 @@ def test_power_needs_no_workspace(tmp_path: Path) -> None:
         (["create", "x", "--variants", "control", "--start", "2024-07-01"], "at least two"),
         (["analyze", "nope"], "no experiment 'nope'"),
         (["analyze", "summer", "--metric", "revenu"], "did you mean 'revenue'"),
+        (["create", "x", "--holdout", "150"], "--holdout must be a percentage from 0 to under 100"),
     ],
 )
 def test_mistakes_get_one_line(workspace: Path, args: list[str], message: str) -> None:

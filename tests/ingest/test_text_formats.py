@@ -379,6 +379,22 @@ def test_pandas_data_frame(ws: Workspace) -> None:
     assert json.loads(row["record"])["order_id"] == "x3"
 
 
+def test_a_frame_indexed_by_a_column_loads_that_column(ws: Workspace) -> None:
+    frame = pd.DataFrame(
+        {
+            "order_id": ["i1", "i2"],
+            "email": ["ana@example.com", "bob@example.com"],
+            "ordered_at": pd.to_datetime(["2024-01-05 10:00", "2024-01-06 10:00"]),
+            "revenue": [10.5, 3.0],
+        }
+    )
+    result = ws.load("orders", frame.set_index("order_id"), now=NOW)
+    assert result.inserted == 2
+    assert set(orders(ws)) == {"i1", "i2"}  # by the order id, not a natural key
+    again = ws.load("orders", frame.set_index(["order_id", "email"]).iloc[::-1], now=NOW)
+    assert (again.inserted, again.duplicates) == (0, 2)
+
+
 def test_pandas_text_frame_uses_the_same_parsers(ws: Workspace) -> None:
     frame = pd.DataFrame(
         {

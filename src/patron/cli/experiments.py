@@ -48,7 +48,7 @@ def create(
     ] = 0.0,
     salt: Annotated[str | None, typer.Option(help="Hash salt [default: the name].")] = None,
     start: Annotated[
-        str | None, typer.Option(help="Exposure day, YYYY-MM-DD [default: today].")
+        str | None, typer.Option(help="Exposure day, YYYY-MM-DD (default: today).")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Last day outcomes count, YYYY-MM-DD.")] = None,
     metric: Annotated[
@@ -60,6 +60,8 @@ def create(
 ) -> None:
     """Create an experiment: assign the audience by salted hash and record who got what."""
     with errors(), open_workspace(workspace) as ws:
+        if not 0 <= holdout < 100:  # the option is in percent, the Python API's a share
+            raise InputError(f"--holdout must be a percentage from 0 to under 100, got {holdout:g}")
         summary = ws.create_experiment(
             name,
             audience=audience,

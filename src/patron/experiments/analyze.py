@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError
 from patron.experiments import outcomes as measure
-from patron.experiments.design import Design
+from patron.experiments.design import Design, as_days
 from patron.experiments.outcomes import GUARDRAILS, RATIO, Window
 from patron.experiments.readout import (
     Settings,
@@ -58,6 +58,13 @@ class Question:
     settings: Settings = field(default_factory=Settings)
     horizon_days: int | None = None
 
+    def __post_init__(self) -> None:
+        # None is the default; 0 is no window (once silently the default), numpy's are ints
+        for name in ("window_days", "pre_days", "horizon_days"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_days(value, name))
+
 
 def analyze(
     backend: Any,
@@ -70,9 +77,11 @@ def analyze(
 ) -> dict[str, Any]:
     """The readout of ``design`` for the customers in ``assigned`` (key, variant, assigned_at),
     on outcomes up to ``through`` (the end of the data, or of the test)."""
-    window = Window(question.window_days or design.window_days, through, question.pre_days)
+    days = design.window_days if question.window_days is None else question.window_days
+    window = Window(days, through, question.pre_days)
     metric = measure.check_metric(question.metric or design.metric)
     covariate = _covariate(question, metric)
+    measure.check_event_types(backend.table("events"), [metric, covariate])
     guardrails = [g for g in GUARDRAILS if g != metric]
     per = measure.per_customer(
         assigned,
@@ -126,7 +135,7 @@ def _readout(
         metric, rows, srm_p_value=srm_p, settings=settings, needed=needed, worse_guardrails=worse
     )
     audience = sum(counts.values())
-    horizon = question.horizon_days or window.days
+    horizon = window.days if question.horizon_days is None else question.horizon_days
     return {
         "experiment": design.name,
         "metric": metric,
@@ -201,7 +210,7 @@ def _worse(guards: list[dict[str, Any]], alpha: float) -> dict[str, list[str]]:
 def _sequential(settings: Settings, audience: int) -> dict[str, Any] | None:
     if not settings.sequential:
         return None
-    return {"method": SEQUENTIAL_METHOD, "planned_n": audience}
+    return {"method": SEQUENTIAL_METHOD, "planned_n": settings.planned_n or audience}
 
 
 def _clv_at_risk(

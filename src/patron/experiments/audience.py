@@ -1,26 +1,36 @@
-"""Who an experiment is about: a segment of the workspace, or a file of identifiers.
+"""Who an experiment is about: a segment of the workspace, or people named one by one.
 
 A segment is named as ``DIMENSION=VALUE`` (``stage=defecting``, ``churn_risk=at_risk``) or by a
 value alone when only one dimension has it (``Champions``, ``top_10pct``); ``all`` is every
-known customer. A file (CSV, Parquet or JSON lines, read by the loaders' readers) names people by
-``customer_key``, ``customer_id``, ``email``, ``phone``, ``loyalty_id`` or ``identifier`` (any of
-those, tried email, phone, customer_id, loyalty_id); identifiers are normalized as loads do and
-looked up in ``identities``. Unmatched rows are counted, never silently dropped.
+known customer. A file (CSV, Parquet or JSON lines, read by the loaders' readers) or a data frame
+names people by ``customer_key``, ``customer_id``, ``email``, ``phone``, ``loyalty_id`` or
+``identifier`` (any of those, tried email, phone, customer_id, loyalty_id); a list of identifiers
+is read as an ``identifier`` column. Identifiers are normalized as loads do and looked up in
+``identities``. Unmatched rows are counted, never silently dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from patron.arguments import as_path
 from patron.defaults import ALL
 from patron.errors import InputError, did_you_mean
 from patron.identity.normalize import identifier_sql
 from patron.identity.phones import PHONE_CACHE, ensure_phone_cache, phone_candidate_sql
-from patron.ingest.readers import RawSource, check_file, detect_format, discard, read_file
+from patron.ingest.readers import (
+    RawSource,
+    check_file,
+    detect_format,
+    discard,
+    read_file,
+    read_frame,
+)
 from patron.predictions import DIMENSIONS as PREDICTED
 from patron.predictions import GROUPS as PREDICTED_GROUPS
 from patron.predictions import NOT_SCORED
@@ -51,6 +61,27 @@ def is_file(spec: str) -> bool:
         ".parquet",
         ".jsonl",
         ".txt",
+    )
+
+
+def audience_source(audience: object) -> tuple[str, Any]:
+    """The label an experiment records for ``audience``, and what names its people one by one
+    (a path, or a data frame or Arrow table with an identifier column); None for a segment."""
+    if isinstance(audience, str) and not is_file(audience):
+        return audience, None
+    if isinstance(audience, str | Path):
+        path = as_path(audience, "audience")
+        return str(path), path
+    if hasattr(audience, "columns"):  # pandas, polars or Arrow
+        return f"<{type(audience).__name__}>", audience
+    if isinstance(audience, Iterable) and not isinstance(audience, Mapping | bytes):
+        import pyarrow as pa
+
+        ids = [str(i) for i in audience]
+        return f"<{len(ids)} identifiers>", pa.table({"identifier": pa.array(ids, pa.string())})
+    raise InputError(
+        "audience must be a segment, 'all', a file, a data frame with an identifier column or "
+        f"a list of identifiers, not {type(audience).__name__}"
     )
 
 
@@ -113,13 +144,10 @@ class Resolved:
     column: str
 
 
-def resolve_file(
-    con: duckdb.DuckDBPyConnection, path: str | Path, *, phone_region: str
-) -> Resolved:
-    """Read ``path`` and find the customer behind each row's identifier, in the engine."""
-    file = Path(path)
-    check_file(file)
-    raw = read_file(con, file, detect_format(file, None), 90, encoding="utf-8")
+def resolve(con: duckdb.DuckDBPyConnection, source: Any, *, phone_region: str) -> Resolved:
+    """Read ``source`` (a file's path, or a data frame or Arrow table) and find the customer
+    behind each row's identifier, in the engine."""
+    raw = _read(con, source)
     try:
         column = _check(raw)
         keys = _key_sql(con, raw, column, phone_region)
@@ -134,7 +162,15 @@ def resolve_file(
     finally:
         discard(con, raw)
     unmatched = int(scalar(con, f"SELECT count(*) FROM {IDS} WHERE customer_key IS NULL"))
-    return Resolved(IDS, str(file), raw.rows, unmatched, column)
+    return Resolved(IDS, raw.name, raw.rows, unmatched, column)
+
+
+def _read(con: duckdb.DuckDBPyConnection, source: Any) -> RawSource:
+    if not isinstance(source, str | Path):
+        return read_frame(con, source, 90)
+    file = as_path(source, "file")
+    check_file(file)
+    return read_file(con, file, detect_format(file, None), 90, encoding="utf-8")
 
 
 IDS = "_experiment_ids"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from patron.experiments import registry
 from patron.experiments.assignment import assign
-from patron.experiments.audience import Resolved, resolve_file
+from patron.experiments.audience import Resolved, resolve
 from patron.experiments.design import Design
 from patron.export import write_table
 from patron.store import Store
@@ -22,11 +22,11 @@ _ASSIGNED = "_experiment_assigned"
 
 
 def file_audience(
-    warehouse: Warehouse, path: str | Path, *, phone_region: str
+    warehouse: Warehouse, source: Any, *, phone_region: str
 ) -> tuple[Table, Resolved]:
-    """The distinct customers a file of identifiers names (read and resolved in the engine),
-    and how many rows matched none."""
-    resolved = resolve_file(warehouse.duckdb, path, phone_region=phone_region)
+    """The distinct customers a file or data frame of identifiers names (read and resolved in
+    the engine), and how many rows matched none."""
+    resolved = resolve(warehouse.duckdb, source, phone_region=phone_region)
     ids = warehouse.carry(resolved.table)
     return ids.filter(ids.customer_key.notnull()).select("customer_key").distinct(), resolved
 

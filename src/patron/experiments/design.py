@@ -6,11 +6,14 @@ small, immutable and stored in the operational store by :mod:`.registry`.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from patron.arguments import as_day, as_names, as_real, as_whole, optional_day
 from patron.errors import InputError
 
 HOLDOUT = "holdout"
@@ -18,6 +21,9 @@ HOLDOUT = "holdout"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _VARIANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+
+Variants = str | Mapping[str, object] | Iterable[str]
+"""Groups as text (``control:50,treatment:50``), a mapping of name to weight, or names."""
 
 
 def exposure_time(day: date, timezone: str) -> datetime:
@@ -49,15 +55,23 @@ class Design:
     window_days: int = 30
 
     def __post_init__(self) -> None:
-        check_name(self.name)
-        if not 0 <= self.holdout < 1:
-            raise InputError(
-                f"--holdout must be a percentage from 0 to under 100, got {self.holdout:.0%}"
-            )
+        # Plain Python values only: the store keeps a numpy integer as bytes, which no later
+        # comparison (nor the listing of every experiment) survives.
+        plain = {
+            "name": check_name(self.name),
+            "variants": tuple((name, float(weight)) for name, weight in self.variants),
+            "salt": _text(self.salt, "salt"),
+            "start": as_day(self.start, "start"),
+            "holdout": _holdout(self.holdout),
+            "end": optional_day(self.end, "end"),
+            "audience": _text(self.audience, "audience"),
+            "metric": _text(self.metric, "metric"),
+            "window_days": as_days(self.window_days, "window"),
+        }
+        for field, value in plain.items():
+            object.__setattr__(self, field, value)
         if self.end is not None and self.end < self.start:
             raise InputError(f"--end {self.end} is before --start {self.start}")
-        if self.window_days < 1:
-            raise InputError(f"--window must be at least 1 day, got {self.window_days}")
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -77,9 +91,35 @@ class Design:
         return {HOLDOUT: self.holdout, **shares} if self.holdout else shares
 
 
-def check_name(name: str) -> str:
+def as_days(value: object, name: str) -> int:
+    """A number of days (any kind of integer), at least 1."""
+    days = as_whole(value, name)
+    if days < 1:
+        raise InputError(f"{name} must be at least 1 day, got {days}")
+    return days
+
+
+def _text(value: object, name: str) -> str:
+    """Text as a plain ``str`` (numpy's text is a subclass)."""
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be text, not {type(value).__name__} {value!r}")
+    return str(value)
+
+
+def _holdout(value: object) -> float:
+    """A share, as the Python API takes it (the command line's ``--holdout`` is in percent and
+    divided by 100 before it comes here, hence both in the message)."""
+    share = as_real(value, "holdout")
+    if not 0 <= share < 1:
+        raise InputError(
+            f"holdout must be a share from 0 to under 1 (0.1 = 10%), got {share:g} ({share:.0%})"
+        )
+    return share
+
+
+def check_name(name: object) -> str:
     """Experiment names become file names and labels: letters, digits, '_', '-', '.'."""
-    if not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InputError(
             f"experiment name {name!r} must start with a letter or digit and use only letters, "
             "digits, '_', '-' and '.' (at most 64 characters)"
@@ -87,36 +127,46 @@ def check_name(name: str) -> str:
     return name
 
 
-def parse_variants(text: str) -> tuple[tuple[str, float], ...]:
-    """``control:50,treatment:50`` -> (("control", 0.5), ("treatment", 0.5)).
+def parse_variants(variants: Variants) -> tuple[tuple[str, float], ...]:
+    """Groups with weights summing to 1, from text (``control:50,treatment:50``), a mapping
+    (``{"control": 50, "treatment": 50}``) or names (``["a", "b"]``, even split).
 
     Weights are relative (``a:1,b:3`` is 25/75); a bare list (``a,b,c``) splits evenly.
     """
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    pairs = [_variant(p) for p in parts]
+    pairs = [_variant(name, weight) for name, weight in _given(variants)]
     names = [name for name, _ in pairs]
     if len(pairs) < 2:
-        raise InputError(f"--variants needs at least two variants, got {text!r}")
+        raise InputError(f"--variants needs at least two variants, got {variants!r}")
     if len(set(names)) < len(names) or HOLDOUT in names:
         raise InputError(
-            f"--variants names must be distinct and not {HOLDOUT!r} (use --holdout): {text!r}"
+            f"--variants names must be distinct and not {HOLDOUT!r} (use --holdout): {variants!r}"
         )
     total = sum(weight for _, weight in pairs)
     return tuple((name, weight / total) for name, weight in pairs)
 
 
-def _variant(part: str) -> tuple[str, float]:
-    name, _, weight = part.partition(":")
-    name = name.strip()
-    if not _VARIANT.fullmatch(name):
+def _given(variants: Variants) -> list[tuple[object, object]]:
+    """(name, weight) pairs as given; a weight of None counts 1."""
+    if isinstance(variants, str):
+        parts = [p.partition(":") for p in variants.split(",") if p.strip()]
+        return [(name.strip(), weight.strip() or None) for name, _, weight in parts]
+    if isinstance(variants, Mapping):
+        return list(variants.items())
+    return [(name, None) for name in as_names(variants, "variants")]
+
+
+def _variant(name: object, weight: object) -> tuple[str, float]:
+    if not isinstance(name, str) or not _VARIANT.fullmatch(name):
         raise InputError(
             f"variant name {name!r}: use letters, digits, '_', '-' or '.' (at most 32 characters)"
         )
-    try:
-        value = float(weight) if weight.strip() else 1.0
+    if weight is None:
+        return name, 1.0
+    try:  # as_real's InputError is a ValueError too: one message for any weight not a number
+        value = float(weight) if isinstance(weight, str) else as_real(weight, "weight")
     except ValueError:
         raise InputError(f"variant {name!r}: weight {weight!r} is not a number") from None
-    if not value > 0:
+    if not 0 < value < math.inf:
         raise InputError(f"variant {name!r}: weight must be positive, got {weight!r}")
     return name, value
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError
-from patron.experiments.audience import resolve_file
+from patron.experiments.audience import resolve
 from patron.experiments.design import HOLDOUT, Design, exposure_time
 from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
 from patron.sql import ident, rows_as_dicts, scalar
@@ -40,7 +40,7 @@ class Imported:
 
 def read_assignments(
     warehouse: Warehouse,
-    path: str | Path,
+    source: Any,
     *,
     phone_region: str,
     timezone: str,
@@ -48,9 +48,10 @@ def read_assignments(
     weights: tuple[tuple[str, float], ...] | None,
     baseline: str | None,
 ) -> Imported:
-    """Resolve and check the file; the design has equal shares unless ``weights`` says otherwise."""
+    """Resolve and check the file (a path) or data frame; the design, named after the file (or
+    ``assignments``), has equal shares unless ``weights`` says otherwise."""
     con = warehouse.duckdb  # the engine reads files
-    resolved = resolve_file(con, path, phone_region=phone_region)
+    resolved = resolve(con, source, phone_region=phone_region)
     columns = _columns(con, resolved.table)
     variant = _required(columns, "variant", resolved.file)
     _check_variants(con, resolved.table, resolved.file, variant)
@@ -74,7 +75,8 @@ def read_assignments(
         r["variant"]
         for r in rows_as_dicts(con, f"SELECT DISTINCT variant FROM {_TABLE} ORDER BY 1")
     ]
-    design = _design(Path(path).stem, groups, weights, baseline, start)
+    name = Path(source).stem if isinstance(source, str | Path) else "assignments"
+    design = _design(name, groups, weights, baseline, start)
     table = warehouse.carry(_TABLE)
     return Imported(table, design, resolved.rows, resolved.unmatched, contaminated)
 

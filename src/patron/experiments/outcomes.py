@@ -59,13 +59,31 @@ class Window:
 
 
 def check_metric(metric: str) -> str:
-    """A metric name a user typed, checked (``event:TYPE`` takes any event type)."""
+    """A metric name a user typed, checked (the type of ``event:TYPE`` against the warehouse
+    by :func:`check_event_types`)."""
+    if not isinstance(metric, str):
+        raise InputError(f"metric must be text, not {type(metric).__name__} {metric!r}")
     if metric in METRICS or (metric.startswith("event:") and len(metric) > 6):
         return metric
     raise InputError(
         f"unknown metric {metric!r}{did_you_mean(metric, METRICS)}; choose one of "
         f"{', '.join(METRICS)} or event:TYPE"
     )
+
+
+def check_event_types(events: Table, metrics: list[str | None]) -> None:
+    """Each ``event:TYPE`` among ``metrics`` names a type the warehouse has: a misspelt one
+    would read out zeros for everyone."""
+    wanted = sorted({m[6:] for m in metrics if m and m.startswith("event:")})
+    if not wanted:
+        return
+    types = sorted(events.select("type").distinct().to_pyarrow().column(0).to_pylist())
+    for kind in (k for k in wanted if k not in types):
+        known = f"the event types are {', '.join(types)}" if types else "no events are loaded"
+        raise InputError(
+            f"metric 'event:{kind}': no event has type {kind!r}"
+            f"{did_you_mean(kind.lower(), types)}; {known}"
+        )
 
 
 def is_binary(metric: str) -> bool:

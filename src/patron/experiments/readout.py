@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from patron.arguments import as_real, as_whole
+from patron.errors import InputError
 from patron.experiments.design import Design
 from patron.experiments.outcomes import MONEY
 from patron.experiments.power import sample_size
@@ -47,6 +49,21 @@ class Settings:
     mde: float = 0.05
     sequential: bool = False
     planned_n: int | None = None
+
+    def __post_init__(self) -> None:
+        # checked where they are given: a readout in which nothing varies never reads alpha,
+        # and a planned_n of 0 was silently taken for the default
+        alpha, mde = as_real(self.alpha, "alpha"), as_real(self.mde, "mde")
+        if not 0 < alpha < 1:
+            raise InputError(f"alpha must be between 0 and 1, got {alpha:g}")
+        if not 0 < mde < math.inf:
+            raise InputError(f"mde must be a positive relative change (0.05 = 5%), got {mde:g}")
+        planned = None if self.planned_n is None else as_whole(self.planned_n, "planned_n")
+        if planned is not None and planned < 1:
+            raise InputError(f"planned_n must be a positive number of customers, got {planned}")
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "mde", mde)
+        object.__setattr__(self, "planned_n", planned)
 
 
 def compare_groups(

@@ -9,6 +9,7 @@ Assignments never change after creation: a running test whose groups move is no 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import sqlalchemy as sa
 
-from patron.errors import InputError, NotFoundError
+from patron.errors import InputError, NotFoundError, PatronWarning
 from patron.experiments.design import Design, format_variants, parse_variants
 from patron.portable import delete_where, record_batches
 from patron.store import METADATA, Store
@@ -60,6 +61,11 @@ def ensure_schema(store: Store) -> None:
 
 def find(store: Store, name: str) -> dict[str, Any]:
     """The stored record of experiment ``name``, with its :class:`Design` under ``design``."""
+    return _record(_stored(store, name))
+
+
+def _stored(store: Store, name: str) -> Any:
+    """Experiment ``name``'s row as stored, not yet read: deleting needs no readable design."""
     ensure_schema(store)
     with store.engine.connect() as conn:
         row = (
@@ -75,29 +81,44 @@ def find(store: Store, name: str) -> dict[str, Any]:
             else "; create one with `patron experiment create`"
         )
         raise NotFoundError(f"no experiment {name!r}{hint}")
-    return _record(row)
+    return row
 
 
 def listing(store: Store) -> list[dict[str, Any]]:
-    """Every experiment, newest first."""
+    """Every experiment, newest first; one whose stored row cannot be read is left out with a
+    warning, so it hides none of the others."""
     ensure_schema(store)
     query = sa.select(EXPERIMENTS).order_by(EXPERIMENTS.c.created_at.desc(), EXPERIMENTS.c.name)
     with store.engine.connect() as conn:
-        return [_record(row) for row in conn.execute(query).mappings()]
+        rows = conn.execute(query).mappings().all()
+    found = []
+    for row in rows:
+        try:
+            found.append(_record(row))
+        except InputError as damaged:
+            warnings.warn(str(damaged), PatronWarning, stacklevel=2)
+    return found
 
 
 def _record(row: Any) -> dict[str, Any]:
-    design = Design(
-        name=row["name"],
-        variants=parse_variants(row["variants"]),
-        salt=row["salt"],
-        start=row["start"],
-        holdout=row["holdout"],
-        end=row["end"],
-        audience=row["audience"],
-        metric=row["metric"],
-        window_days=row["window_days"],
-    )
+    name = row["name"]
+    try:
+        design = Design(
+            name=name,
+            variants=parse_variants(row["variants"]),
+            salt=row["salt"],
+            start=row["start"],
+            holdout=row["holdout"],
+            end=row["end"],
+            audience=row["audience"],
+            metric=row["metric"],
+            window_days=row["window_days"],
+        )
+    except InputError as bad:
+        raise InputError(
+            f"experiment {name!r} cannot be read from the store ({bad}); delete it "
+            f"(`patron experiment delete {name}`) and create it again"
+        ) from None
     return {
         "name": design.name,
         "variants": format_variants(design.variants),
@@ -202,7 +223,7 @@ def _batches(backend: Any, assigned: Table) -> Iterator[list[tuple[int, str]]]:
 
 def delete(store: Store, backend: Any, name: str) -> None:
     """Remove an experiment and its assignments from both stores."""
-    find(store, name)
+    _stored(store, name)
     with store.engine.begin() as conn:
         conn.execute(sa.delete(ASSIGNMENTS).where(ASSIGNMENTS.c.experiment == name))
         conn.execute(sa.delete(EXPERIMENTS).where(EXPERIMENTS.c.name == name))

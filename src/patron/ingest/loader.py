@@ -253,7 +253,7 @@ def _scope(con: duckdb.DuckDBPyConnection, derived: str) -> str | None:
 
 def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: int) -> RawSource:
     if isinstance(source, str | Path):
-        path = Path(source)
+        path = Path(source).expanduser()  # from a notebook, no shell has expanded ~
         check_file(path)
         return read_file(
             con, path, detect_format(path, options.format), n, encoding=options.encoding

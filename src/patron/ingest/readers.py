@@ -350,6 +350,7 @@ def _to_arrow(frame: Any) -> Any:
     if hasattr(frame, "to_arrow"):  # polars
         return frame.to_arrow()
     if hasattr(frame, "to_records") and hasattr(frame, "columns"):  # pandas
+        frame = _named_index_as_columns(frame)
         try:
             return pa.Table.from_pandas(frame, preserve_index=False)
         except (pa.ArrowException, OverflowError):
@@ -358,6 +359,13 @@ def _to_arrow(frame: Any) -> Any:
         f"cannot load a {type(frame).__name__}; pass a file path, a pandas or polars "
         "DataFrame, or a pyarrow Table"
     )
+
+
+def _named_index_as_columns(frame: Any) -> Any:
+    """A pandas frame's named index levels as columns (``df.set_index("order_id")`` keeps the
+    order id there, not among the columns); unnamed ones are row numbers, dropped."""
+    named = [name for name in frame.index.names if name is not None]
+    return frame.reset_index(level=named) if named else frame
 
 
 def _mixed_as_text(frame: Any) -> Any:

@@ -10,6 +10,7 @@ The definitions live in the modules that compute them (timing, affinity, discoun
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.arguments import DateLike, optional_day
+from patron.arguments import DateLike, as_names, as_whole, optional_day, reads
 from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError
 from patron.experiments.analyze import Question
@@ -56,6 +57,7 @@ class Insights:
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
         self._temps: list[str] = []
+        self._numbers = itertools.count(1)  # never reused: a dropped name's successor is new
 
     def baskets(self) -> Baskets:
         """Orders, occasions, order lines and the catalog, as the basket insights read them."""
@@ -65,6 +67,11 @@ class Insights:
         """The customer keys of ``segment`` (None: everyone, no filter)."""
         if segment is None:
             return None
+        if not isinstance(segment, str):  # one group; several would need a union of them
+            kind = type(segment).__name__
+            raise InputError(
+                f"segment must be one group as text ('Champions', 'stage=defecting'), not {kind}"
+            )
         ws = self._ws
         segments = ws.segments(as_of=ws.as_of(as_of))
         return segment_audience(segments, ws.table("customers"), segment, option="--segment")
@@ -86,6 +93,7 @@ class Insights:
         table = timing.next_purchase(self._ws.sales(), day, predictions=predictions)
         return _only(table, self.members(segment, as_of=day))
 
+    @reads(top=as_whole, min_support=as_whole)
     def affinity(
         self,
         *,
@@ -127,6 +135,7 @@ class Insights:
                 ),
             }
 
+    @reads(top=as_whole)
     def customer_affinities(
         self,
         *,
@@ -148,6 +157,7 @@ class Insights:
         table = discount.customer_discounts(self._ws.table("orders"), day)
         return _only(table, self.members(segment, as_of=day))
 
+    @reads(experiments=as_names)
     def discount(
         self,
         *,
@@ -172,6 +182,7 @@ class Insights:
             "segments": _rows(table),
         }
 
+    @reads(min_customers=as_whole)
     def replenishment(
         self, *, by: str = "sku", as_of: DateLike | None = None, min_customers: int = 5
     ) -> dict[str, Any]:
@@ -180,6 +191,7 @@ class Insights:
         day = self._ws.as_of(as_of)
         return replenishment.replenishment(self.baskets(), day, by=by, min_customers=min_customers)
 
+    @reads(within=as_whole, min_customers=as_whole)
     def due(
         self,
         *,
@@ -197,6 +209,7 @@ class Insights:
         )
         return _only(table, self.members(segment, as_of=day))
 
+    @reads(k=as_whole, recent_days=as_whole, exclude_categories=as_names)
     def recommend(
         self,
         identifier: str | None = None,
@@ -221,6 +234,7 @@ class Insights:
             exclude_categories=exclude_categories,
         )
 
+    @reads(recent_days=as_whole, exclude_categories=as_names)
     def offers(
         self,
         *,
@@ -241,6 +255,7 @@ class Insights:
             exclude_categories=exclude_categories,
         )
 
+    @reads(k=as_whole)
     def backtest(
         self, *, as_of: DateLike | None = None, split: DateLike | None = None, k: int = K
     ) -> dict[str, Any]:
@@ -259,6 +274,7 @@ class Insights:
         key = self._ws.customer(identifier)["customer_key"]
         return ibis.memtable({"customer_key": [key]})
 
+    @reads(days=as_whole)
     def profile(
         self, *, as_of: DateLike | None = None, top: float = 0.2, days: int = 365
     ) -> dict[str, Any]:
@@ -271,6 +287,7 @@ class Insights:
             self.baskets(), customers, day, predictions=self._predictions(), top=top, days=days
         )
 
+    @reads(window=as_whole)
     def channels(
         self, *, dimension: str = "rfm_segment", as_of: DateLike | None = None, window: int = 365
     ) -> dict[str, Any]:
@@ -350,7 +367,7 @@ class Insights:
         Joined as one query, the per-customer parts of a million customers outgrow DuckDB's
         memory limit; one at a time, each fits and the final join is of small rows.
         """
-        name = f"_insight_part_{len(self._temps) + 1}"
+        name = f"_insight_part_{next(self._numbers)}"
         self._temps.append(name)
         return self._ws.warehouse.ibis.create_table(name, table, temp=True, overwrite=True)
 
@@ -362,14 +379,27 @@ class Insights:
         try:
             yield kept
         finally:
-            self._temps.remove(name)
-            self._ws.warehouse.ibis.drop_table(name, force=True)
+            self._drop([name])
 
     def release(self) -> None:
         """Drop the temporary tables behind earlier :meth:`customer_fields` results, which
         stop working; without it they last until the workspace closes."""
-        while self._temps:
-            self._ws.warehouse.ibis.drop_table(self._temps.pop(), force=True)
+        self._drop(list(self._temps))
+
+    @contextmanager
+    def transient(self) -> Iterator[None]:
+        """The temporary tables made inside the block dropped after it (an export's), those of
+        results the caller holds from before it kept."""
+        before = set(self._temps)
+        try:
+            yield
+        finally:
+            self._drop([name for name in self._temps if name not in before])
+
+    def _drop(self, names: list[str]) -> None:
+        for name in names:
+            self._temps.remove(name)
+            self._ws.warehouse.ibis.drop_table(name, force=True)
 
     def has_lines(self) -> bool:
         """Whether any order lines are loaded: the basket insights need them."""

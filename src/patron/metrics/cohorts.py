@@ -20,12 +20,14 @@ The engine aggregates to (group, cohort, age) rows; only those few rows reach Py
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from patron.arguments import as_day
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import (
     period_index,
@@ -64,9 +66,14 @@ def cohorts(
 
 
 def compare(
-    sales: Sales, as_of: date, first: str, second: str, *, period: str = "month"
+    sales: Sales, as_of: date, first: object, second: object, *, period: str = "month"
 ) -> dict[str, Any]:
-    """Two cohorts side by side: retention, repeat and cumulative revenue per customer by age."""
+    """Two cohorts side by side: retention, repeat and cumulative revenue per customer by age.
+
+    A cohort is named by its label (2023-11, 2023-Q4, 2023, 2023-holiday) or by any day in it
+    (a date, or ISO text such as 2023-11-15); 2023-1 and 2023Q1 are read as 2023-01, 2023-Q1.
+    """
+    first, second = cohort_label(first, period), cohort_label(second, period)
     table = {c["cohort"]: c for c in _all_metrics(sales, as_of, period)}
     missing = [name for name in (first, second) if name not in table]
     if missing:
@@ -74,6 +81,28 @@ def compare(
             f"no {period} cohort {missing[0]!r}{did_you_mean(missing[0], list(table))}"
         )
     return {"period": period, "as_of": as_of.isoformat(), "cohorts": [table[first], table[second]]}
+
+
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+_QUARTER = re.compile(r"(\d{4})-?[qQ]([1-4])")
+
+
+def cohort_label(value: object, period: str) -> str:
+    """The label of the ``period`` cohort ``value`` names: a day in it (a date, a pandas
+    Timestamp or ISO text), a year as a number, a pandas Period, or a label written loosely."""
+    if isinstance(value, date):
+        return period_label(period_of(as_day(value, "cohort"), period), period)
+    if isinstance(value, int) and not isinstance(value, bool) and period == "year":
+        return f"{value:04d}"
+    text = str(value).strip()  # a pandas Period prints as 2023-01 or 2023Q1
+    if month := _MONTH.fullmatch(text):
+        return f"{month[1]}-{int(month[2]):02d}"
+    if quarter := _QUARTER.fullmatch(text):
+        return f"{quarter[1]}-Q{quarter[2]}"
+    try:
+        return period_label(period_of(as_day(text, "cohort"), period), period)
+    except InputError:
+        return text  # a label as it is: unknown ones are named by the caller
 
 
 def clv_curves(sales: Sales, as_of: date, *, period: str = "month") -> dict[str, Any]:

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 import patron
+from patron.arguments import as_path
 from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report import (
     acquisition_charts,
@@ -85,9 +86,10 @@ def render_report(ws: Workspace, *, as_of: DateLike | None = None) -> str:
     return render(gather(ws, as_of))
 
 
-def write_report(ws: Workspace, out: Path, *, as_of: DateLike | None = None) -> Path:
+def write_report(ws: Workspace, out: str | Path, *, as_of: DateLike | None = None) -> Path:
     """Write the report to ``out`` (parent folders are created) and return the path."""
     html = render_report(ws, as_of=as_of)
+    out = as_path(out, "out")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out
