@@ -172,6 +172,33 @@ class Model(ABC):
         """Distinct rows the likelihood was evaluated on."""
         return int(self._fitted("_unique_rows"))
 
+    def summary(self, level: float = 0.95) -> Any:
+        """The fit as a pandas DataFrame, one row per parameter: ``estimate``, ``std_error``
+        and a ``level`` interval (``lower``, ``upper``). The interval is the normal one on the
+        log scale, where the fit climbs, mapped back: estimate x exp(-/+ z se / estimate), so
+        it stays positive as every parameter is (lifetimes' estimate -/+ z se can go below 0)."""
+        import pandas as pd
+        from scipy.stats import norm
+
+        if not 0 < level < 1:
+            raise InputError(f"level must be between 0 and 1, got {level!r}")
+        estimate = np.array(list(self.params_.values()))
+        error = np.array(list(self.std_errors_.values()))
+        spread = np.exp(norm.ppf((1 + level) / 2) * error / estimate)
+        columns = {"estimate": estimate, "std_error": error}
+        columns |= {"lower": estimate / spread, "upper": estimate * spread}
+        return pd.DataFrame(columns, index=pd.Index(self.param_names, name="parameter"))
+
+    def __repr__(self) -> str:
+        """What a notebook shows: the parameters and what they were fitted on, or "not fitted"."""
+        name = type(self).__name__
+        penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
+        if not hasattr(self, "_params"):
+            return f"{name}(not fitted{penalty})"
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        counts = f"{self.n_customers_:,} customers in {self.unique_rows_:,} rows"
+        return f"{name}({shown}{penalty}; {counts}, log-likelihood {self.loglik_:,.2f})"
+
     def aic(self) -> float:
         return 2 * len(self.param_names) - 2 * self.loglik_
 
