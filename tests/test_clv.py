@@ -153,7 +153,7 @@ SUMMARY_ERRORS = [
     ("bgnbd", "frequency,recency,T,count\n1,5,10,2.5\n", 1, "count", "whole number"),
     ("bgnbd", "frequency,recency,T\n1.5,5,10\n", 1, "frequency", "whole number"),
     ("bgnbd", "frequency,recency,T\n1,,10\n", 1, "recency", "non-negative"),
-    ("gg", "frequency,monetary_value\n0,\n2,\n", 2, "monetary_value", "positive"),
+    ("gg", "frequency,monetary_value\n0,\n2,\n", 2, "monetary_value", "0 or more"),
     ("bgbb", "frequency,recency,periods\n1,2.5,6\n", 1, "recency", "whole number"),
 ]
 

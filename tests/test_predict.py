@@ -126,6 +126,10 @@ def test_stored_predictions_reach_segments_and_exports(tmp_path: Path) -> None:
         ws.export_customers(tmp_path / "customers.csv", as_of=END)
         temps = "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_insight_part%'"
         assert ws.warehouse.duckdb.execute(temps).fetchall() == [(0,)]  # released
+        # a view of an earlier day reads no prediction made from later purchases
+        earlier = END - timedelta(days=91)
+        assert "p_alive" not in ws.segments(as_of=earlier).columns
+        ws.export_customers(tmp_path / "earlier.csv", as_of=earlier)
     assert stored.num_rows == 2357 and set(stored["model"].to_pylist()) == {"mbgnbd"}
     risk = {g["name"]: g["customers"] for g in summary["churn_risk"]}
     alive = np.array(stored["p_alive"].to_pylist())
@@ -139,6 +143,9 @@ def test_stored_predictions_reach_segments_and_exports(tmp_path: Path) -> None:
     exported = pcsv.read_csv(tmp_path / "customers.csv")
     assert {"p_alive", "clv", "next_purchase_date", "churn_risk"} <= set(exported.column_names)
     assert_one_next_purchase(exported.to_pylist(), stored.to_pylist())
+    before = pcsv.read_csv(tmp_path / "earlier.csv")
+    assert not {"p_alive", "clv", "churn_risk"} & set(before.column_names)
+    assert "model" not in set(before["next_purchase_basis"].to_pylist())
 
 
 def assert_one_next_purchase(exported: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:

@@ -222,8 +222,8 @@ def _check_rows(table: pa.Table, spec: ModelSpec, file: str) -> None:
         rules.append(("recency", values["recency"] > values["T"], "cannot exceed T"))
     if "monetary_value" in values:
         spent = values["monetary_value"]
-        bad = (values["frequency"] > 0) & ~(np.isfinite(spent) & (spent > 0))
-        rules.append(("monetary_value", bad, "must be positive for a customer with repeats"))
+        bad = (values["frequency"] > 0) & ~(np.isfinite(spent) & (spent >= 0))
+        rules.append(("monetary_value", bad, "must be 0 or more for a customer with repeats"))
     found = [(int(np.argmax(bad)) + 1, name, message) for name, bad, message in rules if bad.any()]
     if found:
         row, name, message = min(found)  # the earliest row, as a reader scans the file

@@ -299,11 +299,12 @@ class Workspace:
         self, *, as_of: DateLike | None = None, bins: int = 5, window: int = 365
     ) -> ibis.Table:
         """One row per customer: RFM, segment, stage and value tier (:mod:`patron.segments`),
-        and the stored predictions' fields and groups once ``patron predict`` has run."""
-        table = customer_segments(self.sales(), self.as_of(as_of), bins=bins, window=window)
-        if self.warehouse.has_table(PREDICTIONS):
-            return with_predictions(table, self.stored_predictions())
-        return table
+        and the stored predictions' fields and groups once ``patron predict`` has run as of
+        the same day (:meth:`predictions_as_of`)."""
+        day = self.as_of(as_of)
+        table = customer_segments(self.sales(), day, bins=bins, window=window)
+        stored = self.predictions_as_of(day)
+        return table if stored is None else with_predictions(table, stored)
 
     @reads(bins=as_whole, window=as_whole)
     def segment_summary(
@@ -400,6 +401,15 @@ class Workspace:
         if not self.warehouse.has_table(PREDICTIONS):
             raise InputError("no stored predictions yet: run `patron predict` first")
         return self.warehouse.ibis.table(PREDICTIONS)
+
+    def predictions_as_of(self, day: date) -> ibis.Table | None:
+        """The stored predictions if ``patron predict`` made them as of ``day``, else None:
+        a view of an earlier day must not read what was predicted from later purchases (an
+        export as of last year carried this year's P(alive)), nor a later day stale ones."""
+        if not self.warehouse.has_table(PREDICTIONS):
+            return None
+        stored = self.stored_predictions()
+        return stored if stored.as_of.max().to_pyarrow().as_py() == day else None
 
     @reads(months=as_whole)
     def acquisition(

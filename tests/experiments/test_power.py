@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -12,6 +13,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import power_proportions_2indep
 
 from patron.errors import InputError
+from patron.experiments.plan import plan
 from patron.experiments.power import (
     achieved_power,
     days_to_run,
@@ -174,3 +176,11 @@ def test_days_to_run() -> None:
 def test_bad_input_raises_input_error(call, message: str) -> None:
     with pytest.raises(InputError, match=message):
         call()
+
+
+def test_a_plan_reads_numpy_numbers_as_plain_ones() -> None:
+    planned = plan(np.float64(0.08), np.float32(0.1), audience=np.int64(8000), per_day=np.int32(9))
+    assert planned == plan(0.08, float(np.float32(0.1)), audience=8000, per_day=9)
+    assert json.loads(json.dumps(planned)) == planned  # numpy's bool and int64 would not serialize
+    with pytest.raises(InputError, match="variants must be a whole number, not str '3'"):
+        plan(0.08, 0.1, variants="3")  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from scipy import stats
 
 from patron import InputError, Workspace
 from patron.experiments.analyze import Question
-from patron.experiments.readout import Settings
+from patron.experiments.readout import Settings, verdict
 from patron.experiments.stats import SRM_THRESHOLD
 from patron.report.data import gather
 from patron.report.experiment_charts import lift_over_time
@@ -330,3 +330,18 @@ def test_the_report_reads_out_each_experiment_with_its_curve(shop: dict[str, Any
     finally:
         ws.delete_experiment("report-me")
     assert gather_experiments(ws, date(2024, 9, 30)) == []
+
+
+def test_an_inconclusive_test_counts_what_each_group_lacks() -> None:
+    # a 10/45/45 design: the holdout lacks most; topping every group up to the size needed is
+    # the sum of their shortfalls, not the smallest group's shortfall times the groups
+    rows = [
+        {"name": name, "n": n, "lift": 0.01, "p_value": 0.4, "p_value_adjusted": 0.8}
+        for name, n in (("holdout", 795), ("control", 3798), ("treatment", 3830))
+    ]
+    code, text = verdict(
+        "revenue", rows, srm_p_value=0.5, settings=Settings(), needed=5000, worse_guardrails={}
+    )
+    assert code == "inconclusive"
+    shortfall = (5000 - 795) + (5000 - 3798) + (5000 - 3830)
+    assert f"needs about {shortfall:,} more customers (5,000 in each group)" in text

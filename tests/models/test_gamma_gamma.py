@@ -18,7 +18,7 @@ import pytest
 from cdnow_data import cdnow_spend
 from checks import assert_gradient, assert_hessian, assert_summed
 
-from patron.errors import InputError, NotFittedError
+from patron.errors import InputError, NotFittedError, PatronWarning
 from patron.models.gamma_gamma import GammaGammaModel, spend_frequency_correlation
 
 
@@ -142,7 +142,6 @@ def test_expected_profit_needs_q_above_one() -> None:
         ([1, -2], [10.0, 5.0], None),  # negative frequency
         ([1.5, 2], [10.0, 5.0], None),  # fractional frequency
         ([1, 2], [10.0], None),  # lengths differ
-        ([1, 2], [10.0, 0.0], None),  # a repeat customer without spend
         ([1, 2], [10.0, np.nan], None),  # not a number
         ([0, 0], [0.0, 0.0], None),  # nobody repeated
         ([1, 2], [10.0, 5.0], [1.0]),  # one weight short
@@ -154,6 +153,21 @@ def test_invalid_input_is_an_input_error(
 ) -> None:
     with pytest.raises(InputError):
         GammaGammaModel().fit(frequency, monetary, weights=weights)
+
+
+def test_repeat_customers_who_spent_nothing_are_left_out_with_a_warning() -> None:
+    # CDNOW has 80 orders of 0.00: a customer whose only repeat purchase was free has m = 0,
+    # which has no Gamma density and had failed every spend fit (and `patron predict`) on it
+    x, m = cdnow_spend()
+    free_x, free_m = np.append(x, [1, 3]), np.append(m, [0.0, 0.0])
+    with pytest.warns(PatronWarning, match="left out 5 repeat customers .* worth 0"):
+        fitted = GammaGammaModel().fit(free_x, free_m, weights=np.append(np.ones(len(x)), [2, 3]))
+    plain = GammaGammaModel().fit(x, m)
+    assert fitted.params_ == plain.params_
+    assert fitted.n_customers_ == plain.n_customers_ == 946  # the paper's repeat customers
+    p, q, gamma = fitted.params_.values()
+    spend = fitted.conditional_expected_average_profit([1, 3], [0.0, 0.0])
+    assert spend == pytest.approx([p * gamma / (p + q - 1), p * gamma / (3 * p + q - 1)])
 
 
 def test_correlation_needs_variation() -> None:

@@ -51,7 +51,9 @@ def test_the_repr_says_what_was_fitted(fitted: BetaGeoModel) -> None:
     )
     periods, churned, weights = from_survivors([1000, 631, 468, 382, 326, 289, 262, 241])
     cohort = ShiftedBetaGeoModel().fit(periods, churned=churned, weights=weights)
-    assert repr(cohort).startswith("ShiftedBetaGeoModel(alpha=0.7041, beta=1.182; 1,000 customers in 8 rows")
+    assert repr(cohort).startswith(
+        "ShiftedBetaGeoModel(alpha=0.7041, beta=1.182; 1,000 customers in 8 rows"
+    )
 
 
 def test_a_bad_level_is_refused(fitted: BetaGeoModel) -> None:

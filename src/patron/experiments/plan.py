@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from patron.arguments import as_real, as_whole
 from patron.errors import InputError
 from patron.experiments.power import days_to_run, minimum_detectable_effect, sample_size
 
@@ -25,7 +26,14 @@ def plan(
     per_day: float | None = None,
 ) -> dict[str, Any]:
     """The sample size per group for ``mde`` (relative), and, given an ``audience`` size, whether
-    it suffices and the smallest change it can detect; given ``per_day`` arrivals, the days."""
+    it suffices and the smallest change it can detect; given ``per_day`` arrivals, the days.
+    Numbers are read as plain Python ones (numpy's would not survive ``json.dumps``)."""
+    baseline, mde = as_real(baseline, "baseline"), as_real(mde, "mde")
+    alpha, power = as_real(alpha, "alpha"), as_real(power, "power")
+    sd = None if sd is None else as_real(sd, "sd")
+    variants = as_whole(variants, "variants")
+    audience = None if audience is None else as_whole(audience, "audience")
+    per_day = None if per_day is None else as_real(per_day, "per_day")
     if variants < 2:
         raise InputError(f"--variants counts every group including the baseline; got {variants}")
     n = sample_size(baseline, mde, sd=sd, alpha=alpha, power=power, variants=variants)
@@ -51,4 +59,5 @@ def _audience(size: int, n: int, baseline: float, settings: dict[str, Any]) -> d
         detectable: float | None = minimum_detectable_effect(per_group, baseline, **settings)
     except InputError:
         detectable = None
-    return {"size": size, "per_variant": per_group, "enough": per_group >= n, "mde": detectable}
+    enough = bool(per_group >= n)
+    return {"size": size, "per_variant": per_group, "enough": enough, "mde": detectable}

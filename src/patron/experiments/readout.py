@@ -200,12 +200,11 @@ def verdict(
         )
     if all(r["p_value"] is None for r in treatments):
         return "inconclusive", f"inconclusive: {metric} does not vary in any group yet"
-    smallest = min(r["n"] for r in rows)
-    if needed is not None and smallest < needed:
-        more = (needed - smallest) * len(rows)
+    short = [needed - r["n"] for r in rows if needed is not None and r["n"] < needed]
+    if short:  # each group brought up to `needed`: a holdout of 10% needs more than the rest
         return "inconclusive", (
-            f"inconclusive: needs about {more:,} more customers ({needed:,} per group) to detect a "
-            f"{settings.mde:.0%} change in {metric}"
+            f"inconclusive: needs about {sum(short):,} more customers ({needed:,} in each group) "
+            f"to detect a {settings.mde:.0%} change in {metric}"
         )
     return "no_effect", (
         f"no detectable effect on {metric}: a {settings.mde:.0%} change would have been found "

@@ -36,7 +36,6 @@ from patron.insights import (
 )
 from patron.insights.affinity import Baskets
 from patron.insights.discount import Lift
-from patron.predictions import STORED as PREDICTIONS
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -89,7 +88,7 @@ class Insights:
         """Per customer: expected next purchase (the stored model's where ``patron predict``
         ran, else empirical) and the best day to contact (:func:`timing.next_purchase`)."""
         day = self._ws.as_of(as_of)
-        predictions = self._predictions()
+        predictions = self._predictions(day)
         table = timing.next_purchase(self._ws.sales(), day, predictions=predictions)
         return _only(table, self.members(segment, as_of=day))
 
@@ -131,7 +130,7 @@ class Insights:
                     baskets, day, by=by, min_support=min_support, shares=shares
                 ),
                 "gateways": affinity.gateways(
-                    baskets, day, by=by, min_support=min_support, predictions=self._predictions()
+                    baskets, day, by=by, min_support=min_support, predictions=self._predictions(day)
                 ),
             }
 
@@ -284,7 +283,7 @@ class Insights:
         day = self._ws.as_of(as_of)
         customers = self._ws.table("customers")
         return ideal.ideal_profile(
-            self.baskets(), customers, day, predictions=self._predictions(), top=top, days=days
+            self.baskets(), customers, day, predictions=self._predictions(day), top=top, days=days
         )
 
     @reads(window=as_whole)
@@ -425,9 +424,8 @@ class Insights:
         low, high = row["relative_lift_ci"]
         return group.strip(), Lift(row["relative_lift"], low, high)
 
-    def _predictions(self) -> Table | None:
-        ws = self._ws
-        return ws.stored_predictions() if ws.warehouse.has_table(PREDICTIONS) else None
+    def _predictions(self, day: date) -> Table | None:
+        return self._ws.predictions_as_of(day)
 
 
 def _variant_row(

@@ -15,12 +15,13 @@ frequency are independent; :func:`spend_frequency_correlation` is the usual chec
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar, Self
 
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from patron.errors import InputError
+from patron.errors import InputError, PatronWarning
 from patron.models.base import (
     Array,
     Model,
@@ -51,10 +52,12 @@ class GammaGammaModel(Model):
         data = spend_data(frequency, monetary_value)
         w = _row_weights(weights, len(data["x"]))
         repeat = (data["x"] > 0) & (w > 0)
-        if not np.any(repeat):
+        valued = repeat & (data["m"] > 0)
+        if not np.any(valued):
             raise InputError("the Gamma-Gamma model needs customers with repeat transactions")
-        kept = {name: values[repeat] for name, values in data.items()}
-        return self._fit(kept, w[repeat], start=np.ones(3))
+        _note_free(w[repeat & ~valued].sum())
+        kept = {name: values[valued] for name, values in data.items()}
+        return self._fit(kept, w[valued], start=np.ones(3))
 
     def loglik_rows(self, params: Array, data: dict[str, Array]) -> tuple[Array, Array]:
         p, q, v = params  # v is the paper's gamma (scipy's gamma function is near)
@@ -167,19 +170,32 @@ def _spend_terms(data: dict[str, Array]) -> tuple[Array, Array, Array]:
 
 
 def spend_data(frequency: object, monetary_value: object) -> dict[str, Array]:
-    """Validated (x, mbar) arrays: whole x, and mbar > 0 wherever x > 0.
+    """Validated (x, mbar) arrays: whole x, and a finite mbar of 0 or more.
 
     A one-time buyer has no mean repeat spend: their missing (NaN) ``monetary_value``, as
     ``Workspace.customer_summary`` gives it, reads as 0 (lifetimes' convention). Such rows are
-    left out of a fit and score the population mean; NaN for a repeat customer is an error.
+    left out of a fit and score the population mean; NaN for a repeat customer is an error. A
+    repeat customer whose purchases were free (mbar = 0) is left out of a fit with a warning.
     """
     n = row_count(frequency=frequency, monetary_value=monetary_value)
     x = as_array(frequency, "frequency", integer=True, rows=n)
     m = floats(monetary_value, "monetary_value", rows=n)
     m = as_array(np.where((x == 0) & np.isnan(m), 0.0, m), "monetary_value")
-    if np.any((x > 0) & (m <= 0)):
-        raise InputError("monetary_value must be positive for customers with repeat transactions")
     return {"x": x, "m": m}
+
+
+def _note_free(customers: float) -> None:
+    """Say how many repeat customers a fit leaves out for spending nothing (free or fully
+    discounted orders): a value of 0 has no Gamma density, and one such customer would sink
+    the whole fit. Their expected spend is the formula's with m = 0, below the population
+    mean."""
+    if customers > 0:
+        warnings.warn(
+            f"Gamma-Gamma: left out {customers:,.0f} repeat customer{'' if customers == 1 else 's'}"
+            " whose repeat purchases are worth 0 (free orders); they still get an expected spend",
+            PatronWarning,
+            stacklevel=3,
+        )
 
 
 def _row_weights(weights: object, n: int) -> Array:

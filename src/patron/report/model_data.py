@@ -21,7 +21,7 @@ from patron.clv import unit_days
 from patron.errors import InputError
 from patron.models import Model
 from patron.models.history import HistoryModel
-from patron.predictions import GROUPS, STORED
+from patron.predictions import GROUPS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -151,10 +151,9 @@ def predictions(ws: Workspace, as_of: date) -> Scored:
     shows what segments, exports and campaigns read; otherwise they are computed with
     ``patron predict``'s defaults, not stored (a report never writes to the workspace).
     """
-    if ws.warehouse.has_table(STORED):
-        stored = ws.stored_predictions()
-        if stored.as_of.max().to_pyarrow().as_py() == as_of:
-            return Scored(stored, True)
+    stored = ws.predictions_as_of(as_of)
+    if stored is not None:
+        return Scored(stored, True)
     return Scored(ws.predict(as_of=as_of), False)
 
 
