@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from patron import InputError, Workspace
 from patron.errors import PatronWarning
 from patron.experiments.analyze import Question
+from patron.experiments.imported import read_assignments
 from patron.experiments.readout import Settings
 
 PEOPLE = 120
@@ -172,3 +173,44 @@ def test_assignments_may_be_a_data_frame_but_not_beside_a_name(
 def test_questions_and_settings_out_of_range_are_refused(make: object, message: str) -> None:
     with pytest.raises(InputError, match=message):
         make()  # type: ignore[operator]
+
+
+def test_imported_exposure_times_are_the_shops_whatever_ran_before(tmp_path: Path) -> None:
+    # orders at 22:00 on 30 June in New York (02:00 UTC on 1 July) come before an exposure at
+    # New York's midnight, after one at UTC's: the file's text times are the shop's, in a
+    # fresh session (where Ibis had set the engine's timezone to UTC) as after a load
+    shop, people = tmp_path / "ws", EMAILS[:4]
+    with Workspace.init(shop, timezone="America/New_York") as ws:
+        orders = {"order_id": [f"o{i}" for i in range(4)], "email": people, "revenue": 20.0}
+        late = [datetime(2024, 6, 30, 22)] * 4  # naive: the shop's time, as loads read it
+        ws.load("orders", pd.DataFrame({**orders, "ordered_at": late}), now=datetime(2025, 1, 1))
+        ws.load("events", pd.DataFrame({"email": people, "type": "x", "occurred_at": late}))
+    sent = {"email": people, "variant": list("abab"), "assigned_at": "2024-07-01 00:00:00"}
+    question = Question(metric="orders", window_days=3)
+
+    def readout(ws: Workspace) -> list[float]:
+        found = ws.analyze_experiment(assignments_file=pd.DataFrame(sent), question=question)
+        return [v["mean"] for v in found["variants"]]
+
+    with Workspace.open(shop) as fresh:
+        first = readout(fresh)
+    with Workspace.open(shop) as loaded:
+        loaded.load("events", pd.DataFrame({"email": people, "type": "y", "occurred_at": late}))
+        assert readout(loaded) == first == [0.0, 0.0]  # the 22:00 orders came before exposure
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_exported_assignments_read_back_at_the_same_instants(tmp_path: Path, suffix: str) -> None:
+    with Workspace.init(tmp_path / "ws", timezone="America/New_York") as ws:
+        orders = {"order_id": ["o0", "o1"], "email": EMAILS[:2], "revenue": 20.0}
+        ws.load("orders", pd.DataFrame({**orders, "ordered_at": [datetime(2024, 6, 1)] * 2}))
+        ws.create_experiment("nyc", audience="all", start="2024-07-01")
+        out = tmp_path / f"nyc.{suffix}"
+        ws.export_assignments("nyc", out)
+        back = read_assignments(
+            ws.warehouse, out, phone_region="US", timezone="America/New_York",
+            start=None, weights=None, baseline=None,
+        )  # fmt: skip
+        stored = ws.experiment_assignments("nyc").assigned_at.execute().tolist()
+        assert back.table.assigned_at.execute().tolist() == stored
+        assert str(stored[0]) == "2024-07-01 04:00:00"  # New York's midnight, in UTC

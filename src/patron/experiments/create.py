@@ -72,7 +72,9 @@ def assignments(backend: Any, name: str) -> Table:
 
 
 def export(backend: Any, name: str, out: Path) -> int:
-    """Write experiment ``name``'s assignments to ``out`` (CSV or Parquet); returns the rows."""
+    """Write experiment ``name``'s assignments to ``out`` (CSV or Parquet); returns the rows.
+    ``assigned_at`` is written as an instant with its offset: read back as naive text it would
+    be taken for the shop's local time, hours off wherever that is not UTC."""
     table = assignments(backend, name)
-    write_table(table, out)
+    write_table(table.mutate(assigned_at=table.assigned_at.cast("timestamp('UTC')")), out)
     return int(table.count().to_pyarrow().as_py())

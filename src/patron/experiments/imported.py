@@ -55,6 +55,10 @@ def read_assignments(
     columns = _columns(con, resolved.table)
     variant = _required(columns, "variant", resolved.file)
     _check_variants(con, resolved.table, resolved.file, variant)
+    # text times without an offset are the shop's, as a load reads them: the cast reads them
+    # in the session's timezone, which Ibis sets to UTC when it takes the connection and a
+    # load sets to the shop's, so a readout had depended on whether a load ran first
+    con.execute(f"SET TimeZone = '{timezone}'")
     exposed = _exposure(con, resolved.table, resolved.file, columns, timezone, start)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_TABLE} AS
