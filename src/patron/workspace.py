@@ -587,7 +587,7 @@ class Workspace:
                 phone_region=self.config.phone_region,
                 timezone=self.config.timezone,
                 start=optional_day(start, "start"),
-                weights=parse_variants(variants) if variants else None,
+                weights=parse_variants(variants, imported=True) if variants else None,
                 baseline=baseline,
             )
             design, assigned = imported.design, imported.table

@@ -214,3 +214,19 @@ def test_exported_assignments_read_back_at_the_same_instants(tmp_path: Path, suf
         stored = ws.experiment_assignments("nyc").assigned_at.execute().tolist()
         assert back.table.assigned_at.execute().tolist() == stored
         assert str(stored[0]) == "2024-07-01 04:00:00"  # New York's midnight, in UTC
+
+
+def test_a_test_with_a_holdout_is_read_back_with_its_shares(
+    ws: Workspace, created: list[str], tmp_path: Path
+) -> None:
+    # 10/45/45: read back with equal shares it fails the sample ratio check; its own pass
+    create(ws, created, "held", audience="all", holdout=0.1)
+    ws.export_assignments("held", tmp_path / "held.csv")
+    shares = "holdout:10,control:45,treatment:45"
+    back = ws.analyze_experiment(assignments_file=tmp_path / "held.csv", variants=shares)
+    assert back["decision"] != "srm_failed"
+    assert back["srm_p_value"] == ws.analyze_experiment("held")["srm_p_value"]
+    equal = ws.analyze_experiment(assignments_file=tmp_path / "held.csv")
+    assert equal["decision"] == "srm_failed"
+    with pytest.raises(InputError, match="not 'holdout'"):
+        ws.create_experiment("held2", variants=shares, start=START)

@@ -127,17 +127,19 @@ def check_name(name: object) -> str:
     return name
 
 
-def parse_variants(variants: Variants) -> tuple[tuple[str, float], ...]:
+def parse_variants(variants: Variants, *, imported: bool = False) -> tuple[tuple[str, float], ...]:
     """Groups with weights summing to 1, from text (``control:50,treatment:50``), a mapping
     (``{"control": 50, "treatment": 50}``) or names (``["a", "b"]``, even split).
 
-    Weights are relative (``a:1,b:3`` is 25/75); a bare list (``a,b,c``) splits evenly.
+    Weights are relative (``a:1,b:3`` is 25/75); a bare list (``a,b,c``) splits evenly. A test
+    patron creates sets its holdout apart (``--holdout``); one run elsewhere (``imported``) may
+    have a group named ``holdout``, whose share is declared like any other's.
     """
     pairs = [_variant(name, weight) for name, weight in _given(variants)]
     names = [name for name, _ in pairs]
     if len(pairs) < 2:
         raise InputError(f"--variants needs at least two variants, got {variants!r}")
-    if len(set(names)) < len(names) or HOLDOUT in names:
+    if len(set(names)) < len(names) or (HOLDOUT in names and not imported):
         raise InputError(
             f"--variants names must be distinct and not {HOLDOUT!r} (use --holdout): {variants!r}"
         )
