@@ -195,7 +195,7 @@ def fit_rows(model: str, rows: pa.Table, *, penalizer: float = 0.0) -> Model:
     count = column(rows, "count") if "count" in rows.column_names else None
     with warnings.catch_warnings():  # the commands report unidentified() in their own words
         warnings.simplefilter("ignore", LooseFitWarning)
-        fitted: Model = spec.make(penalizer=_penalty(penalizer)).fit(*arrays, weights=count)
+        fitted: Model = spec.make(penalizer=penalizer).fit(*arrays, weights=count)
     return fitted
 
 
@@ -209,15 +209,9 @@ def fit_survival(counts: str, *, penalizer: float = 0.0) -> Model:
         periods, churned, weights = from_survivors(alive)
     except InputError as exc:  # the library names its argument; the user typed --survival
         raise InputError(f"--survival {counts!r}: {exc}".replace("alive_counts ", "")) from exc
-    model = ShiftedBetaGeoModel(penalizer=_penalty(penalizer))
+    model = ShiftedBetaGeoModel(penalizer=penalizer)
     fitted: Model = model.fit(periods, churned=churned, weights=weights)
     return fitted
-
-
-def _penalty(penalizer: float) -> float:
-    if penalizer < 0:
-        raise InputError("--penalizer must be 0 (none) or more")
-    return penalizer
 
 
 def read_summary(path: Path, model: str) -> pa.Table:

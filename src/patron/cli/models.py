@@ -67,6 +67,7 @@ def fit(
     from patron import clv  # the models load when a command runs, not for --help
 
     with errors():
+        _check_penalizer(penalizer)
         if model == "sbg" or survival is not None:
             if model != "sbg" or survival is None:
                 raise InputError("--survival goes with --model sbg, and sbg needs --survival")
@@ -95,6 +96,12 @@ def fit(
         print_json(reports[0])
     else:
         _print_fit(reports[0])
+
+
+def _check_penalizer(penalizer: float) -> None:
+    """The option's own words; the models check the value too, in the Python API's."""
+    if penalizer < 0:
+        raise InputError("--penalizer must be 0 (none) or more")
 
 
 def _chosen(model: str, available: tuple[str, ...]) -> tuple[str, ...]:
@@ -182,6 +189,7 @@ def predict(
 
     Stored in the workspace unless --no-store."""
     with errors():
+        _check_penalizer(penalizer)
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=not store) as ws:
             day = ws.as_of(parse_date(as_of))
