@@ -602,7 +602,7 @@ class Workspace:
             design = registry.find(self.store, name)["design"]
             table = backend.table(registry.WAREHOUSE_TABLE)
             assigned = table.filter(table.experiment == design.name)
-        clv = self.stored_predictions() if self.warehouse.has_table(PREDICTIONS) else None
+        clv = self.predictions_as_of(self.as_of(as_of))  # what a lost customer is worth now
         through = self._through(design.end, as_of)
         asked = question or Question()
         readout = analyze(backend, design, assigned, asked, through=through, clv=clv)

@@ -171,6 +171,46 @@ def test_guardrails_are_read_beside_the_goal(shop: dict[str, Any]) -> None:
         assert all(v["p_value"] is None for v in guard["variants"])
 
 
+@pytest.mark.filterwarnings("ignore::patron.errors.ConvergenceWarning")
+def test_clv_at_risk_prices_extra_unsubscribes_with_predictions_of_the_readout_day(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(5)
+    treated = np.arange(PEOPLE) % 2 == 1
+    ws = Workspace.init(tmp_path / "ws", timezone="UTC")
+    ws.load("orders", _orders(rng, treated), now=datetime(2025, 1, 1))
+    quitting = [i for i in range(PEOPLE) if i % 10 in (0, 1, 3)]  # 2 in 5 treated, 1 in 5
+    events = {
+        "customer_id": [f"c{i}" for i in quitting],
+        "occurred_at": [EXPOSED + timedelta(days=3)] * len(quitting),
+        "type": "unsubscribe",
+    }
+    ws.load("events", pd.DataFrame(events), now=datetime(2025, 1, 1))
+    file = tmp_path / "assignments.csv"
+    pd.DataFrame(
+        {"customer_id": [f"c{i}" for i in range(PEOPLE)], "variant": np.where(treated, "b", "a")}
+    ).to_csv(file, index=False)
+
+    def read(**options: Any) -> dict[str, Any]:
+        asked = Question(window_days=WINDOW)
+        return ws.analyze_experiment(
+            assignments_file=file, start=EXPOSED.date(), question=asked, **options
+        )
+
+    assert read()["clv_at_risk"] is None  # nothing predicted yet
+    ws.predict(store=True)
+    r = read()
+    guard = next(g for g in r["guardrails"] if g["metric"] == "unsubscribe")
+    lift = guard["variants"][1]["lift"]
+    assert lift == pytest.approx(120 / 300 - 60 / 300)
+    mean = ws.stored_predictions().to_pandas().clv.mean()  # everyone is in the audience
+    risk = r["clv_at_risk"]
+    assert risk["mean_clv"] == pytest.approx(mean) and mean > 0
+    assert risk["by_variant"]["b"]["value"] == pytest.approx(lift * PEOPLE * mean)
+    assert read(as_of="2024-08-15")["clv_at_risk"] is None  # predicted from later purchases
+    ws.close()
+
+
 def test_sequential_intervals_are_wider_and_say_which_method(shop: dict[str, Any]) -> None:
     fixed = readout(shop, metric="conversion")["variants"][1]
     r = readout(shop, metric="conversion", settings={"sequential": True})
