@@ -27,7 +27,6 @@ import ibis
 import numpy as np
 import pyarrow as pa
 
-from patron.arguments import DateLike, optional_day
 from patron.errors import InputError, LooseFitWarning, did_you_mean
 from patron.metrics.occasions import Sales, occasions
 from patron.models import (
@@ -40,6 +39,7 @@ from patron.models import (
     ShiftedBetaGeoModel,
     from_survivors,
 )
+from patron.models.base import UNIDENTIFIED
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -130,51 +130,6 @@ def customer_summary(
     )
 
 
-def summary_from_transactions(
-    transactions: Any,
-    *,
-    customer: str,
-    when: str,
-    value: str | None = None,
-    calibration_end: DateLike | None = None,
-    time_unit: str = "week",
-) -> Any:
-    """:func:`customer_summary` of a pandas data frame of transactions, without a workspace:
-    one row per customer acquired by ``calibration_end`` (default: the last transaction's
-    day), indexed by ``customer``, with frequency, recency, T and monetary_value (what
-    lifetimes' ``summary_data_from_transaction_data`` gives). A transaction is a row with its
-    customer, its time ``when`` (a datetime or date; the day counts: purchases of one day are
-    one occasion) and, optionally, its ``value``; every row is a purchase."""
-    import pandas as pd
-
-    missing = [c for c in (customer, when, value) if c is not None and c not in transactions]
-    if missing:
-        found = ", ".join(map(str, transactions.columns))
-        raise InputError(f"no column {missing[0]!r} in the transactions; found {found}")
-    moments = pd.to_datetime(transactions[when], errors="coerce", format="mixed")
-    if moments.isna().any():
-        row = int(moments.isna().to_numpy().argmax())
-        raw = transactions[when].iloc[row]
-        raise InputError(f"transaction {row}, column {when!r}: {raw!r} is not a date or time")
-    revenue = transactions[value] if value else 0.0
-    frame = pd.DataFrame(
-        {
-            "customer_key": transactions[customer].to_numpy(),
-            "ordered_at": moments.dt.tz_localize(None).to_numpy(),
-            "order_date": moments.dt.date.to_numpy(),
-            "order_id": pd.RangeIndex(len(moments)).astype(str),
-            "channel": None,
-            "revenue": pd.to_numeric(revenue, errors="raise"),
-            "cost": float("nan"),
-            "is_return": False,
-        }
-    )
-    sales = Sales.of(ibis.memtable(frame))
-    end = optional_day(calibration_end, "calibration_end") or frame["order_date"].max()
-    summary = customer_summary(sales, end, time_unit=time_unit).to_pandas()
-    return summary.rename(columns={"customer_key": customer}).set_index(customer).sort_index()
-
-
 def unique_rows(
     summary: Table, columns: tuple[str, ...] = ("frequency", "recency", "T")
 ) -> pa.Table:
@@ -238,11 +193,11 @@ def read_summary(path: Path, model: str) -> pa.Table:
             f"missing column(s) {', '.join(missing)}; found {', '.join(table.column_names)}",
             file=str(path),
         )
-    _check_rows(table, model_spec(model), str(path))
+    check_rows(table, model_spec(model), str(path))
     return table
 
 
-def _check_rows(table: pa.Table, spec: ModelSpec, file: str) -> None:
+def check_rows(table: pa.Table, spec: ModelSpec, file: str) -> None:
     """Refuse the first bad value with its row and column: a number that is not one, missing,
     negative or fractional where a count is meant, recency past T, or (Gamma-Gamma) a repeat
     customer without a positive mean spend."""
@@ -324,11 +279,6 @@ def fit_report(fitted: Model, name: str, **context: Any) -> dict[str, Any]:
         "unidentified": unidentified(fitted),
         **context,
     }
-
-
-UNIDENTIFIED = 5.0
-"""A standard error this many times its estimate (or none) means the data do not pin the
-parameter down: its 95% interval spans more than a factor of e^20."""
 
 
 def unidentified(fitted: Model) -> list[str]:

@@ -87,13 +87,19 @@ def _history_fit(name: str, rows: pa.Table) -> HistoryModel:
 _COLUMNS = ("frequency", "recency", "T", "holdout", "count")
 
 
-def _with_holdout(summary: Table, sales: Sales, start: date, end: date) -> pa.Table:
-    """Unique (frequency, recency, T, holdout purchases) rows of the calibration customers."""
+def with_holdout(summary: Table, sales: Sales, start: date, end: date) -> Table:
+    """``summary`` (one row per customer) with each customer's ``holdout`` purchases: their
+    occasions in (``start``, ``end``], 0 for none."""
     occ = occasions(sales, end)
     later = occ.filter(occ.order_date > start)
     counts = later.group_by("customer_key").agg(holdout=later.count())
-    joined = summary.left_join(counts, "customer_key")
-    joined = joined.mutate(holdout=joined.holdout.fill_null(0))
+    joined = summary.left_join(counts, "customer_key").drop("customer_key_right")
+    return joined.mutate(holdout=joined.holdout.fill_null(0))
+
+
+def _with_holdout(summary: Table, sales: Sales, start: date, end: date) -> pa.Table:
+    """Unique (frequency, recency, T, holdout purchases) rows of the calibration customers."""
+    joined = with_holdout(summary, sales, start, end)
     keys = ["frequency", "recency", "T", "holdout"]
     grouped = joined.group_by(keys).agg(count=joined.count())
     return grouped.order_by(keys).to_pyarrow()  # sorted: the same sums to the last bit
