@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from patron.clv import unidentified
 from patron.errors import ConvergenceWarning, InputError, LooseFitWarning
 from patron.models import (
     BetaGeoBetaBinomModel,
@@ -50,14 +51,18 @@ def test_a_fit_that_runs_off_to_infinity_prints_no_numpy_warnings(model: type[Mo
 
 def test_a_fit_whose_likelihood_rises_toward_infinity_ends_at_its_best_finite_point() -> None:
     rows = (STILL_BUYING[name].to_numpy() for name in ("frequency", "recency", "T"))
+    # Which standard errors come out infinite, and which merely huge or a near-singular
+    # inverse's small number, differs with the CPU's rounding out there (r near 1e16): a
+    # warning must come, and the rule the commands use must name the pair that ran off
     with (
-        pytest.warns(LooseFitWarning, match="do not pin down r, alpha"),
+        pytest.warns(LooseFitWarning, match="do not pin down"),
         pytest.warns(ConvergenceWarning, match="rose toward an infinite parameter"),
     ):
         fitted = BetaGeoModel().fit(*rows, weights=STILL_BUYING["count"].to_numpy())
     assert fitted.n_customers_ == 600 and np.isfinite(fitted.loglik_)
     params = fitted.params_
     assert params["r"] > 1e6 and params["r"] / params["alpha"] == pytest.approx(0.08, abs=0.01)
+    assert {"r", "alpha"} <= set(unidentified(fitted))
     alive = fitted.probability_alive([0, 2], [0, 10], [20, 20])
     assert np.all((alive >= 0) & (alive <= 1))
 
@@ -84,6 +89,9 @@ def test_contracts_observed_for_no_period_leave_nothing_to_fit() -> None:
         ShiftedBetaGeoModel().fit([0, 0], churned=[False, False])
 
 
-def test_a_fit_without_finite_standard_errors_says_so() -> None:
-    with pytest.warns(ConvergenceWarning, match="do not pin down gamma"):
-        BetaGeoBetaBinomModel().fit([0, 1, 3, 6], [0, 2, 5, 6], 6)
+@pytest.mark.filterwarnings("ignore:.*precision loss:patron.errors.ConvergenceWarning")
+def test_a_fit_without_useful_standard_errors_says_so() -> None:
+    """Four customers: gamma's standard error is infinite, or 20 times gamma (CPUs differ)."""
+    with pytest.warns(LooseFitWarning, match="do not pin down .*gamma"):
+        fitted = BetaGeoBetaBinomModel().fit([0, 1, 3, 6], [0, 2, 5, 6], 6)
+    assert "gamma" in unidentified(fitted)

@@ -84,3 +84,26 @@ def test_a_penalizer_is_a_finite_number_zero_or_more(penalizer: object) -> None:
     with pytest.raises(InputError, match="penalizer must be a finite number, 0"):
         BetaGeoModel(penalizer=penalizer)  # type: ignore[arg-type]
     assert BetaGeoModel(penalizer=np.float32(0.5)).penalizer == 0.5
+
+
+@pytest.mark.parametrize("model", HISTORY)
+@pytest.mark.parametrize("t", [-5, -0.5, float("nan"), float("inf"), "soon", [1.0, -1.0]])
+def test_time_ahead_is_finite_and_not_negative(model: HistoryModel, t: object) -> None:
+    """A negative t gave negative expected purchases and probabilities, NaN a silent NaN."""
+    with pytest.raises(InputError, match=r"^t must be"):
+        model.conditional_expected_purchases(t, 2, 30.0, 38.0)
+    for ask in (
+        lambda: model.probability_of_purchase(t, 2, 30.0, 38.0),
+        lambda: model.probability_of_purchases(1, t, 2, 30.0, 38.0),
+        lambda: model.expected_purchases(t),
+        lambda: model.forecast(t, 2, 30.0, 38.0),
+    ):
+        with pytest.raises(InputError, match=r"^t must be"):
+            ask()
+
+
+@pytest.mark.parametrize("model", HISTORY)
+def test_nothing_ahead_is_no_purchase(model: HistoryModel) -> None:
+    assert str(model.expected_purchases(0)) == "0.0"  # not -0.0 (a < 1 in BG/NBD)
+    assert str(model.conditional_expected_purchases(0, 2, 30.0, 38.0)[0]) == "0.0"
+    assert model.probability_of_purchase(0, 2, 30.0, 38.0)[0] == 0

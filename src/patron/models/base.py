@@ -38,6 +38,9 @@ Array = np.ndarray
 Likelihood = Callable[[Array], tuple[float, Array]]  # parameters -> value and gradient
 Blocks = list[tuple[dict[str, Array], Array]]  # rows and their weights: see _blocks
 BLOCK_ROWS = 8192  # about this many rows per likelihood call, at most 12,288 (96 KiB): _blocks
+UNIDENTIFIED = 5.0
+"""A standard error this many times its estimate (or none) means the data do not pin the
+parameter down: its 95% interval spans more than a factor of e^20."""
 SCRATCH_BYTES = 112 * 1024
 """The most one temporary array of a model's inner loop may take. glibc's malloc maps each
 allocation of 128 KiB or more fresh from the system and hands it back when freed, so a loop
@@ -261,16 +264,18 @@ class Model(ABC):
 
     def _warn_doubts(self, unconverged: str | None) -> None:
         """Say when a fit is not to be trusted: the climb stopped short (``unconverged``, the
-        optimizer's message; a ConvergenceWarning), or the standard errors are not finite, the
-        data leaving a direction flat (a LooseFitWarning)."""
+        optimizer's message; a ConvergenceWarning), or a standard error is not finite or, on
+        the log scale (se / value), above ``UNIDENTIFIED``: the data leave that parameter all
+        but free (a LooseFitWarning)."""
         name = type(self).__name__
         if unconverged:
             warnings.warn(f"{name}: {unconverged}", ConvergenceWarning, stacklevel=4)
-        loose = [k for k, v in self.std_errors_.items() if not np.isfinite(v)]
+        loose = [k for k, v in self.std_errors_.items() if not v <= UNIDENTIFIED * self.params_[k]]
         if loose:
             message = (
-                f"{name}: the data do not pin down {', '.join(loose)} (no finite standard "
-                "error); fit on more customers or a longer history, or pass a penalizer"
+                f"{name}: the data do not pin down {', '.join(loose)} (a standard error of "
+                f"more than {UNIDENTIFIED:g} times the value, or none); fit on more customers "
+                "or a longer history, or pass a penalizer"
             )
             warnings.warn(message, LooseFitWarning, stacklevel=4)
 
@@ -691,6 +696,18 @@ def row_count(**columns: Any) -> int:
         *most, last = columns
         raise InputError(f"{', '.join(most)} and {last} must have the same length")
     return lengths.pop() if lengths else 1
+
+
+def ahead(t: object) -> Array:
+    """The time ``t`` ahead, a number or an array that broadcasts against the rows: finite and
+    0 or more, or an InputError (a negative t gave negative expected purchases)."""
+    try:
+        value = np.asarray(t, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"t must be a number of time units ahead, not {t!r}") from None
+    if not np.all(np.isfinite(value)) or np.any(value < 0):
+        raise InputError("t must be finite and 0 or more time units ahead")
+    return value
 
 
 def as_count(value: object, name: str) -> int:

@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
 
-from patron.models.base import Array, as_count, levels, trigamma, weighted_levels
+from patron.models.base import Array, ahead, as_count, levels, trigamma, weighted_levels
 from patron.models.history import HistoryModel, customer_data
 
 
@@ -140,12 +140,12 @@ class BetaGeoModel(HistoryModel):
         """E[X(t)]: expected purchases of a new customer in a period of length t (eq. 7), the
         conditional expectation of a customer seen only at their first purchase. A number for
         a single t, as Pareto/NBD's gives it."""
-        t = np.asarray(t, dtype=float)
+        t = ahead(t)
         zero = np.zeros(max(t.size, 1))
         return self.conditional_expected_purchases(t, zero, zero, zero).reshape(t.shape)[()]
 
     def probability_of_purchases(
-        self, n: int, t: float, frequency: object, recency: object, T: object
+        self, n: int, t: object, frequency: object, recency: object, T: object
     ) -> Array:
         """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t (x = t_x = T = 0: the
         paper's eq. 8 for a new customer).
@@ -157,12 +157,12 @@ class BetaGeoModel(HistoryModel):
         already gone makes none.
         """
         r, alpha, a, b = self._fitted("_params")
-        n = as_count(n, "n")
+        n, span = as_count(n, "n"), ahead(t)
         d = customer_data(frequency, recency, T)
         rx, b_post = r + d["x"], b + d["x"] + self.first_purchase_dropout
-        stay = np.log(alpha + d["T"]) - np.log(alpha + d["T"] + t)  # log P(no arrival) share
+        stay = np.log(alpha + d["T"]) - np.log(alpha + d["T"] + span)  # log P(no arrival) share
         arrivals = gammaln(rx + n) - gammaln(rx) - gammaln(n + 1) + rx * stay
-        arrivals += n * np.log(t / (alpha + d["T"] + t)) if n else 0.0
+        arrivals += n * np.log(span / (alpha + d["T"] + span)) if n else 0.0
         exact = np.exp(betaln(a, b_post + n) - betaln(a, b_post) + arrivals)
         if n > 0:
             at_least = betainc(n, rx, -np.expm1(stay))
@@ -193,7 +193,7 @@ class BetaGeoModel(HistoryModel):
             terms = (r + x, a + b + n - 1, -t / (alpha + big_t))
             rx, c, w = (np.broadcast_to(v, value.shape)[bad] for v in terms)
             value[bad] = _expected_series(rx, c, w, a)
-        return value
+        return value + 0.0  # where a < 1 the head is negative, and t = 0 gave -0.0
 
     def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """Dropout happens only at a purchase, so an alive customer buys within t unless the

@@ -9,7 +9,15 @@ from typing import ClassVar, Self
 import numpy as np
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array, as_count, distinct_rows, row_count
+from patron.models.base import (
+    Array,
+    Model,
+    ahead,
+    as_array,
+    as_count,
+    distinct_rows,
+    row_count,
+)
 
 
 class HistoryModel(Model):
@@ -41,7 +49,7 @@ class HistoryModel(Model):
         """E[Y(t) | x, t_x, T]: expected purchases in the next t (t broadcasts against rows),
         P(alive) times the expectation of a customer alive at T."""
         d = customer_data(frequency, recency, T)
-        return self._alive(d) * self._expected_if_alive(np.asarray(t, dtype=float), d)
+        return self._alive(d) * self._expected_if_alive(ahead(t), d)
 
     def probability_of_purchase(
         self, t: object, frequency: object, recency: object, T: object
@@ -49,11 +57,11 @@ class HistoryModel(Model):
         """P(Y(t) > 0 | x, t_x, T): at least one purchase in the next t, P(alive) times the
         chance of a customer alive at T."""
         d = customer_data(frequency, recency, T)
-        return self._alive(d) * self._purchase_if_alive(np.asarray(t, dtype=float), d)
+        return self._alive(d) * self._purchase_if_alive(ahead(t), d)
 
     @abstractmethod
     def probability_of_purchases(
-        self, n: int, t: float, frequency: object, recency: object, T: object
+        self, n: int, t: object, frequency: object, recency: object, T: object
     ) -> Array:
         """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t."""
 
@@ -71,12 +79,12 @@ class HistoryModel(Model):
         """P(alive), E[Y(t)], P(Y(t) > 0) and the median wait, stacked (4, n): what scoring
         needs, with P(alive) computed once (Pareto/NBD's costs two tail integrals)."""
         d = customer_data(frequency, recency, T)
-        alive, ahead = self._alive(d), np.asarray(t, dtype=float)
+        alive, span = self._alive(d), ahead(t)
         return np.stack(
             [
                 alive,
-                alive * self._expected_if_alive(ahead, d),
-                alive * self._purchase_if_alive(ahead, d),
+                alive * self._expected_if_alive(span, d),
+                alive * self._purchase_if_alive(span, d),
                 self.median_time_to_purchase(d["x"], d["T"]),
             ]
         )

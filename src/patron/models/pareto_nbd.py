@@ -38,7 +38,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
-from patron.models.base import SCRATCH_BYTES, Array, as_count, distinct_rows
+from patron.models.base import SCRATCH_BYTES, Array, ahead, as_count, distinct_rows
 from patron.models.history import HistoryModel, customer_data, per_distinct_history
 
 _NODES = 128  # trapezoid nodes per tail integral
@@ -127,10 +127,10 @@ class ParetoNBDModel(HistoryModel):
         r beta / (alpha (s - 1)) [1 - (beta / (beta + t))^(s - 1)], its limit at s = 1.
         """
         r, alpha, s, beta = self._fitted("_params")
-        return r / alpha * _lifetime_within(s, beta, np.asarray(t, dtype=float))
+        return r / alpha * _lifetime_within(s, beta, ahead(t))
 
     def probability_of_purchases(
-        self, n: int, t: float, frequency: object, recency: object, T: object
+        self, n: int, t: object, frequency: object, recency: object, T: object
     ) -> Array:
         """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t.
 
@@ -143,11 +143,11 @@ class ParetoNBDModel(HistoryModel):
         makes none.
         """
         r, alpha, s, beta = self._fitted("_params")
-        n = as_count(n, "n")
+        n, span = as_count(n, "n"), ahead(t)
         d = customer_data(frequency, recency, T)
         rx, a, b = r + d["x"], alpha + d["T"], beta + d["T"]
         nodes, weights = np.polynomial.legendre.leggauss(64)
-        u = (nodes[:, None] + 1) * t / 2  # (64, 1): times on [0, t]
+        u = (nodes[:, None] + 1) * span / 2  # (64, 1): times on [0, t]
 
         def counts(v: Array) -> Array:
             """NB(n; v): n purchases in v under the rate's posterior."""
@@ -155,8 +155,8 @@ class ParetoNBDModel(HistoryModel):
             return np.exp(log + (n * np.log(v / (a + v)) if n else 0.0))
 
         death = s * b**s * (b + u) ** -(s + 1)
-        within = t / 2 * weights @ (death * counts(np.maximum(u, 1e-300)))
-        exact = (b / (b + t)) ** s * counts(np.asarray(t, dtype=float)) + within
+        within = span / 2 * weights @ (death * counts(np.maximum(u, 1e-300)))
+        exact = (b / (b + span)) ** s * counts(span) + within
         alive = self._alive(d)
         return alive * exact + (1 - alive) * (n == 0)
 
