@@ -211,3 +211,16 @@ def test_a_full_disk_under_the_warehouse_file_is_named_too(
         ws.load("orders", frame, now=NOW)
     assert ws.status()["orders"] == 0 and ws.status()["loads"] == 0
     ws.close()
+
+
+def test_a_closed_workspace_says_so_and_closes_twice(tmp_path: Path) -> None:
+    with Workspace.init(tmp_path / "ws", timezone="UTC") as ws:
+        orders = {"order_id": ["a", "b"], "email": ["x@shop.test"] * 2, "revenue": [5.0, 7.0]}
+        ws.load("orders", pd.DataFrame({**orders, "ordered_at": ["2024-05-01"] * 2}), now=NOW)
+        orders = ws.table("orders")  # an expression made while open
+    for use in (ws.status, orders.count().execute, lambda: ws.table("orders")):
+        with pytest.raises(WorkspaceError, match=r"workspace is closed .*; open it again"):
+            use()
+    ws.close()
+    with Workspace.open(tmp_path / "ws") as again:
+        assert again.status()["orders"] == 2

@@ -245,9 +245,29 @@ class Warehouse:
         return copied
 
     def close(self) -> None:
+        """Close the connections; a later use, even of an expression made before, raises
+        WorkspaceError (DuckDB's own message, "Connection already closed!", names no workspace)."""
+        if isinstance(self.duckdb, _Closed):
+            return
         if self.external and "ibis" in self.__dict__:
             self.ibis.disconnect()
         self.duckdb.close()
+        self.duckdb = _Closed(self.path)  # type: ignore[assignment]
+        if "engine" in self.__dict__:
+            self.engine.con = self.duckdb
+
+
+class _Closed:
+    """Stands in for a closed connection and says so in patron's words when used."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __getattr__(self, name: str) -> Any:
+        raise WorkspaceError(
+            f"this workspace is closed (its warehouse {self.path}); open it again with "
+            "Workspace.open()"
+        )
 
 
 def connect(url: str) -> Any:
