@@ -78,7 +78,9 @@ def load_command(
     format_: Annotated[str | None, typer.Option("--format", help="csv, parquet or jsonl.")] = None,
     date_format: Annotated[str | None, typer.Option(help="strptime layout, e.g. %d/%m/%Y.")] = None,
     decimal_comma: Annotated[bool, typer.Option(help="Amounts use a decimal comma.")] = False,
-    encoding: Annotated[str, typer.Option(help="utf-8, utf-16 or latin-1.")] = "utf-8",
+    encoding: Annotated[
+        str, typer.Option(help="utf-8, utf-16, latin-1, cp1252 (Excel on Windows), ...")
+    ] = "utf-8",
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:

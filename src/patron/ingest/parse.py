@@ -6,12 +6,14 @@ the engine, column at a time, so a file never passes through Python row by row.
 
 Rules that matter to users (documented in docs/data-contract.md):
 - Persian (۰-۹) and Arabic-Indic (٠-٩) digits, and the Arabic decimal and thousands separators,
-  are normalized before numbers and dates are read; surrounding whitespace (tabs included) goes.
+  are normalized before numbers and dates are read; surrounding whitespace (tabs and NUL
+  padding included) goes.
 - Scientific notation (``1e5``) is not an amount: it is what spreadsheets write after rounding.
 - Amounts: ``1234.5`` and ``1,234.50`` are read; ``1,234`` or ``12,5`` are ambiguous without
   ``decimal_comma`` and are quarantined, never guessed. With ``decimal_comma``, ``12,5`` and
   ``1.234,50`` are read and ``12.5`` is ambiguous.
 - Timestamps: ISO 8601 with or without an offset (naive ones are in the workspace timezone),
+  also with one space before a numeric offset (Shopify's ``2024-03-05 14:02:11 +0100``),
   or ``date_format`` (strptime codes); anything after the load time or before 1900 is rejected.
 """
 
@@ -30,7 +32,9 @@ _NUMBER_TYPES = frozenset(
     for sign in ("", "U")
     for size in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 ) | {"FLOAT", "DOUBLE"}
-_SPACES = (32, 9, 10, 13, 160, 65279)
+_SPACES = (32, 9, 10, 13, 160, 65279, 0)
+"""Characters around text that are not part of it: NUL included, the padding of fixed-width and
+C exports, which would otherwise keep one person's email apart from itself."""
 _WHITESPACE = " || ".join(f"chr({c})" for c in _SPACES)
 _SPACE_CLASS = "[" + "".join(f"\\x{{{c:x}}}" for c in _SPACES) + "]"
 _EDGE_SPACE = f"'^{_SPACE_CLASS}|{_SPACE_CLASS}$'"
@@ -52,7 +56,7 @@ class ParseOptions:
 
 
 def text(col: str, source_type: str) -> str:
-    """Text without surrounding whitespace (spaces, tabs, line breaks, no-break spaces);
+    """Text without surrounding whitespace (spaces, tabs, line breaks, no-break spaces, NULs);
     the empty string is NULL."""
     s = f"CAST({col} AS VARCHAR)"
     # trim with a character list is slow; most text has nothing to trim, which a regex tells fast
@@ -200,11 +204,20 @@ def _timestamp(col: str, source_type: str, options: ParseOptions) -> str:
             instant = f"try_strptime({s}, '{fmt}')"
         elif fmt:
             instant = f"timezone('{tz}', try_strptime({s}, '{fmt}'))"
-        else:  # ASCII text casts directly; other digits are translated first
+        else:  # ASCII text casts directly; other digits and layouts are reworked first
             fast = f"CASE WHEN {_starts_with_digit(raw)} THEN TRY_CAST({raw} AS TIMESTAMPTZ) END"
-            careful = f"CASE WHEN {_starts_with_digit(s)} THEN TRY_CAST({s} AS TIMESTAMPTZ) END"
+            careful = (
+                f"CASE WHEN {_starts_with_digit(s)} THEN TRY_CAST({_joined_offset(s)} AS "
+                "TIMESTAMPTZ) END"
+            )
             instant = _fallback(fast, careful)
     return f"CAST(({instant}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+
+
+def _joined_offset(s: str) -> str:
+    """``2024-03-05 14:02:11 +0100`` (Shopify's and Ruby's layout) without the space before the
+    offset, which DuckDB does not read; one space only, anything looser is not guessed."""
+    return f"regexp_replace({s}, '(\\d) ([+-]\\d\\d(:?\\d\\d)?)$', '\\1\\2')"
 
 
 def _fallback(fast: str, careful: str) -> str:

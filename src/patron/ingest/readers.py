@@ -8,7 +8,6 @@ few) are returned as rejects so they can be quarantined with their line.
 
 from __future__ import annotations
 
-import codecs
 import json
 import math
 from collections.abc import Iterator
@@ -20,6 +19,13 @@ from typing import Any, Literal
 import duckdb
 
 from patron.errors import InputError
+from patron.ingest.encodings import (
+    NOT_LATIN1,
+    check_header_encoding,
+    fail_on_encoding,
+    open_bytes,
+    readable,
+)
 from patron.sql import first_line, ident, literal, out_of_room, scalar
 
 Format = Literal["csv", "parquet", "jsonl"]
@@ -108,25 +114,28 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any, n: int) -> RawSource:
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
-    _check_header_encoding(path, encoding)
+    with readable(con, path, encoding) as (data, encoding):
+        return _scan_csv(con, path, data, table, encoding)
+
+
+def _scan_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, data: Path, table: str, encoding: str
+) -> RawSource:
+    """Read ``data``, the bytes of ``path`` in an ``encoding`` DuckDB decodes; messages name
+    ``path``."""
+    check_header_encoding(data, encoding)
     options = (
         "all_varchar = true, header = true, ignore_errors = true, store_rejects = true, "
         f"rejects_table = '{table}_rej', rejects_scan = '{table}_scan', "
         f"encoding = {literal(encoding)}"
     )
-    with _reading(path, "CSV"):
-        scan = f"read_csv({literal(str(path))}, {options})"
+    with _reading(path, "CSV", data):
+        scan = f"read_csv({literal(str(data))}, {options})"
         con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {scan}")
-    rejects = _fetch_dicts(
-        con,
-        "SELECT line, arg_min(column_name, column_idx) AS column_name, "
-        "arg_min(error_type, column_idx) AS error_type, arg_min(csv_line, column_idx) AS csv_line, "
-        "arg_min(error_message, column_idx) AS error_message "
-        f"FROM {table}_rej GROUP BY line ORDER BY line",
-    )
-    _fail_on_encoding(rejects, path)
+    rejects = _rejects(con, table)
+    fail_on_encoding(rejects, path)
     records = int(scalar(con, f"SELECT count(*) FROM {table}_pre"))
-    one_per_line = _physical_lines(path) == 1 + records + len(rejects)
+    one_per_line = _physical_lines(data) == 1 + records + len(rejects)
     if one_per_line and not rejects:
         shift = "0"  # a record's line is its ordinal plus the header
     elif one_per_line:
@@ -139,7 +148,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
         )
         shift = f"(SELECT count(*) FROM {table}_rejlines r WHERE r.good_before <= _ordinal)"
     else:  # blank lines or quoted fields spanning lines: find where each record starts
-        _record_starts(con, path, table, encoding)
+        _record_starts(con, path, data, table, encoding)
+        rejects = _rejects(con, table)
         shift = f"(SELECT s.ln FROM {table}_starts s WHERE s.ordinal = _ordinal) - _ordinal - 2"
     _number_lines(con, table, first_line=2, shift=shift, view=True)
     source = _describe(con, str(path), table)
@@ -148,37 +158,65 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
     return source
 
 
+def _rejects(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
+    """The records DuckDB could not split, one per line (its first error)."""
+    return _fetch_dicts(
+        con,
+        "SELECT line, arg_min(column_name, column_idx) AS column_name, "
+        "arg_min(error_type, column_idx) AS error_type, arg_min(csv_line, column_idx) AS csv_line, "
+        "arg_min(error_message, column_idx) AS error_message "
+        f"FROM {table}_rej GROUP BY line ORDER BY line",
+    )
+
+
 def _physical_lines(path: Path) -> int:
     """Lines in the file (a last line without a newline counts), read in chunks."""
     count, last = 0, b"\n"
-    with path.open("rb") as handle:
+    with open_bytes(path) as handle:
         while chunk := handle.read(1 << 20):
             count += chunk.count(b"\n")
             last = chunk[-1:]
     return count + (last != b"\n")
 
 
-def _record_starts(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> None:
-    """``<table>_starts(ordinal, ln)``: the line each good record starts on.
+def _record_starts(
+    con: duckdb.DuckDBPyConnection, path: Path, data: Path, table: str, encoding: str
+) -> None:
+    """``<table>_starts(ordinal, ln)``: the line each good record of ``data`` (the bytes of
+    ``path``) starts on; and the rejected records' lines in ``<table>_rej`` made the file's.
 
     A record starts on a non-blank line reached with an even number of quote characters before
-    it (doubled quotes inside fields keep the parity), after the header, unless DuckDB rejected it.
+    it (doubled quotes inside fields keep the parity), after the header. DuckDB numbers a
+    rejected record's line without the line breaks inside quoted fields before it.
     """
     lines = f"{table}_lines"
-    with _reading(path, "CSV"):
+    with _reading(path, "CSV", data):
         con.execute(
-            f"CREATE TEMP TABLE {lines}_pre AS SELECT line FROM {_lines_of(path, encoding)}"
+            f"CREATE TEMP TABLE {lines}_pre AS SELECT line FROM {_lines_of(data, encoding)}"
         )
     _number_lines(con, lines, first_line=1)
     con.execute(
-        f"""CREATE TEMP TABLE {table}_starts AS
+        f"""CREATE TEMP TABLE {table}_records AS
         WITH counted AS (
           SELECT _line, line, coalesce(sum(length(line) - length(replace(line, '"', '')))
-            OVER (ORDER BY _line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-          FROM {lines})
-        SELECT _line AS ln, row_number() OVER (ORDER BY _line) - 1 AS ordinal FROM counted
-        WHERE before % 2 = 0 AND _line > 1 AND trim(coalesce(line, ''), chr(13)) <> ''
-          AND _line NOT IN (SELECT line FROM {table}_rej)"""
+            OVER (ORDER BY _line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) % 2 = 1
+            AS quoted
+          FROM {lines}),
+        numbered AS (
+          SELECT _line, line, quoted,
+            _line - count(*) FILTER (WHERE quoted) OVER (ORDER BY _line) AS duckdb_line
+          FROM counted)
+        SELECT _line AS ln, duckdb_line FROM numbered
+        WHERE NOT quoted AND _line > 1 AND trim(coalesce(line, ''), chr(13)) <> ''"""
+    )
+    con.execute(
+        f"UPDATE {table}_rej SET line = r.ln FROM {table}_records r "
+        f"WHERE r.duckdb_line = {table}_rej.line"
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE {table}_starts AS
+        SELECT ln, row_number() OVER (ORDER BY ln) - 1 AS ordinal FROM {table}_records
+        WHERE ln NOT IN (SELECT line FROM {table}_rej)"""
     )
 
 
@@ -209,10 +247,10 @@ def _read_parquet(
 def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
     """One JSON object per line; a line that is not one is a reject, never a failed load."""
     lines = f"{table}_lines"
-    with _reading(path, "JSON lines"):
+    with readable(con, path, encoding) as (data, encoding), _reading(path, "JSON lines", data):
         con.execute(
             f"CREATE TEMP TABLE {lines}_pre AS SELECT trim(line, ' \t\r\ufeff') AS line "
-            f"FROM {_lines_of(path, encoding)}"
+            f"FROM {_lines_of(data, encoding)}"
         )
     _number_lines(con, lines, first_line=1)
     con.execute(f"DELETE FROM {lines} WHERE line IS NULL OR line = ''")
@@ -245,15 +283,29 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
 
 
 @contextmanager
-def _reading(path: Path, kind: str) -> Iterator[None]:
-    """DuckDB failing to read ``path`` as ``kind`` is the file's problem, told as an InputError
-    naming it; running out of memory or disk is not, and passes through for the load to say."""
+def _reading(path: Path, kind: str, data: Path | None = None) -> Iterator[None]:
+    """DuckDB failing to read ``path`` (its bytes in ``data``, a UTF-8 copy, if given) as
+    ``kind`` is the file's problem, told as an InputError naming it, never the copy; running out
+    of memory or disk is not, and passes through for the load to say."""
     try:
         yield
     except duckdb.Error as exc:
         if out_of_room(exc):
             raise
-        raise InputError(f"cannot read as {kind}: {first_line(exc)}", file=str(path)) from exc
+        why = _explained(exc).replace(str(data or path), str(path))
+        raise InputError(f"cannot read as {kind}: {why}", file=str(path)) from exc
+
+
+_EXPLAINED = {
+    "is not latin-1 encoded": NOT_LATIN1,
+    "Maximum line size": "a record is longer than 2 MB, the most DuckDB reads as one line "
+    "(its message blames line 1 whichever it is): shorten or drop its longest field",
+}
+"""DuckDB's read errors that its first line does not explain, by a phrase in them."""
+
+
+def _explained(exc: duckdb.Error) -> str:
+    return next((why for key, why in _EXPLAINED.items() if key in str(exc)), first_line(exc))
 
 
 @contextmanager
@@ -298,35 +350,6 @@ def _number_lines(
     )
     if not view:
         con.execute(f"DROP TABLE {table}_pre")
-
-
-RESAVE = "re-save the file as UTF-8, or pass --encoding latin-1 (or utf-16) if that is what it is"
-
-
-def _fail_on_encoding(rejects: list[dict[str, Any]], path: Path) -> None:
-    bad = [r for r in rejects if r["error_type"] == "INVALID ENCODING"]
-    if bad:
-        where = f"line {bad[0]['line']} is not valid UTF-8 ({len(bad)} such lines)"
-        raise InputError(f"{where}; {RESAVE}", file=str(path))
-
-
-def _check_header_encoding(path: Path, encoding: str) -> None:
-    """A UTF-8 file's header must be UTF-8: DuckDB's reader skips a header line that is not
-    and takes the first record for the header, which would blame the header's names."""
-    try:
-        if codecs.lookup(encoding).name != "utf-8":
-            return
-    except LookupError:
-        raise InputError(
-            f"unknown encoding {encoding!r}; pass utf-8, utf-16 or latin-1", file=str(path)
-        ) from None
-    with path.open("rb") as handle:
-        header = handle.readline(1 << 20)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(header, final=False)
-    except UnicodeDecodeError:
-        where = "line 1, the header, is not valid UTF-8"
-        raise InputError(f"{where}; {RESAVE}", file=str(path)) from None
 
 
 def _describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource:
@@ -399,5 +422,14 @@ def discard(con: duckdb.DuckDBPyConnection, raw: RawSource) -> None:
     """Drop a read source and its helper tables: the reader's (rows, rejects, line numbers)
     and the checked phone numbers (:func:`patron.identity.phones.phone_map`)."""
     con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
-    for suffix in ("_pre", "_rejlines", "_rej", "_scan", "_lines", "_starts", "_phones"):
+    for suffix in (
+        "_pre",
+        "_rejlines",
+        "_rej",
+        "_scan",
+        "_lines",
+        "_records",
+        "_starts",
+        "_phones",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {raw.table}{suffix}")

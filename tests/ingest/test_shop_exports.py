@@ -1,0 +1,219 @@
+"""Files as shops' systems export them: Shopify's timestamps, Excel's encodings on Windows
+(cp1252, UTF-16 "Unicode text"), gzip'ed exports, NUL-padded fields."""
+
+from __future__ import annotations
+
+import gzip
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from ingest_support import HEADER, NOW, orders, write
+
+from patron import Workspace
+from patron.errors import InputError
+
+
+def quarantined(ws: Workspace) -> list[tuple[int, str | None, str]]:
+    return sorted((r["line"], r["field"], r["reason"]) for r in ws.quarantine())
+
+
+# --- Shopify -------------------------------------------------------------------------------------
+
+
+def test_shopify_timestamps_with_a_space_before_the_offset(ws: Workspace, tmp_path: Path) -> None:
+    """Shopify (and every Ruby app) writes ``2024-03-05 14:02:11 +0100``: a whole export
+    was quarantined as not ISO 8601."""
+    path = write(
+        tmp_path / "shopify.csv",
+        "Name,Email,Created at,Total\n"
+        "#1001,anna@example.com,2024-03-05 14:02:11 +0100,49.95\n"
+        "#1002,bob@example.com,2024-03-06 09:00:00 -05:00,30.00\n"
+        "#1003,cy@example.com,2024-03-06 09:00:00  +0100,1.00\n",
+    )
+    result = ws.load("orders", path, mapping={"Name": "order_id"}, now=NOW)
+    assert (result.inserted, result.quarantined) == (2, 1)
+    loaded = orders(ws)
+    assert loaded["#1001"]["ordered_at"] == pd.Timestamp("2024-03-05 13:02:11")
+    assert loaded["#1002"]["ordered_at"] == pd.Timestamp("2024-03-06 14:00:00")
+    assert quarantined(ws)[0][:2] == (4, "ordered_at")  # two spaces: not guessed
+
+
+# --- encodings -----------------------------------------------------------------------------------
+
+WINDOWS_ROWS = [
+    "Bestelnummer;E-mail;Datum;Bedrag;Klant",
+    "A-1;jose@example.com;05/03/2024;1.234,50;José “Pepe” Müller – 5 €",
+    "A-2;zoe@example.com;06/03/2024;12,5;Zoë",
+    ";;Totaal;1.247,00;",
+    "",
+]
+WINDOWS_OPTIONS: dict[str, Any] = {
+    "mapping": {"Bestelnummer": "order_id", "Datum": "ordered_at", "Bedrag": "revenue"},
+    "decimal_comma": True,
+    "date_format": "%d/%m/%Y",
+    "now": NOW,
+}
+
+
+def windows_csv(tmp_path: Path) -> Path:
+    """A CSV as Excel saves it on a Dutch Windows: cp1252, semicolons, CRLF, a total row."""
+    return write(tmp_path / "excel.csv", "\r\n".join(WINDOWS_ROWS).encode("cp1252"))
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "windows-1252"])
+def test_excel_csv_saved_on_windows_loads_with_cp1252(
+    ws: Workspace, tmp_path: Path, encoding: str
+) -> None:
+    result = ws.load("orders", windows_csv(tmp_path), encoding=encoding, **WINDOWS_OPTIONS)
+    assert (result.inserted, result.quarantined) == (2, 1)
+    loaded = orders(ws)
+    assert loaded["A-1"]["revenue"] == Decimal("1234.50")
+    assert loaded["A-1"]["attributes"] == {"Klant": "José “Pepe” Müller – 5 €"}
+    assert quarantined(ws) == [(4, "ordered_at", "does not match --date-format %d/%m/%Y")]
+    assert ws.quarantine()[0]["file"] == str(tmp_path / "excel.csv")
+
+
+def test_cp1252_text_read_as_latin1_says_to_pass_cp1252(ws: Workspace, tmp_path: Path) -> None:
+    """DuckDB refuses bytes 0x80-0x9F as latin-1 ("File is not latin-1 encoded"): say what
+    they are and which option reads them."""
+    path = windows_csv(tmp_path)
+    with pytest.raises(InputError) as info:
+        ws.load("orders", path, encoding="latin-1", **WINDOWS_OPTIONS)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert "--encoding cp1252" in message
+
+
+def test_a_byte_cp1252_does_not_define_is_named_with_its_line(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "bad.csv", HEADER.encode() + b"o1,a@example.com,2024-01-01,1\nx\x81\n")
+    with pytest.raises(InputError) as info:
+        ws.load("orders", path, encoding="cp1252", now=NOW)
+    assert str(info.value).startswith(f"{path}: line 3 is not valid cp1252")
+
+
+UNICODE_TEXT = (
+    "order_id\temail\tordered_at\trevenue\tnote\r\n"
+    'U-1\tali@example.com\t2024-03-05\t10.00\t"two\nlines"\r\n'
+    "U-2\tbé@example.com\t2024-03-06\t11.00\tZoë 😀\r\n"
+    "U-3\tcy@example.com\t2024-03-07\r\n"
+    "U-4\tdi@example.com\t2024-03-07\toops\tx\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom"),
+    [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")],
+    ids=["little-endian", "big-endian"],
+)
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8"], ids=["option", "default"])
+def test_excel_unicode_text_in_utf16(
+    ws: Workspace, tmp_path: Path, codec: str, bom: bytes, encoding: str
+) -> None:
+    """Excel's "Unicode text" is UTF-16 with a byte-order mark and tabs. Big-endian read as
+    no rows at all; a field spanning lines failed the file; the mark says what the file is,
+    so the default encoding reads it too."""
+    path = write(tmp_path / "unicode.txt", bom + UNICODE_TEXT.encode(codec))
+    result = ws.load("orders", path, encoding=encoding, now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (4, 2, 2)
+    loaded = orders(ws)
+    assert loaded["U-1"]["attributes"] == {"note": "two\nlines"}
+    assert loaded["U-2"]["email"] == "bé@example.com"
+    assert loaded["U-2"]["attributes"] == {"note": "Zoë 😀"}
+    assert [(line, field) for line, field, _ in quarantined(ws)] == [
+        (5, "revenue"),
+        (6, "revenue"),
+    ]
+
+
+# --- compression ---------------------------------------------------------------------------------
+
+
+def test_gzipped_csv(ws: Workspace, tmp_path: Path) -> None:
+    """``data.csv.gz`` is a CSV by its name; its header was checked as compressed bytes and
+    the file refused as not UTF-8."""
+    text = HEADER + "g1,ana@example.com,2024-01-05,10.00\n\ng2,bob@example.com,x,1\n"
+    path = write(tmp_path / "orders.csv.gz", gzip.compress(text.encode()))
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 1)
+    assert quarantined(ws)[0][:2] == (4, "ordered_at")
+    assert ws.load("orders", path, now=NOW).duplicates == 1
+
+
+def test_gzipped_csv_in_cp1252(ws: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "excel.csv.gz", gzip.compress(windows_csv(tmp_path).read_bytes()))
+    result = ws.load("orders", path, encoding="cp1252", **WINDOWS_OPTIONS)
+    assert (result.inserted, result.quarantined) == (2, 1)
+
+
+# --- NUL bytes -----------------------------------------------------------------------------------
+
+
+def test_nul_padding_is_not_part_of_an_identifier(ws: Workspace, tmp_path: Path) -> None:
+    """A NUL-padded field (fixed-width and C exports) kept its NULs, so the same email did not
+    match the same person's other orders."""
+    path = write(
+        tmp_path / "pos.csv",
+        (
+            HEADER
+            + "n1,ana@example.com\x00\x00,2024-01-05,10.00\nn2,ana@example.com,2024-01-06,5\n"
+        ).encode(),
+    )
+    ws.load("orders", path, now=NOW)
+    loaded = orders(ws)
+    assert loaded["n1"]["email"] == "ana@example.com"
+    assert loaded["n1"]["customer_key"] == loaded["n2"]["customer_key"]
+
+
+# --- line numbers --------------------------------------------------------------------------------
+
+
+def test_lines_of_rows_after_a_field_spanning_lines_and_a_short_row(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """DuckDB numbers a record it cannot split without the line breaks inside quoted fields
+    before it: the short row was quarantined a line early, and the good row on the line it
+    named took the next line's number."""
+    text = (
+        "order_id,email,ordered_at,revenue,note\n"
+        'm1,ana@example.com,2024-03-05,10.00,"an address\non two lines"\n'
+        "\n"
+        "m2,bob@example.com,2024-03-06,11.00,z\n"
+        "m3,cy@example.com,2024-03-07\n"
+        'm4,di@example.com,2024-03-07,12.00,"x\ny"\n'
+        "m5,ed@example.com,2024-03-07,13.00,a,b\n"
+        "m6,fi@example.com,2024-03-08,14.00,ok\n"
+    )
+    ws.load("orders", write(tmp_path / "notes.csv", text), now=NOW)
+    loaded = orders(ws)
+    assert {k: v["source_row"] for k, v in loaded.items()} == {"m1": 2, "m2": 5, "m4": 7, "m6": 10}
+    assert [line for line, _, _ in quarantined(ws)] == [6, 9]
+
+
+def test_a_utf16_file_duckdb_cannot_read_is_named_not_its_copy(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """UTF-16 is read from a UTF-8 copy; DuckDB's message named the copy."""
+    text = HEADER.replace("\n", "\r\n") + 'u1,"two\nlines"@x.com,2024-03-06,1\r\nu2,a@x.com\r\n'
+    path = write(tmp_path / "unicode.txt", text.encode("utf-16"))
+    with pytest.raises(InputError) as info:
+        ws.load("orders", path, now=NOW)
+    assert str(info.value).startswith(f"{path}: cannot read as CSV: ")
+    assert "utf-8.csv" not in str(info.value)
+
+
+def test_a_record_longer_than_duckdb_reads_is_explained(ws: Workspace, tmp_path: Path) -> None:
+    """DuckDB's message was "CSV Error on Line: 1" whichever line it was."""
+    long = "x" * 2_100_000
+    text = HEADER + "o1,a@x.com,2024-01-01,1\n" + f'o2,b@x.com,2024-01-01,"{long}"\n'
+    path = write(tmp_path / "products.csv", text)
+    with pytest.raises(InputError) as info:
+        ws.load("orders", path, now=NOW)
+    assert str(info.value) == (
+        f"{path}: cannot read as CSV: a record is longer than 2 MB, the most DuckDB reads as one "
+        "line (its message blames line 1 whichever it is): shorten or drop its longest field"
+    )
