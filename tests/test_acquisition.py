@@ -217,7 +217,7 @@ def test_target_ratio_sets_max_cac(ws: Workspace) -> None:
     plan = groups(ws.sales(), AS_OF)
     result = guidance(ws.sales(), predicted(ws), AS_OF, plan, margin=MARGIN, target_ratio=2)
     assert result[0]["max_cac"] == pytest.approx(107.5 / 2)
-    with pytest.raises(InputError, match="--target-ratio must be above 0"):
+    with pytest.raises(InputError, match=r"^target_ratio must be above 0"):
         guidance(ws.sales(), predicted(ws), AS_OF, plan, target_ratio=0)
 
 
@@ -394,7 +394,7 @@ def test_months_are_shop_local_calendar_months(new_york: Workspace) -> None:
             {"months": 3},
             1,
             "month",
-            "2024-01 is before the months reported (2024-04 to 2024-06); pass --months 6",
+            "2024-01 is before the months reported (2024-04 to 2024-06); pass months 6",
         ),
         (
             "channel,spend,start,end\nsearch,10,2024-01-05,2024-02-04\n",
@@ -436,9 +436,9 @@ def test_bad_spend_by_month(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"by": "mnth"}, "--by 'mnth': acquisition groups by 'channel' or 'month' (did you mean"),
-        ({"months": 6}, "--months goes with --by month"),
-        ({"by": "month", "months": 0}, "--months 0: report 1 or more months"),
+        ({"by": "mnth"}, "by 'mnth': acquisition groups by 'channel' or 'month' (did you mean"),
+        ({"months": 6}, "months goes with by month"),
+        ({"by": "month", "months": 0}, "months 0: report 1 or more months"),
     ],
 )
 def test_bad_grouping(ws: Workspace, options: dict[str, Any], message: str) -> None:

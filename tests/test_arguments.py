@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from cli_support import ok, patron_here
 from patron import Workspace
 from patron.arguments import as_day, as_names, as_whole, optional_day
-from patron.errors import InputError, NotFoundError, WorkspaceError
+from patron.errors import InputError, NotFoundError, WorkspaceError, on_command_line, option
 from patron.predictions import Horizon
 from patron.samples.cdnow import write_orders
 from workspaces import cdnow_workspace
@@ -246,7 +246,7 @@ def test_quarters_and_years_read_loosely(ws: Workspace) -> None:
 
 
 def test_bad_windows_and_load_times_are_refused(ws: Workspace, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="--window must be at least 1 day, got 0"):
+    with pytest.raises(InputError, match=r"^window must be at least 1 day, got 0"):
         ws.segments(as_of=END, window=0)
     with pytest.raises(InputError, match="now must be a datetime"):
         ws.load("orders", [tmp_path / "x.csv"], now="2030-01-01")  # type: ignore[arg-type]
@@ -275,3 +275,13 @@ def test_home_folders_are_expanded_as_a_shell_would(
     finally:
         shop.close()
     assert list(elsewhere.iterdir()) == []  # no folder named ~ made here
+
+
+def test_a_message_names_a_parameter_as_its_user_typed_it() -> None:
+    """From Python ``min_support``; in a command ``--min-support`` (commands run in
+    ``on_command_line``), and back to Python's spelling after it."""
+    assert option("min_support") == "min_support"
+    with on_command_line():
+        assert option("min_support") == "--min-support"
+        assert option("within", "due-within") == "--due-within"
+    assert option("window") == "window"

@@ -386,7 +386,7 @@ def test_nothing_to_report_is_a_one_line_error(tmp_path: Path) -> None:
         write_report(ws, tmp_path / "r.html")
     with Workspace.init(tmp_path / "ws") as ws:
         ws.load("orders", _orders())
-        with pytest.raises(InputError, match="choose a later --as-of"):
+        with pytest.raises(InputError, match="choose a later as_of day"):
             write_report(ws, tmp_path / "r.html", as_of=date(2020, 1, 1))
     assert not (tmp_path / "r.html").exists()
 

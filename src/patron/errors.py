@@ -7,7 +7,31 @@ as attributes so programs can act on it without parsing text.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_ON_COMMAND_LINE: ContextVar[bool] = ContextVar("on_command_line", default=False)
+
+
+def option(name: str, flag: str | None = None) -> str:
+    """The parameter ``name`` (its Python spelling) as its user typed it, for a message:
+    ``--min-support`` in a command, ``min_support`` from Python; ``flag`` where the command
+    line calls it otherwise (``within`` is ``--due-within``)."""
+    if not _ON_COMMAND_LINE.get():
+        return name
+    return f"--{flag or name.replace('_', '-')}"
+
+
+@contextmanager
+def on_command_line() -> Iterator[None]:
+    """Within it, messages name parameters as the command line's options (:func:`option`);
+    the CLI runs each command in it."""
+    token = _ON_COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _ON_COMMAND_LINE.reset(token)
 
 
 class PatronError(Exception):

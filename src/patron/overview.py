@@ -6,7 +6,7 @@ from typing import Any
 
 import duckdb
 
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.sql import rows_as_dicts
 
 STATUS_SQL = """
@@ -52,7 +52,7 @@ def quarantine_rows(con: duckdb.DuckDBPyConnection, *, limit: int | None) -> lis
     """Quarantined rows, newest load first, then by file and line; at most ``limit`` (None or
     0: all)."""
     if limit is not None and limit < 0:
-        raise InputError(f"--limit must be 0 (all rows) or more, got {limit}")
+        raise InputError(f"{option('limit')} must be 0 (all rows) or more, got {limit}")
     sql = (
         "SELECT load_id, table_name AS table, file, row AS line, field, value, reason, record "
         "FROM quarantine ORDER BY load_id DESC, file, row"

@@ -40,7 +40,7 @@ from scipy.special import expit
 
 from patron import clv
 from patron.defaults import PREDICT_MODEL
-from patron.errors import ConvergenceWarning, InputError
+from patron.errors import ConvergenceWarning, InputError, option
 from patron.models import GammaGammaModel, Model
 from patron.models.history import HistoryModel
 from patron.portable import round_half_up
@@ -69,7 +69,9 @@ def predictions(
     horizon.check()
     model = clv.model_name(model)
     if model not in clv.HISTORY_MODELS:
-        raise InputError(f"--model must be one of {', '.join(clv.HISTORY_MODELS)} to predict")
+        raise InputError(
+            f"{option('model')} must be one of {', '.join(clv.HISTORY_MODELS)} to predict"
+        )
     rows = clv.unique_rows(summary)
     fitted = clv.fit_rows(model, rows, penalizer=penalizer)
     _warn_unidentified(fitted, model)

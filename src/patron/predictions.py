@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from patron.arguments import as_real, as_whole
-from patron.errors import InputError
+from patron.errors import InputError, option
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -49,11 +49,13 @@ class Horizon:
     def check(self) -> None:
         if not 1 <= self.periods <= MAX_PERIODS:
             raise InputError(
-                f"--horizon must be from 1 to {MAX_PERIODS:,} periods (ten years of days), "
-                f"got {self.periods:,}"
+                f"{option('horizon')} must be from 1 to {MAX_PERIODS:,} periods (ten years of "
+                f"days), got {self.periods:,}"
             )
         if self.discount_rate < 0 or not 0 < self.margin <= 1:
-            raise InputError("--discount-rate must be >= 0 and --margin in (0, 1]")
+            raise InputError(
+                f"{option('discount_rate')} must be >= 0 and {option('margin')} in (0, 1]"
+            )
 
 
 STORED = "customer_predictions"

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option
 from patron.metrics.base import ratio, refunds
 from patron.metrics.occasions import Sales, occasions
 from patron.portable import round_half_up
@@ -79,12 +79,13 @@ def customer_segments(
     """
     if not 2 <= bins <= 9:
         raise InputError(
-            f"--bins must be from 2 to 9, got {bins}: each score is one digit of the RFM code"
+            f"{option('bins')} must be from 2 to 9, got {bins}: each score is one digit of the "
+            "RFM code"
         )
     if not 0 < defect_after < inactive_after:
         raise InputError("defect_after must be positive and below inactive_after")
     if window < 1:
-        raise InputError(f"--window must be at least 1 day, got {window}")
+        raise InputError(f"{option('window')} must be at least 1 day, got {window}")
     base = _history(sales, as_of, window)
     scored = _rfm(base, bins)
     staged = _stage(scored, defect_after, inactive_after, window)
@@ -262,7 +263,10 @@ def migration(
     if dimension not in DIMENSIONS:
         raise InputError(f"unknown dimension {dimension!r}{did_you_mean(dimension, DIMENSIONS)}")
     if start >= end:
-        raise InputError("the migration's --from date must be before its --as-of date")
+        raise InputError(
+            f"the migration's {option('start', 'from')} day must be before its "
+            f"{option('as_of')} day"
+        )
     before = customer_segments(sales, start, bins=bins).select("customer_key", src=dimension)
     after = customer_segments(sales, end, bins=bins).select("customer_key", dst=dimension)
     joined = after.left_join(before, "customer_key")

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from patron import clv
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.metrics.occasions import Sales, occasions
 from patron.models.history import HistoryModel
 
@@ -45,7 +45,10 @@ def validate(
 ) -> dict[str, Any]:
     """The validation report of the module docstring (JSON-ready)."""
     if holdout_end <= calibration_end:
-        raise InputError("--holdout-end must be after --calibration-end")
+        raise InputError(
+            f"{option('holdout_end')} {holdout_end} must be after "
+            f"{option('calibration_end')} {calibration_end}"
+        )
     unit = clv.unit_days(time_unit)
     summary = clv.customer_summary(sales, calibration_end, time_unit=time_unit)
     rows = _with_holdout(summary, sales, calibration_end, holdout_end)

@@ -251,9 +251,9 @@ def test_predictions_decide_who_is_high_value(shop: Workspace) -> None:
 
 def test_bad_options_and_too_few_customers(shop: Workspace) -> None:
     args = (baskets(shop), shop.table("customers"), AS_OF)
-    with pytest.raises(InputError, match="--top"):
+    with pytest.raises(InputError, match=r"^top must be a share"):
         ideal_profile(*args, top=1.0)
-    with pytest.raises(InputError, match="--days"):
+    with pytest.raises(InputError, match=r"^days must be at least 1 day"):
         ideal_profile(*args, days=0)
     with pytest.raises(InputError, match="customer_key and clv"):
         ideal_profile(*args, predictions=ibis.memtable({"customer_key": [1], "value": [2.0]}))

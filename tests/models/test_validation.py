@@ -107,5 +107,5 @@ def test_tracking_cumulative_repeat_purchases(report: dict) -> None:
 
 
 def test_holdout_must_follow_the_calibration(ws: Workspace) -> None:
-    with pytest.raises(InputError, match="--holdout-end must be after"):
+    with pytest.raises(InputError, match=r"^holdout_end .* must be after calibration_end"):
         ws.validate(CALIBRATION_END, CALIBRATION_END)

@@ -54,7 +54,7 @@ import pyarrow as pa
 from patron.acquisition.plan import Group, acquired_by, check_by, groups
 from patron.acquisition.spend import Spend, read_spend
 from patron.defaults import MONTHS, TARGET_RATIO
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.metrics.base import ratio, refunds
 from patron.metrics.occasions import Sales, occasions
 
@@ -111,7 +111,7 @@ def guidance(
 def check_target(target_ratio: float) -> None:
     """Refuse a target CLV:CAC ratio that is not positive (before any model is fitted)."""
     if not target_ratio > 0:
-        raise InputError("--target-ratio must be above 0, e.g. 3 for 3:1")
+        raise InputError(f"{option('target_ratio')} must be above 0, e.g. 3 for 3:1")
 
 
 def _key(group: Group) -> tuple[str, str | None]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from patron.acquisition.spend import Spend, check_months, check_spend, month_days
 from patron.defaults import MONTHS
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option
 from patron.metrics.base import period_label, period_of
 from patron.metrics.occasions import Sales
 
@@ -80,11 +80,11 @@ def check_by(by: str, months: int | None) -> None:
     """``by`` is ``channel`` or ``month``; ``months`` goes with ``month`` and is 1 or more."""
     if by not in BY:
         choices = f"acquisition groups by 'channel' or 'month'{did_you_mean(by, BY)}"
-        raise InputError(f"--by {by!r}: {choices}")
+        raise InputError(f"{option('by')} {by!r}: {choices}")
     if months is not None and by != "month":
-        raise InputError("--months goes with --by month")
+        raise InputError(f"{option('months')} goes with {option('by')} month")
     if months is not None and months < 1:
-        raise InputError(f"--months {months}: report 1 or more months, e.g. 12")
+        raise InputError(f"{option('months')} {months}: report 1 or more months, e.g. 12")
 
 
 def acquired_by(sales: Sales, as_of: date) -> Table:

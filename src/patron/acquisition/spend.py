@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option
 from patron.metrics.base import period_of
 
 MONTH = re.compile(r"\d{4}-\d{2}")
@@ -148,14 +148,15 @@ def check_months(spends: Iterable[Spend], first: date, as_of: date) -> None:
     for s in sorted(spends, key=lambda s: s.start):
         if month_days(f"{s.start:%Y-%m}") != (s.start, s.end):
             raise s.error(
-                f"{s.period} is not one calendar month; --by month needs one row per channel "
-                "and month (a month column such as 2024-03), or use --by channel",
+                f"{s.period} is not one calendar month; {option('by')} month needs one row per "
+                "channel and month (a month column such as 2024-03), or use "
+                f"{option('by')} channel",
                 s.columns[0],
             )
         if s.start < first:
             needed = period_of(as_of, "month") - period_of(s.start, "month") + 1
             raise s.error(
                 f"{s.period} is before the months reported ({first:%Y-%m} to {as_of:%Y-%m}); "
-                f"pass --months {needed} to include it, or leave the row out",
+                f"pass {option('months')} {needed} to include it, or leave the row out",
                 s.columns[0],
             )

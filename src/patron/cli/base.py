@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from patron.arguments import optional_day
 from patron.defaults import ENV_VAR
-from patron.errors import PatronError, PatronWarning
+from patron.errors import PatronError, PatronWarning, on_command_line
 
 if TYPE_CHECKING:
     from patron.workspace import Workspace
@@ -93,7 +93,8 @@ def errors() -> Iterator[None]:
     """Turn a PatronError, or the engine running out of memory or disk, into one line on
     stderr and exit code 2 (traceback with --debug)."""
     try:
-        yield
+        with on_command_line():
+            yield
     except PatronError as exc:
         _fail(str(exc), exc)
     except Exception as exc:

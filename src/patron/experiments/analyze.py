@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.experiments import outcomes as measure
 from patron.experiments.design import Design, as_days
 from patron.experiments.outcomes import GUARDRAILS, RATIO, Window
@@ -105,9 +105,13 @@ def _covariate(question: Question, metric: str) -> str | None:
         question.covariate or ("revenue" if metric in RATIO else metric)
     )
     if covariate in RATIO:
-        raise InputError(f"--covariate {covariate} is a ratio metric; choose a per-customer metric")
+        raise InputError(
+            f"{option('covariate')} {covariate} is a ratio metric; choose a per-customer metric"
+        )
     if metric in RATIO:
-        raise InputError(f"--cuped adjusts per-customer metrics; {metric} is a ratio metric")
+        raise InputError(
+            f"{option('cuped')} adjusts per-customer metrics; {metric} is a ratio metric"
+        )
     return covariate
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from patron.arguments import as_day, as_names, as_real, as_whole, optional_day
-from patron.errors import InputError
+from patron.errors import InputError, option
 
 HOLDOUT = "holdout"
 """The name of the group that gets nothing; it is the baseline of every comparison."""
@@ -71,7 +71,7 @@ class Design:
         for field, value in plain.items():
             object.__setattr__(self, field, value)
         if self.end is not None and self.end < self.start:
-            raise InputError(f"--end {self.end} is before --start {self.start}")
+            raise InputError(f"{option('end')} {self.end} is before {option('start')} {self.start}")
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -138,10 +138,11 @@ def parse_variants(variants: Variants, *, imported: bool = False) -> tuple[tuple
     pairs = [_variant(name, weight) for name, weight in _given(variants)]
     names = [name for name, _ in pairs]
     if len(pairs) < 2:
-        raise InputError(f"--variants needs at least two variants, got {variants!r}")
+        raise InputError(f"{option('variants')} needs at least two variants, got {variants!r}")
     if len(set(names)) < len(names) or (HOLDOUT in names and not imported):
         raise InputError(
-            f"--variants names must be distinct and not {HOLDOUT!r} (use --holdout): {variants!r}"
+            f"{option('variants')} names must be distinct and not {HOLDOUT!r} (use "
+            f"{option('holdout')}): {variants!r}"
         )
     total = sum(weight for _, weight in pairs)
     return tuple((name, weight / total) for name, weight in pairs)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.experiments.audience import resolve
 from patron.experiments.design import HOLDOUT, Design, exposure_time
 from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
@@ -145,11 +145,13 @@ def _design(
         raise InputError(f"the assignments name {len(groups)} group(s); a test needs at least two")
     chosen = baseline or next((g for g in (HOLDOUT, "control") if g in groups), groups[0])
     if chosen not in groups:
-        raise InputError(f"--baseline {chosen!r} is not a group in the file: {', '.join(groups)}")
+        raise InputError(
+            f"{option('baseline')} {chosen!r} is not a group in the file: {', '.join(groups)}"
+        )
     shares = dict(weights) if weights else {g: 1.0 for g in groups}
     if set(shares) != set(groups):
         raise InputError(
-            f"--variants names {', '.join(shares)} but the file has {', '.join(groups)}"
+            f"{option('variants')} names {', '.join(shares)} but the file has {', '.join(groups)}"
         )
     total = sum(shares.values())
     ordered = [chosen, *(g for g in groups if g != chosen)]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from patron.defaults import METRICS, ORDER_METRICS
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option
 from patron.experiments.stats import Moments, RatioMoments
 from patron.portable import any_of
 
@@ -55,7 +55,9 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.days < 1 or self.pre_days < 1:
-            raise InputError("--window and --pre-days must be at least 1 day")
+            raise InputError(
+                f"{option('window_days', 'window')} and {option('pre_days')} must be at least 1 day"
+            )
 
 
 def check_metric(metric: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from patron.arguments import as_real, as_whole
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.experiments.power import days_to_run, minimum_detectable_effect, sample_size
 
 
@@ -35,7 +35,9 @@ def plan(
     audience = None if audience is None else as_whole(audience, "audience")
     per_day = None if per_day is None else as_real(per_day, "per_day")
     if variants < 2:
-        raise InputError(f"--variants counts every group including the baseline; got {variants}")
+        raise InputError(
+            f"{option('variants')} counts every group including the baseline; got {variants}"
+        )
     n = sample_size(baseline, mde, sd=sd, alpha=alpha, power=power, variants=variants)
     settings = {"sd": sd, "alpha": alpha, "power": power, "variants": variants}
     return {
@@ -53,7 +55,7 @@ def plan(
 def _audience(size: int, n: int, baseline: float, settings: dict[str, Any]) -> dict[str, Any]:
     """Whether ``size`` customers split evenly are enough, and what they can detect."""
     if size < 1:
-        raise InputError(f"--audience must be a positive number of customers, got {size}")
+        raise InputError(f"{option('audience')} must be a positive number of customers, got {size}")
     per_group = size // settings["variants"]
     try:
         detectable: float | None = minimum_detectable_effect(per_group, baseline, **settings)

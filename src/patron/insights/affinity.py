@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 from scipy.stats import norm
 
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option
 from patron.metrics.base import refunds
 from patron.metrics.occasions import Sales, occasions
 from patron.portable import first_by
@@ -310,7 +310,7 @@ def gateways(
     """
     _check(by=by, min_support=min_support)
     if days < 1:
-        raise InputError("the gateway window (--days) must be at least 1 day")
+        raise InputError(f"the gateway window ({option('days')}) must be at least 1 day")
     acquired_by = as_of - timedelta(days=days)
     cohort = first_window(baskets, as_of, days, acquired_by)
     if predictions is not None:
@@ -444,11 +444,11 @@ def _check(
     if by not in BY:
         raise InputError(f"cannot rank by {by!r}{did_you_mean(by, BY)}; use category or brand")
     if min_support < 1:
-        raise InputError("--min-support must be at least 1 customer")
+        raise InputError(f"{option('min_support')} must be at least 1 customer")
     if prior is not None and prior < 0:
         raise InputError("the prior strength must be 0 or more")
     if top is not None and top < 1:
-        raise InputError("--top must be at least 1")
+        raise InputError(f"{option('top')} must be at least 1")
 
 
 def rounded(row: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import ibis
 
 from patron.arguments import DateLike, as_names, as_whole, optional_day, reads
 from patron.defaults import RECENT_DAYS, K
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.experiments.analyze import Question
 from patron.experiments.audience import segment_audience
 from patron.insights import (
@@ -321,7 +321,7 @@ class Insights:
         """The segments table, checked to have ``dimension``."""
         groups = self._ws.segments(as_of=as_of)
         if dimension not in groups.columns:
-            raise InputError(f"--dimension {dimension!r} is not a segment column")
+            raise InputError(f"{option('dimension')} {dimension!r} is not a segment column")
         return groups
 
     def customer_fields(self, *, as_of: DateLike | None = None) -> Table:
@@ -414,8 +414,9 @@ class Insights:
         column, sep, group = design.audience.partition("=")
         if not sep or column.strip() != dimension:
             raise InputError(
-                f"--experiment {name!r} tested the audience {design.audience!r}, not one group "
-                f"of {dimension!r}; its lift cannot stand for a segment of {dimension!r}"
+                f"{option('experiments', 'experiment')} {name!r} tested the audience "
+                f"{design.audience!r}, not one group of {dimension!r}; its lift cannot stand for "
+                f"a segment of {dimension!r}"
             )
         readout = self._ws.analyze_experiment(
             name, question=Question(metric="conversion"), as_of=as_of
@@ -437,12 +438,15 @@ def _variant_row(
         variant = next(iter(others))
     if variant not in others:
         raise InputError(
-            f"--experiment {name!r}: say which variant offered the discount, as "
-            f"{name}:VARIANT, one of {', '.join(others)}"
+            f"{option('experiments', 'experiment')} {name!r}: say which variant offered the "
+            f"discount, as {name}:VARIANT, one of {', '.join(others)}"
         )
     row = others[variant]
     if row["relative_lift_ci"] is None:
-        raise InputError(f"--experiment {name!r}: its baseline converted nobody; no lift to use")
+        raise InputError(
+            f"{option('experiments', 'experiment')} {name!r}: its baseline converted nobody; "
+            "no lift to use"
+        )
     return row
 
 

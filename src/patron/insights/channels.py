@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 import ibis
 
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option
 from patron.insights.affinity import Z95
 from patron.metrics.base import purchases, refunds
 from patron.portable import first_by, json_or_null, number_or_null
@@ -179,7 +179,7 @@ def segment_experience(
     refunds in the ``window`` days to ``as_of`` and ``return_rate`` = refunds / revenue.
     """
     if window < 1:
-        raise InputError("--window must be at least 1 day")
+        raise InputError(f"{option('window')} must be at least 1 day")
     since = as_of - timedelta(days=window)
     p = purchases(orders)
     p = p.filter(p.order_date > since, p.order_date <= as_of)

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.insights.affinity import Z95, Baskets, first_window, rounded, wilson
 from patron.metrics.occasions import occasions
 from patron.portable import first_by
@@ -392,8 +392,8 @@ def _check(*, top: float, days: int, min_support: int, predictions: Table | None
     if predictions is not None and not {"customer_key", "clv"} <= set(predictions.columns):
         raise InputError("the predictions need customer_key and clv; run `patron predict`")
     if not 0 < top < 1:
-        raise InputError("--top must be a share between 0 and 1 (0.2 = the top 20%)")
+        raise InputError(f"{option('top')} must be a share between 0 and 1 (0.2 = the top 20%)")
     if days < 1:
-        raise InputError("--days must be at least 1 day")
+        raise InputError(f"{option('days')} must be at least 1 day")
     if min_support < 1:
-        raise InputError("--min-support must be at least 1 customer")
+        raise InputError(f"{option('min_support')} must be at least 1 customer")

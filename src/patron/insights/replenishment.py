@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option
 from patron.insights.affinity import Baskets, purchase_lines, rounded
 from patron.portable import first_by, round_half_up
 
@@ -104,7 +104,7 @@ def due(
     module docstring).
     """
     if within < 0:
-        raise InputError("--due-within must be 0 or more days")
+        raise InputError(f"{option('within', 'due-within')} must be 0 or more days")
     t = _due_dates(baskets, as_of, by, min_customers)
     t = _described(t.filter(t.due_date <= as_of + timedelta(days=within)), baskets, by)
     columns = ["customer_key", *_item_columns(by), "last_purchase", "due_date", "days_until_due"]
@@ -194,4 +194,4 @@ def _check(*, by: str, min_customers: int = 1) -> None:
     if by not in BY:
         raise InputError(f"cannot time refills by {by!r}{did_you_mean(by, BY)}; use sku/category")
     if min_customers < 1:
-        raise InputError("--min-customers must be at least 1 customer")
+        raise InputError(f"{option('min_customers')} must be at least 1 customer")

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.metrics.base import check_grouping, group_label, ratio, refunds
 from patron.metrics.occasions import Sales, occasions
 
@@ -111,7 +111,7 @@ def _count_rows(
     """The counts and sums of every group as of each of ``days``, ordered by day and group;
     without ``by``, a row of zero counts for a day when nobody had bought yet."""
     if window < 1 or early_days < 1:
-        raise InputError("--window and --early-days must be at least 1 day")
+        raise InputError(f"{option('window')} and {option('early_days')} must be at least 1 day")
     occ = _labelled(sales, days, by)
     table = _counts(occ, days, window, early_days)
     ret = _refund_sums(_grouped_refunds(sales.orders, days, by, occ), days, window)

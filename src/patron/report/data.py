@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.report.acquisition_data import Acquisition, gather_acquisition
 from patron.report.experiment_data import ExperimentReport, gather_experiments
 from patron.report.insights_data import InsightsReport, gather_insights
@@ -72,7 +72,7 @@ def gather(ws: Workspace, as_of: DateLike | None = None) -> ReportData:
     table = ws.segments(as_of=day)
     first = table.first_date.min().to_pyarrow().as_py()
     if first is None:
-        raise InputError(f"no purchases on or before {day}; choose a later --as-of date")
+        raise InputError(f"no purchases on or before {day}; choose a later {option('as_of')} day")
     kpi_args: dict[str, Any] = {"as_of": day, "window": WINDOW, "early_days": EARLY_DAYS}
     prior_day = day - timedelta(days=WINDOW)
     scores = scored(ws, day, first)
