@@ -158,7 +158,7 @@ def test_fit_all_on_a_summary_file(cdnow: Path, tmp_path: Path) -> None:
 
 
 def test_predict_with_pareto_nbd_without_storing(cdnow: Path) -> None:
-    args = ("-w", "ws", "predict", "--as-of", "1997-09-30", "--model", "pnbd", "--no-store")
+    args = ("-w", "ws", "predict", "--as-of", "1997-09-30", "--model", "Pareto", "--no-store")
     report = ok(patron_here(*args, "--json", cwd=cdnow))
     assert (report["model"], report["stored"], report["customers"]) == ("pnbd", False, 2357)
     assert report["at_risk"] + report["likely_lost"] < 2357

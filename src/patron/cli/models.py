@@ -188,8 +188,11 @@ def predict(
     """Per customer P(alive), expected purchases, next purchase, spend and CLV (90% intervals).
 
     Stored in the workspace unless --no-store."""
+    from patron import clv
+
     with errors():
         _check_penalizer(penalizer)
+        model = clv.model_name(model)  # "PNBD", "pareto": reported as patron names it
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=not store) as ws:
             day = ws.as_of(parse_date(as_of))
