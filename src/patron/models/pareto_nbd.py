@@ -155,7 +155,7 @@ class ParetoNBDModel(HistoryModel):
             return np.exp(log + (n * np.log(v / (a + v)) if n else 0.0))
 
         death = s * b**s * (b + u) ** -(s + 1)
-        within = span / 2 * weights @ (death * counts(np.maximum(u, 1e-300)))
+        within = span / 2 * (weights @ (death * counts(np.maximum(u, 1e-300))))
         exact = (b / (b + span)) ** s * counts(span) + within
         alive = self._alive(d)
         return alive * exact + (1 - alive) * (n == 0)

@@ -9,6 +9,7 @@ lifetimes' ``plot_probability_alive_matrix`` and ``plot_frequency_recency_matrix
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -20,18 +21,20 @@ from patron.report.model_data import BINS_PER_DECADE
 
 if TYPE_CHECKING:
     from patron.report.data import ReportData
-    from patron.report.model_data import Grid, ModelReport
+    from patron.report.model_data import Grid
 
 
 def tracking(data: ReportData) -> go.Figure | None:
     """Cumulative repeat purchases of the calibration customers, actual and per model."""
-    if data.models is None:
-        return None
-    validation = data.models.validation
+    return None if data.models is None else tracking_figure(data.models.validation)
+
+
+def tracking_figure(validation: dict[str, Any]) -> go.Figure:
+    """:func:`tracking` of a validation (:func:`patron.validate.validate`'s result)."""
     points = validation["tracking"]
     days = [date.fromisoformat(p["date"]) for p in points]
     fig = go.Figure()
-    for name in ("actual", *_models(data.models)):
+    for name in ("actual", *_models(validation)):
         fig.add_trace(_line(name, days, [p[name] for p in points], "%{x|%d %b %Y}: %{y:,.0f}"))
     start = date.fromisoformat(validation["calibration_end"])
     fig.add_vrect(x0=start, x1=days[-1], fillcolor=theme.GRID, opacity=0.5, line_width=0)
@@ -51,18 +54,21 @@ def tracking(data: ReportData) -> go.Figure | None:
 
 def conditional(data: ReportData) -> go.Figure | None:
     """Mean holdout purchases by calibration frequency: actual, each model and the baseline."""
-    if data.models is None:
-        return None
-    rows = data.models.validation["conditional"]
+    return None if data.models is None else conditional_figure(data.models.validation)
+
+
+def conditional_figure(validation: dict[str, Any]) -> go.Figure:
+    """:func:`conditional` of a validation (:func:`patron.validate.validate`'s result)."""
+    rows = validation["conditional"]
     labels = [r["frequency"] for r in rows]
     fig = go.Figure()
     customers = [r["customers"] for r in rows]
     hover = "%{x} repeat: %{y:.2f} (%{customdata:,} customers)"
-    for name in ("actual", *_models(data.models), "naive"):
+    for name in ("actual", *_models(validation), "naive"):
         trace = _line(name, labels, [r[name] for r in rows], hover)
         fig.add_trace(trace.update(customdata=customers, mode="lines+markers"))
     fig.update_xaxes(title="Repeat purchases in the calibration period", type="category")
-    unit = data.models.validation["time_unit"]
+    unit = validation["time_unit"]
     fig.update_yaxes(title=f"Mean purchases in the holdout ({unit}s)", rangemode="tozero")
     return theme.style(fig, height=420)
 
@@ -71,14 +77,14 @@ def alive_matrix(data: ReportData) -> go.Figure | None:
     """P(alive) for every frequency and recency of a customer acquired T units ago."""
     if data.models is None:
         return None
-    return _heatmap(data.models, data.models.alive, "P(alive)", ".0%", zmax=1.0)
+    return ALIVE.heatmap(data.models.alive, data.models.time_unit)
 
 
 def expected_matrix(data: ReportData) -> go.Figure | None:
     """Expected purchases in the predictions' horizon for every frequency and recency."""
     if data.models is None:
         return None
-    return _heatmap(data.models, data.models.expected, "purchases", ".2f", zmax=None)
+    return EXPECTED.heatmap(data.models.expected, data.models.time_unit)
 
 
 def clv_distribution(data: ReportData) -> go.Figure | None:
@@ -120,9 +126,9 @@ def _bin_text(b: dict[str, float], first: bool, equity: float, currency: str) ->
     return f"{span}: {b['customers']:,} customers, {share} of customer equity"
 
 
-def _models(models: ModelReport) -> list[str]:
+def _models(validation: dict[str, Any]) -> list[str]:
     """The purchase models validated, in the order of the validation."""
-    return [m["model"] for m in models.validation["models"] if m["model"] != "naive"]
+    return [m["model"] for m in validation["models"] if m["model"] != "naive"]
 
 
 def _line(name: str, x: list[Any], y: list[float], hover: str) -> go.Scatter:
@@ -144,10 +150,24 @@ def _line(name: str, x: list[Any], y: list[float], hover: str) -> go.Scatter:
     )
 
 
-def _heatmap(
-    models: ModelReport, grid: Grid, what: str, number: str, *, zmax: float | None
-) -> go.Figure:
-    unit = models.time_unit
+@dataclass(frozen=True)
+class Matrix:
+    """How a frequency × recency grid of one prediction is drawn: its name, number format and
+    top of the colour scale (None: the largest value)."""
+
+    what: str
+    number: str
+    zmax: float | None
+
+    def heatmap(self, grid: Grid, unit: str) -> go.Figure:
+        return _heatmap(grid, unit, self.what, self.number, zmax=self.zmax)
+
+
+ALIVE = Matrix("P(alive)", ".0%", 1.0)
+EXPECTED = Matrix("purchases", ".2f", None)
+
+
+def _heatmap(grid: Grid, unit: str, what: str, number: str, *, zmax: float | None) -> go.Figure:
     heat = go.Heatmap(
         z=grid.values,
         x=grid.recency,

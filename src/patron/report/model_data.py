@@ -139,7 +139,13 @@ def gather_models(
         time_unit=stats["time_unit"],
         horizon=int(stats["horizon"]),
         T=stats["T"],
-        **_matrices(model, stats),
+        **matrices(
+            model,
+            T=stats["T"],
+            horizon=int(stats["horizon"]),
+            top_frequency=stats["top_frequency"],
+            time_unit=stats["time_unit"],
+        ),
         value=value,
     )
 
@@ -231,17 +237,20 @@ def _edges(low: float | None, top: float) -> np.ndarray:
     return 10.0 ** np.linspace(lower, upper, (upper - lower) * BINS_PER_DECADE + 1)
 
 
-def _matrices(model: Model, stats: dict[str, Any]) -> dict[str, Grid]:
-    """P(alive) and the purchases expected in the horizon, at the largest T, from frequency 0
-    to its 99th percentile and recency 0 to T."""
+def matrices(
+    model: Model, *, T: float, horizon: float, top_frequency: float, time_unit: str
+) -> dict[str, Grid]:
+    """P(alive) and the purchases expected in the next ``horizon`` units of a customer
+    acquired ``T`` units ago, from frequency 0 to ``top_frequency`` (the report: its 99th
+    percentile) and recency 0 to T; ``time_unit`` says which histories can be (x repeat
+    purchases take at least x days)."""
     assert isinstance(model, HistoryModel)
-    horizon = int(stats["horizon"])
 
     def expected(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> np.ndarray:
         return model.conditional_expected_purchases(horizon, x, t_x, big_t)
 
-    frequency, recency = _axis(max(stats["top_frequency"], 1.0)), _axis(stats["T"])
-    cells = (frequency, recency, stats["T"], unit_days(stats["time_unit"]))
+    frequency, recency = _axis(max(top_frequency, 1.0)), _axis(T)
+    cells = (frequency, recency, T, unit_days(time_unit))
     return {"alive": _grid(model.probability_alive, *cells), "expected": _grid(expected, *cells)}
 
 
