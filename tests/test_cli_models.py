@@ -109,6 +109,9 @@ def test_validate_prints_the_holdout_comparison(cdnow: Path) -> None:
     text = ok(patron_here(*args, cwd=cdnow))
     assert "2,357 customers; holdout 1997-09-30 to 1998-06-30 (39 weeks)" in text
     assert "7+" in text
+    assert report["frequencies"][0]["actual"] == 1411  # customers without a repeat purchase
+    counts = text[text.index("Customers by repeat purchases") :]
+    assert "1,411" in counts and "1,408" in counts  # actual, and BG/NBD's expectation
 
 
 def test_pareto_nbd_on_the_workspace_reproduces_the_paper(cdnow: Path) -> None:

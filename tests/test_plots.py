@@ -14,6 +14,7 @@ import pytest
 
 from patron import InputError, Workspace, plots
 from patron.models import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel
+from patron.validate import frequency_counts
 from workspaces import cdnow_workspace
 
 ACTUAL = [1411, 439, 214, 100, 62, 38, 29, 64]  # CDNOW sample: repeat purchases 0..6, 7+
@@ -62,6 +63,20 @@ def test_conditional_draws_the_validation_with_the_baseline(validation: dict[str
     assert list(traces["Actual"].customdata) == [r["customers"] for r in rows]
 
 
+def test_validation_counts_customers_by_repeat_purchases(validation: dict[str, Any]) -> None:
+    rows = validation["frequencies"]
+    assert [r["frequency"] for r in rows] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert [r["actual"] for r in rows] == ACTUAL
+    for name in ("bgnbd", "pnbd", "mbgnbd"):
+        assert sum(r[name] for r in rows) == pytest.approx(sum(ACTUAL))
+    # the paper's fit: BG/NBD within 25 customers of every bin but the 1s (21 over)
+    expected = [1408, 460, 193, 101, 60, 38, 26, 72]
+    assert [r["bgnbd"] for r in rows] == pytest.approx(expected, abs=0.6)
+    bars = plots.frequencies(validation).data
+    assert [b.name for b in bars] == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD"]
+    assert list(bars[2].y) == [r["pnbd"] for r in rows]
+
+
 def test_the_alive_matrix_holds_the_models_numbers(bgnbd: BetaGeoModel) -> None:
     heat = plots.probability_alive_matrix(bgnbd, 39.0, max_frequency=10).data[0]
     x, t_x = list(heat.y), list(heat.x)
@@ -76,7 +91,7 @@ def test_the_alive_matrix_holds_the_models_numbers(bgnbd: BetaGeoModel) -> None:
 
 def test_expected_frequencies_follow_bgnbd_closed_form(ws: Workspace, bgnbd: BetaGeoModel) -> None:
     x, _, big_t = cdnow_weeks(ws)
-    actual, expected = plots.frequency_counts(bgnbd, x, big_t)
+    actual, expected = frequency_counts(bgnbd, x, big_t)
     assert actual.tolist() == ACTUAL
     p = bgnbd.params_
     nobody = sum((p["alpha"] / (p["alpha"] + t)) ** p["r"] for t in big_t)  # P(X(T) = 0)
@@ -91,8 +106,8 @@ def test_expected_frequencies_sum_to_the_customers(ws: Workspace, model: type[An
     x, t_x, big_t = cdnow_weeks(ws)
     fitted = model().fit(x, t_x, big_t)
     unique, counts = np.unique(big_t, return_counts=True)
-    _, weighted = plots.frequency_counts(fitted, np.zeros(len(unique)), unique, weights=counts)
-    _, expected = plots.frequency_counts(fitted, x, big_t)
+    _, weighted = frequency_counts(fitted, np.zeros(len(unique)), unique, weights=counts)
+    _, expected = frequency_counts(fitted, x, big_t)
     assert expected == pytest.approx(weighted)
     assert expected.sum() == pytest.approx(len(x)) and np.all(expected > 0)
     fig = plots.period_transactions(fitted, x, big_t, max_frequency=3)
@@ -106,5 +121,5 @@ def test_plots_need_a_purchase_model() -> None:
         plots.period_transactions(spend, [0, 1], [30, 30])
     model = BetaGeoModel.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426})
     with pytest.raises(InputError, match="max_frequency must be at least 1"):
-        plots.frequency_counts(model, [0, 1], [30, 30], top=0)
-    assert math.isclose(plots.frequency_counts(model, [0, 1], [30, 30])[1].sum(), 2)
+        frequency_counts(model, [0, 1], [30, 30], top=0)
+    assert math.isclose(frequency_counts(model, [0, 1], [30, 30])[1].sum(), 2)

@@ -181,6 +181,13 @@ def test_predictions_section_shows_what_the_api_says(
         "id => document.getElementById(id).data.map(t => t.name)", "chart-model-tracking"
     )
     assert traces == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD"]
+    bars = page.evaluate(
+        "id => document.getElementById(id).data.map(t => [t.name, t.y.reduce((a, b) => a + b)])",
+        "chart-model-frequencies",
+    )
+    customers = api["customers"]  # every model's bars, as the actual ones, hold every customer
+    assert [name for name, _ in bars] == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD"]
+    assert [total for _, total in bars] == pytest.approx([customers] * 4)
     cells = page.evaluate(
         "() => document.querySelectorAll('#chart-alive-matrix .hm, #chart-alive-matrix image')"
         ".length"

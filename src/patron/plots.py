@@ -16,21 +16,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import plotly.graph_objects as go
 
 from patron.clv import model_name
 from patron.errors import InputError
-from patron.models.base import as_array, as_count, row_count
+from patron.models.base import as_array
 from patron.models.history import HistoryModel
-from patron.report import theme
 from patron.report.model_charts import (
     ALIVE,
     EXPECTED,
     conditional_figure,
+    frequencies_figure,
+    models_of,
     tracking_figure,
 )
 from patron.report.model_data import matrices
+from patron.validate import frequency_counts
 
 if TYPE_CHECKING:
     from patron.models import Model
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "conditional",
     "expected_purchases_matrix",
-    "frequency_counts",
+    "frequencies",
     "period_transactions",
     "probability_alive_matrix",
     "tracking",
@@ -100,54 +101,21 @@ def period_transactions(
     """Customers by repeat purchases in the calibration period (0, 1, ..., ``max_frequency``
     and more), actual and as ``model`` expects them; ``frequency`` and ``T`` are the summary's
     columns, ``weights`` its optional ``count``. The expectation is
-    :func:`frequency_counts`'."""
-    actual, expected = frequency_counts(model, frequency, T, weights=weights, top=max_frequency)
-    top = as_count(max_frequency, "max_frequency")
-    labels = [str(x) for x in range(top)] + [f"{top}+"]
-    key = model_name(type(model))
-    fig = go.Figure()
-    for name, counts, color in (
-        ("Actual", actual, theme.INK),
-        (theme.MODEL_LABELS.get(key, key), expected, theme.MODEL_COLORS.get(key, theme.PRIMARY)),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=labels,
-                y=counts,
-                name=name,
-                marker_color=color,
-                hovertemplate=f"%{{x}} repeat: %{{y:,.1f}} customers<extra>{name}</extra>",
-            )
-        )
-    fig.update_xaxes(title="Repeat purchases in the calibration period", type="category")
-    fig.update_yaxes(title="Customers", rangemode="tozero")
-    return theme.style(fig, height=400)
-
-
-def frequency_counts(
-    model: Model, frequency: object, T: object, *, weights: object = None, top: int = 7
-) -> tuple[np.ndarray, np.ndarray]:
-    """Customers with 0, 1, ..., ``top - 1`` and ``top`` or more repeat purchases: counted in
-    ``frequency``, and expected by ``model``, sum_i P(X(T_i) = x) for a customer seen only at
-    their first purchase and observed for their T_i (what the model says of the calibration
-    period as a whole). Both sum to the number of customers."""
+    :func:`patron.validate.frequency_counts`'."""
     history = _history_model(model)
-    top = as_count(top, "max_frequency")
-    if top < 1:
-        raise InputError("max_frequency must be at least 1")
-    rows = row_count(frequency=frequency, T=T)
-    x = as_array(frequency, "frequency", integer=True, rows=rows)
-    age = as_array(T, "T", rows=rows)
-    w = np.ones(rows) if weights is None else as_array(weights, "weights", rows=rows)
-    actual = np.bincount(np.minimum(x, top).astype(int), weights=w, minlength=top + 1)
-    ages, at = np.unique(age, return_inverse=True)
-    per_age = np.bincount(at, weights=w)
-    zero = np.zeros(len(ages))
-    below = np.array(
-        [history.probability_of_purchases(n, ages, zero, zero, zero) @ per_age for n in range(top)]
-    )
-    expected = np.append(below, per_age.sum() - below.sum())
-    return actual, expected
+    actual, expected = frequency_counts(history, frequency, T, weights=weights, top=max_frequency)
+    labels = [str(x) for x in range(len(actual) - 1)] + [f"{len(actual) - 1}+"]
+    key = model_name(type(model))
+    rows = [
+        {"frequency": label, "actual": float(a), key: float(e)}
+        for label, a, e in zip(labels, actual, expected, strict=True)
+    ]
+    return frequencies_figure(rows, [key])
+
+
+def frequencies(validation: dict[str, Any]) -> go.Figure:
+    """:func:`period_transactions` of every model a validation (``ws.validate(...)``) fitted."""
+    return frequencies_figure(validation["frequencies"], models_of(validation))
 
 
 def _history_model(model: Model) -> HistoryModel:

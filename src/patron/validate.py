@@ -12,10 +12,12 @@ business; ``best`` is the one with the lowest holdout MAE. Per model:
 
 Beside the models the naive baseline predicts each customer's calibration repeat rate carried
 forward (x / T per unit, 0 when T = 0). ``conditional`` averages actual and predicted holdout
-purchases by calibration frequency (0 to 7, and 7+), and ``tracking`` gives cumulative repeat
-purchases at the end of each time unit from the first acquisition to E, actual and expected
-(each model's E[X(t)] summed over customers by acquisition day), as in Fader, Hardie & Lee
-(2005).
+purchases by calibration frequency (0 to 7, and 7+), ``frequencies`` counts the customers by
+their repeat purchases in the calibration period, actual and as each model expects them
+(:func:`frequency_counts`: the models' fit to the period itself, lifetimes' "period
+transactions"), and ``tracking`` gives cumulative repeat purchases at the end of each time unit
+from the first acquisition to E, actual and expected (each model's E[X(t)] summed over
+customers by acquisition day), as in Fader, Hardie & Lee (2005).
 
 The engine groups customers by (frequency, recency, T, holdout purchases) and counts them; only
 those rows reach Python.
@@ -32,6 +34,7 @@ import pyarrow as pa
 from patron import clv
 from patron.errors import InputError, option
 from patron.metrics.occasions import Sales, occasions
+from patron.models.base import as_array, as_count, row_count
 from patron.models.history import HistoryModel
 
 if TYPE_CHECKING:
@@ -77,6 +80,7 @@ def validate(
         "models": scores,
         "best": min(scores[: len(models)], key=lambda score: score["mae"])["model"],
         "conditional": _conditional(x, actual, predicted, count),
+        "frequencies": frequency_rows(models, x, big_t, count),
         "tracking": tracking(sales, models, calibration_end, holdout_end, unit),
     }
 
@@ -136,6 +140,49 @@ def _conditional(
         row = {"frequency": label, "customers": int(n)}
         out.append(row | {"actual": float(count[mask] @ actual[mask] / n)} | means)
     return out
+
+
+def frequency_rows(
+    models: dict[str, HistoryModel], x: np.ndarray, big_t: np.ndarray, count: np.ndarray
+) -> list[dict[str, Any]]:
+    """Customers by calibration repeat purchases 0 .. 6 and 7+: ``actual`` and per model."""
+    counted = {name: frequency_counts(m, x, big_t, weights=count) for name, m in models.items()}
+    actual = next(iter(counted.values()))[0]
+    labels = [str(k) for k in range(FREQUENCY_CAP)] + [f"{FREQUENCY_CAP}+"]
+    return [
+        {"frequency": label, "actual": float(actual[k])}
+        | {name: float(expected[k]) for name, (_, expected) in counted.items()}
+        for k, label in enumerate(labels)
+    ]
+
+
+def frequency_counts(
+    model: HistoryModel,
+    frequency: object,
+    T: object,
+    *,
+    weights: object = None,
+    top: int = FREQUENCY_CAP,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Customers with 0, 1, ..., ``top - 1`` and ``top`` or more repeat purchases: counted in
+    ``frequency``, and expected by ``model``: sum_i P(X(T_i) = x), the chance that a customer
+    seen only at their first purchase makes x repeat purchases in their T_i units since (BG/NBD's
+    eq. 8), summed over customers. Exact where lifetimes simulates; both sum to the customers."""
+    top = as_count(top, "max_frequency")
+    if top < 1:
+        raise InputError(f"{option('max_frequency')} must be at least 1")
+    rows = row_count(frequency=frequency, T=T)
+    x = as_array(frequency, "frequency", integer=True, rows=rows)
+    age = as_array(T, "T", rows=rows)
+    w = np.ones(rows) if weights is None else as_array(weights, "weights", rows=rows)
+    actual = np.bincount(np.minimum(x, top).astype(int), weights=w, minlength=top + 1)
+    ages, at = np.unique(age, return_inverse=True)
+    per_age = np.bincount(at, weights=w)
+    zero = np.zeros(len(ages))
+    below = [
+        model.probability_of_purchases(n, ages, zero, zero, zero) @ per_age for n in range(top)
+    ]
+    return actual, np.append(below, per_age.sum() - sum(below))
 
 
 def tracking(

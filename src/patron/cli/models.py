@@ -304,6 +304,11 @@ def validate(
             *(f"{row[k]:.2f}" for k in ("actual", *names)),
         )
     out.print(by_frequency)
+    fitted = [name for name in names if name != "naive"]  # the baseline fits no distribution
+    counts = Table("repeat purchases", "actual", *fitted, title="Customers by repeat purchases")
+    for row in report["frequencies"]:
+        counts.add_row(row["frequency"], *(f"{row[k]:,.0f}" for k in ("actual", *fitted)))
+    out.print(counts)
     out.print(f"Lowest holdout MAE: {report['best']}")
 
 

@@ -34,7 +34,7 @@ def tracking_figure(validation: dict[str, Any]) -> go.Figure:
     points = validation["tracking"]
     days = [date.fromisoformat(p["date"]) for p in points]
     fig = go.Figure()
-    for name in ("actual", *_models(validation)):
+    for name in ("actual", *models_of(validation)):
         fig.add_trace(_line(name, days, [p[name] for p in points], "%{x|%d %b %Y}: %{y:,.0f}"))
     start = date.fromisoformat(validation["calibration_end"])
     fig.add_vrect(x0=start, x1=days[-1], fillcolor=theme.GRID, opacity=0.5, line_width=0)
@@ -64,13 +64,41 @@ def conditional_figure(validation: dict[str, Any]) -> go.Figure:
     fig = go.Figure()
     customers = [r["customers"] for r in rows]
     hover = "%{x} repeat: %{y:.2f} (%{customdata:,} customers)"
-    for name in ("actual", *_models(validation), "naive"):
+    for name in ("actual", *models_of(validation), "naive"):
         trace = _line(name, labels, [r[name] for r in rows], hover)
         fig.add_trace(trace.update(customdata=customers, mode="lines+markers"))
     fig.update_xaxes(title="Repeat purchases in the calibration period", type="category")
     unit = validation["time_unit"]
     fig.update_yaxes(title=f"Mean purchases in the holdout ({unit}s)", rangemode="tozero")
     return theme.style(fig, height=420)
+
+
+def frequencies(data: ReportData) -> go.Figure | None:
+    """Customers by repeat purchases in the calibration period: actual and per model."""
+    if data.models is None:
+        return None
+    validation = data.models.validation
+    return frequencies_figure(validation["frequencies"], models_of(validation))
+
+
+def frequencies_figure(rows: list[dict[str, Any]], models: list[str]) -> go.Figure:
+    """Grouped bars of ``rows`` (``frequency``, ``actual`` and one count per model)."""
+    fig = go.Figure()
+    labels = [r["frequency"] for r in rows]
+    for name in ("actual", *models):
+        label = "Actual" if name == "actual" else theme.MODEL_LABELS.get(name, name)
+        color = theme.INK if name == "actual" else theme.MODEL_COLORS.get(name, theme.PRIMARY)
+        bar = go.Bar(
+            x=labels,
+            y=[r[name] for r in rows],
+            name=label,
+            marker_color=color,
+            hovertemplate=f"%{{x}} repeat: %{{y:,.1f}} customers<extra>{label}</extra>",
+        )
+        fig.add_trace(bar)
+    fig.update_xaxes(title="Repeat purchases in the calibration period", type="category")
+    fig.update_yaxes(title="Customers", rangemode="tozero")
+    return theme.style(fig, height=400)
 
 
 def alive_matrix(data: ReportData) -> go.Figure | None:
@@ -126,7 +154,7 @@ def _bin_text(b: dict[str, float], first: bool, equity: float, currency: str) ->
     return f"{span}: {b['customers']:,} customers, {share} of customer equity"
 
 
-def _models(validation: dict[str, Any]) -> list[str]:
+def models_of(validation: dict[str, Any]) -> list[str]:
     """The purchase models validated, in the order of the validation."""
     return [m["model"] for m in validation["models"] if m["model"] != "naive"]
 

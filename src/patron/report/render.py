@@ -58,6 +58,7 @@ CHARTS: dict[str, Callable[[ReportData], go.Figure | None]] = {
     "clv-by-channel": charts.clv_by_channel,
     "model-tracking": model_charts.tracking,
     "model-conditional": model_charts.conditional,
+    "model-frequencies": model_charts.frequencies,
     "alive-matrix": model_charts.alive_matrix,
     "expected-matrix": model_charts.expected_matrix,
     "clv-distribution": model_charts.clv_distribution,
