@@ -5,6 +5,7 @@ closed form and its total."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -123,3 +124,12 @@ def test_plots_need_a_purchase_model() -> None:
     with pytest.raises(InputError, match="max_frequency must be at least 1"):
         frequency_counts(model, [0, 1], [30, 30], top=0)
     assert math.isclose(frequency_counts(model, [0, 1], [30, 30])[1].sum(), 2)
+
+
+def test_customers_acquired_on_the_last_day_expect_no_repeat(bgnbd: BetaGeoModel) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the log of no time had warned
+        actual, expected = frequency_counts(bgnbd, [0, 0, 3], [0.0, 0.0, 20.0])
+    alone = frequency_counts(bgnbd, [3], [20.0])[1]
+    assert expected == pytest.approx(alone + np.array([2, 0, 0, 0, 0, 0, 0, 0]))
+    assert actual.tolist() == [2, 0, 0, 1, 0, 0, 0, 0]

@@ -178,10 +178,13 @@ def frequency_counts(
     actual = np.bincount(np.minimum(x, top).astype(int), weights=w, minlength=top + 1)
     ages, at = np.unique(age, return_inverse=True)
     per_age = np.bincount(at, weights=w)
-    zero = np.zeros(len(ages))
+    seen = ages > 0  # acquired on the last day: no time for a repeat purchase, x = 0 surely
+    zero = np.zeros(seen.sum())
     below = [
-        model.probability_of_purchases(n, ages, zero, zero, zero) @ per_age for n in range(top)
+        model.probability_of_purchases(n, ages[seen], zero, zero, zero) @ per_age[seen]
+        for n in range(top)
     ]
+    below[0] += per_age[~seen].sum()
     return actual, np.append(below, per_age.sum() - sum(below))
 
 
