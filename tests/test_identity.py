@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from patron import Workspace
+from patron.identity.normalize import EMAIL_PATTERN, identifier_sql
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
@@ -269,3 +272,16 @@ def test_a_failure_while_the_links_stream_in_leaves_the_workspace_as_it_was(
     assert (ws.status()["orders"], ws.status()["identities"]) == (0, 0)
     assert ws.load("orders", frame, now=NOW).inserted == 2
     assert ws.status()["customers"] == 2
+
+
+@pytest.mark.parametrize("char", ["\x00", "\t", "\x1f", "\x7f", "\x9f"])
+def test_emails_with_a_control_character_inside_are_refused_by_loads_and_lookups(
+    char: str,
+) -> None:
+    """Loads check emails in SQL (RE2), profile lookups in Python (``re``): both refuse one
+    with a control character inside, and both take the same address without it."""
+    sql = f"SELECT {identifier_sql('email', 'v')} FROM (SELECT CAST(? AS VARCHAR) AS v)"
+    with duckdb.connect() as con:
+        for email, valid in ((f"a{char}b@x.com", False), ("ab@x.com", True)):
+            assert (con.execute(sql, [email]).fetchall() == [(email,)]) is valid
+            assert bool(re.fullmatch(EMAIL_PATTERN, email)) is valid

@@ -216,6 +216,36 @@ def test_header_missing_only_the_date_names_just_that(ws: Workspace, tmp_path: P
     assert "--map SOURCE=ordered_at" in message
 
 
+def test_two_columns_for_one_field_name_both(seeded: Workspace, tmp_path: Path) -> None:
+    """``Order ID`` and ``order_id `` both normalize to order_id: the first silently won."""
+    path = write(
+        tmp_path / "twice.csv",
+        "Order ID,order_id ,email,ordered_at,revenue\nA1,B1,a@b.co,2024-01-01,3\n",
+    )
+    before = snapshot(seeded)
+    with pytest.raises(InputError) as info:
+        seeded.load("orders", path, now=NOW)
+    assert str(info.value) == (
+        f"{path}: columns 'Order ID' and 'order_id' both map to order_id; choose one with "
+        "--map (for example --map 'Order ID=order_id'); the other is kept in attributes"
+    )
+    assert snapshot(seeded) == before
+    seeded.load("orders", path, mapping={"order_id": "order_id"}, now=NOW)
+    assert orders(seeded)["B1"]["attributes"] == {"Order ID": "A1"}
+
+
+def test_two_synonyms_for_one_field_name_both(ws: Workspace, tmp_path: Path) -> None:
+    """``Total`` and ``Amount`` both stand for revenue; a column named ``revenue`` would win."""
+    header = "order_id,email,ordered_at,Total,Amount"
+    path = write(tmp_path / "sums.csv", f"{header}\no1,a@b.co,2024-01-01,3,4\n")
+    with pytest.raises(InputError, match="columns 'Total' and 'Amount' both map to revenue"):
+        ws.load("orders", path, now=NOW)
+    named = write(tmp_path / "named.csv", f"{header},revenue\no1,a@b.co,2024-01-01,3,4,5\n")
+    ws.load("orders", named, now=NOW)
+    assert orders(ws)["o1"]["revenue"] == Decimal("5")
+    assert orders(ws)["o1"]["attributes"] == {"Total": "3", "Amount": "4"}
+
+
 def test_empty_file(seeded: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path / "empty.csv", b"")
     before = snapshot(seeded)

@@ -41,6 +41,36 @@ def test_shopify_timestamps_with_a_space_before_the_offset(ws: Workspace, tmp_pa
     assert quarantined(ws)[0][:2] == (4, "ordered_at")  # two spaces: not guessed
 
 
+SHOPIFY_LINE_ITEMS = (
+    "Name,Email,Financial Status,Subtotal,Total,Discount Amount,Created at,Lineitem quantity,"
+    "Lineitem name,Lineitem price,Lineitem sku,Lineitem discount,Vendor,Id\n"
+    "#1001,anna@example.com,paid,53.91,53.91,5.99,2024-03-05 09:50:26 +0200,3,Masque,14.90,"
+    "MSK-1,0.00,Leaf,7410991464714\n"
+    "#1001,anna@example.com,,,,,2024-03-05 09:50:26 +0200,1,Serum,19.00,SRM-2,0.00,Leaf,\n"
+    "#1002,bob@example.com,paid,10.00,10.00,0.00,2024-03-06 10:00:00 +0200,1,Soap,10.00,SOAP,"
+    "0.00,Leaf,7410991464715\n"
+)
+
+
+def test_shopify_orders_export_loads_as_orders_and_as_lines(ws: Workspace, tmp_path: Path) -> None:
+    """One row per line item, the totals on an order's first row only (docs/loading.md): as
+    orders the other rows are quarantined, as lines every row loads."""
+    path = write(tmp_path / "orders_export.csv", SHOPIFY_LINE_ITEMS)
+    result = ws.load("orders", path, mapping={"Name": "order_id"}, now=NOW)
+    assert (result.inserted, result.quarantined) == (2, 1)
+    assert orders(ws)["#1001"]["revenue"] == Decimal("53.91")
+    assert quarantined(ws) == [(3, "revenue", "missing value")]
+    lines = {
+        "Name": "order_id",
+        "Lineitem sku": "sku",
+        "Lineitem quantity": "quantity",
+        "Lineitem price": "unit_price",
+        "Lineitem discount": "discount",
+        "Vendor": "brand",
+    }
+    assert ws.load("lines", path, mapping=lines, now=NOW).inserted == 3
+
+
 # --- encodings -----------------------------------------------------------------------------------
 
 WINDOWS_ROWS = [
@@ -169,6 +199,31 @@ def test_nul_padding_is_not_part_of_an_identifier(ws: Workspace, tmp_path: Path)
     assert loaded["n1"]["customer_key"] == loaded["n2"]["customer_key"]
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85"])
+def test_a_control_character_inside_an_email_makes_it_invalid(
+    ws: Workspace, tmp_path: Path, char: str
+) -> None:
+    """Trimmed at the edges, a NUL (or any control character) inside an email passed the
+    check: no address has one, and it kept one person's email apart from itself. It is
+    refused like any malformed email: kept in the row as ``invalid_email``, and the row
+    quarantined when no other identifier is valid."""
+    email = f"ana{char}@example.com"
+    path = write(
+        tmp_path / "ctl.csv",
+        "order_id,email,customer_id,ordered_at,revenue\n"
+        f"c1,{email},C1,2024-01-05,10.00\n"
+        f"c2,{email},,2024-01-06,5.00\n",
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 1)
+    loaded = orders(ws)
+    assert pd.isna(loaded["c1"]["email"])
+    assert loaded["c1"]["attributes"] == {"invalid_email": email}
+    assert quarantined(ws) == [
+        (3, "customer identifier", "no valid customer identifier (invalid email or phone)")
+    ]
+
+
 # --- line numbers --------------------------------------------------------------------------------
 
 
@@ -194,11 +249,81 @@ def test_lines_of_rows_after_a_field_spanning_lines_and_a_short_row(
     assert [line for line, _, _ in quarantined(ws)] == [6, 9]
 
 
+BROKEN_QUOTE = (
+    "order_id,email,ordered_at,revenue\n"
+    "U-1,a@x.com,2024-03-05,1\n"
+    "U-2,b@x.com,2024-03-06,1\n"
+    'U-3,"multi\nline"@x.com,2024-03-06,1\n'  # lines 4-5: a quote closed mid-field
+    "U-5,z@x.com,2024-03-07\n"  # line 6: a field short
+)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"], ids=["crlf", "lf"])
+def test_a_broken_quoted_field_spanning_lines_and_a_short_row(
+    ws: Workspace, tmp_path: Path, newline: str
+) -> None:
+    """A quoted field closed before its end (``"multi\nline"@x.com``) with a line break inside,
+    and a short row: in a CRLF file DuckDB's sniffer found no dialect and the load failed; in
+    an LF file it chose no quoting and quarantined the record as two pieces. Now the record
+    is quarantined whole on its first line, the short row on its own, and the rest loads."""
+    text = BROKEN_QUOTE.replace("\n", newline).replace(f"multi{newline}", "multi\n")
+    result = ws.load("orders", write(tmp_path / "broken.csv", text), now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (4, 2, 2)
+    assert {k: v["source_row"] for k, v in orders(ws).items()} == {"U-1": 2, "U-2": 3}
+    rows = sorted(ws.quarantine(), key=lambda r: r["line"])
+    assert [r["line"] for r in rows] == [4, 6]
+    assert rows[0]["record"].startswith('U-3,"multi\nline"@x.com')
+    assert rows[1]["record"] == "U-5,z@x.com,2024-03-07"
+
+
+@pytest.mark.parametrize(
+    ("rows", "lines", "note", "rejected"),
+    [
+        pytest.param(
+            'q1,ana@example.com,2024-03-05,1.00,"two\nlines"\n'
+            'q2,bob@example.com,2024-03-06,2.00,"Best" seller\n'
+            "q3,cy@example.com,2024-03-07,3.00,ok\n",
+            {"q1": 2, "q3": 5},
+            "two\nlines",
+            [4],
+            id="a-field-spanning-lines-is-read-with-quoting",
+        ),
+        pytest.param(
+            's1,ana@example.com,2024-03-05,1.00,"unterminated\n'
+            's2,bob@example.com,2024-03-06,2.00,5" screen\n'
+            "s3,cy@example.com,2024-03-07,3.00,ok\n"
+            's4,di@example.com,2024-03-08,"4.00"\n',
+            {"s1": 2, "s2": 3, "s3": 4},
+            '"unterminated',
+            [5],
+            id="a-quote-never-closed-keeps-the-file-read-without",
+        ),
+    ],
+)
+def test_a_file_the_sniffer_reads_without_quoting(
+    ws: Workspace, tmp_path: Path, rows: str, lines: dict[str, int], note: str, rejected: list[int]
+) -> None:
+    """DuckDB's sniffer gives up quoting for a whole file when one field breaks its rules; a
+    well-quoted field spanning lines then fell apart into pieces. The file is read with quoting
+    unless that leaves more of its lines in rejected records: the note on two lines loads
+    whole and the field that goes on after closing its quote (``"Best" seller``) is
+    quarantined; but a quote never closed would take the rest of the file into one rejected
+    record, so that file stays read without quoting, and only its short row is quarantined."""
+    text = "order_id,email,ordered_at,revenue,note\n" + rows
+    result = ws.load("orders", write(tmp_path / "notes.csv", text), now=NOW)
+    loaded = orders(ws)
+    assert {k: v["source_row"] for k, v in loaded.items()} == lines
+    assert loaded[min(lines)]["attributes"] == {"note": note}
+    assert [line for line, _, _ in quarantined(ws)] == rejected
+    assert result.rows_read == len(lines) + len(rejected)
+
+
 def test_a_utf16_file_duckdb_cannot_read_is_named_not_its_copy(
     ws: Workspace, tmp_path: Path
 ) -> None:
-    """UTF-16 is read from a UTF-8 copy; DuckDB's message named the copy."""
-    text = HEADER.replace("\n", "\r\n") + 'u1,"two\nlines"@x.com,2024-03-06,1\r\nu2,a@x.com\r\n'
+    """UTF-16 is read from a UTF-8 copy; DuckDB's message named the copy. (A bare CR and a
+    lone quote at the end: a file DuckDB finds no dialect for, even leniently.)"""
+    text = HEADER.replace("\n", "\r\n") + 'u1,a@x.com,2024-03-06,1\r\n\r"'
     path = write(tmp_path / "unicode.txt", text.encode("utf-16"))
     with pytest.raises(InputError) as info:
         ws.load("orders", path, now=NOW)

@@ -1,6 +1,7 @@
 """Identifier normalization, so one person's identifiers compare equal across systems.
 
-- email: trimmed and lower-cased; must look like ``local@domain.tld``.
+- email: trimmed and lower-cased; must look like ``local@domain.tld``, without spaces or control
+  characters (NUL, escape, DEL, C1) inside it.
 - phone: E.164 (``+12125550143``) via Google's libphonenumber rules, reading numbers without a
   country code in the workspace's phone region; invalid numbers (``0000000000``) are dropped.
 - customer_id, loyalty_id: trimmed, with Persian and Arabic-Indic digits made ASCII.
@@ -11,7 +12,11 @@ from __future__ import annotations
 
 from patron.ingest.parse import digits, text
 
-EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
+_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f-\x9f"
+"""What no part of an email has: ``@``, whitespace and control characters (Unicode's Cc: C0,
+DEL, C1), spelled for both Python's ``re`` and DuckDB's RE2. Trimming takes NUL padding off the
+edges; one left inside is no part of an address."""
+EMAIL_PATTERN = rf"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}.]+"
 
 
 def identifier_sql(kind: str, col: str) -> str:

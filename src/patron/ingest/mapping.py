@@ -2,12 +2,15 @@
 
 A column maps when ``--map SRC=DST`` says so, else when its normalized name (lower case, spaces
 and punctuation as ``_``) is a field name, else when it is a common synonym (``amount`` ->
-``revenue``). Columns that map to nothing are kept in ``attributes``.
+``revenue``). A field two columns map to the same way (``Order ID`` and ``order_id``, or
+``Total`` and ``Amount``) is an error naming both. Columns that map to nothing are kept in
+``attributes``.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 
 from patron.errors import InputError, did_you_mean
@@ -51,16 +54,46 @@ def map_columns(
             )
         mapped[target] = source
     taken = set(mapped.values())
-    for column in columns:
-        if column in taken:
-            continue
-        name = normalize_name(column)
-        target = name if name in fields else SYNONYMS.get(name, "")
-        if target in fields and target not in mapped:
-            mapped[target] = column
-            taken.add(column)
+    for target, source in _by_name(columns, spec, mapped, file).items():
+        mapped[target] = source
+        taken.add(source)
     _check_required(columns, spec, mapped, file)
     return mapped, [c for c in columns if c not in taken]
+
+
+def _by_name(
+    columns: list[str], spec: TableSpec, explicit: dict[str, str], file: str
+) -> dict[str, str]:
+    """``{field: column}`` for the fields ``--map`` leaves open, from the other columns: a column
+    whose normalized name is the field's, else one whose name is a synonym of it. Two columns
+    of the same rank for one field fail the load naming both: which holds it is the user's
+    call, never the file's column order."""
+    fields = spec.field_names
+    named: dict[str, list[str]] = {}
+    synonyms: dict[str, list[str]] = {}
+    for column in columns:
+        if column in explicit.values():
+            continue
+        name = normalize_name(column)
+        if name in fields:
+            named.setdefault(name, []).append(column)
+        elif SYNONYMS.get(name) in fields:
+            synonyms.setdefault(SYNONYMS[name], []).append(column)
+    found: dict[str, str] = {}
+    for target in fields:
+        candidates = named.get(target) or synonyms.get(target, [])
+        if target in explicit or not candidates:
+            continue
+        if len(candidates) > 1:
+            first, second = candidates[:2]
+            example = shlex.quote(f"{first}={target}")
+            raise InputError(
+                f"columns {first!r} and {second!r} both map to {target}; choose one with --map "
+                f"(for example --map {example}); the other is kept in attributes",
+                file=file,
+            )
+        found[target] = candidates[0]
+    return found
 
 
 def _check_required(columns: list[str], spec: TableSpec, mapped: dict[str, str], file: str) -> None:

@@ -1,0 +1,139 @@
+"""A source read into the warehouse as raw rows: what every reader makes and shares.
+
+A reader materializes its source as a temporary table (or view) ``_raw_<n>`` whose columns are
+the source's own, plus ``_line`` (where the row is in the file); rows it cannot split into
+fields are kept apart as rejects, to be quarantined with their line. This module holds that
+result (:class:`RawSource`), the numbering of rows by line, the translation of DuckDB's read
+errors into the file's, and the cleanup of a read source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from patron.errors import InputError
+from patron.ingest.encodings import NOT_LATIN1
+from patron.sql import first_line, literal, out_of_room, scalar
+
+_HELPERS = ("_pre", "_rejlines", "_rej", "_scan", "_lines", "_records", "_starts", "_phones")
+"""Suffixes of the helper tables a source may leave: the readers' (rows, rejects, line numbers)
+and the checked phone numbers (:func:`patron.identity.phones.phone_map`)."""
+
+
+@dataclass
+class RawSource:
+    """A source materialized as ``table``: its columns (name -> DuckDB type) and rejects."""
+
+    name: str
+    table: str
+    columns: dict[str, str]
+    rows: int
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    is_view: bool = False
+
+
+@contextmanager
+def reading(path: Path, kind: str, data: Path | None = None) -> Iterator[None]:
+    """DuckDB failing to read ``path`` (its bytes in ``data``, a UTF-8 copy, if given) as
+    ``kind`` is the file's problem, told as an InputError naming it, never the copy; running out
+    of memory or disk is not, and passes through for the load to say."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if out_of_room(exc):
+            raise
+        why = _explained(exc).replace(str(data or path), str(path))
+        raise InputError(f"cannot read as {kind}: {why}", file=str(path)) from exc
+
+
+_EXPLAINED = {
+    "is not latin-1 encoded": NOT_LATIN1,
+    "Maximum line size": "a record is longer than 2 MB, the most DuckDB reads as one line "
+    "(its message blames line 1 whichever it is): shorten or drop its longest field",
+}
+"""DuckDB's read errors that its first line does not explain, by a phrase in them."""
+
+
+def _explained(exc: duckdb.Error) -> str:
+    return next((why for key, why in _EXPLAINED.items() if key in str(exc)), first_line(exc))
+
+
+@contextmanager
+def file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Keep rows in file order while a source is read and numbered; the rest of a load does
+    not need it, and DuckDB uses less memory without it.
+
+    A read that fails leaves the setting on: its error has aborted the transaction, where
+    setting it again would fail and hide that error. The load turns it off after its rollback
+    (:func:`end_file_order`).
+    """
+    con.execute("SET preserve_insertion_order = true")
+    yield
+    end_file_order(con)
+
+
+def end_file_order(con: duckdb.DuckDBPyConnection) -> None:
+    """The connection's usual setting: rows in any order (``Warehouse`` sets it at opening)."""
+    con.execute("SET preserve_insertion_order = false")
+
+
+def number_lines(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    first_line: int,
+    shift: str = "0",
+    view: bool = False,
+) -> None:
+    """Create ``table`` from ``table_pre`` with ``_line``: the row's line in its file.
+
+    Rows keep file order (``preserve_insertion_order``); rowids of tables made in an open
+    transaction start at an offset, so the ordinal is taken relative to the first rowid.
+    A ``view`` numbers the rows where they are, instead of copying every row; ``table_pre``
+    then stays until the view is dropped.
+    """
+    base = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM {table}_pre"))
+    con.execute(
+        f"""CREATE TEMP {"VIEW" if view else "TABLE"} {table} AS
+        SELECT * EXCLUDE (_ordinal), CAST(_ordinal + {first_line} + {shift} AS BIGINT) AS _line
+        FROM (SELECT *, rowid - {base} AS _ordinal FROM {table}_pre)"""
+    )
+    if not view:
+        con.execute(f"DROP TABLE {table}_pre")
+
+
+def lines_of(path: Path, encoding: str) -> str:
+    """The file as one text column, a row per line. Not strict: DuckDB's strict reader stops
+    at a bare LF in a file it detected as CRLF, which spreadsheets and scripts both write."""
+    return (
+        f"read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, delim = '\x1f', "
+        "quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, "
+        f"encoding = {literal(encoding)})"
+    )
+
+
+def describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource:
+    """``table`` as the source named ``name``: its columns and row count, no rejects."""
+    described = con.execute(f"DESCRIBE {table}").fetchall()
+    columns = {row[0]: row[1] for row in described if row[0] != "_line"}
+    rows = int(scalar(con, f"SELECT count(*) FROM {table}"))
+    return RawSource(name=name, table=table, columns=columns, rows=rows)
+
+
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def discard(con: duckdb.DuckDBPyConnection, raw: RawSource) -> None:
+    """Drop a read source and the helper tables it may have left."""
+    con.execute(f"DROP {'VIEW' if raw.is_view else 'TABLE'} IF EXISTS {raw.table}")
+    for suffix in _HELPERS:
+        con.execute(f"DROP TABLE IF EXISTS {raw.table}{suffix}")
