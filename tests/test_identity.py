@@ -274,12 +274,13 @@ def test_a_failure_while_the_links_stream_in_leaves_the_workspace_as_it_was(
     assert ws.status()["customers"] == 2
 
 
-@pytest.mark.parametrize("char", ["\x00", "\t", "\x1f", "\x7f", "\x9f"])
+@pytest.mark.parametrize("char", ["\x00", "\t", "\x1f", "\x7f", "\x9f", " ", "\u00a0", "\u2009"])
 def test_emails_with_a_control_character_inside_are_refused_by_loads_and_lookups(
     char: str,
 ) -> None:
     """Loads check emails in SQL (RE2), profile lookups in Python (``re``): both refuse one
-    with a control character inside, and both take the same address without it."""
+    with a control character or a space (a no-break one too) inside, and both take the same
+    address without it."""
     sql = f"SELECT {identifier_sql('email', 'v')} FROM (SELECT CAST(? AS VARCHAR) AS v)"
     with duckdb.connect() as con:
         for email, valid in ((f"a{char}b@x.com", False), ("ab@x.com", True)):

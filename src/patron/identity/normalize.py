@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from patron.ingest.parse import digits, text
 
-_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f-\x9f"
-"""What no part of an email has: ``@``, whitespace and control characters (Unicode's Cc: C0,
-DEL, C1), spelled for both Python's ``re`` and DuckDB's RE2. Trimming takes NUL padding off the
-edges; one left inside is no part of an address."""
+_SPACES = " \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+"""Unicode's spaces as characters: ``\\s`` is ASCII whitespace to DuckDB's RE2 and every space
+to Python's ``re``, so a no-break space passed a load and failed a lookup."""
+_NOT_IN_EMAIL = r"@\x00-\x1f\x7f-\x9f" + _SPACES
+"""What no part of an email has: ``@``, spaces and control characters (Unicode's Cc: C0, DEL,
+C1; tab and newline among them), spelled alike for Python's ``re`` and DuckDB's RE2. Trimming
+takes NUL padding off the edges; one left inside is no part of an address."""
 EMAIL_PATTERN = rf"[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}.]+"
 
 
