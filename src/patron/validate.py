@@ -180,12 +180,10 @@ def frequency_counts(
     per_age = np.bincount(at, weights=w)
     seen = ages > 0  # acquired on the last day: no time for a repeat purchase, x = 0 surely
     zero = np.zeros(seen.sum())
-    below = [
-        model.probability_of_purchases(n, ages[seen], zero, zero, zero) @ per_age[seen]
-        for n in range(top)
-    ]
+    chances = model.probability_of_purchases(np.arange(top), ages[seen], zero, zero, zero)
+    below = chances @ per_age[seen]  # (top,): expected customers with 0 .. top - 1
     below[0] += per_age[~seen].sum()
-    return actual, np.append(below, per_age.sum() - sum(below))
+    return actual, np.append(below, per_age.sum() - below.sum())
 
 
 def tracking(

@@ -193,12 +193,15 @@ class Model(ABC):
         return pd.DataFrame(columns, index=pd.Index(self.param_names, name="parameter"))
 
     def __repr__(self) -> str:
-        """What a notebook shows: the parameters and what they were fitted on, or "not fitted"."""
+        """What a notebook shows: the parameters and what they were fitted on, "given" for a
+        model made by :meth:`from_params` (it has no fit to show), or "not fitted"."""
         name = type(self).__name__
         penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
         if not hasattr(self, "_params"):
             return f"{name}(not fitted{penalty})"
         shown = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        if not hasattr(self, "_loglik"):
+            return f"{name}({shown}{penalty}; given, not fitted)"
         counts = f"{self.n_customers_:,} customers in {self.unique_rows_:,} rows"
         return f"{name}({shown}{penalty}; {counts}, log-likelihood {self.loglik_:,.2f})"
 
@@ -717,3 +720,20 @@ def as_count(value: object, name: str) -> int:
     if count < 0:
         raise InputError(f"{name} must be 0 or more, not {count}")
     return count
+
+
+def as_counts(value: object, name: str) -> Array:
+    """Whole numbers of 0 or more as integers: a single one (:func:`as_count`) as a 0-d
+    array, or a 1-d list or array of them; else an InputError naming ``name``."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # a ragged list
+        array = np.asarray(None)
+    if array.ndim == 0:
+        return np.asarray(as_count(value, name))
+    whole = array.ndim == 1 and array.dtype.kind in "iuf"
+    if not (whole and np.all(np.isfinite(array)) and np.all(array == np.round(array))):
+        raise InputError(f"{name} must be a whole number or a list of them, not {value!r}")
+    if np.any(array < 0):
+        raise InputError(f"{name} must be 0 or more, not {array.min():g}")
+    return array.astype(np.int64)

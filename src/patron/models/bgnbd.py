@@ -16,13 +16,14 @@ gradient comes from digamma functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betainc, betaln, digamma, gammaln, hyp2f1
+from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlogy
 
-from patron.models.base import Array, ahead, as_count, levels, trigamma, weighted_levels
+from patron.models.base import Array, ahead, as_counts, levels, trigamma, weighted_levels
 from patron.models.history import HistoryModel, customer_data
 
 
@@ -145,10 +146,10 @@ class BetaGeoModel(HistoryModel):
         return self.conditional_expected_purchases(t, zero, zero, zero).reshape(t.shape)[()]
 
     def probability_of_purchases(
-        self, n: int, t: object, frequency: object, recency: object, T: object
+        self, n: object, t: object, frequency: object, recency: object, T: object
     ) -> Array:
         """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t (x = t_x = T = 0: the
-        paper's eq. 8 for a new customer).
+        paper's eq. 8 for a new customer), per row; for a list of n, (len(n), rows).
 
         A customer alive at T has the posteriors lambda ~ Gamma(r + x, alpha + T) and
         p ~ Beta(a, b + x) (b + x + 1 for MBG/NBD). They make exactly n purchases either by
@@ -157,43 +158,71 @@ class BetaGeoModel(HistoryModel):
         already gone makes none.
         """
         r, alpha, a, b = self._fitted("_params")
-        n, span = as_count(n, "n"), ahead(t)
+        counts, span = as_counts(n, "n"), ahead(t)
+        k = counts.reshape(*counts.shape, 1).astype(float)  # (len(n), 1): against the rows
         d = customer_data(frequency, recency, T)
         rx, b_post = r + d["x"], b + d["x"] + self.first_purchase_dropout
         stay = np.log(alpha + d["T"]) - np.log(alpha + d["T"] + span)  # log P(no arrival) share
-        arrivals = gammaln(rx + n) - gammaln(rx) - gammaln(n + 1) + rx * stay
-        arrivals += n * np.log(span / (alpha + d["T"] + span)) if n else 0.0
-        exact = np.exp(betaln(a, b_post + n) - betaln(a, b_post) + arrivals)
-        if n > 0:
-            at_least = betainc(n, rx, -np.expm1(stay))
-            exact += np.exp(betaln(a + 1, b_post + n - 1) - betaln(a, b_post)) * at_least
+        arrivals = gammaln(rx + k) - gammaln(rx) - gammaln(k + 1) + rx * stay
+        arrivals += xlogy(k, span / (alpha + d["T"] + span))
+        exact = np.exp(betaln(a, b_post + k) - betaln(a, b_post) + arrivals)
+        some = np.maximum(k, 1)  # the dropout term needs n >= 1: 0 where n = 0
+        at_least = betainc(some, rx, -np.expm1(stay))
+        leave = np.exp(betaln(a + 1, b_post + some - 1) - betaln(a, b_post)) * at_least
+        exact += np.where(k > 0, leave, 0.0)
         alive = self._alive(d)
-        return alive * exact + (1 - alive) * (n == 0)
+        return alive * exact + (1 - alive) * (k == 0)
 
     def _alive(self, d: dict[str, Array]) -> Array:
-        """P(alive | x, t_x, T) (Fader, Hardie & Lee 2008 note, eq. 2): 1 / (1 + odds gone)."""
-        return 1 / (1 + self._odds_gone(d))
+        """P(alive | x, t_x, T) (Fader, Hardie & Lee 2008 note, eq. 2): 1 / (1 + odds gone),
+        as expit(-log odds): a long-gone heavy buyer's odds overflowed e^odds (P(alive) was 0
+        all the same, with a RuntimeWarning)."""
+        return expit(-self._log_odds_gone(d))
 
     def _expected_if_alive_rows(self, t: Array, x: Array, big_t: Array) -> Array:
-        """The paper's eq. 10 without its P(alive) factor: (a + b + n - 1) / (a - 1)
-        [1 - ((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + n; a + b + n - 1; z)],
-        z = t / (alpha + T + t), by scipy's 2F1; where that is not finite (parameters in the
-        millions, as fits that cannot pin them down give), by :func:`_expected_series`."""
+        """The paper's eq. 10 without its P(alive) factor (:func:`_expected_if_alive`); where
+        its 2F1 misleads, from values at nearby a (the expectation is smooth in a) or summed as
+        :func:`_expected_series`:
+
+        - at a = 1 the closed form is 0 / 0, a removable singularity (NaN, as lifetimes gives),
+          and within 1e-7 of it its bracket loses most digits (3 at a = 1 + 1e-12): there it
+          is read between a = 1 -/+ ``NEAR_ONE``, off by some 1e-9;
+        - where c - (r + x) - (b + n), with c = a + b + n - 1, is a whole number (a - r is:
+          r = 1, a = 10 or r = 0.1, a = 10.1) scipy's 2F1 takes its psi-function branch, which
+          is wrong for z near 1 (E = 11.81 where it is 11.97 at r = alpha = 1, a = 10,
+          b = 100, x = 5, T = 10, t = 100; lifetimes gives the same), and close to one its
+          other branch loses digits: within ``NEAR_WHOLE`` of one, from a's neighbours
+          (:func:`_around`), off by some 1e-10;
+        - a small expectation is the difference of near-equal numbers times c / (a - 1), and
+          loses its digits (2e-4 of 1.6e-6 at t = 2.8e-6, a = 1.01; -3e-13 at t = 4e-207):
+          where it is below 1e-3 of c / |a - 1| and the series' terms fall at least twice
+          over at each step (:func:`_shrinking`), by the series.
+        """
         r, alpha, a, b = self._fitted("_params")
         n = x + self.first_purchase_dropout
-        z = t / (alpha + big_t + t)
-        head = (a + b + n - 1) / (a - 1)
-        value = head * (
-            1
-            - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
-            * hyp2f1(r + x, b + n, a + b + n - 1, z)
-        )
-        bad = ~np.isfinite(value)
-        if np.any(bad):
-            terms = (r + x, a + b + n - 1, -t / (alpha + big_t))
-            rx, c, w = (np.broadcast_to(v, value.shape)[bad] for v in terms)
-            value[bad] = _expected_series(rx, c, w, a)
-        return value + 0.0  # where a < 1 the head is negative, and t = 0 gave -0.0
+
+        def at(value: float) -> Array:
+            return _expected_if_alive(r, alpha, value, b, t, x, big_t, n)
+
+        c = a + b + n - 1
+        if abs(a - 1) < NEAR_ONE:
+            expected = _between(at, a, 1 - NEAR_ONE, 1 + NEAR_ONE)
+            lossy = np.ones(expected.shape, dtype=bool)
+        else:
+            expected = at(a)
+            excess = c - (r + x) - (b + n)  # 2F1's c - a - b, as scipy finds it
+            apart = NEAR_WHOLE * min(a, 1)
+            whole = np.abs(excess - np.round(excess)) < apart
+            whole = np.broadcast_to(whole, expected.shape)
+            if np.any(whole):
+                expected[whole] = _around(at, a, 2 * apart)[whole]
+            lossy = np.abs(expected * (a - 1)) < 1e-3 * c
+        w = -t / (alpha + big_t)
+        lossy &= _shrinking(r + x, a, c, w)
+        if np.any(lossy):
+            rx, cl, wl = (np.broadcast_to(v, lossy.shape)[lossy] for v in (r + x, c, w))
+            expected[lossy] = _expected_series(rx, cl, wl, a)
+        return expected
 
     def _purchase_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """Dropout happens only at a purchase, so an alive customer buys within t unless the
@@ -201,8 +230,9 @@ class BetaGeoModel(HistoryModel):
         r, alpha, _, _ = self._fitted("_params")
         return -np.expm1(-(r + d["x"]) * np.log1p(t / (alpha + d["T"])))
 
-    def _odds_gone(self, d: dict[str, Array]) -> Array:
-        """P(dropped out) / P(alive) given the history: 0 when no dropout was possible yet."""
+    def _log_odds_gone(self, d: dict[str, Array]) -> Array:
+        """log(P(dropped out) / P(alive)) given the history: -inf when no dropout was
+        possible yet."""
         r, alpha, a, b = self._fitted("_params")
         x, t_x, big_t = d["x"], d["t_x"], d["T"]
         n = x + self.first_purchase_dropout
@@ -211,7 +241,117 @@ class BetaGeoModel(HistoryModel):
         log_odds = (
             np.log(a) - np.log(b + nm - 1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
         )
-        return np.where(can_drop, np.exp(log_odds), 0.0)
+        return np.where(can_drop, log_odds, -np.inf)
+
+
+NEAR_ONE = 1e-5
+"""A BG/NBD ``a`` this close to 1 is read between a = 1 -/+ NEAR_ONE
+(:meth:`BetaGeoModel._expected_if_alive_rows`): the closed form's rounding there, some
+1e-15 / 1e-5, balances the straight line's error, some 1e-10 times the curvature in a."""
+NEAR_WHOLE = 1e-3
+"""scipy's 2F1 near z = 1 is off by some 1e-16 over the distance of c - a - b from a whole
+number (1e-5 of 4.95 at a distance of 1e-9, 1e-8 at 1e-5): within this distance (times a,
+if a < 1) BG/NBD's expectation comes from a's neighbours (:func:`_around`)."""
+
+
+def _between(at: Callable[[float], Array], a: float, low: float, high: float) -> Array:
+    """``at(a)`` read off the straight line through ``at(low)`` and ``at(high)``."""
+    below, above = at(low), at(high)
+    return below + (a - low) / (high - low) * (above - below)
+
+
+def _around(at: Callable[[float], Array], a: float, h: float) -> Array:
+    """``at(a)`` from its values h and 2h either side, by Richardson's extrapolation of the
+    means of each pair (their errors are h^2 and 4 h^2 times the same curvature): off by
+    some h^4 times the fourth derivative."""
+    near, far = ((at(a - step) + at(a + step)) / 2 for step in (h, 2 * h))
+    return (4 * near - far) / 3
+
+
+def _shrinking(rx: Array, a: float, c: Array, w: Array) -> Array:
+    """Whether each term of :func:`_expected_series` is at most half the one before: the
+    ratio of a term to the one before, (r + x + k) (a + k - 1) / ((c + k) (k + 1)) |w| for
+    k >= 1, is at most max(r + x, 1) max((a - 1) / c, 1) |w| when c > 0. The alternating series
+    then sums without cancellation, in some 50 terms; where its terms first grow they cancel."""
+    return (c > 0) & (np.abs(w) * np.maximum(rx, 1) * np.maximum((a - 1) / c, 1) <= 0.5)
+
+
+def _expected_if_alive(
+    r: float, alpha: float, a: float, b: float, t: Array, x: Array, big_t: Array, n: Array
+) -> Array:
+    """E[Y(t) | alive at T] for rows of (x, T) and n = x (+ 1 for MBG/NBD) dropout chances:
+    the paper's eq. 10 without its P(alive) factor, c / (a - 1) [1 - F] with c = a + b + n - 1
+    and F = ((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, b + n; c; z),
+    z = t / (alpha + T + t), by scipy's 2F1.
+
+    Where that is not finite (a heavy buyer seen briefly: x = 209, T = 3.2 and t = 288 gave
+    NaN, the power underflowing to 0 as 2F1 overflows), F is Euler's transformation of it
+    (DLMF 15.8.1), (1 - z)^(a - 1) 2F1(c - r - x, a - 1; c; z), without that product; where
+    neither is (parameters in the millions, as fits that cannot pin them down give), the
+    series of :func:`_expected_series`, and where that diverges (t > alpha + T) the sum over
+    purchases of :func:`_expected_by_purchases` (r = a = b = 100, alpha = 1 and t = 241 left
+    a new customer without a number).
+    """
+    c = a + b + n - 1
+    z = t / (alpha + big_t + t)
+    with np.errstate(over="ignore", invalid="ignore"):  # what is not finite is done again
+        power = ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
+        value = c / (a - 1) * (1 - power * hyp2f1(r + x, b + n, c, z))
+        bad = ~np.isfinite(value)
+        if np.any(bad):
+            rx, cb, zb = (np.broadcast_to(v, value.shape)[bad] for v in (r + x, c, z))
+            euler = (1 - zb) ** (a - 1) * hyp2f1(cb - rx, a - 1, cb, zb)
+            value[bad] = cb / (a - 1) * (1 - euler)
+            bad = ~np.isfinite(value)
+    if np.any(bad):
+        terms = (r + x, c, -t / (alpha + big_t))
+        rx, cb, w = (np.broadcast_to(v, value.shape)[bad] for v in terms)
+        value[bad] = _expected_series(rx, cb, w, a)
+        bad = ~np.isfinite(value)
+    if np.any(bad):
+        posterior = (r + x, alpha + big_t, t, b + n)
+        rx, a_post, tb, b_post = (np.broadcast_to(v, value.shape)[bad] for v in posterior)
+        value[bad] = _expected_by_purchases(rx, a_post, tb, a, b_post)
+    # no fewer than none: a < 1 makes the head negative, and t = 0 gave -0.0, t = 6e-185
+    # -2e-16 (a = b = 0.1, where c < 0 keeps the series out)
+    return np.maximum(value, 0.0)
+
+
+PURCHASES_SUMMED = 2_000_000
+"""The most purchases :func:`_expected_by_purchases` sums for one row (16 MB an array)."""
+
+
+def _expected_by_purchases(rx: Array, a_post: Array, t: Array, a: float, b_post: Array) -> Array:
+    """E[Y(t) | alive at T] summed purchase by purchase, for the few rows where every form of
+    2F1 fails: the j-th purchase comes when a customer who never left would have made j
+    (P(N >= j) = I_z(j, r + x), N negative binomial under the rate's posterior) and the
+    customer stayed after each of the j - 1 before it, E[(1 - p)^(j - 1)] =
+    B(a, b + n + j - 1) / B(a, b + n). Positive terms, no cancellation, but one per purchase up
+    to where P(N >= j) is below e^-40 of its start (N's mean plus 40 standard deviations, and
+    40 more of the geometric tail's scale, 1 / -log(z), that a small r + x leaves) or, for
+    a > 1, where the purchases past the J-th, at most E[(1 - p)^J / p] =
+    B(a - 1, b + n + J) / B(a, b + n) had the customer never stopped buying, are below 1e-17
+    of the first one's chance P(N >= 1); NaN beyond ``PURCHASES_SUMMED``."""
+    out = np.full(len(rx), np.nan)
+    for i in range(len(rx)):
+        z = t[i] / (a_post[i] + t[i])
+        mean = rx[i] * t[i] / a_post[i]
+        top = mean + 40 * np.sqrt(mean * (1 + mean / rx[i])) + 40 / np.log1p(a_post[i] / t[i])
+        if a > 1:
+            first = -np.expm1(rx[i] * np.log1p(-z))  # P(N >= 1)
+            floor = np.log(1e-17 * first) + betaln(a, b_post[i])
+            low, high = 0.0, top
+            for _ in range(60):  # the J where the tail's log falls through floor
+                middle = (low + high) / 2
+                low, high = (
+                    (middle, high) if betaln(a - 1, b_post[i] + middle) > floor else (low, middle)
+                )
+            top = min(top, high)
+        if top <= PURCHASES_SUMMED:
+            j = np.arange(1.0, np.ceil(top) + 2)
+            stayed = np.exp(betaln(a, b_post[i] + j - 1) - betaln(a, b_post[i]))
+            out[i] = betainc(j, rx[i], z) @ stayed
+    return out
 
 
 def _expected_series(rx: Array, c: Array, w: Array, a: float) -> Array:
@@ -221,6 +361,8 @@ def _expected_series(rx: Array, c: Array, w: Array, a: float) -> Array:
     = -c sum_{k >= 1} (r + x)_k (a)_(k-1) / (c)_k w^k / k!: no difference of near-equal
     numbers, no 1 / (a - 1), and its first term is the Poisson-gamma (NBD) limit
     (r + x) t / (alpha + T). The series converges for |w| < 1; beyond that, NaN stays."""
+    inside = np.abs(w) < 1
+    w = np.where(inside, w, 0.0)  # no overflowing terms (and warnings) where NaN stays
     term = rx * w / c
     total = term.copy()
     for k in range(1, 10_000):
@@ -228,7 +370,7 @@ def _expected_series(rx: Array, c: Array, w: Array, a: float) -> Array:
             break
         term = term * (rx + k) * (a + k - 1) / (c + k) * w / (k + 1)
         total += term
-    return np.where(np.abs(w) < 1, -c * total, np.nan)
+    return np.where(inside, -c * total, np.nan)
 
 
 @dataclass(frozen=True, slots=True)
