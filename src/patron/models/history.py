@@ -61,9 +61,10 @@ class HistoryModel(Model):
 
     @abstractmethod
     def probability_of_purchases(
-        self, n: int, t: object, frequency: object, recency: object, T: object
+        self, n: object, t: object, frequency: object, recency: object, T: object
     ) -> Array:
-        """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t."""
+        """P(Y(t) = n | x, t_x, T): exactly n purchases in the next t, per row; for a list of
+        n, (len(n), rows)."""
 
     def median_time_to_purchase(self, frequency: object, T: object) -> Array:
         """Median wait from T to the next purchase of a customer alive until then:
