@@ -84,6 +84,7 @@ def expected_purchases_matrix(
 def _matrices(
     model: Model, T: float, t: float, max_frequency: float | None, time_unit: str
 ) -> dict[str, Any]:
+    """The report's two grids (:func:`patron.report.model_data.matrices`) at age ``T``."""
     _history_model(model)
     age = float(as_array(T, "T")[0])
     top = age if max_frequency is None else float(as_array(max_frequency, "max_frequency")[0])
@@ -101,7 +102,7 @@ def period_transactions(
     """Customers by repeat purchases in the calibration period (0, 1, ..., ``max_frequency``
     and more), actual and as ``model`` expects them; ``frequency`` and ``T`` are the summary's
     columns, ``weights`` its optional ``count``. The expectation is
-    :func:`patron.validate.frequency_counts`'."""
+    :func:`patron.validate.frequency_counts`."""
     history = _history_model(model)
     actual, expected = frequency_counts(history, frequency, T, weights=weights, top=max_frequency)
     labels = [str(x) for x in range(len(actual) - 1)] + [f"{len(actual) - 1}+"]
