@@ -49,6 +49,25 @@ def test_published_worked_example(plain: dict[str, dict[str, Any]]) -> None:
     assert row["expected_purchases"] == pytest.approx(1.226, abs=5e-4)
 
 
+@pytest.mark.parametrize("model", ["bgnbd", "pnbd"])
+def test_the_time_unit_changes_no_prediction(
+    ws: Workspace, plain: dict[str, dict[str, Any]], model: str
+) -> None:
+    """Time in days instead of weeks only rescales the rate parameters (alpha, beta by 1/7):
+    the likelihood's top is the same customers' story, so 273 days ahead predict what 39 weeks
+    do, and the next purchase falls on the same day."""
+    weeks = plain if model == "bgnbd" else rows(ws, model)
+    table = ws.predict(as_of=END, model=model, time_unit="day", horizon=Horizon(periods=273))
+    days = {r["customer_id"]: r for r in table.to_pyarrow().to_pylist()}
+    for key in ("00004", "00021", "01150", "20072"):
+        for column in ("p_alive", "expected_purchases", "p_purchase", "clv"):
+            assert days[key][column] == pytest.approx(weeks[key][column], rel=1e-5)
+        # a band's slopes are differences at a step of 1e-4 in each log-parameter
+        assert days[key]["clv_high"] == pytest.approx(weeks[key]["clv_high"], rel=1e-4)
+        assert days[key]["next_purchase_date"] == weeks[key]["next_purchase_date"]
+        assert days[key]["T"] == pytest.approx(7 * weeks[key]["T"])
+
+
 def test_undiscounted_clv_is_purchases_times_spend(plain: dict[str, dict[str, Any]]) -> None:
     for row in plain.values():
         assert row["clv"] == pytest.approx(row["expected_purchases"] * row["expected_spend"])
