@@ -23,6 +23,12 @@ def option(name: str, flag: str | None = None) -> str:
     return f"--{flag or name.replace('_', '-')}"
 
 
+def spelled(command: str, python: str) -> str:
+    """How a message tells its user to pass something: ``command`` (``--encoding cp1252``) in a
+    command, ``python`` (``encoding='cp1252'``) from Python."""
+    return command if _ON_COMMAND_LINE.get() else python
+
+
 @contextmanager
 def on_command_line() -> Iterator[None]:
     """Within it, messages name parameters as the command line's options (:func:`option`);

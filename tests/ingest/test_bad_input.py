@@ -148,7 +148,7 @@ def test_latin1_bytes_in_utf8_load_name_file_and_line(seeded: Workspace, tmp_pat
     assert info.value.file == str(path)
     assert message.startswith(str(path))
     assert "line 3" in message
-    assert "UTF-8" in message and "--encoding latin-1" in message
+    assert "UTF-8" in message and "encoding='latin-1'" in message  # Python's spelling
     assert "\n" not in message
     assert snapshot(seeded) == before
     # The read had turned file order on for itself; the connection is left as it was found.
@@ -176,7 +176,7 @@ def test_a_header_that_is_not_utf8_is_named_as_such(
         seeded.load("orders", path, now=NOW)
     assert str(info.value) == (
         f"{path}: line 1, the header, is not valid UTF-8; re-save the file as UTF-8, "
-        "or pass --encoding latin-1 (or utf-16) if that is what it is"
+        "or pass encoding='latin-1' (or utf-16) if that is what it is"
     )
     assert snapshot(seeded) == before
     result = seeded.load("orders", path, encoding="latin-1", now=NOW)
@@ -202,7 +202,7 @@ def test_header_that_does_not_map_lists_found_and_needed(seeded: Workspace, tmp_
     assert "does not map to orders" in message
     assert "found columns ref, mail, when_, total_amt" in message
     assert "needs ordered_at, revenue, one of customer_id/email/phone/loyalty_id" in message
-    assert "--map" in message
+    assert "mapping={'SOURCE': 'ordered_at'}" in message
     assert snapshot(seeded) == before
 
 
@@ -213,7 +213,7 @@ def test_header_missing_only_the_date_names_just_that(ws: Workspace, tmp_path: P
     message = str(info.value)
     assert "found columns order_id, email, revenue" in message
     assert "needs ordered_at." in message
-    assert "--map SOURCE=ordered_at" in message
+    assert "mapping={'SOURCE': 'ordered_at'}" in message
 
 
 def test_two_columns_for_one_field_name_both(seeded: Workspace, tmp_path: Path) -> None:
@@ -227,7 +227,7 @@ def test_two_columns_for_one_field_name_both(seeded: Workspace, tmp_path: Path) 
         seeded.load("orders", path, now=NOW)
     assert str(info.value) == (
         f"{path}: columns 'Order ID' and 'order_id' both map to order_id; choose one with "
-        "--map (for example --map 'Order ID=order_id'); the other is kept in attributes"
+        "mapping={'Order ID': 'order_id'}; the other is kept in attributes"
     )
     assert snapshot(seeded) == before
     seeded.load("orders", path, mapping={"order_id": "order_id"}, now=NOW)
@@ -615,6 +615,7 @@ def test_cli_bad_header_prints_one_error_line(cli_ws: Path, tmp_path: Path) -> N
     line = assert_one_error_line(proc)
     assert line.startswith("error: weird.csv: the header does not map to orders")
     assert "found columns foo, bar" in line and "needs ordered_at, revenue" in line
+    assert line.endswith("pass --map SOURCE=ordered_at")  # the option, where Python says mapping=
     with Workspace.open(cli_ws) as ws:
         assert ws.status()["loads"] == 0
 
@@ -625,6 +626,7 @@ def test_cli_map_unknown_field_did_you_mean(cli_ws: Path, tmp_path: Path) -> Non
         "-w", str(cli_ws), "load", "orders", "amt.csv", "--map", "Amount=revnue", cwd=tmp_path
     )
     line = assert_one_error_line(proc)
+    assert "--map Amount=revnue: 'revnue' is not a column of orders" in line
     assert "(did you mean 'revenue'?)" in line
 
 

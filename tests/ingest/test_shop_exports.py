@@ -114,7 +114,7 @@ def test_cp1252_text_read_as_latin1_says_to_pass_cp1252(ws: Workspace, tmp_path:
         ws.load("orders", path, encoding="latin-1", **WINDOWS_OPTIONS)
     message = str(info.value)
     assert message.startswith(f"{path}: ") and "\n" not in message
-    assert "--encoding cp1252" in message
+    assert "encoding='cp1252'" in message
 
 
 def test_a_byte_cp1252_does_not_define_is_named_with_its_line(

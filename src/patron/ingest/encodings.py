@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from patron.errors import InputError
+from patron.errors import InputError, option, spelled
 from patron.sql import scalar
 
 _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "iso8859-1": "latin-1"}
@@ -31,13 +31,19 @@ _DUCKDB_ENCODINGS = {"utf-8": "utf-8", "iso8859-1": "latin-1"}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _CHUNK = 1 << 20
 
-RESAVE = "re-save the file as UTF-8, or pass --encoding latin-1 (or utf-16) if that is what it is"
 
-NOT_LATIN1 = (
-    "it has bytes 0x80-0x9F, which latin-1 does not use and Windows' cp1252 uses for € and "
-    "curly quotes: pass --encoding cp1252"
-)
-"""Said when DuckDB answers "File is not latin-1 encoded"."""
+def resave() -> str:
+    """What to do about a file that is not UTF-8."""
+    latin1 = spelled("--encoding latin-1", "encoding='latin-1'")
+    return f"re-save the file as UTF-8, or pass {latin1} (or utf-16) if that is what it is"
+
+
+def not_latin1() -> str:
+    """Said when DuckDB answers "File is not latin-1 encoded"."""
+    return (
+        "it has bytes 0x80-0x9F, which latin-1 does not use and Windows' cp1252 uses for € and "
+        f"curly quotes: pass {spelled('--encoding cp1252', 'encoding=' + repr('cp1252'))}"
+    )
 
 
 @contextmanager
@@ -106,7 +112,7 @@ def _transcode(path: Path, codec: str, copy: Path) -> None:
                 line = lines + _newlines_before(exc)
                 raise InputError(
                     f"line {line} is not valid {codec}; re-save the file as UTF-8, or pass the "
-                    "--encoding it was saved in",
+                    f"{option('encoding')} it was saved in",
                     file=str(path),
                 ) from None
             target.write(text)
@@ -133,7 +139,7 @@ def check_header_encoding(path: Path, encoding: str) -> None:
         codecs.getincrementaldecoder("utf-8")().decode(header, final=False)
     except UnicodeDecodeError:
         where = "line 1, the header, is not valid UTF-8"
-        raise InputError(f"{where}; {RESAVE}", file=str(path)) from None
+        raise InputError(f"{where}; {resave()}", file=str(path)) from None
 
 
 def fail_on_encoding(rejects: list[dict[str, Any]], path: Path) -> None:
@@ -141,4 +147,4 @@ def fail_on_encoding(rejects: list[dict[str, Any]], path: Path) -> None:
     bad = [r for r in rejects if r["error_type"] == "INVALID ENCODING"]
     if bad:
         where = f"line {bad[0]['line']} is not valid UTF-8 ({len(bad)} such lines)"
-        raise InputError(f"{where}; {RESAVE}", file=str(path))
+        raise InputError(f"{where}; {resave()}", file=str(path))

@@ -13,7 +13,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, spelled
 from patron.ingest.contract import IDENTIFIER_TYPES, SYNONYMS, TableSpec
 
 
@@ -42,13 +42,13 @@ def map_columns(
     for source, target in explicit.items():
         if target not in fields:
             raise InputError(
-                f"--map {source}={target}: {target!r} is not a column of {spec.name}"
+                f"{map_hint(source, target)}: {target!r} is not a column of {spec.name}"
                 f"{did_you_mean(target, fields)}; columns are {', '.join(fields)}",
                 file=file,
             )
         if source not in columns:
             raise InputError(
-                f"--map {source}={target}: the file has no column {source!r}"
+                f"{map_hint(source, target)}: the file has no column {source!r}"
                 f"{did_you_mean(source, columns)}; it has {', '.join(columns)}",
                 file=file,
             )
@@ -86,14 +86,21 @@ def _by_name(
             continue
         if len(candidates) > 1:
             first, second = candidates[:2]
-            example = shlex.quote(f"{first}={target}")
             raise InputError(
-                f"columns {first!r} and {second!r} both map to {target}; choose one with --map "
-                f"(for example --map {example}); the other is kept in attributes",
+                f"columns {first!r} and {second!r} both map to {target}; choose one with "
+                f"{map_hint(first, target)}; the other is kept in attributes",
                 file=file,
             )
         found[target] = candidates[0]
     return found
+
+
+def map_hint(source: str, target: str) -> str:
+    """How to map column ``source`` onto field ``target``: ``--map 'Order ID=order_id'`` in a
+    command, ``mapping={'Order ID': 'order_id'}`` from Python."""
+    return spelled(
+        f"--map {shlex.quote(f'{source}={target}')}", f"mapping={{{source!r}: {target!r}}}"
+    )
 
 
 def _check_required(columns: list[str], spec: TableSpec, mapped: dict[str, str], file: str) -> None:
@@ -107,6 +114,6 @@ def _check_required(columns: list[str], spec: TableSpec, mapped: dict[str, str],
     example = missing[0] if missing else "email"
     raise InputError(
         f"the header does not map to {spec.name}: found columns {', '.join(columns) or '(none)'}; "
-        f"needs {', '.join(needed)}. Rename them or pass --map SOURCE={example}",
+        f"needs {', '.join(needed)}. Rename them or pass {map_hint('SOURCE', example)}",
         file=file,
     )

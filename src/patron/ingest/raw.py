@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from patron.errors import InputError
-from patron.ingest.encodings import NOT_LATIN1
+from patron.ingest.encodings import not_latin1
 from patron.sql import first_line, literal, out_of_room, scalar
 
 _HELPERS = ("_pre", "_rejlines", "_rej", "_scan", "_lines", "_records", "_starts", "_phones")
@@ -53,15 +53,17 @@ def reading(path: Path, kind: str, data: Path | None = None) -> Iterator[None]:
 
 
 _EXPLAINED = {
-    "is not latin-1 encoded": NOT_LATIN1,
-    "Maximum line size": "a record is longer than 2 MB, the most DuckDB reads as one line "
-    "(its message blames line 1 whichever it is): shorten or drop its longest field",
+    "is not latin-1 encoded": not_latin1,
+    "Maximum line size": lambda: (
+        "a record is longer than 2 MB, the most DuckDB reads as one "
+        "line (its message blames line 1 whichever it is): shorten or drop its longest field"
+    ),
 }
 """DuckDB's read errors that its first line does not explain, by a phrase in them."""
 
 
 def _explained(exc: duckdb.Error) -> str:
-    return next((why for key, why in _EXPLAINED.items() if key in str(exc)), first_line(exc))
+    return next((why() for key, why in _EXPLAINED.items() if key in str(exc)), first_line(exc))
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from typing import Literal
 
 import duckdb
 
-from patron.errors import InputError
+from patron.errors import InputError, spelled
 from patron.ingest.csv_reader import read_csv
 from patron.ingest.encodings import readable
 from patron.ingest.frames import read_frame
@@ -72,7 +72,8 @@ def detect_format(path: Path, fmt: str | None) -> Format:
     found = _SUFFIXES.get(suffixes[-1].lower()) if suffixes else None
     if found is None:
         raise InputError(
-            "cannot tell the format from the file name; pass --format csv|parquet|jsonl",
+            "cannot tell the format from the file name; pass "
+            + spelled("--format csv|parquet|jsonl", "format='csv', 'parquet' or 'jsonl'"),
             file=str(path),
         )
     return found
