@@ -1,4 +1,5 @@
-"""The customer-base models for a pandas data frame of transactions, without a workspace.
+"""The customer-base models for a data frame of transactions (pandas, polars or Arrow), without
+a workspace.
 
 A notebook coming from lifetimes holds one row per purchase: a customer, a time and maybe a
 value. These functions turn such a frame into an in-memory Ibis table and run the workspace's
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import pyarrow as pa
@@ -29,6 +30,7 @@ from patron.arguments import DateLike, as_day, as_real, optional_day, reads
 from patron.clv import check_rows, customer_summary, model_spec, unit_days
 from patron.defaults import PREDICT_MODEL
 from patron.errors import InputError
+from patron.ingest.frames import collected
 from patron.metrics.occasions import Sales
 from patron.predict import PURCHASE_COLUMNS, predictions
 from patron.predictions import Horizon
@@ -50,7 +52,7 @@ PREDICTED = tuple(
 
 
 def summary_from_transactions(
-    transactions: pd.DataFrame,
+    transactions: Any,
     *,
     customer: str,
     when: str,
@@ -69,7 +71,7 @@ def summary_from_transactions(
 
 
 def calibration_and_holdout(
-    transactions: pd.DataFrame,
+    transactions: Any,
     *,
     customer: str,
     when: str,
@@ -129,12 +131,14 @@ def predictions_from_summary(
     return out.drop(columns="row").set_axis(summary.index)
 
 
-def _sales(
-    transactions: pd.DataFrame, customer: str, when: str, value: str | None
-) -> tuple[Sales, date]:
-    """The transactions as patron's orders and occasions, and the last transaction's day."""
+def _sales(transactions: Any, customer: str, when: str, value: str | None) -> tuple[Sales, date]:
+    """The transactions (pandas, polars or Arrow) as patron's orders and occasions, and the
+    last transaction's day."""
     import pandas as pd
 
+    transactions = collected(transactions)
+    if not isinstance(transactions, pd.DataFrame) and hasattr(transactions, "to_pandas"):
+        transactions = transactions.to_pandas()
     _require(transactions, [c for c in (customer, when, value) if c is not None], "transactions")
     moments = pd.to_datetime(transactions[when], errors="coerce", format="mixed")
     if moments.isna().any():

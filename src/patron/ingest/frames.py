@@ -1,4 +1,5 @@
-"""Data frames as sources: a pandas or polars DataFrame, or a pyarrow Table, read as raw rows.
+"""Data frames as sources: a pandas or polars (lazy or not) DataFrame, or a pyarrow Table, read
+as raw rows.
 
 The frame goes to DuckDB as Arrow, without a copy where Arrow can type its columns; a pandas
 object column Arrow cannot type (text beside dates, numbers beside booleans, as spreadsheet
@@ -31,9 +32,17 @@ def read_frame(con: duckdb.DuckDBPyConnection, frame: Any, n: int) -> RawSource:
     return describe(con, f"<{type(frame).__name__}>", table)
 
 
+def collected(frame: Any) -> Any:
+    """A polars LazyFrame's rows (a query polars has not run yet); any other frame as it is."""
+    if hasattr(frame, "collect") and hasattr(frame, "collect_schema"):
+        return frame.collect()
+    return frame
+
+
 def _to_arrow(frame: Any) -> Any:
     import pyarrow as pa
 
+    frame = collected(frame)
     if isinstance(frame, pa.Table):
         return frame
     if hasattr(frame, "to_arrow"):  # polars
@@ -46,7 +55,7 @@ def _to_arrow(frame: Any) -> Any:
             return pa.Table.from_pandas(_mixed_as_text(frame), preserve_index=False)
     raise InputError(
         f"cannot load a {type(frame).__name__}; pass a file path, a pandas or polars "
-        "DataFrame, or a pyarrow Table"
+        "(Lazy)DataFrame, or a pyarrow Table"
     )
 
 
