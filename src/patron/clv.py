@@ -172,29 +172,56 @@ def fit_survival(counts: str, *, penalizer: float = 0.0) -> Model:
 def read_summary(path: Path, model: str) -> pa.Table:
     """A precomputed summary table (CSV or Parquet) with the model's columns[, count].
 
-    ``periods`` is read as ``T`` and ``weights`` as ``count`` where those are absent.
+    Only the columns :func:`summary_columns` finds are kept, under patron's names: an id or
+    row-name column, or a holdout's, is never read as data.
     """
+    table = _read_table(path)
+    found = _source_columns(table.column_names, str(path))
+    missing = [c for c in model_spec(model).columns if c not in found]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(table.column_names)}; "
+            "rename the ones that hold them (docs/models.md lists the spellings read)",
+            file=str(path),
+        )
+    if table.num_rows == 0:
+        raise InputError("no customers in it, only the column names", file=str(path))
+    table = table.select(list(found.values())).rename_columns(list(found))
+    check_rows(table, model_spec(model), str(path))
+    return table
+
+
+def summary_columns(path: Path) -> dict[str, str]:
+    """Which column of the file patron reads as each of its own (``{"frequency": "x", ...}``):
+    the fit reports it, so a file read under another tool's spelling shows how it was read."""
+    return _source_columns(_read_table(path).column_names, str(path))
+
+
+def _read_table(path: Path) -> pa.Table:
+    """A CSV or Parquet file as it is, or an InputError that names it."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     if not path.is_file():
         raise InputError("no such file; check the path", file=str(path))
     try:
-        table = pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path)
+        return pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read it: {str(exc).splitlines()[0]}", file=str(path)) from exc
-    names = table.column_names
-    table = table.rename_columns(
-        [_ALIASES.get(n, n) if _ALIASES.get(n) not in names else n for n in names]
-    )
-    missing = [c for c in model_spec(model).columns if c not in table.column_names]
-    if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(missing)}; found {', '.join(table.column_names)}",
-            file=str(path),
-        )
-    check_rows(table, model_spec(model), str(path))
-    return table
+
+
+def _source_columns(names: list[str], file: str) -> dict[str, str]:
+    """patron's column -> the file's, for those found: its own name first, else the one other
+    spelling of :data:`SUMMARY_ALIASES` present (two of them are refused: which is meant?)."""
+    found = {}
+    for column, others in SUMMARY_ALIASES.items():
+        present = [name for name in (column, *others) if name in names]
+        if len(present) > 1 and column not in present:
+            both = " and ".join(present)
+            raise InputError(f"{both} could both be {column}: rename one to {column}", file=file)
+        if present:
+            found[column] = present[0]
+    return found
 
 
 def check_rows(table: pa.Table, spec: ModelSpec, file: str) -> None:
@@ -257,8 +284,18 @@ def best_by_bic(reports: list[dict[str, Any]]) -> str | None:
     return min(ranked, key=lambda r: r["bic"])["model"] if ranked else None
 
 
-_ALIASES = {"periods": "T", "n_periods": "T", "weights": "count", "weight": "count"}
-"""Other names summary files use: BG/BB's number of periods, a row's customer count."""
+SUMMARY_ALIASES = {
+    "frequency": ("x", "frequency_cal"),
+    "recency": ("t.x", "recency_cal"),
+    "T": ("periods", "n_periods", "T.cal", "T_cal", "n.cal"),
+    "monetary_value": ("monetary_value_cal",),
+    "count": ("weights", "weight", "custs"),
+}
+"""Other tools' names for a summary's columns, read when the file lacks patron's own: x, t.x,
+T.cal (BTYD, BTYDplus, CLVTools), the ``_cal`` columns of a calibration / holdout split
+(lifetimes, ``patron.transactions``), BG/BB's number of periods (n.cal in BTYD) and a row's
+customer count (custs). Their spend columns (sales, Spending) are other quantities than the
+mean spend of the repeats, so they are not read."""
 
 
 def column(rows: pa.Table, name: str) -> np.ndarray:

@@ -72,13 +72,13 @@ def fit(
             if model != "sbg" or survival is None:
                 raise InputError("--survival goes with --model sbg, and sbg needs --survival")
             fits = {"sbg": clv.fit_survival(survival, penalizer=penalizer)}
-            context: dict[str, str] = {"survival": survival}
+            context: dict[str, Any] = {"survival": survival}
         elif summary is not None:
             fits = {
                 name: clv.fit_rows(name, clv.read_summary(summary, name), penalizer=penalizer)
                 for name in _chosen(model, clv.summary_models(summary))
             }
-            context = {"summary": str(summary)}
+            context = {"summary": str(summary), "columns": clv.summary_columns(summary)}
         else:
             with open_workspace(workspace, read_only=True) as ws:
                 day = ws.as_of(parse_date(calibration_end, "--calibration-end"))
