@@ -54,6 +54,11 @@ def reading(path: Path, kind: str, data: Path | None = None) -> Iterator[None]:
 
 _EXPLAINED = {
     "is not latin-1 encoded": not_latin1,
+    "Error when sniffing file": lambda: (
+        "DuckDB cannot tell how it is written (its delimiter, quoting and line ends), even "
+        "leniently: look for a quote that is never closed or lines ending in a bare CR, or save "
+        "it again as CSV from the program that made it"
+    ),
     "Maximum line size": lambda: (
         "a record is longer than 2 MB, the most DuckDB reads as one "
         "line (its message blames line 1 whichever it is): shorten or drop its longest field"
