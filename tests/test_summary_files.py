@@ -134,3 +134,21 @@ def test_fit_all_on_a_calibration_and_holdout_parquet(tmp_path: Path) -> None:
     report = ok(patron_here(*args, cwd=tmp_path))
     assert [fit["model"] for fit in report["models"]] == ["bgnbd", "pnbd", "mbgnbd", "gg"]
     assert report["models"][0]["columns"]["monetary_value"] == "monetary_value_cal"
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (("--time-unit", "day"), "--time-unit chooses"),
+        (("--calibration-end", "2024-01-01"), "--calibration-end chooses"),
+        (("--time-unit", "week", "--calibration-end", "2024-01-01"), "--calibration-end and"),
+    ],
+)
+def test_the_workspaces_options_beside_a_summary_are_refused(
+    tmp_path: Path, extra: tuple[str, ...], named: str
+) -> None:
+    # a summary is in its own time unit: --time-unit day had been ignored without a word
+    path = write(tmp_path, "lifetimes")
+    done = patron_here("fit", "--summary", str(path), *extra, cwd=tmp_path)
+    assert done.returncode == 2 and named in done.stderr
+    assert "already in their own time unit" in " ".join(done.stderr.split())

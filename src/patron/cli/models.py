@@ -47,7 +47,10 @@ def fit(
         str | None,
         typer.Option(help="Fit on the customers and purchases up to this day (YYYY-MM-DD)."),
     ] = None,
-    time_unit: TimeUnitOption = "week",
+    time_unit: Annotated[
+        str | None,
+        typer.Option(help="Model time unit: day, week (the default) or month."),
+    ] = None,
     summary: Annotated[
         Path | None,
         typer.Option(help="Fit on a CSV/Parquet of frequency, recency, T[, count] instead."),
@@ -68,6 +71,7 @@ def fit(
 
     with errors():
         _check_penalizer(penalizer)
+        _check_source(summary or survival, calibration_end, time_unit)
         if model == "sbg" or survival is not None:
             if model != "sbg" or survival is None:
                 raise InputError("--survival goes with --model sbg, and sbg needs --survival")
@@ -80,15 +84,14 @@ def fit(
             }
             context = {"summary": str(summary), "columns": clv.summary_columns(summary)}
         else:
+            unit = time_unit or "week"
             with open_workspace(workspace, read_only=True) as ws:
                 day = ws.as_of(parse_date(calibration_end, "--calibration-end"))
                 fits = {
-                    name: ws.fit(
-                        name, calibration_end=day, time_unit=time_unit, penalizer=penalizer
-                    )
+                    name: ws.fit(name, calibration_end=day, time_unit=unit, penalizer=penalizer)
                     for name in _chosen(model, tuple(clv.MODELS))
                 }
-            context = {"calibration_end": day.isoformat(), "time_unit": time_unit}
+            context = {"calibration_end": day.isoformat(), "time_unit": unit}
         reports = [clv.fit_report(fitted, name, **context) for name, fitted in fits.items()]
     if model == "all":
         _print_comparison(reports, as_json)
@@ -96,6 +99,24 @@ def fit(
         print_json(reports[0])
     else:
         _print_fit(reports[0])
+
+
+def _check_source(given: object, calibration_end: str | None, time_unit: str | None) -> None:
+    """Refuse the workspace's options beside a --summary file or --survival counts, which
+    bring their own periods: they would be ignored without a word."""
+    if given is None:
+        return
+    ignored = [
+        name
+        for name, value in (("--calibration-end", calibration_end), ("--time-unit", time_unit))
+        if value is not None
+    ]
+    if ignored:
+        raise InputError(
+            f"{' and '.join(ignored)} {'choose' if len(ignored) > 1 else 'chooses'} what to fit "
+            "among the workspace's orders; a --summary file or --survival counts are already in "
+            "their own time unit"
+        )
 
 
 def _check_penalizer(penalizer: float) -> None:
