@@ -83,9 +83,11 @@ def calibration_and_holdout(
     """The summary to ``calibration_end`` (columns ``frequency_cal``, ``recency_cal``,
     ``T_cal``, ``monetary_value_cal`` with ``value``) of the customers acquired by then, and
     what they did after: ``frequency_holdout``, their purchase occasions after the calibration
-    end up to and including ``observation_end`` (default: the last transaction's day), and
-    ``duration_holdout``, the holdout's length in time units. Customers first seen in the
-    holdout are not rows. ``ws.validate`` counts the holdout the same way."""
+    end up to and including ``observation_end`` (default: the last transaction's day), with
+    ``value`` ``monetary_value_holdout``, their mean spend per holdout occasion (NaN without
+    one, as ``monetary_value_cal`` without a repeat purchase), and ``duration_holdout``, the
+    holdout's length in time units. Customers first seen in the holdout are not rows.
+    ``ws.validate`` counts the holdout the same way."""
     sales, last = _sales(transactions, customer, when, value)
     start = as_day(calibration_end, "calibration_end")
     end = optional_day(observation_end, "observation_end") or last
@@ -99,6 +101,9 @@ def calibration_and_holdout(
     frame = _by_customer(with_holdout(summary, sales, start, end), customer)
     frame = frame.rename(columns={name: f"{name}_cal" for name in SUMMARY_COLUMNS})
     frame = frame.rename(columns={"holdout": "frequency_holdout"})
+    spent = frame.pop("holdout_revenue")
+    if value:
+        frame["monetary_value_holdout"] = spent / frame["frequency_holdout"].where(lambda n: n > 0)
     frame["duration_holdout"] = (end - start).days / unit_days(time_unit)
     return frame
 

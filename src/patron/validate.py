@@ -95,13 +95,18 @@ _COLUMNS = ("frequency", "recency", "T", "holdout", "count")
 
 
 def with_holdout(summary: Table, sales: Sales, start: date, end: date) -> Table:
-    """``summary`` (one row per customer) with each customer's ``holdout`` purchases: their
-    occasions in (``start``, ``end``], 0 for none."""
+    """``summary`` (one row per customer) with each customer's ``holdout`` purchases, their
+    occasions in (``start``, ``end``], 0 for none, and ``holdout_revenue``, what they spent on
+    them."""
     occ = occasions(sales, end)
     later = occ.filter(occ.order_date > start)
-    counts = later.group_by("customer_key").agg(holdout=later.count())
+    counts = later.group_by("customer_key").agg(
+        holdout=later.count(), holdout_revenue=later.revenue.sum()
+    )
     joined = summary.left_join(counts, "customer_key").drop("customer_key_right")
-    return joined.mutate(holdout=joined.holdout.fill_null(0))
+    return joined.mutate(
+        holdout=joined.holdout.fill_null(0), holdout_revenue=joined.holdout_revenue.fill_null(0)
+    )
 
 
 def _with_holdout(summary: Table, sales: Sales, start: date, end: date) -> pa.Table:

@@ -123,14 +123,16 @@ def test_a_hand_made_holdout() -> None:
     assert list(split.index) == ["a", "b"]  # c was first seen in the holdout
     # a: days 1 and 5 by the end (1 January's two orders are one); 12 and 20 January after it,
     # 30 January past the observation end. b: acquired on the calibration end, back on the 24th
-    assert split.loc["a"].tolist() == [1, 4, 9, 20, 2, 14]
+    # a's holdout spend: 1 + 1 on 12 January, 1 on the 20th, over its two occasions
+    assert split.loc["a"].tolist() == [1, 4, 9, 20, 2, 1.5, 14]
     b = split.loc["b"]
-    assert b.drop("monetary_value_cal").tolist() == [0, 0, 0, 1, 14]
+    assert b.drop("monetary_value_cal").tolist() == [0, 0, 0, 1, 1.0, 14]
     assert np.isnan(b["monetary_value_cal"])  # no repeat purchase to average
     to_the_end = calibration_and_holdout(
         frame, customer="who", when="at", calibration_end=datetime(2024, 1, 10, 23, 59)
     )
     assert to_the_end["frequency_holdout"].tolist() == [3, 1]
+    assert "monetary_value_holdout" not in to_the_end  # no value column given
     assert to_the_end["duration_holdout"].tolist() == [20 / 7] * 2  # to 30 January, in weeks
 
 
