@@ -150,7 +150,8 @@ def test_report_renders_every_chart_offline(loaded: Loaded) -> None:
     headings = loaded.page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
     assert headings == list(SECTIONS)
     glossary = loaded.page.inner_text("#glossary")
-    for term in ("Leaky-bucket ratio", "Early repeat rate", "Champions", "Defecting", "P(alive)"):
+    terms = ("Leaky-bucket ratio", "Early repeat rate", "Champions", "Defecting", "P(alive)")
+    for term in (*terms, "Customers by repeat purchases"):
         assert term in glossary
 
 

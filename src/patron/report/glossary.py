@@ -298,8 +298,18 @@ PREDICTIONS = Section(
             f"out the last {MAX_HOLDOUT_DAYS // 7} weeks, or the last third of the history when "
             f"that is shorter, and skips the check with less than {MIN_SPAN_DAYS // 7} weeks. "
             "MAE is the mean absolute error of predicted against actual holdout purchases per "
-            "customer; the tracking and frequency charts are the paper's checks.",
+            "customer; the tracking chart (cumulative repeat purchases) and holdout purchases "
+            "by past frequency (conditional expectations) are the paper's checks.",
             BTYD,
+        ),
+        Term(
+            "Customers by repeat purchases",
+            "How many customers made 0, 1, 2 … repeat purchases in the calibration period, "
+            "against each model's expectation: the sum over customers of the model's chance "
+            "that one observed that long since the first purchase made exactly that many "
+            "(computed, not simulated). It checks the fit to the period the model saw, where "
+            "the holdout checks the forecast.",
+            f"{BTYD}, eq. 8; lifetimes' plot_period_transactions",
         ),
         Term(
             "Naive baseline",
