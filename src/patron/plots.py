@@ -31,7 +31,7 @@ from patron.report.model_charts import (
     tracking_figure,
 )
 from patron.report.model_data import matrices
-from patron.validate import frequency_counts
+from patron.validate import frequency_rows
 
 if TYPE_CHECKING:
     from patron.models import Model
@@ -103,14 +103,9 @@ def period_transactions(
     and more), actual and as ``model`` expects them; ``frequency`` and ``T`` are the summary's
     columns, ``weights`` its optional ``count``. The expectation is
     :func:`patron.validate.frequency_counts`."""
-    history = _history_model(model)
-    actual, expected = frequency_counts(history, frequency, T, weights=weights, top=max_frequency)
-    labels = [str(x) for x in range(len(actual) - 1)] + [f"{len(actual) - 1}+"]
     key = model_name(type(model))
-    rows = [
-        {"frequency": label, "actual": float(a), key: float(e)}
-        for label, a, e in zip(labels, actual, expected, strict=True)
-    ]
+    models = {key: _history_model(model)}
+    rows = frequency_rows(models, frequency, T, weights, top=max_frequency)
     return frequencies_figure(rows, [key])
 
 

@@ -148,12 +148,20 @@ def _conditional(
 
 
 def frequency_rows(
-    models: dict[str, HistoryModel], x: np.ndarray, big_t: np.ndarray, count: np.ndarray
+    models: dict[str, HistoryModel],
+    x: object,
+    big_t: object,
+    count: object = None,
+    *,
+    top: int = FREQUENCY_CAP,
 ) -> list[dict[str, Any]]:
-    """Customers by calibration repeat purchases 0 .. 6 and 7+: ``actual`` and per model."""
-    counted = {name: frequency_counts(m, x, big_t, weights=count) for name, m in models.items()}
+    """Customers by calibration repeat purchases 0 .. ``top`` - 1 and ``top``+: ``actual`` and
+    per model (:func:`frequency_counts`)."""
+    counted = {
+        name: frequency_counts(m, x, big_t, weights=count, top=top) for name, m in models.items()
+    }
     actual = next(iter(counted.values()))[0]
-    labels = [str(k) for k in range(FREQUENCY_CAP)] + [f"{FREQUENCY_CAP}+"]
+    labels = [str(k) for k in range(len(actual) - 1)] + [f"{len(actual) - 1}+"]
     return [
         {"frequency": label, "actual": float(actual[k])}
         | {name: float(expected[k]) for name, (_, expected) in counted.items()}
