@@ -172,7 +172,8 @@ class Model(ABC):
 
     @property
     def unique_rows_(self) -> int:
-        """Distinct rows the likelihood was evaluated on."""
+        """Rows the likelihood was evaluated on: the distinct histories of one row per
+        customer, the rows as given when they come with weights (already grouped)."""
         return int(self._fitted("_unique_rows"))
 
     def summary(self, level: float = 0.95) -> Any:
@@ -229,7 +230,7 @@ class Model(ABC):
         """
         w = _weights(weights, len(next(iter(data.values()))))  # the first column is the rows'
         if self.merges_rows:
-            data, w = _merged(data, w)
+            data, w = _merged(data, w) if weights is None else _by_frequency(data, w)
         self._check_observed(data, w)
         blocks = _blocks(data, w, self.block_rows)
         loglik = self._likelihood(blocks)
@@ -515,6 +516,15 @@ def _merged(data: dict[str, Array], w: Array) -> tuple[dict[str, Array], Array]:
         return data, w
     merged = {name: values[row] for name, values in data.items()}
     return merged, np.bincount(index, weights=w, minlength=len(row))
+
+
+def _by_frequency(data: dict[str, Array], w: Array) -> tuple[dict[str, Array], Array]:
+    """Weighted rows as given, in order of frequency. Weights mean the rows were grouped
+    already (the engine's GROUP BY), and looking for equal rows among a million customers'
+    108k distinct ones cost a quarter of BG/NBD's fit (9 of 35 ms); equal rows left in
+    cost their evaluations, not the answer. The order keeps each block's frequencies few."""
+    order = _stratified(next(iter(data.values())), 1)
+    return {name: values[order] for name, values in data.items()}, w[order]
 
 
 def _blocks(data: dict[str, Array], w: Array, size: int) -> Blocks:
