@@ -182,15 +182,16 @@ def test_an_unreadable_summary_file_is_an_input_error(tmp_path: Path) -> None:
         st.tuples(st.integers(0, 50), st.floats(0, 60), st.floats(0, 60)), min_size=1, max_size=20
     )
 )
-def test_valid_summaries_pass_and_recency_past_t_is_caught(
+def test_valid_summaries_pass_and_impossible_recencies_are_caught(
     rows: list[tuple[int, float, float]],
 ) -> None:
-    # any whole frequency and non-negative times read back; the first recency past T is named
+    # any whole frequency and non-negative times read back; the first recency past T, or above
+    # 0 without repeat purchases, is named
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "summary.csv"
         lines = [f"{x},{r!r},{t!r}" for x, r, t in rows]
         path.write_text("frequency,recency,T\n" + "\n".join(lines) + "\n", encoding="utf-8")
-        late = [i for i, (_, r, t) in enumerate(rows, 1) if r > t]
+        late = [i for i, (x, r, t) in enumerate(rows, 1) if r > t or (x == 0 and r > 0)]
         if not late:
             assert clv.read_summary(path, "bgnbd").num_rows == len(rows)
             return

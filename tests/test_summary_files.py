@@ -38,6 +38,10 @@ WRITTEN = {
     "btyd": ('"","x","t.x","T.cal"', '"{i}",{x},{t},{n}'),
     # CLVTools' cbs
     "clvtools": ("Id,x,t.x,T.cal,Spending", "{i},{x},{t},{n},30.0"),
+    # R's write.table(cbs, sep = ","): row names under no header field at all
+    "write.table": ('"x","t.x","T.cal"', '"{i}",{x},{t},{n}'),
+    # a spreadsheet's capitalized headings
+    "spreadsheet": ("Customer,Frequency,Recency,T,Monetary_Value", "C{i},{x},{t},{n},12.5"),
 }
 
 SPELLED = {
@@ -80,6 +84,22 @@ def test_btyd_bgbb_rf_matrix_reads_as_periods_and_counts(tmp_path: Path) -> None
     assert table.column("count").to_pylist() == [1203, 3464]
 
 
+def test_recency_measured_since_the_last_purchase_is_refused(tmp_path: Path) -> None:
+    # RFM's recency (days since the last purchase) gives a one-time buyer a recency above 0
+    path = tmp_path / "rfm.csv"
+    path.write_text("frequency,recency,T\n1,10,30\n0,12,40\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not the time since the last") as caught:
+        clv.read_summary(path, "bgnbd")
+    assert (caught.value.row, caught.value.field) == (2, "recency")
+
+
+def test_a_header_one_field_short_is_not_mistaken_for_a_broken_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_text("frequency,recency,T\n1,2,3,4,5\n", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot read it"):
+        clv.read_summary(path, "bgnbd")
+
+
 def test_two_spellings_of_one_column_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "both.csv"
     path.write_text("x,frequency_cal,recency,T\n1,1,2,3\n", encoding="utf-8")
@@ -89,8 +109,9 @@ def test_two_spellings_of_one_column_are_refused(tmp_path: Path) -> None:
 
 def test_patrons_own_name_wins_over_another_spelling(tmp_path: Path) -> None:
     path = tmp_path / "own.csv"
-    path.write_text("frequency,x,recency,T\n1,5,2,3\n", encoding="utf-8")
-    assert clv.read_summary(path, "bgnbd").column("frequency").to_pylist() == [1]
+    path.write_text("frequency,x,recency,T,t\n1,5,2,3,9\n", encoding="utf-8")
+    table = clv.read_summary(path, "bgnbd")
+    assert (table.column("frequency").to_pylist(), table.column("T").to_pylist()) == ([1], [3])
 
 
 def test_a_missing_column_says_how_to_name_it(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from patron.models import (
     from_survivors,
 )
 from patron.models.base import UNIDENTIFIED
+from patron.models.history import NO_REPEATS_RECENCY
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -199,24 +200,46 @@ def summary_columns(path: Path) -> dict[str, str]:
 
 def _read_table(path: Path) -> pa.Table:
     """A CSV or Parquet file as it is, or an InputError that names it."""
-    import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     if not path.is_file():
         raise InputError("no such file; check the path", file=str(path))
     try:
-        return pq.read_table(path) if path.suffix == ".parquet" else pcsv.read_csv(path)
+        return pq.read_table(path) if path.suffix == ".parquet" else _read_csv(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read it: {str(exc).splitlines()[0]}", file=str(path)) from exc
 
 
+def _read_csv(path: Path) -> pa.Table:
+    """A CSV file; one whose rows are each a field longer than its header is R's
+    ``write.table(..., sep = ",")``, which writes row names without a header field: that first
+    field is read as an unnamed row-name column (as ``write.csv``'s ``""`` is), never as data."""
+    import csv
+
+    import pyarrow.csv as pcsv
+
+    try:
+        return pcsv.read_csv(path)
+    except pa.ArrowInvalid as exc:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+        if f"Expected {len(header)} columns, got {len(header) + 1}" not in str(exc):
+            raise
+        names = pcsv.ReadOptions(column_names=["", *header], skip_rows=1)
+        return pcsv.read_csv(path, read_options=names)
+
+
 def _source_columns(names: list[str], file: str) -> dict[str, str]:
     """patron's column -> the file's, for those found: its own name first, else the one other
-    spelling of :data:`SUMMARY_ALIASES` present (two of them are refused: which is meant?)."""
+    spelling of :data:`SUMMARY_ALIASES` present, in any case (``Frequency``, ``X``; two of
+    them are refused: which is meant?)."""
     found = {}
     for column, others in SUMMARY_ALIASES.items():
-        present = [name for name in (column, *others) if name in names]
-        if len(present) > 1 and column not in present:
+        spellings = {spelling.casefold() for spelling in (column, *others)}
+        present = [name for name in names if name.casefold() in spellings]
+        if column in present:
+            present = [column]
+        if len(present) > 1:
             both = " and ".join(present)
             raise InputError(f"{both} could both be {column}: rename one to {column}", file=file)
         if present:
@@ -242,6 +265,8 @@ def check_rows(table: pa.Table, spec: ModelSpec, file: str) -> None:
     ]
     if "recency" in values:
         rules.append(("recency", values["recency"] > values["T"], "cannot exceed T"))
+        unrepeated = (values["frequency"] == 0) & (values["recency"] > 0)
+        rules.append(("recency", unrepeated, NO_REPEATS_RECENCY))
     if "monetary_value" in values:
         spent = values["monetary_value"]
         bad = (values["frequency"] > 0) & ~(np.isfinite(spent) & (spent >= 0))

@@ -124,6 +124,7 @@ def test_reading_before_fit_says_call_fit() -> None:
     ("frequency", "recency", "T", "message"),
     [
         ([1], [5], [3], "recency cannot exceed T"),
+        ([0], [2], [3], "recency must be 0 where frequency is 0: .* not the time since the last"),
         ([1.5], [1], [3], "frequency must be whole numbers"),
         ([-1], [0], [3], "frequency must be a list of finite, non-negative numbers"),
         ([1, 2], [1], [3], "same length"),

@@ -164,4 +164,14 @@ def customer_data(frequency: object, recency: object, T: object) -> dict[str, Ar
     big_t = as_array(T, "T", rows=n)
     if np.any(t_x > big_t * (1 + 1e-12)):
         raise InputError("recency cannot exceed T (the time since the first purchase)")
+    if np.any((x == 0) & (t_x > 0)):
+        raise InputError(f"recency {NO_REPEATS_RECENCY}")
     return {"x": x, "t_x": t_x, "T": big_t}
+
+
+NO_REPEATS_RECENCY = (
+    "must be 0 where frequency is 0: recency is the time from a customer's first purchase to "
+    "their last, not the time since the last (RFM's recency)"
+)
+"""Said of a customer without repeat purchases whose recency is not 0: the sign of a summary
+that measured recency the RFM way, which every model would read as a different history."""

@@ -153,7 +153,8 @@ class ParetoNBDModel(HistoryModel):
         exact = np.exp(s * np.log(b / (b + span)) + at_t)  # alive after t, n by then
         exact += _death_within(k, span, rx, a, s, b, log_nb)
         alive = self._alive(d)
-        return alive * exact + (1 - alive) * (k == 0)
+        # the quadrature's rounding can take P(0) an ulp or two past 1
+        return np.minimum(alive * exact + (1 - alive) * (k == 0), 1.0)
 
     def _alive(self, d: dict[str, Array]) -> Array:
         """P(alive at T | x, t_x, T): the likelihood's alive-at-T term over the whole."""
