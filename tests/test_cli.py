@@ -76,6 +76,20 @@ def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:
     assert "customers" in text and "70.50" in text
 
 
+def test_quarantine_reasons_name_the_options_as_typed(tmp_path: Path) -> None:
+    # the same rows loaded from Python name date_format and decimal_comma=True instead
+    bad = (
+        'D1,,dee@example.com,,yesterday,web,1.00,,\nD2,,dee@example.com,,2024-03-02,web,"1,234",,\n'
+    )
+    (tmp_path / "orders.csv").write_text(ORDERS + bad)
+    ok(patron("init", "ws", cwd=tmp_path))
+    ok(patron("-w", "ws", "load", "orders", "orders.csv", cwd=tmp_path))
+    rows = ok(patron("-w", "ws", "quarantine", "list", "--json", cwd=tmp_path))["rows"]
+    reasons = {r["field"]: r["reason"] for r in rows}
+    assert "pass --date-format for other layouts" in reasons["ordered_at"]
+    assert "pass --decimal-comma if decimal" in reasons["revenue"]
+
+
 def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     missing = patron("-w", "nowhere", "status", cwd=tmp_path)
     assert missing.returncode == 2

@@ -381,7 +381,7 @@ def test_unparseable_date(ws: Workspace, tmp_path: Path) -> None:
     assert row["field"] == "ordered_at"
     assert row["value"] == "yesterday"
     assert row["reason"].startswith("not an ISO 8601 date")
-    assert "--date-format" in row["reason"]
+    assert "pass date_format for other layouts" in row["reason"]  # as the load was called
     assert _record(row) == {
         "order_id": "o2",
         "email": "bob@example.com",
@@ -432,7 +432,7 @@ def test_ambiguous_amount_is_quarantined_not_guessed(ws: Workspace, tmp_path: Pa
     row = _load_one_bad_row(ws, tmp_path, 'o2,bob@example.com,2024-01-06,"1,234"')
     assert (row["field"], row["value"]) == ("revenue", "1,234")
     assert row["reason"].startswith("ambiguous amount")
-    assert "--decimal-comma" in row["reason"]
+    assert "pass decimal_comma=True if decimal" in row["reason"]
     assert _record(row)["revenue"] == "1,234"
 
 

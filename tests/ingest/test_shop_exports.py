@@ -102,7 +102,7 @@ def test_excel_csv_saved_on_windows_loads_with_cp1252(
     loaded = orders(ws)
     assert loaded["A-1"]["revenue"] == Decimal("1234.50")
     assert loaded["A-1"]["attributes"] == {"Klant": "José “Pepe” Müller – 5 €"}
-    assert quarantined(ws) == [(4, "ordered_at", "does not match --date-format %d/%m/%Y")]
+    assert quarantined(ws) == [(4, "ordered_at", "does not match date_format %d/%m/%Y")]
     assert ws.quarantine()[0]["file"] == str(tmp_path / "excel.csv")
 
 

@@ -16,6 +16,7 @@ import pytest
 from ingest_support import HEADER, NOW, orders, write
 
 from patron import Workspace
+from patron.errors import InputError
 
 
 def quarantined(ws: Workspace) -> list[dict[str, Any]]:
@@ -220,7 +221,7 @@ def test_date_format_option(ws: Workspace, tmp_path: Path) -> None:
     assert loaded["a2"]["order_date"] == ts("2024-01-13")
     row = quarantined(ws)[0]
     assert (row["line"], row["field"], row["value"]) == (4, "ordered_at", "2024-01-05")
-    assert row["reason"] == "does not match --date-format %d/%m/%Y %H:%M"
+    assert row["reason"] == "does not match date_format %d/%m/%Y %H:%M"
 
 
 # --- Parquet, JSON lines, data frames ----------------------------------------------------------
@@ -332,6 +333,40 @@ def test_json_lines(ws: Workspace, tmp_path: Path) -> None:
     assert rows[0]["record"] == "[1, 2]"
     assert rows[0]["reason"] == "invalid json: not a JSON object"
     assert rows[1]["reason"] == "missing value"
+
+
+def test_a_value_nested_in_a_json_object_maps_by_its_path(ws: Workspace, tmp_path: Path) -> None:
+    # shops' JSON exports nest the buyer: {"customer": {"email": ..., "phone": ...}}
+    def order(order_id: str, customer: dict[str, object]) -> str:
+        return json.dumps(
+            {"id": order_id, "created_at": "2024-01-05", "total": 9.5, "customer": customer}
+        )
+
+    lines = [
+        order("n1", {"email": "Ana@Example.com", "tags": ["vip"]}),
+        order("n2", {"phone": "+12125550143"}),  # no email: the email column is NULL there
+        order("n3", {"email": "not an email"}),
+    ]
+    path = _jsonl(tmp_path / "shop.jsonl", lines)
+    mapping = {"id": "order_id", "created_at": "ordered_at", "total": "revenue"}
+    nested = {**mapping, "customer.email": "email", "customer.phone": "phone"}
+    result = ws.load("orders", path, mapping=nested, now=NOW)
+    assert (result.inserted, result.quarantined) == (2, 1)
+    loaded = orders(ws)
+    assert json.loads(loaded["n1"]["attributes"]["customer"])["tags"] == ["vip"]  # kept whole
+    table = ws.table("identities").select("identifier_type", "value").to_pyarrow()
+    identifiers = set(zip(*table.to_pydict().values(), strict=True))
+    assert identifiers == {("email", "ana@example.com"), ("phone", "+12125550143")}
+    row = quarantined(ws)[0]
+    assert (row["line"], row["field"]) == (3, "customer identifier")
+    assert json.loads(row["record"])["customer.email"] == "not an email"  # in the file's words
+
+    with pytest.raises(InputError, match=r"no object in it has a value at customer\.mail"):
+        ws.load("orders", path, mapping={**mapping, "customer.mail": "email"}, now=NOW)
+    # the object is never taken for a customer_id because "customer" is that field's synonym
+    inside = r"customer holds objects or lists: .* as mapping=\{'customer.email': 'email'\}$"
+    with pytest.raises(InputError, match=inside):
+        ws.load("orders", path, mapping=mapping, now=NOW)
 
 
 def test_malformed_json_line_is_quarantined_and_others_load(ws: Workspace, tmp_path: Path) -> None:

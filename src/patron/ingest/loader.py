@@ -181,7 +181,9 @@ def _load(
         raw = _read(con, source, options, n)
         result.files.append(raw.name)
         result.rows_read += raw.rows + len(raw.rejects)
-        mapping, extras = map_columns(list(raw.columns), spec, options.mapping, file=raw.name)
+        mapping, extras = map_columns(
+            list(raw.columns), spec, options.mapping, file=raw.name, nested=raw.nested
+        )
         if "phone" in mapping:
             ensure_phone_cache(con, raw.table, ident(mapping["phone"]), config.phone_region)
         step(f"validating {raw.name}")
@@ -255,9 +257,8 @@ def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: 
     if isinstance(source, str | Path):
         path = Path(source).expanduser()  # from a notebook, no shell has expanded ~
         check_file(path)
-        return read_file(
-            con, path, detect_format(path, options.format), n, encoding=options.encoding
-        )
+        fmt = detect_format(path, options.format)
+        return read_file(con, path, fmt, n, encoding=options.encoding, paths=options.mapping)
     return read_frame(con, source, n)
 
 

@@ -3,8 +3,9 @@
 A column maps when ``--map SRC=DST`` says so, else when its normalized name (lower case, spaces
 and punctuation as ``_``) is a field name, else when it is a common synonym (``amount`` ->
 ``revenue``). A field two columns map to the same way (``Order ID`` and ``order_id``, or
-``Total`` and ``Amount``) is an error naming both. Columns that map to nothing are kept in
-``attributes``.
+``Total`` and ``Amount``) is an error naming both. A column holding objects or lists maps
+only by ``--map``, and a value inside a JSON object by its path (``--map customer.email=email``).
+Columns that map to nothing are kept in ``attributes``.
 """
 
 from __future__ import annotations
@@ -34,9 +35,15 @@ def parse_map_options(items: list[str]) -> dict[str, str]:
 
 
 def map_columns(
-    columns: list[str], spec: TableSpec, explicit: Mapping[str, str], *, file: str
+    columns: list[str],
+    spec: TableSpec,
+    explicit: Mapping[str, str],
+    *,
+    file: str,
+    nested: tuple[str, ...] = (),
 ) -> tuple[dict[str, str], list[str]]:
-    """Return ``({field: source column}, [unmapped source columns])`` or fail naming both sides."""
+    """Return ``({field: source column}, [unmapped source columns])`` or fail naming both sides.
+    Columns in ``nested`` (objects, lists) map only when ``explicit`` names them."""
     fields = spec.field_names
     mapped: dict[str, str] = {}
     for source, target in explicit.items():
@@ -54,10 +61,11 @@ def map_columns(
             )
         mapped[target] = source
     taken = set(mapped.values())
-    for target, source in _by_name(columns, spec, mapped, file).items():
+    scalars = [c for c in columns if c not in nested]
+    for target, source in _by_name(scalars, spec, mapped, file).items():
         mapped[target] = source
         taken.add(source)
-    _check_required(columns, spec, mapped, file)
+    _check_required(columns, spec, mapped, file, nested)
     return mapped, [c for c in columns if c not in taken]
 
 
@@ -103,7 +111,9 @@ def map_hint(source: str, target: str) -> str:
     )
 
 
-def _check_required(columns: list[str], spec: TableSpec, mapped: dict[str, str], file: str) -> None:
+def _check_required(
+    columns: list[str], spec: TableSpec, mapped: dict[str, str], file: str, nested: tuple[str, ...]
+) -> None:
     missing = [f.name for f in spec.fields if f.required and f.name not in mapped]
     needs_identifier = spec.has_identifiers and not any(t in mapped for t in IDENTIFIER_TYPES)
     if not missing and not needs_identifier:
@@ -112,8 +122,15 @@ def _check_required(columns: list[str], spec: TableSpec, mapped: dict[str, str],
     if needs_identifier:
         needed.append("one of " + "/".join(IDENTIFIER_TYPES))
     example = missing[0] if missing else "email"
+    holds = "holds" if len(nested) == 1 else "hold"
+    inside = (
+        f"; {', '.join(nested)} {holds} objects or lists: name a value inside one by its "
+        f"path, as {map_hint(f'{nested[0]}.{example}', example)}"
+        if nested
+        else ""
+    )
     raise InputError(
         f"the header does not map to {spec.name}: found columns {', '.join(columns) or '(none)'}; "
-        f"needs {', '.join(needed)}. Rename them or pass {map_hint('SOURCE', example)}",
+        f"needs {', '.join(needed)}. Rename them or pass {map_hint('SOURCE', example)}{inside}",
         file=file,
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from patron.errors import option, spelled
 from patron.ingest.contract import Kind
 
 _DIGITS_FROM = "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬"
@@ -121,11 +122,11 @@ def reason_sql(kind: Kind, raw: str, value: str, source_type: str, options: Pars
         return f"CASE WHEN {failed} THEN {why} END"
     if kind == "bool":
         return f"CASE WHEN {failed} THEN 'not true/false (yes/no, 1/0)' END"
-    expected = (
-        f"does not match --date-format {options.date_format}"
+    expected = (  # the reason is kept with the row: it names the option as the load was run
+        f"does not match {option('date_format')} {options.date_format}"
         if options.date_format
         else "not an ISO 8601 date (2024-03-01 or 2024-03-01 14:30:00+01:00); "
-        "pass --date-format for other layouts"
+        f"pass {option('date_format')} for other layouts"
     )
     instant = value if kind == "date" else f"timezone('UTC', {value})"
     now = options.now.isoformat()
@@ -166,12 +167,13 @@ def _number_text(col: str, options: ParseOptions, sql_type: str) -> str:
 
 def _number_reason(raw: str, options: ParseOptions) -> str:
     s = _clean_number(raw)
+    flag = spelled("--decimal-comma", "decimal_comma=True")
     if options.decimal_comma:
         ambiguous = rf"regexp_full_match({s}, '^[+-]?[\d.,]+$')"
-        hint = "with --decimal-comma a dot is only a thousands separator (1.234,50)"
+        hint = f"with {flag} a dot is only a thousands separator (1.234,50)"
     else:
         ambiguous = rf"contains({s}, ',') AND regexp_full_match({s}, '^[+-]?[\d.,]+$')"
-        hint = "a comma may be a decimal or a thousands separator; pass --decimal-comma if decimal"
+        hint = f"a comma may be a decimal or a thousands separator; pass {flag} if decimal"
     return f"CASE WHEN {ambiguous} THEN 'ambiguous amount: {hint}' ELSE 'not a number' END"
 
 

@@ -9,6 +9,7 @@ errors into the file's, and the cleanup of a read source.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +29,9 @@ and the checked phone numbers (:func:`patron.identity.phones.phone_map`)."""
 
 @dataclass
 class RawSource:
-    """A source materialized as ``table``: its columns (name -> DuckDB type) and rejects."""
+    """A source materialized as ``table``: its columns (name -> DuckDB type) and rejects;
+    ``nested`` names the columns that hold objects or lists, which never map to a field by
+    their name alone (a shop's ``customer`` object is not a customer_id)."""
 
     name: str
     table: str
@@ -36,6 +39,7 @@ class RawSource:
     rows: int
     rejects: list[dict[str, Any]] = field(default_factory=list)
     is_view: bool = False
+    nested: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -130,7 +134,8 @@ def describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource
     described = con.execute(f"DESCRIBE {table}").fetchall()
     columns = {row[0]: row[1] for row in described if row[0] != "_line"}
     rows = int(scalar(con, f"SELECT count(*) FROM {table}"))
-    return RawSource(name=name, table=table, columns=columns, rows=rows)
+    nested = tuple(c for c, kind in columns.items() if re.search(r"^(STRUCT|MAP)|\]$", kind))
+    return RawSource(name=name, table=table, columns=columns, rows=rows, nested=nested)
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@ CSV files are read by :mod:`patron.ingest.csv_reader`, data frames by
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +32,7 @@ from patron.ingest.raw import (
     number_lines,
     reading,
 )
-from patron.sql import ident, literal
+from patron.sql import ident, literal, scalar
 
 __all__ = [
     "FORMATS",
@@ -94,10 +96,21 @@ def check_file(path: Path) -> None:
 
 
 def read_file(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, n: int, *, encoding: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: Format,
+    n: int,
+    *,
+    encoding: str,
+    paths: Iterable[str] = (),
 ) -> RawSource:
-    """Materialize one file (already checked by :func:`check_file`) as ``_raw_<n>``."""
-    reader = {"csv": read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}[fmt]
+    """Materialize one file (already checked by :func:`check_file`) as ``_raw_<n>``; a JSON
+    file also gets a column for each of ``paths`` (``customer.email``) that names a value
+    inside one of its objects (:func:`_read_jsonl`)."""
+    jsonl = functools.partial(_read_jsonl, paths=tuple(paths))
+    readers: dict[str, Callable[[duckdb.DuckDBPyConnection, Path, str, str], RawSource]]
+    readers = {"csv": read_csv, "parquet": _read_parquet, "jsonl": jsonl}
+    reader = readers[fmt]
     with file_order(con):
         source = reader(con, path, f"_raw_{n}", encoding)
     if source.rows == 0 and not source.rejects:
@@ -119,8 +132,14 @@ def _read_parquet(
     return source
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
-    """One JSON object per line; a line that is not one is a reject, never a failed load."""
+def _read_jsonl(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str, paths: tuple[str, ...]
+) -> RawSource:
+    """One JSON object per line; a line that is not one is a reject, never a failed load.
+
+    A column per top-level key, objects and arrays kept as JSON text; and one per dotted path
+    of ``paths`` that is no key itself but starts with one (``customer.email``, as shops'
+    exports nest the buyer), so ``--map customer.email=email`` can name it."""
     lines = f"{table}_lines"
     with readable(con, path, encoding) as (data, encoding), reading(path, "JSON lines", data):
         con.execute(
@@ -142,20 +161,38 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding
             f"FROM {lines} ORDER BY k"
         ).fetchall()
     ]
-    columns = ", ".join(
-        f"CASE WHEN json_type(line, {literal(_json_path(k))}) IN ('OBJECT', 'ARRAY') "
-        f"THEN json_extract(line, {literal(_json_path(k))})::VARCHAR "
-        f"ELSE json_extract_string(line, {literal(_json_path(k))}) END AS {ident(k)}"
-        for k in keys
-    )
+    nested = [p for p in dict.fromkeys(paths) if p not in keys and p.split(".")[0] in keys]
+    named = [(k, [k]) for k in keys] + [(p, p.split(".")) for p in nested]
+    columns = ", ".join(f"{_json_value(steps)} AS {ident(name)}" for name, steps in named)
     con.execute(
         f"CREATE TEMP TABLE {table} AS SELECT {columns + ', ' if columns else ''}_line "
         f"FROM {lines} WHERE {_IS_OBJECT} ORDER BY _line"
     )
+    for name in nested:
+        if scalar(con, f"SELECT count({ident(name)}) FROM {table}") == 0:
+            raise InputError(f"no object in it has a value at {name}", file=str(path))
     source = describe(con, str(path), table)
     source.rejects = rejects
+    source.nested = _holding_json(con, table, keys)
     return source
 
 
-def _json_path(key: str) -> str:
-    return "$." + '"' + key.replace('"', '\\"') + '"'
+def _holding_json(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -> tuple[str, ...]:
+    """The keys whose value is an object or a list on some line (kept as JSON text)."""
+    if not keys:
+        return ()
+    found = ", ".join(
+        f"bool_or(regexp_matches({ident(k)}, '^[{{[]') AND json_valid({ident(k)}))" for k in keys
+    )
+    flags = con.execute(f"SELECT {found} FROM {table}").fetchone() or ()
+    return tuple(k for k, flag in zip(keys, flags, strict=True) if flag)
+
+
+def _json_value(steps: list[str]) -> str:
+    """The value at the keys ``steps`` down a line's object: text, or an object or array as
+    JSON text."""
+    path = literal("$" + "".join('."' + step.replace('"', '\\"') + '"' for step in steps))
+    return (
+        f"CASE WHEN json_type(line, {path}) IN ('OBJECT', 'ARRAY') "
+        f"THEN json_extract(line, {path})::VARCHAR ELSE json_extract_string(line, {path}) END"
+    )
