@@ -103,6 +103,11 @@ def test_power_needs_no_workspace(tmp_path: Path) -> None:
         (["analyze", "nope"], "no experiment 'nope'"),
         (["analyze", "summer", "--metric", "revenu"], "did you mean 'revenue'"),
         (["create", "x", "--holdout", "150"], "--holdout must be a percentage from 0 to under 100"),
+        (["create", "x", "--start", "2024-07-01", "--window", "0"], "--window must be at least 1"),
+        (
+            ["create", "x", "--start", "2024-07-01", "--end", "2024-06-01"],
+            "--end 2024-06-01 is before --start 2024-07-01",
+        ),
     ],
 )
 def test_mistakes_get_one_line(workspace: Path, args: list[str], message: str) -> None:

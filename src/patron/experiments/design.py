@@ -61,12 +61,12 @@ class Design:
             "name": check_name(self.name),
             "variants": tuple((name, float(weight)) for name, weight in self.variants),
             "salt": _text(self.salt, "salt"),
-            "start": as_day(self.start, "start"),
+            "start": as_day(self.start, option("start")),
             "holdout": _holdout(self.holdout),
-            "end": optional_day(self.end, "end"),
+            "end": optional_day(self.end, option("end")),
             "audience": _text(self.audience, "audience"),
             "metric": _text(self.metric, "metric"),
-            "window_days": as_days(self.window_days, "window"),
+            "window_days": as_days(self.window_days, option("window")),
         }
         for field, value in plain.items():
             object.__setattr__(self, field, value)
