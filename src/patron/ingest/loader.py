@@ -10,7 +10,6 @@ workspace is as it was.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,10 +23,12 @@ from patron.config import Config
 from patron.errors import InputError, ResourceError, did_you_mean
 from patron.identity.phones import ensure_phone_cache
 from patron.identity.resolve import record_key_sql, resolve_new_records
+from patron.ingest.classify import checked_rows, classify, new_rows, tally, written_rows
 from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import rebuild_customers
 from patron.ingest.mapping import map_columns
 from patron.ingest.parse import ParseOptions
+from patron.ingest.quarantine import quarantine_rows
 from patron.ingest.readers import (
     RawSource,
     check_file,
@@ -44,8 +45,6 @@ from patron.sql import first_line, ident, literal, out_of_room, scalar, tables
 from patron.warehouse import upgrade_row_hashes
 
 Progress = Callable[[str], None]
-_SKIPS = "('duplicate', 'conflict')"
-"""The classifications whose rows a load does not write."""
 
 
 @dataclass(frozen=True)
@@ -193,18 +192,18 @@ def _load(
         )
         raws.append(raw)
     step("checking duplicates and conflicts")
-    _classify(con, spec, raws)
-    valid, invalid = _checked_rows(con, len(raws))
-    _quarantine(con, spec, raws, load_id, result, invalid)
+    classify(con, spec, raws)
+    valid, invalid = checked_rows(con, len(raws))
+    result.conflicts, result.quarantined = quarantine_rows(con, spec, raws, load_id, invalid)
     _drop_raw(con, raws)  # the source text is only needed to quarantine rows in its own words
-    written = _written(con, valid)
+    written = written_rows(con, valid)
     # Nothing written (a reload): identities and customer records are as they were.
     resolves = spec.has_identifiers and any(condition != "false" for condition in written)
     if resolves:
         step("resolving identities")
         resolution = resolve_new_records(
             con,
-            _new_rows(written),
+            new_rows(written),
             spec.name,
             load_id,
             max_links=config.identity.max_links,
@@ -216,7 +215,7 @@ def _load(
         _touch(con, load_id)
     step(f"writing {spec.name}")
     _apply(con, spec, load_id, raws, written)
-    _tally(con, sum(valid), result)
+    result.inserted, result.updated, result.duplicates = tally(con, sum(valid))
     if spec.name == "orders":
         link_returns(con, load_id)
     if resolves:
@@ -262,168 +261,6 @@ def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: 
     return read_frame(con, source, n)
 
 
-def _classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSource]) -> None:
-    """Decide the fate of each valid row against earlier rows of this load and the table.
-
-    ``_classified`` holds the rows a load does not simply insert (duplicates, conflicts,
-    updates), and of those only keys, hashes and positions: a first load's is empty, and the
-    join reads only the table's keys and hashes. Rows are written from the staging tables by
-    :func:`_apply`. Rows are numbered within their key only when some key comes twice in the
-    load: the window's sort of every row is the step's dearest part, and most loads repeat no
-    key.
-    """
-    union = " UNION ALL ".join(
-        f"SELECT _key, _hash, {n} AS _src, {literal(raw.name)} AS _file, _line "
-        f"FROM _stage_{n} WHERE _err_reason IS NULL"
-        for n, raw in enumerate(raws)
-    )
-    repeats = scalar(
-        con, f"SELECT count(*) FROM (SELECT 1 FROM ({union}) GROUP BY _key HAVING count(*) > 1)"
-    )
-    existing = "update" if spec.on_conflict == "update" else "conflict"
-    con.execute(
-        f"""CREATE TEMP TABLE _classified AS
-        WITH ranked AS ({_ranked(union, numbered=bool(repeats))})
-        SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
-          CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
-               WHEN t.row_hash = _hash THEN 'duplicate'
-               ELSE '{existing}' END AS _action
-        FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
-          ON t.row_key = ranked._key
-        WHERE _seq > 1 OR t.row_key IS NOT NULL"""
-    )
-
-
-def _ranked(rows: str, *, numbered: bool) -> str:
-    """``rows`` with ``_seq``, each row's place among the rows of its key (file, then line
-    order), and the first such row's hash, file and line; without ``numbered`` every key is
-    known to come once: each row is its own first, and no message names the first's place."""
-    if not numbered:
-        return (
-            "SELECT *, 1 AS _seq, _hash AS _first_hash, CAST(NULL AS VARCHAR) AS _first_file, "
-            f"CAST(NULL AS BIGINT) AS _first_line FROM ({rows})"
-        )
-    return f"""SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
-          first_value(_file) OVER w AS _first_file, first_value(_line) OVER w AS _first_line
-        FROM ({rows}) WINDOW w AS (PARTITION BY _key ORDER BY _src, _line)"""
-
-
-def _checked_rows(con: duckdb.DuckDBPyConnection, sources: int) -> tuple[list[int], int]:
-    """Per source, the rows that passed validation; and how many failed in all."""
-    counts = [
-        con.execute(
-            "SELECT count(*) FILTER (WHERE _err_reason IS NULL), "
-            f"count(*) FILTER (WHERE _err_reason IS NOT NULL) FROM _stage_{n}"
-        ).fetchall()[0]
-        for n in range(sources)
-    ]
-    return [int(valid) for valid, _ in counts], sum(int(invalid) for _, invalid in counts)
-
-
-def _written(con: duckdb.DuckDBPyConnection, valid: list[int]) -> list[str]:
-    """Per source, the condition on its staged rows ``s`` that picks the rows this load writes:
-    the valid ones, less those ``_classified`` skips (duplicates and conflicts).
-
-    Usually every valid row is written (a first load) or none is (a reload); then the condition
-    needs no lookup in ``_classified``.
-    """
-    skipped = dict(
-        con.execute(
-            f"SELECT _src, count(*) FROM _classified WHERE _action IN {_SKIPS} GROUP BY _src"
-        ).fetchall()
-    )
-    conditions = []
-    for n, rows in enumerate(valid):
-        skips = int(skipped.get(n, 0))
-        if skips == rows:
-            conditions.append("false")
-        elif not skips:
-            conditions.append("s._err_reason IS NULL")
-        else:
-            conditions.append(
-                f"s._err_reason IS NULL AND s._line NOT IN (SELECT _line FROM _classified "
-                f"WHERE _src = {n} AND _action IN {_SKIPS})"
-            )
-    return conditions
-
-
-def _new_rows(written: list[str]) -> str:
-    """The rows this load writes, as one relation."""
-    union = " UNION ALL ".join(
-        f"SELECT s.* FROM _stage_{n} s WHERE {condition}" for n, condition in enumerate(written)
-    )
-    return f"({union})"
-
-
-def _quarantine(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    raws: list[RawSource],
-    load_id: int,
-    result: LoadResult,
-    invalid: int,
-) -> None:
-    """Invalid rows (``invalid`` of them), conflicts and unsplittable lines, each with file,
-    line, field and reason.
-
-    A row already quarantined (same file, line, record and reason) is not added again, so
-    reloading a file changes nothing.
-    """
-    key_field = spec.key[0] if spec.key else "row"
-    conflict_reason = (
-        "CASE WHEN _seq > 1 THEN 'same key as ' || _first_file || ' line ' || _first_line "
-        "|| ' with different content' ELSE 'already loaded with different content (from ' "
-        "|| t.source_file || ' line ' || t.source_row || ')' END"
-    )
-    for n, raw in enumerate(raws):
-        record = _record_json(raw)
-        rows = (
-            f"SELECT _line, _err_field AS field, _err_value AS value, _err_reason AS reason "
-            f"FROM _stage_{n} WHERE _err_reason IS NOT NULL UNION ALL "
-            f"SELECT _line, '{key_field}', _key, {conflict_reason} FROM _classified c "
-            f"LEFT JOIN {spec.name} t ON t.row_key = c._key AND c._seq = 1 "
-            f"WHERE _src = {n} AND _action = 'conflict'"
-        )
-        key = f"md5('{spec.name}' || {literal(raw.name)} || q._line || {record} || q.reason)"
-        con.execute(
-            f"""INSERT INTO quarantine
-            SELECT {load_id}, '{spec.name}', {literal(raw.name)}, q._line, q.field, q.value,
-                   q.reason, {record}, {key}
-            FROM ({rows}) q JOIN {raw.table} r ON r._line = q._line
-            WHERE {key} NOT IN (SELECT quarantine_key FROM quarantine)"""
-        )
-        for reject in raw.rejects:
-            _quarantine_reject(con, spec, raw.name, reject, load_id)
-    result.conflicts = int(
-        scalar(con, "SELECT count(*) FROM _classified WHERE _action = 'conflict'")
-    )
-    result.quarantined = result.conflicts + invalid + sum(len(r.rejects) for r in raws)
-
-
-def _quarantine_reject(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, file: str, reject: dict[str, Any], load_id: int
-) -> None:
-    line = str(reject["csv_line"] or "").strip("\r\n")
-    reason = f"{str(reject['error_type']).lower()}: {reject['error_message']}"
-    key = hashlib.md5(f"{spec.name}{file}{reject['line']}{line}{reason}".encode()).hexdigest()
-    con.execute(
-        "INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
-        "WHERE ? NOT IN (SELECT quarantine_key FROM quarantine)",
-        [
-            load_id,
-            spec.name,
-            file,
-            reject["line"],
-            reject["column_name"],
-            line,
-            reason,
-            line,
-            key,
-            key,
-        ],
-    )
-
-
 def _apply(
     con: duckdb.DuckDBPyConnection,
     spec: TableSpec,
@@ -455,17 +292,6 @@ def _apply(
             )
 
 
-def _tally(con: duckdb.DuckDBPyConnection, valid: int, result: LoadResult) -> None:
-    """Count inserts, updates and duplicates: every valid row not in ``_classified`` was
-    inserted."""
-    counts = dict(
-        con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall()
-    )
-    result.updated = int(counts.get("update", 0))
-    result.duplicates = int(counts.get("duplicate", 0))
-    result.inserted = valid - sum(int(c) for c in counts.values())
-
-
 def _record(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -> None:
     stamp = now.astimezone(UTC).replace(tzinfo=None)
     con.execute(
@@ -488,11 +314,6 @@ def _record(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -
 
 def _next_load_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads"))
-
-
-def _record_json(raw: RawSource) -> str:
-    pairs = ", ".join(f"{literal(c)}, r.{ident(c)}" for c in raw.columns)
-    return f"CAST(json_object({pairs}) AS VARCHAR)"
 
 
 def _drop_raw(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:

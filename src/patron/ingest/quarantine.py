@@ -1,0 +1,89 @@
+"""Rows a load refuses, written to ``quarantine`` with file, line, field, value, reason and
+the whole record in the file's own words, so nothing is lost and the row can be fixed and
+loaded again. An entry is keyed by its file, line, record and reason: loading a file again
+adds none twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import duckdb
+
+from patron.ingest.contract import TableSpec
+from patron.ingest.raw import RawSource
+from patron.sql import ident, literal, scalar
+
+
+def quarantine_rows(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    raws: list[RawSource],
+    load_id: int,
+    invalid: int,
+) -> tuple[int, int]:
+    """Write invalid rows (``invalid`` of them), conflicts and unsplittable lines, each with
+    file, line, field and reason; return the conflicts and the rows quarantined in all.
+
+    A row already quarantined (same file, line, record and reason) is not added again, so
+    reloading a file changes nothing.
+    """
+    key_field = spec.key[0] if spec.key else "row"
+    conflict_reason = (
+        "CASE WHEN _seq > 1 THEN 'same key as ' || _first_file || ' line ' || _first_line "
+        "|| ' with different content' ELSE 'already loaded with different content (from ' "
+        "|| t.source_file || ' line ' || t.source_row || ')' END"
+    )
+    for n, raw in enumerate(raws):
+        record = _record_json(raw)
+        rows = (
+            f"SELECT _line, _err_field AS field, _err_value AS value, _err_reason AS reason "
+            f"FROM _stage_{n} WHERE _err_reason IS NOT NULL UNION ALL "
+            f"SELECT _line, '{key_field}', _key, {conflict_reason} FROM _classified c "
+            f"LEFT JOIN {spec.name} t ON t.row_key = c._key AND c._seq = 1 "
+            f"WHERE _src = {n} AND _action = 'conflict'"
+        )
+        key = f"md5('{spec.name}' || {literal(raw.name)} || q._line || {record} || q.reason)"
+        con.execute(
+            f"""INSERT INTO quarantine
+            SELECT {load_id}, '{spec.name}', {literal(raw.name)}, q._line, q.field, q.value,
+                   q.reason, {record}, {key}
+            FROM ({rows}) q JOIN {raw.table} r ON r._line = q._line
+            WHERE {key} NOT IN (SELECT quarantine_key FROM quarantine)"""
+        )
+        for reject in raw.rejects:
+            _quarantine_reject(con, spec, raw.name, reject, load_id)
+    conflicts = int(scalar(con, "SELECT count(*) FROM _classified WHERE _action = 'conflict'"))
+    return conflicts, conflicts + invalid + sum(len(r.rejects) for r in raws)
+
+
+def _quarantine_reject(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, file: str, reject: dict[str, Any], load_id: int
+) -> None:
+    line = str(reject["csv_line"] or "").strip("\r\n")
+    reason = f"{str(reject['error_type']).lower()}: {reject['error_message']}"
+    key = hashlib.md5(f"{spec.name}{file}{reject['line']}{line}{reason}".encode()).hexdigest()
+    con.execute(
+        "INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        "WHERE ? NOT IN (SELECT quarantine_key FROM quarantine)",
+        [
+            load_id,
+            spec.name,
+            file,
+            reject["line"],
+            reject["column_name"],
+            line,
+            reason,
+            line,
+            key,
+            key,
+        ],
+    )
+
+
+def _record_json(raw: RawSource) -> str:
+    """SQL for a raw row ``r`` as a JSON object of the source's own columns: the row in the
+    file's words, kept with its quarantine entry."""
+    pairs = ", ".join(f"{literal(c)}, r.{ident(c)}" for c in raw.columns)
+    return f"CAST(json_object({pairs}) AS VARCHAR)"
