@@ -198,6 +198,8 @@ SYNONYMS: dict[str, str] = {
     "timestamp": "occurred_at",
     "amount": "revenue",
     "total": "revenue",
+    "total_price": "revenue",
+    "grand_total": "revenue",
     "price_paid": "revenue",
     "event_type": "type",
     "product_id": "sku",

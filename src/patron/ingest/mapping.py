@@ -123,9 +123,10 @@ def _check_required(
         needed.append("one of " + "/".join(IDENTIFIER_TYPES))
     example = missing[0] if missing else "email"
     holds = "holds" if len(nested) == 1 else "hold"
+    key = "email" if needs_identifier else "KEY"  # a shop's nested buyer is the usual case
     inside = (
         f"; {', '.join(nested)} {holds} objects or lists: name a value inside one by its "
-        f"path, as {map_hint(f'{nested[0]}.{example}', example)}"
+        f"path, as {map_hint(f'{nested[0]}.{key}', example)}"
         if nested
         else ""
     )
