@@ -369,6 +369,30 @@ def test_a_value_nested_in_a_json_object_maps_by_its_path(ws: Workspace, tmp_pat
         ws.load("orders", path, mapping=mapping, now=NOW)
 
 
+@pytest.mark.parametrize("kind", ["parquet", "pandas"])
+def test_a_field_of_a_struct_maps_by_its_path(ws: Workspace, tmp_path: Path, kind: str) -> None:
+    # a Parquet struct column, or a data frame column of dicts (Arrow makes both structs)
+    frame = pd.DataFrame(
+        {
+            "order_id": ["s1", "s2"],
+            "ordered_at": ["2024-01-05", "2024-01-06"],
+            "revenue": [3.5, 4.0],
+            "buyer": [{"contact": {"email": "Ana@Example.com"}}, {"contact": {"email": None}}],
+        }
+    )
+    source: Any = frame
+    if kind == "parquet":
+        source = tmp_path / "nested.parquet"
+        pq.write_table(pa.Table.from_pandas(frame), source)
+    result = ws.load("orders", source, mapping={"buyer.contact.email": "email"}, now=NOW)
+    assert (result.inserted, result.quarantined) == (1, 1)
+    assert orders(ws)["s1"]["customer_key"] is not None
+    with pytest.raises(InputError, match=r"no value at buyer\.phone: buyer has no such field"):
+        ws.load("orders", source, mapping={"buyer.phone": "phone"}, now=NOW)
+    with pytest.raises(InputError, match=r"buyer holds objects or lists"):
+        ws.load("orders", source, now=NOW)
+
+
 def test_malformed_json_line_is_quarantined_and_others_load(ws: Workspace, tmp_path: Path) -> None:
     good = {"email": "ana@example.com", "ordered_at": "2024-01-05", "revenue": 1}
     path = _jsonl(

@@ -11,25 +11,30 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import duckdb
 
 from patron.errors import InputError
-from patron.ingest.raw import RawSource, describe, file_order, number_lines
+from patron.ingest.raw import RawSource, describe, file_order, number_lines, struct_fields
 
 
-def read_frame(con: duckdb.DuckDBPyConnection, frame: Any, n: int) -> RawSource:
-    """Materialize a pandas/polars DataFrame or pyarrow Table as ``_raw_<n>``."""
+def read_frame(
+    con: duckdb.DuckDBPyConnection, frame: Any, n: int, paths: Iterable[str] = ()
+) -> RawSource:
+    """Materialize a pandas/polars DataFrame or pyarrow Table as ``_raw_<n>``, with a column
+    for each of ``paths`` (``customer.email``) into a column of dicts or structs."""
     arrow = _to_arrow(frame)
     view = f"_frame_{n}"
     con.register(view, arrow)
-    table = f"_raw_{n}"
+    table, name = f"_raw_{n}", f"<{type(frame).__name__}>"
     with file_order(con):
-        con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT * FROM {view}")
+        fields = struct_fields(con, view, paths, name)
+        con.execute(f"CREATE TEMP TABLE {table}_pre AS SELECT *{fields} FROM {view}")
         number_lines(con, table, first_line=1)
     con.unregister(view)  # after a failure it stays registered, to be replaced by the next
-    return describe(con, f"<{type(frame).__name__}>", table)
+    return describe(con, name, table)
 
 
 def collected(frame: Any) -> Any:

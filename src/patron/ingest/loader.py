@@ -258,7 +258,7 @@ def _read(con: duckdb.DuckDBPyConnection, source: Any, options: LoadOptions, n: 
         check_file(path)
         fmt = detect_format(path, options.format)
         return read_file(con, path, fmt, n, encoding=options.encoding, paths=options.mapping)
-    return read_frame(con, source, n)
+    return read_frame(con, source, n, paths=options.mapping)
 
 
 def _apply(

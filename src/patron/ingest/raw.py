@@ -10,7 +10,7 @@ errors into the file's, and the cleanup of a read source.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ import duckdb
 
 from patron.errors import InputError
 from patron.ingest.encodings import not_latin1
-from patron.sql import first_line, literal, out_of_room, scalar
+from patron.sql import first_line, ident, literal, out_of_room, scalar
 
 _HELPERS = ("_pre", "_rejlines", "_rej", "_scan", "_lines", "_records", "_starts", "_phones")
 """Suffixes of the helper tables a source may leave: the readers' (rows, rejects, line numbers)
@@ -136,6 +136,31 @@ def describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource
     rows = int(scalar(con, f"SELECT count(*) FROM {table}"))
     nested = tuple(c for c, kind in columns.items() if re.search(r"^(STRUCT|MAP)|\]$", kind))
     return RawSource(name=name, table=table, columns=columns, rows=rows, nested=nested)
+
+
+def struct_fields(
+    con: duckdb.DuckDBPyConnection, relation: str, paths: Iterable[str], file: str
+) -> str:
+    """Select items (``, <field> AS "customer.email"``) for each of ``paths`` that is no column
+    of ``relation`` but a dotted path into one of its struct columns (a Parquet struct, a
+    frame's dicts), so ``--map customer.email=email`` can name the field; a path to a field
+    the struct lacks is an InputError."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    columns = {row[0]: str(row[1]) for row in described}
+    items = []
+    for path in dict.fromkeys(paths):
+        top, *steps = path.split(".")
+        if path in columns or not steps or not columns.get(top, "").startswith("STRUCT"):
+            continue
+        field = ident(top)
+        for step in steps:
+            field = f"struct_extract({field}, {literal(step)})"
+        try:
+            con.execute(f"SELECT {field} FROM {relation} LIMIT 0")
+        except duckdb.BinderException:
+            raise InputError(f"no value at {path}: {top} has no such field", file=file) from None
+        items.append(f", {field} AS {ident(path)}")
+    return "".join(items)
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from patron.ingest.raw import (
     lines_of,
     number_lines,
     reading,
+    struct_fields,
 )
 from patron.sql import ident, literal, scalar
 
@@ -104,12 +105,14 @@ def read_file(
     encoding: str,
     paths: Iterable[str] = (),
 ) -> RawSource:
-    """Materialize one file (already checked by :func:`check_file`) as ``_raw_<n>``; a JSON
-    file also gets a column for each of ``paths`` (``customer.email``) that names a value
-    inside one of its objects (:func:`_read_jsonl`)."""
-    jsonl = functools.partial(_read_jsonl, paths=tuple(paths))
-    readers: dict[str, Callable[[duckdb.DuckDBPyConnection, Path, str, str], RawSource]]
-    readers = {"csv": read_csv, "parquet": _read_parquet, "jsonl": jsonl}
+    """Materialize one file (already checked by :func:`check_file`) as ``_raw_<n>``; a JSON or
+    Parquet file also gets a column for each of ``paths`` (``customer.email``) that names a
+    value inside one of its objects or structs."""
+    readers: dict[str, Callable[[duckdb.DuckDBPyConnection, Path, str, str], RawSource]] = {
+        "csv": read_csv,
+        "parquet": functools.partial(_read_parquet, paths=tuple(paths)),
+        "jsonl": functools.partial(_read_jsonl, paths=tuple(paths)),
+    }
     reader = readers[fmt]
     with file_order(con):
         source = reader(con, path, f"_raw_{n}", encoding)
@@ -119,13 +122,15 @@ def read_file(
 
 
 def _read_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str, paths: tuple[str, ...]
 ) -> RawSource:
+    """A Parquet file as a view, with a column for each of ``paths`` into a struct column."""
     with reading(path, "Parquet"):
+        rows = f"read_parquet({literal(str(path))}, file_row_number = true)"
+        fields = struct_fields(con, rows, paths, str(path))
         con.execute(  # a view: Parquet is columnar and typed, copying it would only cost
-            f"CREATE TEMP VIEW {table} AS SELECT * EXCLUDE (file_row_number), "
-            f"CAST(file_row_number + 1 AS BIGINT) AS _line "
-            f"FROM read_parquet({literal(str(path))}, file_row_number = true)"
+            f"CREATE TEMP VIEW {table} AS SELECT * EXCLUDE (file_row_number){fields}, "
+            f"CAST(file_row_number + 1 AS BIGINT) AS _line FROM {rows}"
         )
         source = describe(con, str(path), table)
     source.is_view = True
