@@ -438,3 +438,25 @@ def test_a_load_adds_its_rows_and_copies_again_only_what_it_changed(
     ws.warehouse.duckdb.execute(f"DELETE FROM publications WHERE load_id = {added.load_id}")
     assert plan(ws.warehouse.duckdb, updated) == Plan(PUBLISHED)  # behind: copy everything
     ws.close()
+
+
+def test_a_customer_dissolved_by_blocking_keeps_its_orders_in_the_warehouse(
+    server: str, tmp_path: Path
+) -> None:
+    # a walk-in known only by the store's email is dissolved when a later load blocks that
+    # email: its order, keyed to no one now, must reach PostgreSQL too (it was deleted there)
+    url = pg_server.create_database(server, "dissolve")
+    ws = Workspace.init(tmp_path / "ws", warehouse=url, phone_region="US", max_links=2)
+    first, later = tmp_path / "first.csv", tmp_path / "later.csv"
+    header = "order_id,email,phone,ordered_at,revenue\n"
+    first.write_text(header + "A1,a@x.com,,2024-01-02,10\nA2,till@store.example,,2024-01-03,20\n")
+    walk_ins = [f"B{i},till@store.example,212555100{i},2024-01-0{i + 4},5\n" for i in range(3)]
+    later.write_text(header + "".join(walk_ins))
+    ws.load("orders", first)
+    ws.load("orders", later)
+    orders = ws.warehouse.ibis.table("orders").order_by("order_id")
+    assert orders.order_id.to_pyarrow().to_pylist() == ["A1", "A2", "B0", "B1", "B2"]
+    mine = ws.warehouse.engine.table("orders").order_by("order_id").customer_key.to_pyarrow()
+    assert orders.customer_key.to_pyarrow().to_pylist() == mine.to_pylist()
+    assert mine.to_pylist()[1] is None  # A2 belongs to no one
+    ws.close()

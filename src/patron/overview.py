@@ -21,7 +21,8 @@ SELECT
   (SELECT count(*) FROM events) AS events,
   (SELECT count(*) FROM customer_records) AS customer_records,
   (SELECT count(*) FROM identities) AS identities,
-  (SELECT count(*) FROM customer_merges) AS merges,
+  (SELECT count(*) FROM customer_merges WHERE into_key IS NOT NULL) AS merges,
+  (SELECT count(*) FROM customer_merges WHERE into_key IS NULL) AS dissolved_customers,
   (SELECT count(*) FROM blocked_identifiers) AS blocked_identifiers,
   (SELECT count(*) FROM quarantine) AS quarantined,
   (SELECT coalesce(sum(duplicates), 0) FROM loads) AS duplicates,
@@ -35,7 +36,9 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
     """Counts of the workspace; ``orders`` and ``revenue`` exclude returns.
 
     ``identities_merged`` is the number of identifiers that resolved onto another identifier's
-    customer: identities minus customers.
+    customer: identities minus customers. ``merges`` counts customers merged into another;
+    ``dissolved_customers`` those whose every identifier was blocked after they were created
+    (their rows belong to no one: they are among ``unattributed_orders``).
     """
     status = rows_as_dicts(con, STATUS_SQL)[0]
     status["currency"] = currency

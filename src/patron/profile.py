@@ -11,6 +11,7 @@ from patron.arguments import as_whole
 from patron.errors import InputError, NotFoundError
 from patron.identity.normalize import EMAIL_PATTERN
 from patron.identity.phones import normalize_phone
+from patron.ingest.contract import IDENTIFIER_TYPES
 from patron.sql import rows_as_dicts, scalar
 
 _ORDER_COLUMNS = (
@@ -23,28 +24,88 @@ def find_customer_key(
     con: duckdb.DuckDBPyConnection, identifier: str | int, *, phone_region: str
 ) -> int:
     """The key of the person with ``identifier`` (any type: email, phone, id, or the key, as
-    text or as the integer patron's tables hold, numpy's included)."""
-    identifier = _as_text(identifier)
-    candidates = _candidates(identifier.strip(), phone_region)
-    for identifier_type, value in candidates:
+    text or as the integer patron's tables hold, numpy's included; ``loyalty_id:123`` or
+    ``key:42`` names the type). Digits that are no identifier are read as a key, and a key
+    merged into another finds the survivor. A value that is two people's identifiers (one's
+    customer_id, another's loyalty_id) is refused: a 360 of the wrong person is worse than
+    none."""
+    text = _as_text(identifier).strip()
+    found = _matches(con, text, phone_region)
+    if len(set(found.values())) > 1:
+        which = ", ".join(f"{kind}:{text} is customer {key}" for kind, key in found.items())
+        raise InputError(f"{text!r} is more than one customer's ({which}); name the type")
+    if found:
+        return next(iter(found.values()))
+    _say_why_not_found(con, text, phone_region)
+    raise NotFoundError(
+        f"no customer has the identifier {text!r}; try an email, phone, customer_id, "
+        "loyalty_id or customer key as loaded"
+    )
+
+
+def _matches(con: duckdb.DuckDBPyConnection, text: str, phone_region: str) -> dict[str, int]:
+    """Each reading of ``text`` that names a customer: its type -> the customer's key."""
+    kind, _, value = text.partition(":")
+    typed = kind in (*IDENTIFIER_TYPES, "key") and bool(value)
+    found = {}
+    for identifier_type, candidate in _candidates(value if typed else text, phone_region):
+        if typed and identifier_type != kind:
+            continue
         key = scalar(
             con,
             "SELECT customer_key FROM identities WHERE identifier_type = ? AND value = ?",
             identifier_type,
+            candidate,
+        )
+        if key is not None:
+            found[identifier_type] = int(key)
+    number = value if typed else text  # a key is read when no identifier has the text
+    if (kind == "key" if typed else not found) and number.isdigit():
+        key = _survivor(con, int(number))
+        if key is not None:
+            found["key"] = key
+    return found
+
+
+def _survivor(con: duckdb.DuckDBPyConnection, key: int) -> int | None:
+    """The live customer ``key`` is, or was merged into (through any chain of merges)."""
+    survivor = scalar(
+        con,
+        """WITH RECURSIVE chain(key, depth) AS (
+             SELECT CAST(? AS BIGINT), 0
+             UNION ALL
+             SELECT m.into_key, depth + 1 FROM customer_merges m JOIN chain c
+               ON m.merged_key = c.key WHERE m.into_key IS NOT NULL AND depth < 10000)
+           SELECT key FROM chain ORDER BY depth DESC LIMIT 1""",
+        key,
+    )
+    alive = scalar(con, "SELECT customer_key FROM customers WHERE customer_key = ?", survivor)
+    return None if alive is None else int(alive)
+
+
+def _say_why_not_found(con: duckdb.DuckDBPyConnection, text: str, phone_region: str) -> None:
+    """Raise a NotFoundError that says why ``text`` finds no one, where patron knows: it is a
+    blocked identifier, or the key of a customer dissolved when its identifiers were."""
+    for identifier_type, value in _candidates(text, phone_region):
+        links = scalar(
+            con,
+            "SELECT links FROM blocked_identifiers WHERE identifier_type = ? AND value = ?",
+            identifier_type,
             value,
         )
-        if key is not None:
-            return int(key)
-    if identifier.strip().isdigit():
-        key = scalar(
-            con, "SELECT customer_key FROM customers WHERE customer_key = ?", int(identifier)
+        if links is not None:
+            raise NotFoundError(
+                f"the {identifier_type} {value!r} is blocked: it links {links:,} identifiers "
+                "(more than max_links in patron.toml), so it is nobody's; look the person up "
+                "by another identifier"
+            )
+    if text.isdigit() and scalar(
+        con, "SELECT 1 FROM customer_merges WHERE merged_key = ? AND into_key IS NULL", int(text)
+    ):
+        raise NotFoundError(
+            f"customer {text} was dissolved: every identifier it had was blocked, so its "
+            "orders and events belong to no one"
         )
-        if key is not None:
-            return int(key)
-    raise NotFoundError(
-        f"no customer has the identifier {identifier!r}; try an email, phone, customer_id, "
-        "loyalty_id or customer key as loaded"
-    )
 
 
 def _as_text(identifier: object) -> str:
@@ -101,13 +162,16 @@ def customer_profile(
             "WHERE customer_key = ? ORDER BY occurred_at DESC LIMIT 50",
             key,
         ),
-        "merged_from": [
-            r["merged_key"]
-            for r in rows_as_dicts(
-                con, "SELECT merged_key FROM customer_merges WHERE into_key = ? ORDER BY 1", key
-            )
-        ],
+        "merged_from": [r["key"] for r in rows_as_dicts(con, _ABSORBED, key)],
     }
+
+
+_ABSORBED = """WITH RECURSIVE absorbed(key) AS (
+    SELECT merged_key FROM customer_merges WHERE into_key = ?
+    UNION
+    SELECT m.merged_key FROM customer_merges m JOIN absorbed a ON m.into_key = a.key)
+  SELECT key FROM absorbed ORDER BY key"""
+"""Every key merged into a customer, directly or through a chain of merges."""
 
 
 def _candidates(identifier: str, phone_region: str) -> list[tuple[str, str]]:

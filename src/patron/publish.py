@@ -99,7 +99,9 @@ def plan(con: duckdb.DuckDBPyConnection, result: LoadResult | None) -> Plan:
     keyed table (and so to their occasions): those tables' touched customers are sent too (the
     merged and the surviving key are both touched; the load's own new rows, appended first,
     are then replaced by the same rows). A blocked identifier sends the derived tables whole
-    (blocking takes identifiers from customers the load did not touch). A load that wrote
+    (blocking takes identifiers from customers the load did not touch), and with merges the
+    keyed tables too: a customer known by a blocked identifier alone is dissolved, and its
+    rows, keyed to no one now, are found by no touched key. A load that wrote
     nothing sends nothing; a full copy (None), or one after an earlier load's copy went
     missing, sends everything.
     """
@@ -114,8 +116,8 @@ def plan(con: duckdb.DuckDBPyConnection, result: LoadResult | None) -> Plan:
         derived += ("purchase_occasions",)
     keyed = KEYED_TABLES if result.merges else ()
     own = (result.table,) if result.updated else ()
-    appended = None if result.updated else result.table
-    whole = (*own, *derived) if result.blocked_identifiers else own
+    whole = (*own, *derived, *keyed) if result.blocked_identifiers else own
+    appended = None if result.table in whole else result.table
     touched = tuple(t for t in (*keyed, *derived) if t not in whole)
     return Plan(whole, appended, result.load_id, touched)
 

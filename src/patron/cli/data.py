@@ -234,7 +234,8 @@ def _status_text(s: dict[str, Any]) -> str:
         f"events               {s['events']:>12,}",
         f"identities           {s['identities']:>12,}   ({s['identities_merged']:,} merged "
         "into another identifier's customer)",
-        f"blocked identifiers  {s['blocked_identifiers']:>12,}",
+        f"merges               {s['merges']:>12,}",
+        f"blocked identifiers  {s['blocked_identifiers']:>12,}" + _blocked_note(s),
         f"quarantined rows     {s['quarantined']:>12,}",
         f"duplicates skipped   {s['duplicates']:>12,}",
         f"orders span          {s['first_order_at']} .. {s['last_order_at']}",
@@ -247,21 +248,50 @@ def _status_text(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _blocked_note(s: dict[str, Any]) -> str:
+    """What blocking left without a customer: orders nobody owns, and customers known only by
+    identifiers that were blocked later (dissolved)."""
+    notes = [
+        f"{s['unattributed_orders']:,} orders without a customer"
+        if s["unattributed_orders"]
+        else "",
+        f"{s['dissolved_customers']:,} customers dissolved" if s["dissolved_customers"] else "",
+    ]
+    shown = "; ".join(n for n in notes if n)
+    return f"   ({shown})" if shown else ""
+
+
+CHANNELS = ("email", "sms", "push")
+
+
+def _consent(given: bool | None) -> str:
+    """A consent flag as a marketer reads it: no record of one is not a no."""
+    return "unknown" if given is None else "yes" if given else "no"
+
+
 def _profile_text(p: dict[str, Any]) -> str:
     t = p["totals"]
     ids = ", ".join(f"{i['type']}={i['value']}" for i in p["identifiers"])
     lines = [
         f"customer {p['customer_key']}: {p['profile'].get('name') or '(no name)'}",
         f"identifiers: {ids}",
-        f"orders {t['orders']}, revenue {t['revenue']:.2f}, returns {t['returns']}, "
+        f"orders {t['orders']}, revenue {t['revenue']:.2f}, returns {t['returns']} "
+        f"(refunded {t['refunded']:.2f}), "
         f"first {t['first_purchase']}, last {t['last_purchase']}",
         f"channels: {', '.join(p['channels']) or '-'}",
         "consent: "
-        + ", ".join(f"{c}={p['profile'].get(c + '_consent')}" for c in ("email", "sms", "push")),
+        + ", ".join(f"{c}={_consent(p['profile'].get(c + '_consent'))}" for c in CHANNELS),
     ]
+    if p["merged_from"]:
+        lines.append("merged from customers: " + ", ".join(map(str, p["merged_from"])))
     lines += [
         f"  {o['ordered_at']}  {o['order_id']:<12} {o['channel'] or '':<12} {o['revenue']:>10.2f}"
         + ("  return" if o["is_return"] else "")
         for o in p["orders"][-20:]
+    ]
+    lines.append("latest events:" if p["events"] else "events: none")
+    lines += [
+        f"  {e['occurred_at']}  {e['type']:<20} {e['campaign_id'] or ''}".rstrip()
+        for e in p["events"][:10]
     ]
     return "\n".join(lines)

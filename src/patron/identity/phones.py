@@ -35,8 +35,21 @@ _TYPE_DESCS = (
 )
 
 
+_EXTENSION = r"(?i)[\s,]*(;\s*ext=|(extension|extn|ext|x|#)[.:]?)\s*[0-9]{1,7}#?$"
+"""An extension after the number (``212-555-0143 ext. 12``, ``x12``, ``#12``, ``;ext=12``), as
+libphonenumber reads them (so a profile lookup, which parses with it, finds the number too);
+E.164 has no extension, so it is dropped."""
+
+
 def normalize_phone(candidate: str, region: str) -> str | None:
-    """E.164 form of a phone number, or None when it is not a valid number."""
+    """E.164 form of a phone number, or None when it is not a valid number.
+
+    A leading ``00`` is the international prefix, as loads read it (:func:`phone_candidate_sql`),
+    so that a profile lookup finds ``00 1 212 555 0143`` where a load put it.
+    """
+    candidate = candidate.strip()
+    if candidate.startswith("00"):
+        candidate = "+" + candidate[2:]
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
@@ -48,8 +61,9 @@ def normalize_phone(candidate: str, region: str) -> str | None:
 
 def phone_candidate_sql(col: str) -> str:
     """Formatting-free phone text: '+' and digits only, so '(212) 555-0143' and '212-555-0143'
-    become one candidate and are checked once. A leading '00' is the international prefix."""
-    s = digits(text(col, "VARCHAR"))
+    become one candidate and are checked once. A leading '00' is the international prefix; an
+    extension (:data:`_EXTENSION`) is dropped, not run into the number's digits."""
+    s = f"regexp_replace({digits(text(col, 'VARCHAR'))}, {literal(_EXTENSION)}, '')"
     d = f"regexp_replace({s}, '[^0-9]', '', 'g')"
     return (
         f"NULLIF(CASE WHEN {s} LIKE '00%' THEN '+' || substr({d}, 3) "

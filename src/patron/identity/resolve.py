@@ -38,6 +38,8 @@ class Resolution:
 
     new_customers: int
     merges: int
+    """Customers merged into another, and customers dissolved (merged into no one) because
+    every identifier they had was blocked: either way rows of every keyed table changed key."""
     blocked: int
 
 
@@ -59,13 +61,14 @@ def resolve_new_records(
     """
     _record_identifiers(con, rows, table, now)
     _add_edges(con, "_ids")
-    blocked = _block_promiscuous(con, max_links, load_id)
+    blocked, dissolved = _block_promiscuous(con, max_links, load_id, now)
+    _earlier_sightings(con, table)
     _components(con)
     new_customers, merges = _assign_keys(con, table, load_id, now)
     _identifier_keys(con)
     for temp in ("_ids", "_idents", "_new_edges", "_key_nodes", "_labels", "_comp_keys", "_merges"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return Resolution(new_customers=new_customers, merges=merges, blocked=blocked)
+    return Resolution(new_customers=new_customers, merges=merges + dissolved, blocked=blocked)
 
 
 def _record_identifiers(
@@ -80,7 +83,7 @@ def _record_identifiers(
     Records repeat identifiers (a customer's every order carries their email), so the graph
     steps work on distinct identifiers, never on one row per record and identifier.
     """
-    seen = f"coalesce({_TIME_COLUMN[table]}, TIMESTAMP '{now.replace(tzinfo=None).isoformat()}')"
+    seen = f"coalesce({_TIME_COLUMN[table]}, TIMESTAMP '{_stamp(now)}')"
     columns = ", ".join(IDENTIFIER_TYPES)
     con.execute(
         f"CREATE TEMP TABLE _ids AS SELECT {columns}, min({seen}) AS seen FROM {rows} "
@@ -121,8 +124,11 @@ def _add_edges(con: duckdb.DuckDBPyConnection, rows: str) -> None:
     con.execute("INSERT INTO identity_edges SELECT a, b FROM _new_edges")
 
 
-def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: int) -> int:
-    """Block identifiers linked to more than ``max_links`` identifiers of one other type.
+def _block_promiscuous(
+    con: duckdb.DuckDBPyConnection, max_links: int, load_id: int, now: datetime
+) -> tuple[int, int]:
+    """Block identifiers linked to more than ``max_links`` identifiers of one other type; the
+    number blocked and the number of customers that dissolved (:func:`_unlist_blocked`).
 
     Links are counted per type only for the few identifiers with more than ``max_links`` links
     in all; grouping every touched identifier's links by type would cost a row per link.
@@ -145,15 +151,57 @@ def _block_promiscuous(con: duckdb.DuckDBPyConnection, max_links: int, load_id: 
         GROUP BY ident"""
     )
     after = _count(con, "SELECT count(*) FROM blocked_identifiers")
+    dissolved = _unlist_blocked(con, load_id, now) if after > before else 0
     if after:  # most workspaces block nothing: then there is nothing to scan for
-        con.execute(
-            "DELETE FROM identities WHERE (identifier_type, value) IN "
-            "(SELECT (identifier_type, value) FROM blocked_identifiers)"
-        )
         blocked = "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
         con.execute(f"DELETE FROM _idents WHERE ident IN {blocked}")
         con.execute(f"DELETE FROM _new_edges WHERE a IN {blocked} OR b IN {blocked}")
-    return after - before
+    return after - before, dissolved
+
+
+def _unlist_blocked(con: duckdb.DuckDBPyConnection, load_id: int, now: datetime) -> int:
+    """Take the identifiers this load blocked out of ``identities``; the customers left with
+    no identifier, dissolved.
+
+    Such a customer was known by the blocked identifier alone (a walk-in who gave only the
+    store's email): had it been blocked from the start, their rows would belong to no one, and
+    so they do now. The merge log records the key as merged into no one (``into_key`` NULL),
+    which also keeps it from being handed to a new customer: new keys count on from the
+    largest key in ``identities`` or the log, and this one has left ``identities``.
+    """
+    newly = f"(SELECT (identifier_type, value) FROM blocked_identifiers WHERE load_id = {load_id})"
+    con.execute(
+        "CREATE TEMP TABLE _emptied AS SELECT DISTINCT customer_key FROM identities "
+        f"WHERE (identifier_type, value) IN {newly}"
+    )
+    con.execute(f"DELETE FROM identities WHERE (identifier_type, value) IN {newly}")
+    con.execute("DELETE FROM _emptied WHERE customer_key IN (SELECT customer_key FROM identities)")
+    dissolved = _count(con, "SELECT count(*) FROM _emptied")
+    for keyed in KEYED_TABLES if dissolved else ():
+        con.execute(
+            f"UPDATE {keyed} SET customer_key = NULL "
+            "WHERE customer_key IN (SELECT customer_key FROM _emptied)"
+        )
+    con.execute(
+        f"INSERT INTO customer_merges SELECT {load_id}, customer_key, NULL, "
+        f"TIMESTAMP '{_stamp(now)}' FROM _emptied"
+    )
+    con.execute("DROP TABLE _emptied")
+    return dissolved
+
+
+def _earlier_sightings(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Move back the first sighting of known identifiers that this load's records show earlier.
+
+    Files do not arrive in date order (last year's history is often loaded after this month's);
+    ``customers`` shows each person's first-seen identifiers, which must not depend on which
+    file came first.
+    """
+    con.execute(
+        f"""UPDATE identities SET first_seen = r.seen, source = '{table}' FROM _idents r
+        WHERE r.key IS NOT NULL AND identities.identifier_type = r.itype
+          AND identities.value = r.ivalue AND r.seen < identities.first_seen"""
+    )
 
 
 def _busy_sql(max_links: int, *, whole: bool) -> str:
@@ -242,10 +290,9 @@ def _assign_keys(
             f"UPDATE {keyed} SET customer_key = m.into_key FROM _merges m "
             f"WHERE {keyed}.customer_key = m.merged_key"
         )
-    stamp = now.replace(tzinfo=None).isoformat()
     con.execute(
         f"INSERT INTO customer_merges SELECT {load_id}, merged_key, into_key, "
-        f"TIMESTAMP '{stamp}' FROM _merges"
+        f"TIMESTAMP '{_stamp(now)}' FROM _merges"
     )
     con.execute(
         f"""INSERT INTO identities
@@ -276,6 +323,10 @@ def record_key_sql(row: str) -> tuple[str, str]:
         for t in IDENTIFIER_TYPES
     )
     return joins, f"coalesce({', '.join(f'k_{t}.key' for t in IDENTIFIER_TYPES)})"
+
+
+def _stamp(now: datetime) -> str:
+    return now.replace(tzinfo=None).isoformat()
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
