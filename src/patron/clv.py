@@ -368,7 +368,12 @@ def unidentified(fitted: Model) -> list[str]:
 
 
 def unit_days(time_unit: str) -> float:
-    """Days in one time unit (day, week, month)."""
+    """Days in one time unit (day, week, month); pandas' and lifetimes' letters (``"D"``,
+    ``"W"``) are refused with the names, since lifetimes' ``freq="W"`` counts weeks with a
+    purchase where patron counts purchase days in weeks."""
     if time_unit not in TIME_UNITS:
-        raise InputError(f"unknown time unit {time_unit!r}{did_you_mean(time_unit, TIME_UNITS)}")
+        raise InputError(
+            f"unknown time unit {time_unit!r}{did_you_mean(time_unit, TIME_UNITS)}; "
+            f"use one of {', '.join(TIME_UNITS)}"
+        )
     return TIME_UNITS[time_unit]

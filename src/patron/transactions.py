@@ -64,7 +64,7 @@ def summary_from_transactions(
     customer acquired by ``calibration_end`` (a date, datetime or ISO text; default: the last
     transaction's day), indexed by ``customer``, with frequency, recency, T and, when
     ``value`` names the purchases' amounts, monetary_value. ``when`` is a date or time column
-    (its day counts)."""
+    (its day counts), or numbers written YYYYMMDD."""
     sales, last = _sales(transactions, customer, when, value)
     end = optional_day(calibration_end, "calibration_end") or last
     return _by_customer(_summary(sales, end, time_unit, value), customer)
@@ -145,11 +145,7 @@ def _sales(transactions: Any, customer: str, when: str, value: str | None) -> tu
     if not isinstance(transactions, pd.DataFrame) and hasattr(transactions, "to_pandas"):
         transactions = transactions.to_pandas()
     _require(transactions, [c for c in (customer, when, value) if c is not None], "transactions")
-    moments = pd.to_datetime(transactions[when], errors="coerce", format="mixed")
-    if moments.isna().any():
-        row = int(moments.isna().to_numpy().argmax())
-        raw = transactions[when].iloc[row]
-        raise InputError(f"transaction {row}, column {when!r}: {raw!r} is not a date or time")
+    moments = _moments(transactions[when], when)
     revenue = transactions[value] if value else 0.0
     frame = pd.DataFrame(
         {
@@ -166,6 +162,30 @@ def _sales(transactions: Any, customer: str, when: str, value: str | None) -> tu
     return Sales.of(ibis.memtable(frame)), frame["order_date"].max()
 
 
+def _moments(column: pd.Series, name: str) -> pd.Series:
+    """The ``when`` column as timestamps, or an InputError naming the first row that is none.
+
+    Numbers are days written YYYYMMDD, as CDNOW's files and many exports hold them (lifetimes
+    reads them with ``datetime_format="%Y%m%d"``): pandas would take 19970101 for nanoseconds
+    after 1970, a moment Arrow then refused to store."""
+    import pandas as pd
+
+    numeric = pd.api.types.is_numeric_dtype(column)
+    if numeric:
+        eight_digits = (column == column.round()) & column.between(1e7, 1e8 - 1)
+        whole = column.where(eight_digits)
+        text = whole.astype("Int64").astype("string")
+        moments = pd.to_datetime(text, errors="coerce", format="%Y%m%d")
+    else:
+        moments = pd.to_datetime(column, errors="coerce", format="mixed")
+    if moments.isna().any():
+        row = int(moments.isna().to_numpy().argmax())
+        hint = " (a number is read as a day written YYYYMMDD)" if numeric else ""
+        raw = column.iloc[row]
+        raise InputError(f"transaction {row}, column {name!r}: {raw!r} is not a date or time{hint}")
+    return moments
+
+
 def _summary(sales: Sales, end: date, time_unit: str, value: str | None) -> Table:
     """The customer summary to ``end``, without a monetary value when there is no ``value``
     (every purchase would be worth 0)."""
@@ -175,8 +195,8 @@ def _summary(sales: Sales, end: date, time_unit: str, value: str | None) -> Tabl
 
 def _by_customer(table: Table, customer: str) -> pd.DataFrame:
     """A per-customer table as a data frame indexed by the ``customer`` column, sorted."""
-    frame = table.to_pandas().rename(columns={"customer_key": customer})
-    return frame.set_index(customer).sort_index()
+    frame = table.to_pandas().set_index("customer_key")
+    return frame.rename_axis(customer).sort_index()  # named apart: a column may share it
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

@@ -74,6 +74,9 @@ def test_bad_transactions_are_named() -> None:
         summary_from_transactions(frame, customer="who", when="when")
     with pytest.raises(InputError, match="transaction 1, column 'at': 'soon' is not a date"):
         summary_from_transactions(frame, customer="who", when="at")
+    # lifetimes' freq="W" counts weeks with a purchase, patron purchase days in weeks: refused
+    with pytest.raises(InputError, match="unknown time unit 'W'; use one of day, week, month"):
+        summary_from_transactions(frame.iloc[:1], customer="who", when="at", time_unit="W")
 
 
 def test_the_cdnow_holdout_counts_purchase_days_after_the_calibration(

@@ -22,7 +22,7 @@ from itertools import pairwise
 from typing import ClassVar, Self
 
 import numpy as np
-from scipy.special import betaln, digamma, logsumexp
+from scipy.special import betaln, digamma, gammaln, logsumexp
 
 from patron.errors import InputError
 from patron.models.base import SCRATCH_BYTES, Array, Model, as_array, as_count, row_count
@@ -59,11 +59,15 @@ class BetaGeoBetaBinomModel(Model):
             loglik[rows], grad[rows] = _loglik(params, *(data[k][rows] for k in ("x", "t_x", "n")))
         return loglik, grad
 
-    def probability_alive(self, frequency: object, recency: object, n_periods: object) -> Array:
-        """P(alive at opportunity n + 1 | x, t_x, n) (paper, eq. 11).
+    def probability_alive(
+        self, frequency: object, recency: object, n_periods: object, *, ahead: int = 1
+    ) -> Array:
+        """P(alive at opportunity n + ahead | x, t_x, n): by default at the next opportunity
+        (paper, eq. 11); ``ahead=0`` at the last one observed, further ahead for planning
+        (lifetimes' ``conditional_probability_alive(m_periods_in_future, ...)``).
 
-        The likelihood's alive term carried one opportunity further (delta + n + 1), over the
-        likelihood.
+        The likelihood's alive term carried ``ahead`` opportunities further
+        (delta + n + ahead), over the likelihood.
         """
         params = np.asarray(self._fitted("_params"))
         alpha, beta, gamma, delta = params
@@ -72,7 +76,7 @@ class BetaGeoBetaBinomModel(Model):
         alive = (
             betaln(alpha + x, beta + n - x)
             - betaln(alpha, beta)
-            + betaln(gamma, delta + n + 1)
+            + betaln(gamma, delta + n + as_count(ahead, "ahead"))
             - betaln(gamma, delta)
         )
         return np.exp(alive - self.loglik_rows(params, d)[0])
@@ -96,6 +100,26 @@ class BetaGeoBetaBinomModel(Model):
             betaln(alpha + x + 1, beta + n - x) - betaln(alpha, beta) + reach - betaln(gamma, delta)
         )
         return np.exp(log_value - self.loglik_rows(params, d)[0])
+
+    def frequency_distribution(self, n_periods: int) -> Array:
+        """P(X(n) = x) for x = 0..n: a new customer's repeat transactions in their first n
+        opportunities (paper, eq. 7). Times a cohort's size it is the expected number of
+        customers at each frequency, the paper's check of the fit against the actual counts
+        (lifetimes' ``expected_number_of_transactions_in_first_n_periods``).
+
+        A customer alive through all n buys x of them with the beta-binomial chance
+        C(n, x) B(alpha + x, beta + n - x) / B(alpha, beta), and is alive so with chance
+        B(gamma, delta + n) / B(gamma, delta); one who dropped out right after opportunity i
+        (x <= i < n), with chance B(gamma + 1, delta + i) / B(gamma, delta), bought x of i.
+        """
+        alpha, beta, gamma, delta = self._fitted("_params")
+        n = as_count(n_periods, "n_periods")
+        x, i = np.arange(n + 1.0)[:, None], np.arange(n + 1.0)[None, :]  # i: the last reached
+        gap = np.maximum(i - x, 0.0)  # opportunities without a transaction
+        bought = gammaln(i + 1) - gammaln(x + 1) - gammaln(gap + 1) + betaln(alpha + x, beta + gap)
+        reached = np.where(i < n, betaln(gamma + 1, delta + i), betaln(gamma, delta + n))
+        terms = np.where(i >= x, bought + reached, -np.inf)
+        return np.exp(logsumexp(terms, axis=1) - betaln(alpha, beta) - betaln(gamma, delta))
 
 
 def _loglik(params: Array, x: Array, t_x: Array, n: Array) -> tuple[Array, Array]:

@@ -370,7 +370,7 @@ def _expected_series(rx: Array, c: Array, w: Array, a: float) -> Array:
             break
         term = term * (rx + k) * (a + k - 1) / (c + k) * w / (k + 1)
         total += term
-    return np.where(inside, -c * total, np.nan)
+    return np.where(inside, 0.0 - c * total, np.nan)  # 0 - 0 is 0.0, where -c * 0 is -0.0
 
 
 @dataclass(frozen=True, slots=True)

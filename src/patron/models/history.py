@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
+from numbers import Real
 from typing import ClassVar, Self
 
 import numpy as np
@@ -95,11 +96,21 @@ class HistoryModel(Model):
         """P(alive at T) per row of validated data."""
 
     def discounted_expected_purchases(
-        self, periods: int, rate: float, frequency: object, recency: object, T: object
+        self,
+        periods: int,
+        rate: float,
+        frequency: object,
+        recency: object,
+        T: object,
+        *,
+        step: float = 1.0,
     ) -> Array:
-        """sum_{k=1..periods} (E[Y(k)] - E[Y(k - 1)]) / (1 + rate)^k: each of the next
+        """sum_{k=1..periods} (E[Y(k s)] - E[Y((k - 1) s)]) / (1 + rate)^k: each of the next
         ``periods`` periods' expected purchases, discounted at ``rate`` per period (the
-        discounted expected transactions of Fader, Hardie & Lee 2005, "RFM and CLV").
+        discounted expected transactions of Fader, Hardie & Lee 2005, "RFM and CLV"). A
+        period is ``step`` time units (s): one by default, 30 for months of a model in days,
+        as lifetimes' ``customer_lifetime_value(..., time=12, discount_rate=0.01, freq="D")``
+        discounts 12 months (its months are 4.345 units for a model in weeks).
 
         P(alive) times the same sum for a customer alive at T, which reads x and T alone: it is
         computed on the distinct (x, T) pairs, not on every row (10M customers' 213k rows hold a
@@ -109,6 +120,8 @@ class HistoryModel(Model):
         d = customer_data(frequency, recency, T)
         steps = np.arange(as_count(periods, "periods") + 1, dtype=float)[:, None]
         discount = (1 + rate) ** -steps
+        if isinstance(step, bool) or not (isinstance(step, Real) and 0 < float(step) < np.inf):
+            raise InputError(f"step must be one positive number of time units, not {step!r}")
 
         def per_pair(t: Array, x: Array, big_t: Array) -> Array:
             total = np.zeros(len(x))
@@ -121,7 +134,7 @@ class HistoryModel(Model):
                 before = expected[-1]
             return total
 
-        return self._alive(d) * per_distinct_history(per_pair, steps, d)
+        return self._alive(d) * per_distinct_history(per_pair, steps * float(step), d)
 
     def _expected_if_alive(self, t: Array, d: dict[str, Array]) -> Array:
         """E[Y(t) | alive at T, x, t_x, T], once per distinct (x, T) unless t varies by row
