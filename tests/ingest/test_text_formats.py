@@ -573,6 +573,34 @@ def test_return_linked_to_a_purchase_from_an_earlier_load(ws: Workspace, tmp_pat
     assert orders(ws)["r9"]["return_of"] == "o2"  # o3 (20.00) is too small
 
 
+def test_a_return_loaded_before_its_purchase_is_linked_when_it_comes(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # files out of date order: February's refunds arrive before January's sales
+    refund = "order_id,email,ordered_at,revenue\nr1,ana@example.com,2024-02-01,-40\n"
+    ws.load("orders", write(tmp_path / "feb.csv", refund), now=NOW)
+    assert pd.isna(orders(ws)["r1"]["return_of"])
+    sales = "order_id,email,ordered_at,revenue\no1,ana@example.com,2024-01-10,60\n"
+    ws.load("orders", write(tmp_path / "jan.csv", sales), now=NOW)
+    assert orders(ws)["r1"]["return_of"] == "o1"
+
+
+def test_a_return_is_linked_once_a_record_ties_its_customer_to_the_buyer(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # bought online by email, returned in a store by phone: one person once the CRM says so
+    orders_csv = (
+        "order_id,email,phone,ordered_at,revenue,status\n"
+        "o1,ana@example.com,,2024-01-10,60,\n"
+        "r1,,+12125550143,2024-01-20,60,returned\n"
+    )
+    ws.load("orders", write(tmp_path / "orders.csv", orders_csv), now=NOW)
+    assert pd.isna(orders(ws)["r1"]["return_of"])
+    crm = "email,phone\nana@example.com,+12125550143\n"
+    assert ws.load("customers", write(tmp_path / "crm.csv", crm), now=NOW).merges == 1
+    assert orders(ws)["r1"]["return_of"] == "o1"
+
+
 def test_status_return_with_positive_amount_is_linked(ws: Workspace, tmp_path: Path) -> None:
     path = write(
         tmp_path / "pos.csv",

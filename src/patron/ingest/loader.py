@@ -216,7 +216,7 @@ def _load(
     step(f"writing {spec.name}")
     _apply(con, spec, load_id, raws, written)
     result.inserted, result.updated, result.duplicates = tally(con, sum(valid))
-    if spec.name == "orders":
+    if spec.name == "orders" or result.merges:
         link_returns(con, load_id)
     if resolves:
         step("rebuilding customer profiles")

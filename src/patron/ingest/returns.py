@@ -3,8 +3,9 @@
 A return row names its order in ``return_of`` when the source says so. Otherwise it is linked to
 the customer's latest purchase on or before the return whose revenue covers the refund (the
 return's absolute revenue: sources write refunds as negative amounts or as positive amounts with a
-returned status); when no such purchase is loaded yet, ``return_of`` stays empty. Either way a
-return is never a purchase.
+returned status); when no such purchase is loaded yet, ``return_of`` stays empty until a load
+brings one, or ties the return's customer to the buyer. Either way a return is never a
+purchase.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import duckdb
 
 
 def link_returns(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
-    """Fill ``return_of`` for the returns of ``load_id`` that lack it, where a match exists.
+    """Fill ``return_of`` where a match exists for the returns that lack it and that load
+    ``load_id`` may have given one: its own returns, and earlier returns of the customers it
+    brought purchases for or merged (a return loaded before its purchase, or under a phone
+    that only a later record tied to the buyer's email).
 
-    Most loads bring none (a reload writes nothing at all): then the self-join of the orders,
-    whose hash table would hold every purchase, is not planned."""
-    unlinked = con.execute(
-        f"SELECT EXISTS (SELECT 1 FROM orders WHERE load_id = {load_id} AND is_return "
-        "AND return_of IS NULL)"
-    ).fetchone()
+    Most loads leave no such return (a reload writes nothing at all): then the self-join of
+    the orders, whose hash table would hold every purchase, is not planned."""
+    pending = f"""r.is_return AND r.return_of IS NULL AND (r.load_id = {load_id}
+        OR r.customer_key IN (SELECT customer_key FROM orders
+                              WHERE load_id = {load_id} AND NOT is_return)
+        OR r.customer_key IN (SELECT into_key FROM customer_merges WHERE load_id = {load_id}))"""
+    unlinked = con.execute(f"SELECT EXISTS (SELECT 1 FROM orders r WHERE {pending})").fetchone()
     if not (unlinked and unlinked[0]):
         return
     con.execute(
@@ -29,7 +34,7 @@ def link_returns(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
           FROM orders r JOIN orders p
             ON p.customer_key = r.customer_key AND NOT p.is_return
            AND p.ordered_at <= r.ordered_at AND p.revenue >= abs(r.revenue)
-          WHERE r.load_id = {load_id} AND r.is_return AND r.return_of IS NULL
+          WHERE {pending}
           GROUP BY r.row_key) m
         WHERE orders.row_key = m.row_key"""
     )
