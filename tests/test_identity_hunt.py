@@ -211,7 +211,8 @@ E2,2125550143,,2024-05-02,email_unsubscribe
     assert "merged from customers: 4" in text
     assert "latest events:\n  2024-05-02T00:00:00  email_unsubscribe" in text
     assert "returns 1 (refunded 30.00)" in text
-    assert "consent: email=unknown, sms=no, push=unknown" in text  # not email=None
+    # E2 unsubscribed Ana from email though no CRM record says so; push is unknown, not None
+    assert "consent: email=no, sms=no, push=unknown" in text
 
 
 def _chain(tmp_path: Path) -> Workspace:
@@ -258,3 +259,31 @@ def test_a_value_that_is_two_peoples_identifiers_is_refused_until_typed(tmp_path
     assert ws.customer("customer_id:777")["customer_key"] == ws.customer("a@x.com")["customer_key"]
     assert ws.customer("loyalty_id:777")["customer_key"] == ws.customer("b@x.com")["customer_key"]
     assert ws.customer("key:1")["customer_key"] == 1  # a key by name, whatever ids look like
+
+
+def test_the_latest_unsubscribe_or_subscribe_event_overrules_the_crm_consent(
+    tmp_path: Path,
+) -> None:
+    # an email tool reads email_consent from the export: a CRM yes after an unsubscribe
+    # event must not mail the person; a later subscribe event opts them back in
+    ws = Workspace.init(tmp_path / "ws", phone_region="US")
+    _write(tmp_path, "crm.csv", "email,email_consent,sms_consent\na@x.com,yes,yes\nb@x.com,yes,no")
+    ws.load("customers", tmp_path / "crm.csv", now=NOW)
+    _write(
+        tmp_path,
+        "events.csv",
+        """
+email,occurred_at,type
+a@x.com,2024-03-01 10:00,email_unsubscribe
+b@x.com,2024-03-01 10:00,email_unsubscribe
+b@x.com,2024-04-01 10:00,email_subscribe
+b@x.com,2024-04-02 10:00,sms_subscribe
+c@x.com,2024-04-02 10:00,email_open
+""",
+    )
+    ws.load("events", tmp_path / "events.csv", now=NOW)
+    consent = {
+        row["email"]: (row["email_consent"], row["sms_consent"])
+        for row in ws.table("customers").to_pyarrow().to_pylist()
+    }
+    assert consent == {"a@x.com": (False, True), "b@x.com": (True, True), "c@x.com": (None, None)}

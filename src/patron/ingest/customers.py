@@ -3,6 +3,9 @@
 Identifiers come from ``identities`` (the first seen of each type); profile fields come from the
 person's CRM records in ``customer_records``: the latest loaded non-empty value for name,
 birthday, country and consent, and the earliest sign-up for ``signup_channel``/``signed_up_at``.
+A channel's consent is overruled by the person's latest ``<channel>_unsubscribe`` or
+``<channel>_subscribe`` event: an email tool reads ``email_consent`` from patron's exports, and
+a CRM record that still says yes after someone unsubscribed must not send them mail.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ load refuses later dates), so the smallest string is the first seen identifier, 
 value among those seen at the same instant. It orders like the pair (first_seen, value) but
 its min is 2x cheaper than ``arg_min`` over that pair at two million customers."""
 
-_LATEST = ("name", "birthday", "country", "email_consent", "sms_consent", "push_consent")
+_CONSENTS = ("email", "sms", "push")
+_LATEST = ("name", "birthday", "country", *(f"{c}_consent" for c in _CONSENTS))
 
 
 IDENTIFIERS_PER_PASS = 2_000_000
@@ -56,6 +60,8 @@ def _insert(con: duckdb.DuckDBPyConnection, only: str) -> None:
         f"arg_max({c}, (load_id, source_row)) FILTER (WHERE {c} IS NOT NULL) AS {c}"
         for c in _LATEST
     )
+    overruled = ", ".join(f"coalesce(_{c}_opted, {c}_consent) AS {c}_consent" for c in _CONSENTS)
+    hidden = ", ".join(f"_{c}_opted" for c in _CONSENTS)
     con.execute(
         f"""INSERT INTO customers BY NAME
         WITH ids AS (
@@ -66,6 +72,24 @@ def _insert(con: duckdb.DuckDBPyConnection, only: str) -> None:
             arg_min(signup_channel, coalesce(signed_up_at, TIMESTAMP '9999-12-31'))
               FILTER (WHERE signup_channel IS NOT NULL) AS signup_channel,
             min(signed_up_at) AS signed_up_at
-          FROM customer_records WHERE customer_key IS NOT NULL{only} GROUP BY customer_key)
-        SELECT * FROM ids LEFT JOIN profile USING (customer_key) ORDER BY customer_key"""
+          FROM customer_records WHERE customer_key IS NOT NULL{only} GROUP BY customer_key),
+        opted AS ({_opted(only)})
+        SELECT * EXCLUDE ({hidden}) REPLACE ({overruled})
+        FROM ids LEFT JOIN profile USING (customer_key) LEFT JOIN opted USING (customer_key)
+        ORDER BY customer_key"""
+    )
+
+
+def _opted(only: str) -> str:
+    """Per customer and channel, whether their latest (un)subscribe event subscribed them
+    (NULL without one). Of two at the same instant the unsubscribe wins."""
+    types = ", ".join(f"'{c}_{way}'" for c in _CONSENTS for way in ("subscribe", "unsubscribe"))
+    verdicts = ", ".join(
+        f"arg_max(type = '{c}_subscribe', (occurred_at, type = '{c}_unsubscribe')) "
+        f"FILTER (WHERE type IN ('{c}_subscribe', '{c}_unsubscribe')) AS _{c}_opted"
+        for c in _CONSENTS
+    )
+    return (
+        f"SELECT customer_key, {verdicts} FROM events "
+        f"WHERE customer_key IS NOT NULL AND type IN ({types}){only} GROUP BY customer_key"
     )
