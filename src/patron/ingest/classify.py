@@ -14,8 +14,9 @@ from patron.ingest.contract import TableSpec
 from patron.ingest.raw import RawSource
 from patron.sql import literal, scalar
 
-_SKIPS = "('duplicate', 'conflict')"
-"""The classifications whose rows a load does not write."""
+_SKIPS = "('duplicate', 'conflict', 'superseded')"
+"""The classifications whose rows a load does not write: ``superseded`` is a catalog row that
+a later file of the same load replaces, counted as updated as if the files came one by one."""
 
 
 def classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSource]) -> None:
@@ -26,7 +27,16 @@ def classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSour
     join reads only the table's keys and hashes. The loader writes rows from the staging
     tables. Rows are numbered within their key only when some key comes twice in the load: the
     window's sort of every row is the step's dearest part, and most loads repeat no key.
+
+    A row that repeats a key with other content is a conflict when it comes from the same
+    file as the key's first row, which nothing says is older; for a catalog (``update``) the
+    key's first row is that of the load's last file holding it, whose content an earlier
+    file's row would have been replaced by had the files been loaded one by one: it is
+    ``superseded`` (counted as updated), or a duplicate when the table holds the last file's
+    row already, since the load then changes nothing. A row the table already holds as it is,
+    is a duplicate wherever it comes.
     """
+    _number_repeats(con, spec, len(raws))
     union = " UNION ALL ".join(
         f"SELECT _key, _hash, {n} AS _src, {literal(raw.name)} AS _file, _line "
         f"FROM _stage_{n} WHERE _err_reason IS NULL"
@@ -35,32 +45,63 @@ def classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSour
     repeats = scalar(
         con, f"SELECT count(*) FROM (SELECT 1 FROM ({union}) GROUP BY _key HAVING count(*) > 1)"
     )
-    existing = "update" if spec.on_conflict == "update" else "conflict"
+    update = spec.on_conflict == "update"
+    earlier = (
+        "CASE WHEN _src = _first_src THEN 'conflict' "
+        "WHEN t.row_hash = _first_hash THEN 'duplicate' ELSE 'superseded' END"
+    )
     con.execute(
         f"""CREATE TEMP TABLE _classified AS
-        WITH ranked AS ({_ranked(union, numbered=bool(repeats))})
+        WITH ranked AS ({_ranked(union, numbered=bool(repeats), last_file_first=update)})
         SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
-          CASE WHEN _seq > 1 THEN CASE WHEN _hash = _first_hash THEN 'duplicate' ELSE 'conflict' END
-               WHEN t.row_hash = _hash THEN 'duplicate'
-               ELSE '{existing}' END AS _action
+          CASE WHEN _hash = _first_hash AND _seq > 1 OR t.row_hash = _hash THEN 'duplicate'
+               WHEN _seq = 1 THEN '{"update" if update else "conflict"}'
+               ELSE {earlier if update else "'conflict'"} END AS _action
         FROM ranked LEFT JOIN (SELECT row_key, row_hash FROM {spec.name}) t
           ON t.row_key = ranked._key
         WHERE _seq > 1 OR t.row_key IS NOT NULL"""
     )
 
 
-def _ranked(rows: str, *, numbered: bool) -> str:
+def _number_repeats(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> None:
+    """Give the second and later rows of a source that share a natural key (``spec.repeats``)
+    a key of their own (``<key>#2``): a till prints two bottles of milk on two equal lines.
+
+    Rows are numbered in the order of their content, then their line, so the same rows in
+    another order get the same keys, and the first keeps the plain key it always had: a file
+    loaded again, or one that holds the same orders whole, adds nothing.
+    """
+    if not spec.repeats:
+        return
+    keyless = " OR ".join(f"{k} IS NULL" for k in spec.key)
+    for n in range(sources):
+        rows = f"FROM _stage_{n} WHERE _err_reason IS NULL AND ({keyless})"
+        if not scalar(con, f"SELECT count(*) - count(DISTINCT _key) {rows}"):
+            continue
+        con.execute(
+            f"""UPDATE _stage_{n} s SET _key = s._key || '#' || r._seq
+            FROM (SELECT _line, row_number() OVER (PARTITION BY _key ORDER BY _hash, _line)
+                  AS _seq {rows}) r
+            WHERE s._line = r._line AND r._seq > 1"""
+        )
+
+
+def _ranked(rows: str, *, numbered: bool, last_file_first: bool) -> str:
     """``rows`` with ``_seq``, each row's place among the rows of its key (file, then line
-    order), and the first such row's hash, file and line; without ``numbered`` every key is
-    known to come once: each row is its own first, and no message names the first's place."""
+    order; the files last to first with ``last_file_first``), and the first such row's hash,
+    source, file and line; without ``numbered`` every key is known to come once: each row is
+    its own first, and no message names the first's place."""
     if not numbered:
         return (
-            "SELECT *, 1 AS _seq, _hash AS _first_hash, CAST(NULL AS VARCHAR) AS _first_file, "
-            f"CAST(NULL AS BIGINT) AS _first_line FROM ({rows})"
+            "SELECT *, 1 AS _seq, _hash AS _first_hash, _src AS _first_src, "
+            "CAST(NULL AS VARCHAR) AS _first_file, CAST(NULL AS BIGINT) AS _first_line "
+            f"FROM ({rows})"
         )
+    order = "_src DESC, _line" if last_file_first else "_src, _line"
     return f"""SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
-          first_value(_file) OVER w AS _first_file, first_value(_line) OVER w AS _first_line
-        FROM ({rows}) WINDOW w AS (PARTITION BY _key ORDER BY _src, _line)"""
+          first_value(_src) OVER w AS _first_src, first_value(_file) OVER w AS _first_file,
+          first_value(_line) OVER w AS _first_line
+        FROM ({rows}) WINDOW w AS (PARTITION BY _key ORDER BY {order})"""
 
 
 def checked_rows(con: duckdb.DuckDBPyConnection, sources: int) -> tuple[list[int], int]:
@@ -112,9 +153,10 @@ def new_rows(written: list[str]) -> str:
 
 def tally(con: duckdb.DuckDBPyConnection, valid: int) -> tuple[int, int, int]:
     """Rows inserted, updated and skipped as duplicates: every valid row not in
-    ``_classified`` was inserted."""
+    ``_classified`` was inserted; a superseded catalog row counts as updated."""
     counts = dict(
         con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall()
     )
-    updated, duplicates = int(counts.get("update", 0)), int(counts.get("duplicate", 0))
+    updated = int(counts.get("update", 0)) + int(counts.get("superseded", 0))
+    duplicates = int(counts.get("duplicate", 0))
     return valid - sum(int(c) for c in counts.values()), updated, duplicates

@@ -44,10 +44,12 @@ class TableSpec:
     """A canonical table: its fields, its key, and whether it carries customer identifiers.
 
     ``key`` names the fields that identify a row; when the source lacks them, a natural key is
-    derived from the row's content (see :func:`patron.ingest.loader.natural_key_sql`).
+    derived from the row's content (see :mod:`patron.ingest.stage`).
     ``on_conflict`` says what happens to a row whose key is loaded with different content:
     ``"quarantine"`` (facts such as orders never change) or ``"update"`` (catalog data such as
-    products is replaced by the newer row).
+    products is replaced by the newer row). ``repeats``: rows of one source that share a
+    natural key are separate records (a receipt's two lines of one item), numbered, not
+    duplicates.
     """
 
     name: str
@@ -56,6 +58,7 @@ class TableSpec:
     natural_key: tuple[str, ...]
     on_conflict: Literal["quarantine", "update"] = "quarantine"
     has_identifiers: bool = False
+    repeats: bool = False
     extra_sql_columns: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -107,6 +110,7 @@ ORDER_LINES = TableSpec(
     ),
     key=("order_id", "line_id"),
     natural_key=("order_id", "sku", "quantity", "unit_price"),
+    repeats=True,
 )
 
 PRODUCTS = TableSpec(

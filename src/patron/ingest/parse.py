@@ -41,6 +41,10 @@ _SPACE_CLASS = "[" + "".join(f"\\x{{{c:x}}}" for c in _SPACES) + "]"
 _EDGE_SPACE = f"'^{_SPACE_CLASS}|{_SPACE_CLASS}$'"
 """Text that starts or ends with one of ``_SPACES``: the only text ``trim`` changes."""
 _PLAIN = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+_ISO_SHAPE = r"\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)? ?(Z|[+-]\d{2}(:?\d{2})?)?"
+"""The layout of ISO 8601 dates and times, whatever their numbers."""
+IMPOSSIBLE_TIME = "not an ISO 8601 date: no such day or time (a day, month or hour out of range)"
+"""The reason of ISO-looking text that no calendar has."""
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -122,21 +126,28 @@ def reason_sql(kind: Kind, raw: str, value: str, source_type: str, options: Pars
         return f"CASE WHEN {failed} THEN {why} END"
     if kind == "bool":
         return f"CASE WHEN {failed} THEN 'not true/false (yes/no, 1/0)' END"
-    expected = (  # the reason is kept with the row: it names the option as the load was run
-        f"does not match {option('date_format')} {options.date_format}"
-        if options.date_format
-        else "not an ISO 8601 date (2024-03-01 or 2024-03-01 14:30:00+01:00); "
-        f"pass {option('date_format')} for other layouts"
-    )
     instant = value if kind == "date" else f"timezone('UTC', {value})"
     now = options.now.isoformat()
     return (
-        f"CASE WHEN {failed} THEN '{expected}' "
+        f"CASE WHEN {failed} THEN {_time_reason(raw, options)} "
         f"WHEN CAST({instant} AS TIMESTAMPTZ) > TIMESTAMPTZ '{now}' "
         "THEN 'in the future (after the time of this load)' "
         f"WHEN CAST({instant} AS TIMESTAMPTZ) < TIMESTAMPTZ '1900-01-01 00:00:00+00' "
         "THEN 'implausibly old (before 1900)' END"
     )
+
+
+def _time_reason(raw: str, options: ParseOptions) -> str:
+    """Why text did not read as a date or time. ISO text that no calendar has (``1990-02-30``,
+    month 13) says so: the hint to pass another layout would send the user looking for one."""
+    if options.date_format:  # the reason is kept with the row: it names the option as run
+        return f"'does not match {option('date_format')} {options.date_format}'"
+    layout = (
+        "'not an ISO 8601 date (2024-03-01 or 2024-03-01 14:30:00+01:00); "
+        f"pass {option('date_format')} for other layouts'"
+    )
+    iso = f"regexp_full_match({digits(f'CAST({raw} AS VARCHAR)')}, '{_ISO_SHAPE}')"
+    return f"CASE WHEN {iso} THEN '{IMPOSSIBLE_TIME}' ELSE {layout} END"
 
 
 def _clean_number(col: str) -> str:

@@ -9,7 +9,8 @@ where it needs them instead of storing them a million times.
 
 Keys: the table's key fields when the row has them (``order_id`` for orders), else a natural
 key ``nk-<md5 of the natural-key fields>`` (for orders: identifiers, ``ordered_at`` and
-``revenue``), so a file without ids still reloads idempotently and exact duplicate rows collapse.
+``revenue``), so a file without ids still reloads idempotently and exact duplicate rows
+collapse; :mod:`patron.ingest.classify` numbers lines that repeat one.
 """
 
 from __future__ import annotations
