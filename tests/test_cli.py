@@ -90,6 +90,29 @@ def test_quarantine_reasons_name_the_options_as_typed(tmp_path: Path) -> None:
     assert "pass --decimal-comma if decimal" in reasons["revenue"]
 
 
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        # an orders export has an email, so it mapped as CRM records of its orders
+        ("customers", "no column maps to a CRM field (name, birthday, country, consent, sign-up)"),
+        ("events", "the header does not map to events"),
+        ("lines", "the header does not map to order_lines"),
+    ],
+)
+def test_a_file_loaded_as_the_wrong_table_names_the_right_one(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    (tmp_path / "orders.csv").write_text(ORDERS)
+    ok(patron("init", "ws", cwd=tmp_path))
+    result = patron("-w", "ws", "load", table, "orders.csv", cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr
+    assert result.stderr.strip().endswith(
+        "it looks like a file of orders (ordered_at, revenue): patron load orders orders.csv"
+    )
+    assert ok(patron("-w", "ws", "status", "--json", cwd=tmp_path))["customers"] == 0
+
+
 def test_errors_are_one_line_with_exit_code_2(tmp_path: Path) -> None:
     missing = patron("-w", "nowhere", "status", cwd=tmp_path)
     assert missing.returncode == 2

@@ -277,7 +277,7 @@ email,occurred_at,type
 a@x.com,2024-03-01 10:00,email_unsubscribe
 b@x.com,2024-03-01 10:00,email_unsubscribe
 b@x.com,2024-04-01 10:00,email_subscribe
-b@x.com,2024-04-02 10:00,sms_subscribe
+b@x.com,2024-04-02 10:00,SMS_Subscribe
 c@x.com,2024-04-02 10:00,email_open
 """,
     )

@@ -82,14 +82,15 @@ def _insert(con: duckdb.DuckDBPyConnection, only: str) -> None:
 
 def _opted(only: str) -> str:
     """Per customer and channel, whether their latest (un)subscribe event subscribed them
-    (NULL without one). Of two at the same instant the unsubscribe wins."""
+    (NULL without one). Of two at the same instant the unsubscribe wins; types are read in any
+    case (``Email_Unsubscribe``), as an opt-out must never be missed for its spelling."""
     types = ", ".join(f"'{c}_{way}'" for c in _CONSENTS for way in ("subscribe", "unsubscribe"))
     verdicts = ", ".join(
-        f"arg_max(type = '{c}_subscribe', (occurred_at, type = '{c}_unsubscribe')) "
-        f"FILTER (WHERE type IN ('{c}_subscribe', '{c}_unsubscribe')) AS _{c}_opted"
+        f"arg_max(kind = '{c}_subscribe', (occurred_at, kind = '{c}_unsubscribe')) "
+        f"FILTER (WHERE kind IN ('{c}_subscribe', '{c}_unsubscribe')) AS _{c}_opted"
         for c in _CONSENTS
     )
     return (
-        f"SELECT customer_key, {verdicts} FROM events "
-        f"WHERE customer_key IS NOT NULL AND type IN ({types}){only} GROUP BY customer_key"
+        f"SELECT customer_key, {verdicts} FROM (SELECT *, lower(type) AS kind FROM events "
+        f"WHERE customer_key IS NOT NULL AND lower(type) IN ({types}){only}) GROUP BY customer_key"
     )

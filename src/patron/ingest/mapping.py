@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Mapping
 
 from patron.errors import InputError, did_you_mean, spelled
-from patron.ingest.contract import IDENTIFIER_TYPES, SYNONYMS, TableSpec
+from patron.ingest.contract import IDENTIFIER_TYPES, SYNONYMS, TABLES, TableSpec
 
 
 def normalize_name(name: str) -> str:
@@ -66,6 +66,7 @@ def map_columns(
         mapped[target] = source
         taken.add(source)
     _check_required(columns, spec, mapped, file, nested)
+    _check_not_other(scalars, spec, mapped, file)
     return mapped, [c for c in columns if c not in taken]
 
 
@@ -132,6 +133,39 @@ def _check_required(
     )
     raise InputError(
         f"the header does not map to {spec.name}: found columns {', '.join(columns) or '(none)'}; "
-        f"needs {', '.join(needed)}. Rename them or pass {map_hint('SOURCE', example)}{inside}",
+        f"needs {', '.join(needed)}. Rename them or pass {map_hint('SOURCE', example)}{inside}"
+        f"{_other_hint(columns, spec, file)}",
         file=file,
     )
+
+
+def _check_not_other(
+    columns: list[str], spec: TableSpec, mapped: dict[str, str], file: str
+) -> None:
+    """Refuse a CRM load that maps identifiers alone from a file that is another table's (an
+    orders export has an email, so it maps, and its orders would become CRM records)."""
+    if spec.name != "customer_records" or any(f not in IDENTIFIER_TYPES for f in mapped):
+        return
+    if hint := _other_hint(columns, spec, file):
+        raise InputError(
+            f"no column maps to a CRM field (name, birthday, country, consent, sign-up){hint}",
+            file=file,
+        )
+
+
+def _other_hint(columns: list[str], spec: TableSpec, file: str) -> str:
+    """``; it looks like a file of orders (...): patron load orders FILE`` where the header has
+    every field another table needs by name (its identifiers aside; of several such tables,
+    the one needing most), else nothing."""
+    names = {normalize_name(c) for c in columns}
+    names |= {SYNONYMS[n] for n in names if n in SYNONYMS}
+    fitting: dict[str, tuple[str, set[str]]] = {}
+    for target, other in TABLES.items():  # a table under its first name: lines, not order_lines
+        needed = {f.name for f in other.fields if f.required}
+        if other is not spec and needed and needed <= names:
+            fitting.setdefault(other.name, (target, needed))
+    if not fitting:
+        return ""
+    target, needed = max(fitting.values(), key=lambda pair: len(pair[1]))
+    load = spelled(f"patron load {target} {shlex.quote(file)}", f"ws.load({target!r}, ...)")
+    return f"; it looks like a file of {target} ({', '.join(sorted(needed))}): {load}"
