@@ -41,13 +41,18 @@ def customer_table(customers: Table, segments: Table, *extras: Table) -> Table:
     return joined.mutate(stage=joined.stage.fill_null("prospect")).order_by("customer_key")
 
 
+def check_out(out: Path) -> None:
+    """Refuse a file name :func:`write_table` cannot write; a command checks it before its
+    work, so a bad name never costs a run (or, for ``predict``, its stored predictions)."""
+    if out.suffix.lower() not in FORMATS:
+        raise InputError(f"cannot write {out}: use a .parquet or .csv file name")
+
+
 def write_table(table: Table, out: Path) -> None:
     """Write ``table`` as Parquet or CSV by ``out``'s suffix."""
-    suffix = out.suffix.lower()
-    if suffix not in FORMATS:
-        raise InputError(f"cannot write {out}: use a .parquet or .csv file name")
+    check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".parquet":
+    if out.suffix.lower() == ".parquet":
         table.to_parquet(out)
     else:
         table.to_csv(out)

@@ -213,14 +213,20 @@ def for_customers(
     """``predictions`` ready to store and join: dates, the groups below and what made them.
 
     - ``next_purchase_date`` (and ``_low``, ``_high``): the as-of day plus the median wait, in
-      whole days; empty past 100 years (a customer who in effect will not buy again);
+      whole days; empty past 100 years (a customer who in effect will not buy again) and for a
+      customer who has probably left (``likely_lost``): the wait is an alive customer's, and
+      exports and campaigns read the date as the day to expect a purchase (a customer with
+      P(alive) 2e-10 was due in 8 days);
     - ``predicted_value``: ``top_20pct`` of customers by predicted CLV (ties by customer key),
       ``next_30pct``, ``bottom_50pct``;
     - ``churn_risk``: ``active`` when P(alive) >= 0.7, ``at_risk`` from 0.3, else ``likely_lost``.
     """
     unit = clv.unit_days(time_unit)
+    staying = scored.p_alive >= ALIVE_LOST
     dates = {
-        f"next_purchase_date{end}": _date_after(as_of, scored[f"next_purchase_wait{end}"] * unit)
+        f"next_purchase_date{end}": ibis.ifelse(
+            staying, _date_after(as_of, scored[f"next_purchase_wait{end}"] * unit), None
+        )
         for end in ("", "_low", "_high")
     }
     tiered = scored.mutate(**dates).inner_join(_value_tiers(scored), "customer_key")
@@ -255,8 +261,11 @@ def _value_tiers(scored: Table) -> Table:
 
 
 def _date_after(day: date, days: ibis.Value) -> ibis.Value:
+    """``day`` plus ``days`` rounded to whole days, a date (DuckDB's date + interval is a
+    timestamp though Ibis types it a date: unstored, CSV read 1998-01-08 00:00:00)."""
     whole = round_half_up(days)
-    return ibis.ifelse(whole <= 36_525, ibis.date(day) + whole.as_interval("D"), None)
+    later = (ibis.timestamp(day.isoformat()) + whole.as_interval("D")).date()
+    return ibis.ifelse(whole <= 36_525, later, None)
 
 
 def scores(

@@ -1,9 +1,9 @@
 """Calibration / holdout validation: does a model fitted up to D predict what came after?
 
 Customers acquired by the calibration end D are fitted on their history to D (``patron.clv``);
-their purchase occasions in (D, E] (E = the holdout end) are the truth. Every purchase model
-(BG/NBD, Pareto/NBD, MBG/NBD) is fitted and scored, so the user sees which one fits their
-business; ``best`` is the one with the lowest holdout MAE. Per model:
+their purchase occasions in (D, E] (E = the holdout end, by the last purchase day loaded) are
+the truth. Every purchase model (BG/NBD, Pareto/NBD, MBG/NBD) is fitted and scored, so the user
+sees which one fits their business; ``best`` is the one with the lowest holdout MAE. Per model:
 
 - ``loglik`` and ``bic`` of the calibration fit;
 - ``mae``: mean absolute error of predicted vs actual holdout purchases per customer;
@@ -12,7 +12,7 @@ business; ``best`` is the one with the lowest holdout MAE. Per model:
 
 Beside the models the naive baseline predicts each customer's calibration repeat rate carried
 forward (x / T per unit, 0 when T = 0). ``conditional`` averages actual and predicted holdout
-purchases by calibration frequency (0 to 7, and 7+), ``frequencies`` counts the customers by
+purchases by calibration frequency (0 to 6, and 7+), ``frequencies`` counts the customers by
 their repeat purchases in the calibration period, actual and as each model expects them
 (:func:`frequency_counts`: the models' fit to the period itself, lifetimes' "period
 transactions"), and ``tracking`` gives cumulative repeat purchases at the end of each time unit
@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from patron import clv
 from patron.errors import InputError, option
-from patron.metrics.occasions import Sales, occasions
+from patron.metrics.occasions import Sales, last_order_date, occasions
 from patron.models.base import as_array, as_count, row_count
 from patron.models.history import HistoryModel
 
@@ -52,6 +52,7 @@ def validate(
             f"{option('holdout_end')} {holdout_end} must be after "
             f"{option('calibration_end')} {calibration_end}"
         )
+    _check_loaded(sales, holdout_end)
     unit = clv.unit_days(time_unit)
     summary = clv.customer_summary(sales, calibration_end, time_unit=time_unit)
     rows = _with_holdout(summary, sales, calibration_end, holdout_end)
@@ -83,6 +84,17 @@ def validate(
         "frequencies": frequency_rows(models, x, big_t, count),
         "tracking": tracking(sales, models, calibration_end, holdout_end, unit),
     }
+
+
+def _check_loaded(sales: Sales, holdout_end: date) -> None:
+    """Refuse a holdout that runs past the orders loaded: its days without data would count
+    as days without purchases, and every model would seem to over-predict."""
+    last = last_order_date(sales)
+    if holdout_end > last:
+        raise InputError(
+            f"{option('holdout_end')} {holdout_end} is after the last purchase day loaded, "
+            f"{last}: load the later orders or end the holdout by {last}"
+        )
 
 
 def _history_fit(name: str, rows: pa.Table) -> HistoryModel:
@@ -225,7 +237,7 @@ def tracking(
     points = []
     span = (holdout_end - origin).days
     for k in range(1, int(np.ceil(span / unit)) + 1):
-        at = min(k * unit, span)
+        at = min(np.floor(k * unit), span)  # a whole day: the date shown, purchases through it
         age = np.clip(at - days, 0, None) / unit
         points.append(
             {

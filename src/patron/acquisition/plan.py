@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from patron.acquisition.spend import Spend, check_months, check_spend, month_days
+from patron.acquisition.spend import (
+    Spend,
+    check_months,
+    check_spend,
+    known_channels,
+    month_days,
+)
 from patron.defaults import MONTHS
 from patron.errors import InputError, did_you_mean, option
 from patron.metrics.base import period_label, period_of
@@ -60,7 +66,7 @@ def groups(
     check_by(by, months)
     acquired = acquired_by(sales, as_of)
     channels = sorted(acquired.select("channel").distinct().to_pyarrow().column(0).to_pylist())
-    rows = sorted(spends, key=lambda s: s.start)
+    rows = sorted(known_channels(spends, channels), key=lambda s: s.start)
     check_spend(rows, channels, as_of)
     if by == "month":
         return _by_month(channels, rows, as_of, months or MONTHS)

@@ -26,7 +26,7 @@ from patron.cli.base import (
 )
 from patron.defaults import PREDICT_MODEL
 from patron.errors import InputError
-from patron.export import write_table
+from patron.export import check_out, write_table
 from patron.predictions import Horizon
 
 PenalizerOption = Annotated[
@@ -213,6 +213,8 @@ def predict(
 
     with errors():
         _check_penalizer(penalizer)
+        if out_file is not None:
+            check_out(out_file)
         model = clv.model_name(model)  # "PNBD", "pareto": reported as patron names it
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=not store) as ws:
