@@ -168,14 +168,20 @@ def test_stored_predictions_reach_segments_and_exports(tmp_path: Path) -> None:
 
 
 def assert_one_next_purchase(exported: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
-    """The export's expected next purchase is the model's where it gives a date, else the
-    empirical rule's, and the contact day is three days before it (never before END + 1)."""
+    """The export's expected next purchase is the model's where it gives a date, none for a
+    customer it holds likely lost, else the empirical rule's; the contact day is three days
+    before it (never before END + 1)."""
     model = {r["customer_key"]: r["next_purchase_date"] for r in stored}
+    lost = {r["customer_key"] for r in stored if r["churn_risk"] == "likely_lost"}
     bases = {r["next_purchase_basis"] for r in exported}
-    assert "model" in bases and bases <= {"model", "own", "population"}
+    assert {"model", "likely_lost"} <= bases <= {"model", "likely_lost", "own", "population"}
     for row in exported:
         expected = model.get(row["customer_key"])
         assert (row["next_purchase_basis"] == "model") == (expected is not None)
+        assert (row["next_purchase_basis"] == "likely_lost") == (row["customer_key"] in lost)
+        if row["customer_key"] in lost:
+            assert row["next_purchase_date"] is None and row["next_contact_date"] is None
+            continue
         if expected is not None:
             assert row["next_purchase_date"] == expected
         contact = max(row["next_purchase_date"] - timedelta(days=3), END + timedelta(days=1))

@@ -187,6 +187,25 @@ def test_model_predictions_take_precedence_where_they_have_a_date(shop: Workspac
         next_purchase(shop.sales(), AS_OF, lead_days=-1)
 
 
+def test_a_customer_the_model_holds_lost_gets_no_date(shop: Workspace) -> None:
+    # the model gives a lost customer no date; their past gaps must not give them one either
+    key = keys(shop)
+    predicted = ibis.memtable(
+        pa.table(
+            {
+                "customer_key": [key["c4"], key["c7"]],
+                "next_purchase_date": pa.array([None, None], pa.date32()),
+                "churn_risk": ["likely_lost", "at_risk"],
+            }
+        )
+    )
+    rows = _next(shop, AS_OF, predictions=predicted)
+    lost = rows["c4"]
+    assert (lost["next_purchase_basis"], lost["next_purchase_date"]) == ("likely_lost", None)
+    assert lost["next_contact_date"] is None
+    assert rows["c7"]["next_purchase_basis"] == "population"  # at risk: the gaps still date it
+
+
 def _next(ws: Workspace, as_of: date, **options: Any) -> dict[str, dict[str, Any]]:
     return by_id(ws, next_purchase(ws.sales(), as_of, **options))
 

@@ -230,7 +230,8 @@ def next_purchase(
     - ``next_purchase_date``: ``predictions.next_purchase_date`` (a model's, e.g.
       :mod:`patron.predict`) where given and not empty, else the last occasion + ``gap_days``
       rounded to a whole day; ``next_purchase_basis`` says which: ``model``, ``own`` or
-      ``population``. It may be before ``as_of``: the customer is overdue.
+      ``population``; none, with the basis ``likely_lost``, for a customer the model holds
+      gone. It may be before ``as_of``: the customer is overdue.
     - ``next_contact_date``: ``lead_days`` before the next purchase date, so the message lands
       while they are deciding, but never before the day after ``as_of`` (the data's last day):
       an overdue customer is contacted at once.
@@ -279,17 +280,29 @@ def _empirical_next(sales: Sales, as_of: date) -> Table:
 
 
 def _with_model(empirical: Table, predictions: Table) -> Table:
-    """``empirical`` with the model's next purchase date where ``predictions`` has one."""
+    """``empirical`` with the model's next purchase date where ``predictions`` has one, and
+    none for a customer the model holds ``likely_lost`` (``churn_risk``): the past gaps would
+    date a purchase the model does not expect."""
     missing = {"customer_key", "next_purchase_date"} - set(predictions.columns)
     if missing:
         raise InputError(f"predictions need the columns {sorted(missing)}; run `patron predict`")
-    model = predictions.select("customer_key", model_date=predictions.next_purchase_date)
+    lost = (
+        predictions.churn_risk == "likely_lost"
+        if "churn_risk" in predictions.columns
+        else ibis.literal(False)
+    )
+    model = predictions.select(
+        "customer_key", model_date=predictions.next_purchase_date, model_lost=lost
+    )
     t = empirical.left_join(model, "customer_key").drop("customer_key_right")
-    has_model = t.model_date.notnull()
+    gone = t.model_lost.fill_null(False)
+    basis = ibis.ifelse(t.model_date.notnull(), "model", t.next_purchase_basis)
     return t.mutate(
-        next_purchase_date=ibis.coalesce(t.model_date, t.next_purchase_date),
-        next_purchase_basis=ibis.ifelse(has_model, "model", t.next_purchase_basis),
-    ).drop("model_date")
+        next_purchase_date=ibis.ifelse(
+            gone, ibis.null("date"), ibis.coalesce(t.model_date, t.next_purchase_date)
+        ),
+        next_purchase_basis=ibis.ifelse(gone, "likely_lost", basis),
+    ).drop("model_date", "model_lost")
 
 
 def _occasions(sales: Sales, as_of: date, customers: Table | None) -> Table:
