@@ -8,12 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pytest
 from ingest_support import HEADER, NOW, orders, write
 
 from patron import Workspace
 from patron.errors import InputError
+from patron.ingest.raw import reading
 
 
 def quarantined(ws: Workspace) -> list[tuple[int, str | None, str]]:
@@ -318,18 +320,18 @@ def test_a_file_the_sniffer_reads_without_quoting(
     assert result.rows_read == len(lines) + len(rejected)
 
 
-def test_a_utf16_file_duckdb_cannot_read_is_named_not_its_copy(
-    ws: Workspace, tmp_path: Path
-) -> None:
-    """UTF-16 is read from a UTF-8 copy; DuckDB's message named the copy. (A bare CR and a
-    lone quote at the end: a file DuckDB finds no dialect for, even leniently.)"""
-    text = HEADER.replace("\n", "\r\n") + 'u1,a@x.com,2024-03-06,1\r\n\r"'
-    path = write(tmp_path / "unicode.txt", text.encode("utf-16"))
-    with pytest.raises(InputError) as info:
-        ws.load("orders", path, now=NOW)
-    assert str(info.value).startswith(f"{path}: cannot read as CSV: DuckDB cannot tell how it ")
+def test_a_read_error_names_the_file_never_its_copy(tmp_path: Path) -> None:
+    """UTF-16 and mixed line ends are read from a copy in the spill folder; DuckDB's messages
+    named the copy. (No file is built to fail here: the copies made the ones that did, a bare
+    CR beside a lone quote, readable.)"""
+    original, copy = tmp_path / "unicode.txt", tmp_path / "spill" / "utf-8.csv"
+    with pytest.raises(InputError) as info, reading(original, "CSV", copy):
+        raise duckdb.InvalidInputException(f'Error when sniffing file "{copy}".')
+    assert str(info.value).startswith(f"{original}: cannot read as CSV: DuckDB cannot tell how it ")
     assert "a quote that is never closed" in str(info.value)  # DuckDB's own said "sniffing"
-    assert "utf-8.csv" not in str(info.value)
+    with pytest.raises(InputError) as info, reading(original, "CSV", copy):
+        raise duckdb.InvalidInputException(f"Could not read {copy}: something else")
+    assert str(copy) not in str(info.value) and f"Could not read {original}" in str(info.value)
 
 
 def test_a_record_longer_than_duckdb_reads_is_explained(ws: Workspace, tmp_path: Path) -> None:

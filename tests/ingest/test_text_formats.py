@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ingest_support import HEADER, NOW, orders, write
 
 from patron import Workspace
@@ -44,6 +46,42 @@ def test_utf8_bom_does_not_hide_the_first_column(ws: Workspace, tmp_path: Path) 
     row = quarantined(ws)[0]
     assert row["line"] == 3
     assert list(json.loads(row["record"])) == ["order_id", "email", "ordered_at", "revenue"]
+
+
+def test_lines_ending_in_a_mix_of_bare_cr_lf_and_crlf(ws: Workspace, tmp_path: Path) -> None:
+    # DuckDB stopped in "an invalid state" on such a mix (read leniently, A2 came out as 2)
+    text = (
+        "order_id,email,ordered_at,revenue\r\n"
+        "m1,ana@example.com,2024-01-05,10.00\r"
+        "m2,bob@example.com,2024-01-06,oops\n"
+        "m3,cy@example.com,2024-01-07,30.00\r\n"
+        "m4,dee@example.com,2024-01-08,40.00\r"
+    )
+    path = write(tmp_path / "mixed.csv", text.encode())
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (3, 1)
+    assert set(orders(ws)) == {"m1", "m3", "m4"}
+    assert orders(ws)["m4"]["revenue"] == Decimal("40.00")
+    row = quarantined(ws)[0]
+    assert (row["line"], row["field"], row["value"]) == (3, "revenue", "oops")
+    assert row["file"] == str(path)  # the file's name, never the copy's
+
+
+@given(st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n"]), max_size=12), st.integers(1, 5))
+def test_a_mix_of_line_ends_is_found_across_chunks(pieces: list[bytes], chunk: int) -> None:
+    # whatever the chunk size, a CR LF split between chunks is one line end, not a bare CR
+    import tempfile
+
+    from patron.ingest import encodings
+
+    data = b"".join(pieces)
+    bare = data.replace(b"\r\n", b"").count(b"\r") > 0
+    mixed = bare and b"\n" in data
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        path = Path(folder) / "x.csv"
+        path.write_bytes(data)
+        patch.setattr(encodings, "_CHUNK", chunk)
+        assert encodings._mixes_bare_cr(path) == mixed
 
 
 def test_crlf_line_endings(ws: Workspace, tmp_path: Path) -> None:

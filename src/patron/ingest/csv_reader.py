@@ -15,14 +15,20 @@ from typing import Any
 import duckdb
 
 from patron.ingest.csv_dialect import Dialect, quoted, sniff
-from patron.ingest.encodings import check_header_encoding, fail_on_encoding, open_bytes, readable
+from patron.ingest.encodings import (
+    check_header_encoding,
+    fail_on_encoding,
+    one_line_end,
+    open_bytes,
+    readable,
+)
 from patron.ingest.raw import RawSource, describe, fetch_dicts, lines_of, number_lines, reading
 from patron.sql import literal, out_of_room, scalar
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str) -> RawSource:
     """Materialize the CSV file ``path`` as ``table``, a view numbering its rows by line."""
-    with readable(con, path, encoding) as (data, encoding):
+    with readable(con, path, encoding) as (text, encoding), one_line_end(con, text) as data:
         return _scan_csv(con, path, data, table, encoding)
 
 

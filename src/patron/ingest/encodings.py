@@ -76,6 +76,44 @@ def readable(
         yield copy, "utf-8"
 
 
+@contextmanager
+def one_line_end(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[Path]:
+    """``path`` itself, or, where some lines end in a bare CR and others in LF or CR LF (a file
+    pieced together on a classic Mac and elsewhere), a copy whose every line ends in LF, for as
+    long as the context: on such a mix DuckDB's reader stops in "an invalid state", and read
+    leniently it drops a field's first character. Every ending stays one line break, so the
+    lines are numbered as an editor shows them."""
+    if not _mixes_bare_cr(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(dir=_spill_folder(con)) as folder:
+        copy = Path(folder) / "lf.csv"
+        with open_bytes(path) as source, copy.open("wb") as target:
+            held = b""  # a chunk's last CR, which may be half of a CR LF
+            while chunk := source.read(_CHUNK):
+                text = held + chunk
+                held = b"\r" if text.endswith(b"\r") else b""
+                text = text[: len(text) - len(held)]
+                target.write(text.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+            target.write(b"\n" if held else b"")
+        yield copy
+
+
+def _mixes_bare_cr(path: Path) -> bool:
+    """Whether the file has a CR that ends a line alone and also lines ended otherwise."""
+    bare = newlines = 0
+    held = False  # the last chunk ended in a CR, bare unless this chunk starts with LF
+    with open_bytes(path) as handle:
+        while chunk := handle.read(_CHUNK):
+            bare += held and not chunk.startswith(b"\n")
+            held = chunk.endswith(b"\r")
+            bare += chunk.count(b"\r") - chunk.count(b"\r\n") - held
+            newlines += chunk.count(b"\n")
+            if bare > 0 and newlines > 0:
+                return True
+    return held and newlines > 0
+
+
 def _codec(path: Path, encoding: str) -> str:
     """Python's name of the file's encoding: UTF-16 when it starts with that byte-order mark,
     else ``encoding``'s."""

@@ -60,7 +60,7 @@ _EXPLAINED = {
     "is not latin-1 encoded": not_latin1,
     "Error when sniffing file": lambda: (
         "DuckDB cannot tell how it is written (its delimiter, quoting and line ends), even "
-        "leniently: look for a quote that is never closed or lines ending in a bare CR, or save "
+        "leniently: look for a quote that is never closed, or save "
         "it again as CSV from the program that made it"
     ),
     "Maximum line size": lambda: (
