@@ -1,4 +1,4 @@
-"""Workspace-level summaries: ``status`` and the quarantine listing."""
+"""The workspace at a glance: ``patron status``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from typing import Any
 
 import duckdb
 
-from patron.errors import InputError, option
 from patron.sql import rows_as_dicts
 
 STATUS_SQL = """
@@ -49,15 +48,3 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
         "ORDER BY links DESC LIMIT 10",
     )
     return status
-
-
-def quarantine_rows(con: duckdb.DuckDBPyConnection, *, limit: int | None) -> list[dict[str, Any]]:
-    """Quarantined rows, newest load first, then by file and line; at most ``limit`` (None or
-    0: all)."""
-    if limit is not None and limit < 0:
-        raise InputError(f"{option('limit')} must be 0 (all rows) or more, got {limit}")
-    sql = (
-        "SELECT load_id, table_name AS table, file, row AS line, field, value, reason, record "
-        "FROM quarantine ORDER BY load_id DESC, file, row"
-    )
-    return rows_as_dicts(con, sql + (f" LIMIT {int(limit)}" if limit else ""))

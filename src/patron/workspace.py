@@ -29,11 +29,12 @@ from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
 from patron.metrics.occasions import TABLE as OCCASIONS
 from patron.metrics.occasions import Sales, last_order_date, purchase_span
-from patron.overview import quarantine_rows, workspace_status
+from patron.overview import workspace_status
 from patron.predictions import DIMENSIONS as PREDICTED
 from patron.predictions import STORED as PREDICTIONS
 from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
+from patron.quarantined import Which, export_quarantined, quarantine_rows, quarantine_summary
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.warehouse import Warehouse, without_password
 
@@ -230,9 +231,50 @@ class Workspace:
         return status
 
     @reads(limit=as_whole)
-    def quarantine(self, *, limit: int | None = None) -> list[dict[str, Any]]:
-        """Rows that failed validation, newest load first, with file, line, field and reason."""
-        return quarantine_rows(self.warehouse.duckdb, limit=limit)
+    @reads(limit=as_whole, load=as_whole)
+    def quarantine(
+        self,
+        *,
+        limit: int | None = None,
+        table: str | None = None,
+        file: str | Path | None = None,
+        load: int | None = None,
+        reason: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows that failed validation, newest load first, with file, line, field and reason;
+        of one ``table`` (``"orders"``), ``file``, ``load`` id or ``reason`` (text it contains)
+        when given."""
+        which = _which(table, file, load, reason)
+        return quarantine_rows(self.warehouse.duckdb, which, limit=limit)
+
+    @reads(load=as_whole)
+    def quarantine_summary(
+        self,
+        *,
+        table: str | None = None,
+        file: str | Path | None = None,
+        load: int | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Quarantined rows counted per table, field and reason, most first
+        (:func:`patron.quarantined.quarantine_summary`)."""
+        return quarantine_summary(self.warehouse.duckdb, _which(table, file, load, reason))
+
+    @reads(load=as_whole)
+    def export_quarantine(
+        self,
+        out: str | Path,
+        *,
+        table: str | None = None,
+        file: str | Path | None = None,
+        load: int | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Write the quarantined records in their files' own columns to ``out`` (CSV or
+        Parquet), to fix and load again; returns how many were ``written`` and ``skipped``
+        (lines that had no fields), and the ``tables`` to load them into."""
+        which = _which(table, file, load, reason)
+        return export_quarantined(self.warehouse.duckdb, as_path(out, "out"), which)
 
     def as_of(self, day: DateLike | None = None, name: str = "as_of") -> date:
         """``day`` (a date or ISO text, :mod:`patron.arguments`), or by default the last purchase
@@ -664,3 +706,10 @@ def _remove_contents(path: Path, *, folder_too: bool) -> None:
 def _public(record: dict[str, Any]) -> dict[str, Any]:
     """A stored experiment without its in-memory design."""
     return {k: v for k, v in record.items() if k != "design"}
+
+
+def _which(
+    table: str | None, file: str | Path | None, load: int | None, reason: str | None
+) -> Which:
+    """The quarantined rows the arguments pick; a file as the path it was loaded by."""
+    return Which(table=table, file=None if file is None else str(file), load=load, reason=reason)

@@ -3,6 +3,7 @@ sample."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -103,27 +104,92 @@ def load_command(
     emit(result.to_dict(), as_json, _load_text)
 
 
+TableOption = Annotated[
+    str | None, typer.Option("--table", help="Only rows of this table (orders, lines, ...).")
+]
+FileOption = Annotated[
+    str | None, typer.Option("--file", help="Only rows of this file, as it was loaded.")
+]
+LoadIdOption = Annotated[int | None, typer.Option("--load", help="Only rows of this load id.")]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="Only rows whose reason contains this text.")
+]
+
+
 @quarantine_app.command("list")
 def quarantine_list(
     limit: Annotated[int, typer.Option(help="Show at most this many rows (0: all).")] = 50,
+    table: TableOption = None,
+    file: FileOption = None,
+    load: LoadIdOption = None,
+    reason: ReasonOption = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rows that failed validation, with file, line, field and reason."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
-        rows = ws.quarantine(limit=limit or None)
+        rows = ws.quarantine(limit=limit or None, table=table, file=file, load=load, reason=reason)
     if as_json:
         print_json({"rows": rows})
         return
-    table = Table("load", "table", "file", "line", "field", "value", "reason")
+    shown = Table("load", "table", "file", "line", "field", "value", "reason")
     for r in rows:
-        table.add_row(
+        shown.add_row(
             *(
                 str(r[k] if r[k] is not None else "")
                 for k in ("load_id", "table", "file", "line", "field", "value", "reason")
             )
         )
-    out.print(table if rows else "Quarantine is empty.")
+    out.print(shown if rows else "No quarantined rows.")
+
+
+@quarantine_app.command("summary")
+def quarantine_summary(
+    table: TableOption = None,
+    file: FileOption = None,
+    load: LoadIdOption = None,
+    reason: ReasonOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Quarantined rows counted per table, field and reason, most first."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        summary = ws.quarantine_summary(table=table, file=file, load=load, reason=reason)
+    if as_json:
+        print_json(summary)
+        return
+    shown = Table("rows", "table", "field", "reason", "first seen at", title="Quarantine")
+    for r in summary["reasons"]:
+        where = f"{r['first_file']} line {r['first_line']}"
+        shown.add_row(f"{r['rows']:,}", r["table"], r["field"] or "", r["reason"], where)
+    out.print(shown if summary["rows"] else "No quarantined rows.")
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="CSV or Parquet file to write the records to.")
+    ],
+    table: TableOption = None,
+    file: FileOption = None,
+    load: LoadIdOption = None,
+    reason: ReasonOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write quarantined records in their files' own columns, to fix and load again."""
+    with errors(), open_workspace(workspace, read_only=True) as ws:
+        done = ws.export_quarantine(out_file, table=table, file=file, load=load, reason=reason)
+    if as_json:
+        print_json({**done, "out": str(out_file)})
+        return
+    n = done["skipped"]
+    skipped = f"; {n:,} line{'s' * (n != 1)} that had no fields left out" if n else ""
+    target = done["tables"][0] if len(done["tables"]) == 1 else "TABLE"
+    out.print(
+        f"Wrote {done['written']:,} quarantined records to {out_file}{skipped}. Fix them and "
+        f"load the file again: patron load {target} {shlex.quote(str(out_file))}"
+    )
 
 
 @customer_app.command("show")
