@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from workspaces import cdnow_workspace
 
 END = date(1997, 9, 30)
 HOLDOUT_END = date(1998, 6, 30)
-CDNOW = Path(__file__).parents[2] / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = Path(str(resources.files("patron.samples").joinpath("data", "CDNOW_sample.txt")))
+"""The CDNOW sample as patron bundles it (the same bytes as the shared data's copy)."""
 
 
 @pytest.fixture(scope="module")
