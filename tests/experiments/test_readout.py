@@ -183,7 +183,7 @@ def test_clv_at_risk_prices_extra_unsubscribes_with_predictions_of_the_readout_d
     events = {
         "customer_id": [f"c{i}" for i in quitting],
         "occurred_at": [EXPOSED + timedelta(days=3)] * len(quitting),
-        "type": "unsubscribe",
+        "type": "Email_Unsubscribe",  # as an email tool may spell it: read in any case
     }
     ws.load("events", pd.DataFrame(events), now=datetime(2025, 1, 1))
     file = tmp_path / "assignments.csv"

@@ -371,7 +371,7 @@ def test_missing_identifier(ws: Workspace, tmp_path: Path) -> None:
 
 def test_invalid_identifier_only(ws: Workspace, tmp_path: Path) -> None:
     row = _load_one_bad_row(ws, tmp_path, "o2,not-an-email,2024-01-06,20.00")
-    assert row["field"] == "customer identifier"
+    assert (row["field"], row["value"]) == ("customer identifier", "not-an-email")
     assert row["reason"] == "no valid customer identifier (invalid email or phone)"
     assert _record(row)["email"] == "not-an-email"
 

@@ -14,7 +14,8 @@ Metrics, per customer over the window (orders are attributed rows; returns are r
 - ``aov``: revenue per purchase order, a ratio metric: sum over the group's purchases divided by
   its orders (delta method for its variance).
 - ``returns``: return rows (a guardrail).
-- ``unsubscribe``: 1 when an ``*unsubscribe`` event (email or SMS) happened, else 0 (a guardrail).
+- ``unsubscribe``: 1 when an ``*unsubscribe`` event (email or SMS, any case) happened, else 0 (a
+  guardrail).
 - ``event:TYPE``: 1 when an event of ``TYPE`` happened (``event:email_click``), else 0.
 
 The pre-period covariate for CUPED is a metric over the ``pre_days`` before exposure.
@@ -234,7 +235,9 @@ def _event_values(
     j = a.inner_join(e, "customer_key")
     j = j.filter(_in_window(j, j.occurred_at, window, after))
     hits = {
-        name: (j.type.endswith("unsubscribe") if name == "unsubscribe" else j.type == name[6:])
+        name: (
+            j.type.lower().endswith("unsubscribe") if name == "unsubscribe" else j.type == name[6:]
+        )
         for name in names
     }
     return j.group_by("customer_key").agg(**{name: any_of(hit) for name, hit in hits.items()})

@@ -142,8 +142,15 @@ def _attributes(ids: list[str]) -> str:
 def _error_columns(checked: list[str], ids: list[str], has_identifiers: bool) -> list[str]:
     """The first failing check of the row: its field, raw value and reason."""
     checks = [(name, f"_why_{name}", f"_raw_{name}") for name in checked]
-    if has_identifiers:
-        checks.append(("customer identifier", _identifier_reason(ids), "NULL"))
+    if has_identifiers:  # the value shown is the first identifier given, which did not normalize
+        given = ", ".join(f"CAST(_raw_{t} AS VARCHAR)" for t in ids)
+        checks.append(
+            (
+                "customer identifier",
+                _identifier_reason(ids),
+                f"coalesce({given})" if ids else "NULL",
+            )
+        )
     if not checks:
         return ["NULL AS _err_field", "NULL AS _err_value", "NULL AS _err_reason"]
     field = " ".join(f"WHEN {why} IS NOT NULL THEN {literal(name)}" for name, why, _ in checks)
