@@ -14,7 +14,7 @@ import pytest
 
 from cli_support import ok, patron, patron_here
 from patron import Workspace
-from patron.errors import InputError
+from patron.errors import InputError, StalePredictionsWarning
 from patron.predict import _bounds
 from patron.predictions import Horizon
 from patron.samples.cdnow import write_orders
@@ -165,6 +165,43 @@ def test_stored_predictions_reach_segments_and_exports(tmp_path: Path) -> None:
     before = pcsv.read_csv(tmp_path / "earlier.csv")
     assert not {"p_alive", "clv", "churn_risk"} & set(before.column_names)
     assert "model" not in set(before["next_purchase_basis"].to_pylist())
+
+
+def test_a_backfill_after_the_run_makes_the_stored_predictions_stale(tmp_path: Path) -> None:
+    # orders dated after the run's day are the usual new data; one dated by it was not scored
+    orders = write_orders(tmp_path / "data", sample=True)
+    later, backfill = tmp_path / "later.csv", tmp_path / "backfill.csv"
+    later.write_text("order_id,customer_id,ordered_at,revenue\nL1,00004,1997-10-15,20\n")
+    backfill.write_text("order_id,customer_id,ordered_at,revenue\nB1,00004,1997-09-01,20\n")
+    loaded = datetime(2025, 1, 1, tzinfo=UTC)
+    with Workspace.init(tmp_path / "ws", timezone="UTC") as ws:
+        ws.load("orders", [orders], now=loaded)
+        ws.predict(as_of=END, store=True)
+        assert ws.stored_predictions().load.to_pyarrow().unique().to_pylist() == [1]
+        ws.load("orders", [later], now=loaded)
+        assert "p_alive" in ws.segments(as_of=END).columns
+        ws.load("orders", [backfill], now=loaded)
+        with pytest.warns(
+            StalePredictionsWarning, match=r"as of 1997-09-30 are out of date: load 3"
+        ):
+            assert "p_alive" not in ws.segments(as_of=END).columns
+        ws.predict(as_of=END, store=True)
+        assert "p_alive" in ws.segments(as_of=END).columns  # scored again: fresh
+
+
+def test_a_command_says_the_predictions_are_stale_once(tmp_path: Path) -> None:
+    # the report reads the stored predictions in five places: one warning, not five
+    write_orders(tmp_path / "data", sample=True)
+    (tmp_path / "b.csv").write_text(
+        "order_id,customer_id,ordered_at,revenue\nB1,00004,1998-06-01,2\n"
+    )
+    ok(patron("init", "ws", cwd=tmp_path))
+    ok(patron("-w", "ws", "load", "orders", "data/orders.csv", cwd=tmp_path))
+    ok(patron("-w", "ws", "predict", cwd=tmp_path))
+    ok(patron("-w", "ws", "load", "orders", "b.csv", cwd=tmp_path))
+    report = patron("-w", "ws", "report", "--out", "r.html", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert report.stderr.count("out of date: load 2 changed orders or customers") == 1
 
 
 def assert_one_next_purchase(exported: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:

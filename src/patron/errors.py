@@ -102,6 +102,10 @@ class PatronWarning(UserWarning):
     """Something the user should know that does not stop the command: one line, no traceback."""
 
 
+class StalePredictionsWarning(PatronWarning):
+    """Stored predictions that a later load made out of date (a backfill, a merge)."""
+
+
 class ConvergenceWarning(PatronWarning):
     """A fit not to be trusted: its optimizer stopped short, or the data leave parameters free."""
 

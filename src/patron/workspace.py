@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,7 @@ from patron.acquisition import read_spend
 from patron.arguments import DateLike, as_day, as_path, as_whole, optional_day, reads
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
-from patron.errors import InputError, WorkspaceError
+from patron.errors import InputError, StalePredictionsWarning, WorkspaceError
 from patron.experiments.design import Design, exposure_time, parse_variants
 from patron.export import customer_table, write_table
 from patron.metrics import cohorts as cohort_metrics
@@ -36,6 +37,7 @@ from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
 from patron.quarantined import Which, export_quarantined, quarantine_rows, quarantine_summary
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
+from patron.sql import scalar
 from patron.warehouse import Warehouse, without_password
 
 if TYPE_CHECKING:
@@ -421,6 +423,8 @@ class Workspace:
         groups (:mod:`patron.predict`). ``store`` keeps them in the warehouse, where segments,
         exports and the report read them, replacing the last stored run. ``penalizer``: the
         purchase model's L2 penalty, as :meth:`fit` takes it."""
+        import ibis
+
         from patron.predict import scores
         from patron.predict import store as store_predictions
 
@@ -434,7 +438,11 @@ class Workspace:
             )
 
         backend = self.warehouse.ibis
-        scored = store_predictions(backend, summary, score) if store else score(summary)
+        if store:  # the last load scored: a later one may make these predictions stale
+            loaded = ibis.literal(self._last_load(), "int64")
+            scored = store_predictions(backend, summary, lambda t: score(t).mutate(load=loaded))
+        else:
+            scored = score(summary)
         ids = self.table("customers").select("customer_key", "customer_id", "email")
         return ids.inner_join(scored, "customer_key").order_by("customer_key")
 
@@ -447,11 +455,39 @@ class Workspace:
     def predictions_as_of(self, day: date) -> ibis.Table | None:
         """The stored predictions if ``patron predict`` made them as of ``day``, else None:
         a view of an earlier day must not read what was predicted from later purchases (an
-        export as of last year carried this year's P(alive)), nor a later day stale ones."""
+        export as of last year carried this year's P(alive)), nor a later day stale ones.
+        Nor the same day's when a later load added orders dated by ``day`` (a backfill) or
+        merged customers: they were scored without those; a StalePredictionsWarning says so."""
         if not self.warehouse.has_table(PREDICTIONS):
             return None
         stored = self.stored_predictions()
-        return stored if stored.as_of.max().to_pyarrow().as_py() == day else None
+        if stored.as_of.max().to_pyarrow().as_py() != day:
+            return None
+        if "load" in stored.columns and (later := self._changed_by(stored, day)):
+            warnings.warn(
+                f"the stored predictions as of {day} are out of date: load {later} changed "
+                "orders or customers up to that day; run `patron predict` again",
+                StalePredictionsWarning,
+                stacklevel=3,
+            )
+            return None
+        return stored
+
+    def _changed_by(self, stored: ibis.Table, day: date) -> int | None:
+        """The first load after ``stored`` was scored that added or updated orders dated by
+        ``day`` or merged customers (keys the predictions hold), else None."""
+        scored = int(stored.load.max().to_pyarrow().as_py())
+        return scalar(
+            self.warehouse.duckdb,
+            "SELECT min(load_id) FROM (SELECT load_id FROM orders WHERE load_id > ? "
+            "AND order_date <= ? UNION ALL SELECT load_id FROM customer_merges WHERE load_id > ?)",
+            scored,
+            day,
+            scored,
+        )
+
+    def _last_load(self) -> int:
+        return int(scalar(self.warehouse.duckdb, "SELECT coalesce(max(load_id), 0) FROM loads"))
 
     @reads(months=as_whole)
     def acquisition(

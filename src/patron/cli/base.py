@@ -72,17 +72,24 @@ def main_options(
     """patron: one view per customer, KPIs, predictions, segments, experiments, campaigns."""
     _state["workspace"] = workspace
     _state["debug"] = debug
+    _shown.clear()  # a command in a process that ran others (tests) still says its warnings
     if not debug:
         warnings.showwarning = _show_warning
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
-    """patron's own warnings as one line on stderr, without Python's file and source line;
-    others as Python shows them."""
-    if issubclass(category, PatronWarning):
-        err.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
-    else:
+    """patron's own warnings as one line on stderr, without Python's file and source line, each
+    once a command (a report reads the stored predictions in several places); others as Python
+    shows them."""
+    if not issubclass(category, PatronWarning):
         _python_showwarning(message, category, *args, **kw)
+    elif (text := str(message)) not in _shown:
+        _shown.add(text)
+        err.print(f"[yellow]warning:[/yellow] {text}", markup=True, highlight=False)
+
+
+_shown: set[str] = set()
+"""The patron warnings this command printed."""
 
 
 _python_showwarning = warnings.showwarning
