@@ -16,8 +16,8 @@ import duckdb
 
 from patron.errors import InputError, did_you_mean, option
 from patron.export import check_out
-from patron.ingest.contract import TABLES
-from patron.sql import ident, literal, rows_as_dicts, scalar
+from patron.ingest.contract import LOAD_NAMES, TABLES
+from patron.sql import ident, json_path, literal, rows_as_dicts, scalar
 
 _OBJECT = "CASE WHEN json_valid(record) THEN json_type(record) = 'OBJECT' ELSE false END"
 """A record that was split into fields; a line that could not be split is kept as its text."""
@@ -95,9 +95,7 @@ def export_quarantined(
     skipped = int(scalar(con, f"SELECT count(*) {chosen} AND NOT ({_OBJECT})"))
     if not columns:
         raise InputError(f"no quarantined record to write ({skipped} lines that had no fields)")
-    cells = ", ".join(
-        f"json_extract_string(record, {literal(_json_path(c))}) AS {ident(c)}" for c in columns
-    )
+    cells = ", ".join(f"json_extract_string(record, {json_path(c)}) AS {ident(c)}" for c in columns)
     out.parent.mkdir(parents=True, exist_ok=True)
     kind = "PARQUET" if out.suffix.lower() == ".parquet" else "CSV, HEADER"
     con.execute(
@@ -106,8 +104,7 @@ def export_quarantined(
     )
     written = int(scalar(con, f"SELECT count(*) {chosen} AND {_OBJECT}"))
     stored = con.execute(f"SELECT DISTINCT table_name {chosen} AND {_OBJECT} ORDER BY 1")
-    names = {spec.name: target for target, spec in reversed(TABLES.items())}  # lines first
-    tables = [names.get(name, name) for (name,) in stored.fetchall()]
+    tables = [LOAD_NAMES.get(name, name) for (name,) in stored.fetchall()]
     return {"written": written, "skipped": skipped, "tables": tables}
 
 
@@ -119,7 +116,3 @@ def _record_columns(con: duckdb.DuckDBPyConnection, chosen: str) -> list[str]:
         f"AND {_OBJECT} GROUP BY keys ORDER BY first"
     ).fetchall()
     return list(dict.fromkeys(name for keys, _ in headers for name in keys))
-
-
-def _json_path(key: str) -> str:
-    return "$." + '"' + key.replace('"', '\\"') + '"'

@@ -19,6 +19,12 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def json_path(*keys: str) -> str:
+    """SQL for the JSON path to the value at ``keys`` down an object (``$."customer"."email"``),
+    each key quoted, so a key with a dot or a quote in it is one key."""
+    return literal("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Any:
     """The first value of the first row, or None; the whole result is consumed (DuckDB 2)."""
     rows = con.execute(sql, list(params)).fetchall()

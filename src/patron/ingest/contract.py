@@ -183,6 +183,10 @@ TABLES: dict[str, TableSpec] = {
 }
 """Load targets by the name a user types: ``patron load orders|lines|products|customers|events``."""
 
+LOAD_NAMES: dict[str, str] = {spec.name: target for target, spec in reversed(TABLES.items())}
+"""Each table's name in ``patron load`` by its stored name (``order_lines`` is ``lines``), for
+messages that tell the user what to type."""
+
 SYNONYMS: dict[str, str] = {
     "id": "order_id",
     "order": "order_id",

@@ -70,8 +70,7 @@ def readable(
     if codec in _DUCKDB_ENCODINGS:
         yield path, _DUCKDB_ENCODINGS[codec]
         return
-    with tempfile.TemporaryDirectory(dir=_spill_folder(con)) as folder:
-        copy = Path(folder) / "utf-8.csv"
+    with _spill_copy(con, "utf-8.csv") as copy:
         _transcode(path, codec, copy)
         yield copy, "utf-8"
 
@@ -86,17 +85,29 @@ def one_line_end(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[Path]:
     if not _mixes_bare_cr(path):
         yield path
         return
-    with tempfile.TemporaryDirectory(dir=_spill_folder(con)) as folder:
-        copy = Path(folder) / "lf.csv"
-        with open_bytes(path) as source, copy.open("wb") as target:
-            held = b""  # a chunk's last CR, which may be half of a CR LF
-            while chunk := source.read(_CHUNK):
-                text = held + chunk
-                held = b"\r" if text.endswith(b"\r") else b""
-                text = text[: len(text) - len(held)]
-                target.write(text.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
-            target.write(b"\n" if held else b"")
+    with _spill_copy(con, "lf.csv") as copy:
+        _with_lf(path, copy)
         yield copy
+
+
+def _with_lf(path: Path, copy: Path) -> None:
+    """Stream ``path`` into ``copy`` with every CR LF and bare CR written as LF."""
+    with open_bytes(path) as source, copy.open("wb") as target:
+        held = b""  # a chunk's last CR, which may be half of a CR LF
+        while chunk := source.read(_CHUNK):
+            text = held + chunk
+            held = b"\r" if text.endswith(b"\r") else b""
+            text = text[: len(text) - len(held)]
+            target.write(text.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        target.write(b"\n" if held else b"")
+
+
+@contextmanager
+def _spill_copy(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[Path]:
+    """A path ``name`` for a copy of a file in DuckDB's spill folder, where a big copy has the
+    room spills have; it is deleted with the context."""
+    with tempfile.TemporaryDirectory(dir=_spill_folder(con)) as folder:
+        yield Path(folder) / name
 
 
 def _mixes_bare_cr(path: Path) -> bool:

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Mapping
 
 from patron.errors import InputError, did_you_mean, spelled
-from patron.ingest.contract import IDENTIFIER_TYPES, SYNONYMS, TABLES, TableSpec
+from patron.ingest.contract import IDENTIFIER_TYPES, LOAD_NAMES, SYNONYMS, TABLES, TableSpec
 
 
 def normalize_name(name: str) -> str:
@@ -159,13 +159,15 @@ def _other_hint(columns: list[str], spec: TableSpec, file: str) -> str:
     the one needing most), else nothing."""
     names = {normalize_name(c) for c in columns}
     names |= {SYNONYMS[n] for n in names if n in SYNONYMS}
-    fitting: dict[str, tuple[str, set[str]]] = {}
-    for target, other in TABLES.items():  # a table under its first name: lines, not order_lines
-        needed = {f.name for f in other.fields if f.required}
-        if other is not spec and needed and needed <= names:
-            fitting.setdefault(other.name, (target, needed))
+    fitting = [
+        (LOAD_NAMES[other.name], needed)
+        for other in TABLES.values()
+        if other is not spec
+        and (needed := {f.name for f in other.fields if f.required})
+        and needed <= names
+    ]
     if not fitting:
         return ""
-    target, needed = max(fitting.values(), key=lambda pair: len(pair[1]))
+    target, needed = max(fitting, key=lambda pair: len(pair[1]))
     load = spelled(f"patron load {target} {shlex.quote(file)}", f"ws.load({target!r}, ...)")
     return f"; it looks like a file of {target} ({', '.join(sorted(needed))}): {load}"

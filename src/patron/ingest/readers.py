@@ -33,7 +33,7 @@ from patron.ingest.raw import (
     reading,
     struct_fields,
 )
-from patron.sql import ident, literal, scalar
+from patron.sql import ident, json_path, literal, scalar
 
 __all__ = [
     "FORMATS",
@@ -196,7 +196,7 @@ def _holding_json(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -
 def _json_value(steps: list[str]) -> str:
     """The value at the keys ``steps`` down a line's object: text, or an object or array as
     JSON text."""
-    path = literal("$" + "".join('."' + step.replace('"', '\\"') + '"' for step in steps))
+    path = json_path(*steps)
     return (
         f"CASE WHEN json_type(line, {path}) IN ('OBJECT', 'ARRAY') "
         f"THEN json_extract(line, {path})::VARCHAR ELSE json_extract_string(line, {path}) END"
