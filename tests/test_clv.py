@@ -68,11 +68,12 @@ def test_days_and_months(ws: Workspace) -> None:
 
 def test_discrete_periods_count_whole_periods(ws: Workspace) -> None:
     got = summary(ws, time_unit="month", discrete=True)
-    # A's occasions are 0, 14 and 50 days after the first: months 0, 0 and 1 (30.44 days each)
+    # A's occasions are 0, 14 and 50 days after the first: months 0, 0 and 1 (30.44 days each),
+    # but month 1 (days 30-60) is still running on Feb 29 (day 59): no opportunity yet
     assert {k: got["A"][k] for k in ("frequency", "recency", "T")} == {
-        "frequency": 1,
-        "recency": 1,
-        "T": 1,
+        "frequency": 0,
+        "recency": 0,
+        "T": 0,
     }
     assert {k: got["B"][k] for k in ("frequency", "recency", "T")} == {
         "frequency": 0,

@@ -40,6 +40,7 @@ from patron.models import (
     from_survivors,
 )
 from patron.models.base import UNIDENTIFIED
+from patron.models.bgbb import MORE_THAN_OPPORTUNITIES
 from patron.models.history import NO_REPEATS_RECENCY
 
 if TYPE_CHECKING:
@@ -106,14 +107,17 @@ def customer_summary(
 ) -> Table:
     """One row per customer acquired by ``calibration_end``: frequency, recency, T, monetary.
 
-    ``discrete`` counts whole periods of the time unit since the acquisition's (period 0): T is
-    the last period reached by the calibration end, frequency the later periods with a purchase
-    and recency the last of them, as BG/BB reads them.
+    ``discrete`` counts whole periods of the time unit since the acquisition's (period 0), as
+    BG/BB reads them: T is the number of periods that have ended by the calibration end (the
+    opportunities), frequency those with a purchase and recency the last of them. The period
+    still running on that day is no opportunity yet, and its purchases wait for a later fit.
     """
     unit = unit_days(time_unit)
     occ = occasions(sales, calibration_end)
     age = occ.order_date.delta(occ.first_date, unit="day") / unit
     occ = occ.mutate(age=age.floor() if discrete else age)
+    if discrete:
+        occ = occ.filter(occ.age <= _ended_periods(occ.first_date, calibration_end, unit))
     per = occ.group_by("customer_key").agg(
         first_date=occ.first_date.min(),
         frequency=(occ.age.nunique() - 1) if discrete else occ.count() - 1,
@@ -126,9 +130,16 @@ def customer_summary(
         "customer_key",
         "frequency",
         "recency",
-        T=span.floor() if discrete else span,
+        T=_ended_periods(per.first_date, calibration_end, unit) if discrete else span,
         monetary_value=per.repeat_revenue / ibis.ifelse(per.repeats > 0, per.repeats, None),
     )
+
+
+def _ended_periods(first: ibis.Value, calibration_end: date, unit: float) -> ibis.Value:
+    """Periods after the acquisition's that have ended by ``calibration_end``: period k holds
+    the days [k, k + 1) units after ``first``, and the days 0 .. D - first have been seen."""
+    seen = ibis.date(calibration_end).delta(first, unit="day") + 1
+    return ibis.greatest((seen / unit).floor() - 1, 0)
 
 
 def unique_rows(
@@ -149,24 +160,36 @@ def fit_rows(model: str, rows: pa.Table, *, penalizer: float = 0.0) -> Model:
         raise InputError("no customers to fit on: is the calibration end before the first order?")
     arrays = [column(rows, name) for name in spec.columns]  # Gamma-Gamma reads NaN spend
     count = column(rows, "count") if "count" in rows.column_names else None
-    with warnings.catch_warnings():  # the commands report unidentified() in their own words
-        warnings.simplefilter("ignore", LooseFitWarning)
-        fitted: Model = spec.make(penalizer=penalizer).fit(*arrays, weights=count)
-    return fitted
+    return _fit_quietly(spec.make(penalizer=penalizer), *arrays, weights=count)
 
 
 def fit_survival(counts: str, *, penalizer: float = 0.0) -> Model:
     """sBG on one cohort's survivors per period, written ``1000,631,468,...``."""
     try:
-        alive = [float(part) for part in counts.split(",")]
-    except ValueError as exc:
-        raise InputError(f"--survival {counts!r}: write counts separated by commas") from exc
-    try:
-        periods, churned, weights = from_survivors(alive)
+        periods, churned, weights = from_survivors([_count(part) for part in counts.split(",")])
     except InputError as exc:  # the library names its argument; the user typed --survival
         raise InputError(f"--survival {counts!r}: {exc}".replace("alive_counts ", "")) from exc
     model = ShiftedBetaGeoModel(penalizer=penalizer)
-    fitted: Model = model.fit(periods, churned=churned, weights=weights)
+    return _fit_quietly(model, periods, churned=churned, weights=weights)
+
+
+def _count(part: str) -> float:
+    """One survivor count of ``--survival``, or an InputError that names the part."""
+    try:
+        return float(part)
+    except ValueError:
+        raise InputError(
+            f"{part.strip()!r} is not a count; write the customers still active at periods "
+            "0, 1, 2, ... separated by commas, e.g. 1000,631,468"
+        ) from None
+
+
+def _fit_quietly(model: Any, *data: object, **options: object) -> Model:
+    """``model.fit(*data, **options)`` without its LooseFitWarning: the commands report
+    :func:`unidentified` in their own words."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LooseFitWarning)
+        fitted: Model = model.fit(*data, **options)
     return fitted
 
 
@@ -267,6 +290,9 @@ def check_rows(table: pa.Table, spec: ModelSpec, file: str) -> None:
         rules.append(("recency", values["recency"] > values["T"], "cannot exceed T"))
         unrepeated = (values["frequency"] == 0) & (values["recency"] > 0)
         rules.append(("recency", unrepeated, NO_REPEATS_RECENCY))
+    if spec.discrete:
+        many = values["frequency"] > values["recency"]
+        rules.append(("frequency", many, MORE_THAN_OPPORTUNITIES))
     if "monetary_value" in values:
         spent = values["monetary_value"]
         bad = (values["frequency"] > 0) & ~(np.isfinite(spent) & (spent >= 0))

@@ -73,9 +73,8 @@ def fit(
         _check_penalizer(penalizer)
         _check_source(summary or survival, calibration_end, time_unit)
         if model == "sbg" or survival is not None:
-            if model != "sbg" or survival is None:
-                raise InputError("--survival goes with --model sbg, and sbg needs --survival")
-            fits = {"sbg": clv.fit_survival(survival, penalizer=penalizer)}
+            counts = _survivors(model, survival, summary)
+            fits = {"sbg": clv.fit_survival(counts, penalizer=penalizer)}
             context: dict[str, Any] = {"survival": survival}
         elif summary is not None:
             fits = {
@@ -94,11 +93,28 @@ def fit(
             context = {"calibration_end": day.isoformat(), "time_unit": unit}
         reports = [clv.fit_report(fitted, name, **context) for name, fitted in fits.items()]
     if model == "all":
-        _print_comparison(reports, as_json)
+        _print_comparison(reports, _skipped(fits), as_json)
     elif as_json:
         print_json(reports[0])
     else:
         _print_fit(reports[0])
+
+
+def _survivors(model: str, survival: str | None, summary: Path | None) -> str:
+    """The --survival counts sBG fits, alone: a workspace's orders and a summary file hold
+    purchases, not renewals of a contract."""
+    if survival is None:
+        raise InputError(
+            "--model sbg fits a cohort's survivors per period: pass --survival 1000,631,468,... "
+            "(a workspace's orders or a summary file hold purchases, not renewals)"
+        )
+    if model != "sbg":
+        raise InputError("--survival goes with --model sbg")
+    if summary is not None:
+        raise InputError(
+            "give --survival or --summary, not both: sbg fits the survivors, the others a summary"
+        )
+    return survival
 
 
 def _check_source(given: object, calibration_end: str | None, time_unit: str | None) -> None:
@@ -157,13 +173,29 @@ def _note_unidentified(report: dict[str, Any]) -> None:
         )
 
 
-def _print_comparison(reports: list[dict[str, Any]], as_json: bool) -> None:
-    """Every fit, with the purchase model the BIC prefers (the others fit other data)."""
+SKIPPED = {
+    "gg": "no monetary_value column (the mean spend of the repeat purchases)",
+    "bgbb": "a summary file's recency and T are rarely whole periods; when they are, run "
+    "--model bgbb --summary FILE",
+    "sbg": "it fits a cohort's survivors, not purchase histories: --model sbg --survival N0,N1,...",
+}
+"""Why ``--model all`` leaves a model out, when it does."""
+
+
+def _skipped(fits: dict[str, Any]) -> dict[str, str]:
+    return {name: why for name, why in SKIPPED.items() if name not in fits}
+
+
+def _print_comparison(
+    reports: list[dict[str, Any]], skipped: dict[str, str], as_json: bool
+) -> None:
+    """Every fit, with the purchase model the BIC prefers (the others fit other data), and
+    the models left out, with why."""
     from patron import clv
 
     best = clv.best_by_bic(reports)
     if as_json:
-        print_json({"models": reports, "best": best})
+        print_json({"models": reports, "best": best, "skipped": skipped})
         return
     table = Table("model", "parameters", "log-likelihood", "BIC", title="Models fitted")
     for report in reports:
@@ -177,6 +209,8 @@ def _print_comparison(reports: list[dict[str, Any]], as_json: bool) -> None:
         _note_unidentified(report)
     if best:
         out.print(f"Lowest BIC among the purchase models ({', '.join(clv.HISTORY_MODELS)}): {best}")
+    for name, why in skipped.items():
+        out.print(f"Not fitted: {name}: {why}", highlight=False)
 
 
 def _title(report: dict[str, Any]) -> str:

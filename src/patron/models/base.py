@@ -210,7 +210,9 @@ class Model(ABC):
         return 2 * len(self.param_names) - 2 * self.loglik_
 
     def bic(self) -> float:
-        return len(self.param_names) * np.log(self.n_customers_) - 2 * self.loglik_
+        """k ln(n) - 2 LL, n the customers as a float: a cohort of 1e20 is past int64."""
+        customers = float(self._fitted("_n_customers"))
+        return len(self.param_names) * float(np.log(customers)) - 2 * self.loglik_
 
     def _fitted(self, name: str) -> Any:
         if not hasattr(self, name):

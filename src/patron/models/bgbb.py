@@ -236,3 +236,10 @@ def opportunity_data(frequency: object, recency: object, n_periods: object) -> d
             "need frequency <= recency <= n_periods, with recency 0 exactly when frequency is 0"
         )
     return {"x": x, "t_x": t_x, "n": n}
+
+
+MORE_THAN_OPPORTUNITIES = (
+    "cannot exceed recency: x transactions take x of the opportunities 1 .. t_x (the "
+    "acquisition's period is 0), so t_x is 1 or more where x is"
+)
+"""Said of a history with more transactions than opportunities up to the last one."""

@@ -92,6 +92,11 @@ def from_survivors(alive_counts: object) -> tuple[Array, Array, Array]:
     periods; pass the three arrays to :meth:`ShiftedBetaGeoModel.fit`.
     """
     counts = as_array(alive_counts, "alive_counts")
+    if np.any(counts != np.round(counts)):
+        raise InputError(
+            "alive_counts must be whole numbers of customers, not shares: multiply the shares "
+            "by the cohort's size, whose standard errors they set"
+        )
     if len(counts) < 2 or counts[0] <= 0 or np.any(np.diff(counts) > 0):
         raise InputError("alive_counts must be two or more counts, the first positive, none rising")
     n = len(counts) - 1
