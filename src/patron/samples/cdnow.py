@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+from patron.samples.folder import prepare
+
 HEADER = ("order_id", "customer_id", "ordered_at", "channel", "revenue", "currency", "cds")
 
 
@@ -31,9 +33,9 @@ def read_rows(*, sample: bool = False) -> Iterator[tuple[str, str, int, str]]:
 
 
 def write_orders(out: Path, *, sample: bool = False) -> Path:
-    """Write ``orders.csv`` (canonical columns, plus ``cds``) into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "orders.csv"
+    """Write ``orders.csv`` (canonical columns, plus ``cds``) into ``out``, replacing only an
+    earlier CDNOW sample's (see :mod:`patron.samples.folder`)."""
+    path = prepare(out, {"orders": HEADER})["orders"]
     seen: Counter[str] = Counter()
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")

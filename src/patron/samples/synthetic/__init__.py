@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from patron.errors import InputError
+from patron.samples.folder import prepare
 from patron.samples.synthetic.catalog import draw_catalog
 from patron.samples.synthetic.engagement import draw_events
 from patron.samples.synthetic.identity import assign_identifiers, link_truth
@@ -67,7 +68,8 @@ def generate(
     Parameters
     ----------
     out:
-        Folder to write into (created if missing); existing files of the same names are replaced.
+        Folder to write into (created if missing). A file of the same name is replaced only if
+        an earlier sample wrote it (see :mod:`patron.samples.folder`); files of other names stay.
     customers:
         Number of people (real humans) to simulate; the files show only their identifiers.
     seed:
@@ -90,6 +92,12 @@ def generate(
     (identity resolution should then unite them; otherwise it cannot). Identifiers are listed,
     normalized, only if they appear in some file. ``truth_products.csv`` lists the replenishable
     skus with ``replenish_days``, the interval their repurchases were planted around.
+
+    To check recovery, fit per person: the truth's identifiers unite an unlinked person's
+    customers. Fitted per customer, BG/NBD reads each piece as a light buyer (50,000 people,
+    seed 7: r 0.232 for 0.25), and leaving unlinked people out drops the frequent multichannel
+    buyers among them (r 0.231). One-time buyers never drop out (BG/NBD), so ``dropped_at`` is
+    empty for them whatever P(alive) a model that lets them drop out (MBG/NBD) gives.
     """
     if customers < 1:
         raise InputError(f"customers must be at least 1, got {customers}; pass a positive count")
@@ -97,6 +105,7 @@ def generate(
         raise InputError(f"the seed must be 0 or more, got {seed}")
     if end <= start:
         raise InputError(f"end ({end}) must be after start ({start}); pass a later end date")
+    paths = prepare(out, HEADERS)
     rng = np.random.default_rng(seed)
     span = Span(start, end, epoch_day(start) * DAY, (epoch_day(end) + 1) * DAY - 1)
     catalog = draw_catalog(rng, span)
@@ -110,8 +119,6 @@ def generate(
     events, unsubscribed = draw_events(rng, people, ids, orders, span)
     parts = [(r.person, r.mask) for r in (orders, records, events)]
     appear, linked = link_truth(customers, parts)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / f"{name}.csv" for name in HEADERS}
     write_orders(paths["orders"], rng, orders, returns, ids)
     write_lines(paths["order_lines"], rng, orders, people, catalog, refills)
     write_products(paths["products"], catalog)

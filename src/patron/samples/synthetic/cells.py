@@ -33,6 +33,8 @@ def money(cents: Array) -> list[str]:
 
 def timestamps(local: Array, utc: Array | None = None) -> list[str]:
     """Naive local ISO timestamps; rows flagged ``utc`` are written in UTC with "+00:00"."""
+    if local.size == 0:
+        return []  # numpy's string replace fails on an empty array (a tiny sample: no events)
     iso = np.datetime_as_string(local.astype("datetime64[s]"))
     text = np.strings.replace(iso, "T", " ").astype(object)
     if utc is not None and utc.any():

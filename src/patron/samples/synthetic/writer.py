@@ -135,6 +135,13 @@ def write_truth_products(path: Path, catalog: Catalog, refills: Refills) -> None
     _write_csv(path, HEADERS["truth_products"], [np.array(catalog.sku)[kept], refills.days[kept]])
 
 
+def _consent(given: Array, shown: Array) -> list[str]:
+    """A channel's consent where the profile holds its identifier, else empty (unknown): a
+    store's phone-only profile says nothing of email, and a "false" there would overrule the
+    signup's "true" as the latest word."""
+    return np.where(shown, bools(given), "").tolist()
+
+
 def write_records(
     path: Path,
     rng: np.random.Generator,
@@ -151,7 +158,7 @@ def write_records(
     birthday = (records.time // DAY - age_days).astype(np.int64)
     has_birthday = ~second & (rng.random(who.size) < BIRTHDAY_SHARE)
     birthdays = np.where(has_birthday, dates(birthday), "")
-    email_ok = people.email_consent[who] & ~unsubscribed[who] & (mask & EMAIL > 0)
+    email_ok = people.email_consent[who] & ~unsubscribed[who]
     columns = [
         *identifier_columns(rng, records, ids),
         name.tolist(),
@@ -159,9 +166,9 @@ def write_records(
         np.array(CHANNELS)[records.extra["channel"]].tolist(),
         timestamps(records.time),
         ["US"] * who.size,
-        bools(email_ok),
-        bools(people.sms_consent[who] & (mask & PHONE > 0)),
-        bools(people.push_consent[who] & (mask & LOYALTY > 0)),
+        _consent(email_ok, mask & EMAIL > 0),
+        _consent(people.sms_consent[who], mask & PHONE > 0),
+        _consent(people.push_consent[who], mask & LOYALTY > 0),
     ]
     _write_csv(path, HEADERS["customers"], columns)
 
