@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -251,3 +252,21 @@ def test_every_command_sums_itself_up_in_one_line() -> None:
     found = dict(summaries(app, ""))
     assert len(found) > 30
     assert {name: text for name, text in found.items() if "\n" in text or not text} == {}
+
+
+def test_json_output_writes_what_cannot_be_computed_as_null(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``validate --json`` wrote a holdout's correlation where nobody bought as ``NaN``, which
+    is no JSON: ``json.loads`` of other languages (and ``jq``) refuse the whole document."""
+    import numpy as np
+
+    from patron.cli.base import print_json
+
+    print_json({"mae": 0.5, "corr": float("nan"), "rows": [np.float64("inf"), (1, -np.inf)]})
+    text = capsys.readouterr().out
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(name)) == {
+        "mae": 0.5,
+        "corr": None,
+        "rows": [None, [1, None]],
+    }

@@ -48,7 +48,7 @@ def bgnbd(ws: Workspace) -> BetaGeoModel:
 def test_tracking_draws_the_validation(validation: dict[str, Any]) -> None:
     fig = plots.tracking(validation)
     traces = {t.name: t for t in fig.data}
-    assert list(traces) == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD"]
+    assert list(traces) == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD", "Naive baseline"]
     points = validation["tracking"]
     assert list(traces["Actual"].y) == [p["actual"] for p in points]
     assert list(traces["Pareto/NBD"].y) == [p["pnbd"] for p in points]

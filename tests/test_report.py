@@ -181,7 +181,7 @@ def test_predictions_section_shows_what_the_api_says(
     traces = page.evaluate(
         "id => document.getElementById(id).data.map(t => t.name)", "chart-model-tracking"
     )
-    assert traces == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD"]
+    assert traces == ["Actual", "BG/NBD", "Pareto/NBD", "MBG/NBD", "Naive baseline"]
     bars = page.evaluate(
         "id => document.getElementById(id).data.map(t => [t.name, t.y.reduce((a, b) => a + b)])",
         "chart-model-frequencies",

@@ -7,6 +7,7 @@ one line and exit 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -142,7 +143,21 @@ def emit(data: Any, as_json: bool, text: Callable[[Any], RenderableType]) -> Non
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """``data`` as JSON that any reader takes: a number that could not be computed (NaN, an
+    infinity: a correlation of a holdout where nobody bought) is null, not Python's ``NaN``."""
+    text = json.dumps(_finite(data), indent=2, default=str, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with every non-finite float replaced by None, through dicts, lists and tuples."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
 
 
 def parse_date(value: str | None, option: str = "--as-of") -> date | None:

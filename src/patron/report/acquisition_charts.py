@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from patron.report import format as fmt
 from patron.report import theme
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ def channel_value(data: ReportData) -> go.Figure | None:
     rows = [r for r in acquisition.channels if r["lifetime_value"] is not None]
     if not rows:
         return None
-    money = f"{data.currency} %{{y:,.2f}}"
+    digits = fmt.d3_money(data.currency)
+    money = f"{data.currency} %{{y:{digits}}}"
     names = [r["channel"] for r in rows]
     value = go.Bar(
         x=names,
@@ -42,8 +44,8 @@ def channel_value(data: ReportData) -> go.Figure | None:
         },
         customdata=[[r["margin_to_date"], r["clv"], r["new_customers"]] for r in rows],
         hovertemplate=f"%{{x}}: {money} per new customer<br>"
-        f"{data.currency} %{{customdata[0]:,.2f}} to date + %{{customdata[1]:,.2f}} predicted"
-        "<br>%{customdata[2]:,} new customers<extra></extra>",
+        f"{data.currency} %{{customdata[0]:{digits}}} to date + %{{customdata[1]:{digits}}} "
+        "predicted<br>%{customdata[2]:,} new customers<extra></extra>",
     )
     ratio = f"{acquisition.target_ratio:g}:1"
     cac = go.Bar(
@@ -89,8 +91,8 @@ def monthly(data: ReportData) -> go.Figure | None:
                 mode="lines+markers",
                 line={"color": colors[channel], "width": 2.5},
                 showlegend=False,
-                hovertemplate=f"%{{x}}: {data.currency} %{{y:,.2f}} lifetime value per new "
-                f"customer<extra>{channel}</extra>",
+                hovertemplate=f"%{{x}}: {data.currency} %{{y:{fmt.d3_money(data.currency)}}} "
+                f"lifetime value per new customer<extra>{channel}</extra>",
                 **common,
             ),
             secondary_y=True,

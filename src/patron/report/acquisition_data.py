@@ -37,8 +37,9 @@ class Acquisition:
     """Acquisition guidance as of ``as_of`` (the rows of :func:`patron.acquisition.guidance`).
 
     ``channels`` has a row per acquisition channel over everyone it acquired; ``months`` a row
-    per channel and acquisition month of the last ``len(periods)`` months, the last counted to
-    ``as_of`` only (``partial_month`` when that is before its end).
+    per channel and acquisition month of the last ``len(periods)`` months (none before the
+    first sale), the last counted to ``as_of`` only (``partial_month`` when that is before its
+    end).
     """
 
     as_of: date
@@ -71,9 +72,9 @@ def gather_acquisition(ws: Workspace, as_of: date, scores: Scored | None) -> Acq
     except InputError:
         return None
     channels = [r for r in rows if r["period"] is None]
-    months = [r for r in rows if r["period"] is not None]
     if not any(r["new_customers"] for r in channels):
         return None
+    periods = _since_first_sale([r for r in rows if r["period"] is not None])
     return Acquisition(
         as_of=as_of,
         horizon=HORIZON.periods,
@@ -81,7 +82,15 @@ def gather_acquisition(ws: Workspace, as_of: date, scores: Scored | None) -> Acq
         margin=HORIZON.margin,
         target_ratio=TARGET_RATIO,
         channels=channels,
-        months=months,
-        periods=sorted({r["period"] for r in months}),
+        months=[r for r in rows if r["period"] in periods],
+        periods=periods,
         partial_month=(as_of + timedelta(days=1)).day != 1,
     )
+
+
+def _since_first_sale(months: list[dict[str, Any]]) -> list[str]:
+    """The acquisition months from the first with a new customer on: a shop younger than the
+    months shown would start its chart with months of empty bars before it opened."""
+    periods = sorted({r["period"] for r in months})
+    sold = {r["period"] for r in months if r["new_customers"]}
+    return periods[periods.index(min(sold)) :] if sold else periods

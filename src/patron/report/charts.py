@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from patron.report import series, theme
 from patron.report.data import WINDOW
+from patron.report.format import d3_money
 
 if TYPE_CHECKING:
     from patron.report.data import ReportData
@@ -259,7 +260,7 @@ def clv_by_channel(data: ReportData) -> go.Figure | None:
                     "width": 2 if overall else 2.5,
                     "dash": "dot" if overall else "solid",
                 },
-                hovertemplate=f"month %{{x}}: {data.currency} %{{y:,.2f}}"
+                hovertemplate=f"month %{{x}}: {data.currency} %{{y:{d3_money(data.currency)}}}"
                 "<extra>%{fullData.name}</extra>",
             )
         )

@@ -1,37 +1,68 @@
 """How numbers read in a report: money with its currency, shares as percentages, counts.
 
 One module so the tiles, tables, findings and chart hovers all write a number the same way.
-A missing value (an empty denominator upstream) reads as an en dash, never as zero.
+A missing value (an empty denominator upstream, or NaN: a correlation of constant figures)
+reads as an en dash, never as zero.
 """
 
 from __future__ import annotations
 
+import math
+
 MISSING = "–"
 _SCALES = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+NO_CENTS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+MILLS = "BHD IQD JOD KWD LYD OMR TND"
+"""ISO 4217 currencies whose minor unit is not the cent: none (a yen has no decimals), or a
+thousandth."""
+
+
+def decimals(currency: str) -> int:
+    """Digits after the decimal mark of an amount in ``currency`` (ISO 4217; 2 by default)."""
+    code = currency.upper()
+    return 0 if code in NO_CENTS.split() else 3 if code in MILLS.split() else 2
+
+
+def d3_money(currency: str) -> str:
+    """The plotly (d3) number format of an amount in ``currency``, for chart hovers."""
+    return f",.{decimals(currency)}f"
 
 
 def money(value: float | None, currency: str, *, compact: bool = False) -> str:
-    """``USD 1,234`` (cents below 100), or ``USD 1.2M`` when ``compact``."""
-    if value is None:
+    """``USD 1,234`` (cents below 100; a yen has none), or ``USD 1.2M`` when ``compact``."""
+    known = _known(value)
+    if known is None:
         return MISSING
-    return f"{currency} {_compact(value) if compact else _amount(value)}"
+    return f"{currency} {amount(known, currency, compact=compact)}"
+
+
+def amount(value: float | None, currency: str, *, compact: bool = False) -> str:
+    """:func:`money` without the currency code, for a band beside an amount."""
+    known = _known(value)
+    if known is None:
+        return MISSING
+    digits = decimals(currency)
+    return _compact(known, digits) if compact else _amount(known, digits)
 
 
 def count(value: float | None, *, compact: bool = False) -> str:
     """``12,345``, or ``12.3k`` when ``compact``."""
-    if value is None:
+    known = _known(value)
+    if known is None:
         return MISSING
-    return _compact(value) if compact else f"{value:,.0f}"
+    return _compact(known, 2) if compact else f"{known:,.0f}"
 
 
 def pct(value: float | None, digits: int = 0) -> str:
     """A share as ``23%``."""
-    return MISSING if value is None else f"{value:.{digits}%}"
+    known = _known(value)
+    return MISSING if known is None else f"{known:.{digits}%}"
 
 
 def number(value: float | None, digits: int = 2) -> str:
     """A plain ratio or rate such as ``1.91``."""
-    return MISSING if value is None else f"{value:,.{digits}f}"
+    known = _known(value)
+    return MISSING if known is None else f"{known:,.{digits}f}"
 
 
 def signed_pct(value: float, digits: int = 0) -> str:
@@ -48,12 +79,17 @@ def _signed(text: str, value: float) -> str:
     return ("+" if value >= 0 else "−") + text
 
 
-def _amount(value: float) -> str:
-    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+def _known(value: float | None) -> float | None:
+    """``value``, or None when it is missing or NaN."""
+    return None if value is None or math.isnan(value) else value
 
 
-def _compact(value: float) -> str:
+def _amount(value: float, digits: int) -> str:
+    return f"{value:,.{digits}f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _compact(value: float, digits: int) -> str:
     for scale, suffix in _SCALES:
         if abs(value) >= scale:
             return f"{value / scale:,.1f}{suffix}"
-    return _amount(value) if value != int(value) else f"{value:,.0f}"
+    return _amount(value, digits) if value != int(value) else f"{value:,.0f}"

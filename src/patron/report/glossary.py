@@ -274,6 +274,14 @@ PREDICTIONS = Section(
             "CLV”, cut at the horizon",
         ),
         Term(
+            "90% band",
+            "The range a prediction lies in with 90% confidence given how precisely the data "
+            "pin down the model's parameters; not the spread between customers. A CLV band "
+            "combines the bands of purchases and spend, which come from separate fits, so it "
+            "errs wide.",
+            "Delta method on the fitted parameters' asymptotic covariance",
+        ),
+        Term(
             "Customer equity",
             "The sum of the predicted CLV of every customer: what today's customer base is "
             "expected to be worth over the horizon.",
@@ -297,10 +305,23 @@ PREDICTIONS = Section(
             "customer's purchases after it, up to the as-of date (the holdout). The report holds "
             f"out the last {MAX_HOLDOUT_DAYS // 7} weeks, or the last third of the history when "
             f"that is shorter, and skips the check with less than {MIN_SPAN_DAYS // 7} weeks. "
-            "MAE is the mean absolute error of predicted against actual holdout purchases per "
-            "customer; the tracking chart (cumulative repeat purchases) and holdout purchases "
-            "by past frequency (conditional expectations) are the paper's checks.",
+            "The tracking chart (cumulative repeat purchases, with the naive baseline over the "
+            "holdout) and holdout purchases by past frequency (conditional expectations) are "
+            "the paper's checks.",
             BTYD,
+        ),
+        Term(
+            "Holdout MAE",
+            "Mean absolute error: the mean over customers of the gap between their predicted "
+            "and actual holdout purchases. Lower is better; the best model has the lowest.",
+        ),
+        Term(
+            "Correlation",
+            "Pearson correlation of predicted and actual holdout purchases over customers: 1 "
+            "when the predictions line up with what customers did, 0 when they say nothing "
+            "of it; missing (–) when every calibration customer made as many holdout purchases "
+            "as the next, none for instance.",
+            "Pearson (1895)",
         ),
         Term(
             "Customers by repeat purchases",
@@ -330,6 +351,12 @@ RATIO = f"{TARGET_RATIO:g}:1"
 ACQUISITION = Section(
     "Acquisition guidance",
     (
+        Term(
+            "New customers (acquisition)",
+            "The customers a channel acquired: those whose first purchase occasion came "
+            "through it, by the as-of date in the channels table and within each month in "
+            "the monthly chart (not only the last 12 months' new customers of the KPIs).",
+        ),
         Term(
             "Acquisition month",
             "The calendar month of a customer's first purchase occasion, in the shop's time zone.",

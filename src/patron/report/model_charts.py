@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from patron.report.data import ReportData
     from patron.report.model_data import Grid
 
+CALIBRATION_FREQUENCY = "Repeat purchases in the<br>calibration period"
+"""Long axis titles take two lines, so a phone's narrow chart shows them whole."""
+
 
 def tracking(data: ReportData) -> go.Figure | None:
     """Cumulative repeat purchases of the calibration customers, actual and per model."""
@@ -30,26 +33,48 @@ def tracking(data: ReportData) -> go.Figure | None:
 
 
 def tracking_figure(validation: dict[str, Any]) -> go.Figure:
-    """:func:`tracking` of a validation (:func:`patron.validate.validate`'s result)."""
+    """:func:`tracking` of a validation (:func:`patron.validate.validate`'s result), with the
+    naive baseline over the holdout and the calibration end marked."""
     points = validation["tracking"]
     days = [date.fromisoformat(p["date"]) for p in points]
+    hover = "%{x|%d %b %Y}: %{y:,.0f} repeat purchases"
     fig = go.Figure()
     for name in ("actual", *models_of(validation)):
-        fig.add_trace(_line(name, days, [p[name] for p in points], "%{x|%d %b %Y}: %{y:,.0f}"))
+        fig.add_trace(_line(name, days, [p[name] for p in points], hover))
+    fig.add_trace(_line("naive", *_baseline(validation), hover))
     start = date.fromisoformat(validation["calibration_end"])
-    fig.add_vrect(x0=start, x1=days[-1], fillcolor=theme.GRID, opacity=0.5, line_width=0)
-    fig.add_annotation(
-        x=start,
-        y=1,
-        yref="paper",
-        text="holdout →",
-        showarrow=False,
-        xanchor="left",
-        yanchor="top",
-        font={"color": theme.MUTED},
-    )
+    shade = {"fillcolor": theme.GRID, "opacity": 0.5, "line_width": 0, "layer": "below"}
+    fig.add_vrect(x0=start, x1=days[-1], **shade)
+    fig.add_vline(x=start, line={"color": theme.MUTED, "dash": "dot", "width": 1})
+    for text, side in ((f"calibration end<br>{start:%d %b %Y}", "right"), ("holdout →", "left")):
+        fig.add_annotation(
+            x=start,
+            y=1,
+            yref="paper",
+            text=text,
+            showarrow=False,
+            xanchor=side,
+            xshift=4 if side == "left" else -4,
+            yanchor="top",
+            align=side,
+            font={"color": theme.MUTED},
+        )
+    fig.update_xaxes(title=f"Date (end of each {validation['time_unit']})")
     fig.update_yaxes(title="Cumulative repeat purchases", rangemode="tozero")
     return theme.style(fig, height=420)
+
+
+def _baseline(validation: dict[str, Any]) -> tuple[list[date], list[float]]:
+    """The naive baseline on the tracking chart: from the actual repeat purchases at the
+    calibration end, each customer's calibration rate carried on, so its holdout purchases
+    (the validation's) accrue evenly to the holdout end."""
+    naive = next(m for m in validation["models"] if m["model"] == "naive")
+    start, end = (date.fromisoformat(validation[k]) for k in ("calibration_end", "holdout_end"))
+    held = [date.fromisoformat(p["date"]) for p in validation["tracking"] if p["holdout"]]
+    base = validation["tracking"][-1]["actual"] - naive["holdout_actual"]
+    rate = naive["holdout_predicted"] / (end - start).days
+    days = [start, *held]
+    return days, [base + rate * (day - start).days for day in days]
 
 
 def conditional(data: ReportData) -> go.Figure | None:
@@ -67,9 +92,11 @@ def conditional_figure(validation: dict[str, Any]) -> go.Figure:
     for name in ("actual", *models_of(validation), "naive"):
         trace = _line(name, labels, [r[name] for r in rows], hover)
         fig.add_trace(trace.update(customdata=customers, mode="lines+markers"))
-    fig.update_xaxes(title="Repeat purchases in the calibration period", type="category")
-    unit = validation["time_unit"]
-    fig.update_yaxes(title=f"Mean purchases in the holdout ({unit}s)", rangemode="tozero")
+    fig.update_xaxes(title=CALIBRATION_FREQUENCY, type="category")
+    holdout = f"{fmt.number(validation['holdout_periods'], 0)}-{validation['time_unit']}"
+    fig.update_yaxes(
+        title=f"Mean purchases per customer<br>in the {holdout} holdout", rangemode="tozero"
+    )
     return theme.style(fig, height=420)
 
 
@@ -96,7 +123,7 @@ def frequencies_figure(rows: list[dict[str, Any]], models: list[str]) -> go.Figu
             hovertemplate=f"%{{x}} repeat: %{{y:,.1f}} customers<extra>{label}</extra>",
         )
         fig.add_trace(bar)
-    fig.update_xaxes(title="Repeat purchases in the calibration period", type="category")
+    fig.update_xaxes(title=CALIBRATION_FREQUENCY, type="category")
     fig.update_yaxes(title="Customers", rangemode="tozero")
     return theme.style(fig, height=400)
 
@@ -145,11 +172,8 @@ def clv_distribution(data: ReportData) -> go.Figure | None:
 
 
 def _bin_text(b: dict[str, float], first: bool, equity: float, currency: str) -> str:
-    span = (
-        f"up to {_money(b['high'], currency)}"
-        if first
-        else (f"{_money(b['low'], currency)}–{_money(b['high'], currency)}")
-    )
+    high = _edge(b["high"], currency)
+    span = f"up to {high}" if first else f"{_edge(b['low'], currency)}–{high}"
     share = fmt.pct(b["equity"] / equity if equity else None, 1)
     return f"{span}: {b['customers']:,} customers, {share} of customer equity"
 
@@ -201,6 +225,7 @@ def _heatmap(grid: Grid, unit: str, what: str, number: str, *, zmax: float | Non
         x=grid.recency,
         y=grid.frequency,
         colorscale=theme.SEQUENTIAL,
+        hoverongaps=False,  # a blank cell is a history that cannot happen: no value to show
         zmin=0,
         zmax=zmax,
         colorbar={"tickformat": number, "thickness": 12, "title": {"text": what}},
@@ -208,7 +233,9 @@ def _heatmap(grid: Grid, unit: str, what: str, number: str, *, zmax: float | Non
         f"%{{z:{number}}}<extra></extra>",
     )
     fig = go.Figure(heat)
-    fig.update_xaxes(title=f"Recency: {unit}s from the first to the last purchase", showgrid=False)
+    fig.update_xaxes(
+        title=f"Recency: {unit}s from the first<br>to the last purchase", showgrid=False
+    )
     fig.update_yaxes(title="Frequency: repeat purchases", showgrid=False)
     return theme.style(fig, height=440, legend=False)
 
@@ -223,3 +250,9 @@ def _mark(fig: go.Figure, x: float, text: str, height: float) -> None:
 
 def _money(value: float, currency: str) -> str:
     return fmt.money(value, currency, compact=True)
+
+
+def _edge(value: float, currency: str) -> str:
+    """A bin edge to three significant digits, whatever the currency's minor unit: the bins
+    below one yen would all read 0."""
+    return _money(value, currency) if value >= 1000 else f"{currency} {value:.3g}"

@@ -143,6 +143,7 @@ def _environment() -> Environment:
     )
     env.filters.update(
         money=fmt.money,
+        amount=fmt.amount,
         count=fmt.count,
         pct=fmt.pct,
         number=fmt.number,
