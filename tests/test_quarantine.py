@@ -83,7 +83,36 @@ def test_exported_records_fixed_and_loaded_again(shop: Path) -> None:
     (shop / "fix.csv").write_text(fixed.replace('"1,234"', "1234"))
     reloaded = ok(patron("-w", "ws", "load", "orders", "fix.csv", "--json", cwd=shop))
     assert (reloaded["inserted"], reloaded["quarantined"]) == (3, 0)
-    assert ok(patron("-w", "ws", "status", "--json", cwd=shop))["orders"] == 4
+    status = ok(patron("-w", "ws", "status", "--json", cwd=shop))
+    assert (status["orders"], status["quarantined"], status["quarantine_open"]) == (4, 5, 2)
+    # what is left: the line that had no fields (q4) and the event, which have no key
+    assert listed(shop) == [("events.csv", 2, None), ("bad.csv", 6, None)]
+    assert listed(shop, "--state", "fixed") == [("bad.csv", n, 3) for n in (2, 3, 5)]
+    summary = ok(patron("-w", "ws", "quarantine", "summary", "--json", cwd=shop))
+    assert (summary["rows"], summary["open"], summary["fixed"]) == (5, 2, 3)
+    again = patron("-w", "ws", "quarantine", "export", "--out", "again.csv", "--table", "orders",
+                   cwd=shop)  # fmt: skip
+    assert again.returncode == 2 and "no quarantined record still open" in again.stderr
+
+
+def listed(shop: Path, *options: str) -> list[tuple[str, int, int | None]]:
+    """(file, line, fixed_by) of the quarantine's rows as ``patron quarantine list`` gives them."""
+    rows = ok(patron("-w", "ws", "quarantine", "list", *options, "--json", cwd=shop))["rows"]
+    return [(r["file"], r["line"], r["fixed_by"]) for r in rows]
+
+
+def test_a_row_is_fixed_by_its_key_from_any_file_but_a_conflict_stays_open(shop: Path) -> None:
+    """The shop's system mended and exported anew: q1 arrives dated in another file and
+    another layout (it is fixed); q5 arrives with other content (a conflict, open); q2 arrives
+    still without an identifier (a new entry, and the old one stays open too)."""
+    (shop / "new.csv").write_text(
+        "order_id,email,ordered_at,revenue\n"
+        "q1,ann@x.com,2024-01-02,10\nq5,eve@x.com,2024-01-06,8\nq2,,2024-01-03,20\n"
+    )
+    ok(patron("-w", "ws", "load", "orders", "new.csv", cwd=shop))
+    assert listed(shop, "--state", "fixed") == [("bad.csv", 2, 3)]
+    still = {(file, line) for file, line, _ in listed(shop, "--table", "orders")}
+    assert still == {("new.csv", 3), ("new.csv", 4), ("bad.csv", 3), ("bad.csv", 5), ("bad.csv", 6)}
 
 
 def test_the_python_api_exports_parquet(shop: Path) -> None:
@@ -97,7 +126,7 @@ def test_the_python_api_exports_parquet(shop: Path) -> None:
         {"email": "ann@x.com", "occurred_at": "tomorrow", "type": "email_open"}
     ]
     assert [r["line"] for r in ws.quarantine(table="orders", reason="identifier")] == [3]
-    with pytest.raises(InputError, match="no quarantined record to write"):
+    with pytest.raises(InputError, match="no quarantined record still open to write"):
         ws.export_quarantine(shop / "none.csv", reason="no such reason")
     with pytest.raises(InputError, match=r"use a \.parquet or \.csv"):
         ws.export_quarantine(shop / "fix.xlsx")

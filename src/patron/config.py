@@ -14,6 +14,8 @@ import phonenumbers
 from patron.errors import InputError
 
 CONFIG_FILE = "patron.toml"
+_KINDS = {str: "text", int: "a whole number"}
+"""The settings' kinds, as a message names them."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,13 @@ class Config:
         path = folder / CONFIG_FILE
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not valid TOML ({exc}); fix or re-create it") from exc
-        identity = IdentityConfig(**_known(IdentityConfig, data.pop("identity", {}), path))
-        return cls(**_known(cls, data, path), identity=identity)
+        try:  # a bad value names the file it is in, not only the setting
+            identity = IdentityConfig(**_known(IdentityConfig(), data.pop("identity", {})))
+            return cls(**_known(cls(), data), identity=identity)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from exc
 
     def write(self, folder: Path) -> Path:
         """Write the settings as TOML, so a user can read and edit them."""
@@ -82,11 +87,23 @@ class Config:
         return path
 
 
-def _known(cls: type, data: dict[str, Any], path: Path) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)} - {"identity"}
+def _known(defaults: Any, data: Any) -> dict[str, Any]:
+    """``data`` if it is a table of settings of ``defaults``' class, each of its default's
+    type (an edited file's ``max_links = "5"`` or ``timezone = 5`` fails here, not deep
+    inside)."""
+    if not isinstance(data, dict):
+        raise InputError(f"identity = {_toml(data)} is not a table; write it as [identity]")
+    names = {f.name for f in fields(defaults)} - {"identity"}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise InputError(f"{path}: unknown setting(s) {unknown}; known: {sorted(names)}")
+        raise InputError(f"unknown setting(s) {unknown}; known: {sorted(names)}")
+    for name, value in data.items():
+        default = getattr(defaults, name)
+        if type(value) is not type(default):
+            raise InputError(
+                f"{name} = {_toml(value)} is not {_KINDS[type(default)]}; write it "
+                f"as the default is written: {name} = {_toml(default)}"
+            )
     return data
 
 

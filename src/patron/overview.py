@@ -6,7 +6,8 @@ from typing import Any
 
 import duckdb
 
-from patron.sql import rows_as_dicts
+from patron.quarantined import entries
+from patron.sql import rows_as_dicts, scalar
 
 STATUS_SQL = """
 SELECT
@@ -34,14 +35,18 @@ SELECT
 def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[str, Any]:
     """Counts of the workspace; ``orders`` and ``revenue`` exclude returns.
 
-    ``identities_merged`` is the number of identifiers that resolved onto another identifier's
-    customer: identities minus customers. ``merges`` counts customers merged into another;
-    ``dissolved_customers`` those whose every identifier was blocked after they were created
-    (their rows belong to no one: they are among ``unattributed_orders``).
+    ``quarantined`` counts every row loads refused, ``quarantine_open`` those no later load
+    brought in fixed (:mod:`patron.quarantined`). ``identities_merged`` is the number of
+    identifiers that resolved onto another identifier's customer: identities minus customers.
+    ``merges`` counts customers merged into another; ``dissolved_customers`` those whose every
+    identifier was blocked after they were created (their rows belong to no one: they are among
+    ``unattributed_orders``).
     """
     status = rows_as_dicts(con, STATUS_SQL)[0]
     status["currency"] = currency
     status["identities_merged"] = status["identities"] - status["customers"]
+    open_rows = f"SELECT count(*) FROM {entries(con)} WHERE fixed_by IS NULL"
+    status["quarantine_open"] = int(scalar(con, open_rows))
     status["blocked"] = rows_as_dicts(
         con,
         "SELECT identifier_type AS type, value, links FROM blocked_identifiers "

@@ -36,7 +36,8 @@ SYSTEM_TABLES: dict[str, str] = {
         started_at TIMESTAMP, finished_at TIMESTAMP, rows_read BIGINT, inserted BIGINT,
         updated BIGINT, duplicates BIGINT, quarantined BIGINT, conflicts BIGINT""",
     "quarantine": """load_id BIGINT, table_name VARCHAR, file VARCHAR, row BIGINT,
-        field VARCHAR, value VARCHAR, reason VARCHAR, record VARCHAR, quarantine_key VARCHAR""",
+        field VARCHAR, value VARCHAR, reason VARCHAR, record VARCHAR, quarantine_key VARCHAR,
+        row_key VARCHAR""",
     "identities": """identifier_type VARCHAR, value VARCHAR, customer_key BIGINT,
         source VARCHAR, first_seen TIMESTAMP""",
     "identity_edges": "a VARCHAR, b VARCHAR",
@@ -75,6 +76,14 @@ def contract_ddl(spec: TableSpec) -> str:
         "source_row BIGINT",
     ]
     return ", ".join(cols)
+
+
+def upgrade(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the tables of a workspace made by an earlier version to this one's shape, in the
+    transaction of its first load: integer row hashes, and the quarantine's ``row_key`` (its
+    earlier entries keep none, so none of them is found fixed)."""
+    upgrade_row_hashes(con)
+    con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS row_key VARCHAR")
 
 
 def upgrade_row_hashes(con: duckdb.DuckDBPyConnection) -> None:
@@ -142,7 +151,7 @@ class Warehouse:
     ) -> None:
         self.url = url
         self.external = _scheme(url) != "duckdb"
-        self.path = folder / ENGINE_FILE if self.external else _duckdb_path(url, folder)
+        self.path = engine_path(url, folder)
         try:
             self.duckdb = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -212,7 +221,9 @@ class Warehouse:
             return self.ibis.table(name)
         if name not in TABLE_NAMES:
             known = (*TABLE_NAMES, *DERIVED)
-            raise NotFoundError(f"no table {name!r}{did_you_mean(name, known)}")
+            raise NotFoundError(
+                f"no table {name!r}{did_you_mean(name, known)}; tables: {', '.join(known)}"
+            )
         in_engine = self.external and name in ENGINE_ONLY
         return (self.engine if in_engine else self.ibis).table(name)
 
@@ -300,7 +311,12 @@ def _scheme(url: str) -> str:
     return scheme.lower()
 
 
-def _duckdb_path(url: str, folder: Path) -> Path:
+def engine_path(url: str, folder: Path) -> Path:
+    """The engine's file of the workspace in ``folder`` with the warehouse at ``url``: the
+    warehouse itself for ``duckdb://NAME`` (a relative NAME inside ``folder``), else
+    ``folder / ENGINE_FILE``."""
+    if _scheme(url) != "duckdb":
+        return folder / ENGINE_FILE
     path = Path(url.partition("://")[2])
     return path if path.is_absolute() else folder / path
 

@@ -38,7 +38,7 @@ from patron.profile import customer_profile
 from patron.quarantined import Which, export_quarantined, quarantine_rows, quarantine_summary
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.sql import scalar
-from patron.warehouse import Warehouse, without_password
+from patron.warehouse import Warehouse, engine_path, without_password
 
 if TYPE_CHECKING:
     import ibis
@@ -125,6 +125,7 @@ class Workspace:
         path.mkdir(parents=True, exist_ok=True)
         workspace = None
         try:
+            _make_folder(engine_path(config.warehouse, path).parent)  # duckdb://data/w.duckdb
             workspace = cls(path, config)
             workspace.warehouse.check_unclaimed()
             workspace.warehouse.create_tables()
@@ -147,7 +148,13 @@ class Workspace:
                 f"{path} is not a patron workspace (no {CONFIG_FILE}); "
                 f"create one with: patron init {path}"
             )
-        return cls(path, Config.read(path), read_only=read_only)
+        config = Config.read(path)
+        if not (engine := engine_path(config.warehouse, path)).is_file():
+            raise WorkspaceError(  # opening would make an empty one, without patron's tables
+                f"{path} is not a whole patron workspace: its warehouse {engine} is missing; "
+                "put the file back, or create a new workspace with: patron init FOLDER"
+            )
+        return cls(path, config, read_only=read_only)
 
     def load(
         self,
@@ -172,7 +179,7 @@ class Workspace:
             raise InputError(f"now must be a datetime (the load's time), not {now!r}")
         items = list(sources) if isinstance(sources, list | tuple) else [sources]
         options = LoadOptions(
-            mapping=dict(mapping or {}),
+            mapping={str(source): target for source, target in (mapping or {}).items()},
             format=format,
             date_format=date_format,
             decimal_comma=decimal_comma,
@@ -242,11 +249,14 @@ class Workspace:
         file: str | Path | None = None,
         load: int | None = None,
         reason: str | None = None,
+        state: str = "open",
     ) -> list[dict[str, Any]]:
-        """Rows that failed validation, newest load first, with file, line, field and reason;
-        of one ``table`` (``"orders"``), ``file``, ``load`` id or ``reason`` (text it contains)
-        when given."""
-        which = _which(table, file, load, reason)
+        """Rows that failed validation, newest load first, with file, line, field, reason and
+        the load that fixed them (``fixed_by``); of one ``table`` (``"orders"``), ``file``,
+        ``load`` id or ``reason`` (text it contains) when given. ``state``: ``"open"`` (no
+        later load brought the row in fixed), ``"fixed"`` or ``"all"``
+        (:mod:`patron.quarantined`)."""
+        which = _which(table, file, load, reason, state)
         return quarantine_rows(self.warehouse.duckdb, which, limit=limit)
 
     @reads(load=as_whole)
@@ -257,10 +267,12 @@ class Workspace:
         file: str | Path | None = None,
         load: int | None = None,
         reason: str | None = None,
+        state: str = "all",
     ) -> dict[str, Any]:
-        """Quarantined rows counted per table, field and reason, most first
-        (:func:`patron.quarantined.quarantine_summary`)."""
-        return quarantine_summary(self.warehouse.duckdb, _which(table, file, load, reason))
+        """Quarantined rows, and how many are still open, counted per table, field and
+        reason, most first (:func:`patron.quarantined.quarantine_summary`)."""
+        which = _which(table, file, load, reason, state)
+        return quarantine_summary(self.warehouse.duckdb, which)
 
     @reads(load=as_whole)
     def export_quarantine(
@@ -271,11 +283,13 @@ class Workspace:
         file: str | Path | None = None,
         load: int | None = None,
         reason: str | None = None,
+        state: str = "open",
     ) -> dict[str, Any]:
-        """Write the quarantined records in their files' own columns to ``out`` (CSV or
-        Parquet), to fix and load again; returns how many were ``written`` and ``skipped``
-        (lines that had no fields), and the ``tables`` to load them into."""
-        which = _which(table, file, load, reason)
+        """Write the quarantined records (the open ones unless ``state`` says otherwise) in
+        their files' own columns to ``out`` (CSV or Parquet), to fix and load again; returns
+        how many were ``written`` and ``skipped`` (lines that had no fields), and the
+        ``tables`` to load them into."""
+        which = _which(table, file, load, reason, state)
         return export_quarantined(self.warehouse.duckdb, as_path(out, "out"), which)
 
     def as_of(self, day: DateLike | None = None, name: str = "as_of") -> date:
@@ -729,6 +743,14 @@ class Workspace:
         self.close()
 
 
+def _make_folder(folder: Path) -> None:
+    """Create the folder a ``duckdb://`` warehouse file goes in; DuckDB makes no folders."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create the warehouse's folder {folder}: {exc}") from exc
+
+
 def _remove_contents(path: Path, *, folder_too: bool) -> None:
     for child in path.iterdir():
         if child.is_dir():
@@ -745,7 +767,8 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _which(
-    table: str | None, file: str | Path | None, load: int | None, reason: str | None
+    table: str | None, file: str | Path | None, load: int | None, reason: str | None, state: str
 ) -> Which:
     """The quarantined rows the arguments pick; a file as the path it was loaded by."""
-    return Which(table=table, file=None if file is None else str(file), load=load, reason=reason)
+    path = None if file is None else str(file)
+    return Which(table=table, file=path, load=load, reason=reason, state=state)

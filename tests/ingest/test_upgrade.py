@@ -41,3 +41,25 @@ def test_hex_row_hashes_of_an_older_workspace_become_the_same_integers(
     assert con.execute(stored).fetchall() == current
     kind = "SELECT data_type FROM duckdb_columns() WHERE table_name = 'orders' AND column_name = ?"
     assert con.execute(kind, ["row_hash"]).fetchone() == ("UBIGINT",)
+
+
+def test_a_quarantine_without_row_keys_reads_all_open_until_the_next_load_adds_them(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Quarantines made before entries kept their row's key: read as they are (every entry
+    open, nothing to find fixed by), and the next load adds the column; the old entry stays
+    open even when that load brings its row in fixed, the new ones are found fixed."""
+    bad = ROWS.replace("2024-01-05T10:00:00+03:30", "someday")
+    ws.load("orders", write(tmp_path / "bad.csv", bad), now=NOW)
+    con = ws.warehouse.duckdb
+    con.execute("ALTER TABLE quarantine DROP COLUMN row_key")
+    assert [(r["line"], r["fixed_by"]) for r in ws.quarantine()] == [(2, None)]
+    assert ws.status()["quarantine_open"] == 1
+
+    ws.load("orders", write(tmp_path / "bad2.csv", bad.replace("o1,", "o9,")), now=NOW)
+    ws.load("orders", write(tmp_path / "fix.csv", ROWS.replace("o1,", "o9,")), now=NOW)
+
+    assert [(Path(r["file"]).name, r["fixed_by"]) for r in ws.quarantine(state="all")] == [
+        ("bad2.csv", 3),
+        ("bad.csv", None),
+    ]

@@ -114,6 +114,8 @@ LoadIdOption = Annotated[int | None, typer.Option("--load", help="Only rows of t
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Only rows whose reason contains this text.")
 ]
+STATE_HELP = "open (no later load brought the row in fixed), fixed, or all."
+StateOption = Annotated[str, typer.Option("--state", help=STATE_HELP)]
 
 
 @quarantine_app.command("list")
@@ -123,24 +125,32 @@ def quarantine_list(
     file: FileOption = None,
     load: LoadIdOption = None,
     reason: ReasonOption = None,
+    state: StateOption = "open",
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rows that failed validation, with file, line, field and reason."""
+    """Rows that failed validation, with file, line, field and reason (open ones by default).
+
+    An entry is open until a later load brings its row in fixed; --state fixed or all shows
+    the others."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
-        rows = ws.quarantine(limit=limit or None, table=table, file=file, load=load, reason=reason)
+        rows = ws.quarantine(
+            limit=limit or None, table=table, file=file, load=load, reason=reason, state=state
+        )
     if as_json:
         print_json({"rows": rows})
         return
-    shown = Table("load", "table", "file", "line", "field", "value", "reason")
+    columns = ("load_id", "table", "file", "line", "field", "value", "reason", "fixed_by")
+    shown = Table("load", "table", "file", "line", "field", "value", "reason", "fixed by load")
     for r in rows:
-        shown.add_row(
-            *(
-                str(r[k] if r[k] is not None else "")
-                for k in ("load_id", "table", "file", "line", "field", "value", "reason")
-            )
-        )
-    out.print(shown if rows else "No quarantined rows.")
+        shown.add_row(*(str(r[k] if r[k] is not None else "") for k in columns))
+    out.print(shown if rows else f"No quarantined rows{_in_state(state)}.")
+
+
+def _in_state(state: str) -> str:
+    """What an empty listing left out: "No quarantined rows still open." says more than
+    "No quarantined rows." when fixed ones exist."""
+    return {"open": " still open", "fixed": " fixed yet"}.get(state, "")
 
 
 @quarantine_app.command("summary")
@@ -149,20 +159,25 @@ def quarantine_summary(
     file: FileOption = None,
     load: LoadIdOption = None,
     reason: ReasonOption = None,
+    state: StateOption = "all",
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Quarantined rows counted per table, field and reason, most first."""
+    """Quarantined rows counted per table, field and reason, and how many are still open."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
-        summary = ws.quarantine_summary(table=table, file=file, load=load, reason=reason)
+        summary = ws.quarantine_summary(
+            table=table, file=file, load=load, reason=reason, state=state
+        )
     if as_json:
         print_json(summary)
         return
-    shown = Table("rows", "table", "field", "reason", "first seen at", title="Quarantine")
+    title = f"Quarantine: {summary['rows']:,} rows, {summary['open']:,} open"
+    shown = Table("rows", "open", "table", "field", "reason", "first seen at", title=title)
     for r in summary["reasons"]:
         where = f"{r['first_file']} line {r['first_line']}"
-        shown.add_row(f"{r['rows']:,}", r["table"], r["field"] or "", r["reason"], where)
-    out.print(shown if summary["rows"] else "No quarantined rows.")
+        counts = (f"{r['rows']:,}", f"{r['open']:,}")
+        shown.add_row(*counts, r["table"], r["field"] or "", r["reason"], where)
+    out.print(shown if summary["rows"] else f"No quarantined rows{_in_state(state)}.")
 
 
 @quarantine_app.command("export")
@@ -174,12 +189,17 @@ def quarantine_export(
     file: FileOption = None,
     load: LoadIdOption = None,
     reason: ReasonOption = None,
+    state: StateOption = "open",
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write quarantined records in their files' own columns, to fix and load again."""
+    """Write quarantined records in their files' own columns, to fix and load again.
+
+    The open ones unless --state says otherwise."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
-        done = ws.export_quarantine(out_file, table=table, file=file, load=load, reason=reason)
+        done = ws.export_quarantine(
+            out_file, table=table, file=file, load=load, reason=reason, state=state
+        )
     if as_json:
         print_json({**done, "out": str(out_file)})
         return
@@ -302,7 +322,7 @@ def _status_text(s: dict[str, Any]) -> str:
         "into another identifier's customer)",
         f"merges               {s['merges']:>12,}",
         f"blocked identifiers  {s['blocked_identifiers']:>12,}" + _blocked_note(s),
-        f"quarantined rows     {s['quarantined']:>12,}",
+        f"quarantined rows     {s['quarantined']:>12,}   ({s['quarantine_open']:,} open)",
         f"duplicates skipped   {s['duplicates']:>12,}",
         f"orders span          {s['first_order_at']} .. {s['last_order_at']}",
     ]

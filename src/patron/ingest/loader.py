@@ -42,7 +42,7 @@ from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
 from patron.metrics.occasions import rebuild_occasions
 from patron.sql import first_line, ident, literal, out_of_room, scalar, tables
-from patron.warehouse import upgrade_row_hashes
+from patron.warehouse import upgrade
 
 Progress = Callable[[str], None]
 
@@ -110,7 +110,7 @@ def load(
     con.execute(f"SET TimeZone = '{config.timezone}'")
     con.execute("BEGIN TRANSACTION")
     try:
-        upgrade_row_hashes(con)
+        upgrade(con)
         result = _load(con, config, spec, sources, options, now, step)
         result.seconds = round(time.perf_counter() - started, 3)
         _record(con, result, now)

@@ -4,7 +4,8 @@ A column maps when ``--map SRC=DST`` says so, else when its normalized name (low
 and punctuation as ``_``) is a field name, else when it is a common synonym (``amount`` ->
 ``revenue``). A field two columns map to the same way (``Order ID`` and ``order_id``, or
 ``Total`` and ``Amount``) is an error naming both. A column holding objects or lists maps
-only by ``--map``, and a value inside a JSON object by its path (``--map customer.email=email``).
+only by ``--map`` (or by its name to an event's ``properties``, which holds an object), and a
+value inside a JSON object by its path (``--map customer.email=email``).
 Columns that map to nothing are kept in ``attributes``.
 """
 
@@ -16,6 +17,10 @@ from collections.abc import Mapping
 
 from patron.errors import InputError, did_you_mean, spelled
 from patron.ingest.contract import IDENTIFIER_TYPES, LOAD_NAMES, SYNONYMS, TABLES, TableSpec
+
+_OBJECT_FIELDS = ("properties",)
+"""Fields that hold an object (an event's JSON properties): a column of objects maps to them
+by its name, as to no other field."""
 
 
 def normalize_name(name: str) -> str:
@@ -61,7 +66,7 @@ def map_columns(
             )
         mapped[target] = source
     taken = set(mapped.values())
-    scalars = [c for c in columns if c not in nested]
+    scalars = [c for c in columns if c not in nested or normalize_name(c) in _OBJECT_FIELDS]
     for target, source in _by_name(scalars, spec, mapped, file).items():
         mapped[target] = source
         taken.add(source)

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from patron.errors import option, spelled
 from patron.ingest.contract import Kind
+from patron.ingest.raw import is_nested
 
 _DIGITS_FROM = "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬"
 _DIGITS_TO = "01234567890123456789.,"
@@ -33,6 +34,9 @@ _NUMBER_TYPES = frozenset(
     for sign in ("", "U")
     for size in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT")
 ) | {"FLOAT", "DOUBLE"}
+_ZONED = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS")
+"""Zoned times (instants): DuckDB reads nanosecond ones (pandas' ``datetime64[ns, tz]``) as the
+second type, which it does not cast to a naive TIMESTAMP."""
 _SPACES = (32, 9, 10, 13, 160, 65279, 0)
 """Characters around text that are not part of it: NUL included, the padding of fixed-width and
 C exports, which would otherwise keep one person's email apart from itself."""
@@ -62,8 +66,9 @@ class ParseOptions:
 
 def text(col: str, source_type: str) -> str:
     """Text without surrounding whitespace (spaces, tabs, line breaks, no-break spaces, NULs);
-    the empty string is NULL."""
-    s = f"CAST({col} AS VARCHAR)"
+    the empty string is NULL. Objects and lists are their JSON (DuckDB's own text of a struct
+    drops the quotes around its strings)."""
+    s = f"CAST({f'to_json({col})' if is_nested(source_type) else col} AS VARCHAR)"
     # trim with a character list is slow; most text has nothing to trim, which a regex tells fast
     trimmed = (
         f"CASE WHEN regexp_matches({s}, {_EDGE_SPACE}) THEN trim({s}, {_WHITESPACE}) ELSE {s} END"
@@ -203,8 +208,8 @@ def _date_text(col: str, options: ParseOptions) -> str:
 def _timestamp(col: str, source_type: str, options: ParseOptions) -> str:
     """An instant, as a naive UTC TIMESTAMP (how patron stores time)."""
     tz = options.timezone
-    if source_type == "TIMESTAMP WITH TIME ZONE":
-        instant = col
+    if source_type in _ZONED:
+        instant = f"CAST({col} AS TIMESTAMPTZ)"
     elif _is_time(source_type):
         if tz == "UTC":  # already the stored form: no timezone arithmetic per row
             return f"CAST({col} AS TIMESTAMP)"

@@ -1,7 +1,8 @@
 """Rows a load refuses, written to ``quarantine`` with file, line, field, value, reason and
 the whole record in the file's own words, so nothing is lost and the row can be fixed and
 loaded again. An entry is keyed by its file, line, record and reason: loading a file again
-adds none twice.
+adds none twice. It also keeps the row's key where the file gave one (``order_id``, ``sku``,
+...), by which a later load of the row fixed is found (:mod:`patron.quarantined`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def quarantine_rows(
     reloading a file changes nothing.
     """
     key_field = spec.key[0] if spec.key else "row"
+    given = " AND ".join(f"{name} IS NOT NULL" for name in spec.key) or "false"
     conflict_reason = (
         "CASE WHEN _seq > 1 THEN 'same key as ' || _first_file || ' line ' || _first_line "
         "|| ' with different content' ELSE 'already loaded with different content (from ' "
@@ -38,9 +40,10 @@ def quarantine_rows(
     for n, raw in enumerate(raws):
         record = _record_json(raw)
         rows = (
-            f"SELECT _line, _err_field AS field, _err_value AS value, _err_reason AS reason "
+            f"SELECT _line, _err_field AS field, _err_value AS value, _err_reason AS reason, "
+            f"CASE WHEN {given} THEN _key END AS row_key "
             f"FROM _stage_{n} WHERE _err_reason IS NOT NULL UNION ALL "
-            f"SELECT _line, '{key_field}', _key, {conflict_reason} FROM _classified c "
+            f"SELECT _line, '{key_field}', _key, {conflict_reason}, _key FROM _classified c "
             f"LEFT JOIN {spec.name} t ON t.row_key = c._key AND c._seq = 1 "
             f"WHERE _src = {n} AND _action = 'conflict'"
         )
@@ -48,7 +51,7 @@ def quarantine_rows(
         con.execute(
             f"""INSERT INTO quarantine
             SELECT {load_id}, '{spec.name}', {literal(raw.name)}, q._line, q.field, q.value,
-                   q.reason, {record}, {key}
+                   q.reason, {record}, {key}, q.row_key
             FROM ({rows}) q JOIN {raw.table} r ON r._line = q._line
             WHERE {key} NOT IN (SELECT quarantine_key FROM quarantine)"""
         )
@@ -65,7 +68,7 @@ def _quarantine_reject(
     reason = f"{str(reject['error_type']).lower()}: {reject['error_message']}"
     key = hashlib.md5(f"{spec.name}{file}{reject['line']}{line}{reason}".encode()).hexdigest()
     con.execute(
-        "INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        "INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL "
         "WHERE ? NOT IN (SELECT quarantine_key FROM quarantine)",
         [
             load_id,

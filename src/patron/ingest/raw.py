@@ -134,8 +134,13 @@ def describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource
     described = con.execute(f"DESCRIBE {table}").fetchall()
     columns = {row[0]: row[1] for row in described if row[0] != "_line"}
     rows = int(scalar(con, f"SELECT count(*) FROM {table}"))
-    nested = tuple(c for c, kind in columns.items() if re.search(r"^(STRUCT|MAP)|\]$", kind))
+    nested = tuple(c for c, kind in columns.items() if is_nested(kind))
     return RawSource(name=name, table=table, columns=columns, rows=rows, nested=nested)
+
+
+def is_nested(source_type: str) -> bool:
+    """A DuckDB type that holds objects or lists (a struct, a map, a list)."""
+    return re.search(r"^(STRUCT|MAP)|\]$", source_type) is not None
 
 
 def struct_fields(
