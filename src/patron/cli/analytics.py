@@ -270,6 +270,13 @@ def report(
         "patron-report.html"
     ),
     as_of: AsOfOption = None,
+    spend: Annotated[
+        Path | None,
+        typer.Option(help="Acquisition spend, as for patron acquisition: adds CAC and payback."),
+    ] = None,
+    margin: Annotated[
+        float, typer.Option(help="Share of revenue kept as margin, for acquisition guidance.")
+    ] = 1.0,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -277,5 +284,6 @@ def report(
     from patron.report import write_report
 
     with errors(), open_workspace(workspace, read_only=True) as ws:
-        path = write_report(ws, out_file, as_of=parse_date(as_of))
+        day = parse_date(as_of)
+        path = write_report(ws, out_file, as_of=day, spend=spend, margin=margin)
     emit({"out": str(path)}, as_json, lambda r: f"Wrote the report to {r['out']}")

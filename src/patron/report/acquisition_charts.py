@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 def channel_value(data: ReportData) -> go.Figure | None:
     """Per acquisition channel: lifetime value per new customer, its predicted part's 90% band
-    as an error bar, beside the most a new customer may cost at the target ratio."""
+    as an error bar, beside the most a new customer may cost at the target ratio and, with a
+    spend file, what one did cost (CAC)."""
     acquisition = data.acquisition
     if acquisition is None:
         return None
@@ -55,7 +56,18 @@ def channel_value(data: ReportData) -> go.Figure | None:
         marker_color=theme.PALETTE[1],
         hovertemplate=f"%{{x}}: a new customer may cost up to {money} at {ratio}<extra></extra>",
     )
-    fig = go.Figure([value, cac])
+    bars = [value, cac]
+    if acquisition.spend:
+        bars.append(
+            go.Bar(
+                x=names,
+                y=[r["cac"] for r in rows],
+                name="CAC (spend per new customer)",
+                marker_color=theme.PALETTE[2],
+                hovertemplate=f"%{{x}}: a new customer cost {money}<extra></extra>",
+            )
+        )
+    fig = go.Figure(bars)
     fig.update_xaxes(title="Acquisition channel")
     fig.update_yaxes(title=f"Per new customer ({data.currency})", rangemode="tozero")
     theme.style(fig, height=400)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError, option
-from patron.report.acquisition_data import Acquisition, gather_acquisition
+from patron.report.acquisition_data import Acquisition, Costs, gather_acquisition
 from patron.report.experiment_data import ExperimentReport, gather_experiments
 from patron.report.insights_data import InsightsReport, gather_insights
 from patron.report.model_data import ModelReport, gather_models, scored
@@ -60,8 +60,9 @@ class ReportData:
     experiments: list[ExperimentReport]
 
 
-def gather(ws: Workspace, as_of: DateLike | None = None) -> ReportData:
-    """Ask the workspace every question the report answers, as of ``as_of`` (default: last day).
+def gather(ws: Workspace, as_of: DateLike | None = None, costs: Costs = Costs()) -> ReportData:
+    """Ask the workspace every question the report answers, as of ``as_of`` (default: last day),
+    the acquisition guidance with what ``costs`` knows of spend and margin.
 
     Raises
     ------
@@ -95,7 +96,7 @@ def gather(ws: Workspace, as_of: DateLike | None = None) -> ReportData:
         rfm=rfm_grid(table),
         flows=ws.segment_migration(months_before(day, FLOW_MONTHS), as_of=day, dimension="stage"),
         models=gather_models(ws, day, first, scores),
-        acquisition=gather_acquisition(ws, day, scores),
+        acquisition=gather_acquisition(ws, day, scores, costs),
         insights=gather_insights(ws, day),
         experiments=gather_experiments(ws, day),
     )

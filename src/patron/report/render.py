@@ -34,6 +34,7 @@ from patron.report import (
     theme,
 )
 from patron.report import format as fmt
+from patron.report.acquisition_data import Costs
 from patron.report.data import ReportData, gather
 from patron.report.experiment_data import MAX_EXPERIMENTS
 from patron.report.model_data import MIN_SPAN_DAYS
@@ -82,15 +83,30 @@ class Chart:
     html: Markup | None
 
 
-def render_report(ws: Workspace, *, as_of: DateLike | None = None) -> str:
-    """The report's HTML for ``ws`` as of ``as_of`` (default: the last purchase day)."""
-    return render(gather(ws, as_of))
+def render_report(
+    ws: Workspace,
+    *,
+    as_of: DateLike | None = None,
+    spend: str | Path | None = None,
+    margin: float = 1.0,
+) -> str:
+    """The report's HTML for ``ws`` as of ``as_of`` (default: the last purchase day). A
+    ``spend`` file (``patron acquisition``'s) and a ``margin`` rate give the acquisition
+    section each channel's CAC, CLV:CAC and payback, in margin."""
+    return render(gather(ws, as_of, Costs.read(spend, margin)))
 
 
-def write_report(ws: Workspace, out: str | Path, *, as_of: DateLike | None = None) -> Path:
+def write_report(
+    ws: Workspace,
+    out: str | Path,
+    *,
+    as_of: DateLike | None = None,
+    spend: str | Path | None = None,
+    margin: float = 1.0,
+) -> Path:
     """Write the report to ``out`` (parent folders are created) and return the path."""
-    html = render_report(ws, as_of=as_of)
     out = as_path(out, "out")
+    html = render_report(ws, as_of=as_of, spend=spend, margin=margin)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out
