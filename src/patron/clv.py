@@ -27,7 +27,8 @@ import ibis
 import numpy as np
 import pyarrow as pa
 
-from patron.errors import InputError, LooseFitWarning, did_you_mean
+from patron.arguments import as_whole
+from patron.errors import InputError, LooseFitWarning, did_you_mean, option
 from patron.metrics.occasions import Sales, occasions
 from patron.models import (
     BetaGeoBetaBinomModel,
@@ -42,6 +43,7 @@ from patron.models import (
 from patron.models.base import UNIDENTIFIED
 from patron.models.bgbb import MORE_THAN_OPPORTUNITIES
 from patron.models.history import NO_REPEATS_RECENCY
+from patron.predictions import MAX_PERIODS
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -163,14 +165,85 @@ def fit_rows(model: str, rows: pa.Table, *, penalizer: float = 0.0) -> Model:
     return _fit_quietly(spec.make(penalizer=penalizer), *arrays, weights=count)
 
 
-def fit_survival(counts: str, *, penalizer: float = 0.0) -> Model:
+def fit_survival(counts: str, *, penalizer: float = 0.0) -> ShiftedBetaGeoModel:
     """sBG on one cohort's survivors per period, written ``1000,631,468,...``."""
     try:
-        periods, churned, weights = from_survivors([_count(part) for part in counts.split(",")])
+        periods, churned, weights = from_survivors(_counts(counts))
     except InputError as exc:  # the library names its argument; the user typed --survival
         raise InputError(f"--survival {counts!r}: {exc}".replace("alive_counts ", "")) from exc
     model = ShiftedBetaGeoModel(penalizer=penalizer)
-    return _fit_quietly(model, periods, churned=churned, weights=weights)
+    _fit_quietly(model, periods, churned=churned, weights=weights)
+    return model
+
+
+PROJECTED_PERIODS = 5
+"""Periods :func:`survival_projection` looks past a cohort's survivors unless told."""
+
+
+def survival_projection(
+    fitted: ShiftedBetaGeoModel,
+    counts: str,
+    *,
+    horizon: int = PROJECTED_PERIODS,
+    discount_rate: float | None = None,
+) -> dict[str, Any]:
+    """The cohort fitted on ``counts`` projected, as Fader & Hardie (2007) do, over its periods
+    0..k and ``horizon`` more: each period's survivors observed (None past the data) and
+    projected (N0 S(t)), S(t) and r(t) (None at period 0), so the fit shows beside the
+    projection; the ``expected_lifetime`` over periods 1..k + horizon; and with a
+    ``discount_rate`` its ``discounted_expected_lifetime`` without a horizon (DEL)."""
+    observed = _counts(counts)
+    periods = _projected(horizon)
+    last = len(observed) - 1 + periods
+    report = {
+        "horizon": periods,
+        "projection": _projection_rows(fitted, observed, last),
+        "expected_lifetime": _lifetime(fitted, last),
+    }
+    if discount_rate is not None:
+        discounted = _lifetime(fitted, None, discount_rate)
+        report |= {"discount_rate": discount_rate, "discounted_expected_lifetime": discounted}
+    return report
+
+
+def _projection_rows(
+    fitted: ShiftedBetaGeoModel, observed: list[float], last: int
+) -> list[dict[str, Any]]:
+    """One row a period 0..``last``: see :func:`survival_projection`."""
+    t = np.arange(last + 1)
+    retention = [None, *fitted.retention_rate(t[1:]).tolist()]
+    return [
+        {
+            "period": period,
+            "observed": int(observed[period]) if period < len(observed) else None,
+            "projected": observed[0] * share,
+            "survival": share,
+            "retention": rate,
+        }
+        for period, share, rate in zip(
+            t.tolist(), fitted.survival(t).tolist(), retention, strict=True
+        )
+    ]
+
+
+def _projected(horizon: int) -> int:
+    """``horizon``, checked: the periods past the data to project."""
+    periods = as_whole(horizon, option("horizon"))
+    if not 0 <= periods <= MAX_PERIODS:
+        raise InputError(f"{option('horizon')} must be from 0 to {MAX_PERIODS:,} periods")
+    return periods
+
+
+def _lifetime(fitted: ShiftedBetaGeoModel, periods: int | None, rate: float = 0.0) -> float:
+    """:meth:`ShiftedBetaGeoModel.expected_lifetime`, with a negative rate named as typed."""
+    if not rate >= 0:
+        raise InputError(f"{option('discount_rate')} must be 0 or more, not {rate!r}")
+    return fitted.expected_lifetime(periods, discount=rate)
+
+
+def _counts(counts: str) -> list[float]:
+    """The survivor counts of ``--survival``, one a period."""
+    return [_count(part) for part in counts.split(",")]
 
 
 def _count(part: str) -> float:

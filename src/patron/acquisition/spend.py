@@ -78,7 +78,7 @@ def read_spend(path: Path) -> list[Spend]:
             reader.fieldnames = header
             _check_header(header, str(path))
             rows = [
-                _spend_row(record, str(path), reader.line_num - 1)  # as a spreadsheet counts
+                _spend_row(record, str(path), reader.line_num - 1)  # 1-based, header excluded
                 for record in reader
                 if any(isinstance(v, str) and v.strip() for v in record.values())
             ]

@@ -58,6 +58,13 @@ def fit(
     survival: Annotated[
         str | None, typer.Option(help="sBG: a cohort's survivors per period, e.g. 1000,631,468.")
     ] = None,
+    horizon: Annotated[
+        int | None, typer.Option(help="sBG: periods to project past the survivors (default 5).")
+    ] = None,
+    discount_rate: Annotated[
+        float | None,
+        typer.Option(help="sBG: discount rate per period, for the discounted expected lifetime."),
+    ] = None,
     penalizer: PenalizerOption = 0.0,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
@@ -65,17 +72,28 @@ def fit(
     """Fit a BTYD model (parameters as in the paper, log-likelihood, standard errors).
 
     ``--model all`` fits every model the data allows and ranks the purchase models by BIC.
-    Parameters the data do not pin down are named, with what to do about them.
+    Parameters the data do not pin down are named, with what to do about them. sBG projects
+    the cohort: survivors, S(t) and r(t) per period, and its expected lifetime.
     """
     from patron import clv  # the models load when a command runs, not for --help
 
     with errors():
         _check_penalizer(penalizer)
         _check_source(summary or survival, calibration_end, time_unit)
+        _check_projection(model, horizon, discount_rate)
         if model == "sbg" or survival is not None:
             counts = _survivors(model, survival, summary)
-            fits = {"sbg": clv.fit_survival(counts, penalizer=penalizer)}
-            context: dict[str, Any] = {"survival": survival}
+            fitted = clv.fit_survival(counts, penalizer=penalizer)
+            fits: dict[str, Any] = {"sbg": fitted}
+            context: dict[str, Any] = {
+                "survival": survival,
+                **clv.survival_projection(
+                    fitted,
+                    counts,
+                    horizon=clv.PROJECTED_PERIODS if horizon is None else horizon,
+                    discount_rate=discount_rate,
+                ),
+            }
         elif summary is not None:
             fits = {
                 name: clv.fit_rows(name, clv.read_summary(summary, name), penalizer=penalizer)
@@ -135,6 +153,15 @@ def _check_source(given: object, calibration_end: str | None, time_unit: str | N
         )
 
 
+def _check_projection(model: str, horizon: int | None, discount_rate: float | None) -> None:
+    """Refuse sBG's projection options beside the other models, which would ignore them."""
+    if model != "sbg" and (horizon is not None or discount_rate is not None):
+        raise InputError(
+            "--horizon and --discount-rate project a cohort's survivors: they go with "
+            "--model sbg --survival N0,N1,..."
+        )
+
+
 def _check_penalizer(penalizer: float) -> None:
     """The option's own words; the models check the value too, in the Python API's."""
     if penalizer < 0:
@@ -155,6 +182,43 @@ def _print_fit(report: dict[str, Any]) -> None:
         table.add_row(name, f"{value:.4g}", f"{report['std_errors'][name]:.3g}")
     out.print(table)
     _note_unidentified(report)
+    if "projection" in report:
+        _print_projection(report)
+
+
+def _print_projection(report: dict[str, Any]) -> None:
+    """The cohort's survivors per period, observed and projected, as Fader & Hardie (2007)
+    show them, so the fit is seen beside the projection; then its expected lifetime."""
+    rows = report["projection"]
+    table = Table(
+        "period", "observed", "projected", "error", "S(t)", "r(t)",
+        title=f"Projected: {report['horizon']} periods past the data",
+    )  # fmt: skip
+    for row in rows:
+        seen, projected, rate = row["observed"], row["projected"], row["retention"]
+        table.add_row(
+            str(row["period"]),
+            "" if seen is None else f"{seen:,}",
+            f"{projected:,.1f}",
+            "" if seen is None else f"{projected - seen:+,.1f}",
+            f"{row['survival']:.4f}",
+            "" if rate is None else f"{rate:.4f}",
+        )
+    out.print(table)
+    out.print(
+        f"Expected lifetime over periods 1-{rows[-1]['period']}: "
+        f"{_periods(report['expected_lifetime'])}"
+    )
+    if "discount_rate" in report:
+        out.print(
+            f"Discounted expected lifetime (DEL) at {report['discount_rate']:g} a period, no "
+            f"horizon: {_periods(report['discounted_expected_lifetime'])}"
+        )
+
+
+def _periods(lifetime: float) -> str:
+    """A lifetime in periods; without a discount or a horizon it has no bound when alpha <= 1."""
+    return f"{lifetime:,.3f} periods" if lifetime < float("inf") else "infinite (alpha <= 1)"
 
 
 def _note_unidentified(report: dict[str, Any]) -> None:

@@ -18,13 +18,14 @@ alive counts, the paper's data, into such rows.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Self
 
 import numpy as np
 from scipy.special import betaln, digamma
 
 from patron.errors import InputError
-from patron.models.base import Array, Model, as_array, as_count, row_count
+from patron.models.base import Array, Model, as_array, as_count, as_counts, row_count
 
 
 class ShiftedBetaGeoModel(Model):
@@ -54,35 +55,66 @@ class ShiftedBetaGeoModel(Model):
         return betaln(alpha + c, beta + t - c) - betaln(alpha, beta), grad
 
     def survival(self, t: object) -> Array:
-        """S(t): the share of a new cohort still active after t >= 0 periods."""
+        """S(t) = B(alpha, beta + t) / B(alpha, beta): the share of a new cohort still active
+        after t whole periods (S(0) = 1), as in Fader & Hardie (2007), for a number or a list of
+        t >= 0; N0 S(t) projects a cohort of N0 customers."""
         alpha, beta = self._fitted("_params")
-        t = np.asarray(t, dtype=float)
-        if np.any(t < 0):
-            raise InputError("survival is defined from period 0 on")
+        t = as_counts(t, "t")
         return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
 
     def retention_rate(self, t: object) -> Array:
-        """r(t): the share of customers active after t - 1 periods who renew at the end of t."""
+        """r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1): the share of the
+        customers active after t - 1 periods who renew at the end of period t, as in Fader &
+        Hardie (2007), for a number or a list of t >= 1 (period 0 has none before it)."""
         alpha, beta = self._fitted("_params")
-        t = np.asarray(t, dtype=float)
+        t = as_counts(t, "t")
         if np.any(t < 1):
-            raise InputError("retention rates start at period 1")
+            raise InputError("retention rates start at period 1: r(t) compares t with t - 1")
         return (beta + t - 1) / (alpha + beta + t - 1)
 
-    def expected_lifetime(self, periods: int, *, discount: float = 0.0) -> float:
+    def expected_lifetime(self, periods: int | None = None, *, discount: float = 0.0) -> float:
         """Expected number of the first ``periods`` periods a new customer is active in, period
         t + 1 (reached with probability S(t)) discounted by (1 + discount)^-t:
         sum_{t=0}^{periods-1} S(t) (1 + discount)^-t.
 
-        Without a horizon the mean lifetime is infinite when alpha <= 1, as in both of the
-        paper's segments.
+        Without a horizon (``periods`` None) and a discount d > 0 it is the discounted expected
+        lifetime (DEL) of Fader & Hardie (2010), "Customer-base valuation in a contractual
+        setting", 2F1(1, beta; alpha + beta; 1 / (1 + d)), summed to where the rest is below
+        ``TAIL`` of it (scipy's hyp2f1 is wrong near alpha = 1 and for a large alpha + beta).
+        Without either it is the mean lifetime E[1 / theta] = (alpha + beta - 1) / (alpha - 1),
+        infinite when alpha <= 1, as in both of the paper's segments.
         """
         alpha, beta = self._fitted("_params")
         if not discount >= 0:
             raise InputError(f"discount must be 0 or more, not {discount!r}")
-        t = np.arange(as_count(periods, "periods"))
-        log_terms = betaln(alpha, beta + t) - betaln(alpha, beta) - t * np.log1p(discount)
-        return float(np.exp(log_terms).sum())
+        if periods is None and discount == 0:
+            return (alpha + beta - 1) / (alpha - 1) if alpha > 1 else float("inf")
+        n = as_count(periods, "periods") if periods is not None else _whole_life(discount)
+        total = 0.0
+        for start in range(0, n, CHUNK):  # a small discount sums millions of periods
+            t = np.arange(start, min(start + CHUNK, n))
+            log_terms = betaln(alpha, beta + t) - betaln(alpha, beta) - t * np.log1p(discount)
+            total += np.exp(log_terms).sum()
+        return float(total)
+
+
+TAIL = 1e-12
+"""The share of the discounted expected lifetime left out when it has no horizon."""
+CHUNK = 1 << 20
+"""Periods summed at once by :meth:`ShiftedBetaGeoModel.expected_lifetime`."""
+SMALLEST_DISCOUNT = 1e-6
+"""Below it, a discounted lifetime without a horizon sums more than 40 million periods."""
+
+
+def _whole_life(discount: float) -> int:
+    """The periods N past which the discounted survival left, at most
+    sum_{t>=N} (1 + d)^-t = (1 + d)^-N (1 + d) / d, is below ``TAIL`` (the sum is >= 1)."""
+    if discount < SMALLEST_DISCOUNT:
+        raise InputError(
+            f"a discount rate of {discount:g} a period is too small to sum a lifetime without a "
+            f"horizon: use 0 (no discount) or {SMALLEST_DISCOUNT:g} or more"
+        )
+    return math.ceil(math.log(TAIL * discount / (1 + discount)) / -math.log1p(discount))
 
 
 def from_survivors(alive_counts: object) -> tuple[Array, Array, Array]:
