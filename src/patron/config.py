@@ -14,6 +14,25 @@ import phonenumbers
 from patron.errors import InputError
 
 CONFIG_FILE = "patron.toml"
+_ISO_4217 = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
+    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP
+    DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR
+    IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD
+    MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB
+    PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
+    STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED
+    VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX
+    YER ZAR ZMW ZWG
+"""
+"""ISO 4217's list one, the current codes (currencies, funds, metals and test codes), as
+amended to 2025."""
+_WITHDRAWN = "BYR HRK LTL LVL MRO SLL STD VEF ZWL"
+"""Codes ISO 4217 withdrew since 2014 (the kuna, HRK, in 2023), which a shop's older orders
+still carry."""
+CURRENCIES = frozenset(_ISO_4217.split() + _WITHDRAWN.split())
+"""The currency codes patron takes. Another is a typo (``UDS``) that would label every report
+or keep an order's amounts apart from the rest."""
 _KINDS = {str: "text", int: "a whole number"}
 """The settings' kinds, as a message names them."""
 
@@ -51,8 +70,12 @@ class Config:
             raise InputError(
                 f"unknown timezone {self.timezone!r}; use an IANA name such as 'Europe/Berlin'"
             ) from exc
-        if len(self.currency) != 3 or not self.currency.isalpha():
-            raise InputError(f"currency {self.currency!r} is not a 3-letter ISO 4217 code")
+        if (code := self.currency.upper()) not in CURRENCIES:
+            raise InputError(
+                f"currency {self.currency!r} is not a 3-letter ISO 4217 code"
+                f"{_one_typo_from(code)}; use one such as 'USD' or 'EUR'"
+            )
+        object.__setattr__(self, "currency", code)  # upper case, as orders' codes are stored
         if self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise InputError(
                 f"phone region {self.phone_region!r} is not a 2-letter region code such as 'US'"
@@ -85,6 +108,23 @@ class Config:
         path = folder / CONFIG_FILE
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
+
+
+def _one_typo_from(code: str) -> str:
+    """' (did you mean 'USD' or 'UZS'?)' for the codes one typo from ``code`` (a letter
+    changed, or two next to each other swapped: ``UDS``), else ''. Closeness by shape alone
+    (``difflib``) ranks ``UZS`` above ``USD`` for ``UDS``."""
+    swaps = {code[:i] + code[i + 1] + code[i] + code[i + 2 :] for i in range(len(code) - 1)}
+    near = [
+        repr(c)
+        for c in sorted(CURRENCIES)
+        if c in swaps
+        or (len(c) == len(code) and sum(a != b for a, b in zip(c, code, strict=True)) == 1)
+    ]
+    if not near:
+        return ""
+    *others, last = near
+    return f" (did you mean {', '.join(others) + ' or ' if others else ''}{last}?)"
 
 
 def _known(defaults: Any, data: Any) -> dict[str, Any]:

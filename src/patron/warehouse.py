@@ -295,20 +295,43 @@ def connect(url: str) -> Any:
             f"warehouse URL {shown!r} needs Ibis's {backend} backend, which is not installed: "
             f"pip install 'ibis-framework[{backend}]' ({first_line(exc)})"
         ) from exc
-    except ValueError as exc:  # Ibis knows no backend by that name
-        raise InputError(f"warehouse URL {shown!r} names no Ibis backend: {exc}") from exc
+    except ValueError as exc:  # Ibis knows no backend by that name; its message shows the URL
+        raise InputError(
+            f"warehouse URL {shown!r} names no Ibis backend; use one of {_SUPPORTED}"
+        ) from exc
     except Exception as exc:  # each driver has its own errors; all mean "no connection"
         raise WorkspaceError(f"cannot connect to the warehouse {shown}: {first_line(exc)}") from exc
 
 
+_SUPPORTED = (
+    "the warehouses patron supports, duckdb://FILE (the default: a file in the workspace) or "
+    "postgres://user@host/db"
+)
+"""The warehouses patron supports and tests, as messages name them."""
+_UNUSABLE = {
+    "sqlite": "Ibis's SQLite backend cannot create patron's tables",
+    "polars": "Polars keeps its tables in memory, and a workspace must persist",
+    "datafusion": "DataFusion keeps its tables in memory, and a workspace must persist",
+}
+"""Ibis backends patron cannot use, and why."""
+
+
 def _scheme(url: str) -> str:
+    """The backend ``url`` names; a URL that is none, or names a warehouse patron cannot use
+    (checked at init and at every opening), is an InputError saying what to use."""
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme or not rest:
+        raise InputError(f"warehouse URL {url!r} is not a URL: use one of {_SUPPORTED}")
+    scheme = scheme.lower()
+    why = _UNUSABLE.get(scheme)
+    if scheme == "duckdb" and rest.startswith(":memory:"):
+        why = "an in-memory DuckDB is gone when the command ends, and a workspace must persist"
+    if why:
         raise InputError(
-            f"warehouse URL {url!r} is not a URL: use duckdb://FILE or an Ibis backend's URL "
-            "such as postgres://user@host/db"
+            f"warehouse URL {without_password(url)!r} cannot hold a workspace: {why}; "
+            f"use one of {_SUPPORTED}"
         )
-    return scheme.lower()
+    return scheme
 
 
 def engine_path(url: str, folder: Path) -> Path:

@@ -22,7 +22,15 @@ from patron.ingest.encodings import (
     open_bytes,
     readable,
 )
-from patron.ingest.raw import RawSource, describe, fetch_dicts, lines_of, number_lines, reading
+from patron.ingest.raw import (
+    RawSource,
+    check_names,
+    describe,
+    fetch_dicts,
+    lines_of,
+    number_lines,
+    reading,
+)
 from patron.sql import literal, out_of_room, scalar
 
 
@@ -39,7 +47,8 @@ def _scan_csv(
     ``path``."""
     check_header_encoding(data, encoding)
     with reading(path, "CSV", data):
-        rejects = _read_records(con, data, table, encoding)
+        rejects, dialect = _read_records(con, data, table, encoding)
+        check_names(_written_names(con, data, encoding, dialect), str(path))
     fail_on_encoding(rejects, path)
     records = int(scalar(con, f"SELECT count(*) FROM {table}_pre"))
     one_per_line = _physical_lines(data) == 1 + records + len(rejects)
@@ -67,9 +76,10 @@ def _scan_csv(
 
 def _read_records(
     con: duckdb.DuckDBPyConnection, data: Path, table: str, encoding: str
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], Dialect | None]:
     """``<table>_pre``: the records of ``data`` DuckDB splits, in the dialect its sniffer finds,
-    else with RFC 4180 quoting (:mod:`patron.ingest.csv_dialect`); return the rejects.
+    else with RFC 4180 quoting (:mod:`patron.ingest.csv_dialect`); return the rejects and the
+    dialect read in (None: DuckDB's own sniffing, which found none ahead of the read).
 
     When the sniffer reads without quoting and a rejected record has a quote, the file is read
     with quoting instead unless that leaves more of its lines in rejected records: a quoted
@@ -86,7 +96,25 @@ def _read_records(
             for suffix in ("_pre", "_rej", "_scan"):
                 con.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
             rejects = _create(con, data, table, encoding, dialect)
-    return rejects
+    return rejects, dialect or sniffed
+
+
+def _written_names(
+    con: duckdb.DuckDBPyConnection, data: Path, encoding: str, dialect: Dialect | None
+) -> list[str]:
+    """The header's names as ``data`` writes them, read in ``dialect`` as a record: a name
+    repeated, which the read with a header renames, stays as written. Empty names are left
+    out: no one means them by name, and the read names each by its position (``column2``,
+    keeping its values), as a trailing delimiter or a spreadsheet's stray cells make them. The
+    records after the header are the read's to judge."""
+    options = dialect.options if dialect else "all_varchar = true"
+    sql = (
+        f"SELECT * FROM read_csv({literal(str(data))}, header = false, ignore_errors = true, "
+        f"encoding = {literal(encoding)}, {options}) LIMIT 1"
+    )
+    with con.cursor() as cursor:
+        header = cursor.execute(sql).fetchone() or ()
+    return [name for name in header if name]
 
 
 def _create(

@@ -21,7 +21,14 @@ from typing import Any
 import duckdb
 
 from patron.errors import InputError
-from patron.ingest.raw import RawSource, describe, file_order, number_lines, struct_fields
+from patron.ingest.raw import (
+    RawSource,
+    check_names,
+    describe,
+    file_order,
+    number_lines,
+    struct_fields,
+)
 from patron.sql import first_line
 
 _EXACT = 2**53
@@ -78,7 +85,7 @@ def _readable(table: Any, name: str) -> Any:
 
     if table.num_columns == 0:
         raise InputError("the frame has no columns", file=name)
-    _check_names(table.column_names, name)
+    check_names(table.column_names, name)
     for i, field in enumerate(table.schema):
         if pa.types.is_float16(field.type):
             table = table.set_column(i, field.name, table.column(i).cast(pa.float32()))
@@ -87,21 +94,6 @@ def _readable(table: Any, name: str) -> Any:
             kind = pa.string() if wide else pa.decimal128(field.type.precision, field.type.scale)
             table = table.set_column(i, field.name, table.column(i).cast(kind))
     return table
-
-
-def _check_names(names: Iterable[object], name: str) -> None:
-    """Column names must differ other than in case: the warehouse does not tell ``Email`` from
-    ``email``, and would rename one of them silently."""
-    first: dict[str, str] = {}
-    for column in map(str, names):
-        if (other := first.get(column.lower())) is not None:
-            same = "the name" if other == column else f"{other!r} and"
-            raise InputError(
-                f"two columns have {same} {column!r} (the warehouse takes names in any case "
-                "as one); rename or drop one",
-                file=name,
-            )
-        first[column.lower()] = column
 
 
 def _register(con: duckdb.DuckDBPyConnection, view: str, arrow: Any, name: str) -> None:
@@ -145,7 +137,7 @@ def _from_pandas(frame: Any, name: str) -> Any:
             "df.columns = ['_'.join(c) for c in df.columns]",
             file=name,
         )
-    _check_names(frame.columns, name)
+    check_names(frame.columns, name)
     frame = _named_index_as_columns(frame, name)
     if changed := _retyped(frame):
         frame = frame.copy(deep=False)  # the caller's frame stays as it is

@@ -129,6 +129,24 @@ def lines_of(path: Path, encoding: str) -> str:
     )
 
 
+def check_names(names: Iterable[object], source: str, *, row: int | None = None) -> None:
+    """Column names, as the source writes them, must differ other than in case: the warehouse
+    does not tell ``Email`` from ``email`` and renames the second (``email_1``), so a value
+    would miss the field it was meant for. ``--map`` cannot pick one of the two, as both are
+    one name to the warehouse."""
+    first: dict[str, str] = {}
+    for column in map(str, names):
+        if (other := first.get(column.lower())) is not None:
+            same = "the name" if other == column else f"{other!r} and"
+            raise InputError(
+                f"two columns have {same} {column!r} (the warehouse takes names in any case "
+                "as one); rename or drop one",
+                file=source,
+                row=row,
+            )
+        first[column.lower()] = column
+
+
 def describe(con: duckdb.DuckDBPyConnection, name: str, table: str) -> RawSource:
     """``table`` as the source named ``name``: its columns and row count, no rejects."""
     described = con.execute(f"DESCRIBE {table}").fetchall()

@@ -23,6 +23,7 @@ from patron.ingest.encodings import readable
 from patron.ingest.frames import read_frame
 from patron.ingest.raw import (
     RawSource,
+    check_names,
     describe,
     discard,
     end_file_order,
@@ -125,6 +126,8 @@ def _read_parquet(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str, paths: tuple[str, ...]
 ) -> RawSource:
     """A Parquet file as a view, with a column for each of ``paths`` into a struct column."""
+    import pyarrow.parquet as pq
+
     with reading(path, "Parquet"):
         rows = f"read_parquet({literal(str(path))}, file_row_number = true)"
         fields = struct_fields(con, rows, paths, str(path))
@@ -133,6 +136,7 @@ def _read_parquet(
             f"CAST(file_row_number + 1 AS BIGINT) AS _line FROM {rows}"
         )
         source = describe(con, str(path), table)
+    check_names(pq.read_schema(path).names, str(path))  # as written: DuckDB renames repeats
     source.is_view = True
     return source
 
@@ -166,6 +170,7 @@ def _read_jsonl(
             f"FROM {lines} ORDER BY k"
         ).fetchall()
     ]
+    _check_keys(con, lines, keys, str(path))
     nested = [p for p in dict.fromkeys(paths) if p not in keys and p.split(".")[0] in keys]
     named = [(k, [k]) for k in keys] + [(p, p.split(".")) for p in nested]
     columns = ", ".join(f"{_json_value(steps)} AS {ident(name)}" for name, steps in named)
@@ -180,6 +185,22 @@ def _read_jsonl(
     source.rejects = rejects
     source.nested = _holding_json(con, table, keys)
     return source
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, lines: str, keys: list[str], file: str) -> None:
+    """Keys name columns as a header does (:func:`check_names`): an object that repeats a key
+    in any case (the warehouse would keep one of its values), or objects that spell a key in
+    two cases, are refused, and so is an empty key, which has no name to keep its values by."""
+    found = con.execute(
+        f"SELECT _line, k FROM (SELECT _line, json_keys(line) AS k FROM {lines} "
+        f"WHERE {_IS_OBJECT}) WHERE len(k) > list_unique(list_transform(k, lambda x: lower(x))) "
+        "OR list_contains(k, '') ORDER BY _line LIMIT 1"
+    ).fetchone()
+    if found and "" in found[1]:
+        raise InputError('an object has an empty key (""); name it', file=file, row=found[0])
+    if found:
+        check_names(found[1], file, row=found[0])
+    check_names(keys, file)
 
 
 def _holding_json(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from patron.config import CURRENCIES
 from patron.identity.normalize import identifier_sql
 from patron.identity.phones import phone_map
 from patron.ingest.contract import IDENTIFIER_TYPES, RETURN_STATUSES, SQL_TYPES, TableSpec
@@ -55,11 +56,8 @@ def stage_sql(
     error, derives columns, and computes the key and content hash.
     """
     columns = {f.name: _column(spec, f.name, raw, mapping, options) for f in spec.fields}
-    if "currency" in columns:  # amounts without a currency are in the workspace's
-        c = columns["currency"]
-        columns["currency"] = Column(
-            f"coalesce(upper({c.value}), {literal(options.currency)})", c.raw, c.reason
-        )
+    if "currency" in columns:
+        columns["currency"] = _currency(columns["currency"], options)
     checked = [name for name, c in columns.items() if c.reason != "NULL"]
     ids = [t for t in IDENTIFIER_TYPES if spec.has_identifiers and t in mapping]
     select = ["r._line"]
@@ -104,6 +102,21 @@ def _column(
     if field.required:
         reason = f"coalesce(CASE WHEN _raw_{name} IS NULL THEN 'missing value' END, {reason})"
     return Column(value, raw_text, reason)
+
+
+def _currency(c: Column, options: ParseOptions) -> Column:
+    """A currency code upper-cased, the workspace's where missing (the amount is in it); a
+    code ISO 4217 does not list (:data:`patron.config.CURRENCIES`) is a typo that would put
+    the row's amounts apart from the rest, so its row goes to quarantine, naming the codes one
+    typo away."""
+    codes = f"[{', '.join(map(literal, sorted(CURRENCIES)))}]"
+    near = f"list_filter({codes}, lambda k: damerau_levenshtein(k, currency) = 1)"
+    hint = f"coalesce(' (did you mean ' || nullif(array_to_string({near}, ' or '), '') || '?)', '')"
+    reason = (
+        f"CASE WHEN NOT list_contains({codes}, currency) THEN "
+        f"'unknown currency ' || currency || ', not an ISO 4217 code' || {hint} END"
+    )
+    return Column(f"coalesce(upper({c.value}), {literal(options.currency)})", c.raw, reason)
 
 
 def _derived(spec: TableSpec, options: ParseOptions) -> dict[str, str]:
