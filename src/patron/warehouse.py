@@ -321,7 +321,8 @@ def _scheme(url: str) -> str:
     (checked at init and at every opening), is an InputError saying what to use."""
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme or not rest:
-        raise InputError(f"warehouse URL {url!r} is not a URL: use one of {_SUPPORTED}")
+        shown = without_password(url)
+        raise InputError(f"warehouse URL {shown!r} is not a URL: use one of {_SUPPORTED}")
     scheme = scheme.lower()
     why = _UNUSABLE.get(scheme)
     if scheme == "duckdb" and rest.startswith(":memory:"):
@@ -347,9 +348,9 @@ def engine_path(url: str, folder: Path) -> Path:
 def without_password(url: str) -> str:
     """``url`` with any password in it replaced by ``***``, for messages and logs."""
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url  # not a URL: nothing to hide, and no "://" to add
+    if not sep:  # a mistyped URL (postgres//me:pw@host) may hold a password all the same
+        scheme, rest = "", url
     user, at, host = rest.rpartition("@")
     if at and ":" in user:
         user = user.split(":", 1)[0] + ":***"
-    return f"{scheme}://{user}{at}{host}"
+    return f"{scheme}{sep}{user}{at}{host}"

@@ -150,6 +150,7 @@ def test_empty_names_and_a_name_like_a_renamed_one_still_load(
         ("duckdb://:memory:", "duckdb://:memory:", "in-memory DuckDB .* must persist"),
         ("polars://x", "polars://x", "in memory"),
         ("nosuch://me:s3cret@x/db", "nosuch://me:***@x/db", "names no Ibis backend"),
+        ("postgres//me:s3cret@x/db", "postgres//me:***@x/db", "is not a URL"),
     ],
 )
 def test_init_refuses_a_warehouse_patron_cannot_use(
