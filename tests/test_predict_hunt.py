@@ -158,6 +158,7 @@ def test_a_bad_out_name_fails_before_the_stored_predictions_change(folder: Path)
     ]
     with Workspace.open(folder, read_only=True) as ws:
         assert ws.predictions_as_of(END) is not None
+        assert ws.predictions_as_of(END.isoformat()) is not None  # ISO text matched no day
 
 
 def cdnow_holdout(days: float) -> pd.DataFrame:

@@ -93,6 +93,9 @@ def test_exported_records_fixed_and_loaded_again(shop: Path) -> None:
     again = patron("-w", "ws", "quarantine", "export", "--out", "again.csv", "--table", "orders",
                    cwd=shop)  # fmt: skip
     assert again.returncode == 2 and "no quarantined record still open" in again.stderr
+    fixed = ok(patron("-w", "ws", "quarantine", "export", "--out", "fixed.csv", "--state", "fixed",
+                      cwd=shop))  # fmt: skip
+    assert "Wrote 3 quarantined records" in fixed and "load the file again" not in fixed
 
 
 def listed(shop: Path, *options: str) -> list[tuple[str, int, int | None]]:

@@ -17,7 +17,7 @@ rows reach Python, so the fit costs what the distinct histories cost.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -165,8 +165,8 @@ def fit_rows(model: str, rows: pa.Table, *, penalizer: float = 0.0) -> Model:
     return _fit_quietly(spec.make(penalizer=penalizer), *arrays, weights=count)
 
 
-def fit_survival(counts: str, *, penalizer: float = 0.0) -> ShiftedBetaGeoModel:
-    """sBG on one cohort's survivors per period, written ``1000,631,468,...``."""
+def fit_survival(counts: str | Sequence[float], *, penalizer: float = 0.0) -> ShiftedBetaGeoModel:
+    """sBG on one cohort's survivors per period, written ``1000,631,468,...`` or a list."""
     try:
         periods, churned, weights = from_survivors(_counts(counts))
     except InputError as exc:  # the library names its argument; the user typed --survival
@@ -182,7 +182,7 @@ PROJECTED_PERIODS = 5
 
 def survival_projection(
     fitted: ShiftedBetaGeoModel,
-    counts: str,
+    counts: str | Sequence[float],
     *,
     horizon: int = PROJECTED_PERIODS,
     discount_rate: float | None = None,
@@ -241,18 +241,19 @@ def _lifetime(fitted: ShiftedBetaGeoModel, periods: int | None, rate: float = 0.
     return fitted.expected_lifetime(periods, discount=rate)
 
 
-def _counts(counts: str) -> list[float]:
-    """The survivor counts of ``--survival``, one a period."""
-    return [_count(part) for part in counts.split(",")]
+def _counts(counts: str | Sequence[float]) -> list[float]:
+    """The survivor counts, one a period: ``--survival``'s text, or numbers from Python."""
+    parts = counts.split(",") if isinstance(counts, str) else list(counts)
+    return [_count(part) for part in parts]
 
 
-def _count(part: str) -> float:
+def _count(part: object) -> float:
     """One survivor count of ``--survival``, or an InputError that names the part."""
     try:
-        return float(part)
-    except ValueError:
+        return float(part)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         raise InputError(
-            f"{part.strip()!r} is not a count; write the customers still active at periods "
+            f"{str(part).strip()!r} is not a count; write the customers still active at periods "
             "0, 1, 2, ... separated by commas, e.g. 1000,631,468"
         ) from None
 

@@ -36,8 +36,9 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
     """Counts of the workspace; ``orders`` and ``revenue`` exclude returns.
 
     ``quarantined`` counts every row loads refused, ``quarantine_open`` those no later load
-    brought in fixed (:mod:`patron.quarantined`). ``identities_merged`` is the number of
-    identifiers that resolved onto another identifier's customer: identities minus customers.
+    brought in a row with their key (:mod:`patron.quarantined`). ``identities_merged`` is the
+    number of identifiers that resolved onto another identifier's customer: identities minus
+    customers.
     ``merges`` counts customers merged into another; ``dissolved_customers`` those whose every
     identifier was blocked after they were created (their rows belong to no one: they are among
     ``unattributed_orders``).

@@ -239,7 +239,6 @@ class Workspace:
             status["unpublished_loads"] = unpublished(self.warehouse.duckdb)
         return status
 
-    @reads(limit=as_whole)
     @reads(limit=as_whole, load=as_whole)
     def quarantine(
         self,
@@ -254,7 +253,7 @@ class Workspace:
         """Rows that failed validation, newest load first, with file, line, field, reason and
         the load that fixed them (``fixed_by``); of one ``table`` (``"orders"``), ``file``,
         ``load`` id or ``reason`` (text it contains) when given. ``state``: ``"open"`` (no
-        later load brought the row in fixed), ``"fixed"`` or ``"all"``
+        later load has brought in a row with its key), ``"fixed"`` or ``"all"``
         (:mod:`patron.quarantined`)."""
         which = _which(table, file, load, reason, state)
         return quarantine_rows(self.warehouse.duckdb, which, limit=limit)
@@ -466,12 +465,14 @@ class Workspace:
             raise InputError("no stored predictions yet: run `patron predict` first")
         return self.warehouse.ibis.table(PREDICTIONS)
 
-    def predictions_as_of(self, day: date) -> ibis.Table | None:
+    def predictions_as_of(self, day: DateLike) -> ibis.Table | None:
         """The stored predictions if ``patron predict`` made them as of ``day``, else None:
         a view of an earlier day must not read what was predicted from later purchases (an
         export as of last year carried this year's P(alive)), nor a later day stale ones.
         Nor the same day's when a later load added orders dated by ``day`` (a backfill) or
-        merged customers: they were scored without those; a StalePredictionsWarning says so."""
+        merged customers: they were scored without those; a StalePredictionsWarning says so.
+        ``day`` is a date or ISO text, as everywhere (text had never matched the stored date)."""
+        day = as_day(day, "day")
         if not self.warehouse.has_table(PREDICTIONS):
             return None
         stored = self.stored_predictions()

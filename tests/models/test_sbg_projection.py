@@ -76,6 +76,15 @@ def test_projection_rows_are_the_models() -> None:
     assert [row["observed"] for row in rows] == [*map(int, REGULAR.split(",")), None, None]
 
 
+def test_python_passes_the_counts_as_numbers() -> None:
+    """A list of counts (the Python way) failed with "'list' object has no attribute 'split'"."""
+    counts = [int(n) for n in REGULAR.split(",")]
+    text = clv.survival_projection(clv.fit_survival(REGULAR), REGULAR)
+    assert clv.survival_projection(clv.fit_survival(counts), counts) == text
+    with pytest.raises(InputError, match="'x' is not a count"):
+        clv.fit_survival([1000, "x"])
+
+
 def test_expected_lifetime_is_over_the_periods_shown() -> None:
     fitted = clv.fit_survival(REGULAR)
     report = clv.survival_projection(fitted, REGULAR, horizon=0)

@@ -114,7 +114,7 @@ LoadIdOption = Annotated[int | None, typer.Option("--load", help="Only rows of t
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Only rows whose reason contains this text.")
 ]
-STATE_HELP = "open (no later load brought the row in fixed), fixed, or all."
+STATE_HELP = "open (no later load has brought in a row with its key), fixed, or all."
 StateOption = Annotated[str, typer.Option("--state", help=STATE_HELP)]
 
 
@@ -131,7 +131,7 @@ def quarantine_list(
 ) -> None:
     """Rows that failed validation, with file, line, field and reason (open ones by default).
 
-    An entry is open until a later load brings its row in fixed; --state fixed or all shows
+    An entry is open until a later load brings in a row with its key; --state fixed or all shows
     the others."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
         rows = ws.quarantine(
@@ -206,10 +206,9 @@ def quarantine_export(
     n = done["skipped"]
     skipped = f"; {n:,} line{'s' * (n != 1)} that had no fields left out" if n else ""
     target = done["tables"][0] if len(done["tables"]) == 1 else "TABLE"
-    out.print(
-        f"Wrote {done['written']:,} quarantined records to {out_file}{skipped}. Fix them and "
-        f"load the file again: patron load {target} {shlex.quote(str(out_file))}"
-    )
+    wrote = f"Wrote {done['written']:,} quarantined records to {out_file}{skipped}."
+    again = f" Fix them and load the file again: patron load {target} {shlex.quote(str(out_file))}"
+    out.print(wrote + (again if state == "open" else ""))  # fixed ones are loaded already
 
 
 @customer_app.command("show")
@@ -363,7 +362,7 @@ def _profile_text(p: dict[str, Any]) -> str:
         f"identifiers: {ids}",
         f"orders {t['orders']}, revenue {t['revenue']:.2f}, returns {t['returns']} "
         f"(refunded {t['refunded']:.2f}), "
-        f"first {t['first_purchase']}, last {t['last_purchase']}",
+        f"first {t['first_purchase'] or '-'}, last {t['last_purchase'] or '-'}",
         f"channels: {', '.join(p['channels']) or '-'}",
         "consent: "
         + ", ".join(f"{c}={_consent(p['profile'].get(c + '_consent'))}" for c in CHANNELS),
