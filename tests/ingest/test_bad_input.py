@@ -307,6 +307,44 @@ def test_row_with_wrong_field_count_is_quarantined_with_its_line(
     assert loaded["o3"]["source_row"] == 4  # lines after the bad one stay exact
 
 
+def test_a_lone_trailing_delimiter_is_a_field_too_many(ws: Workspace, tmp_path: Path) -> None:
+    """``1,234,`` read as revenue 1 and channel "234": DuckDB takes one empty field past the
+    header for a trailing delimiter. Where the other lines have none it is a value holding
+    the delimiter unquoted, quarantined with its line, also after a line rejected before it."""
+    lines = [
+        "o1,ana@example.com,2024-01-05,10.00,web",
+        "o2,bob@example.com,2024-01-06,1,234,store,x",  # too many: DuckDB's own reject
+        "o3,cy@example.com,2024-01-07,1,234,",  # one too many, the last empty
+        "o4,dee@example.com,2024-01-08,40.00,",  # an empty last column: fine
+        "o5,eve@example.com,2024-01-09,50.00,app",
+    ]
+    path = write(
+        tmp_path / "shifted.csv",
+        "order_id,email,ordered_at,revenue,channel\n" + "\n".join(lines) + "\n",
+    )
+    result = ws.load("orders", path, now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (5, 3, 2)
+    rows = {r["line"]: r for r in quarantined(ws, path)}
+    assert set(rows) == {3, 4} and rows[4]["record"] == lines[2]
+    assert "too many columns" in rows[4]["reason"] and "unquoted" in rows[4]["reason"]
+    loaded = orders(ws)
+    assert set(loaded) == {"o1", "o4", "o5"}
+    assert (loaded["o4"]["source_row"], loaded["o5"]["source_row"]) == (5, 6)
+    assert loaded["o5"]["revenue"] == Decimal("50.00")
+
+
+@pytest.mark.parametrize("header_end", ["", ","])
+def test_a_trailing_delimiter_on_every_line_is_the_files_way(
+    ws: Workspace, tmp_path: Path, header_end: str
+) -> None:
+    """Exporters that end every line (or the header too) with the delimiter write no field."""
+    body = "o1,ana@example.com,2024-01-05,10.00,\no2,bob@example.com,2024-01-06,20.00,\n"
+    path = write(tmp_path / "ended.csv", HEADER.rstrip("\n") + header_end + "\n" + body)
+    result = ws.load("orders", path, now=NOW)
+    assert (result.inserted, result.quarantined) == (2, 0)
+    assert orders(ws)["o2"]["revenue"] == Decimal("20.00")
+
+
 def test_row_missing_two_fields_is_quarantined_once(ws: Workspace, tmp_path: Path) -> None:
     path = write(
         tmp_path / "fewer.csv", HEADER + "o1,ana@example.com,2024-01-05,10.00\no2,bob@example.com\n"

@@ -37,11 +37,15 @@ class Dialect:
 
     @property
     def options(self) -> str:
-        columns = ", ".join(f"{literal(name)}: 'VARCHAR'" for name in self.names)
+        return self.with_columns({name: "VARCHAR" for name in self.names})
+
+    def with_columns(self, columns: dict[str, str]) -> str:
+        """The options with ``columns`` (name: type) for the header's."""
+        declared = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in columns.items())
         return (
             f"auto_detect = false, delim = {literal(self.delim)}, quote = {literal(self.quote)}, "
             f"escape = {literal(self.escape)}, skip = {self.skip}, "
-            f"comment = {literal(self.comment)}, columns = {{{columns}}}"
+            f"comment = {literal(self.comment)}, columns = {{{declared}}}"
         )
 
 

@@ -51,7 +51,12 @@ def _scan_csv(
         check_names(_written_names(con, data, encoding, dialect), str(path))
     fail_on_encoding(rejects, path)
     records = int(scalar(con, f"SELECT count(*) FROM {table}_pre"))
-    one_per_line = _physical_lines(data) == 1 + records + len(rejects)
+    lines, open_ended = _line_counts(data, dialect.delim.encode(encoding) if dialect else b"")
+    one_per_line = lines == 1 + records + len(rejects)
+    if one_per_line and open_ended and dialect:
+        with reading(path, "CSV", data):
+            if _reject_lone_extra_fields(con, data, table, encoding, dialect, records):
+                rejects = _rejects(con, table)
     if one_per_line and not rejects:
         shift = "0"  # a record's line is its ordinal plus the header
     elif one_per_line:
@@ -170,14 +175,125 @@ def _rejects(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]
     )
 
 
-def _physical_lines(path: Path) -> int:
-    """Lines in the file (a last line without a newline counts), read in chunks."""
-    count, last = 0, b"\n"
+def _line_counts(path: Path, delim: bytes = b"") -> tuple[int, int]:
+    """Lines in the file (a last line without a newline counts), and those ending with
+    ``delim`` (none when it is empty), read in chunks."""
+    count, ends, tail = 0, 0, b"\n"
+    endings = (delim + b"\n", delim + b"\r\n") if delim else ()
     with open_bytes(path) as handle:
         while chunk := handle.read(1 << 20):
             count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
+            joined = tail + chunk  # an ending may straddle two chunks
+            ends += sum(joined.count(e) - tail.count(e) for e in endings)
+            tail = joined[-2:]
+    return count + (tail[-1:] != b"\n"), ends
+
+
+def _reject_lone_extra_fields(
+    con: duckdb.DuckDBPyConnection,
+    data: Path,
+    table: str,
+    encoding: str,
+    dialect: Dialect,
+    records: int,
+) -> bool:
+    """Reject the records with an empty field past the header's (:func:`_empty_extra_field`)
+    unless the header or every record has one (the file's way: an empty last column); whether
+    any was rejected."""
+    if _header_open_ended(data, dialect.delim.encode(encoding)):
+        return False
+    extra = _empty_extra_field(con, data, table, encoding, dialect)
+    if not 0 < len(extra) < records:
+        return False
+    _reject_extra(con, table, extra, len(dialect.names))
+    return True
+
+
+def _header_open_ended(path: Path, delim: bytes) -> bool:
+    """Whether the header ends with the delimiter: then the lines' trailing one is the
+    file's way (an empty last column), not an extra field."""
+    with open_bytes(path) as handle:
+        return handle.readline().rstrip(b"\r\n").endswith(delim)
+
+
+def _empty_extra_field(
+    con: duckdb.DuckDBPyConnection, data: Path, table: str, encoding: str, dialect: Dialect
+) -> list[tuple[int, str]]:
+    """The lines (number and text) of records with one field more than the header, that one
+    empty: DuckDB takes it for a trailing delimiter and reads the rest, so ``1,234,`` under a
+    header of ``id,revenue,status`` gave revenue 1 and status "234". A read with one more
+    column finds them: there the field is an empty text (no null string matches it), where a
+    shorter record's padding is NULL. One record a line: the k-th record read is on line
+    k + 2 plus the lines that read rejected before it."""
+    columns = {**{name: "VARCHAR" for name in dialect.names}, "_patron_extra": "VARCHAR"}
+    scan = (
+        f"read_csv({literal(str(data))}, {dialect.with_columns(columns)}, header = true, "
+        f"null_padding = true, nullstr = '\x1e\x1f', ignore_errors = true, store_rejects = "
+        f"true, rejects_table = '{table}_xrej', rejects_scan = '{table}_xscan', "
+        f"encoding = {literal(encoding)})"
+    )
+    with con.cursor() as cursor:
+        records = cursor.execute(
+            f"SELECT k FROM (SELECT row_number() OVER () - 1 AS k, _patron_extra FROM {scan}) "
+            "WHERE _patron_extra = '' ORDER BY k"
+        ).fetchall()
+        rejected = cursor.execute(f"SELECT DISTINCT line FROM {table}_xrej ORDER BY line")
+        skipped = [int(n) for (n,) in rejected.fetchall()]
+        lines = [_line_of(int(k), skipped) for (k,) in records]
+        texts = _texts(cursor, data, encoding, lines)
+    return [(line, texts[line]) for line in lines]
+
+
+def _line_of(ordinal: int, rejected: list[int]) -> int:
+    """The line of the record read ``ordinal``-th (from 0) of a file with one record a line,
+    its header on line 1, when the read rejected the lines ``rejected`` (ascending)."""
+    line = ordinal + 2
+    for skipped in rejected:
+        if skipped > line:
+            break
+        line += 1
+    return line
+
+
+def _texts(
+    cursor: duckdb.DuckDBPyConnection, data: Path, encoding: str, lines: list[int]
+) -> dict[int, str]:
+    """The text of each of ``lines`` of ``data``, for the quarantine."""
+    if not lines:
+        return {}
+    numbered = f"SELECT row_number() OVER () AS n, line FROM {lines_of(data, encoding)}"
+    found = cursor.execute(f"SELECT n, line FROM ({numbered}) WHERE n IN ?", [lines]).fetchall()
+    return {int(n): str(text) for n, text in found}
+
+
+def _reject_extra(
+    con: duckdb.DuckDBPyConnection, table: str, found: list[tuple[int, str]], fields: int
+) -> None:
+    """Move the records on the ``found`` lines from ``<table>_pre`` to its rejects, as DuckDB
+    rejects a record with too many fields. One record a line: a record's ordinal is its line
+    less the header and the rejected lines before it."""
+    lines, texts = [line for line, _ in found], [text for _, text in found]
+    base = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM {table}_pre"))
+    ordinals = (
+        f"SELECT x.line - 2 - (SELECT count(DISTINCT r.line) FROM {table}_rej r "
+        f"WHERE r.line < x.line) + {base} FROM (SELECT unnest(?) AS line) x"
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE {table}_kept AS SELECT * FROM {table}_pre
+        WHERE rowid NOT IN ({ordinals}) ORDER BY rowid""",
+        [lines],
+    )
+    message = (
+        f"Expected Number of Columns: {fields} Found: {fields + 1}, the last empty: the other "
+        "lines end without a trailing delimiter, so a value here holds one unquoted; quote it"
+    )
+    con.execute(
+        f"""INSERT INTO {table}_rej (line, column_idx, error_type, csv_line, error_message)
+        SELECT unnest(?), {fields + 1}, 'TOO MANY COLUMNS', unnest(?), ?""",
+        [lines, texts, message],
+    )
+    con.execute(f"DROP TABLE {table}_pre")
+    con.execute(f"ALTER TABLE {table}_kept RENAME TO {table}_pre")
 
 
 def _record_starts(
