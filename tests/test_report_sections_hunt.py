@@ -188,3 +188,13 @@ def test_glossary_defines_the_terms_of_the_sections(page: Page) -> None:
     terms = page.eval_on_selector_all("#glossary dt", "els => els.map(e => e.textContent)")
     for term in ("Holdout MAE", "Correlation", "90% band", "New customers (acquisition)"):
         assert term in terms
+
+
+def test_gateway_hovers_write_yen_without_decimals() -> None:
+    """The first purchases' chart wrote revenue and CLV with two decimals and no currency."""
+    from patron.report.insights_charts import _gateway_bars
+
+    rows = [{"name": "web", "repeat_rate": 0.3, "repeat_low": 0.2, "repeat_high": 0.4,
+             "customers": 10, "avg_revenue": 1234.0, "avg_clv": 99.0}]  # fmt: skip
+    hover = _gateway_bars("channel", rows, "JPY").hovertemplate
+    assert "JPY %{customdata[1]:,.0f}" in hover and "JPY %{customdata[2]:,.0f}" in hover

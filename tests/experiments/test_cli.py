@@ -67,6 +67,7 @@ def test_create_list_assign_and_analyze(workspace: Path) -> None:
     assert readout["cuped"]["covariate"] == "revenue"
     text = ok(patron_here("-w", "ws", "experiment", "analyze", "summer", cwd=workspace))
     assert "sample ratio check" in text and "guardrail: unsubscribe" in text
+    assert "(data through 2024-07-28)" in text  # the last day; it said the day after
 
 
 def test_a_test_run_elsewhere_is_read_from_its_assignments(workspace: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -193,6 +195,7 @@ def analyze(
             horizon_days=horizon,
         )
         with open_workspace(workspace) as ws:
+            timezone = ws.config.timezone
             readout = ws.analyze_experiment(
                 name,
                 assignments_file=assignments,
@@ -204,13 +207,21 @@ def analyze(
     if as_json:
         print_json(readout)
         return
-    _print_readout(readout)
+    _print_readout(readout, timezone)
 
 
-def _print_readout(r: dict[str, Any]) -> None:
+def _last_day(through: str, timezone: str) -> date:
+    """The shop's last day with outcomes: ``through`` is where they stop, the next day's
+    midnight in the shop's timezone written in UTC (New York's 2024-12-31 ends at 2025-01-01
+    05:00), so its date in UTC was a day late."""
+    end = datetime.fromisoformat(through).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    return (end - timedelta(microseconds=1)).date()
+
+
+def _print_readout(r: dict[str, Any], timezone: str) -> None:
     title = (
         f"{r['experiment']}: {r['metric']} over {r['window_days']} days after exposure "
-        f"(data through {r['through'][:10]})"
+        f"(data through {_last_day(r['through'], timezone)})"
     )
     out.print(_variants_table(title, r["variants"], r["alpha"]))
     for guard in r["guardrails"]:

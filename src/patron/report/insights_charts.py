@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
+from patron.report import format as fmt
 from patron.report import theme
 
 if TYPE_CHECKING:
@@ -106,13 +107,13 @@ def gateways(data: ReportData) -> go.Figure | None:
     fig = go.Figure()
     for kind in dict.fromkeys(k for k, _ in rows):
         mine = [r for k, r in rows if k == kind]
-        fig.add_trace(_gateway_bars(kind, mine))
+        fig.add_trace(_gateway_bars(kind, mine, data.currency))
     fig.update_xaxes(title="Share who bought again", tickformat=".0%", rangemode="tozero")
     return theme.style(fig, height=max(260, 30 * len(rows) + 90))
 
 
-def _gateway_bars(kind: str, rows: list[dict[str, Any]]) -> go.Bar:
-    rates = [r["repeat_rate"] for r in rows]
+def _gateway_bars(kind: str, rows: list[dict[str, Any]], currency: str) -> go.Bar:
+    rates, money = [r["repeat_rate"] for r in rows], fmt.d3_money(currency)
     return go.Bar(
         y=[f"{r['name']} ({kind})" for r in rows],
         x=rates,
@@ -126,7 +127,11 @@ def _gateway_bars(kind: str, rows: list[dict[str, Any]]) -> go.Bar:
         },
         customdata=[[r["customers"], r["avg_revenue"], r.get("avg_clv")] for r in rows],
         hovertemplate="%{y}: %{x:.0%} of %{customdata[0]:,} bought again"
-        "<br>%{customdata[1]:,.2f} revenue each in the window"
-        + ("<br>%{customdata[2]:,.2f} predicted CLV each" if "avg_clv" in rows[0] else "")
+        f"<br>{currency} %{{customdata[1]:{money}}} revenue each in the window"
+        + (
+            f"<br>{currency} %{{customdata[2]:{money}}} predicted CLV each"
+            if "avg_clv" in rows[0]
+            else ""
+        )
         + "<extra></extra>",
     )
