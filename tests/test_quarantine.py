@@ -134,3 +134,39 @@ def test_the_python_api_exports_parquet(shop: Path) -> None:
     with pytest.raises(InputError, match=r"use a \.parquet or \.csv"):
         ws.export_quarantine(shop / "fix.xlsx")
     ws.close()
+
+
+def test_entries_no_load_can_fix_are_closed_by_hand_with_a_note(shop: Path) -> None:
+    """The line with a field too many (no key) and the event (no event_id) can only be closed:
+    they leave the open count, stay listed as closed with their note, and close once."""
+    closed = ok(patron("-w", "ws", "quarantine", "close", "--file", "bad.csv", "--line", "6",
+                       "--note", "typo in the till, re-keyed", "--json", cwd=shop))  # fmt: skip
+    assert closed == {"closed": 1}
+    text = ok(patron("-w", "ws", "quarantine", "close", "--table", "events", "--note", "test",
+                     cwd=shop))  # fmt: skip
+    assert "Closed 1 quarantined rows." in text
+    again = ok(patron("-w", "ws", "quarantine", "close", "--table", "events", "--note", "x",
+                      "--json", cwd=shop))  # fmt: skip
+    assert again == {"closed": 0}
+    status = ok(patron("-w", "ws", "status", "--json", cwd=shop))
+    assert (status["quarantined"], status["quarantine_open"]) == (5, 3)
+    rows = ok(patron("-w", "ws", "quarantine", "list", "--state", "closed", "--json", cwd=shop))
+    notes = {(r["file"], r["line"]): r["closed_note"] for r in rows["rows"]}
+    assert notes == {("bad.csv", 6): "typo in the till, re-keyed", ("events.csv", 2): "test"}
+    summary = ok(patron("-w", "ws", "quarantine", "summary", "--json", cwd=shop))
+    assert (summary["open"], summary["fixed"], summary["closed"]) == (3, 0, 2)
+    listed = ok(patron("-w", "ws", "quarantine", "list", "--state", "all", cwd=shop))
+    assert "closed:" in listed and "open" in listed  # the state column
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--note", "why"], "name the entries to close: --table, --file, --load, --line or"),
+        (["--table", "orders", "--note", " "], "--note says why the entries are closed"),
+    ],
+)
+def test_closing_needs_which_and_why(shop: Path, options: list[str], says: str) -> None:
+    done = patron("-w", "ws", "quarantine", "close", *options, cwd=shop)
+    assert done.returncode == 2 and says in done.stderr
+    assert ok(patron("-w", "ws", "status", "--json", cwd=shop))["quarantine_open"] == 5

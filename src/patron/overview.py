@@ -6,8 +6,8 @@ from typing import Any
 
 import duckdb
 
-from patron.quarantined import entries
-from patron.sql import rows_as_dicts, scalar
+from patron.quarantined import open_count
+from patron.sql import rows_as_dicts
 
 STATUS_SQL = """
 SELECT
@@ -36,9 +36,9 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
     """Counts of the workspace; ``orders`` and ``revenue`` exclude returns.
 
     ``quarantined`` counts every row loads refused, ``quarantine_open`` those no later load
-    brought in a row with their key (:mod:`patron.quarantined`). ``identities_merged`` is the
-    number of identifiers that resolved onto another identifier's customer: identities minus
-    customers.
+    brought in a row with their key and nobody closed (:mod:`patron.quarantined`).
+    ``identities_merged`` is the number of identifiers that resolved onto another identifier's
+    customer: identities minus customers.
     ``merges`` counts customers merged into another; ``dissolved_customers`` those whose every
     identifier was blocked after they were created (their rows belong to no one: they are among
     ``unattributed_orders``).
@@ -46,8 +46,7 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
     status = rows_as_dicts(con, STATUS_SQL)[0]
     status["currency"] = currency
     status["identities_merged"] = status["identities"] - status["customers"]
-    open_rows = f"SELECT count(*) FROM {entries(con)} WHERE fixed_by IS NULL"
-    status["quarantine_open"] = int(scalar(con, open_rows))
+    status["quarantine_open"] = open_count(con)
     status["blocked"] = rows_as_dicts(
         con,
         "SELECT identifier_type AS type, value, links FROM blocked_identifiers "

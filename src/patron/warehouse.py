@@ -38,6 +38,7 @@ SYSTEM_TABLES: dict[str, str] = {
     "quarantine": """load_id BIGINT, table_name VARCHAR, file VARCHAR, row BIGINT,
         field VARCHAR, value VARCHAR, reason VARCHAR, record VARCHAR, quarantine_key VARCHAR,
         row_key VARCHAR""",
+    "quarantine_closed": "quarantine_key VARCHAR, closed_at TIMESTAMP, note VARCHAR",
     "identities": """identifier_type VARCHAR, value VARCHAR, customer_key BIGINT,
         source VARCHAR, first_seen TIMESTAMP""",
     "identity_edges": "a VARCHAR, b VARCHAR",

@@ -35,7 +35,13 @@ from patron.predictions import DIMENSIONS as PREDICTED
 from patron.predictions import STORED as PREDICTIONS
 from patron.predictions import Horizon, with_predictions
 from patron.profile import customer_profile
-from patron.quarantined import Which, export_quarantined, quarantine_rows, quarantine_summary
+from patron.quarantined import (
+    Which,
+    close_quarantined,
+    export_quarantined,
+    quarantine_rows,
+    quarantine_summary,
+)
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.sql import scalar
 from patron.warehouse import Warehouse, engine_path, without_password
@@ -290,6 +296,25 @@ class Workspace:
         ``tables`` to load them into."""
         which = _which(table, file, load, reason, state)
         return export_quarantined(self.warehouse.duckdb, as_path(out, "out"), which)
+
+    @reads(load=as_whole, line=as_whole)
+    def close_quarantine(
+        self,
+        *,
+        note: str,
+        table: str | None = None,
+        file: str | Path | None = None,
+        load: int | None = None,
+        line: int | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Close the open quarantine entries the arguments pick (one at least), with ``note``
+        saying why: rows no later load can fix (a conflict whose first version stands, a
+        customer record mended at its source). Returns how many were closed
+        (:func:`patron.quarantined.close_quarantined`)."""
+        self.warehouse.create_tables()  # workspaces made before entries could be closed
+        which = replace(_which(table, file, load, reason, "open"), line=line)
+        return close_quarantined(self.warehouse.duckdb, which, note)
 
     def as_of(self, day: DateLike | None = None, name: str = "as_of") -> date:
         """``day`` (a date or ISO text, :mod:`patron.arguments`), or by default the last purchase

@@ -63,3 +63,19 @@ def test_a_quarantine_without_row_keys_reads_all_open_until_the_next_load_adds_t
         ("bad2.csv", 3),
         ("bad.csv", None),
     ]
+
+
+def test_an_older_quarantine_reads_and_closes_before_any_new_load(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Neither entry keys nor the closed table: every entry reads open, and closing one makes
+    the table (no load has added the keys yet)."""
+    bad = ROWS.replace("2024-01-05T10:00:00+03:30", "someday")
+    ws.load("orders", write(tmp_path / "bad.csv", bad), now=NOW)
+    con = ws.warehouse.duckdb
+    con.execute("ALTER TABLE quarantine DROP COLUMN row_key")
+    con.execute("DROP TABLE quarantine_closed")
+    assert [r["fixed_by"] for r in ws.quarantine()] == [None]
+    assert ws.close_quarantine(load=1, note="re-keyed by hand") == 1
+    assert [r["closed_note"] for r in ws.quarantine(state="closed")] == ["re-keyed by hand"]
+    assert ws.status()["quarantine_open"] == 0

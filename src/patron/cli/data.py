@@ -114,7 +114,7 @@ LoadIdOption = Annotated[int | None, typer.Option("--load", help="Only rows of t
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Only rows whose reason contains this text.")
 ]
-STATE_HELP = "open (no later load has brought in a row with its key), fixed, or all."
+STATE_HELP = "open (no later load brought a row with its key, not closed), fixed, closed or all."
 StateOption = Annotated[str, typer.Option("--state", help=STATE_HELP)]
 
 
@@ -140,17 +140,25 @@ def quarantine_list(
     if as_json:
         print_json({"rows": rows})
         return
-    columns = ("load_id", "table", "file", "line", "field", "value", "reason", "fixed_by")
-    shown = Table("load", "table", "file", "line", "field", "value", "reason", "fixed by load")
+    columns = ("load_id", "table", "file", "line", "field", "value", "reason")
+    shown = Table("load", "table", "file", "line", "field", "value", "reason", "state")
     for r in rows:
-        shown.add_row(*(str(r[k] if r[k] is not None else "") for k in columns))
+        shown.add_row(*(str(r[k] if r[k] is not None else "") for k in columns), _state(r))
     out.print(shown if rows else f"No quarantined rows{_in_state(state)}.")
+
+
+def _state(row: dict[str, Any]) -> str:
+    """An entry's state as the list shows it: open, the load that fixed it, or the note it
+    was closed with."""
+    if row["fixed_by"] is not None:
+        return f"fixed by load {row['fixed_by']}"
+    return "open" if row["closed_at"] is None else f"closed: {row['closed_note']}"
 
 
 def _in_state(state: str) -> str:
     """What an empty listing left out: "No quarantined rows still open." says more than
     "No quarantined rows." when fixed ones exist."""
-    return {"open": " still open", "fixed": " fixed yet"}.get(state, "")
+    return {"open": " still open", "fixed": " fixed yet", "closed": " closed"}.get(state, "")
 
 
 @quarantine_app.command("summary")
@@ -209,6 +217,27 @@ def quarantine_export(
     wrote = f"Wrote {done['written']:,} quarantined records to {out_file}{skipped}."
     again = f" Fix them and load the file again: patron load {target} {shlex.quote(str(out_file))}"
     out.print(wrote + (again if state == "open" else ""))  # fixed ones are loaded already
+
+
+@quarantine_app.command("close")
+def quarantine_close(
+    note: Annotated[str, typer.Option("--note", help="Why: kept in the quarantine with them.")],
+    table: TableOption = None,
+    file: FileOption = None,
+    load: LoadIdOption = None,
+    line: Annotated[int | None, typer.Option("--line", help="Only the row of this line.")] = None,
+    reason: ReasonOption = None,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Close open entries no later load can fix, saying why (a conflict, a record mended).
+
+    They stay in the quarantine (--state closed lists them) and leave the open count."""
+    with errors(), open_workspace(workspace) as ws:
+        closed = ws.close_quarantine(
+            note=note, table=table, file=file, load=load, line=line, reason=reason
+        )
+    emit({"closed": closed}, as_json, lambda r: f"Closed {r['closed']:,} quarantined rows.")
 
 
 @customer_app.command("show")
