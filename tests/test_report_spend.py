@@ -125,3 +125,21 @@ def test_a_bad_spend_file_is_an_error_not_an_empty_section(
 def test_a_margin_outside_0_to_1_is_refused_before_the_work(shop: Path) -> None:
     done = patron("-w", "ws", "report", "--margin", "40", "--out", "m.html", cwd=shop)
     assert done.returncode == 2 and "--margin" in done.stderr
+
+
+def test_the_models_are_checked_at_the_split_the_user_gives(shop: Path) -> None:
+    """`patron report --calibration-end D` shows what `patron validate --calibration-end D
+    --holdout-end <the report's day>` prints; the report had always split on its own."""
+    from patron.report.data import gather
+
+    with Workspace.open(shop / "ws", read_only=True) as ws:
+        data = gather(ws, calibration_end="2024-06-30")
+        assert data.models is not None
+        assert data.models.validation == ws.validate("2024-06-30", data.as_of)
+        assert data.models.validation["calibration_end"] == "2024-06-30"
+
+
+@pytest.mark.parametrize("split", ["2024-09-30", "2023-12-01"])
+def test_a_split_outside_the_history_is_refused(shop: Path, split: str) -> None:
+    done = patron("-w", "ws", "report", "--calibration-end", split, "--out", "x.html", cwd=shop)
+    assert done.returncode == 2 and f"--calibration-end {split} must fall after" in done.stderr

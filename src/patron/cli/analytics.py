@@ -277,6 +277,13 @@ def report(
     margin: Annotated[
         float, typer.Option(help="Share of revenue kept as margin, for acquisition guidance.")
     ] = 1.0,
+    calibration_end: Annotated[
+        str | None,
+        typer.Option(
+            help="Split for the models' check, as patron validate's (default: the last third "
+            "of the history, at most 26 weeks, is the holdout)."
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -284,6 +291,8 @@ def report(
     from patron.report import write_report
 
     with errors(), open_workspace(workspace, read_only=True) as ws:
-        day = parse_date(as_of)
-        path = write_report(ws, out_file, as_of=day, spend=spend, margin=margin)
+        day, split = parse_date(as_of), parse_date(calibration_end, "--calibration-end")
+        path = write_report(
+            ws, out_file, as_of=day, spend=spend, margin=margin, calibration_end=split
+        )
     emit({"out": str(path)}, as_json, lambda r: f"Wrote the report to {r['out']}")

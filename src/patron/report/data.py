@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from patron.arguments import optional_day
 from patron.errors import InputError, option
 from patron.report.acquisition_data import Acquisition, Costs, gather_acquisition
 from patron.report.experiment_data import ExperimentReport, gather_experiments
@@ -60,16 +61,23 @@ class ReportData:
     experiments: list[ExperimentReport]
 
 
-def gather(ws: Workspace, as_of: DateLike | None = None, costs: Costs = Costs()) -> ReportData:
+def gather(
+    ws: Workspace,
+    as_of: DateLike | None = None,
+    costs: Costs = Costs(),
+    calibration_end: DateLike | None = None,
+) -> ReportData:
     """Ask the workspace every question the report answers, as of ``as_of`` (default: last day),
-    the acquisition guidance with what ``costs`` knows of spend and margin.
+    the acquisition guidance with what ``costs`` knows of spend and margin, the models checked
+    with a holdout from ``calibration_end`` (default:
+    :func:`patron.report.model_data.calibration_end`).
 
     Raises
     ------
     InputError
         When no purchase falls on or before the as-of date: there is nothing to report.
     """
-    day = ws.as_of(as_of)
+    day, split = ws.as_of(as_of), optional_day(calibration_end, "calibration_end")
     table = ws.segments(as_of=day)
     first = table.first_date.min().to_pyarrow().as_py()
     if first is None:
@@ -95,7 +103,7 @@ def gather(ws: Workspace, as_of: DateLike | None = None, costs: Costs = Costs())
         segments=ws.segment_summary(as_of=day, window=WINDOW),
         rfm=rfm_grid(table),
         flows=ws.segment_migration(months_before(day, FLOW_MONTHS), as_of=day, dimension="stage"),
-        models=gather_models(ws, day, first, scores),
+        models=gather_models(ws, day, first, scores, split),
         acquisition=gather_acquisition(ws, day, scores, costs),
         insights=gather_insights(ws, day),
         experiments=gather_experiments(ws, day),

@@ -18,7 +18,7 @@ import ibis
 import numpy as np
 
 from patron.clv import unit_days
-from patron.errors import InputError
+from patron.errors import InputError, option
 from patron.models import Model
 from patron.models.history import HistoryModel
 from patron.predictions import GROUPS
@@ -117,20 +117,39 @@ def scored(ws: Workspace, as_of: date, first: date) -> Scored | None:
 
 
 def gather_models(
-    ws: Workspace, as_of: date, first: date, scores: Scored | None
+    ws: Workspace, as_of: date, first: date, scores: Scored | None, split: date | None = None
 ) -> ModelReport | None:
     """The model numbers of a report as of ``as_of`` from the predictions ``scores``
-    (:func:`scored`); None without them, or when a model cannot be fitted on the history."""
+    (:func:`scored`); None without them, or when a model cannot be fitted on the history.
+    The models are checked with a holdout from ``split`` (``patron report --calibration-end``,
+    as ``patron validate`` would be run) to ``as_of``, by default from :func:`calibration_end`;
+    a split the user chose that does not fit the data is their error to see."""
     end = calibration_end(first, as_of)
     if end is None or scores is None:
         return None
+    if split is not None:
+        _check_split(split, first, as_of)
+        return _models(ws, as_of, split, scores)
     try:
-        validation = ws.validate(end, as_of)
-        stats = _stats(scores.table)
-        value = _value(scores.table, stats)
-        model = ws.fit(stats["model"], calibration_end=as_of, time_unit=stats["time_unit"])
+        return _models(ws, as_of, end, scores)
     except InputError:
         return None
+
+
+def _check_split(split: date, first: date, as_of: date) -> None:
+    if not first < split < as_of:
+        raise InputError(
+            f"{option('calibration_end')} {split} must fall after the first purchase ({first}) "
+            f"and before the report's day ({as_of}), which ends the holdout"
+        )
+
+
+def _models(ws: Workspace, as_of: date, end: date, scores: Scored) -> ModelReport:
+    """:func:`gather_models` with the holdout from ``end``."""
+    validation = ws.validate(end, as_of)
+    stats = _stats(scores.table)
+    value = _value(scores.table, stats)
+    model = ws.fit(stats["model"], calibration_end=as_of, time_unit=stats["time_unit"])
     return ModelReport(
         validation=validation,
         model=stats["model"],

@@ -89,11 +89,14 @@ def render_report(
     as_of: DateLike | None = None,
     spend: str | Path | None = None,
     margin: float = 1.0,
+    calibration_end: DateLike | None = None,
 ) -> str:
     """The report's HTML for ``ws`` as of ``as_of`` (default: the last purchase day). A
     ``spend`` file (``patron acquisition``'s) and a ``margin`` rate give the acquisition
-    section each channel's CAC, CLV:CAC and payback, in margin."""
-    return render(gather(ws, as_of, Costs.read(spend, margin)))
+    section each channel's CAC, CLV:CAC and payback, in margin; ``calibration_end`` splits
+    the history for the models' check as ``patron validate`` does, the holdout running to
+    ``as_of`` (default: the last third of the history, at most 26 weeks)."""
+    return render(gather(ws, as_of, Costs.read(spend, margin), calibration_end))
 
 
 def write_report(
@@ -103,10 +106,13 @@ def write_report(
     as_of: DateLike | None = None,
     spend: str | Path | None = None,
     margin: float = 1.0,
+    calibration_end: DateLike | None = None,
 ) -> Path:
     """Write the report to ``out`` (parent folders are created) and return the path."""
     out = as_path(out, "out")
-    html = render_report(ws, as_of=as_of, spend=spend, margin=margin)
+    html = render_report(
+        ws, as_of=as_of, spend=spend, margin=margin, calibration_end=calibration_end
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out
