@@ -37,6 +37,8 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
 
     ``quarantined`` counts every row loads refused, ``quarantine_open`` those no later load
     brought in a row with their key and nobody closed (:mod:`patron.quarantined`).
+    ``other_currencies`` counts purchase orders per currency other than the workspace's: patron
+    does not convert, so their amounts are added to the others as they are.
     ``identities_merged`` is the number of identifiers that resolved onto another identifier's
     customer: identities minus customers.
     ``merges`` counts customers merged into another; ``dissolved_customers`` those whose every
@@ -47,9 +49,24 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
     status["currency"] = currency
     status["identities_merged"] = status["identities"] - status["customers"]
     status["quarantine_open"] = open_count(con)
+    status["other_currencies"] = other_currencies(con, currency)
     status["blocked"] = rows_as_dicts(
         con,
         "SELECT identifier_type AS type, value, links FROM blocked_identifiers "
         "ORDER BY links DESC LIMIT 10",
     )
     return status
+
+
+def other_currencies(
+    con: duckdb.DuckDBPyConnection, currency: str, load_id: int | None = None
+) -> dict[str, int]:
+    """Purchase orders per currency other than the workspace's ``currency`` (of one load when
+    ``load_id`` is given), most first: money the metrics add up as if it were ``currency``."""
+    where = "" if load_id is None else f" AND load_id = {int(load_id)}"
+    found = con.execute(
+        "SELECT currency, count(*) AS n FROM orders WHERE NOT is_return AND currency <> ?"
+        f"{where} GROUP BY currency ORDER BY n DESC, currency",
+        [currency],
+    ).fetchall()
+    return {code: int(n) for code, n in found}

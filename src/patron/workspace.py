@@ -23,14 +23,14 @@ from patron.acquisition import read_spend
 from patron.arguments import DateLike, as_day, as_path, as_whole, optional_day, reads
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
-from patron.errors import InputError, StalePredictionsWarning, WorkspaceError
+from patron.errors import InputError, PatronWarning, StalePredictionsWarning, WorkspaceError
 from patron.experiments.design import Design, exposure_time, parse_variants
 from patron.export import customer_table, write_table
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
 from patron.metrics.occasions import TABLE as OCCASIONS
 from patron.metrics.occasions import Sales, last_order_date, purchase_span
-from patron.overview import workspace_status
+from patron.overview import other_currencies, workspace_status
 from patron.predictions import DIMENSIONS as PREDICTED
 from patron.predictions import STORED as PREDICTIONS
 from patron.predictions import Horizon, with_predictions
@@ -194,6 +194,8 @@ class Workspace:
         result = load(
             self.warehouse.duckdb, self.config, table, items, options, now=now, progress=progress
         )
+        if result.table == "orders":
+            self._warn_currencies(result.load_id)
         if self.warehouse.external:
             if progress:
                 progress("copying to the warehouse")
@@ -205,6 +207,20 @@ class Workspace:
                     "once the warehouse answers"
                 ) from exc
         return result
+
+    def _warn_currencies(self, load_id: int) -> None:
+        """Say when a load brought orders in other currencies than the workspace's: patron
+        does not convert, and revenue, CLV and every KPI would add 100 EUR to 100 USD."""
+        found = other_currencies(self.warehouse.duckdb, self.config.currency, load_id)
+        if found:
+            counts = ", ".join(f"{n:,} in {code}" for code, n in found.items())
+            warnings.warn(
+                f"this load has orders in other currencies than the workspace's "
+                f"{self.config.currency} ({counts}); patron does not convert them, so their "
+                f"amounts count as {self.config.currency}: load them converted",
+                PatronWarning,
+                stacklevel=3,
+            )
 
     def publish(self) -> list[str]:
         """Copy every table metrics read from the engine to the warehouse, when that is another

@@ -218,7 +218,8 @@ def test_orders_with_an_unknown_currency_are_quarantined_naming_the_code(
     path = write(
         tmp_path / "o.csv", "order_id,email,ordered_at,revenue,currency\n" + "\n".join(rows)
     )
-    result = ws.load("orders", path, now=NOW)
+    with pytest.warns(UserWarning, match="1 in EUR"):  # known, but not the workspace's
+        result = ws.load("orders", path, now=NOW)
     assert (result.inserted, result.quarantined) == (3, 2)
     assert {k: row["currency"] for k, row in orders(ws).items()} == {
         "o1": "USD", "o3": "USD", "o5": "EUR"
@@ -233,3 +234,22 @@ def test_orders_with_an_unknown_currency_are_quarantined_naming_the_code(
         ),
         (5, "currency", "XYZ", "unknown currency XYZ, not an ISO 4217 code"),
     ]
+
+
+def test_orders_in_another_currency_are_told_not_converted(ws: Workspace, tmp_path: Path) -> None:
+    """A shop selling in EUR beside USD had its euros added to the dollars without a word:
+    the load warns, and status counts them, since patron does not convert."""
+    import warnings
+
+    from patron.errors import PatronWarning
+
+    text = "order_id,email,ordered_at,revenue,currency\n"
+    text += "c1,a@x.com,2024-03-01,5,usd\nc2,b@x.com,2024-03-01,7,EUR\nc3,c@x.com,2024-03-02,9,\n"
+    with pytest.warns(
+        PatronWarning, match=r"other currencies than the workspace's USD \(1 in EUR\)"
+    ):
+        ws.load("orders", write(tmp_path / "mixed.csv", text), now=NOW)
+    assert ws.status()["other_currencies"] == {"EUR": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PatronWarning)  # dollars alone say nothing
+        ws.load("orders", write(tmp_path / "usd.csv", text.split("c2")[0]), now=NOW)

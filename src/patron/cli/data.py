@@ -351,6 +351,7 @@ def _status_text(s: dict[str, Any]) -> str:
         f"merges               {s['merges']:>12,}",
         f"blocked identifiers  {s['blocked_identifiers']:>12,}" + _blocked_note(s),
         f"quarantined rows     {s['quarantined']:>12,}   ({s['quarantine_open']:,} open)",
+        *_currencies_line(s),
         f"duplicates skipped   {s['duplicates']:>12,}",
         f"orders span          {s['first_order_at']} .. {s['last_order_at']}",
     ]
@@ -360,6 +361,14 @@ def _status_text(s: dict[str, Any]) -> str:
         missed = ", ".join(map(str, s["unpublished_loads"]))
         lines.append(f"  it misses load(s) {missed}: copy them with `patron publish`")
     return "\n".join(lines)
+
+
+def _currencies_line(s: dict[str, Any]) -> list[str]:
+    """Orders in other currencies, whose amounts the figures above count as the workspace's."""
+    if not s["other_currencies"]:
+        return []
+    counts = ", ".join(f"{n:,} in {code}" for code, n in s["other_currencies"].items())
+    return [f"other currencies     {counts} (counted as {s['currency']}: not converted)"]
 
 
 def _blocked_note(s: dict[str, Any]) -> str:
