@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from patron import Workspace
+from patron.errors import PatronWarning
 from patron.report import format as fmt
 from patron.report import model_charts
 from patron.report.data import ReportData, gather
@@ -34,7 +35,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     folder = tmp_path_factory.mktemp("hunt")
     files = generate(folder / "data", customers=1000, seed=11, start=START, end=date(2024, 9, 30))
     with Workspace.init(folder / "ws", timezone="Asia/Tokyo", currency="JPY") as ws:
-        ws.load("orders", files["orders"])
+        with pytest.warns(PatronWarning, match="in USD"):  # the sample's dollars, read as yen
+            ws.load("orders", files["orders"])
         yield ws
 
 

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page
 
 from cli_support import patron
 from patron import Workspace
+from patron.errors import PatronWarning
 from patron.predictions import Horizon
 from patron.report import format as fmt
 from patron.samples.synthetic import generate
@@ -33,7 +34,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("spend")
     files = generate(folder / "data", customers=1000, seed=11, end=date(2024, 9, 30),
                      start=date(2024, 1, 1))  # fmt: skip
-    with Workspace.init(folder / "ws", timezone="Asia/Tokyo", currency="JPY") as ws:
+    dollars = pytest.warns(PatronWarning, match="in USD")  # the sample's dollars, read as yen
+    with Workspace.init(folder / "ws", timezone="Asia/Tokyo", currency="JPY") as ws, dollars:
         ws.load("orders", files["orders"])
     (folder / "spend.csv").write_text(SPEND)
     (folder / "store.csv").write_text(STORE)
