@@ -250,8 +250,8 @@ def _counts(counts: str | Sequence[float]) -> list[float]:
 def _count(part: object) -> float:
     """One survivor count of ``--survival``, or an InputError that names the part."""
     try:
-        return float(part)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return float(str(part))
+    except ValueError:
         raise InputError(
             f"{str(part).strip()!r} is not a count; write the customers still active at periods "
             "0, 1, 2, ... separated by commas, e.g. 1000,631,468"

@@ -28,7 +28,7 @@ from patron.errors import WorkspaceError
 from patron.identity.resolve import KEYED_TABLES
 from patron.ingest.contract import TABLES
 from patron.portable import table_names
-from patron.sql import first_line, ident, tables
+from patron.sql import columns, first_line, ident, tables
 from patron.warehouse import PUBLISHED, SYSTEM_TABLES
 
 if TYPE_CHECKING:
@@ -151,15 +151,7 @@ def _transfer(
     """The engine's rows of ``name`` that meet ``where``, sent to a scratch table in the
     warehouse, which then replaces its table, is added to it, or (``merge``) replaces its
     rows of the same customers, in one statement or transaction."""
-    columns = [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
-            [name],
-        ).fetchall()
-        if row[0] not in PRIVATE
-    ]
-    listed = ", ".join(ident(c) for c in columns)
+    listed = ", ".join(ident(c) for c in columns(con, name) if c not in PRIVATE)
     rows = con.sql(f"SELECT {listed} FROM {ident(name)} WHERE {where}")
     try:
         schema = ibis.Schema.from_pyarrow(rows.limit(0).to_arrow_table().schema)

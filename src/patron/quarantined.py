@@ -22,7 +22,7 @@ import duckdb
 from patron.errors import InputError, did_you_mean, option
 from patron.export import check_out
 from patron.ingest.contract import LOAD_NAMES, TABLES
-from patron.sql import ident, json_path, literal, rows_as_dicts, scalar
+from patron.sql import columns, ident, json_path, literal, rows_as_dicts, scalar, tables
 
 STATES = ("open", "fixed", "closed", "all")
 _IN_STATE = {
@@ -95,7 +95,7 @@ def entries(con: duckdb.DuckDBPyConnection) -> str:
 
 def _fixed(con: duckdb.DuckDBPyConnection) -> str:
     """The join that adds ``fixed_by`` to the quarantine's columns."""
-    if not _has(con, "quarantine", "row_key"):
+    if "row_key" not in columns(con, "quarantine"):
         return " CROSS JOIN (SELECT CAST(NULL AS BIGINT) AS fixed_by)"
     keyed = {spec.name for spec in TABLES.values() if spec.key}
     loaded = " UNION ALL ".join(
@@ -111,7 +111,7 @@ def _fixed(con: duckdb.DuckDBPyConnection) -> str:
 
 def _closed(con: duckdb.DuckDBPyConnection) -> str:
     """The join that adds ``closed_at`` and ``closed_note``."""
-    if not _has(con, "quarantine_closed", "quarantine_key"):
+    if "quarantine_closed" not in tables(con):
         nulls = "CAST(NULL AS TIMESTAMP) AS closed_at, CAST(NULL AS VARCHAR) AS closed_note"
         return f" CROSS JOIN (SELECT {nulls})"
     closed = (
@@ -119,16 +119,6 @@ def _closed(con: duckdb.DuckDBPyConnection) -> str:
         "closed_note FROM quarantine_closed GROUP BY quarantine_key"
     )
     return f" LEFT JOIN ({closed}) USING (quarantine_key)"
-
-
-def _has(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return bool(
-        scalar(
-            con,
-            "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
-            f"AND table_name = {literal(table)} AND column_name = {literal(column)}",
-        )
-    )
 
 
 def open_count(con: duckdb.DuckDBPyConnection) -> int:

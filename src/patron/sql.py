@@ -36,6 +36,16 @@ def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of ``table`` in their order; none when there is no such table (a workspace
+    made before it)."""
+    found = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+        [table],
+    )
+    return [name for (name,) in found.fetchall()]
+
+
 def first_line(exc: BaseException) -> str:
     """An error's first line for a one-line message (its type when it says nothing)."""
     text = str(exc).strip()

@@ -275,8 +275,8 @@ class Workspace:
         """Rows that failed validation, newest load first, with file, line, field, reason and
         the load that fixed them (``fixed_by``); of one ``table`` (``"orders"``), ``file``,
         ``load`` id or ``reason`` (text it contains) when given. ``state``: ``"open"`` (no
-        later load has brought in a row with its key), ``"fixed"`` or ``"all"``
-        (:mod:`patron.quarantined`)."""
+        later load has brought in a row with its key, nobody closed it), ``"fixed"``,
+        ``"closed"`` or ``"all"`` (:mod:`patron.quarantined`)."""
         which = _which(table, file, load, reason, state)
         return quarantine_rows(self.warehouse.duckdb, which, limit=limit)
 
@@ -329,7 +329,7 @@ class Workspace:
         customer record mended at its source). Returns how many were closed
         (:func:`patron.quarantined.close_quarantined`)."""
         self.warehouse.create_tables()  # workspaces made before entries could be closed
-        which = replace(_which(table, file, load, reason, "open"), line=line)
+        which = _which(table, file, load, reason, "open", line)
         return close_quarantined(self.warehouse.duckdb, which, note)
 
     def as_of(self, day: DateLike | None = None, name: str = "as_of") -> date:
@@ -809,8 +809,13 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _which(
-    table: str | None, file: str | Path | None, load: int | None, reason: str | None, state: str
+    table: str | None,
+    file: str | Path | None,
+    load: int | None,
+    reason: str | None,
+    state: str,
+    line: int | None = None,
 ) -> Which:
     """The quarantined rows the arguments pick; a file as the path it was loaded by."""
     path = None if file is None else str(file)
-    return Which(table=table, file=path, load=load, reason=reason, state=state)
+    return Which(table=table, file=path, load=load, reason=reason, state=state, line=line)

@@ -100,10 +100,15 @@ def acquired_by(sales: Sales, as_of: date) -> Table:
     return first.select("customer_key", "first_date", channel=first.acquisition_channel)
 
 
+def window_months(as_of: date, months: int) -> list[str]:
+    """The YYYY-MM labels of the ``months`` calendar months ending with ``as_of``'s."""
+    last = period_of(as_of, "month")
+    return [period_label(index, "month") for index in range(last - months + 1, last + 1)]
+
+
 def _by_month(channels: list[str], spends: list[Spend], as_of: date, months: int) -> list[Group]:
     """One group per channel and calendar month of the ``months`` ending with ``as_of``'s."""
-    last = period_of(as_of, "month")
-    labels = [period_label(index, "month") for index in range(last - months + 1, last + 1)]
+    labels = window_months(as_of, months)
     check_months(spends, month_days(labels[0])[0], as_of)
     spent = {(s.channel, s.start): s.spend for s in spends}
     out = []

@@ -131,8 +131,8 @@ def quarantine_list(
 ) -> None:
     """Rows that failed validation, with file, line, field and reason (open ones by default).
 
-    An entry is open until a later load brings in a row with its key; --state fixed or all shows
-    the others."""
+    An entry is open until a later load brings in a row with its key or it is closed; --state
+    fixed, closed or all shows the others."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
         rows = ws.quarantine(
             limit=limit or None, table=table, file=file, load=load, reason=reason, state=state

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patron.acquisition import groups, guidance
+from patron.acquisition.plan import window_months
 from patron.acquisition.spend import Spend, month_days, read_spend
 from patron.arguments import as_path
 from patron.defaults import MONTHS, TARGET_RATIO
 from patron.errors import InputError
-from patron.metrics.base import period_label, period_of
 from patron.predictions import Horizon
 
 if TYPE_CHECKING:
@@ -50,9 +50,9 @@ class Costs:
     def read(cls, spend: str | Path | None = None, margin: float = 1.0) -> Costs:
         """The costs from a spend file (:func:`patron.acquisition.spend.read_spend`) and a
         margin, both checked before the report asks the workspace anything."""
-        Horizon(margin=margin).check()
+        (settings := Horizon(margin=margin)).check()
         rows = () if spend is None else tuple(read_spend(as_path(spend, "spend")))
-        return cls(rows, Horizon(margin=margin).margin)
+        return cls(rows, settings.margin)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _monthly(spends: tuple[Spend, ...], as_of: date) -> list[Spend]:
     """The spend rows the months' view can place: calendar months among the ones it shows.
     A row over another span (a quarter, a campaign's dates) counts in the channels' view
     only, where ``patron acquisition --by month`` refuses it."""
-    first = month_days(period_label(period_of(as_of, "month") - MONTHS + 1, "month"))[0]
+    first = month_days(window_months(as_of, MONTHS)[0])[0]
     return [
         s for s in spends if s.start >= first and month_days(f"{s.start:%Y-%m}") == (s.start, s.end)
     ]
