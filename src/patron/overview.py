@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 
 from patron.quarantined import open_count
-from patron.sql import rows_as_dicts
+from patron.sql import count, rows_as_dicts, tables
 
 STATUS_SQL = """
 SELECT
@@ -43,12 +43,15 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
     customer: identities minus customers.
     ``merges`` counts customers merged into another; ``dissolved_customers`` those whose every
     identifier was blocked after they were created (their rows belong to no one: they are among
-    ``unattributed_orders``).
+    ``unattributed_orders``); ``split_customers`` those split off a customer that a blocked
+    identifier had united (:mod:`patron.identity.split`).
     """
     status = rows_as_dicts(con, STATUS_SQL)[0]
     status["currency"] = currency
     status["identities_merged"] = status["identities"] - status["customers"]
     status["quarantine_open"] = open_count(con)
+    splits = "customer_splits" in tables(con)  # a workspace made before splits, not loaded since
+    status["split_customers"] = count(con, "SELECT count(*) FROM customer_splits") if splits else 0
     status["other_currencies"] = other_currencies(con, currency)
     status["blocked"] = rows_as_dicts(
         con,

@@ -25,8 +25,7 @@ import ibis
 import pyarrow as pa
 
 from patron.errors import WorkspaceError
-from patron.identity.resolve import KEYED_TABLES
-from patron.ingest.contract import TABLES
+from patron.ingest.contract import KEYED_TABLES, TABLES
 from patron.portable import table_names
 from patron.sql import columns, first_line, ident, tables
 from patron.warehouse import PUBLISHED, SYSTEM_TABLES
@@ -112,9 +111,10 @@ def plan(con: duckdb.DuckDBPyConnection, result: LoadResult | None) -> Plan:
     derived: tuple[str, ...] = ()
     if next(s for s in TABLES.values() if s.name == result.table).has_identifiers:
         derived = ("customers", "identities")
-    if result.table == "orders" or result.merges:
+    rekeyed = result.merges or result.splits  # rows of keyed tables changed customer
+    if result.table == "orders" or rekeyed:
         derived += ("purchase_occasions",)
-    keyed = KEYED_TABLES if result.merges else ()
+    keyed = KEYED_TABLES if rekeyed else ()
     own = (result.table,) if result.updated else ()
     whole = (*own, *derived, *keyed) if result.blocked_identifiers else own
     appended = None if result.table in whole else result.table

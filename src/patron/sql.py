@@ -31,6 +31,11 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Any:
     return rows[0][0] if rows else None
 
 
+def count(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> int:
+    """The integer a counting query gives (0 when it gives NULL or no row)."""
+    return int(scalar(con, sql, *params) or 0)
+
+
 def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The names of the tables the DuckDB connection sees, temporary ones included."""
     return {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}

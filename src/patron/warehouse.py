@@ -47,6 +47,7 @@ SYSTEM_TABLES: dict[str, str] = {
     "phone_numbers": "candidate VARCHAR, e164 VARCHAR",
     "customer_merges": """load_id BIGINT, merged_key BIGINT, into_key BIGINT,
         merged_at TIMESTAMP""",
+    "customer_splits": "load_id BIGINT, from_key BIGINT, new_key BIGINT, split_at TIMESTAMP",
     "publications": "load_id BIGINT, full_copy BOOLEAN, published_at TIMESTAMP",
     "customers": """customer_key BIGINT, customer_id VARCHAR, email VARCHAR, phone VARCHAR,
         loyalty_id VARCHAR, identifiers BIGINT, name VARCHAR, birthday DATE,
@@ -81,10 +82,11 @@ def contract_ddl(spec: TableSpec) -> str:
 
 def upgrade(con: duckdb.DuckDBPyConnection) -> None:
     """Bring the tables of a workspace made by an earlier version to this one's shape, in the
-    transaction of its first load: integer row hashes, and the quarantine's ``row_key`` (its
-    earlier entries keep none, so none of them is found fixed)."""
+    transaction of its first load: integer row hashes, the quarantine's ``row_key`` (its
+    earlier entries keep none, so none of them is found fixed) and the split log."""
     upgrade_row_hashes(con)
     con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS row_key VARCHAR")
+    con.execute(f"CREATE TABLE IF NOT EXISTS customer_splits ({SYSTEM_TABLES['customer_splits']})")
 
 
 def upgrade_row_hashes(con: duckdb.DuckDBPyConnection) -> None:

@@ -326,7 +326,8 @@ def _load_text(r: dict[str, Any]) -> str:
         f"{r['rows_read']:,} rows read, {r['inserted']:,} inserted, {r['updated']:,} updated, "
         f"{r['duplicates']:,} duplicates skipped, {r['quarantined']:,} quarantined "
         f"({r['conflicts']:,} conflicts). Customers: {r['new_customers']:,} new, "
-        f"{r['merges']:,} merges, {r['blocked_identifiers']:,} identifiers blocked."
+        f"{r['merges']:,} merges, {r['blocked_identifiers']:,} identifiers blocked"
+        + (f" ({r['splits']:,} split off the customers they had united)." if r["splits"] else ".")
         + ("\nSee them with: patron quarantine list" if r["quarantined"] else "")
     )
 
@@ -349,6 +350,8 @@ def _status_text(s: dict[str, Any]) -> str:
         f"identities           {s['identities']:>12,}   ({s['identities_merged']:,} merged "
         "into another identifier's customer)",
         f"merges               {s['merges']:>12,}",
+        f"splits               {s['split_customers']:>12,}   (customers split off one a blocked "
+        "identifier had united)",
         f"blocked identifiers  {s['blocked_identifiers']:>12,}" + _blocked_note(s),
         f"quarantined rows     {s['quarantined']:>12,}   ({s['quarantine_open']:,} open)",
         *_currencies_line(s),

@@ -9,8 +9,8 @@ Keys are stable: a customer keeps its ``customer_key`` when new links arrive; wh
 two existing customers, the older (smaller) key survives, the other is rewritten everywhere and
 the merge is logged in ``customer_merges``. An identifier seen with more than ``max_links``
 distinct identifiers of one other type (a store's default email typed in for every walk-in) is
-blocked: it is listed in ``blocked_identifiers`` and never links anyone. Merges made before an
-identifier was blocked are not undone.
+blocked: it is listed in ``blocked_identifiers`` and never links anyone, and the customers it
+had already united are split again (:mod:`patron.identity.split`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ import numpy as np
 import pyarrow as pa
 
 from patron.identity.components import BATCH_EDGES, component_labels
-from patron.ingest.contract import IDENTIFIER_TYPES
-from patron.sql import scalar
-
-KEYED_TABLES: tuple[str, ...] = ("orders", "customer_records", "events")
-"""Tables whose rows carry identifiers and so a ``customer_key``."""
+from patron.identity.split import split_blocked
+from patron.ingest.contract import IDENTIFIER_TYPES, KEYED_TABLES
+from patron.sql import count
 
 _TIME_COLUMN = {"orders": "ordered_at", "events": "occurred_at", "customer_records": "signed_up_at"}
 
@@ -41,6 +39,8 @@ class Resolution:
     """Customers merged into another, and customers dissolved (merged into no one) because
     every identifier they had was blocked: either way rows of every keyed table changed key."""
     blocked: int
+    splits: int = 0
+    """Customers split off another because the identifier that united them was blocked."""
 
 
 def resolve_new_records(
@@ -61,14 +61,17 @@ def resolve_new_records(
     """
     _record_identifiers(con, rows, table, now)
     _add_edges(con, "_ids")
-    blocked, dissolved = _block_promiscuous(con, max_links, load_id, now)
+    blocked, dissolved, splits = _block_promiscuous(con, max_links, load_id, now)
     _earlier_sightings(con, table)
     _components(con)
     new_customers, merges = _assign_keys(con, table, load_id, now)
     _identifier_keys(con)
-    for temp in ("_ids", "_idents", "_new_edges", "_key_nodes", "_labels", "_comp_keys", "_merges"):
+    temps = ("_ids", "_idents", "_new_edges", "_key_nodes", "_labels", "_comp_keys", "_merges")
+    for temp in (*temps, "_held"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return Resolution(new_customers=new_customers, merges=merges + dissolved, blocked=blocked)
+    return Resolution(
+        new_customers=new_customers, merges=merges + dissolved, blocked=blocked, splits=splits
+    )
 
 
 def _record_identifiers(
@@ -126,17 +129,15 @@ def _add_edges(con: duckdb.DuckDBPyConnection, rows: str) -> None:
 
 def _block_promiscuous(
     con: duckdb.DuckDBPyConnection, max_links: int, load_id: int, now: datetime
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Block identifiers linked to more than ``max_links`` identifiers of one other type; the
-    number blocked and the number of customers that dissolved (:func:`_unlist_blocked`).
+    number blocked, and the customers that dissolved and split off (:func:`split_blocked`).
 
     Links are counted per type only for the few identifiers with more than ``max_links`` links
     in all; grouping every touched identifier's links by type would cost a row per link.
     """
-    before = _count(con, "SELECT count(*) FROM blocked_identifiers")
-    new, edges = (
-        _count(con, f"SELECT count(*) FROM {t}") for t in ("_new_edges", "identity_edges")
-    )
+    before = count(con, "SELECT count(*) FROM blocked_identifiers")
+    new, edges = (count(con, f"SELECT count(*) FROM {t}") for t in ("_new_edges", "identity_edges"))
     con.execute(
         f"""INSERT INTO blocked_identifiers
         WITH touched AS (SELECT a AS ident FROM _new_edges UNION ALL SELECT b FROM _new_edges),
@@ -150,44 +151,19 @@ def _block_promiscuous(
           AND ident NOT IN (SELECT identifier_type || ':' || value FROM blocked_identifiers)
         GROUP BY ident"""
     )
-    after = _count(con, "SELECT count(*) FROM blocked_identifiers")
-    dissolved = _unlist_blocked(con, load_id, now) if after > before else 0
+    after = count(con, "SELECT count(*) FROM blocked_identifiers")
+    split = split_blocked(con, load_id, _stamp(now), _last_key(con)) if after > before else None
+    if split and split.parts:  # identifiers of the load that a split moved to a new key
+        con.execute(
+            "UPDATE _idents SET key = i.customer_key FROM identities i "
+            "WHERE _idents.key IN (SELECT key FROM _held) AND i.identifier_type = _idents.itype "
+            "AND i.value = _idents.ivalue"
+        )
     if after:  # most workspaces block nothing: then there is nothing to scan for
         blocked = "(SELECT identifier_type || ':' || value FROM blocked_identifiers)"
         con.execute(f"DELETE FROM _idents WHERE ident IN {blocked}")
         con.execute(f"DELETE FROM _new_edges WHERE a IN {blocked} OR b IN {blocked}")
-    return after - before, dissolved
-
-
-def _unlist_blocked(con: duckdb.DuckDBPyConnection, load_id: int, now: datetime) -> int:
-    """Take the identifiers this load blocked out of ``identities``; the customers left with
-    no identifier, dissolved.
-
-    Such a customer was known by the blocked identifier alone (a walk-in who gave only the
-    store's email): had it been blocked from the start, their rows would belong to no one, and
-    so they do now. The merge log records the key as merged into no one (``into_key`` NULL),
-    which also keeps it from being handed to a new customer: new keys count on from the
-    largest key in ``identities`` or the log, and this one has left ``identities``.
-    """
-    newly = f"(SELECT (identifier_type, value) FROM blocked_identifiers WHERE load_id = {load_id})"
-    con.execute(
-        "CREATE TEMP TABLE _emptied AS SELECT DISTINCT customer_key FROM identities "
-        f"WHERE (identifier_type, value) IN {newly}"
-    )
-    con.execute(f"DELETE FROM identities WHERE (identifier_type, value) IN {newly}")
-    con.execute("DELETE FROM _emptied WHERE customer_key IN (SELECT customer_key FROM identities)")
-    dissolved = _count(con, "SELECT count(*) FROM _emptied")
-    for keyed in KEYED_TABLES if dissolved else ():
-        con.execute(
-            f"UPDATE {keyed} SET customer_key = NULL "
-            "WHERE customer_key IN (SELECT customer_key FROM _emptied)"
-        )
-    con.execute(
-        f"INSERT INTO customer_merges SELECT {load_id}, customer_key, NULL, "
-        f"TIMESTAMP '{_stamp(now)}' FROM _emptied"
-    )
-    con.execute("DROP TABLE _emptied")
-    return dissolved
+    return after - before, split.dissolved if split else 0, split.parts if split else 0
 
 
 def _earlier_sightings(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -233,13 +209,13 @@ def _components(con: duckdb.DuckDBPyConnection) -> None:
     The edges stream from the engine in batches (:mod:`patron.identity.components`), so the
     memory this step takes beside the engine's follows the identifiers, not the links.
     """
-    idents = _count(con, "SELECT coalesce(max(node) + 1, 0) FROM _idents")
+    idents = count(con, "SELECT coalesce(max(node) + 1, 0) FROM _idents")
     con.execute(
         f"""CREATE TEMP TABLE _key_nodes AS
         SELECT key, {idents} + CAST(row_number() OVER () - 1 AS BIGINT) AS node
         FROM (SELECT DISTINCT key FROM _idents WHERE key IS NOT NULL)"""
     )
-    n = idents + _count(con, "SELECT count(*) FROM _key_nodes")
+    n = idents + count(con, "SELECT count(*) FROM _key_nodes")
     edges = con.sql(
         """SELECT CAST(na.node AS INTEGER) AS a, CAST(nb.node AS INTEGER) AS b FROM _new_edges e
           JOIN _idents na ON na.ident = e.a JOIN _idents nb ON nb.ident = e.b
@@ -261,11 +237,7 @@ def _assign_keys(
     con: duckdb.DuckDBPyConnection, table: str, load_id: int, now: datetime
 ) -> tuple[int, int]:
     """Each component's key: its oldest existing key, or a new one in first-seen order."""
-    next_key = _count(
-        con,
-        "SELECT coalesce(max(k), 0) FROM (SELECT max(customer_key) AS k FROM identities "
-        "UNION ALL SELECT max(merged_key) FROM customer_merges)",
-    )
+    next_key = _last_key(con)
     con.execute(
         f"""CREATE TEMP TABLE _comp_keys AS
         WITH existing AS (
@@ -284,7 +256,7 @@ def _assign_keys(
         FROM _key_nodes k JOIN _labels l USING (node) JOIN _comp_keys c USING (comp)
         WHERE k.key <> c.key"""
     )
-    merges = _count(con, "SELECT count(*) FROM _merges")
+    merges = count(con, "SELECT count(*) FROM _merges")
     for keyed in ("identities", *KEYED_TABLES) if merges else ():
         con.execute(
             f"UPDATE {keyed} SET customer_key = m.into_key FROM _merges m "
@@ -300,7 +272,7 @@ def _assign_keys(
         FROM _idents r JOIN _labels l USING (node) JOIN _comp_keys c USING (comp)
         WHERE r.key IS NULL"""
     )
-    return _count(con, "SELECT count(*) FROM _comp_keys WHERE fresh"), merges
+    return count(con, "SELECT count(*) FROM _comp_keys WHERE fresh"), merges
 
 
 def _identifier_keys(con: duckdb.DuckDBPyConnection) -> None:
@@ -325,9 +297,15 @@ def record_key_sql(row: str) -> tuple[str, str]:
     return joins, f"coalesce({', '.join(f'k_{t}.key' for t in IDENTIFIER_TYPES)})"
 
 
+def _last_key(con: duckdb.DuckDBPyConnection) -> int:
+    """The largest key ever given: new ones count on from it (a key merged away or dissolved
+    has left ``identities`` but stays in the merge log, and is never handed out again)."""
+    return count(
+        con,
+        "SELECT coalesce(max(k), 0) FROM (SELECT max(customer_key) AS k FROM identities "
+        "UNION ALL SELECT max(merged_key) FROM customer_merges)",
+    )
+
+
 def _stamp(now: datetime) -> str:
     return now.replace(tzinfo=None).isoformat()
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    return int(scalar(con, sql) or 0)

@@ -183,6 +183,12 @@ TABLES: dict[str, TableSpec] = {
 }
 """Load targets by the name a user types: ``patron load orders|lines|products|customers|events``."""
 
+KEYED_TABLES: tuple[str, ...] = tuple(
+    dict.fromkeys(spec.name for spec in TABLES.values() if spec.has_identifiers)
+)
+"""Tables whose rows carry identifiers and so a ``customer_key``, which identity resolution
+writes and rewrites (``orders``, ``customer_records``, ``events``)."""
+
 LOAD_NAMES: dict[str, str] = {spec.name: target for target, spec in reversed(TABLES.items())}
 """Each table's name in ``patron load`` by its stored name (``order_lines`` is ``lines``), for
 messages that tell the user what to type."""

@@ -73,6 +73,7 @@ class LoadResult:
     conflicts: int = 0
     new_customers: int = 0
     merges: int = 0
+    splits: int = 0
     blocked_identifiers: int = 0
     seconds: float = 0.0
 
@@ -211,18 +212,20 @@ def _load(
         )
         result.new_customers = resolution.new_customers
         result.merges = resolution.merges
+        result.splits = resolution.splits
         result.blocked_identifiers = resolution.blocked
         _touch(con, load_id)
     step(f"writing {spec.name}")
     _apply(con, spec, load_id, raws, written)
     result.inserted, result.updated, result.duplicates = tally(con, sum(valid))
-    if spec.name == "orders" or result.merges:
+    rekeyed = result.merges or result.splits  # rows of keyed tables changed customer
+    if spec.name == "orders" or rekeyed:
         link_returns(con, load_id)
     if resolves:
         step("rebuilding customer profiles")
         # blocking takes identifiers from customers the load did not touch: rebuild them all
         rebuild_customers(con, None if result.blocked_identifiers else _scope(con, "customers"))
-    if result.merges or (spec.name == "orders" and result.inserted + result.updated):
+    if rekeyed or (spec.name == "orders" and result.inserted + result.updated):
         step("rebuilding purchase occasions")
         rebuild_occasions(con, _scope(con, "purchase_occasions"))
     _drop_temp(con, len(raws))
@@ -232,14 +235,16 @@ def _load(
 def _touch(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
     """``_touched``: the customers whose derived rows this load may change: those of its
     identifiers (:func:`resolve_new_records` leaves them in ``_ident_keys``) and both sides of
-    its merges. Rows with identifiers are never replaced (a conflict is quarantined), so no
-    earlier owner loses one. The table outlives the load (until the next or the connection's
-    end): copying the load to another warehouse sends these customers' rows."""
+    its merges and splits. Rows with identifiers are never replaced (a conflict is
+    quarantined), so no earlier owner loses one. The table outlives the load (until the next or
+    the connection's end): copying the load to another warehouse sends these customers' rows."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _touched AS
         SELECT key AS customer_key FROM _ident_keys
         UNION SELECT merged_key FROM customer_merges WHERE load_id = {load_id}
-        UNION SELECT into_key FROM customer_merges WHERE load_id = {load_id}"""
+        UNION SELECT into_key FROM customer_merges WHERE load_id = {load_id}
+        UNION SELECT from_key FROM customer_splits WHERE load_id = {load_id}
+        UNION SELECT new_key FROM customer_splits WHERE load_id = {load_id}"""
     )
 
 
