@@ -22,9 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from patron.errors import option, spelled
+import duckdb
+
+from patron.errors import InputError, option, spelled
 from patron.ingest.contract import Kind
 from patron.ingest.raw import is_nested
+from patron.sql import literal
 
 _DIGITS_FROM = "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩٫٬"
 _DIGITS_TO = "01234567890123456789.,"
@@ -47,7 +50,9 @@ _EDGE_SPACE = f"'^{_SPACE_CLASS}|{_SPACE_CLASS}$'"
 _PLAIN = r"^[+-]?(\d+\.?\d*|\.\d+)$"
 _ISO_SHAPE = r"\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)? ?(Z|[+-]\d{2}(:?\d{2})?)?"
 """The layout of ISO 8601 dates and times, whatever their numbers."""
-IMPOSSIBLE_TIME = "not an ISO 8601 date: no such day or time (a day, month or hour out of range)"
+IMPOSSIBLE_TIME = (
+    "not an ISO 8601 date: no such day or time (a day, month, hour or offset out of range)"
+)
 """The reason of ISO-looking text that no calendar has."""
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
@@ -62,6 +67,24 @@ class ParseOptions:
     now: datetime
     date_format: str | None = None
     decimal_comma: bool = False
+
+    def __post_init__(self) -> None:
+        if self.date_format is not None:
+            check_date_format(self.date_format)
+
+
+def check_date_format(layout: str) -> None:
+    """Refuse a layout DuckDB's strptime does not know (``%Q``, a trailing ``%``) before any
+    row is read: the engine would fail the load on it with its own words and a traceback."""
+    try:
+        with duckdb.connect() as con:
+            con.execute("SELECT try_strptime('', ?)", [layout])
+    except duckdb.Error as exc:
+        detail = str(exc).split(": ", 2)[-1]
+        raise InputError(
+            f"{option('date_format')} {layout!r} is not a strptime layout ({detail}); "
+            "use codes such as %d/%m/%Y %H:%M"
+        ) from exc
 
 
 def text(col: str, source_type: str) -> str:
@@ -146,7 +169,7 @@ def _time_reason(raw: str, options: ParseOptions) -> str:
     """Why text did not read as a date or time. ISO text that no calendar has (``1990-02-30``,
     month 13) says so: the hint to pass another layout would send the user looking for one."""
     if options.date_format:  # the reason is kept with the row: it names the option as run
-        return f"'does not match {option('date_format')} {options.date_format}'"
+        return literal(f"does not match {option('date_format')} {options.date_format}")
     layout = (
         "'not an ISO 8601 date (2024-03-01 or 2024-03-01 14:30:00+01:00); "
         f"pass {option('date_format')} for other layouts'"
@@ -201,7 +224,7 @@ def _bool_text(col: str) -> str:
 def _date_text(col: str, options: ParseOptions) -> str:
     s = digits(text(col, "VARCHAR"))
     if options.date_format:
-        return f"CAST(try_strptime({s}, '{options.date_format}') AS DATE)"
+        return f"CAST(try_strptime({s}, {literal(options.date_format)}) AS DATE)"
     return f"CASE WHEN {_starts_with_digit(s)} THEN TRY_CAST({s} AS DATE) END"
 
 
@@ -219,23 +242,31 @@ def _timestamp(col: str, source_type: str, options: ParseOptions) -> str:
         s = digits(raw)
         fmt = options.date_format
         if fmt and ("%z" in fmt or "%Z" in fmt):
-            instant = f"try_strptime({s}, '{fmt}')"
+            instant = f"try_strptime({s}, {literal(fmt)})"
         elif fmt:
-            instant = f"timezone('{tz}', try_strptime({s}, '{fmt}'))"
+            instant = f"timezone('{tz}', try_strptime({s}, {literal(fmt)}))"
         else:  # ASCII text casts directly; other digits and layouts are reworked first
             fast = f"CASE WHEN {_starts_with_digit(raw)} THEN TRY_CAST({raw} AS TIMESTAMPTZ) END"
             careful = (
                 f"CASE WHEN {_starts_with_digit(s)} THEN TRY_CAST({_joined_offset(s)} AS "
                 "TIMESTAMPTZ) END"
             )
-            instant = _fallback(fast, careful)
+            instant = f"CASE WHEN NOT {_impossible_offset(raw)} THEN {_fallback(fast, careful)} END"
     return f"CAST(({instant}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+
+
+def _impossible_offset(raw: str) -> str:
+    """Text whose time ends in an offset no clock shows (hours past 14, minutes past 59):
+    DuckDB reads ``+25:00`` and even ``+99`` as offsets, which would load a wrong instant."""
+    time = r":\d\d(\.\d+)? ?[+-]"
+    return rf"regexp_matches({raw}, '{time}(1[5-9]|[2-9]\d)(:?\d\d)?$|{time}\d\d:?[6-9]\d$')"
 
 
 def _joined_offset(s: str) -> str:
     """``2024-03-05 14:02:11 +0100`` (Shopify's and Ruby's layout) without the space before the
-    offset, which DuckDB does not read; one space only, anything looser is not guessed."""
-    return f"regexp_replace({s}, '(\\d) ([+-]\\d\\d(:?\\d\\d)?)$', '\\1\\2')"
+    offset (or ``Z``), which DuckDB does not read; one space only, anything looser is not
+    guessed."""
+    return f"regexp_replace({s}, '(\\d) ([+-]\\d\\d(:?\\d\\d)?|Z)$', '\\1\\2')"
 
 
 def _fallback(fast: str, careful: str) -> str:

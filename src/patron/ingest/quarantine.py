@@ -41,9 +41,10 @@ def quarantine_rows(
         record = _record_json(raw)
         rows = (
             f"SELECT _line, _err_field AS field, _err_value AS value, _err_reason AS reason, "
-            f"CASE WHEN {given} THEN _key END AS row_key "
+            f"CASE WHEN {given} THEN _key END AS row_key, false AS conflict "
             f"FROM _stage_{n} WHERE _err_reason IS NOT NULL UNION ALL "
-            f"SELECT _line, '{key_field}', _key, {conflict_reason}, _key FROM _classified c "
+            f"SELECT _line, '{key_field}', _key, {conflict_reason}, _key, true "
+            f"FROM _classified c "
             f"LEFT JOIN {spec.name} t ON t.row_key = c._key AND c._seq = 1 "
             f"WHERE _src = {n} AND _action = 'conflict'"
         )
@@ -53,12 +54,25 @@ def quarantine_rows(
             SELECT {load_id}, '{spec.name}', {literal(raw.name)}, q._line, q.field, q.value,
                    q.reason, {record}, {key}, q.row_key
             FROM ({rows}) q JOIN {raw.table} r ON r._line = q._line
-            WHERE {key} NOT IN (SELECT quarantine_key FROM quarantine)"""
+            WHERE {key} NOT IN (SELECT quarantine_key FROM quarantine)
+              AND NOT (q.conflict AND {_conflict_known(spec, raw, record)})"""
         )
         for reject in raw.rejects:
             _quarantine_reject(con, spec, raw.name, reject, load_id)
     conflicts = int(scalar(con, "SELECT count(*) FROM _classified WHERE _action = 'conflict'"))
     return conflicts, conflicts + invalid + sum(len(r.rejects) for r in raws)
+
+
+def _conflict_known(spec: TableSpec, raw: RawSource, record: str) -> str:
+    """SQL: the conflicting row ``r`` at line ``q._line`` is in the quarantine as a conflict
+    already. Its reason names the row it conflicts with, which depends on what else the load
+    brought (the loaded row, or an overlapping file's row first in this load), so the same row
+    would otherwise be quarantined once more by each load that pairs it with another file."""
+    return (
+        f"EXISTS (SELECT 1 FROM quarantine o WHERE o.table_name = '{spec.name}' "
+        f"AND o.file = {literal(raw.name)} AND o.row = q._line AND o.record = {record} "
+        "AND o.reason LIKE '%with different content%')"
+    )
 
 
 def _quarantine_reject(
