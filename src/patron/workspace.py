@@ -739,7 +739,10 @@ class Workspace:
         clv = self.predictions_as_of(self.as_of(as_of))  # what a lost customer is worth now
         through = self._through(design.end, as_of)
         asked = question or Question()
-        readout = analyze(backend, design, assigned, asked, through=through, clv=clv)
+        merged = self.warehouse.table("customer_merges")
+        readout = analyze(
+            backend, design, assigned, asked, through=through, merged=merged, clv=clv
+        )
         return {**readout, **extra}
 
     def experiment_timeline(

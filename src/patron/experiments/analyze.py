@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import ibis
+
 from patron.errors import InputError, option
 from patron.experiments import outcomes as measure
 from patron.experiments.design import Design, as_days
@@ -73,18 +75,22 @@ def analyze(
     question: Question,
     *,
     through: datetime,
+    merged: Table,
     clv: Table | None = None,
 ) -> dict[str, Any]:
     """The readout of ``design`` for the customers in ``assigned`` (key, variant, assigned_at),
-    on outcomes up to ``through`` (the end of the data, or of the test)."""
+    on outcomes up to ``through`` (the end of the data, or of the test); ``merged`` is the
+    merge log (``customer_merges``, which stays in the engine when the warehouse is another)."""
     days = design.window_days if question.window_days is None else question.window_days
     window = Window(days, through, question.pre_days)
     metric = measure.check_metric(question.metric or design.metric)
     covariate = _covariate(question, metric)
     measure.check_event_types(backend.table("events"), [metric, covariate])
     guardrails = [g for g in GUARDRAILS if g != metric]
+    followed, merges = follow_merges(assigned, merged)
+    exposed, waiting = _exposed(followed, through)
     per = measure.per_customer(
-        assigned,
+        exposed,
         backend.table("orders"),
         backend.table("events"),
         [metric, *guardrails],
@@ -93,9 +99,68 @@ def analyze(
     )
     table = backend.create_table(_OUTCOMES, per, temp=True, overwrite=True)
     try:
-        return _readout(design, table, question, window, (metric, covariate, guardrails), clv)
+        readout = _readout(design, table, question, window, (metric, covariate, guardrails), clv)
     finally:
         backend.drop_table(_OUTCOMES)
+    if waiting and exposed is followed:  # nobody yet: every window is empty, say why
+        readout["verdict"] = (
+            f"inconclusive: nobody is exposed before the data ends ({through:%Y-%m-%d %H:%M} "
+            "UTC); nothing to read out yet"
+        )
+    return {**readout, "merges": merges, "not_yet_exposed": waiting}
+
+
+def follow_merges(assigned: Table, merged: Table) -> tuple[Table, dict[str, int]]:
+    """The assignments keyed by each customer's key today.
+
+    Identity resolution may merge two customers after they were assigned; their orders then
+    carry the surviving key only, so a merged-away key would read as a non-buyer and its
+    purchases count in the survivor's group. Each assigned key follows ``customer_merges`` to
+    its survivor: one person assigned under keys in two groups got both and is left out
+    (``contaminated``); keys in one group count once, from the earliest exposure."""
+    pairs = merged.filter(merged.into_key.notnull()).select("merged_key", "into_key")
+    into = dict(zip(*pairs.to_pyarrow().to_pydict().values(), strict=True))
+    survivors = ibis.memtable(
+        {"merged_key": list(into), "survivor": [_survivor(into, k) for k in into]},
+        schema={"merged_key": "int64", "survivor": "int64"},
+    )
+    touched = assigned.semi_join(survivors, assigned.customer_key == survivors.merged_key)
+    followed = int(touched.count().to_pyarrow().as_py()) if into else 0
+    if not followed:
+        return assigned, {"followed": 0, "contaminated": 0}
+    j = assigned.left_join(survivors, assigned.customer_key == survivors.merged_key)
+    keyed = j.select(
+        customer_key=j.survivor.fill_null(j.customer_key),
+        variant=j.variant,
+        assigned_at=j.assigned_at,
+    )
+    people = keyed.group_by("customer_key").agg(
+        variant=keyed.variant.min(),
+        assigned_at=keyed.assigned_at.min(),
+        groups=keyed.variant.nunique(),
+    )
+    mixed = int(people.filter(people.groups > 1).count().to_pyarrow().as_py())
+    clean = people.filter(people.groups == 1).drop("groups")
+    return clean, {"followed": followed, "contaminated": mixed}
+
+
+def _survivor(into: dict[int, int], key: int) -> int:
+    """The key ``key`` ends in after every merge (chains followed; a cycle stops)."""
+    seen = {key}
+    while key in into and into[key] not in seen:
+        key = into[key]
+        seen.add(key)
+    return key
+
+
+def _exposed(assigned: Table, through: datetime) -> tuple[Table, int]:
+    """The customers exposed before ``through``, and how many are not yet: a customer exposed
+    after the data ends has no window yet and would read as a non-buyer in every group. When
+    nobody is exposed yet, everyone (all windows empty), so the readout still has its groups."""
+    exposed = assigned.filter(assigned.assigned_at < through)
+    total = int(assigned.count().to_pyarrow().as_py())
+    found = int(exposed.count().to_pyarrow().as_py())
+    return (exposed if found else assigned), total - found
 
 
 def _covariate(question: Question, metric: str) -> str | None:
@@ -191,6 +256,12 @@ def _check_groups(design: Design, found: dict[str, Any]) -> None:
         raise InputError(
             f"no customers in group(s) {', '.join(missing)} of experiment {design.name!r}; "
             "a comparison needs every group"
+        )
+    lone = [g for g in design.groups if found[g].n < 2]
+    if lone:  # one customer has no spread to compare by
+        raise InputError(
+            f"group(s) {', '.join(lone)} of experiment {design.name!r} have 1 customer; "
+            "a comparison needs at least 2 in every group"
         )
 
 

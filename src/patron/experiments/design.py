@@ -135,7 +135,7 @@ def parse_variants(variants: Variants, *, imported: bool = False) -> tuple[tuple
     patron creates sets its holdout apart (``--holdout``); one run elsewhere (``imported``) may
     have a group named ``holdout``, whose share is declared like any other's.
     """
-    pairs = [_variant(name, weight) for name, weight in _given(variants)]
+    pairs = [_variant(name, weight, imported) for name, weight in _given(variants)]
     names = [name for name, _ in pairs]
     if len(pairs) < 2:
         raise InputError(f"{option('variants')} needs at least two variants, got {variants!r}")
@@ -158,8 +158,8 @@ def _given(variants: Variants) -> list[tuple[object, object]]:
     return [(name, None) for name in as_names(variants, "variants")]
 
 
-def _variant(name: object, weight: object) -> tuple[str, float]:
-    if not isinstance(name, str) or not _VARIANT.fullmatch(name):
+def _variant(name: object, weight: object, imported: bool = False) -> tuple[str, float]:
+    if not isinstance(name, str) or not _allowed(name, imported):
         raise InputError(
             f"variant name {name!r}: use letters, digits, '_', '-' or '.' (at most 32 characters)"
         )
@@ -172,6 +172,13 @@ def _variant(name: object, weight: object) -> tuple[str, float]:
     if not 0 < value < math.inf:
         raise InputError(f"variant {name!r}: weight must be positive, got {weight!r}")
     return name, value
+
+
+def _allowed(name: str, imported: bool) -> bool:
+    """A test patron creates names its groups plainly (they are stored and exported); one run
+    elsewhere keeps its tool's names, spaces and accents included, since its weights must name
+    the groups exactly as its file does."""
+    return bool(name.strip()) if imported else bool(_VARIANT.fullmatch(name))
 
 
 def format_variants(variants: tuple[tuple[str, float], ...]) -> str:

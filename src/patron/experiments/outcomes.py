@@ -8,7 +8,8 @@ Metrics, per customer over the window (orders are attributed rows; returns are r
 
 - ``conversion``: 1 when they made a purchase, else 0 (a rate).
 - ``orders``: purchase orders.
-- ``revenue``: net revenue, purchases less refunds dated in the window.
+- ``revenue``: net revenue, purchases less refunds dated in the window (a refund is a return
+  row's absolute revenue, so a return exported with a positive amount still subtracts).
 - ``margin``: revenue - cost over purchases that carry a cost, less refunds net of recovered
   cost (orders without a cost add nothing; the same rule holds in every group).
 - ``aov``: revenue per purchase order, a ratio metric: sum over the group's purchases divided by
@@ -217,10 +218,12 @@ def _order_values(
     margin = ibis.cases(
         (buy, j.revenue - j.cost), else_=j.cost.abs().fill_null(0) - j.revenue.abs()
     )
+    # a refund is the return row's |revenue| (docs/metrics.md), whatever sign the shop wrote
+    net = ibis.cases((buy, j.revenue), else_=-j.revenue.abs())
     values = {
         "conversion": any_of(buy),
         "orders": buy.sum(),
-        "revenue": j.revenue.sum(),
+        "revenue": net.sum(),
         "margin": margin.fill_null(0).sum(),
         "returns": j.is_return.sum(),
     }

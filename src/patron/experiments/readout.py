@@ -8,10 +8,12 @@ intervals Bonferroni-widened):
    are not the sizes the design promised mean something other than chance chose who got what,
    so no lift is trusted and no other verdict is given.
 2. A treatment beats the baseline significantly: ``success`` (the best one by relative lift).
+   Better is higher, except for the goal metrics in :data:`LOWER_IS_BETTER`.
 3. Else a treatment is significantly worse: ``failure`` (a result too: keep the baseline).
 4. Else, when every group already has the customers needed to detect ``mde`` with 80% power at
    the baseline's observed mean and spread: ``no_effect``; otherwise ``inconclusive``, with the
-   number of customers still needed.
+   number of customers still needed (or, when the baseline's mean is 0 and so sizes nothing,
+   saying so).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from patron.arguments import as_real, as_whole
 from patron.errors import InputError
 from patron.experiments.design import Design
-from patron.experiments.outcomes import MONEY
+from patron.experiments.outcomes import GUARDRAILS, MONEY
 from patron.experiments.power import sample_size
 from patron.experiments.sequential import SequenceDesign
 from patron.experiments.stats import (
@@ -36,6 +38,9 @@ from patron.experiments.stats import (
 )
 
 POWER = 0.8
+LOWER_IS_BETTER = GUARDRAILS
+"""Goal metrics a treatment should lower (fewer unsubscribes or returns): for them a
+significant fall is the success and a rise the failure."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,9 @@ def compare_groups(
     baseline = estimates[design.baseline]
     others = [g for g in design.groups if g != design.baseline]
     sequence = _sequence(estimates, settings)
-    if not any(_varies(e, binary) for e in estimates.values()):
-        return [_baseline_row(g, estimates[g]) for g in design.groups]
+    # a pair in which neither group varies (no returns in the holdout nor in one treatment)
+    # has nothing to test; it must not stop the readout of the others
+    tested = [g for g in others if _varies(baseline, binary) or _varies(estimates[g], binary)]
     comparisons = {
         g: compare(
             baseline,
@@ -86,13 +92,17 @@ def compare_groups(
             alpha=settings.alpha,
             binary=binary,
             sequential=sequence,
-            comparisons=len(others),
+            comparisons=len(tested),
         )
-        for g in others
+        for g in tested
     }
-    adjusted = dict(zip(others, holm([comparisons[g].p_value for g in others]), strict=True))
+    adjusted = dict(zip(tested, holm([comparisons[g].p_value for g in tested]), strict=True))
     rows = [_baseline_row(design.baseline, baseline)]
-    rows += [_row(g, estimates[g], comparisons[g], adjusted[g]) for g in others]
+    for g in others:
+        if g in comparisons:
+            rows.append(_row(g, estimates[g], comparisons[g], adjusted[g]))
+        else:
+            rows.append(_untested_row(g, estimates[g], baseline))
     return rows
 
 
@@ -109,7 +119,7 @@ def _sequence(estimates: dict[str, Estimate], settings: Settings) -> SequenceDes
 
 
 def _baseline_row(name: str, e: Estimate) -> dict[str, Any]:
-    """The baseline's row (lift 0 by definition); also every row while nothing varies."""
+    """The baseline's row (lift 0 by definition)."""
     return {
         "name": name,
         "n": e.n,
@@ -122,6 +132,20 @@ def _baseline_row(name: str, e: Estimate) -> dict[str, Any]:
         "p_value_adjusted": None,
         "chance_to_beat_control": None,
         "expected_loss": None,
+    }
+
+
+def _untested_row(name: str, e: Estimate, baseline: Estimate) -> dict[str, Any]:
+    """A group that, like the baseline, does not vary: its lift is the plain difference of the
+    means (an interval of no width) and it has no p-value or chance."""
+    lift = e.mean - baseline.mean
+    relative = lift / baseline.mean if baseline.mean else None
+    return {
+        **_baseline_row(name, e),
+        "lift": lift,
+        "lift_ci": [lift, lift],
+        "relative_lift": relative,
+        "relative_lift_ci": None if relative is None else [relative, relative],
     }
 
 
@@ -179,12 +203,13 @@ def verdict(
             "the design set, so no lift can be trusted; check who was really exposed"
         )
     treatments = rows[1:]
-    winners = [r for r in treatments if significant(r, settings.alpha) > 0]
-    losers = [r for r in treatments if significant(r, settings.alpha) < 0]
+    better = -1 if metric in LOWER_IS_BETTER else 1
+    winners = [r for r in treatments if significant(r, settings.alpha) * better > 0]
+    losers = [r for r in treatments if significant(r, settings.alpha) * better < 0]
     if winners:
-        best = max(winners, key=lambda r: r["lift"])
+        best = max(winners, key=lambda r: r["lift"] * better)
         text = (
-            f"declared success: {best['name']} lifts {metric} by "
+            f"declared success: {best['name']} {_moves(best)} {metric} by "
             f"{_pct(best, settings.alpha)} against {base}"
         )
         harmed = worse_guardrails.get(best["name"], [])
@@ -192,15 +217,20 @@ def verdict(
             text += f"; but {' and '.join(harmed)} got worse: weigh that before rolling it out"
         return "success", text
     if losers:
-        worst = min(losers, key=lambda r: r["lift"])
+        worst = min(losers, key=lambda r: r["lift"] * better)
         return "failure", (
-            f"declared failure: {worst['name']} lowers {metric} by "
+            f"declared failure: {worst['name']} {_moves(worst)} {metric} by "
             f"{_pct(worst, settings.alpha)} against {base}; "
             f"keep {base}. A failed test is a result: back to the drawing board"
         )
     if all(r["p_value"] is None for r in treatments):
         return "inconclusive", f"inconclusive: {metric} does not vary in any group yet"
-    short = [needed - r["n"] for r in rows if needed is not None and r["n"] < needed]
+    if needed is None:  # a baseline at 0 (or without spread) gives no size to judge by
+        return "inconclusive", (
+            f"inconclusive: the customers needed to detect a {settings.mde:.0%} change in "
+            f"{metric} cannot be sized from {base}'s mean {rows[0]['mean']:.4g}"
+        )
+    short = [needed - r["n"] for r in rows if r["n"] < needed]
     if short:  # each group brought up to `needed`: a holdout of 10% needs more than the rest
         return "inconclusive", (
             f"inconclusive: needs about {sum(short):,} more customers ({needed:,} in each group) "
@@ -210,6 +240,10 @@ def verdict(
         f"no detectable effect on {metric}: a {settings.mde:.0%} change would have been found "
         f"{POWER:.0%} of the time; back to the drawing board"
     )
+
+
+def _moves(row: dict[str, Any]) -> str:
+    return "lifts" if row["lift"] > 0 else "lowers"
 
 
 def needed_per_group(
