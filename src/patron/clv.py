@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from patron.arguments import as_whole
 from patron.errors import InputError, LooseFitWarning, did_you_mean, option
-from patron.metrics.occasions import Sales, occasions
+from patron.metrics.occasions import Sales, last_order_date, occasions
 from patron.models import (
     BetaGeoBetaBinomModel,
     BetaGeoModel,
@@ -135,6 +135,19 @@ def customer_summary(
         T=_ended_periods(per.first_date, calibration_end, unit) if discrete else span,
         monetary_value=per.repeat_revenue / ibis.ifelse(per.repeats > 0, per.repeats, None),
     )
+
+
+def check_loaded(sales: Sales, day: date, name: str, advice: str = "use a day up to") -> None:
+    """Refuse a calibration end (or as-of day, holdout end) ``day`` after the last purchase day
+    loaded: the days between are days without data, which the models would read as days
+    without purchases, so every customer would look longer gone (as of 2030, the CDNOW
+    sample's customer equity was 0.09). ``name`` is the option, ``advice`` what to do instead."""
+    last = last_order_date(sales)
+    if day > last:
+        raise InputError(
+            f"{option(name)} {day} is after the last purchase day loaded, {last}: load the "
+            f"later orders or {advice} {last}"
+        )
 
 
 def _ended_periods(first: ibis.Value, calibration_end: date, unit: float) -> ibis.Value:

@@ -76,7 +76,7 @@ def predictions(
     fitted = clv.fit_rows(model, rows, penalizer=penalizer)
     _warn_unidentified(fitted, model)
     purchase = _purchase_table(fitted, rows, horizon)
-    spend_fit = clv.fit_rows("gg", clv.unique_rows(summary, ("frequency", "monetary_value")))
+    spend_fit = _spend_fit(summary)
     scored = summary.inner_join(ibis.memtable(purchase), list(KEYS))
     scored = scored.mutate(**expected_spend(spend_fit, scored.frequency, scored.monetary_value))
     value = {
@@ -84,6 +84,20 @@ def predictions(
         for end in ("", "_low", "_high")
     }
     return scored.mutate(**value).drop("discounted", "discounted_low", "discounted_high")
+
+
+def _spend_fit(summary: Table) -> Model:
+    """Gamma-Gamma on the repeat customers' mean spend, or an InputError that says what needs
+    it: a shop where nobody has bought twice was told "the Gamma-Gamma model needs customers
+    with repeat transactions" by ``patron predict``, which had asked for no such model."""
+    try:
+        return clv.fit_rows("gg", clv.unique_rows(summary, ("frequency", "monetary_value")))
+    except InputError as exc:
+        raise InputError(
+            f"the expected spend and CLV come from a Gamma-Gamma fit on the customers with "
+            f"repeat purchases, and it failed: {exc}. With no repeat customer yet, use a later "
+            "as-of day, or `patron fit` for the purchase model alone"
+        ) from exc
 
 
 def _warn_unidentified(fitted: Model, name: str) -> None:
@@ -155,6 +169,25 @@ def expected_spend(
     }
 
 
+def interval(
+    model: Model, predict: Callable[[Any], np.ndarray], *, probability: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Any prediction of a fitted ``model`` with its 90% band from parameter uncertainty, by
+    the delta method of ``patron predict``'s bands (logit scale for a ``probability``, log
+    otherwise): ``(estimate, low, high)``. ``predict`` maps a model to the prediction, so
+    the ones ``patron predict`` does not store get bands too, e.g. P(2 purchases in the next
+    39 units), ``interval(fitted, lambda m: m.probability_of_purchases(2, 39, x, t_x, T),
+    probability=True)``."""
+    estimate = np.asarray(predict(model), dtype=float)
+    scales = ("logit" if probability else "log",)
+
+    def stacked(m: Any) -> np.ndarray:
+        return np.asarray(predict(m), dtype=float)[None]
+
+    low, high = _bounds(model, stacked, estimate[None], scales)
+    return estimate, low[0], high[0]
+
+
 def _bounds(
     model: Model,
     predict: Callable[[Any], np.ndarray],
@@ -163,13 +196,13 @@ def _bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The 90% band of each row of ``predict`` (one scale per row) around its value
     ``estimate`` at the fitted parameters, by the delta method; the estimate when the
-    covariance is not identified."""
+    covariance is not identified. A band always holds its estimate (a value at 0 or 1
+    exactly is kept off them on the scale, so its bound would be a hair away)."""
     theta = np.array(list(model.params_.values()))
     center = _to_scale(estimate, scales)
     cov = model.covariance_
     if not np.all(np.isfinite(cov)):
-        value = _from_scale(center, scales)
-        return value, value
+        return estimate, estimate
     slopes = []
     for j in range(len(theta)):
         moved = [theta * np.exp(np.eye(len(theta))[j] * sign * STEP) for sign in (1, -1)]
@@ -178,7 +211,8 @@ def _bounds(
     grad = np.stack(slopes)  # (k, ...): slopes in log-parameters
     cov_log = cov / np.outer(theta, theta)
     spread = np.sqrt(np.maximum(np.einsum("i...,ij,j...->...", grad, cov_log, grad), 0))
-    return _from_scale(center - Z_90 * spread, scales), _from_scale(center + Z_90 * spread, scales)
+    low, high = (_from_scale(center + sign * Z_90 * spread, scales) for sign in (-1, 1))
+    return np.minimum(low, estimate), np.maximum(high, estimate)
 
 
 def _with(model: Model, params: np.ndarray) -> Model:
@@ -186,15 +220,18 @@ def _with(model: Model, params: np.ndarray) -> Model:
 
 
 _TINY = 1e-300
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
 _LOG_MAX = 700.0  # e^700 is finite in float64
 
 
 def _to_scale(values: np.ndarray, scales: tuple[str, ...]) -> np.ndarray:
-    """Each row of ``values`` on its unbounded scale (logit or log), kept off 0 and 1."""
+    """Each row of ``values`` on its unbounded scale (logit or log), kept off 0 and 1 by no
+    more than they must be: a logit clipped at 1e-15 put a P(alive) of 1e-47 above both of
+    its bounds (1e-15), a band that did not hold its own estimate."""
     out = np.log(np.maximum(values, _TINY))
     for i, scale in enumerate(scales):
         if scale == "logit":
-            p = np.clip(values[i], 1e-15, 1 - 1e-15)
+            p = np.clip(values[i], _TINY, _BELOW_ONE)
             out[i] = np.log(p) - np.log1p(-p)
     return out
 

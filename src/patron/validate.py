@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from patron import clv
 from patron.errors import InputError, option
-from patron.metrics.occasions import Sales, last_order_date, occasions
+from patron.metrics.occasions import Sales, occasions
 from patron.models.base import as_array, as_count, row_count
 from patron.models.history import HistoryModel
 
@@ -89,12 +89,7 @@ def validate(
 def _check_loaded(sales: Sales, holdout_end: date) -> None:
     """Refuse a holdout that runs past the orders loaded: its days without data would count
     as days without purchases, and every model would seem to over-predict."""
-    last = last_order_date(sales)
-    if holdout_end > last:
-        raise InputError(
-            f"{option('holdout_end')} {holdout_end} is after the last purchase day loaded, "
-            f"{last}: load the later orders or end the holdout by {last}"
-        )
+    clv.check_loaded(sales, holdout_end, "holdout_end", "end the holdout by")
 
 
 def _history_fit(name: str, rows: pa.Table) -> HistoryModel:
@@ -208,7 +203,8 @@ def frequency_counts(
     chances = model.probability_of_purchases(np.arange(top), ages[seen], zero, zero, zero)
     below = chances @ per_age[seen]  # (top,): expected customers with 0 .. top - 1
     below[0] += per_age[~seen].sum()
-    return actual, np.append(below, per_age.sum() - below.sum())
+    rest = max(per_age.sum() - below.sum(), 0.0)  # rounding left -1e-15 where none: "-0"
+    return actual, np.append(below, rest)
 
 
 def tracking(

@@ -337,6 +337,16 @@ class Workspace:
         day loaded (metrics never read the clock)."""
         return optional_day(day, name) or last_order_date(self.sales())
 
+    def _model_day(self, day: DateLike | None, name: str) -> date:
+        """:meth:`as_of` for the day a model is fitted or scored by, refused past the last
+        purchase day loaded (:func:`patron.clv.check_loaded`)."""
+        from patron import clv
+
+        chosen = self.as_of(day, name)
+        if day is not None:
+            clv.check_loaded(self.sales(), chosen, name)
+        return chosen
+
     @reads(window=as_whole, early_days=as_whole)
     def kpis(
         self,
@@ -457,8 +467,9 @@ class Workspace:
         from patron import clv
 
         spec = clv.model_spec(model)
+        day = self._model_day(calibration_end, "calibration_end")
         summary = self.customer_summary(
-            calibration_end=calibration_end, time_unit=time_unit, discrete=spec.discrete
+            calibration_end=day, time_unit=time_unit, discrete=spec.discrete
         )
         rows = clv.unique_rows(summary, spec.columns)
         return clv.fit_rows(model, rows, penalizer=penalizer)
@@ -482,7 +493,7 @@ class Workspace:
         from patron.predict import scores
         from patron.predict import store as store_predictions
 
-        day = self.as_of(as_of)
+        day = self._model_day(as_of, "as_of")
         settings = Horizon.of(horizon)
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
 
@@ -564,7 +575,7 @@ class Workspace:
         Options and the spend file are checked before the models are fitted, so a bad one fails
         fast; the models are fitted once, whatever the number of groups.
         """
-        day, settings = self.as_of(as_of), Horizon.of(horizon)
+        day, settings = self._model_day(as_of, "as_of"), Horizon.of(horizon)
         settings.check()
         acquisition.check_target(target_ratio)
         acquisition.check_by(by, months)
@@ -740,9 +751,7 @@ class Workspace:
         through = self._through(design.end, as_of)
         asked = question or Question()
         merged = self.warehouse.table("customer_merges")
-        readout = analyze(
-            backend, design, assigned, asked, through=through, merged=merged, clv=clv
-        )
+        readout = analyze(backend, design, assigned, asked, through=through, merged=merged, clv=clv)
         return {**readout, **extra}
 
     def experiment_timeline(

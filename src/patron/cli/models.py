@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,6 +83,7 @@ def fit(
         _check_penalizer(penalizer)
         _check_source(summary or survival, calibration_end, time_unit)
         _check_projection(model, horizon, discount_rate)
+        failed: dict[str, str] = {}
         if model == "sbg" or survival is not None:
             counts = _survivors(model, survival, summary)
             fitted = clv.fit_survival(counts, penalizer=penalizer)
@@ -95,23 +98,28 @@ def fit(
                 ),
             }
         elif summary is not None:
-            fits = {
-                name: clv.fit_rows(name, clv.read_summary(summary, name), penalizer=penalizer)
+            tables = {  # read first: a bad row is an error for every model, never a skip
+                name: clv.read_summary(summary, name)
                 for name in _chosen(model, clv.summary_models(summary))
             }
+            fits, failed = _fit_each(
+                tables, lambda name: clv.fit_rows(name, tables[name], penalizer=penalizer)
+            )
             context = {"summary": str(summary), "columns": clv.summary_columns(summary)}
         else:
             unit = time_unit or "week"
             with open_workspace(workspace, read_only=True) as ws:
                 day = ws.as_of(parse_date(calibration_end, "--calibration-end"))
-                fits = {
-                    name: ws.fit(name, calibration_end=day, time_unit=unit, penalizer=penalizer)
-                    for name in _chosen(model, tuple(clv.MODELS))
-                }
+                fits, failed = _fit_each(
+                    _chosen(model, tuple(clv.MODELS)),
+                    lambda name: ws.fit(
+                        name, calibration_end=day, time_unit=unit, penalizer=penalizer
+                    ),
+                )
             context = {"calibration_end": day.isoformat(), "time_unit": unit}
         reports = [clv.fit_report(fitted, name, **context) for name, fitted in fits.items()]
     if model == "all":
-        _print_comparison(reports, _skipped(fits), as_json)
+        _print_comparison(reports, _skipped(fits) | failed, as_json)
     elif as_json:
         print_json(reports[0])
     else:
@@ -166,6 +174,25 @@ def _check_penalizer(penalizer: float) -> None:
     """The option's own words; the models check the value too, in the Python API's."""
     if penalizer < 0:
         raise InputError("--penalizer must be 0 (none) or more")
+
+
+def _fit_each(
+    names: Iterable[str], fit_one: Callable[[str], Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each model of ``names`` fitted, and why any was left out. With ``--model all`` a model
+    the data give nothing to fit (Gamma-Gamma where nobody has bought twice, BG/BB before a
+    whole period has ended) is reported as not fitted instead of failing the others with it;
+    when no model fits, the first one's error is the command's."""
+    fits: dict[str, Any] = {}
+    failed: dict[str, InputError] = {}
+    for name in names:
+        try:
+            fits[name] = fit_one(name)
+        except InputError as exc:
+            failed[name] = exc
+    if failed and not fits:
+        raise next(iter(failed.values()))
+    return fits, {name: str(exc) for name, exc in failed.items()}
 
 
 def _chosen(model: str, available: tuple[str, ...]) -> tuple[str, ...]:
@@ -411,7 +438,7 @@ def validate(
             row["model"] + (" (best)" if row["model"] == report["best"] else ""),
             f"{row['bic']:,.1f}" if "bic" in row else "-",
             f"{row['mae']:.3f}",
-            f"{row['correlation']:.3f}",
+            _correlation(row["correlation"]),
             f"{row['holdout_predicted']:,.0f}",
             f"{row['holdout_actual']:,.0f}",
         )
@@ -431,6 +458,12 @@ def validate(
         counts.add_row(row["frequency"], *(f"{row[k]:,.0f}" for k in ("actual", *fitted)))
     out.print(counts)
     out.print(f"Lowest holdout MAE: {report['best']}")
+
+
+def _correlation(value: float | None) -> str:
+    """A correlation to three places, or "-" where it has none (no holdout purchase, or one
+    side constant: the JSON's null), as the report shows it; never "nan"."""
+    return f"{value:.3f}" if value is not None and math.isfinite(value) else "-"
 
 
 def _holdout_title(report: dict[str, object]) -> str:
