@@ -70,7 +70,9 @@ def test_walk_ins_an_email_united_before_it_was_blocked_are_split(tmp_path: Path
         "(SELECT count(*) FROM customers WHERE email IS NULL)"
     ).fetchone()
     assert derived == (5, 5)
-    assert ws.customer("2125551001")["totals"]["orders"] == 1
+    walk_in = ws.customer("2125551001")
+    assert walk_in["totals"]["orders"] == 1 and walk_in["split_from"] == 1
+    assert ws.customer(1)["split_off"] == sorted([owners["a1"], owners["a2"]])
 
 
 def test_same_customers_as_when_the_identifier_is_blocked_from_the_start(
@@ -132,6 +134,10 @@ def test_the_load_summary_and_status_name_the_splits(tmp_path: Path) -> None:
     assert "1 identifiers blocked (2 split off the customers they had united)." in out
     status = ok(patron_here("-w", "ws", "status", cwd=tmp_path))
     assert "splits                          2   (customers split off" in status
+    shown = ok(patron_here("-w", "ws", "customer", "show", "1", cwd=tmp_path))
+    assert "split off (a blocked identifier had united them): customers 2, 3" in shown
+    shown = ok(patron_here("-w", "ws", "customer", "show", "2125551002", cwd=tmp_path))
+    assert "split from customer 1 (a blocked identifier had united them)" in shown
 
 
 _EMAILS = st.sampled_from([STORE, "a@x.com", "b@x.com"])

@@ -12,7 +12,7 @@ from patron.errors import InputError, NotFoundError
 from patron.identity.normalize import EMAIL_PATTERN
 from patron.identity.phones import normalize_phone
 from patron.ingest.contract import IDENTIFIER_TYPES
-from patron.sql import rows_as_dicts, scalar
+from patron.sql import rows_as_dicts, scalar, tables
 
 _ORDER_COLUMNS = (
     "order_id, ordered_at, order_date, channel, revenue, discount, currency, status, is_return, "
@@ -163,7 +163,21 @@ def customer_profile(
             key,
         ),
         "merged_from": [r["key"] for r in rows_as_dicts(con, _ABSORBED, key)],
+        **_splits(con, key),
     }
+
+
+def _splits(con: duckdb.DuckDBPyConnection, key: int) -> dict[str, Any]:
+    """The keys split off this customer when an identifier that had united them was blocked,
+    and the key it was split from (:mod:`patron.identity.split`): exports and experiments made
+    before the split hold the old key for those people."""
+    if "customer_splits" not in tables(con):  # a workspace not loaded since splits came
+        return {"split_off": [], "split_from": None}
+    off = con.execute(
+        "SELECT new_key FROM customer_splits WHERE from_key = ? ORDER BY new_key", [key]
+    ).fetchall()
+    source = scalar(con, "SELECT from_key FROM customer_splits WHERE new_key = ?", key)
+    return {"split_off": [k for (k,) in off], "split_from": source}
 
 
 _ABSORBED = """WITH RECURSIVE absorbed(key) AS (

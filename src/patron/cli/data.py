@@ -410,6 +410,15 @@ def _profile_text(p: dict[str, Any]) -> str:
     ]
     if p["merged_from"]:
         lines.append("merged from customers: " + ", ".join(map(str, p["merged_from"])))
+    if p["split_off"]:
+        lines.append(
+            "split off (a blocked identifier had united them): customers "
+            + ", ".join(map(str, p["split_off"]))
+        )
+    if p["split_from"] is not None:
+        lines.append(
+            f"split from customer {p['split_from']} (a blocked identifier had united them)"
+        )
     lines += [
         f"  {o['ordered_at']}  {o['order_id']:<12} {o['channel'] or '':<12} {o['revenue']:>10.2f}"
         + ("  return" if o["is_return"] else "")
