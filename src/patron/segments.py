@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.errors import InputError, did_you_mean, option
-from patron.metrics.base import ratio, refunds
+from patron.errors import InputError, option
+from patron.metrics.base import choices, ratio, refunds
 from patron.metrics.occasions import Sales, occasions
 from patron.portable import round_half_up
 
@@ -110,9 +110,11 @@ def _history(sales: Sales, as_of: date, window: int) -> Table:
     refunded = ret.group_by("customer_key").agg(refunds=ret.refund.sum())
     hist = hist.left_join(refunded, "customer_key").drop("customer_key_right")
     refunds_ = hist.refunds.fill_null(0.0)
-    return hist.mutate(
-        refunds=refunds_,
-        monetary=(hist.revenue - refunds_).round(2),  # cents: float sums must not split ties
+    return hist.mutate(  # cents: float sums must not split ties nor reach exports as 36.910001
+        revenue=hist.revenue.round(2),
+        window_revenue=hist.window_revenue.round(2),
+        refunds=refunds_.round(2),
+        monetary=(hist.revenue - refunds_).round(2),
         recency_days=ibis.date(as_of).delta(hist.last_date, unit="day"),
         cohort=hist.first_date.strftime("%Y-%m"),
     )
@@ -261,7 +263,7 @@ def migration(
 ) -> dict[str, Any]:
     """Where each ``start`` group's customers are at ``end`` (new customers come from ``new``)."""
     if dimension not in DIMENSIONS:
-        raise InputError(f"unknown dimension {dimension!r}{did_you_mean(dimension, DIMENSIONS)}")
+        raise InputError(f"unknown dimension {dimension!r}{choices(dimension, DIMENSIONS)}")
     if start >= end:
         raise InputError(
             f"the migration's {option('start', 'from')} day must be before its "

@@ -75,18 +75,22 @@ def kpis(
     if as_json:
         print_json(result)
     elif trend:
-        out.print(_kpi_table(result["points"], "as_of", result))
+        rows = result["points"]
+        labels = [f"{r['as_of']} {r['group']}" if by else r["as_of"] for r in rows]
+        out.print(_kpi_table(rows, labels, result))
     else:
-        out.print(_kpi_table(result.get("groups", [result]), "group", result))
+        rows = result.get("groups", [result])
+        out.print(_kpi_table(rows, [r["group"] for r in rows], result))
 
 
-def _kpi_table(rows: list[dict[str, Any]], label: str, head: dict[str, Any]) -> Table:
-    """KPIs as rows and groups (or months) as columns: reads like a dashboard."""
+def _kpi_table(rows: list[dict[str, Any]], labels: list[str], head: dict[str, Any]) -> Table:
+    """KPIs as rows and groups (or months, or month and group) as columns: reads like a
+    dashboard; each column says what it is for."""
     title = (
         f"as of {head['as_of']}, window {head['window_days']} days, "
         f"early repeat within {head['early_days']} days, {head['currency']}"
     )
-    table = Table("kpi", *(str(r[label]) for r in rows), title=title)
+    table = Table("kpi", *labels, title=title)
     for key, fmt in HEADLINE:
         table.add_row(key, *(_fmt(r.get(key), fmt) for r in rows))
     return table
@@ -138,10 +142,15 @@ def cohorts(
         out.print(_age_table(rows, "cohort", metric, result))
 
 
+SHARES = ("retention", "repeat")
+"""Cohort metrics that are shares (shown as percentages); the others are money or counts."""
+
+
 def _age_table(
     rows: list[tuple[str, int, list[Any]]], label: str, metric: str, head: dict[str, Any]
 ) -> Table:
-    """Ages as columns, as many as the terminal fits (``--json`` has them all)."""
+    """Ages as columns, as many as the terminal fits (``--json`` has them all). Cells are
+    formatted by the metric, never by the value: revenue of 0.5 or -30 is money, not 50%."""
     oldest = max((len(v) for _, _, v in rows), default=0)
     shown = min(oldest, max(1, (out.width - 26) // 6))
     title = f"{metric} by {head['period']}s since acquisition, as of {head['as_of']}"
@@ -153,14 +162,14 @@ def _age_table(
     for age in range(shown):
         table.add_column(str(age), no_wrap=True, justify="right")
     for name, size, values in rows:
-        table.add_row(name, f"{size:,}", *(_cell(v) for v in values[:shown]))
+        table.add_row(name, f"{size:,}", *(_cell(v, metric in SHARES) for v in values[:shown]))
     return table
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, share: bool) -> str:
     if value is None:
         return "-"
-    return f"{value:.0%}" if isinstance(value, float) and value <= 1 else f"{value:,.0f}"
+    return f"{value:.0%}" if share else f"{value:,.0f}"
 
 
 def _compare_table(result: dict[str, Any]) -> Table:

@@ -70,10 +70,16 @@ def refunds(orders: Table, as_of: date) -> Table:
     )
 
 
+def choices(name: object, known: tuple[str, ...]) -> str:
+    """What to write instead of an unknown ``name``: the close one (' (did you mean X?)'), or
+    else every choice, so an error never leaves the user guessing what exists."""
+    return did_you_mean(name, known) or f" (choose one of: {', '.join(known)})"
+
+
 def check_grouping(by: str | None) -> None:
-    """Refuse a grouping the metrics do not know, with a did-you-mean."""
+    """Refuse a grouping the metrics do not know, naming the known ones."""
     if by is not None and by not in GROUPINGS:
-        raise InputError(f"cannot group by {by!r}{did_you_mean(by, GROUPINGS)}")
+        raise InputError(f"cannot group by {by!r}{choices(by, GROUPINGS)}")
 
 
 def group_label(rows: Table, by: str | None) -> ibis.Value:
@@ -105,7 +111,7 @@ def period_index(day: DateValue, period: str) -> IntegerValue:
             (month <= 2, 0), (month <= 5, 1), (month <= 8, 2), (month <= 10, 3), else_=4
         )
         return year * 5 + season
-    raise InputError(f"unknown period {period!r}{did_you_mean(period, PERIODS)}")
+    raise InputError(f"unknown period {period!r}{choices(period, PERIODS)}")
 
 
 def period_label(index: int, period: str) -> str:
@@ -128,7 +134,7 @@ def period_of(day: date, period: str) -> int:
         "season": day.year * 5 + _season(day.month),
     }
     if period not in index:
-        raise InputError(f"unknown period {period!r}{did_you_mean(period, PERIODS)}")
+        raise InputError(f"unknown period {period!r}{choices(period, PERIODS)}")
     return index[period]
 
 

@@ -30,6 +30,7 @@ import ibis
 from patron.arguments import as_day
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import (
+    choices,
     period_index,
     period_label,
     period_of,
@@ -51,7 +52,7 @@ def cohorts(
 ) -> dict[str, Any]:
     """``{"period", "metric", "as_of", "partial_last", "cohorts": [{cohort, size, values}]}``."""
     if metric not in METRICS:
-        raise InputError(f"unknown cohort metric {metric!r}{did_you_mean(metric, METRICS)}")
+        raise InputError(f"unknown cohort metric {metric!r}{choices(metric, METRICS)}")
     rows = [
         {"cohort": c["cohort"], "size": c["size"], "values": c[metric]}
         for c in _all_metrics(sales, as_of, period)
