@@ -128,7 +128,9 @@ def discount(
     (higher: more driven)."""
     _answer(
         Asked(workspace, as_of, out, as_json),
-        lambda ins, day: ins.discount(dimension=dimension, experiments=experiment or (), as_of=day),
+        lambda ins, day: ins.discount(
+            dimension=dimension, experiments=experiment or (), segment=segment, as_of=day
+        ),
         lambda ins, day: ins.customer_discounts(segment=segment, as_of=day),
         _discount_text,
     )
@@ -144,7 +146,10 @@ def refills(
     min_customers: Annotated[
         int, typer.Option(help="Fewest repeat customers behind a reported item.")
     ] = 5,
-    segment: SegmentOption = None,
+    segment: Annotated[
+        str | None,
+        typer.Option(help="Only this segment's customers in the due list (with --due-within)."),
+    ] = None,
     as_of: AsOfOption = None,
     out: OutOption = None,
     workspace: WorkspaceOption = None,
@@ -157,6 +162,9 @@ def refills(
     with errors():
         if (due_within is None) != (out is None):
             raise InputError("--due-within and --out go together: how soon, and where to write")
+        if segment is not None and due_within is None:
+            # an item's refill cycle is the whole shop's: the segment only picks whom to remind
+            raise InputError("--segment picks whom the due list names: give it with --due-within")
     _answer(
         Asked(workspace, as_of, out, as_json),
         lambda ins, day: ins.replenishment(by=by, as_of=day, min_customers=min_customers),
@@ -218,7 +226,9 @@ def channel_preference(
     With --out, per customer the channels they buy and engage in."""
     _answer(
         Asked(workspace, as_of, out, as_json),
-        lambda ins, day: ins.channels(dimension=dimension, as_of=day, window=window),
+        lambda ins, day: ins.channels(
+            dimension=dimension, segment=segment, as_of=day, window=window
+        ),
         lambda ins, day: ins.customer_channels(segment=segment, as_of=day),
         _channels_text,
     )
@@ -306,7 +316,7 @@ def _affinity_text(r: dict[str, Any]) -> Table:
 def _discount_text(r: dict[str, Any]) -> Table:
     rows = [{**row, "response": _response(row)} for row in r["segments"]]
     table = _table(
-        f"Discount sensitivity by {r['dimension']} (as of {r['as_of']})",
+        f"Discount sensitivity by {r['dimension']}{_of(r)} (as of {r['as_of']})",
         rows,
         {
             "segment": "{}",
@@ -358,7 +368,7 @@ def _backtest_text(r: dict[str, Any]) -> Table:
 
 def _profile_text(r: dict[str, Any]) -> Table:
     rows = [*r["levels"], *r["numbers"]]
-    rows.sort(key=lambda row: row["rank"])
+    rows.sort(key=_by_rank)
     table = _table(
         f"High value (top {r['top']:.0%} by {r['measure'].replace('_', ' ')}) vs the rest, "
         f"customers acquired by {r['acquired_by']}",
@@ -369,6 +379,12 @@ def _profile_text(r: dict[str, Any]) -> Table:
     return table
 
 
+def _by_rank(row: dict[str, Any]) -> tuple[bool, int]:
+    """Ranked rows first, in rank order; a row without an effect size (a number nobody's
+    value varies in, a side of one customer) has no rank and comes last."""
+    return row["rank"] is None, row["rank"] or 0
+
+
 def _effect(row: dict[str, Any]) -> str:
     if "cohens_h" in row:
         return _cell(row["cohens_h"], "h {:+.2f}")
@@ -377,7 +393,7 @@ def _effect(row: dict[str, Any]) -> str:
 
 def _channels_text(r: dict[str, Any]) -> Table:
     table = _table(
-        f"Experience by {r['dimension']} (as of {r['as_of']})",
+        f"Experience by {r['dimension']}{_of(r)} (as of {r['as_of']})",
         r["experience"],
         {
             "segment": "{}",
@@ -417,6 +433,11 @@ def _cell(value: Any, fmt: str) -> str:
 
 def _names(rows: list[dict[str, Any]], name: str, value: str, fmt: str) -> str:
     return ", ".join(f"{r[name]} ({_cell(r[value], fmt)})" for r in rows) or "nothing stands out"
+
+
+def _of(r: dict[str, Any]) -> str:
+    """ " of SEGMENT" for a summary kept to one segment, else nothing."""
+    return f" of {r['segment']}" if r.get("segment") else ""
 
 
 def _written(r: dict[str, Any]) -> list[str]:

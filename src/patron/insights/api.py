@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from patron.arguments import DateLike, as_names, as_whole, optional_day, reads
+from patron.arguments import DateLike, as_names, as_real, as_whole, optional_day, reads
 from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError, option
 from patron.experiments.analyze import Question
@@ -162,21 +162,28 @@ class Insights:
         *,
         dimension: str = DISCOUNT_DIMENSION,
         experiments: Sequence[str] = (),
+        segment: str | None = None,
         as_of: DateLike | None = None,
     ) -> dict[str, Any]:
         """Discount behaviour per group of ``dimension``; each experiment named in
         ``experiments`` (``NAME`` or ``NAME:VARIANT``, its audience one group of ``dimension``)
-        replaces its group's observational reading by the conversion lift it measured."""
+        replaces its group's observational reading by the conversion lift it measured.
+
+        ``segment`` keeps the groups and the band counts to its customers; the prior behind
+        the scores is still the whole shop's, so a customer scores the same either way."""
         day = self._ws.as_of(as_of)
+        members = self.members(segment, as_of=day)
         scores = discount.customer_discounts(self._ws.table("orders"), day)
-        groups = self._groups(dimension, day)
+        groups = _only(self._groups(dimension, day), members)
         measured = dict(self._measured(spec, dimension, day) for spec in experiments)
         table = discount.segment_discounts(scores, groups, dimension)
         table = discount.with_measured_response(table, measured)
+        scores = _only(scores, members)
         bands = scores.group_by("discount_band").agg(customers=scores.count())
         return {
             "as_of": day.isoformat(),
             "dimension": dimension,
+            "segment": segment,
             "bands": {r["discount_band"]: r["customers"] for r in _rows(bands)},
             "segments": _rows(table),
         }
@@ -273,7 +280,7 @@ class Insights:
         key = self._ws.customer(identifier)["customer_key"]
         return ibis.memtable({"customer_key": [key]})
 
-    @reads(days=as_whole)
+    @reads(top=as_real, days=as_whole)
     def profile(
         self, *, as_of: DateLike | None = None, top: float = 0.2, days: int = 365
     ) -> dict[str, Any]:
@@ -288,12 +295,18 @@ class Insights:
 
     @reads(window=as_whole)
     def channels(
-        self, *, dimension: str = "rfm_segment", as_of: DateLike | None = None, window: int = 365
+        self,
+        *,
+        dimension: str = "rfm_segment",
+        segment: str | None = None,
+        as_of: DateLike | None = None,
+        window: int = 365,
     ) -> dict[str, Any]:
-        """Per group of ``dimension``: the preferred purchase and engagement channels, NPS from
-        survey answers and the return rate (:mod:`patron.insights.channels`)."""
+        """Per group of ``dimension`` (of ``segment``'s customers only, when given): the
+        preferred purchase and engagement channels, NPS from survey answers and the return
+        rate (:mod:`patron.insights.channels`)."""
         day = self._ws.as_of(as_of)
-        groups = self._groups(dimension, day)
+        groups = _only(self._groups(dimension, day), self.members(segment, as_of=day))
         orders, events = self._ws.table("orders"), self._ws.table("events")
         zone = self._ws.config.timezone
         preferred = channels.customer_channels(orders, events, day, timezone=zone)
@@ -303,6 +316,7 @@ class Insights:
         return {
             "as_of": day.isoformat(),
             "dimension": dimension,
+            "segment": segment,
             "window_days": window,
             "preferences": _rows(channels.segment_channels(preferred, groups, dimension)),
             "experience": _rows(experience),

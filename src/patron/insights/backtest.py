@@ -87,14 +87,20 @@ def _holdout(train: Purchases, test: pa.Table) -> tuple[np.ndarray, np.ndarray, 
 def _metrics(
     top: Ranked, rows: np.ndarray, truth: np.ndarray, sizes: np.ndarray, k: int, n_items: int
 ) -> dict[str, Any]:
-    """precision@k, recall@k, hit rate, hits and customers with a hit."""
+    """precision@k, recall@k, hit rate, hits and customers with a hit; the rates are None
+    without customers to test on (a split before any purchase): no test is not a score of 0."""
     hit = np.isin(rows[top.at] * n_items + top.item, truth)
     hits = np.bincount(top.at[hit], minlength=rows.size)
-    n = max(rows.size, 1)
+    n = rows.size
     return {
-        "precision": round(float(hits.sum() / (k * n)), 6),
-        "recall": round(float(np.sum(hits / np.maximum(sizes, 1)) / n), 6),
-        "hit_rate": round(float(np.count_nonzero(hits) / n), 6),
+        "precision": _rate(float(hits.sum()), k * n),
+        "recall": _rate(float(np.sum(hits / np.maximum(sizes, 1))), n),
+        "hit_rate": _rate(float(np.count_nonzero(hits)), n),
         "hits": int(hits.sum()),
         "customers_hit": int(np.count_nonzero(hits)),
     }
+
+
+def _rate(part: float, whole: int) -> float | None:
+    """part / whole to six places, None when whole is 0."""
+    return round(part / whole, 6) if whole else None

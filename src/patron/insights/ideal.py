@@ -207,7 +207,7 @@ def _head(judged: Table, acquired_by: date) -> dict[str, Any]:
     if not head["customers"] or head["high_value"] == head["customers"]:
         raise InputError(
             f"too few customers acquired by {acquired_by} to compare ({head['customers']}); "
-            "choose a later as-of date or fewer --days"
+            f"choose a later as-of date or fewer {option('days')}"
         )
     return rounded(head)
 

@@ -22,7 +22,8 @@ its name, category, price and stock are the catalog's (``products``).
   with the largest s_i*j (ties: the more popular).
 - *Ranking*: eligible items by score, ties by popularity, then sku. An item nothing of theirs
   was bought with scores 0, so popularity fills the list of a customer with a thin history, and
-  a customer without purchases gets the most popular items (reason "popular").
+  a customer without purchases gets the most popular items (reason "popular"); when nobody
+  bought anything by A, nothing is popular and the lists are empty.
 - *Business rules*: an item is eligible for a customer when it is in the catalog and in stock
   (``in_stock`` not false; null means stock is not tracked), its category is not excluded, and
   the customer did not buy it in the last N = ``recent_days`` days (on a day after A - N; 0
@@ -45,7 +46,7 @@ import pyarrow.compute as pc
 from scipy import sparse
 
 from patron.defaults import RECENT_DAYS, K
-from patron.errors import InputError, did_you_mean
+from patron.errors import InputError, did_you_mean, option, spelled
 from patron.insights.affinity import Baskets, purchase_lines
 from patron.insights.item_similarity import SHRINK, similarity
 from patron.insights.ranking import Ranked, rank
@@ -113,6 +114,8 @@ def recommend(
     """
     check(k=k, recent_days=recent_days, shrink=shrink)
     p, rows = load(baskets, as_of, customers)
+    if not p.bought.nnz:  # nothing bought by A (no lines yet): no item is popular, so none
+        rows = rows[:0]  # is offered as "popular" in catalog order
     allowed = eligible(p, as_of, recent_days=recent_days, exclude_categories=exclude_categories)
     sim = None if popularity else similarity(p, shrink=shrink)
     top = rank(p, sim, rows, k, allowed)
@@ -310,8 +313,8 @@ def indices(index: np.ndarray) -> pa.Array:
 def check(*, k: int, recent_days: int, shrink: float) -> None:
     """Refuse options that make no sense, with what to use instead."""
     if k < 1:
-        raise InputError("-k must be at least 1 item")
+        raise InputError(f"{spelled('-k', 'k')} must be at least 1 item")
     if recent_days < 0:
-        raise InputError("recent_days must be 0 (rule off) or more")
+        raise InputError(f"{option('recent_days')} must be 0 (rule off) or more")
     if shrink < 0:
         raise InputError("the shrinkage (shrink) must be 0 or more buyers")
