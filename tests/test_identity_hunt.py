@@ -199,6 +199,7 @@ E2,2125550143,,2024-05-02,email_unsubscribe
         "revenue": 250.0,
         "returns": 1,
         "refunded": 30.0,
+        "cancelled": 0,
         "first_purchase": "2024-01-05T00:00:00",
         "last_purchase": "2024-04-01T00:00:00",
     }

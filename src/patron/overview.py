@@ -6,15 +6,18 @@ from typing import Any
 
 import duckdb
 
+from patron.ingest.contract import purchase_sql
 from patron.quarantined import open_count
 from patron.sql import count, rows_as_dicts, tables
 
-STATUS_SQL = """
+_PURCHASE = purchase_sql()
+STATUS_SQL = f"""
 SELECT
   (SELECT count(*) FROM customers) AS customers,
-  (SELECT count(*) FROM orders WHERE NOT is_return) AS orders,
-  (SELECT coalesce(sum(revenue), 0) FROM orders WHERE NOT is_return) AS revenue,
+  (SELECT count(*) FROM orders WHERE {_PURCHASE}) AS orders,
+  (SELECT coalesce(sum(revenue), 0) FROM orders WHERE {_PURCHASE}) AS revenue,
   (SELECT count(*) FROM orders WHERE is_return) AS returns,
+  (SELECT count(*) FROM orders WHERE NOT is_return AND NOT ({_PURCHASE})) AS cancelled_orders,
   (SELECT count(*) FROM orders WHERE customer_key IS NULL) AS unattributed_orders,
   (SELECT count(*) FROM order_lines) AS order_lines,
   (SELECT count(*) FROM products) AS products,
@@ -27,13 +30,15 @@ SELECT
   (SELECT count(*) FROM quarantine) AS quarantined,
   (SELECT coalesce(sum(duplicates), 0) FROM loads) AS duplicates,
   (SELECT count(*) FROM loads) AS loads,
-  (SELECT min(ordered_at) FROM orders WHERE NOT is_return) AS first_order_at,
-  (SELECT max(ordered_at) FROM orders WHERE NOT is_return) AS last_order_at
+  (SELECT min(ordered_at) FROM orders WHERE {_PURCHASE}) AS first_order_at,
+  (SELECT max(ordered_at) FROM orders WHERE {_PURCHASE}) AS last_order_at
 """
 
 
 def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[str, Any]:
-    """Counts of the workspace; ``orders`` and ``revenue`` exclude returns.
+    """Counts of the workspace; ``orders`` and ``revenue`` are purchases: they exclude returns
+    and the cancelled orders ``cancelled_orders`` counts
+    (:data:`patron.ingest.contract.CANCELLED_STATUSES`).
 
     ``quarantined`` counts every row loads refused, ``quarantine_open`` those no later load
     brought in a row with their key and nobody closed (:mod:`patron.quarantined`).
@@ -68,7 +73,7 @@ def other_currencies(
     ``load_id`` is given), most first: money the metrics add up as if it were ``currency``."""
     where = "" if load_id is None else f" AND load_id = {int(load_id)}"
     found = con.execute(
-        "SELECT currency, count(*) AS n FROM orders WHERE NOT is_return AND currency <> ?"
+        f"SELECT currency, count(*) AS n FROM orders WHERE {_PURCHASE} AND currency <> ?"
         f"{where} GROUP BY currency ORDER BY n DESC, currency",
         [currency],
     ).fetchall()

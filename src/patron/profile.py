@@ -11,12 +11,12 @@ from patron.arguments import as_whole
 from patron.errors import InputError, NotFoundError
 from patron.identity.normalize import EMAIL_PATTERN
 from patron.identity.phones import normalize_phone
-from patron.ingest.contract import IDENTIFIER_TYPES
+from patron.ingest.contract import IDENTIFIER_TYPES, purchase_sql
 from patron.sql import rows_as_dicts, scalar, tables
 
 _ORDER_COLUMNS = (
     "order_id, ordered_at, order_date, channel, revenue, discount, currency, status, is_return, "
-    "return_of"
+    f"return_of, NOT is_return AND NOT ({purchase_sql()}) AS cancelled"
 )
 
 
@@ -135,7 +135,7 @@ def customer_profile(
         f"SELECT {_ORDER_COLUMNS} FROM orders WHERE customer_key = ? ORDER BY ordered_at, order_id",
         key,
     )
-    purchases = [o for o in orders if not o["is_return"]]
+    purchases = [o for o in orders if not o["is_return"] and not o["cancelled"]]
     refunds = [o for o in orders if o["is_return"]]
     return {
         "customer_key": key,
@@ -149,7 +149,8 @@ def customer_profile(
         "totals": {
             "orders": len(purchases),
             "revenue": round(sum(o["revenue"] for o in purchases), 2),
-            "returns": len(orders) - len(purchases),
+            "returns": len(refunds),
+            "cancelled": sum(o["cancelled"] for o in orders),
             "refunded": round(sum(abs(o["revenue"]) for o in refunds), 2),
             "first_purchase": min((o["ordered_at"] for o in purchases), default=None),
             "last_purchase": max((o["ordered_at"] for o in purchases), default=None),

@@ -28,6 +28,7 @@ from patron.experiments.design import Design, exposure_time, parse_variants
 from patron.export import customer_table, write_table
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
+from patron.metrics.base import sales_only
 from patron.metrics.occasions import TABLE as OCCASIONS
 from patron.metrics.occasions import Sales, last_order_date, purchase_span
 from patron.overview import other_currencies, workspace_status
@@ -230,6 +231,13 @@ class Workspace:
     def table(self, name: str) -> ibis.Table:
         """A table of the data contract as an Ibis expression, for notebooks and SQL users."""
         return self.warehouse.table(name)
+
+    def purchases(self) -> ibis.Table:
+        """The purchase rows of ``orders``: neither returns nor cancelled orders (statuses in
+        :data:`patron.ingest.contract.CANCELLED_STATUSES`), every column; what the metrics count
+        as orders."""
+        orders = sales_only(self.table("orders"))
+        return orders.filter(~orders.is_return)
 
     def sales(self) -> Sales:
         """The orders and their purchase occasions, as every metric reads them (Ibis tables).

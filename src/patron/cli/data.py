@@ -341,9 +341,10 @@ def _publish_text(r: dict[str, Any]) -> str:
 def _status_text(s: dict[str, Any]) -> str:
     lines = [
         f"customers            {s['customers']:>12,}",
-        f"orders               {s['orders']:>12,}   (returns excluded)",
+        f"orders               {s['orders']:>12,}   (returns and cancelled orders excluded)",
         f"revenue              {s['revenue']:>12,.2f}   {s['currency']}",
         f"returns              {s['returns']:>12,}",
+        f"cancelled orders     {s['cancelled_orders']:>12,}",
         f"order lines          {s['order_lines']:>12,}",
         f"products             {s['products']:>12,}",
         f"events               {s['events']:>12,}",
@@ -422,6 +423,7 @@ def _profile_text(p: dict[str, Any]) -> str:
     lines += [
         f"  {o['ordered_at']}  {o['order_id']:<12} {o['channel'] or '':<12} {o['revenue']:>10.2f}"
         + ("  return" if o["is_return"] else "")
+        + ("  cancelled" if o["cancelled"] else "")
         for o in p["orders"][-20:]
     ]
     lines.append("latest events:" if p["events"] else "events: none")

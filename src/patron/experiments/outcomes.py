@@ -33,6 +33,7 @@ import ibis
 from patron.defaults import METRICS, ORDER_METRICS
 from patron.errors import InputError, did_you_mean, option
 from patron.experiments.stats import Moments, RatioMoments
+from patron.metrics.base import sales_only
 from patron.portable import any_of
 
 if TYPE_CHECKING:
@@ -204,6 +205,7 @@ def _in_window(a: Table, at: Any, window: Window, after: bool) -> Any:
 def _order_values(
     assigned: Table, orders: Table, names: list[str], window: Window, after: bool
 ) -> Table:
+    orders = sales_only(orders)  # a cancelled order is neither a purchase nor a refund
     o = orders.filter(orders.customer_key.notnull()).select(
         "customer_key",
         "ordered_at",

@@ -19,6 +19,21 @@ IDENTIFIER_TYPES: tuple[str, ...] = ("customer_id", "email", "phone", "loyalty_i
 RETURN_STATUSES: tuple[str, ...] = ("returned", "return", "refunded", "refund")
 """Order statuses (case-insensitive) that make a row a return, whatever the sign of revenue."""
 
+CANCELLED_STATUSES: tuple[str, ...] = ("cancelled", "canceled", "voided", "void", "failed")
+"""Order statuses (case-insensitive) of orders that never became a sale (WooCommerce's
+cancelled and failed, Magento's canceled, Shopify's voided payments): such a row is loaded and
+kept like any other, but it is no purchase. A cancellation written as a negative row stays a
+return, which undoes its purchase."""
+
+
+def purchase_sql(alias: str = "") -> str:
+    """SQL that is true for a purchase row of ``orders`` (aliased ``alias``): neither a return
+    nor a cancelled order (:data:`CANCELLED_STATUSES`)."""
+    column = f"{alias}." if alias else ""
+    statuses = ", ".join(f"'{s}'" for s in CANCELLED_STATUSES)
+    return f"NOT {column}is_return AND coalesce(lower({column}status) NOT IN ({statuses}), true)"
+
+
 SQL_TYPES: dict[Kind, str] = {
     "text": "VARCHAR",
     "identifier": "VARCHAR",

@@ -57,7 +57,7 @@ import ibis
 from scipy.stats import norm
 
 from patron.errors import InputError, did_you_mean, option
-from patron.metrics.base import refunds
+from patron.metrics.base import refunds, sales_only
 from patron.metrics.occasions import Sales, occasions
 from patron.portable import first_by
 
@@ -412,7 +412,7 @@ def _mean_interval(f: float, f2: float, n: int, field: str, prefix: str) -> dict
 
 def purchase_lines(baskets: Baskets, as_of: date, by: str) -> Table:
     """Purchase lines by ``as_of`` with an item: customer_key, order_date, item."""
-    o = baskets.sales.orders
+    o = sales_only(baskets.sales.orders)
     orders = o.filter(~o.is_return, o.customer_key.notnull(), o.order_date <= as_of)
     orders = orders.select("order_id", "customer_key", "order_date")
     products = baskets.products.select(product_sku="sku", catalog=baskets.products[by])

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import ibis
 
 from patron.errors import InputError, did_you_mean
+from patron.metrics.base import sales_only
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -108,6 +109,7 @@ def customer_discounts(orders: Table, as_of: date) -> Table:
 
 def _counts(orders: Table, as_of: date) -> Table:
     """Per customer: purchases, discounted purchases, full-price and discounted net revenue."""
+    orders = sales_only(orders)
     kept = orders.filter(
         ~orders.is_return, orders.customer_key.notnull(), orders.order_date <= as_of
     )

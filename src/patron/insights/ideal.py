@@ -52,6 +52,7 @@ import ibis
 
 from patron.errors import InputError, option
 from patron.insights.affinity import Z95, Baskets, first_window, rounded, wilson
+from patron.metrics.base import sales_only
 from patron.metrics.occasions import occasions
 from patron.portable import first_by
 
@@ -104,6 +105,7 @@ def first_purchases(baskets: Baskets, customers: Table, as_of: date) -> Table:
 
 def _first_orders(orders: Table, first: Table) -> Table:
     """The purchase orders of each customer's first day: order_id, customer_key, money."""
+    orders = sales_only(orders)
     bought = orders.filter(~orders.is_return, orders.customer_key.notnull())
     days = first.select(key="customer_key", day="first_date")
     on = [bought.customer_key == days.key, bought.order_date == days.day]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import ibis
 
 from patron.errors import InputError, did_you_mean
+from patron.ingest.contract import CANCELLED_STATUSES
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -42,8 +43,19 @@ def ratio(num: float | None, den: float | None) -> float | None:
     return None if num is None or not den else num / den
 
 
+def sales_only(orders: Table) -> Table:
+    """``orders`` without the cancelled ones (:data:`~patron.ingest.contract.CANCELLED_STATUSES`):
+    purchases and returns, whose ``is_return`` tells them apart. Orders without a ``status``
+    column (a data frame of transactions) have none."""
+    if "status" not in orders.columns:
+        return orders
+    cancelled = orders.status.lower().isin(CANCELLED_STATUSES).fill_null(False)
+    return orders.filter(orders.is_return | ~cancelled)
+
+
 def purchases(orders: Table) -> Table:
     """Attributed purchase orders, money as float64."""
+    orders = sales_only(orders)
     kept = orders.filter(~orders.is_return, orders.customer_key.notnull())
     return kept.select(
         "customer_key",

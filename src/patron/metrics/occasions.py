@@ -44,6 +44,7 @@ _ORDER_COLUMNS = ibis.schema(
         "revenue": "decimal(18, 2)",
         "cost": "decimal(18, 2)",
         "is_return": "boolean",
+        "status": "string",
     }
 )
 """The ``orders`` columns occasions are made of, to compile the rebuild without a backend."""

@@ -48,7 +48,8 @@ BASICS = Section(
         Term(
             "Purchase occasion",
             "A day on which a customer bought at least once (in the shop's time zone); two orders "
-            "on one day count as one occasion. Returns are never occasions.",
+            "on one day count as one occasion. Returns and cancelled orders (never paid) are "
+            "never occasions.",
             BTYD,
         ),
         Term(
