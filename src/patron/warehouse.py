@@ -23,6 +23,7 @@ import duckdb
 from patron.errors import InputError, NotFoundError, WorkspaceError, did_you_mean
 from patron.ingest.contract import SQL_TYPES, TableSpec
 from patron.ingest.contract import TABLES as LOAD_TARGETS
+from patron.metrics.occasions import drop_cancelled_days
 from patron.predictions import STORED as STORED_PREDICTIONS
 from patron.sql import first_line, tables
 
@@ -83,10 +84,12 @@ def contract_ddl(spec: TableSpec) -> str:
 def upgrade(con: duckdb.DuckDBPyConnection) -> None:
     """Bring the tables of a workspace made by an earlier version to this one's shape, in the
     transaction of its first load: integer row hashes, the quarantine's ``row_key`` (its
-    earlier entries keep none, so none of them is found fixed) and the split log."""
+    earlier entries keep none, so none of them is found fixed), the split log, and occasions
+    without the days of cancelled orders."""
     upgrade_row_hashes(con)
     con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS row_key VARCHAR")
     con.execute(f"CREATE TABLE IF NOT EXISTS customer_splits ({SYSTEM_TABLES['customer_splits']})")
+    drop_cancelled_days(con)
 
 
 def upgrade_row_hashes(con: duckdb.DuckDBPyConnection) -> None:

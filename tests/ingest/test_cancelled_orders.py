@@ -63,3 +63,24 @@ def test_the_profile_marks_cancelled_orders(shop: Workspace) -> None:
     assert [o["order_id"] for o in ann["orders"] if o["cancelled"]] == ["o2"]
     bob = shop.customer("bob@example.com")
     assert bob["totals"]["orders"] == 0 and bob["totals"]["first_purchase"] is None
+
+
+def test_the_next_load_drops_occasions_an_older_version_made_of_cancelled_days(
+    shop: Workspace, tmp_path: Path
+) -> None:
+    con = shop.warehouse.duckdb
+    bob = shop.customer("bob@example.com")["customer_key"]
+    # as a version that counted cancelled orders left it: bob's failed order was an occasion
+    con.execute(
+        "INSERT INTO purchase_occasions (customer_key, order_date, revenue, orders, n) "
+        "VALUES (?, DATE '2024-03-02', 20, 1, 0)",
+        [bob],
+    )
+    assert shop.sales().occasions.count().execute() == 4
+    later = write(
+        tmp_path / "later.csv", "order_id,email,ordered_at,revenue\nz1,zed@x.com,2024-04-01,5\n"
+    )
+    shop.load("orders", later, now=NOW)
+    occasions = shop.sales().occasions
+    assert occasions.count().execute() == 4  # ann, cy, di and the new zed; bob's day is gone
+    assert occasions.filter(occasions.customer_key == bob).count().execute() == 0

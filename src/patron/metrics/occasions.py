@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 import ibis
 
 from patron.errors import InputError
+from patron.ingest.contract import purchase_sql
 from patron.metrics.base import purchases
 from patron.portable import first_by
-from patron.sql import scalar
+from patron.sql import scalar, tables
 
 if TYPE_CHECKING:
     import duckdb
@@ -153,3 +154,24 @@ def rebuild_occasions(con: duckdb.DuckDBPyConnection, touched: str | None = None
         part = orders.filter(orders.customer_key % passes == share) if passes > 1 else orders
         query = ibis.to_sql(occasion_days(part), dialect="duckdb")
         con.execute(f"INSERT INTO {TABLE} BY NAME {query}")
+
+
+def drop_cancelled_days(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the occasions of customers whose stored occasions count a day they only placed
+    cancelled orders on: a workspace loaded before cancelled orders were told apart
+    (:data:`~patron.ingest.contract.CANCELLED_STATUSES`) has such days. The search reads the
+    cancelled orders alone, so a workspace without any pays one filtered scan."""
+    if TABLE not in tables(con):
+        return
+    cancelled = f"NOT o.is_return AND NOT ({purchase_sql('o')}) AND o.customer_key IS NOT NULL"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _stale AS
+        SELECT DISTINCT o.customer_key FROM orders o
+        SEMI JOIN {TABLE} p ON p.customer_key = o.customer_key AND p.order_date = o.order_date
+        WHERE {cancelled} AND NOT EXISTS (
+          SELECT 1 FROM orders q WHERE q.customer_key = o.customer_key
+            AND q.order_date = o.order_date AND {purchase_sql("q")})"""
+    )
+    if scalar(con, "SELECT count(*) FROM _stale"):
+        rebuild_occasions(con, "_stale")
+    con.execute("DROP TABLE _stale")
