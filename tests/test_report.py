@@ -440,3 +440,19 @@ def _orders() -> pd.DataFrame:
             "revenue": ["10", "20", "30", "5"],
         }
     )
+
+
+def test_refunds_of_people_without_a_purchase_are_no_acquisition_channel(tmp_path: Path) -> None:
+    """The KPIs keep such refunds in a ``no_purchase`` group so the groups add up; the report's
+    channel table compares channels that won customers, and had shown it as one."""
+    returned = pd.DataFrame(
+        {"order_id": ["r"], "email": ["w@shop.example"], "ordered_at": ["2024-04-01"],
+         "revenue": ["-8"], "status": ["refunded"]}
+    )  # fmt: skip
+    with Workspace.init(tmp_path / "ws", currency="EUR") as ws:
+        ws.load("orders", _orders())
+        ws.load("orders", returned)
+        groups = ws.kpis(by="acquisition_channel")["groups"]
+        assert "no_purchase" in [g["group"] for g in groups]
+        data = gather(ws)
+    assert [g["group"] for g in data.channels] == ["store", "unknown", "web"]

@@ -93,7 +93,7 @@ def gather(
         status=ws.status(),
         kpis=ws.kpis(**kpi_args),
         prior=ws.kpis(**{**kpi_args, "as_of": prior_day}) if prior_day >= first else None,
-        channels=ws.kpis(**kpi_args, by="acquisition_channel")["groups"],
+        channels=_acquired(ws.kpis(**kpi_args, by="acquisition_channel")["groups"]),
         trend=ws.kpis(**kpi_args, trend=True)["points"],
         pareto=ws.concentration(as_of=day, window=WINDOW),
         retention=ws.cohorts(as_of=day, period="month", metric="retention"),
@@ -127,3 +127,9 @@ def months_before(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 - months
     year, month = divmod(index, 12)
     return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+def _acquired(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The acquisition channels that won customers: the KPIs' ``no_purchase`` group (refunds of
+    people with no purchase yet) keeps their sum whole, but it is no channel to compare."""
+    return [g for g in groups if g["customers_total"]]
