@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from cli_support import ok, patron_here
 from patron import InputError, Workspace
 from patron.experiments.analyze import Question
 from patron.experiments.readout import Settings, verdict
@@ -168,10 +169,31 @@ def test_customers_merged_after_assignment_follow_their_survivor(tmp_path: Path)
         links = {"customer_id": [b for _, b in ties], "email": [f"{a}@shop.test" for a, _ in ties]}
         ws.load("customers", pd.DataFrame(links), now=datetime(2025, 1, 1))
         r = ws.analyze_experiment("merged")
-    assert r["merges"] == {"followed": 2, "contaminated": 1}
+    assert r["merges"] == {"followed": 2, "contaminated": 1, "dissolved": 0}
     sizes = {v["name"]: v["n"] for v in r["variants"]}
     assert sizes == {"control": len(control) - 2, "treatment": len(treatment) - 1}
     assert means(r)["control"] == pytest.approx(40.0 / (len(control) - 2))
+
+
+def test_a_customer_dissolved_after_assignment_is_left_out(tmp_path: Path) -> None:
+    # one assigned customer gave the store's e-mail alone; blocked later, it is nobody's
+    people = [{"order_id": f"p{i}", "email": f"c{i}@shop.test"} for i in range(19)]
+    people.append({"order_id": "w0", "email": "store@shop.test"})
+    pre = pd.DataFrame(people).assign(ordered_at="2024-03-01 10:00:00", revenue=20.0)
+    walk_ins = pd.DataFrame(
+        {"order_id": [f"w{i}" for i in range(1, 4)], "email": "store@shop.test",
+         "phone": [f"+3120555000{i}" for i in range(1, 4)], "ordered_at": "2024-07-02",
+         "revenue": 5.0}
+    )  # fmt: skip
+    with Workspace.init(tmp_path / "ws", timezone="UTC", max_links=2) as ws:
+        ws.load("orders", pre, now=datetime(2025, 1, 1))
+        ws.create_experiment("gone", start="2024-07-01", metric="revenue")
+        assert ws.load("orders", walk_ins, now=datetime(2025, 1, 1)).blocked_identifiers == 1
+        r = ws.analyze_experiment("gone")
+    assert r["merges"] == {"followed": 0, "contaminated": 0, "dissolved": 1}
+    assert sum(v["n"] for v in r["variants"]) == 19  # was 20, the walk-in read as a non-buyer
+    text = ok(patron_here("-w", "ws", "experiment", "analyze", "gone", cwd=tmp_path))
+    assert "left out: 1 customer(s) dissolved since (every identifier blocked)" in text
 
 
 def test_the_statistics_match_an_independent_computation(tmp_path: Path) -> None:

@@ -236,6 +236,7 @@ def _print_readout(r: dict[str, Any], timezone: str) -> None:
         notes.append("sequential: " + r["sequential"]["method"])
     if r["correction"]:
         notes.append("p-values Holm-adjusted, intervals Bonferroni-widened")
+    notes += _left_out(r)
     for group, value in (r["incremental_value"] or {}).items():
         lo, hi = value["ci"]
         notes.append(
@@ -251,6 +252,20 @@ def _print_readout(r: dict[str, Any], timezone: str) -> None:
         )
     out.print("\n".join(notes), highlight=False)
     out.print(f"[bold]{r['verdict']}[/bold]", highlight=False)
+
+
+def _left_out(r: dict[str, Any]) -> list[str]:
+    """Who the readout did not count, and why (their numbers are in the JSON too)."""
+    merges = r.get("merges") or {}
+    said = {
+        "not yet exposed when the data end": r.get("not_yet_exposed") or 0,
+        "assigned to two groups under keys later merged": merges.get("contaminated") or 0,
+        "dissolved since (every identifier blocked)": merges.get("dissolved") or 0,
+    }
+    notes = [f"left out: {n:,} customer(s) {why}" for why, n in said.items() if n]
+    if merges.get("followed"):
+        notes.append(f"{merges['followed']:,} assigned key(s) read under the key they merged into")
+    return notes
 
 
 def _variants_table(title: str, rows: list[dict[str, Any]], alpha: float) -> Table:

@@ -117,18 +117,28 @@ def follow_merges(assigned: Table, merged: Table) -> tuple[Table, dict[str, int]
     carry the surviving key only, so a merged-away key would read as a non-buyer and its
     purchases count in the survivor's group. Each assigned key follows ``customer_merges`` to
     its survivor: one person assigned under keys in two groups got both and is left out
-    (``contaminated``); keys in one group count once, from the earliest exposure."""
-    pairs = merged.filter(merged.into_key.notnull()).select("merged_key", "into_key")
-    into = dict(zip(*pairs.to_pyarrow().to_pydict().values(), strict=True))
+    (``contaminated``); keys in one group count once, from the earliest exposure. A key
+    dissolved since (every identifier it had was blocked: its rows belong to no one) has no
+    outcome left to read and is left out too (``dissolved``), not read as a non-buyer."""
+    log = merged.select("merged_key", "into_key").to_pyarrow().to_pydict()
+    pairs = list(zip(log["merged_key"], log["into_key"], strict=True))
+    into = {key: survivor for key, survivor in pairs if survivor is not None}
+    gone = {key for key, survivor in pairs if survivor is None}
+    ends = {key: _survivor(into, key) for key in (*into, *gone)}
     survivors = ibis.memtable(
-        {"merged_key": list(into), "survivor": [_survivor(into, k) for k in into]},
+        {"merged_key": list(ends), "survivor": [None if e in gone else e for e in ends.values()]},
         schema={"merged_key": "int64", "survivor": "int64"},
     )
-    touched = assigned.semi_join(survivors, assigned.customer_key == survivors.merged_key)
-    followed = int(touched.count().to_pyarrow().as_py()) if into else 0
-    if not followed:
-        return assigned, {"followed": 0, "contaminated": 0}
     j = assigned.left_join(survivors, assigned.customer_key == survivors.merged_key)
+    moved = j.merged_key.notnull()
+    counts = j.aggregate(
+        followed=(moved & j.survivor.notnull()).sum(), dissolved=(moved & j.survivor.isnull()).sum()
+    )
+    found = counts.to_pyarrow().to_pylist()[0] if ends else {}
+    followed, dissolved = int(found.get("followed") or 0), int(found.get("dissolved") or 0)
+    if not followed + dissolved:
+        return assigned, {"followed": 0, "contaminated": 0, "dissolved": 0}
+    j = j.filter(~(moved & j.survivor.isnull()))
     keyed = j.select(
         customer_key=j.survivor.fill_null(j.customer_key),
         variant=j.variant,
@@ -141,7 +151,7 @@ def follow_merges(assigned: Table, merged: Table) -> tuple[Table, dict[str, int]
     )
     mixed = int(people.filter(people.groups > 1).count().to_pyarrow().as_py())
     clean = people.filter(people.groups == 1).drop("groups")
-    return clean, {"followed": followed, "contaminated": mixed}
+    return clean, {"followed": followed, "contaminated": mixed, "dissolved": dissolved}
 
 
 def _survivor(into: dict[int, int], key: int) -> int:
