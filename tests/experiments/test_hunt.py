@@ -196,6 +196,23 @@ def test_a_customer_dissolved_after_assignment_is_left_out(tmp_path: Path) -> No
     assert "left out: 1 customer(s) dissolved since (every identifier blocked)" in text
 
 
+def test_an_export_read_back_after_a_merge_follows_the_merged_key(tmp_path: Path) -> None:
+    people = [f"c{i}" for i in range(20)]
+    with Workspace.init(tmp_path / "ws", timezone="UTC") as ws:
+        pre = [_order(f"p{c}", c, "2024-03-01 10:00:00", 20.0) for c in people]
+        ws.load("orders", pd.DataFrame(pre), now=datetime(2025, 1, 1))
+        ws.create_experiment("sent", start="2024-07-01", metric="revenue")
+        got = ws.experiment_assignments("sent").to_pandas()
+        got[["customer_key", "variant", "assigned_at"]].to_csv(tmp_path / "sent.csv", index=False)
+        control = sorted(got[got.variant == "control"].customer_id)
+        tie = {"customer_id": [control[1]], "email": [f"{control[0]}@shop.test"]}
+        ws.load("customers", pd.DataFrame(tie), now=datetime(2025, 1, 1))
+        r = ws.analyze_experiment(assignments_file=tmp_path / "sent.csv", start="2024-07-01")
+    assert r["unmatched"] == 0  # the key merged away was "no customer"
+    assert r["merges"]["followed"] == 1
+    assert sum(v["n"] for v in r["variants"]) == len(people) - 1  # one person, counted once
+
+
 def test_the_statistics_match_an_independent_computation(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     n = 300

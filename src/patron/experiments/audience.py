@@ -202,10 +202,11 @@ def _key_sql(con: duckdb.DuckDBPyConnection, raw: RawSource, column: str, region
     """A correlated lookup giving each row's customer key (first type that matches wins)."""
     kind = column.strip().lower()
     value = f"CAST(r.{ident(column)} AS VARCHAR)"
-    if kind == "customer_key":
+    if kind == "customer_key":  # a key merged away since is found too: the readout follows it
         return (
-            f"SELECT min(c.customer_key) FROM customers c "
-            f"WHERE c.customer_key = TRY_CAST(trim({value}) AS BIGINT)"
+            "SELECT min(k) FROM (SELECT customer_key AS k FROM customers "
+            "UNION ALL SELECT merged_key FROM customer_merges) "
+            f"WHERE k = TRY_CAST(trim({value}) AS BIGINT)"
         )
     kinds = _TRY_ORDER if kind == "identifier" else (kind,)
     if "phone" in kinds:
