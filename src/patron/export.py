@@ -55,4 +55,6 @@ def write_table(table: Table, out: Path) -> None:
     if out.suffix.lower() == ".parquet":
         table.to_parquet(out)
     else:
-        table.to_csv(out)
+        from patron.portable import to_csv  # the engine loads when a command runs
+
+        to_csv(table, out)  # as DuckDB writes CSV, whatever the warehouse

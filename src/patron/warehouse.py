@@ -14,6 +14,7 @@ quarantine, the identity graph) stays in the engine.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,8 +258,13 @@ class Warehouse:
             return []
         from patron.publish import plan, publish, record
 
-        copied = publish(self.duckdb, self.ibis, plan(self.duckdb, result))
-        record(self.duckdb, None if result is None else result.load_id)
+        planned = plan(self.duckdb, result)
+        copied = publish(self.duckdb, self.ibis, planned)
+        # every table sent whole (a load after one the warehouse missed) covers every load so
+        # far: recorded as this load's alone, the missed one stayed unpublished, and each
+        # later load copied every table again until `patron publish`
+        full = result is None or set(planned.whole) >= set(PUBLISHED)
+        record(self.duckdb, None if full or result is None else result.load_id)
         return copied
 
     def close(self) -> None:
@@ -352,11 +358,17 @@ def engine_path(url: str, folder: Path) -> Path:
 
 
 def without_password(url: str) -> str:
-    """``url`` with any password in it replaced by ``***``, for messages and logs."""
+    """``url`` with any password in it replaced by ``***``, for messages and logs: the one
+    after the user name, and a ``password=`` parameter (``postgres://me@host/db?password=pw``,
+    which PostgreSQL's client library reads too)."""
     scheme, sep, rest = url.partition("://")
     if not sep:  # a mistyped URL (postgres//me:pw@host) may hold a password all the same
         scheme, rest = "", url
     user, at, host = rest.rpartition("@")
     if at and ":" in user:
         user = user.split(":", 1)[0] + ":***"
-    return f"{scheme}{sep}{user}{at}{host}"
+    return _PASSWORD_PARAMETER.sub(r"\1***", f"{scheme}{sep}{user}{at}{host}")
+
+
+_PASSWORD_PARAMETER = re.compile(r"([?&;]\s*password\s*=)[^&;]*", re.IGNORECASE)
+"""A ``password=`` parameter of a URL's query and its value."""

@@ -192,9 +192,19 @@ class Workspace:
             decimal_comma=decimal_comma,
             encoding=encoding,
         )
-        result = load(
-            self.warehouse.duckdb, self.config, table, items, options, now=now, progress=progress
-        )
+        try:
+            result = load(
+                self.warehouse.duckdb,
+                self.config,
+                table,
+                items,
+                options,
+                now=now,
+                progress=progress,
+            )
+        finally:  # the load reads text times in the shop's zone; the engine's reads are UTC's,
+            # as Ibis sets its sessions (assignments exported after a load were hours off)
+            self.warehouse.duckdb.execute("SET TimeZone = 'UTC'")
         if result.table == "orders":
             self._warn_currencies(result.load_id)
         if self.warehouse.external:
