@@ -44,7 +44,7 @@ from patron.quarantined import (
     quarantine_summary,
 )
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
-from patron.sql import scalar
+from patron.sql import scalar, tables
 from patron.warehouse import Warehouse, engine_path, without_password
 
 if TYPE_CHECKING:
@@ -560,15 +560,23 @@ class Workspace:
 
     def _changed_by(self, stored: ibis.Table, day: date) -> int | None:
         """The first load after ``stored`` was scored that added or updated orders dated by
-        ``day`` or merged customers (keys the predictions hold), else None."""
+        ``day``, or changed whose rows a key holds (keys the predictions hold): merged, split
+        or dissolved customers, or rows gone to no one when an identifier was blocked; else
+        None."""
         scored = int(stored.load.max().to_pyarrow().as_py())
+        rekeyed = ("customer_merges", "blocked_identifiers", "customer_splits")
+        known = tables(self.warehouse.duckdb)  # no split log in a workspace not loaded since
+        later = " ".join(
+            f"UNION ALL SELECT load_id FROM {log} WHERE load_id > {scored}"
+            for log in rekeyed
+            if log in known
+        )
         return scalar(
             self.warehouse.duckdb,
             "SELECT min(load_id) FROM (SELECT load_id FROM orders WHERE load_id > ? "
-            "AND order_date <= ? UNION ALL SELECT load_id FROM customer_merges WHERE load_id > ?)",
+            f"AND order_date <= ? {later})",
             scored,
             day,
-            scored,
         )
 
     def _last_load(self) -> int:

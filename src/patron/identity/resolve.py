@@ -58,6 +58,8 @@ def resolve_new_records(
     Leaves ``_ident_keys(itype, ivalue, key)``, the customer key of each identifier of the load,
     for the writer (:func:`record_key_sql`), so new rows are written once with their key instead
     of updated afterwards.
+    A load that blocks an identifier also leaves ``_held(key)``, the customers that held it
+    (:func:`~patron.identity.split.split_blocked`), whose rows may have changed key.
     """
     _record_identifiers(con, rows, table, now)
     _add_edges(con, "_ids")
@@ -67,7 +69,7 @@ def resolve_new_records(
     new_customers, merges = _assign_keys(con, table, load_id, now)
     _identifier_keys(con)
     temps = ("_ids", "_idents", "_new_edges", "_key_nodes", "_labels", "_comp_keys", "_merges")
-    for temp in (*temps, "_held"):
+    for temp in temps:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return Resolution(
         new_customers=new_customers, merges=merges + dissolved, blocked=blocked, splits=splits

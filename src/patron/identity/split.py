@@ -42,7 +42,8 @@ def split_blocked(con: duckdb.DuckDBPyConnection, load_id: int, stamp: str, next
     dissolve the customers that held them; new keys count on from ``next_key``.
 
     Leaves ``_held(key)``, the customers that held one, for the caller to refresh what it
-    computed from their keys before the split.
+    computed from their keys before the split: even a customer left in one piece may have
+    lost rows (those whose only identifier was blocked), so its derived rows change too.
     """
     newly = f"(SELECT (identifier_type, value) FROM blocked_identifiers WHERE load_id = {load_id})"
     con.execute(
@@ -55,8 +56,9 @@ def split_blocked(con: duckdb.DuckDBPyConnection, load_id: int, stamp: str, next
     _label_members(con)
     parts = _assign_parts(con, load_id, stamp, next_key)
     dissolved = _dissolve(con, load_id, stamp)
-    if parts or dissolved:
-        _rekey_rows(con)
+    # Also when each held customer is left whole: its rows whose only identifier was blocked
+    # (the till's own CRM record, a receipt under its email alone) belong to no one now.
+    _rekey_rows(con)
     con.execute("DROP TABLE IF EXISTS _members")
     return Split(parts=parts, dissolved=dissolved)
 

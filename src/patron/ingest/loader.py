@@ -214,13 +214,14 @@ def _load(
         result.merges = resolution.merges
         result.splits = resolution.splits
         result.blocked_identifiers = resolution.blocked
-        _touch(con, load_id)
+        _touch(con, load_id, held=bool(resolution.blocked))
     step(f"writing {spec.name}")
     _apply(con, spec, load_id, raws, written)
     result.inserted, result.updated, result.duplicates = tally(con, sum(valid))
-    rekeyed = result.merges or result.splits  # rows of keyed tables changed customer
+    # rows of keyed tables changed customer: merged, split, or (blocking) left with no one
+    rekeyed = result.merges or result.splits or result.blocked_identifiers
     if spec.name == "orders" or rekeyed:
-        link_returns(con, load_id)
+        link_returns(con, load_id, held="_held" if result.blocked_identifiers else None)
     if resolves:
         step("rebuilding customer profiles")
         # blocking takes identifiers from customers the load did not touch: rebuild them all
@@ -232,15 +233,18 @@ def _load(
     return result
 
 
-def _touch(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
+def _touch(con: duckdb.DuckDBPyConnection, load_id: int, *, held: bool) -> None:
     """``_touched``: the customers whose derived rows this load may change: those of its
-    identifiers (:func:`resolve_new_records` leaves them in ``_ident_keys``) and both sides of
-    its merges and splits. Rows with identifiers are never replaced (a conflict is
-    quarantined), so no earlier owner loses one. The table outlives the load (until the next or
-    the connection's end): copying the load to another warehouse sends these customers' rows."""
+    identifiers (:func:`resolve_new_records` leaves them in ``_ident_keys``), both sides of
+    its merges and splits, and with ``held`` (a load that blocked an identifier) every
+    customer that held one (``_held``), which may have lost rows to no one without being
+    split. Rows with identifiers are never replaced (a conflict is quarantined), so no earlier
+    owner loses one otherwise. The table outlives the load (until the next or the connection's
+    end): copying the load to another warehouse sends these customers' rows."""
+    also = " UNION SELECT key FROM _held" if held else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _touched AS
-        SELECT key AS customer_key FROM _ident_keys
+        SELECT key AS customer_key FROM _ident_keys{also}
         UNION SELECT merged_key FROM customer_merges WHERE load_id = {load_id}
         UNION SELECT into_key FROM customer_merges WHERE load_id = {load_id}
         UNION SELECT from_key FROM customer_splits WHERE load_id = {load_id}
@@ -330,5 +334,6 @@ def _drop_raw(con: duckdb.DuckDBPyConnection, raws: list[RawSource]) -> None:
 def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
     con.execute("DROP TABLE IF EXISTS _classified")
     con.execute("DROP TABLE IF EXISTS _ident_keys")
+    con.execute("DROP TABLE IF EXISTS _held")
     for n in range(sources):
         con.execute(f"DROP TABLE IF EXISTS _stage_{n}")

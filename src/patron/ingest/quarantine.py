@@ -1,8 +1,10 @@
 """Rows a load refuses, written to ``quarantine`` with file, line, field, value, reason and
 the whole record in the file's own words, so nothing is lost and the row can be fixed and
 loaded again. An entry is keyed by its file, line, record and reason: loading a file again
-adds none twice. It also keeps the row's key where the file gave one (``order_id``, ``sku``,
-...), by which a later load of the row fixed is found (:mod:`patron.quarantined`).
+adds none twice; nor does a file that overlaps one loaded before (each daily export covering
+the last week), whose refused record, with its reason, is in the quarantine from the other
+file. It also keeps the row's key where the file gave one (``order_id``, ``sku``, ...), by
+which a later load of the row fixed is found (:mod:`patron.quarantined`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ def quarantine_rows(
     file, line, field and reason; return the conflicts and the rows quarantined in all.
 
     A row already quarantined (same file, line, record and reason) is not added again, so
-    reloading a file changes nothing.
+    reloading a file changes nothing; nor is the same record with the same reason from another
+    file (an overlapping export, or an earlier file of this load): a bad row is one entry
+    however many exports carry it, as the same row valid would be one row. Lines of one file
+    stay apart (two equal refused lines of a till's receipt are two items).
     """
     key_field = spec.key[0] if spec.key else "row"
     given = " AND ".join(f"{name} IS NOT NULL" for name in spec.key) or "false"
@@ -55,7 +60,8 @@ def quarantine_rows(
                    q.reason, {record}, {key}, q.row_key
             FROM ({rows}) q JOIN {raw.table} r ON r._line = q._line
             WHERE {key} NOT IN (SELECT quarantine_key FROM quarantine)
-              AND NOT (q.conflict AND {_conflict_known(spec, raw, record)})"""
+              AND NOT {_known_elsewhere(spec, raw, record, "q.reason")}
+              AND NOT (q.conflict AND {_conflict_known(spec, record)})"""
         )
         for reject in raw.rejects:
             _quarantine_reject(con, spec, raw.name, reject, load_id)
@@ -63,15 +69,23 @@ def quarantine_rows(
     return conflicts, conflicts + invalid + sum(len(r.rejects) for r in raws)
 
 
-def _conflict_known(spec: TableSpec, raw: RawSource, record: str) -> str:
-    """SQL: the conflicting row ``r`` at line ``q._line`` is in the quarantine as a conflict
-    already. Its reason names the row it conflicts with, which depends on what else the load
-    brought (the loaded row, or an overlapping file's row first in this load), so the same row
-    would otherwise be quarantined once more by each load that pairs it with another file."""
+def _known_elsewhere(spec: TableSpec, raw: RawSource, record: str, reason: str) -> str:
+    """SQL: the quarantine holds ``record`` with ``reason`` from another file than ``raw``."""
     return (
         f"EXISTS (SELECT 1 FROM quarantine o WHERE o.table_name = '{spec.name}' "
-        f"AND o.file = {literal(raw.name)} AND o.row = q._line AND o.record = {record} "
-        "AND o.reason LIKE '%with different content%')"
+        f"AND o.file <> {literal(raw.name)} AND o.record = {record} AND o.reason = {reason})"
+    )
+
+
+def _conflict_known(spec: TableSpec, record: str) -> str:
+    """SQL: the conflicting row ``r`` is in the quarantine as a conflict already, from this
+    file or another. Its reason names the row it conflicts with, which depends on what else the
+    load brought (the loaded row, or an overlapping file's row first in this load), so the
+    same row would otherwise be quarantined once more by each load that pairs it with another
+    file, and by each overlapping export that carries it."""
+    return (
+        f"EXISTS (SELECT 1 FROM quarantine o WHERE o.table_name = '{spec.name}' "
+        f"AND o.record = {record} AND o.reason LIKE '%with different content%')"
     )
 
 
@@ -83,7 +97,9 @@ def _quarantine_reject(
     key = hashlib.md5(f"{spec.name}{file}{reject['line']}{line}{reason}".encode()).hexdigest()
     con.execute(
         "INSERT INTO quarantine SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL "
-        "WHERE ? NOT IN (SELECT quarantine_key FROM quarantine)",
+        "WHERE ? NOT IN (SELECT quarantine_key FROM quarantine) AND NOT EXISTS (SELECT 1 "
+        "FROM quarantine o WHERE o.table_name = ? AND o.file <> ? AND o.record = ? "
+        "AND o.reason = ?)",
         [
             load_id,
             spec.name,
@@ -95,6 +111,10 @@ def _quarantine_reject(
             line,
             key,
             key,
+            spec.name,
+            file,
+            line,
+            reason,
         ],
     )
 

@@ -78,7 +78,7 @@ def stage_sql(
         f"{_attributes(ids)} AS attributes",
         *_error_columns(checked, ids, spec.has_identifiers),
         f"{_key_sql(spec, mapping)} AS _key",
-        f"{_content_hash_sql(spec.field_names)} AS _hash",
+        f"{content_hash_sql(spec.field_names)} AS _hash",
     ]
     exclude = ", ".join([*scratch, "_extras"])
     return f"SELECT * EXCLUDE ({exclude}), {', '.join(outer)} FROM ({middle})"
@@ -202,7 +202,7 @@ def _key_sql(spec: TableSpec, mapping: dict[str, str]) -> str:
     return f"CASE WHEN {present} THEN {joined} ELSE {natural} END"
 
 
-def _content_hash_sql(names: tuple[str, ...]) -> str:
+def content_hash_sql(names: tuple[str, ...]) -> str:
     """64 bits of the md5 of the fields' text: ``md5_number_lower``'s value, which DuckDB
     computes three times slower than this shift of the whole 128-bit number."""
     return f"CAST(md5_number({_content_sql(names)}) >> 64 AS UBIGINT)"
