@@ -26,14 +26,6 @@ from test_postgres_warehouse import TABLES, _nobody, same
 AS_OF, FROM = date(2024, 12, 31), date(2024, 6, 30)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    if pg_server.binaries() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
-    with pg_server.server() as url:
-        yield url
-
-
 def language_database(server: str, name: str) -> str:
     """A database that sorts text as American English does (ICU's ``en-US``)."""
     with psycopg.connect(f"{server}/postgres", autocommit=True) as con:

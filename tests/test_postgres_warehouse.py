@@ -36,14 +36,6 @@ AS_OF, CALIBRATION_END = date(2024, 12, 31), date(2024, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    if pg_server.binaries() is None:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
-    with pg_server.server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def shops(
     server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Workspace, Workspace]]:
