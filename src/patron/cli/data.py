@@ -351,8 +351,8 @@ def _status_text(s: dict[str, Any]) -> str:
         f"identities           {s['identities']:>12,}   ({s['identities_merged']:,} merged "
         "into another identifier's customer)",
         f"merges               {s['merges']:>12,}",
-        f"splits               {s['split_customers']:>12,}   (customers split off one a blocked "
-        "identifier had united)",
+        f"splits               {s['split_customers']:>12,}   (customers split off others that a "
+        "blocked identifier had united)",
         f"blocked identifiers  {s['blocked_identifiers']:>12,}" + _blocked_note(s),
         f"quarantined rows     {s['quarantined']:>12,}   ({s['quarantine_open']:,} open)",
         *_currencies_line(s),
