@@ -6,7 +6,7 @@ from typing import Any
 
 import duckdb
 
-from patron.ingest.contract import purchase_sql
+from patron.ingest.contract import cancelled_sql, purchase_sql
 from patron.quarantined import open_count
 from patron.sql import count, rows_as_dicts, tables
 
@@ -17,7 +17,7 @@ SELECT
   (SELECT count(*) FROM orders WHERE {_PURCHASE}) AS orders,
   (SELECT coalesce(sum(revenue), 0) FROM orders WHERE {_PURCHASE}) AS revenue,
   (SELECT count(*) FROM orders WHERE is_return) AS returns,
-  (SELECT count(*) FROM orders WHERE NOT is_return AND NOT ({_PURCHASE})) AS cancelled_orders,
+  (SELECT count(*) FROM orders WHERE {cancelled_sql()}) AS cancelled_orders,
   (SELECT count(*) FROM orders WHERE customer_key IS NULL) AS unattributed_orders,
   (SELECT count(*) FROM order_lines) AS order_lines,
   (SELECT count(*) FROM products) AS products,

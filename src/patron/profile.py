@@ -11,12 +11,12 @@ from patron.arguments import as_whole
 from patron.errors import InputError, NotFoundError
 from patron.identity.normalize import EMAIL_PATTERN
 from patron.identity.phones import normalize_phone
-from patron.ingest.contract import IDENTIFIER_TYPES, purchase_sql
+from patron.ingest.contract import IDENTIFIER_TYPES, cancelled_sql
 from patron.sql import rows_as_dicts, scalar, tables
 
 _ORDER_COLUMNS = (
     "order_id, ordered_at, order_date, channel, revenue, discount, currency, status, is_return, "
-    f"return_of, NOT is_return AND NOT ({purchase_sql()}) AS cancelled"
+    f"return_of, {cancelled_sql()} AS cancelled"
 )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +16,7 @@ from patron.cli.base import (
     HorizonOption,
     JsonOption,
     MarginOption,
+    SpendOption,
     TimeUnitOption,
     WorkspaceOption,
     app,
@@ -32,10 +32,7 @@ from patron.predictions import Horizon
 
 @app.command()
 def acquisition(
-    spend: Annotated[
-        Path | None,
-        typer.Option(help="CSV of channel, spend and month (YYYY-MM) or start and end dates."),
-    ] = None,
+    spend: SpendOption = None,
     as_of: AsOfOption = None,
     time_unit: TimeUnitOption = "week",
     horizon: HorizonOption = 52,

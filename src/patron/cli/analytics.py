@@ -11,6 +11,8 @@ from rich.table import Table
 from patron.cli.base import (
     AsOfOption,
     JsonOption,
+    MarginOption,
+    SpendOption,
     WorkspaceOption,
     app,
     emit,
@@ -279,13 +281,8 @@ def report(
         "patron-report.html"
     ),
     as_of: AsOfOption = None,
-    spend: Annotated[
-        Path | None,
-        typer.Option(help="Acquisition spend, as for patron acquisition: adds CAC and payback."),
-    ] = None,
-    margin: Annotated[
-        float, typer.Option(help="Share of revenue kept as margin, for acquisition guidance.")
-    ] = 1.0,
+    spend: SpendOption = None,
+    margin: MarginOption = 1.0,
     calibration_end: Annotated[
         str | None,
         typer.Option(

@@ -63,6 +63,13 @@ TimeUnitOption = Annotated[str, typer.Option(help="Model time unit: day, week or
 HorizonOption = Annotated[int, typer.Option(help="Periods (time units) ahead to predict.")]
 DiscountRateOption = Annotated[float, typer.Option(help="Discount rate per period.")]
 MarginOption = Annotated[float, typer.Option(help="Share of revenue kept as margin.")]
+SpendOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="CSV of channel, spend and month (YYYY-MM) or start and end dates: adds CAC, "
+        "CLV:CAC and payback."
+    ),
+]
 
 
 @app.callback()

@@ -56,8 +56,8 @@ def resolve_new_records(
     column) before they are written to ``table``.
 
     Leaves ``_ident_keys(itype, ivalue, key)``, the customer key of each identifier of the load,
-    for the writer (:func:`record_key_sql`), so new rows are written once with their key instead
-    of updated afterwards.
+    for the writer (:func:`patron.identity.keys.record_key_sql`), so new rows are written once
+    with their key instead of updated afterwards.
     A load that blocks an identifier also leaves ``_held(key)``, the customers that held it
     (:func:`~patron.identity.split.split_blocked`), whose rows may have changed key.
     """
@@ -284,19 +284,6 @@ def _identifier_keys(con: duckdb.DuckDBPyConnection) -> None:
         SELECT r.itype, r.ivalue, c.key FROM _idents r JOIN _labels l USING (node)
           JOIN _comp_keys c USING (comp)"""
     )
-
-
-def record_key_sql(row: str) -> tuple[str, str]:
-    """The joins and the expression giving the key of each row aliased ``row``.
-
-    All unblocked identifiers of one record are linked, so they share one key; the first
-    present one gives it. A row whose identifiers are all blocked gets none.
-    """
-    joins = " ".join(
-        f"LEFT JOIN _ident_keys k_{t} ON k_{t}.itype = '{t}' AND k_{t}.ivalue = {row}.{t}"
-        for t in IDENTIFIER_TYPES
-    )
-    return joins, f"coalesce({', '.join(f'k_{t}.key' for t in IDENTIFIER_TYPES)})"
 
 
 def _last_key(con: duckdb.DuckDBPyConnection) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from patron.identity.components import BATCH_EDGES, component_labels
+from patron.identity.keys import KNOWN_KEYS, record_key_sql
 from patron.ingest.contract import IDENTIFIER_TYPES, KEYED_TABLES
 from patron.sql import count
 
@@ -134,11 +135,7 @@ def _rekey_rows(con: duckdb.DuckDBPyConnection) -> None:
     only identifiers were blocked (all unblocked identifiers of a record are linked to each
     other, so any of them gives its key)."""
     ids = ", ".join(IDENTIFIER_TYPES)
-    joins = " ".join(
-        f"LEFT JOIN identities k_{t} ON k_{t}.identifier_type = '{t}' AND k_{t}.value = r.{t}"
-        for t in IDENTIFIER_TYPES
-    )
-    key = f"coalesce({', '.join(f'k_{t}.customer_key' for t in IDENTIFIER_TYPES)})"
+    joins, key = record_key_sql("r", KNOWN_KEYS)
     same = " AND ".join(f"{{table}}.{t} IS NOT DISTINCT FROM n.{t}" for t in IDENTIFIER_TYPES)
     for table in KEYED_TABLES:
         con.execute(

@@ -30,8 +30,19 @@ def purchase_sql(alias: str = "") -> str:
     """SQL that is true for a purchase row of ``orders`` (aliased ``alias``): neither a return
     nor a cancelled order (:data:`CANCELLED_STATUSES`)."""
     column = f"{alias}." if alias else ""
+    return f"NOT {column}is_return AND NOT {_cancelled_status(column)}"
+
+
+def cancelled_sql(alias: str = "") -> str:
+    """SQL that is true for a cancelled order of ``orders`` (aliased ``alias``): a cancelled
+    status on a row that is no return (a negative cancellation row is a return)."""
+    column = f"{alias}." if alias else ""
+    return f"NOT {column}is_return AND {_cancelled_status(column)}"
+
+
+def _cancelled_status(column: str) -> str:
     statuses = ", ".join(f"'{s}'" for s in CANCELLED_STATUSES)
-    return f"NOT {column}is_return AND coalesce(lower({column}status) NOT IN ({statuses}), true)"
+    return f"coalesce(lower({column}status) IN ({statuses}), false)"
 
 
 SQL_TYPES: dict[Kind, str] = {

@@ -21,8 +21,9 @@ import duckdb
 
 from patron.config import Config
 from patron.errors import InputError, ResourceError, did_you_mean
+from patron.identity.keys import record_key_sql
 from patron.identity.phones import ensure_phone_cache
-from patron.identity.resolve import record_key_sql, resolve_new_records
+from patron.identity.resolve import resolve_new_records
 from patron.ingest.classify import checked_rows, classify, new_rows, tally, written_rows
 from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import rebuild_customers

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import ibis
 
 from patron.errors import InputError
-from patron.ingest.contract import purchase_sql
+from patron.ingest.contract import cancelled_sql, purchase_sql
 from patron.metrics.base import purchases
 from patron.portable import first_by
 from patron.sql import scalar, tables
@@ -163,7 +163,7 @@ def drop_cancelled_days(con: duckdb.DuckDBPyConnection) -> None:
     cancelled orders alone, so a workspace without any pays one filtered scan."""
     if TABLE not in tables(con):
         return
-    cancelled = f"NOT o.is_return AND NOT ({purchase_sql('o')}) AND o.customer_key IS NOT NULL"
+    cancelled = f"{cancelled_sql('o')} AND o.customer_key IS NOT NULL"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _stale AS
         SELECT DISTINCT o.customer_key FROM orders o
