@@ -18,6 +18,9 @@ from patron.ingest.contract import TableSpec
 from patron.ingest.raw import RawSource
 from patron.sql import ident, literal, scalar
 
+CONFLICT = "with different content"
+"""What every conflict's reason says, whichever row it names: how a conflict is known again."""
+
 
 def quarantine_rows(
     con: duckdb.DuckDBPyConnection,
@@ -39,7 +42,7 @@ def quarantine_rows(
     given = " AND ".join(f"{name} IS NOT NULL" for name in spec.key) or "false"
     conflict_reason = (
         "CASE WHEN _seq > 1 THEN 'same key as ' || _first_file || ' line ' || _first_line "
-        "|| ' with different content' ELSE 'already loaded with different content (from ' "
+        f"|| ' {CONFLICT}' ELSE 'already loaded {CONFLICT} (from ' "
         "|| t.source_file || ' line ' || t.source_row || ')' END"
     )
     for n, raw in enumerate(raws):
@@ -85,7 +88,7 @@ def _conflict_known(spec: TableSpec, record: str) -> str:
     file, and by each overlapping export that carries it."""
     return (
         f"EXISTS (SELECT 1 FROM quarantine o WHERE o.table_name = '{spec.name}' "
-        f"AND o.record = {record} AND o.reason LIKE '%with different content%')"
+        f"AND o.record = {record} AND contains(o.reason, '{CONFLICT}'))"
     )
 
 
