@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +25,17 @@ def json_path(*keys: str) -> str:
     """SQL for the JSON path to the value at ``keys`` down an object (``$."customer"."email"``),
     each key quoted, so a key with a dot or a quote in it is one key."""
     return literal("$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys))
+
+
+@contextmanager
+def shop_time(con: duckdb.DuckDBPyConnection, timezone: str) -> Iterator[None]:
+    """Read text times without an offset in the shop's ``timezone`` inside the block, UTC after
+    it: Ibis reads the engine's instants as UTC, so a zone left set shifted later exports."""
+    con.execute(f"SET TimeZone = {literal(timezone)}")
+    try:
+        yield
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> Any:

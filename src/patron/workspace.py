@@ -44,7 +44,7 @@ from patron.quarantined import (
     quarantine_summary,
 )
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
-from patron.sql import scalar, tables
+from patron.sql import scalar, shop_time, tables
 from patron.warehouse import Warehouse, engine_path, without_password
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class Workspace:
             decimal_comma=decimal_comma,
             encoding=encoding,
         )
-        try:
+        with shop_time(self.warehouse.duckdb, self.config.timezone):
             result = load(
                 self.warehouse.duckdb,
                 self.config,
@@ -202,9 +202,6 @@ class Workspace:
                 now=now,
                 progress=progress,
             )
-        finally:  # the load reads text times in the shop's zone; the engine's reads are UTC's,
-            # as Ibis sets its sessions (assignments exported after a load were hours off)
-            self.warehouse.duckdb.execute("SET TimeZone = 'UTC'")
         if result.table == "orders":
             self._warn_currencies(result.load_id)
         if self.warehouse.external:

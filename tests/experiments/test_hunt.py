@@ -273,3 +273,20 @@ def test_the_statistics_match_an_independent_computation(tmp_path: Path) -> None
     assert cuped["cuped"]["variance_reduction"] == pytest.approx(s_xy**2 / (s_xx * s_yy))
     srm = stats.chisquare([(~treated).sum(), treated.sum()]).pvalue
     assert cuped["srm_p_value"] == pytest.approx(srm)
+
+
+def test_reading_an_assignments_file_leaves_the_engine_in_utc(tmp_path: Path) -> None:
+    """Reading a file's exposure times set the engine's session to the shop's zone and left it
+    so: assignments exported after a readout wrote New York's midnight as ``04:00:00-04``."""
+    people = [f"n{i}@shop.test" for i in range(6)]
+    orders = {"order_id": people, "email": people, "revenue": 20.0}
+    with Workspace.init(tmp_path / "ws", timezone="America/New_York") as ws:
+        ws.load("orders", pd.DataFrame({**orders, "ordered_at": [datetime(2024, 6, 1)] * 6}))
+        ws.create_experiment("nyc", audience="all", start="2024-07-01")
+        ws.export_assignments("nyc", tmp_path / "before.csv")
+        sent = pd.DataFrame({"email": people, "variant": ["a", "b"] * 3})
+        ws.analyze_experiment(assignments_file=sent, start="2024-07-01")
+        ws.export_assignments("nyc", tmp_path / "after.csv")
+    before = (tmp_path / "before.csv").read_text()
+    assert "2024-07-01 04:00:00+00" in before
+    assert (tmp_path / "after.csv").read_text() == before

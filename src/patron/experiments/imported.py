@@ -17,7 +17,7 @@ from patron.errors import InputError, option
 from patron.experiments.audience import resolve
 from patron.experiments.design import HOLDOUT, Design, exposure_time
 from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
-from patron.sql import ident, rows_as_dicts, scalar
+from patron.sql import ident, rows_as_dicts, scalar, shop_time
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -55,18 +55,15 @@ def read_assignments(
     columns = _columns(con, resolved.table)
     variant = _required(columns, "variant", resolved.file)
     _check_variants(con, resolved.table, resolved.file, variant)
-    # text times without an offset are the shop's, as a load reads them: the cast reads them
-    # in the session's timezone, which Ibis sets to UTC when it takes the connection and a
-    # load sets to the shop's, so a readout had depended on whether a load ran first
-    con.execute(f"SET TimeZone = '{timezone}'")
-    exposed = _exposure(con, resolved.table, resolved.file, columns, timezone, start)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_TABLE} AS
-        SELECT customer_key, min(v) AS variant, min(exposed_at) AS assigned_at FROM (
-          SELECT customer_key, {text(ident(variant), "VARCHAR")} AS v, {exposed} AS exposed_at
-          FROM {resolved.table} WHERE customer_key IS NOT NULL)
-        GROUP BY customer_key HAVING count(DISTINCT v) = 1"""
-    )
+    with shop_time(con, timezone):  # text times without an offset, as a load reads them
+        exposed = _exposure(con, resolved.table, resolved.file, columns, timezone, start)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_TABLE} AS
+            SELECT customer_key, min(v) AS variant, min(exposed_at) AS assigned_at FROM (
+              SELECT customer_key, {text(ident(variant), "VARCHAR")} AS v, {exposed} AS exposed_at
+              FROM {resolved.table} WHERE customer_key IS NOT NULL)
+            GROUP BY customer_key HAVING count(DISTINCT v) = 1"""
+        )
     contaminated = int(
         scalar(
             con,
