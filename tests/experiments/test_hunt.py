@@ -152,11 +152,14 @@ def test_a_goal_that_should_fall_succeeds_when_it_falls() -> None:
 
 
 def _twenty_assigned(folder: Path, name: str) -> tuple[Workspace, pd.DataFrame]:
-    """Twenty customers who bought in March, all assigned to experiment ``name`` in July."""
+    """Twenty customers who bought in March, all assigned to experiment ``name`` in July; the
+    data run to August (a later, unassigned buyer)."""
     ws = Workspace.init(folder / "ws", timezone="UTC")
     pre = [_order(f"p{c}", c, "2024-03-01 10:00:00", 20.0) for c in (f"c{i}" for i in range(20))]
     ws.load("orders", pd.DataFrame(pre), now=datetime(2025, 1, 1))
     ws.create_experiment(name, start="2024-07-01", metric="revenue")
+    late = _order("late", "z0", "2024-08-01 10:00:00", 5.0)
+    ws.load("orders", pd.DataFrame([late]), now=datetime(2025, 1, 1))
     return ws, ws.experiment_assignments(name).to_pandas()
 
 
@@ -290,3 +293,21 @@ def test_reading_an_assignments_file_leaves_the_engine_in_utc(tmp_path: Path) ->
     before = (tmp_path / "before.csv").read_text()
     assert "2024-07-01 04:00:00+00" in before
     assert (tmp_path / "after.csv").read_text() == before
+
+
+def test_a_test_nobody_is_exposed_in_yet_measures_nothing(tmp_path: Path) -> None:
+    """Exposure after the data end: every assigned customer was read as a non-buyer (n = 40,
+    incremental revenue "0 (0 to 0)"), and CUPED failed on the empty pre-period."""
+    rows = [_order(f"p{i}", c, "2024-03-01 10:00:00", 20.0 + i) for i, c in enumerate(IDS)]
+    with Workspace.init(tmp_path / "ws", timezone="UTC") as ws:
+        ws.load("orders", pd.DataFrame(rows), now=datetime(2025, 1, 1))
+        ws.create_experiment("later", start="2024-12-01", metric="revenue", holdout=0.1)
+        for asked in (Question(), Question(cuped=True), Question(metric="orders")):
+            r = ws.analyze_experiment("later", question=asked)
+            assert r["not_yet_exposed"] == PEOPLE
+            assert [(v["n"], v["mean"], v["lift"]) for v in r["variants"]] == [(0, None, None)] * 3
+            assert r["decision"] == "inconclusive" and "nobody is exposed" in r["verdict"]
+            assert r["incremental_value"] is None and r["srm_p_value"] is None
+    text = ok(patron_here("-w", "ws", "experiment", "analyze", "later", "--cuped", cwd=tmp_path))
+    assert "left out: 40 customer(s) not yet exposed when the data end" in text
+    assert "incremental" not in text and "sample ratio" not in text

@@ -185,6 +185,8 @@ def test_imported_exposure_times_are_the_shops_whatever_ran_before(tmp_path: Pat
         late = [datetime(2024, 6, 30, 22)] * 4  # naive: the shop's time, as loads read it
         ws.load("orders", pd.DataFrame({**orders, "ordered_at": late}), now=datetime(2025, 1, 1))
         ws.load("events", pd.DataFrame({"email": people, "type": "x", "occurred_at": late}))
+        later = {"order_id": ["o9"], "email": ["later@shop.test"], "revenue": 5.0}
+        ws.load("orders", pd.DataFrame({**later, "ordered_at": [datetime(2024, 7, 2, 9)]}))
     sent = {"email": people, "variant": list("abab"), "assigned_at": "2024-07-01 00:00:00"}
     question = Question(metric="orders", window_days=3)
 

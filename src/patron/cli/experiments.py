@@ -226,7 +226,7 @@ def _print_readout(r: dict[str, Any], timezone: str) -> None:
     out.print(_variants_table(title, r["variants"], r["alpha"]))
     for guard in r["guardrails"]:
         out.print(_variants_table(f"guardrail: {guard['metric']}", guard["variants"], r["alpha"]))
-    notes = [f"sample ratio check p = {r['srm_p_value']:.3g}"]
+    notes = [] if r["srm_p_value"] is None else [f"sample ratio check p = {r['srm_p_value']:.3g}"]
     if r["cuped"]:
         c = r["cuped"]
         notes.append(
@@ -273,7 +273,8 @@ def _variants_table(title: str, rows: list[dict[str, Any]], alpha: float) -> Tab
     table = Table("group", "n", "mean", "lift", f"relative ({level})", "p", "P(beat)", title=title)
     for v in rows:
         if v["p_value"] is None:
-            table.add_row(v["name"], f"{v['n']:,}", f"{v['mean']:.4g}", "-", "-", "-", "-")
+            mean = "-" if v["mean"] is None else f"{v['mean']:.4g}"
+            table.add_row(v["name"], f"{v['n']:,}", mean, "-", "-", "-", "-")
             continue
         table.add_row(
             v["name"],

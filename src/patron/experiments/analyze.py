@@ -89,6 +89,9 @@ def analyze(
     guardrails = [g for g in GUARDRAILS if g != metric]
     followed, merges = follow_merges(assigned, merged)
     exposed, waiting = _exposed(followed, through)
+    left_out = {"merges": merges, "not_yet_exposed": waiting}
+    if exposed is None:
+        return {**_not_yet(design, question, window, metric), **left_out}
     per = measure.per_customer(
         exposed,
         backend.table("orders"),
@@ -102,12 +105,7 @@ def analyze(
         readout = _readout(design, table, question, window, (metric, covariate, guardrails), clv)
     finally:
         backend.drop_table(_OUTCOMES)
-    if waiting and exposed is followed:  # nobody yet: every window is empty, say why
-        readout["verdict"] = (
-            f"inconclusive: nobody is exposed before the data ends ({through:%Y-%m-%d %H:%M} "
-            "UTC); nothing to read out yet"
-        )
-    return {**readout, "merges": merges, "not_yet_exposed": waiting}
+    return {**readout, **left_out}
 
 
 def follow_merges(assigned: Table, merged: Table) -> tuple[Table, dict[str, int]]:
@@ -163,14 +161,63 @@ def _survivor(into: dict[int, int], key: int) -> int:
     return key
 
 
-def _exposed(assigned: Table, through: datetime) -> tuple[Table, int]:
-    """The customers exposed before ``through``, and how many are not yet: a customer exposed
-    after the data ends has no window yet and would read as a non-buyer in every group. When
-    nobody is exposed yet, everyone (all windows empty), so the readout still has its groups."""
+def _exposed(assigned: Table, through: datetime) -> tuple[Table | None, int]:
+    """The customers exposed before ``through`` (None when nobody is yet), and how many are
+    not yet: a customer exposed after the data ends has no window yet and would read as a
+    non-buyer in every group."""
     exposed = assigned.filter(assigned.assigned_at < through)
     total = int(assigned.count().to_pyarrow().as_py())
     found = int(exposed.count().to_pyarrow().as_py())
-    return (exposed if found else assigned), total - found
+    return (exposed if found else None), total - found
+
+
+def _not_yet(design: Design, question: Question, window: Window, metric: str) -> dict[str, Any]:
+    """The readout before anyone's exposure: every group empty and nothing measured, where
+    reading the assigned customers' empty windows had shown n, means of 0 and a lift of
+    "0 (0 to 0)" (and CUPED failed on their empty pre-period)."""
+    unmeasured = dict.fromkeys(
+        [
+            "mean",
+            "lift",
+            "lift_ci",
+            "relative_lift",
+            "relative_lift_ci",
+            "p_value",
+            "p_value_adjusted",
+            "chance_to_beat_control",
+            "expected_loss",
+        ]
+    )
+    rows = [{"name": g, "n": 0, **unmeasured} for g in design.groups]
+    return {
+        **_heading(design, question, window, metric),
+        "variants": rows,
+        "srm_p_value": None,
+        "cuped": None,
+        "sequential": None,
+        "guardrails": [],
+        "incremental_value": None,
+        "clv_at_risk": None,
+        "needed_per_group": None,
+        "decision": "inconclusive",
+        "verdict": f"inconclusive: nobody is exposed before the data ends "
+        f"({window.through:%Y-%m-%d %H:%M} UTC); nothing to read out yet",
+    }
+
+
+def _heading(design: Design, question: Question, window: Window, metric: str) -> dict[str, Any]:
+    """What a readout measured, over which days, and how it judges."""
+    return {
+        "experiment": design.name,
+        "metric": metric,
+        "baseline": design.baseline,
+        "window_days": window.days,
+        "through": window.through.isoformat(sep=" "),
+        "alpha": question.settings.alpha,
+        "expected_shares": design.shares,
+        "correction": "holm" if len(design.groups) > 2 else None,
+        "horizon_days": window.days if question.horizon_days is None else question.horizon_days,
+    }
 
 
 def _covariate(question: Question, metric: str) -> str | None:
@@ -214,25 +261,17 @@ def _readout(
         metric, rows, srm_p_value=srm_p, settings=settings, needed=needed, worse_guardrails=worse
     )
     audience = sum(counts.values())
-    horizon = window.days if question.horizon_days is None else question.horizon_days
+    heading = _heading(design, question, window, metric)
     return {
-        "experiment": design.name,
-        "metric": metric,
-        "baseline": design.baseline,
-        "window_days": window.days,
-        "through": window.through.isoformat(sep=" "),
-        "alpha": settings.alpha,
+        **heading,
         "variants": rows,
         "srm_p_value": srm_p,
-        "expected_shares": design.shares,
         "cuped": cuped,
         "sequential": _sequential(settings, audience),
-        "correction": "holm" if len(design.groups) > 2 else None,
         "guardrails": guards,
         "incremental_value": incremental_value(
-            rows, metric, audience=audience, scale=horizon / window.days
+            rows, metric, audience=audience, scale=heading["horizon_days"] / window.days
         ),
-        "horizon_days": horizon,
         "clv_at_risk": _clv_at_risk(guards, table, clv, audience),
         "needed_per_group": needed,
         "decision": decision,

@@ -507,8 +507,10 @@ EXPERIMENTS = Section(
         Term(
             "Window",
             "Outcomes count from each customer's exposure for the declared number of days, cut "
-            "at the data's last day while the test runs. Every assigned customer counts, buyers "
-            "or not, so the groups stay the randomized ones.",
+            "at the data's last day while the test runs. Every exposed customer counts, buyers "
+            "or not, so the groups stay the randomized ones; left out are customers exposed "
+            "after the data end (no window yet), a person assigned to two groups under keys "
+            "later merged, and keys dissolved since (their rows belong to no one).",
         ),
         Term(
             "Lift and relative lift",
