@@ -29,7 +29,8 @@ bounds of its two factors, which come from separate fits: a conservative band.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -329,9 +330,29 @@ def store(backend: Any, summary: Table, score: Callable[[Table], Table]) -> Tabl
     warehouse too, and vanish if the process dies).
     """
     scratch = backend.create_table(SCRATCH, summary, temp=True, overwrite=True)
-    backend.create_table(STORED, score(scratch), overwrite=True)
+    scored = score(scratch)
+    with _one_transaction(backend):
+        backend.create_table(STORED, scored, overwrite=True)
     backend.drop_table(SCRATCH)
     return backend.table(STORED)
+
+
+@contextmanager
+def _one_transaction(backend: Any) -> Iterator[None]:
+    """Ibis replaces a DuckDB table in four statements (create it under another name, fill
+    it, drop the old one, rename), each its own transaction: a process killed between them
+    left no stored predictions, or a stray full copy. Here they are one (PostgreSQL's already
+    are)."""
+    if backend.name != "duckdb":
+        yield
+        return
+    backend.con.begin()
+    try:
+        yield
+    except BaseException:
+        backend.con.rollback()
+        raise
+    backend.con.commit()
 
 
 SCRATCH = "patron_summary_scratch"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -113,8 +114,8 @@ class Workspace:
         (``warehouse``, ``store``: URLs, see ``docs/warehouse.md``; default: files inside)."""
         path = as_path(folder, "folder")
         if (path / CONFIG_FILE).exists():
-            raise WorkspaceError(f"{path} is already a patron workspace; open it instead")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise _already(path)
+        if path.exists() and not path.is_dir():
             raise WorkspaceError(f"{path} exists and is not an empty folder; choose a new one")
         given = {
             "warehouse": warehouse,
@@ -130,20 +131,21 @@ class Workspace:
         )
         made = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
-        workspace = None
-        try:
-            _make_folder(engine_path(config.warehouse, path).parent)  # duckdb://data/w.duckdb
-            workspace = cls(path, config)
-            workspace.warehouse.check_unclaimed()
-            workspace.warehouse.create_tables()
-            workspace.warehouse.publish()  # another backend gets the (empty) tables at once
-            workspace.store.create()
-        except BaseException:
-            if workspace is not None:
-                workspace.close()
-            _remove_contents(path, folder_too=made)  # a failed init leaves no half workspace
-            raise
-        config.write(path)
+        with _claimed(path):
+            workspace = None
+            try:
+                _make_folder(engine_path(config.warehouse, path).parent)  # duckdb://data/w.duckdb
+                workspace = cls(path, config)
+                workspace.warehouse.check_unclaimed()
+                workspace.warehouse.create_tables()
+                workspace.warehouse.publish()  # another backend gets the (empty) tables at once
+                workspace.store.create()
+            except BaseException:
+                if workspace is not None:
+                    workspace.close()
+                _remove_contents(path, folder_too=made)  # a failed init leaves no half workspace
+                raise
+            config.write(path)
         return workspace
 
     @classmethod
@@ -828,8 +830,46 @@ def _make_folder(folder: Path) -> None:
         raise WorkspaceError(f"cannot create the warehouse's folder {folder}: {exc}") from exc
 
 
-def _remove_contents(path: Path, *, folder_too: bool) -> None:
+INIT_MARKER = ".patron-init"
+"""The file :meth:`Workspace.init` holds locked while it creates a workspace."""
+
+
+@contextmanager
+def _claimed(path: Path) -> Iterator[None]:
+    """Hold the folder ``path`` for one ``init``: empty, or cleared of what an init killed half
+    way left (its marker, unlocked: no settings, so no command opened it, and a new init
+    refused a folder that was not empty). The marker stays locked until the settings are
+    written, so a second init at the same time fails instead of deleting the first's files."""
+    import fcntl  # POSIX; imported here so that the module loads anywhere
+
+    marker = path / INIT_MARKER
+    leftover = marker.exists()
+    if not leftover and any(path.iterdir()):
+        raise WorkspaceError(f"{path} exists and is not an empty folder; choose a new one")
+    with marker.open("a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise WorkspaceError(
+                f"another `patron init` is creating {path}; wait for it to finish"
+            ) from None
+        if (path / CONFIG_FILE).exists():  # another init finished since the checks
+            marker.unlink()
+            raise _already(path)
+        if leftover:
+            _remove_contents(path, folder_too=False, keep=marker)
+        yield
+        marker.unlink()
+
+
+def _already(path: Path) -> WorkspaceError:
+    return WorkspaceError(f"{path} is already a patron workspace; open it instead")
+
+
+def _remove_contents(path: Path, *, folder_too: bool, keep: Path | None = None) -> None:
     for child in path.iterdir():
+        if child == keep:
+            continue
         if child.is_dir():
             shutil.rmtree(child)
         else:

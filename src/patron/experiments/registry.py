@@ -5,6 +5,11 @@ constraints (the record an email tool or an audit reads); the warehouse keeps th
 assignments in ``experiment_assignments`` so readouts join them to orders in the engine. Both are
 written in one store transaction that is only committed once the warehouse insert succeeded.
 Assignments never change after creation: a running test whose groups move is no test.
+
+The store is the record: the warehouse's rows of an experiment it does not name are never read.
+A process killed between the two commits leaves such rows (a creation's, or a deletion's not yet
+removed); creating an experiment of that name clears them before adding its own, so its
+assignments are never doubled.
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ def record(
             )
         conn.execute(sa.insert(EXPERIMENTS).values(**_row(design, size, created_at)))
         _insert_assignments(conn, backend, assigned, design.name, assigned_at)
+        delete_where(backend, WAREHOUSE_TABLE, "experiment", design.name)  # a killed run's rows
         rows = assigned.select(
             experiment=ibis.literal(design.name),
             customer_key=assigned.customer_key,
@@ -222,9 +228,10 @@ def _batches(backend: Any, assigned: Table) -> Iterator[list[tuple[int, str]]]:
 
 
 def delete(store: Store, backend: Any, name: str) -> None:
-    """Remove an experiment and its assignments from both stores."""
+    """Remove an experiment and its assignments from both stores: the store's record first,
+    so a failure between the two leaves only unread rows in the warehouse (see the module)."""
     _stored(store, name)
     with store.engine.begin() as conn:
         conn.execute(sa.delete(ASSIGNMENTS).where(ASSIGNMENTS.c.experiment == name))
         conn.execute(sa.delete(EXPERIMENTS).where(EXPERIMENTS.c.name == name))
-        delete_where(backend, WAREHOUSE_TABLE, "experiment", name)
+    delete_where(backend, WAREHOUSE_TABLE, "experiment", name)
