@@ -6,10 +6,12 @@ stage ``prospect`` and empty purchase fields, so consent-based campaigns can rea
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patron.errors import InputError
+from patron.outfile import write_whole
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -28,17 +30,21 @@ PROFILE_COLUMNS = (
     "sms_consent",
     "push_consent",
 )
+MONEY = ("clv", "clv_low", "clv_high")
+"""Predicted money (:mod:`patron.predictions`), written in cents as the booked money is."""
 
 
 def customer_table(customers: Table, segments: Table, *extras: Table) -> Table:
     """Profiles left-joined to segments and any per-customer ``extras`` (e.g. the insights'
     fields): every known person, one row each. A column two parts share comes from the later
-    one (the insights' ``next_purchase_date`` resolves the model's and the empirical rule)."""
+    one (the insights' ``next_purchase_date`` resolves the model's and the empirical rule).
+    Predicted CLV is in cents, as the segments' money: an email tool shows it as it is."""
     joined = customers.select(*PROFILE_COLUMNS)
     for table in (segments, *extras):
         shared = (set(joined.columns) & set(table.columns)) - {"customer_key"}
         joined = joined.drop(*shared).left_join(table, "customer_key").drop("customer_key_right")
-    return joined.mutate(stage=joined.stage.fill_null("prospect")).order_by("customer_key")
+    cents = {name: joined[name].round(2) for name in MONEY if name in joined.columns}
+    return joined.mutate(stage=joined.stage.fill_null("prospect"), **cents).order_by("customer_key")
 
 
 def check_out(out: Path) -> None:
@@ -49,9 +55,13 @@ def check_out(out: Path) -> None:
 
 
 def write_table(table: Table, out: Path) -> None:
-    """Write ``table`` as Parquet or CSV by ``out``'s suffix."""
+    """Write ``table`` as Parquet or CSV by ``out``'s suffix, whole or not at all
+    (:func:`patron.outfile.write_whole`)."""
     check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    write_whole(out, partial(_write, table))
+
+
+def _write(table: Table, out: Path) -> None:
     if out.suffix.lower() == ".parquet":
         table.to_parquet(out)
     else:

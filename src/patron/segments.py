@@ -101,7 +101,9 @@ def _history(sales: Sales, as_of: date, window: int) -> Table:
         last_date=occ.order_date.max(),
         second_date=occ.order_date.min(where=occ.n == 1),
         occasions=occ.count(),
-        orders=occ.orders.sum(),
+        # DuckDB sums integers to 128 bits, which Parquet writes as doubles (orders 2.0);
+        # Ibis drops a cast to the type it assumes, int64, but keeps one to non-null int64
+        orders=occ.orders.sum().cast("!int64"),
         revenue=occ.revenue.sum(),
         window_revenue=occ.revenue.sum(where=occ.order_date > start).fill_null(0.0),
         acquisition_channel=occ.acquisition_channel.min(),

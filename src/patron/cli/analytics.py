@@ -218,6 +218,9 @@ def segments(
             result = ws.segment_summary(as_of=day, bins=bins, window=window)
     if as_json:
         print_json(result)
+    elif not (result["flows"] if start else result["customers"]):  # empty tables say nothing
+        day_shown = result["to"] if start else result["as_of"]
+        out.print(f"No customer had a purchase by {day_shown}: no segments yet")
     elif start:
         out.print(_migration_table(result))
     else:

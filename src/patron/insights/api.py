@@ -348,7 +348,9 @@ class Insights:
         day = self._ws.as_of(as_of)
         parts = [
             self.next_purchases(as_of=day).select(*_TIMING_FIELDS),
-            discount.customer_discounts(self._ws.table("orders"), day).select(*_DISCOUNT_FIELDS),
+            discount.customer_discounts(self._ws.table("orders"), day, empty_ok=True).select(
+                *_DISCOUNT_FIELDS
+            ),
         ]
         has_lines = self.has_lines()
         if has_lines:

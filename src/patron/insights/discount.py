@@ -85,16 +85,19 @@ def fit_prior(
     return Prior(mean, min(max(rho, 0.0), 1.0))
 
 
-def customer_discounts(orders: Table, as_of: date) -> Table:
+def customer_discounts(orders: Table, as_of: date, *, empty_ok: bool = False) -> Table:
     """Per customer with a purchase by ``as_of``: purchases, discounted purchases, their share,
     full-price and discounted AOV (and revenue), ``discount_score`` and ``discount_band``.
 
     The score, not the raw share, is what to act on: one discounted order makes a raw share of
     100%, the score weighs it against how much customers of this shop really differ. Building
     the table runs one aggregate query (the prior's five sums).
+
+    A day before any purchase is refused (a reading of nobody), unless ``empty_ok``: the
+    customer export as of such a day lists every customer as a prospect, with no score.
     """
     counts = _counts(orders, as_of)
-    prior = _prior(counts)
+    prior = _prior(counts, empty_ok=empty_ok)
     share = counts.discounted_purchases.cast("float64") / counts.purchases  # never integer division
     score = prior.mean + prior.weight(counts.purchases) * (share - prior.mean)
     full = counts.purchases - counts.discounted_purchases
@@ -123,7 +126,7 @@ def _counts(orders: Table, as_of: date) -> Table:
     )
 
 
-def _prior(counts: Table) -> Prior:
+def _prior(counts: Table, *, empty_ok: bool) -> Prior:
     n = counts.purchases.cast("float64")
     k = counts.discounted_purchases.cast("float64")
     sums = counts.aggregate(
@@ -134,6 +137,8 @@ def _prior(counts: Table) -> Prior:
         sum_k2_over_n=(k * k / n).sum(),
     )
     row = sums.to_pyarrow().to_pylist()[0]
+    if empty_ok and not row["customers"]:
+        return Prior(0.0, 0.0)  # nobody to score: the table is empty whatever the prior
     return fit_prior(**{name: row[name] or 0 for name in row})
 
 
