@@ -277,7 +277,7 @@ def test_a_report_killed_while_writing_leaves_the_last_one_whole(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("out", "message"),
-    [(".", "it is a folder"), ("taken/r.html", "taken/r.html: File exists")],
+    [(".", "it is a folder"), ("taken/r.html", "taken/r.html: taken is a file, not a folder")],
 )
 def test_a_report_to_a_path_it_cannot_write_fails_in_one_line(
     shop: Path, tmp_path: Path, out: str, message: str

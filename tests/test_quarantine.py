@@ -133,6 +133,10 @@ def test_the_python_api_exports_parquet(shop: Path) -> None:
         ws.export_quarantine(shop / "none.csv", reason="no such reason")
     with pytest.raises(InputError, match=r"use a \.parquet or \.csv"):
         ws.export_quarantine(shop / "fix.xlsx")
+    (shop / "afile").write_text("a file where a folder must be")
+    with pytest.raises(InputError, match="afile is a file, not a folder"):  # was a traceback
+        ws.export_quarantine(shop / "afile" / "q.csv", table="events")
+    assert not [p for p in shop.iterdir() if p.name.startswith(".")]
     ws.close()
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from patron.errors import InputError
+from patron.outfile import write_whole
 
 CONFIG_FILE = "patron.toml"
 _ISO_4217 = """
@@ -105,8 +106,8 @@ class Config:
         identity = data.pop("identity")
         lines = [f"{key} = {_toml(value)}" for key, value in data.items()]
         lines += ["", "[identity]", *(f"{k} = {_toml(v)}" for k, v in identity.items())]
-        path = folder / CONFIG_FILE
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path = folder / CONFIG_FILE  # whole or not at all: an empty file reads as defaults
+        write_whole(path, lambda part: part.write_text("\n".join(lines) + "\n", encoding="utf-8"))
         return path
 
 

@@ -22,6 +22,7 @@ import duckdb
 from patron.errors import InputError, did_you_mean, option
 from patron.export import check_out
 from patron.ingest.contract import LOAD_NAMES, TABLES
+from patron.outfile import write_whole
 from patron.sql import columns, ident, json_path, literal, rows_as_dicts, scalar, tables
 
 STATES = ("open", "fixed", "closed", "all")
@@ -205,11 +206,13 @@ def export_quarantined(
             f"no quarantined record{state} to write ({skipped} lines that had no fields)"
         )
     cells = ", ".join(f"json_extract_string(record, {json_path(c)}) AS {ident(c)}" for c in columns)
-    out.parent.mkdir(parents=True, exist_ok=True)
     kind = "PARQUET" if out.suffix.lower() == ".parquet" else "CSV, HEADER"
-    con.execute(
-        f"COPY (SELECT {cells} {chosen} AND {_OBJECT} ORDER BY load_id, file, row) "
-        f"TO {literal(str(out))} (FORMAT {kind})"
+    write_whole(
+        out,
+        lambda part: con.execute(
+            f"COPY (SELECT {cells} {chosen} AND {_OBJECT} ORDER BY load_id, file, row) "
+            f"TO {literal(str(part))} (FORMAT {kind})"
+        ),
     )
     written = int(scalar(con, f"SELECT count(*) {chosen} AND {_OBJECT}"))
     stored = con.execute(f"SELECT DISTINCT table_name {chosen} AND {_OBJECT} ORDER BY 1")

@@ -7,7 +7,6 @@ workspace and as-of date give a byte-identical file.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,7 +19,7 @@ from plotly.offline import get_plotlyjs
 
 import patron
 from patron.arguments import as_path
-from patron.errors import InputError
+from patron.outfile import write_whole
 from patron.predictions import ALIVE_AT_RISK, ALIVE_LOST
 from patron.report import (
     acquisition_charts,
@@ -110,43 +109,18 @@ def write_report(
     margin: float = 1.0,
     calibration_end: DateLike | None = None,
 ) -> Path:
-    """Write the report to ``out`` (parent folders are created) and return the path.
-
-    The page goes to a hidden file beside ``out`` that then replaces it, made before the
-    report is computed: a path that cannot be written fails at once in one line, and a run
-    killed half way leaves the last report whole, never a cut one under its name.
-    """
+    """Write the report to ``out``, whole or not at all (:func:`patron.outfile.write_whole`:
+    a path it cannot write fails before the report is computed), and return the path."""
     out = as_path(out, "out")
-    part = _reserve(out)
-    try:
+
+    def write(part: Path) -> None:
         html = render_report(
             ws, as_of=as_of, spend=spend, margin=margin, calibration_end=calibration_end
         )
-        try:
-            part.write_text(html, encoding="utf-8")
-            part.replace(out)
-        except OSError as exc:
-            raise _unwritable(out, exc) from exc
-    finally:
-        part.unlink(missing_ok=True)
+        part.write_text(html, encoding="utf-8")
+
+    write_whole(out, write)
     return out
-
-
-def _reserve(out: Path) -> Path:
-    """A new hidden file beside ``out`` for the page, its folder made."""
-    if out.is_dir():
-        raise InputError(f"cannot write the report to {out}: it is a folder; name an .html file")
-    part = out.with_name(f".{out.name}-{uuid.uuid4().hex[:8]}.part")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        part.touch(exist_ok=False)
-    except OSError as exc:
-        raise _unwritable(out, exc) from exc
-    return part
-
-
-def _unwritable(out: Path, exc: OSError) -> InputError:
-    return InputError(f"cannot write the report to {out}: {exc.strerror or exc}")
 
 
 def render(data: ReportData) -> str:
