@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cli_support import ok, patron_here
 from patron import InputError, Workspace
 from patron.segments import RULES, customer_segments, migration, summary
 
@@ -159,6 +160,27 @@ def test_before_anyone_buys_twice_the_cycle_is_the_window(tmp_path: Path) -> Non
     assert rows["k1"]["cycle_days"] == pytest.approx(365.0)
     assert rows["k1"]["stage"] == "first_time"  # 8 days after a first purchase is not defecting
     assert rows["k2"]["stage"] == "first_time"  # 356 days: within two cycles
+
+
+def test_migration_reads_its_window_as_the_segments_do(tmp_path: Path) -> None:
+    """``segments --from D --window W`` ignored W: the migration's stages were 365 days'."""
+    ws = shop(
+        tmp_path, "order_id,customer_id,ordered_at,revenue\nx,k1,2024-06-01,5\ny,k2,2024-12-01,5\n"
+    )
+    short = ws.segment_migration("2024-07-01", dimension="stage", window=30)
+    ws.close()
+    # k1 at 183 days is 6 cycles of 30 days overdue, half a cycle of 365
+    assert {(f["from"], f["to"]) for f in short["flows"]} == {
+        ("first_time", "inactive"),
+        ("new", "first_time"),
+    }
+    cli = ok(
+        patron_here(
+            "-w", "ws", "segments", "--from", "2024-07-01", "--dimension", "stage", "--window",
+            "30", "--json", cwd=tmp_path,
+        )
+    )  # fmt: skip
+    assert cli == short
 
 
 def test_equal_money_gets_equal_scores_whatever_the_float_sums(tmp_path: Path) -> None:

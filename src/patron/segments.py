@@ -261,9 +261,16 @@ def _share_row(
 
 
 def migration(
-    sales: Sales, start: date, end: date, *, dimension: str = "rfm_segment", bins: int = 5
+    sales: Sales,
+    start: date,
+    end: date,
+    *,
+    dimension: str = "rfm_segment",
+    bins: int = 5,
+    window: int = 365,
 ) -> dict[str, Any]:
-    """Where each ``start`` group's customers are at ``end`` (new customers come from ``new``)."""
+    """Where each ``start`` group's customers are at ``end`` (new customers come from ``new``),
+    each day's groups as :func:`customer_segments` makes them with ``bins`` and ``window``."""
     if dimension not in DIMENSIONS:
         raise InputError(f"unknown dimension {dimension!r}{choices(dimension, DIMENSIONS)}")
     if start >= end:
@@ -271,8 +278,9 @@ def migration(
             f"the migration's {option('start', 'from')} day must be before its "
             f"{option('as_of')} day"
         )
-    before = customer_segments(sales, start, bins=bins).select("customer_key", src=dimension)
-    after = customer_segments(sales, end, bins=bins).select("customer_key", dst=dimension)
+    made = {"bins": bins, "window": window}
+    before = customer_segments(sales, start, **made).select("customer_key", src=dimension)
+    after = customer_segments(sales, end, **made).select("customer_key", dst=dimension)
     joined = after.left_join(before, "customer_key")
     flows = joined.group_by([joined.src.fill_null("new").name("src"), "dst"]).agg(
         customers=joined.count()

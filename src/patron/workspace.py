@@ -445,7 +445,7 @@ class Workspace:
             **summary(table, window=window, dimensions=dimensions),
         }
 
-    @reads(bins=as_whole)
+    @reads(bins=as_whole, window=as_whole)
     def segment_migration(
         self,
         start: DateLike,
@@ -453,10 +453,11 @@ class Workspace:
         as_of: DateLike | None = None,
         dimension: str = "rfm_segment",
         bins: int = 5,
+        window: int = 365,
     ) -> dict[str, Any]:
         """Where customers in each group at ``start`` are at ``as_of``."""
         first, day = as_day(start, "start"), self.as_of(as_of)
-        return migration(self.sales(), first, day, dimension=dimension, bins=bins)
+        return migration(self.sales(), first, day, dimension=dimension, bins=bins, window=window)
 
     def customer_summary(
         self,

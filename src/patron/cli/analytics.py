@@ -213,7 +213,9 @@ def segments(
         day = parse_date(as_of)
         start = parse_date(from_, "--from")
         if start:
-            result = ws.segment_migration(start, as_of=day, dimension=dimension, bins=bins)
+            result = ws.segment_migration(
+                start, as_of=day, dimension=dimension, bins=bins, window=window
+            )
         else:
             result = ws.segment_summary(as_of=day, bins=bins, window=window)
     if as_json:
