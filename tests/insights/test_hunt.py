@@ -178,3 +178,18 @@ def test_a_catalog_without_order_lines_recommends_nothing(tmp_path: Path) -> Non
         assert ws.insights.customer_fields().to_pyarrow().column("recommended_items").null_count
     finally:
         ws.close()
+
+
+def test_a_segment_nobody_is_in_is_still_a_segment(tmp_path: Path) -> None:
+    """One buyer ties every score, so nobody is a Champion: ``--segment Champions`` had said
+    "'Champions' is no segment" where ``rfm_segment=Champions`` read an empty group."""
+    orders = "order_id,customer_id,ordered_at,revenue\no1,k1,2024-03-01,10\no2,k1,2024-04-01,5\n"
+    (tmp_path / "orders.csv").write_text(orders)
+    with Workspace.init(tmp_path / "ws", timezone="UTC") as ws:
+        ws.load("orders", tmp_path / "orders.csv")
+        bare = ws.insights.timing(segment="Champions")
+        named = ws.insights.timing(segment="rfm_segment=Champions")
+        assert {**bare, "segment": None} == {**named, "segment": None}
+        assert bare["customers"] == 0
+        with pytest.raises(InputError, match=r"'Champs' is no segment \(did you mean 'Champions'"):
+            ws.insights.timing(segment="Champs")

@@ -93,11 +93,11 @@ def segment_audience(
     if spec.strip().lower() == ALL:
         return customers.select("customer_key")
     dimensions = [c for c in (*SEGMENT_DIMENSIONS, *PREDICTED) if c in segments.columns]
-    column, value = _parse(segments, dimensions, spec, option)
+    column, value = _parse(dimensions, spec, option)
     return segments.filter(segments[column] == value).select("customer_key")
 
 
-def _parse(segments: Table, dimensions: list[str], spec: str, option: str) -> tuple[str, str]:
+def _parse(dimensions: list[str], spec: str, option: str) -> tuple[str, str]:
     name, sep, value = spec.partition("=")
     if sep:
         name, value = name.strip(), value.strip()
@@ -112,24 +112,16 @@ def _parse(segments: Table, dimensions: list[str], spec: str, option: str) -> tu
                 f"{did_you_mean(value, GROUPS[name])}; choose one of {', '.join(GROUPS[name])}"
             )
         return name, value
-    value = spec.strip()
-    values = _values(segments, dimensions)
-    owners = [d for d in dimensions if value in values[d]]
+    value = spec.strip()  # a group nobody is in today is still a name (an empty audience)
+    owners = [d for d in dimensions if value in GROUPS[d]]
     if len(owners) != 1:
-        known = sorted({v for vs in values.values() for v in vs})
+        known = sorted({v for d in dimensions for v in GROUPS[d]})
         what = "is in several dimensions: write DIMENSION=VALUE" if owners else "is no segment"
         raise InputError(
             f"{option} {spec!r} {what}{'' if owners else did_you_mean(value, known)}; "
             f"segments: {', '.join(known)}; or {_OTHER.get(option, repr(ALL))}"
         )
     return owners[0], value
-
-
-def _values(segments: Table, dimensions: list[str]) -> dict[str, set[str]]:
-    """The distinct values of each dimension (a handful each)."""
-    return {
-        d: set(segments.select(d).distinct().to_pyarrow().column(0).to_pylist()) for d in dimensions
-    }
 
 
 @dataclass(frozen=True)
