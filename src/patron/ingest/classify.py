@@ -34,7 +34,8 @@ def classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSour
     file's row would have been replaced by had the files been loaded one by one: it is
     ``superseded`` (counted as updated), or a duplicate when the table holds the last file's
     row already, since the load then changes nothing. A row the table already holds as it is,
-    is a duplicate wherever it comes.
+    is a duplicate wherever it comes. Rows of a table that ``renews`` its records are ranked
+    last line first, so the one a load writes is the latest sighting of its content.
     """
     _number_repeats(con, spec, len(raws))
     union = " UNION ALL ".join(
@@ -52,7 +53,7 @@ def classify(con: duckdb.DuckDBPyConnection, spec: TableSpec, raws: list[RawSour
     )
     con.execute(
         f"""CREATE TEMP TABLE _classified AS
-        WITH ranked AS ({_ranked(union, numbered=bool(repeats), last_file_first=update)})
+        WITH ranked AS ({_ranked(union, numbered=bool(repeats), order=_order(spec))})
         SELECT ranked._key, _src, _line, _seq, _first_file, _first_line,
           CASE WHEN _hash = _first_hash AND _seq > 1 OR t.row_hash = _hash THEN 'duplicate'
                WHEN _seq = 1 THEN '{"update" if update else "conflict"}'
@@ -86,18 +87,24 @@ def _number_repeats(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: in
         )
 
 
-def _ranked(rows: str, *, numbered: bool, last_file_first: bool) -> str:
-    """``rows`` with ``_seq``, each row's place among the rows of its key (file, then line
-    order; the files last to first with ``last_file_first``), and the first such row's hash,
-    source, file and line; without ``numbered`` every key is known to come once: each row is
-    its own first, and no message names the first's place."""
+def _order(spec: TableSpec) -> str:
+    """Which row of a key comes first: the first loaded, the last file's for a catalog (whose
+    later files replace earlier ones), the very last for records that ``renews``."""
+    if spec.renews:
+        return "_src DESC, _line DESC"
+    return "_src DESC, _line" if spec.on_conflict == "update" else "_src, _line"
+
+
+def _ranked(rows: str, *, numbered: bool, order: str) -> str:
+    """``rows`` with ``_seq``, each row's place among the rows of its key (in ``order``), and
+    the first such row's hash, source, file and line; without ``numbered`` every key is known
+    to come once: each row is its own first, and no message names the first's place."""
     if not numbered:
         return (
             "SELECT *, 1 AS _seq, _hash AS _first_hash, _src AS _first_src, "
             "CAST(NULL AS VARCHAR) AS _first_file, CAST(NULL AS BIGINT) AS _first_line "
             f"FROM ({rows})"
         )
-    order = "_src DESC, _line" if last_file_first else "_src, _line"
     return f"""SELECT *, row_number() OVER w AS _seq, first_value(_hash) OVER w AS _first_hash,
           first_value(_src) OVER w AS _first_src, first_value(_file) OVER w AS _first_file,
           first_value(_line) OVER w AS _first_line
@@ -153,10 +160,11 @@ def new_rows(written: list[str]) -> str:
 
 def tally(con: duckdb.DuckDBPyConnection, valid: int) -> tuple[int, int, int]:
     """Rows inserted, updated and skipped as duplicates: every valid row not in
-    ``_classified`` was inserted; a superseded catalog row counts as updated."""
+    ``_classified`` was inserted; a superseded catalog row, and a record renewed
+    (:func:`patron.ingest.customers.renew_records`), count as updated."""
     counts = dict(
         con.execute("SELECT _action, count(*) FROM _classified GROUP BY _action").fetchall()
     )
-    updated = int(counts.get("update", 0)) + int(counts.get("superseded", 0))
+    updated = sum(int(counts.get(a, 0)) for a in ("update", "superseded", "renewed"))
     duplicates = int(counts.get("duplicate", 0))
     return valid - sum(int(c) for c in counts.values()), updated, duplicates

@@ -75,7 +75,8 @@ class TableSpec:
     ``"quarantine"`` (facts such as orders never change) or ``"update"`` (catalog data such as
     products is replaced by the newer row). ``repeats``: rows of one source that share a
     natural key are separate records (a receipt's two lines of one item), numbered, not
-    duplicates.
+    duplicates. ``renews``: a record seen again is the newest again (a CRM export whose
+    consent went back to what an earlier export said), though stored once.
     """
 
     name: str
@@ -85,6 +86,7 @@ class TableSpec:
     on_conflict: Literal["quarantine", "update"] = "quarantine"
     has_identifiers: bool = False
     repeats: bool = False
+    renews: bool = False
     extra_sql_columns: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -181,6 +183,7 @@ CUSTOMER_RECORDS = TableSpec(
         "push_consent",
     ),
     has_identifiers=True,
+    renews=True,
 )
 
 EVENTS = TableSpec(

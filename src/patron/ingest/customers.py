@@ -1,8 +1,11 @@
 """Rebuild the derived ``customers`` table: one row per resolved person.
 
 Identifiers come from ``identities`` (the first seen of each type); profile fields come from the
-person's CRM records in ``customer_records``: the latest loaded non-empty value for name,
-birthday, country and consent, and the earliest sign-up for ``signup_channel``/``signed_up_at``.
+person's CRM records in ``customer_records``: the latest non-empty value for name, birthday,
+country and consent, and the earliest sign-up for ``signup_channel``/``signed_up_at``. A record
+is as late as its load, then its file's place in that load, then its line; one that a later
+export brings again exactly is made as late as that sighting (:func:`renew_records`), so one
+load of several files, or the files one load each, end alike.
 A channel's consent is overruled by the person's latest ``<channel>_unsubscribe`` or
 ``<channel>_subscribe`` event: an email tool reads ``email_consent`` from patron's exports, and
 a CRM record that still says yes after someone unsubscribed must not send them mail.
@@ -10,9 +13,12 @@ a CRM record that still says yes after someone unsubscribed must not send them m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 
 from patron.ingest.contract import IDENTIFIER_TYPES
+from patron.sql import literal
 
 _SEEN_FIRST = "strftime(first_seen, '%Y%m%d%H%M%S%f') || value"
 """An identifier's value behind its first-seen time as 20 fixed-width digits (years 0-9999; a
@@ -30,14 +36,78 @@ keys each), so that a pass fits in the default 1 GB memory limit instead of spil
 of 10M orders, 5.2M identifiers took 3.1 s in three passes, 3.8-4.8 s in one."""
 
 
-def rebuild_customers(con: duckdb.DuckDBPyConnection, touched: str | None = None) -> None:
+Load = tuple[int, Sequence[str]]
+"""A load not logged in ``loads`` yet: its id and its sources' names, in order."""
+
+
+def file_order(current: Load) -> str:
+    """SQL relation (load_id, source_file, file_no): each CRM file's place in its load, from
+    ``loads`` and the ``current`` load. Names are unique within a load (the loader numbers a
+    repeated one)."""
+    load_id, files = current
+    names = ", ".join(map(literal, files))
+    return (
+        "SELECT load_id, unnest(f) AS source_file, unnest(range(len(f))) AS file_no FROM ("
+        "SELECT load_id, string_split(files, chr(10)) AS f FROM loads "
+        f"WHERE table_name = 'customer_records' AND load_id <> {load_id} "
+        f"UNION ALL SELECT {load_id}, [{names}])"
+    )
+
+
+def _records(current: Load) -> str:
+    """``customer_records`` with ``_at``, each record's place in time: load, file, line."""
+    return (
+        "SELECT r.*, (r.load_id, coalesce(f.file_no, 0), r.source_row) AS _at "
+        f"FROM customer_records r LEFT JOIN ({file_order(current)}) f "
+        "USING (load_id, source_file)"
+    )
+
+
+def renew_records(con: duckdb.DuckDBPyConnection, current: Load) -> str:
+    """Make each CRM record the ``current`` load found again (``_classified``'s first sighting
+    of a loaded key, a duplicate) as late as that sighting, where its person has a record in
+    between; mark it ``renewed`` there. A consent given, revoked and given again is given:
+    the third export repeats the first, which a record stored once would leave behind the
+    second. Returns a table of the renewed records' customer keys (``_renewed``)."""
+    load_id, files = current
+    sightings = (
+        f"SELECT c._key, ({load_id}, c._src, c._line) AS _now, c._src, c._line "
+        "FROM _classified c WHERE c._action = 'duplicate' AND c._seq = 1"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _renewed AS
+        WITH seen AS ({sightings}),
+        records AS (SELECT row_key, customer_key,
+            lead(_at) OVER (PARTITION BY customer_key ORDER BY _at) AS _next
+          FROM ({_records(current)}) WHERE customer_key IN (SELECT customer_key
+            FROM customer_records WHERE row_key IN (SELECT _key FROM seen)))
+        SELECT seen.*, e.customer_key FROM seen JOIN records e ON e.row_key = seen._key
+        WHERE e._next < seen._now"""
+    )
+    names = f"[{', '.join(map(literal, files))}]"
+    con.execute(
+        f"""UPDATE customer_records r SET load_id = {load_id},
+          source_file = {names}[n._src + 1], source_row = n._line
+        FROM _renewed n WHERE r.row_key = n._key"""
+    )
+    con.execute(
+        "UPDATE _classified SET _action = 'renewed' WHERE _seq = 1 AND _action = 'duplicate' "
+        "AND _key IN (SELECT _key FROM _renewed)"
+    )
+    return "_renewed"
+
+
+def rebuild_customers(
+    con: duckdb.DuckDBPyConnection, current: Load, touched: str | None = None
+) -> None:
     """Replace ``customers`` from ``identities`` and ``customer_records``: every customer (in
     ranges of keys, ascending), or only the customers in table ``touched`` (column
-    customer_key), each a function of their own identifiers and records alone."""
+    customer_key), each a function of their own identifiers and records alone. ``current``
+    is the load under way."""
     if touched is not None:
         only = f" AND customer_key IN (SELECT customer_key FROM {touched})"
         con.execute(f"DELETE FROM customers WHERE true{only}")
-        _insert(con, only)
+        _insert(con, only, current)
         return
     con.execute("DELETE FROM customers")
     low, high, rows = con.execute(
@@ -47,19 +117,16 @@ def rebuild_customers(con: duckdb.DuckDBPyConnection, touched: str | None = None
         return
     step = -(-(high - low + 1) * IDENTIFIERS_PER_PASS // rows)
     for start in range(low, high + 1, step):
-        _insert(con, f" AND customer_key BETWEEN {start} AND {start + step - 1}")
+        _insert(con, f" AND customer_key BETWEEN {start} AND {start + step - 1}", current)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, only: str) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, only: str, current: Load) -> None:
     """Add the customers that the condition ``only`` (`` AND ...`` on customer_key) picks."""
     first = ", ".join(
         f"substr(min({_SEEN_FIRST}) FILTER (WHERE identifier_type = '{t}'), 21) AS {t}"
         for t in IDENTIFIER_TYPES
     )
-    latest = ", ".join(
-        f"arg_max({c}, (load_id, source_row)) FILTER (WHERE {c} IS NOT NULL) AS {c}"
-        for c in _LATEST
-    )
+    latest = ", ".join(f"arg_max({c}, _at) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in _LATEST)
     overruled = ", ".join(f"coalesce(_{c}_opted, {c}_consent) AS {c}_consent" for c in _CONSENTS)
     hidden = ", ".join(f"_{c}_opted" for c in _CONSENTS)
     con.execute(
@@ -72,7 +139,8 @@ def _insert(con: duckdb.DuckDBPyConnection, only: str) -> None:
             arg_min(signup_channel, coalesce(signed_up_at, TIMESTAMP '9999-12-31'))
               FILTER (WHERE signup_channel IS NOT NULL) AS signup_channel,
             min(signed_up_at) AS signed_up_at
-          FROM customer_records WHERE customer_key IS NOT NULL{only} GROUP BY customer_key),
+          FROM ({_records(current)}) WHERE customer_key IS NOT NULL{only}
+          GROUP BY customer_key),
         opted AS ({_opted(only)})
         SELECT * EXCLUDE ({hidden}) REPLACE ({overruled})
         FROM ids LEFT JOIN profile USING (customer_key) LEFT JOIN opted USING (customer_key)
@@ -80,17 +148,32 @@ def _insert(con: duckdb.DuckDBPyConnection, only: str) -> None:
     )
 
 
+_KIND = (
+    "regexp_replace(trim(regexp_replace(lower(type), '[^a-z0-9]+', '_', 'g'), '_'), "
+    "'(subscribe)d$', '\\1')"
+)
+"""An event's type as a consent verdict is looked for in it: lower case, words joined by ``_``,
+and ``subscribed`` read as ``subscribe`` (``Email Unsubscribed`` is ``email_unsubscribe``)."""
+
+
 def _opted(only: str) -> str:
     """Per customer and channel, whether their latest (un)subscribe event subscribed them
-    (NULL without one). Of two at the same instant the unsubscribe wins; types are read in any
-    case (``Email_Unsubscribe``), as an opt-out must never be missed for its spelling."""
+    (NULL without one). Of two at the same instant the unsubscribe wins. Types are read as
+    email tools export them (:data:`_KIND`; a bare ``unsubscribe`` is its ``channel``'s), as an
+    opt-out must never be missed for its spelling."""
     types = ", ".join(f"'{c}_{way}'" for c in _CONSENTS for way in ("subscribe", "unsubscribe"))
     verdicts = ", ".join(
         f"arg_max(kind = '{c}_subscribe', (occurred_at, kind = '{c}_unsubscribe')) "
         f"FILTER (WHERE kind IN ('{c}_subscribe', '{c}_unsubscribe')) AS _{c}_opted"
         for c in _CONSENTS
     )
+    channel = "regexp_replace(lower(channel), '[^a-z0-9]', '', 'g')"  # E-mail is email
+    bare = f"CASE WHEN {_KIND} IN ('subscribe', 'unsubscribe') THEN {channel} || '_' END"
+    kinds = (
+        f"SELECT customer_key, occurred_at, coalesce({bare}, '') || {_KIND} AS kind FROM events "
+        f"WHERE customer_key IS NOT NULL AND contains(lower(type), 'subscri'){only}"
+    )
     return (
-        f"SELECT customer_key, {verdicts} FROM (SELECT *, lower(type) AS kind FROM events "
-        f"WHERE customer_key IS NOT NULL AND lower(type) IN ({types}){only}) GROUP BY customer_key"
+        f"SELECT customer_key, {verdicts} FROM ({kinds}) WHERE kind IN ({types}) "
+        "GROUP BY customer_key"
     )

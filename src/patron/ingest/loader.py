@@ -26,7 +26,7 @@ from patron.identity.phones import ensure_phone_cache
 from patron.identity.resolve import resolve_new_records
 from patron.ingest.classify import checked_rows, classify, new_rows, tally, written_rows
 from patron.ingest.contract import TABLES, TableSpec
-from patron.ingest.customers import rebuild_customers
+from patron.ingest.customers import Load, rebuild_customers, renew_records
 from patron.ingest.mapping import map_columns
 from patron.ingest.parse import ParseOptions
 from patron.ingest.quarantine import quarantine_rows
@@ -180,6 +180,7 @@ def _load(
     for n, source in enumerate(sources):
         step(f"reading {source}" if isinstance(source, str | Path) else "reading data")
         raw = _read(con, source, options, n)
+        raw.name = _unique(raw.name, result.files)
         result.files.append(raw.name)
         result.rows_read += raw.rows + len(raw.rejects)
         mapping, extras = map_columns(
@@ -218,15 +219,18 @@ def _load(
         _touch(con, load_id, held=bool(resolution.blocked))
     step(f"writing {spec.name}")
     _apply(con, spec, load_id, raws, written)
+    current = (load_id, result.files)
+    renewed = spec.renews and _renew(con, current, touched=resolves)
     result.inserted, result.updated, result.duplicates = tally(con, sum(valid))
     # rows of keyed tables changed customer: merged, split, or (blocking) left with no one
     rekeyed = result.merges or result.splits or result.blocked_identifiers
     if spec.name == "orders" or rekeyed:
         link_returns(con, load_id, held="_held" if result.blocked_identifiers else None)
-    if resolves:
+    if resolves or renewed:
         step("rebuilding customer profiles")
         # blocking takes identifiers from customers the load did not touch: rebuild them all
-        rebuild_customers(con, None if result.blocked_identifiers else _scope(con, "customers"))
+        scope = None if result.blocked_identifiers else _scope(con, "customers")
+        rebuild_customers(con, current, scope)
     if rekeyed or (spec.name == "orders" and result.inserted + result.updated):
         step("rebuilding purchase occasions")
         rebuild_occasions(con, _scope(con, "purchase_occasions"))
@@ -251,6 +255,26 @@ def _touch(con: duckdb.DuckDBPyConnection, load_id: int, *, held: bool) -> None:
         UNION SELECT from_key FROM customer_splits WHERE load_id = {load_id}
         UNION SELECT new_key FROM customer_splits WHERE load_id = {load_id}"""
     )
+
+
+def _renew(con: duckdb.DuckDBPyConnection, current: Load, *, touched: bool) -> bool:
+    """Renew the CRM records the load found again (:func:`renew_records`) and add their
+    customers to ``_touched`` (made here when the load resolved nothing); whether any was."""
+    renewed = renew_records(con, current)
+    if not scalar(con, f"SELECT count(*) FROM {renewed}"):
+        return False
+    keys = f"SELECT customer_key FROM {renewed}"
+    if touched:
+        con.execute(f"INSERT INTO _touched {keys}")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS {keys}")
+    return True
+
+
+def _unique(name: str, taken: list[str]) -> str:
+    """A source's name, numbered by its place when an earlier source of the load has it (two
+    data frames are both ``<DataFrame>``): rows are told apart and ordered by file name."""
+    return f"{name} #{len(taken) + 1}" if name in taken else name
 
 
 def _scope(con: duckdb.DuckDBPyConnection, derived: str) -> str | None:
@@ -336,5 +360,6 @@ def _drop_temp(con: duckdb.DuckDBPyConnection, sources: int) -> None:
     con.execute("DROP TABLE IF EXISTS _classified")
     con.execute("DROP TABLE IF EXISTS _ident_keys")
     con.execute("DROP TABLE IF EXISTS _held")
+    con.execute("DROP TABLE IF EXISTS _renewed")
     for n in range(sources):
         con.execute(f"DROP TABLE IF EXISTS _stage_{n}")

@@ -161,8 +161,21 @@ def reason_sql(kind: Kind, raw: str, value: str, source_type: str, options: Pars
         f"WHEN CAST({instant} AS TIMESTAMPTZ) > TIMESTAMPTZ '{now}' "
         "THEN 'in the future (after the time of this load)' "
         f"WHEN CAST({instant} AS TIMESTAMPTZ) < TIMESTAMPTZ '1900-01-01 00:00:00+00' "
-        "THEN 'implausibly old (before 1900)' END"
+        f"THEN {_too_old(raw, source_type)} END"
     )
+
+
+def _too_old(raw: str, source_type: str) -> str:
+    """Why a date before 1900 is refused; in Persian digits it is most likely a Solar Hijri
+    date (``۱۳۷۰-۰۲-۱۵``, a birthday in 1991), which only the source can convert."""
+    old = "'implausibly old (before 1900)'"
+    if source_type != "VARCHAR":
+        return old
+    hijri = (
+        "'implausibly old (before 1900): in Persian digits, likely a Solar Hijri (Persian "
+        "calendar) date; convert it to the Gregorian calendar'"
+    )
+    return f"CASE WHEN regexp_matches({raw}, '[۰-۹]') THEN {hijri} ELSE {old} END"
 
 
 def _time_reason(raw: str, options: ParseOptions) -> str:
