@@ -159,6 +159,19 @@ def test_an_unsubscribe_spelled_as_exports_spell_it_is_an_opt_out(tmp_path: Path
     assert [profile(ws, p)[1] for p in people] == [False, False, False, False, True]
 
 
+def test_consent_as_email_tools_export_it(tmp_path: Path) -> None:
+    """Klaviyo's and Mailchimp's consent states were "not true/false": the whole record went
+    to quarantine and an earlier yes stood. ``pending`` (not confirmed) is still refused."""
+    states = ["SUBSCRIBED", "Unsubscribed", "NEVER_SUBSCRIBED", "never subscribed", "Opted-In"]
+    people = [f"p{i}@x.com" for i in range(len(states))]
+    crm = CRM + "".join(f"{p},P,{s}\n" for p, s in zip(people, states, strict=True))
+    ws = _init(tmp_path / "ws")
+    result = ws.load("customers", [write(tmp_path / "crm.csv", crm + "q@x.com,Q,pending\n")])
+    assert [profile(ws, p)[1] for p in people] == [True, False, False, False, True]
+    assert result.quarantined == 1
+    assert ws.quarantine()[0]["reason"].startswith("not true/false")
+
+
 def test_the_command_shows_the_later_file_and_the_renewed_record(tmp_path: Path) -> None:
     """Through ``patron load``, ``status`` and ``customer show``: the later file's consent,
     a record that came back counted as updated, nothing counted twice."""

@@ -54,8 +54,10 @@ IMPOSSIBLE_TIME = (
     "not an ISO 8601 date: no such day or time (a day, month, hour or offset out of range)"
 )
 """The reason of ISO-looking text that no calendar has."""
-_TRUE = ("true", "t", "yes", "y", "1")
-_FALSE = ("false", "f", "no", "n", "0")
+_TRUE = ("true", "t", "yes", "y", "1", "subscribed", "opted_in")
+_FALSE = ("false", "f", "no", "n", "0", "unsubscribed", "never_subscribed", "opted_out")
+"""Yes and no as text, and as email tools export a consent (Klaviyo's ``NEVER_SUBSCRIBED``,
+Mailchimp's ``unsubscribed``; ``pending``, an opt-in not yet confirmed, is neither)."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ def _number_reason(raw: str, options: ParseOptions) -> str:
 
 
 def _bool_text(col: str) -> str:
-    s = f"lower({text(col, 'VARCHAR')})"
+    s = f"trim(regexp_replace(lower({text(col, 'VARCHAR')}), '[^a-z0-9]+', '_', 'g'), '_')"
     return f"CASE WHEN {s} IN {_TRUE} THEN true WHEN {s} IN {_FALSE} THEN false END"
 
 
