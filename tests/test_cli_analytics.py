@@ -84,6 +84,18 @@ def test_kpis_overall_by_group_and_trend(shop: Path) -> None:
     assert totals == sorted(totals)  # customers ever acquired never shrink
 
 
+def test_the_monthly_trend_reads_on_a_terminal(shop: Path) -> None:
+    """Three years of month ends as columns left every cell an ellipsis at 150 columns."""
+    args = ("-w", "ws", "kpis", "--trend", "month", "--as-of", "2024-06-15")
+    text = ok(patron_here(*args, cwd=shop, env={"COLUMNS": "100"}))
+    assert "…" not in text
+    rows = [line for line in text.splitlines() if line.startswith("│ 20")]
+    assert [r.split()[1] for r in rows][-2:] == ["2024-05-31", "2024-06-15"]
+    points = cli(shop, *args[2:], "--json")["points"]
+    assert len(rows) == len(points)
+    assert rows[-1].split("│")[2].strip() == f"{points[-1]['customers_total']:,}"
+
+
 def test_cohorts_json_shape_compare_and_clv_by_channel(shop: Path) -> None:
     result = real(shop, "cohorts", "--period", "quarter", "--json")
     rows = result["cohorts"]

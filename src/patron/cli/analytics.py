@@ -77,9 +77,8 @@ def kpis(
     if as_json:
         print_json(result)
     elif trend:
-        rows = result["points"]
-        labels = [f"{r['as_of']} {r['group']}" if by else r["as_of"] for r in rows]
-        out.print(_kpi_table(rows, labels, result))
+        out.print(_trend_table(result, by=by is not None))
+        out.print("Every KPI of each month: --json.", highlight=False)
     else:
         rows = result.get("groups", [result])
         out.print(_kpi_table(rows, [r["group"] for r in rows], result))
@@ -95,6 +94,35 @@ def _kpi_table(rows: list[dict[str, Any]], labels: list[str], head: dict[str, An
     table = Table("kpi", *labels, title=title)
     for key, fmt in HEADLINE:
         table.add_row(key, *(_fmt(r.get(key), fmt) for r in rows))
+    return table
+
+
+TREND = (
+    ("customers", "customers_total", "{:,}"),
+    ("active", "active_customers", "{:,}"),
+    ("new", "new_customers", "{:,}"),
+    ("lost", "lost_customers", "{:,}"),
+    ("retention", "retention_rate", "{:.1%}"),
+    ("repeat", "repeat_rate", "{:.1%}"),
+    ("net revenue", "net_revenue", "{:,.0f}"),
+    ("AOV", "aov", "{:,.2f}"),
+    ("CLV 365", "clv_365", "{:,.2f}"),
+)
+"""The trend's columns (header, KPI, format): a month a row, as three years of month ends as
+columns left a terminal nothing but ellipses."""
+
+
+def _trend_table(result: dict[str, Any], *, by: bool) -> Table:
+    """The monthly trend: a row per month end (and group), a column per headline KPI."""
+    title = f"each month end, window {result['window_days']} days, {result['currency']}"
+    table = Table(title=title)
+    for label in ("month end", "group") if by else ("month end",):
+        table.add_column(label, no_wrap=True)  # the KPIs' columns give way, not the month's
+    for name, _, _ in TREND:
+        table.add_column(name)
+    for r in result["points"]:
+        place = (r["as_of"], str(r["group"])) if by else (r["as_of"],)
+        table.add_row(*place, *(_fmt(r.get(key), fmt) for _, key, fmt in TREND))
     return table
 
 
