@@ -155,6 +155,18 @@ def test_an_export_before_any_purchase_is_everyone_a_prospect(shop: Path) -> Non
     assert table[["rfm_segment", "discount_score", "next_purchase_date"]].isna().all().all()
 
 
+def test_crm_records_alone_export_without_an_as_of_day(tmp_path: Path) -> None:
+    """A shop that loaded its CRM before any order (a welcome campaign's list) was told "no
+    orders are loaded yet" unless it made up an --as-of day."""
+    (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    with Workspace.init(tmp_path / "ws", timezone="Europe/Berlin") as ws:
+        ws.load("customers", tmp_path / "customers.csv")
+    written = exported(tmp_path, "crm.csv")
+    assert written["rows"] == 4
+    table = rows(tmp_path / "crm.csv")
+    assert set(table.stage) == {"prospect"} and table.name.tolist() == list(NAMES.values())
+
+
 def test_parquet_counts_are_integers(shop: Path) -> None:
     """DuckDB sums order counts to 128-bit integers, which Parquet had stored as doubles."""
     exported(shop, "c.parquet", "--as-of", "2024-05-02")

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from patron import acquisition
 from patron.acquisition import read_spend
@@ -803,13 +804,20 @@ class Workspace:
     def export_customers(self, out: str | Path, *, as_of: DateLike | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments and the insights'
         per-customer fields, :meth:`Insights.customer_fields`); returns rows."""
-        customers, day = self.table("customers"), self.as_of(as_of)
+        customers, day = self.table("customers"), self._export_day(as_of)
         with self.insights.transient():
             table = customer_table(
                 customers, self.segments(as_of=day), self.insights.customer_fields(as_of=day)
             )
             write_table(table, as_path(out, "out"))
         return int(customers.count().to_pyarrow().as_py())  # one row per customer, as written
+
+    def _export_day(self, as_of: DateLike | None) -> date:
+        """``as_of``, by default the last purchase day; before any purchase (CRM records
+        alone, every person a prospect) today's date in the shop's timezone."""
+        if as_of is not None or self.sales().occasions.count().to_pyarrow().as_py():
+            return self.as_of(as_of)
+        return datetime.now(ZoneInfo(self.config.timezone)).date()
 
     def close(self) -> None:
         self.warehouse.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from patron.cli.base import (
@@ -101,25 +102,23 @@ TREND = (
     ("customers", "customers_total", "{:,}"),
     ("active", "active_customers", "{:,}"),
     ("new", "new_customers", "{:,}"),
-    ("lost", "lost_customers", "{:,}"),
     ("retention", "retention_rate", "{:.1%}"),
     ("repeat", "repeat_rate", "{:.1%}"),
     ("net revenue", "net_revenue", "{:,.0f}"),
-    ("AOV", "aov", "{:,.2f}"),
     ("CLV 365", "clv_365", "{:,.2f}"),
 )
-"""The trend's columns (header, KPI, format): a month a row, as three years of month ends as
-columns left a terminal nothing but ellipses."""
+"""The trend's columns (header, KPI, format), few enough for 80 columns: three years of
+month ends as columns had left a terminal nothing but ellipses."""
 
 
 def _trend_table(result: dict[str, Any], *, by: bool) -> Table:
     """The monthly trend: a row per month end (and group), a column per headline KPI."""
     title = f"each month end, window {result['window_days']} days, {result['currency']}"
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     for label in ("month end", "group") if by else ("month end",):
         table.add_column(label, no_wrap=True)  # the KPIs' columns give way, not the month's
-    for name, _, _ in TREND:
-        table.add_column(name)
+    for name, _, _ in TREND:  # a header wraps between its words, never inside one
+        table.add_column(name, justify="right", min_width=max(map(len, name.split())))
     for r in result["points"]:
         place = (r["as_of"], str(r["group"])) if by else (r["as_of"],)
         table.add_row(*place, *(_fmt(r.get(key), fmt) for _, key, fmt in TREND))

@@ -174,5 +174,5 @@ def parse_date(value: str | None, option: str = "--as-of") -> date | None:
 
 AsOfOption = Annotated[
     str | None,
-    typer.Option("--as-of", help="Compute as of the end of this day (default: last order day)."),
+    typer.Option("--as-of", help="Compute as of the end of this day (default: last purchase day)."),
 ]

@@ -74,7 +74,10 @@ def purchase_span(sales: Sales) -> tuple[date, date]:
     span = occ.aggregate(first=occ.order_date.min(), last=occ.order_date.max())
     row = span.to_pyarrow().to_pylist()[0]
     if row["last"] is None:
-        raise InputError("no orders are loaded yet; run `patron load orders FILE` first")
+        raise InputError(
+            "no purchases are loaded yet (orders that are neither returns nor cancelled); "
+            "run `patron load orders FILE` first"
+        )
     return _day(row["first"]), _day(row["last"])
 
 
