@@ -78,6 +78,25 @@ def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:
     assert "customers" in text and "70.50" in text
 
 
+def test_status_says_in_which_zone_its_times_are(tmp_path: Path) -> None:
+    """The span of purchases was UTC without saying so: Berlin's first order of 2024 showed as
+    ``2023-12-31T23:30:00``."""
+    (tmp_path / "o.csv").write_text(
+        "order_id,email,ordered_at,revenue\na,a@x.com,2024-01-01 00:30:00,5\n"
+        "b,b@x.com,2024-06-30 23:00:00,5\n"
+    )
+    ok(patron_here("init", "ws", "--timezone", "Europe/Berlin", cwd=tmp_path))
+    ok(patron_here("-w", "ws", "load", "orders", "o.csv", cwd=tmp_path))
+    status = ok(patron_here("-w", "ws", "status", "--json", cwd=tmp_path))
+    assert (status["first_order_at"], status["last_order_at"], status["timezone"]) == (
+        "2023-12-31T23:30:00+00:00",
+        "2024-06-30T21:00:00+00:00",
+        "Europe/Berlin",
+    )
+    text = ok(patron_here("-w", "ws", "status", cwd=tmp_path))
+    assert "2024-01-01 00:30 .. 2024-06-30 23:00 (Europe/Berlin)" in text
+
+
 def test_quarantine_reasons_name_the_options_as_typed(tmp_path: Path) -> None:
     # the same rows loaded from Python name date_format and decimal_comma=True instead
     bad = (

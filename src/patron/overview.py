@@ -11,6 +11,8 @@ from patron.quarantined import open_count
 from patron.sql import count, rows_as_dicts, tables
 
 _PURCHASE = purchase_sql()
+_UTC = "strftime({}, '%Y-%m-%dT%H:%M:%S+00:00')"
+"""An instant as ISO text that says it is UTC (it was read as the shop's local time)."""
 STATUS_SQL = f"""
 SELECT
   (SELECT count(*) FROM customers) AS customers,
@@ -30,12 +32,14 @@ SELECT
   (SELECT count(*) FROM quarantine) AS quarantined,
   (SELECT coalesce(sum(duplicates), 0) FROM loads) AS duplicates,
   (SELECT count(*) FROM loads) AS loads,
-  (SELECT min(ordered_at) FROM orders WHERE {_PURCHASE}) AS first_order_at,
-  (SELECT max(ordered_at) FROM orders WHERE {_PURCHASE}) AS last_order_at
+  (SELECT {_UTC.format("min(ordered_at)")} FROM orders WHERE {_PURCHASE}) AS first_order_at,
+  (SELECT {_UTC.format("max(ordered_at)")} FROM orders WHERE {_PURCHASE}) AS last_order_at
 """
 
 
-def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[str, Any]:
+def workspace_status(
+    con: duckdb.DuckDBPyConnection, *, currency: str, timezone: str
+) -> dict[str, Any]:
     """Counts of the workspace; ``orders`` and ``revenue`` are purchases: they exclude returns
     and the cancelled orders ``cancelled_orders`` counts
     (:data:`patron.ingest.contract.CANCELLED_STATUSES`).
@@ -52,7 +56,7 @@ def workspace_status(con: duckdb.DuckDBPyConnection, *, currency: str) -> dict[s
     identifier had united (:mod:`patron.identity.split`).
     """
     status = rows_as_dicts(con, STATUS_SQL)[0]
-    status["currency"] = currency
+    status["currency"], status["timezone"] = currency, timezone
     status["identities_merged"] = status["identities"] - status["customers"]
     status["quarantine_open"] = open_count(con)
     splits = "customer_splits" in tables(con)  # a workspace made before splits, not loaded since

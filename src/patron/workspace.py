@@ -270,7 +270,9 @@ class Workspace:
         """The workspace at a glance: customers, orders, revenue, returns, quarantine, ...;
         ``warehouse`` (its URL, no password) and ``unpublished_loads`` (loads a warehouse other
         than the engine misses: run :meth:`publish`)."""
-        status = workspace_status(self.warehouse.duckdb, currency=self.config.currency)
+        status = workspace_status(
+            self.warehouse.duckdb, currency=self.config.currency, timezone=self.config.timezone
+        )
         status["warehouse"] = without_password(self.config.warehouse)
         status["unpublished_loads"] = []
         if self.warehouse.external:

@@ -4,8 +4,10 @@ sample."""
 from __future__ import annotations
 
 import shlex
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -338,6 +340,17 @@ def _publish_text(r: dict[str, Any]) -> str:
     return f"Copied {len(r['tables'])} tables to {r['warehouse']}: {', '.join(r['tables'])}"
 
 
+def _span(s: dict[str, Any]) -> str:
+    """The first and last purchase in the shop's time (the JSON gives them in UTC)."""
+    if s["first_order_at"] is None:
+        return "-"
+    zone = ZoneInfo(s["timezone"])
+    ends = (
+        datetime.fromisoformat(s[k]).astimezone(zone) for k in ("first_order_at", "last_order_at")
+    )
+    return " .. ".join(f"{t:%Y-%m-%d %H:%M}" for t in ends) + f" ({s['timezone']})"
+
+
 def _status_text(s: dict[str, Any]) -> str:
     lines = [
         f"customers            {s['customers']:>12,}",
@@ -357,7 +370,7 @@ def _status_text(s: dict[str, Any]) -> str:
         f"quarantined rows     {s['quarantined']:>12,}   ({s['quarantine_open']:,} open)",
         *_currencies_line(s),
         f"duplicates skipped   {s['duplicates']:>12,}",
-        f"orders span          {s['first_order_at']} .. {s['last_order_at']}",
+        f"orders span          {_span(s)}",
     ]
     lines += [f"  blocked {b['type']} {b['value']} ({b['links']} links)" for b in s["blocked"]]
     lines.append(f"warehouse            {s['warehouse']}")
