@@ -22,6 +22,7 @@ SELECT
   (SELECT count(*) FROM orders WHERE {cancelled_sql()}) AS cancelled_orders,
   (SELECT count(*) FROM orders WHERE customer_key IS NULL) AS unattributed_orders,
   (SELECT count(*) FROM order_lines) AS order_lines,
+  (SELECT count(*) FROM order_lines l ANTI JOIN orders o USING (order_id)) AS lines_without_order,
   (SELECT count(*) FROM products) AS products,
   (SELECT count(*) FROM events) AS events,
   (SELECT count(*) FROM customer_records) AS customer_records,
@@ -48,6 +49,8 @@ def workspace_status(
     brought in a row with their key and nobody closed (:mod:`patron.quarantined`).
     ``other_currencies`` counts purchase orders per currency other than the workspace's: patron
     does not convert, so their amounts are added to the others as they are.
+    ``lines_without_order`` counts order lines whose order is not loaded (yet): they belong to
+    no customer, so no insight reads them until it is.
     ``identities_merged`` is the number of identifiers that resolved onto another identifier's
     customer: identities minus customers.
     ``merges`` counts customers merged into another; ``dissolved_customers`` those whose every

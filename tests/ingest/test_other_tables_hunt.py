@@ -221,3 +221,16 @@ def test_birthdays_the_calendar_has_or_not(tmp_path: Path) -> None:
     assert "no such day" in entries[3]["reason"]
     assert "pass date_format" in entries[4]["reason"] and "pass date_format" in entries[5]["reason"]
     assert "Solar Hijri" in entries[6]["reason"]
+
+
+def test_status_counts_lines_whose_order_is_not_loaded(tmp_path: Path) -> None:
+    """Lines of an order not loaded belong to no one; status had only counted all lines."""
+    ws = _init(tmp_path / "ws")
+    lines = "order_id,sku,quantity,unit_price\nO1,A,2,5.00\nO1,B,1,3.00\nO9,C,1,1.00\n"
+    ws.load("lines", [write(tmp_path / "lines.csv", lines)], now=NOW)
+    orders = "order_id,email,ordered_at,revenue\nO1,a@x.com,2024-03-01 10:00,13.00\n"
+    ws.load("orders", [write(tmp_path / "orders.csv", orders)], now=NOW)
+    assert (ws.status()["order_lines"], ws.status()["lines_without_order"]) == (3, 1)
+    ws.close()
+    text = ok(patron_here("-w", "ws", "status", cwd=tmp_path))
+    assert "(1 of them without their order: load it)" in text

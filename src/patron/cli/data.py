@@ -340,6 +340,11 @@ def _publish_text(r: dict[str, Any]) -> str:
     return f"Copied {len(r['tables'])} tables to {r['warehouse']}: {', '.join(r['tables'])}"
 
 
+def _orphans(s: dict[str, Any]) -> str:
+    n = s["lines_without_order"]
+    return f"   ({n:,} of them without their order: load it)" if n else ""
+
+
 def _span(s: dict[str, Any]) -> str:
     """The first and last purchase in the shop's time (the JSON gives them in UTC)."""
     if s["first_order_at"] is None:
@@ -358,7 +363,7 @@ def _status_text(s: dict[str, Any]) -> str:
         f"revenue              {s['revenue']:>12,.2f}   {s['currency']}",
         f"returns              {s['returns']:>12,}",
         f"cancelled orders     {s['cancelled_orders']:>12,}",
-        f"order lines          {s['order_lines']:>12,}",
+        f"order lines          {s['order_lines']:>12,}" + _orphans(s),
         f"products             {s['products']:>12,}",
         f"events               {s['events']:>12,}",
         f"identities           {s['identities']:>12,}   ({s['identities_merged']:,} merged "
