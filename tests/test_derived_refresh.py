@@ -140,7 +140,7 @@ def one_pass_customers(ws: Workspace) -> list[tuple[Any, ...]]:
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM customers")
-        customers._insert(con, "")
+        customers._insert(con, "", None)
         return stored(ws, "customers")
     finally:
         con.execute("ROLLBACK")

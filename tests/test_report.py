@@ -394,7 +394,7 @@ def test_a_workspace_with_a_handful_of_orders_still_renders(
 
 
 def test_nothing_to_report_is_a_one_line_error(tmp_path: Path) -> None:
-    with Workspace.init(tmp_path / "empty") as ws, pytest.raises(InputError, match="no orders"):
+    with Workspace.init(tmp_path / "empty") as ws, pytest.raises(InputError, match="no purchases"):
         write_report(ws, tmp_path / "r.html")
     with Workspace.init(tmp_path / "ws") as ws:
         ws.load("orders", _orders())

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ingest_support import NOW, write
 
@@ -107,8 +107,14 @@ def _expected(files: list[list[tuple[str, str, str]]]) -> dict[str, tuple[Any, A
     return {e: (v["name"], v["consent"]) for e, v in latest.items()}
 
 
+A, B = ("a@x.com", "Ann", "yes"), ("a@x.com", "Bo", "no")
+C = ("a@x.com", "Cy", "no")
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(files=st.lists(RECORDS, min_size=1, max_size=4), cut=st.integers(0, 4))
+@example(files=[[B, A], [B, A]], cut=0)  # an export again: its no had been made the newest
+@example(files=[[A], [B], [C], [A, C]], cut=2)  # A renewed, so C must be too: it comes after
 def test_crm_files_in_one_load_or_many_end_alike(
     tmp_path_factory: pytest.TempPathFactory, files: list[list[tuple[str, str, str]]], cut: int
 ) -> None:

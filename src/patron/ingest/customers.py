@@ -40,49 +40,67 @@ Load = tuple[int, Sequence[str]]
 """A load not logged in ``loads`` yet: its id and its sources' names, in order."""
 
 
-def file_order(current: Load) -> str:
+def _file_places(current: Load | None) -> str:
     """SQL relation (load_id, source_file, file_no): each CRM file's place in its load, from
-    ``loads`` and the ``current`` load. Names are unique within a load (the loader numbers a
-    repeated one)."""
-    load_id, files = current
-    names = ", ".join(map(literal, files))
-    return (
-        "SELECT load_id, unnest(f) AS source_file, unnest(range(len(f))) AS file_no FROM ("
+    ``loads`` and the ``current`` load (one under way, not logged yet). Names are unique
+    within a load (the loader numbers a repeated one)."""
+    logged = (
         "SELECT load_id, string_split(files, chr(10)) AS f FROM loads "
-        f"WHERE table_name = 'customer_records' AND load_id <> {load_id} "
-        f"UNION ALL SELECT {load_id}, [{names}])"
+        "WHERE table_name = 'customer_records'"
+    )
+    if current is not None:
+        load_id, files = current
+        names = ", ".join(map(literal, files))
+        logged += f" AND load_id <> {load_id} UNION ALL SELECT {load_id}, [{names}]"
+    return (
+        "SELECT load_id, unnest(f) AS source_file, unnest(range(len(f))) AS file_no "
+        f"FROM ({logged})"
     )
 
 
-def _records(current: Load) -> str:
+def _records(current: Load | None) -> str:
     """``customer_records`` with ``_at``, each record's place in time: load, file, line."""
     return (
         "SELECT r.*, (r.load_id, coalesce(f.file_no, 0), r.source_row) AS _at "
-        f"FROM customer_records r LEFT JOIN ({file_order(current)}) f "
+        f"FROM customer_records r LEFT JOIN ({_file_places(current)}) f "
         "USING (load_id, source_file)"
     )
 
 
 def renew_records(con: duckdb.DuckDBPyConnection, current: Load) -> str:
-    """Make each CRM record the ``current`` load found again (``_classified``'s first sighting
-    of a loaded key, a duplicate) as late as that sighting, where its person has a record in
-    between; mark it ``renewed`` there. A consent given, revoked and given again is given:
-    the third export repeats the first, which a record stored once would leave behind the
-    second. Returns a table of the renewed records' customer keys (``_renewed``)."""
+    """Place the CRM records the ``current`` load found again (``_classified``'s latest
+    sighting of a stored key, a duplicate) where the load saw them, when their stored place
+    would put them out of the load's order; mark those ``renewed`` there. A consent given,
+    revoked and given again is given: the third export repeats the first, which a record
+    stored once would leave behind the second. Returns a table of the renewed records'
+    customer keys (``_renewed``).
+
+    Per person, in the load's order, a sighted record keeps its stored place while that
+    place is after every record of the person the load did not see and every record the
+    load placed before it; from the first one that is not (or a new record), every later
+    sighting takes its place in this load. Loading the same export again renews nothing.
+    """
     load_id, files = current
-    sightings = (
-        f"SELECT c._key, ({load_id}, c._src, c._line) AS _now, c._src, c._line "
-        "FROM _classified c WHERE c._action = 'duplicate' AND c._seq = 1"
-    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _renewed AS
-        WITH seen AS ({sightings}),
-        records AS (SELECT row_key, customer_key,
-            lead(_at) OVER (PARTITION BY customer_key ORDER BY _at) AS _next
-          FROM ({_records(current)}) WHERE customer_key IN (SELECT customer_key
-            FROM customer_records WHERE row_key IN (SELECT _key FROM seen)))
-        SELECT seen.*, e.customer_key FROM seen JOIN records e ON e.row_key = seen._key
-        WHERE e._next < seen._now"""
+        WITH seen AS (SELECT _key AS row_key, _src, _line FROM _classified
+          WHERE _action = 'duplicate' AND _seq = 1),
+        records AS (SELECT r.row_key, r.customer_key, r._at, s._src, s._line,
+            CASE WHEN s.row_key IS NOT NULL THEN ({load_id}, s._src, s._line)
+                 WHEN r.load_id = {load_id} THEN r._at END AS _now
+          FROM ({_records(current)}) r LEFT JOIN seen s USING (row_key)
+          WHERE r.customer_key IN (SELECT customer_key FROM customer_records
+            WHERE row_key IN (SELECT row_key FROM seen))),
+        placed AS (SELECT *, _src IS NOT NULL AND ((_at > greatest(
+              max(_at) FILTER (WHERE _now IS NULL) OVER (PARTITION BY customer_key),
+              max(_at) FILTER (WHERE _src IS NOT NULL) OVER earlier)) IS NOT FALSE) AS _keeps
+          FROM records
+          WINDOW earlier AS (PARTITION BY customer_key ORDER BY _now
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
+        kept AS (SELECT *, bool_and(_keeps) OVER (PARTITION BY customer_key ORDER BY _now
+            ROWS UNBOUNDED PRECEDING) AS _stays FROM placed WHERE _now IS NOT NULL)
+        SELECT row_key AS _key, _src, _line, customer_key FROM kept
+        WHERE _src IS NOT NULL AND NOT _stays"""
     )
     names = f"[{', '.join(map(literal, files))}]"
     con.execute(
@@ -98,12 +116,12 @@ def renew_records(con: duckdb.DuckDBPyConnection, current: Load) -> str:
 
 
 def rebuild_customers(
-    con: duckdb.DuckDBPyConnection, current: Load, touched: str | None = None
+    con: duckdb.DuckDBPyConnection, touched: str | None = None, *, current: Load | None = None
 ) -> None:
     """Replace ``customers`` from ``identities`` and ``customer_records``: every customer (in
     ranges of keys, ascending), or only the customers in table ``touched`` (column
     customer_key), each a function of their own identifiers and records alone. ``current``
-    is the load under way."""
+    is the load under way, if any."""
     if touched is not None:
         only = f" AND customer_key IN (SELECT customer_key FROM {touched})"
         con.execute(f"DELETE FROM customers WHERE true{only}")
@@ -120,7 +138,7 @@ def rebuild_customers(
         _insert(con, f" AND customer_key BETWEEN {start} AND {start + step - 1}", current)
 
 
-def _insert(con: duckdb.DuckDBPyConnection, only: str, current: Load) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, only: str, current: Load | None) -> None:
     """Add the customers that the condition ``only`` (`` AND ...`` on customer_key) picks."""
     first = ", ".join(
         f"substr(min({_SEEN_FIRST}) FILTER (WHERE identifier_type = '{t}'), 21) AS {t}"

@@ -230,7 +230,7 @@ def _load(
         step("rebuilding customer profiles")
         # blocking takes identifiers from customers the load did not touch: rebuild them all
         scope = None if result.blocked_identifiers else _scope(con, "customers")
-        rebuild_customers(con, current, scope)
+        rebuild_customers(con, scope, current=current)
     if rekeyed or (spec.name == "orders" and result.inserted + result.updated):
         step("rebuilding purchase occasions")
         rebuild_occasions(con, _scope(con, "purchase_occasions"))
