@@ -54,7 +54,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 from patron.errors import InputError, did_you_mean, option
 from patron.metrics.base import refunds, sales_only
@@ -68,7 +68,7 @@ BY = ("category", "brand")
 PLURAL = {"category": "categories", "brand": "brands"}
 MIN_PRIOR, MAX_PRIOR = 0.1, 1000.0
 """Bounds of the estimated customer prior: own lines always count, the mix never outweighs all."""
-Z95 = float(norm.ppf(0.975))
+Z95 = float(ndtri(0.975))
 
 
 @dataclass(frozen=True)
@@ -276,7 +276,7 @@ def _repeat_row(
             "difference": diff,
             "difference_low": diff - Z95 * se if se else None,
             "difference_high": diff + Z95 * se if se else None,
-            "p_value": float(2 * norm.sf(abs(diff) / se)) if se else None,
+            "p_value": float(2 * ndtr(-abs(diff) / se)) if se else None,
         }
     )
 

@@ -21,7 +21,6 @@ import ibis
 from patron.arguments import DateLike, as_names, as_real, as_whole, optional_day, reads
 from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError, option
-from patron.experiments.analyze import Question
 from patron.experiments.audience import segment_audience
 from patron.insights import (
     affinity,
@@ -184,7 +183,9 @@ class Insights:
             "as_of": day.isoformat(),
             "dimension": dimension,
             "segment": segment,
-            "bands": {r["discount_band"]: r["customers"] for r in _rows(bands)},
+            "bands": {
+                r["discount_band"]: r["customers"] for r in sorted(_rows(bands), key=_band_rank)
+            },
             "segments": _rows(table),
         }
 
@@ -424,6 +425,7 @@ class Insights:
     def _measured(self, spec: str, dimension: str, as_of: date) -> tuple[str, Lift]:
         """The group an experiment tested and the relative conversion lift it measured."""
         from patron.experiments import registry
+        from patron.experiments.analyze import Question
 
         name, _, variant = spec.partition(":")
         design = registry.find(self._ws.store, name)["design"]
@@ -471,6 +473,11 @@ def _only(table: Table, members: Table | None) -> Table:
     if members is None:
         return table
     return table.semi_join(members, "customer_key")
+
+
+def _band_rank(row: dict[str, Any]) -> int:
+    """Bands low, medium, high in that order (the engine groups them in any order)."""
+    return ("low", "medium", "high").index(row["discount_band"])
 
 
 def _rows(table: Table) -> list[dict[str, Any]]:
