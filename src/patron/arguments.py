@@ -32,6 +32,8 @@ R = TypeVar("R")
 
 def as_day(value: object, name: str) -> date:
     """``value`` as a calendar day; an InputError naming ``name`` when it is not one."""
+    if isinstance(value, date) and value != value:  # pandas NaT, a datetime that is none
+        raise InputError(f"{name} is missing (NaT): give a day such as 2024-12-31")
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

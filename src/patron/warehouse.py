@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from patron.errors import InputError, NotFoundError, WorkspaceError, did_you_mean
+from patron.errors import InputError, NotFoundError, WorkspaceError, did_you_mean, spelled
 from patron.ingest.contract import SQL_TYPES, TableSpec
 from patron.ingest.contract import TABLES as LOAD_TARGETS
 from patron.metrics.occasions import drop_cancelled_days
@@ -159,12 +159,17 @@ class Warehouse:
         self.url = url
         self.external = _scheme(url) != "duckdb"
         self.path = engine_path(url, folder)
+        self.read_only = read_only
         try:
             self.duckdb = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
+            # DuckDB's hint when another process holds the file read-only names its own
+            # shell's flag (-readonly), which means nothing to a notebook; patron says it its way
+            reason, readable, _ = first_line(exc).partition(" However, you would be able")
+            hint = spelled("", "; to read it meanwhile, open it with read_only=True")
             raise WorkspaceError(
-                f"cannot open the warehouse {self.path}: {first_line(exc)}; "
-                "is another patron command using this workspace?"
+                f"cannot open the warehouse {self.path}: {reason}; "
+                f"is another patron command using this workspace?{hint if readable else ''}"
             ) from exc
         except duckdb.ConnectionException as exc:  # open in this process, the other way
             mode = "read-only" if read_only else "writable"
@@ -267,6 +272,16 @@ class Warehouse:
         record(self.duckdb, None if full or result is None else result.load_id)
         return copied
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return isinstance(self.duckdb, _Closed)
+
+    def check_open(self) -> None:
+        """Raise the WorkspaceError a closed warehouse's use raises, if it is closed."""
+        if self.closed:
+            raise _closed(self.path)
+
     def close(self) -> None:
         """Close the connections; a later use, even of an expression made before, raises
         WorkspaceError (DuckDB's own message, "Connection already closed!", names no workspace)."""
@@ -287,10 +302,13 @@ class _Closed:
         self.path = path
 
     def __getattr__(self, name: str) -> Any:
-        raise WorkspaceError(
-            f"this workspace is closed (its warehouse {self.path}); open it again with "
-            "Workspace.open()"
-        )
+        raise _closed(self.path)
+
+
+def _closed(path: Path) -> WorkspaceError:
+    return WorkspaceError(
+        f"this workspace is closed (its warehouse {path}); open it again with Workspace.open()"
+    )
 
 
 def connect(url: str) -> Any:

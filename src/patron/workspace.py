@@ -89,6 +89,7 @@ class Workspace:
         takes a third of a second to import, which commands that never read it need not pay."""
         from patron.store import Store
 
+        self.warehouse.check_open()  # a closed workspace's store stays closed
         return Store(self.config.store, self.folder)
 
     @cached_property
@@ -151,7 +152,15 @@ class Workspace:
 
     @classmethod
     def open(cls, folder: str | Path | None = None, *, read_only: bool = False) -> Workspace:
-        """Open an existing workspace (default: ``$PATRON_WORKSPACE`` or ``./patron-workspace``)."""
+        """Open an existing workspace (default: ``$PATRON_WORKSPACE`` or ``./patron-workspace``).
+
+        ``read_only=True`` reads it beside other readers (``patron status``, a second notebook)
+        instead of holding it alone: every method that only reads works; those that write
+        (:meth:`load`, :meth:`publish`, ``predict(store=True)``, :meth:`close_quarantine`,
+        :meth:`create_experiment`, :meth:`delete_experiment`) raise :class:`WorkspaceError`.
+        A workspace another process holds open for writing cannot be opened at all, nor one
+        this process holds open the other way (WorkspaceError).
+        """
         path = as_path(folder, "folder") if folder is not None else default_folder()
         if not (path / CONFIG_FILE).is_file():
             raise WorkspaceError(
@@ -185,6 +194,7 @@ class Workspace:
         """
         from patron.ingest.loader import LoadOptions, load
 
+        self._writable("load")
         if now is not None and not isinstance(now, datetime):
             raise InputError(f"now must be a datetime (the load's time), not {now!r}")
         items = list(sources) if isinstance(sources, list | tuple) else [sources]
@@ -236,6 +246,7 @@ class Workspace:
     def publish(self) -> list[str]:
         """Copy every table metrics read from the engine to the warehouse, when that is another
         backend (what each load does for the tables it changed); the tables copied."""
+        self._writable("publish")
         return self.warehouse.publish()
 
     def table(self, name: str) -> ibis.Table:
@@ -348,6 +359,7 @@ class Workspace:
         saying why: rows no later load can fix (a conflict whose first version stands, a
         customer record mended at its source). Returns how many were closed
         (:func:`patron.quarantined.close_quarantined`)."""
+        self._writable("close_quarantine")
         self.warehouse.create_tables()  # workspaces made before entries could be closed
         which = _which(table, file, load, reason, "open", line)
         return close_quarantined(self.warehouse.duckdb, which, note)
@@ -381,6 +393,26 @@ class Workspace:
 
         Overall, the KPI keys sit at the top level; with ``by`` they are in ``groups``; with
         ``trend`` each month end is a row of ``points``.
+
+        Parameters
+        ----------
+        as_of:
+            The day they are as of (a date, datetime, pandas Timestamp or ISO text); default
+            the last purchase day loaded.
+        window:
+            Days of the trailing window ``(as_of - window, as_of]`` (active, new, lost
+            customers, revenue, orders); the previous window is the one before it.
+        early_days:
+            Days after a first purchase within which a second counts for ``early_repeat_rate``.
+        by:
+            Group by ``"acquisition_channel"``, ``"channel"`` or ``"cohort"``; None: overall.
+        trend:
+            The KPIs as of each month end up to ``as_of`` instead of ``as_of`` alone.
+
+        Examples
+        --------
+        >>> ws.kpis(as_of="2024-06-30")["retention_rate"]  # doctest: +SKIP
+        >>> ws.kpis(by="acquisition_channel")["groups"]  # one dict per group  # doctest: +SKIP
         """
         sales, day = self.sales(), self.as_of(as_of)
         head = {
@@ -514,6 +546,8 @@ class Workspace:
         from patron.predict import scores
         from patron.predict import store as store_predictions
 
+        if store:
+            self._writable("predict(store=True)")
         day = self._model_day(as_of, "as_of")
         settings = Horizon.of(horizon)
         summary = self.customer_summary(calibration_end=day, time_unit=time_unit)
@@ -670,6 +704,7 @@ class Workspace:
         from patron.experiments.create import create, file_audience
         from patron.experiments.outcomes import check_metric
 
+        self._writable("create_experiment")
         day = optional_day(start, "start") or date.today()
         label, source = audience_source(audience)
         design = Design(
@@ -729,6 +764,7 @@ class Workspace:
         """Remove experiment ``name`` and its assignments from both stores."""
         from patron.experiments import registry
 
+        self._writable("delete_experiment")  # before the store's record goes
         registry.delete(self.store, self.warehouse.ibis, name)
 
     def analyze_experiment(
@@ -821,10 +857,38 @@ class Workspace:
             return self.as_of(as_of)
         return datetime.now(ZoneInfo(self.config.timezone)).date()
 
+    @property
+    def read_only(self) -> bool:
+        """Whether the workspace was opened with ``read_only=True`` (:meth:`open`)."""
+        return self.warehouse.read_only
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run: every later use raises :class:`WorkspaceError`."""
+        return self.warehouse.closed
+
+    def _writable(self, method: str) -> None:
+        """Refuse ``method``, which writes, in a workspace opened read-only: DuckDB's own error
+        names no workspace, and comes after the operational store may have changed."""
+        self.warehouse.check_open()
+        if self.read_only:
+            raise WorkspaceError(
+                f"{method} writes to the workspace {self.folder}, which is open read-only; "
+                "open it with Workspace.open(folder) (read_only=False) to write"
+            )
+
     def close(self) -> None:
+        """Close the warehouse and the operational store; a later use of the workspace, or of
+        a table it returned, raises :class:`WorkspaceError`. Closing twice is harmless; a
+        ``with`` block closes at its end."""
         self.warehouse.close()
-        if "store" in self.__dict__:  # opened
-            self.store.close()
+        if "store" in self.__dict__:  # opened; forgotten, so a later use says it is closed
+            self.__dict__.pop("store").close()
+
+    def __repr__(self) -> str:
+        state = " read-only" * self.read_only + " closed" * self.closed
+        url = without_password(self.config.warehouse)
+        return f"<patron.Workspace {str(self.folder)!r} warehouse={url!r}{state}>"
 
     def __enter__(self) -> Workspace:
         return self
