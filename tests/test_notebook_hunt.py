@@ -159,3 +159,23 @@ def test_the_errors_and_read_only_are_documented() -> None:
 def test_tab_completion_offers_the_lazy_names() -> None:
     """``patron.<Tab>`` in a notebook lists ``dir(patron)``, which missed ``Workspace``."""
     assert {"Workspace", "LoadResult", "InputError"} <= set(dir(patron))
+
+
+def test_python_users_are_told_of_penalizer_not_a_flag(copy: Path) -> None:
+    """Three customers pin nothing down; the warning told Python users to "pass --penalizer"."""
+    with Workspace.open(copy) as ws, pytest.warns(Warning) as caught:
+        ws.predict(store=False)
+    said = " ".join(str(w.message) for w in caught)
+    assert "pass penalizer" in said and "--penalizer" not in said
+
+
+@pytest.mark.parametrize("values", [pd.Series([1, 2]), pd.Index([1, 2])], ids=["series", "index"])
+def test_a_column_alone_is_refused_in_words(copy: Path, values: object) -> None:
+    """A pandas Series gave pyarrow's "Cannot import schema: ArrowSchema describes non-struct
+    type int64"."""
+    import pyarrow as pa
+
+    with Workspace.open(copy) as ws:
+        for column in (values, pa.array([1, 2])):
+            with pytest.raises(InputError, match=r"cannot load a .*; pass a file path"):
+                ws.load("orders", column)

@@ -108,7 +108,8 @@ def _warn_unidentified(fitted: Model, name: str) -> None:
     if free:
         warnings.warn(
             f"{name}: the data do not pin down {', '.join(free)}; the predictions are "
-            "unreliable. Predict on more customers or a longer history, or pass --penalizer",
+            "unreliable. Predict on more customers or a longer history, or pass "
+            f"{option('penalizer')}",
             ConvergenceWarning,
             stacklevel=3,
         )

@@ -71,7 +71,10 @@ def _to_arrow(frame: Any, name: str) -> Any:
     if hasattr(frame, "to_records") and hasattr(frame, "columns"):  # pandas
         return _from_pandas(frame, name)
     if hasattr(frame, "__arrow_c_stream__") or hasattr(frame, "__arrow_c_array__"):
-        return pa.table(frame)  # a RecordBatch(Reader), or another library's Arrow data
+        try:
+            return pa.table(frame)  # a RecordBatch(Reader), or another library's Arrow data
+        except (pa.ArrowInvalid, TypeError):  # a Series or an Array: values without columns
+            pass
     raise InputError(
         f"cannot load a {type(frame).__name__}; pass a file path, a pandas or polars "
         "(Lazy)DataFrame, or a pyarrow Table or RecordBatchReader"
