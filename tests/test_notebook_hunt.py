@@ -72,6 +72,7 @@ def test_a_read_only_delete_leaves_the_store_whole(copy: Path) -> None:
         assert registry.find(ws.store, "test")["name"] == "test"
 
 
+@pytest.mark.filterwarnings("ignore::patron.errors.ConvergenceWarning")  # three customers
 def test_a_read_only_workspace_reads(copy: Path) -> None:
     with Workspace.open(copy, read_only=True) as ws:
         assert ws.read_only
