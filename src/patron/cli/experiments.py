@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -210,18 +208,12 @@ def analyze(
     _print_readout(readout, timezone)
 
 
-def _last_day(through: str, timezone: str) -> date:
-    """The shop's last day with outcomes: ``through`` is where they stop, the next day's
-    midnight in the shop's timezone written in UTC (New York's 2024-12-31 ends at 2025-01-01
-    05:00), so its date in UTC was a day late."""
-    end = datetime.fromisoformat(through).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
-    return (end - timedelta(microseconds=1)).date()
-
-
 def _print_readout(r: dict[str, Any], timezone: str) -> None:
+    from patron.experiments.design import last_day
+
     title = (
         f"{r['experiment']}: {r['metric']} over {r['window_days']} days after exposure "
-        f"(data through {_last_day(r['through'], timezone)})"
+        f"(data through {last_day(r['through'], timezone)})"
     )
     out.print(_variants_table(title, r["variants"], r["alpha"]))
     for guard in r["guardrails"]:

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from patron.arguments import as_day, as_names, as_real, as_whole, optional_day
@@ -30,6 +30,14 @@ def exposure_time(day: date, timezone: str) -> datetime:
     """Midnight of ``day`` in the shop's timezone, as the naive UTC time patron stores."""
     local = datetime.combine(day, time(), tzinfo=ZoneInfo(timezone))
     return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def last_day(through: str, timezone: str) -> date:
+    """The shop's last day with outcomes: a readout's ``through`` (UTC) is where outcomes stop,
+    the next day's midnight in the shop's timezone, so its own date is a day late (New York's
+    2024-12-31 runs to 2025-01-01 05:00 UTC)."""
+    end = datetime.fromisoformat(through).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    return (end - timedelta(microseconds=1)).date()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from patron.errors import InputError
+from patron.experiments.design import last_day
 
 if TYPE_CHECKING:
     from patron.workspace import Workspace
@@ -23,11 +24,14 @@ MAX_EXPERIMENTS = 3
 
 @dataclass(frozen=True)
 class ExperimentReport:
-    """One experiment as recorded (``summary``), read out, and its lift over time."""
+    """One experiment as recorded (``summary``), read out, and its lift over time;
+    ``last_day`` is the shop's last day whose outcomes count
+    (:func:`patron.experiments.design.last_day`)."""
 
     summary: dict[str, Any]
     readout: dict[str, Any]
     timeline: list[dict[str, Any]]
+    last_day: date
 
 
 def gather_experiments(ws: Workspace, as_of: date) -> list[ExperimentReport]:
@@ -42,7 +46,8 @@ def gather_experiments(ws: Workspace, as_of: date) -> list[ExperimentReport]:
             curve = ws.experiment_timeline(summary["name"], as_of=as_of)
         except InputError:
             continue
-        found.append(ExperimentReport(summary, readout, curve))
+        last = last_day(readout["through"], ws.config.timezone)
+        found.append(ExperimentReport(summary, readout, curve, last))
         if len(found) == MAX_EXPERIMENTS:
             break
     return found
