@@ -21,7 +21,7 @@ from patron.errors import WorkspaceError
 from patron.samples import synthetic
 from patron.warehouse import without_password
 from patron.workspace import Workspace
-from test_postgres_warehouse import TABLES, _nobody, same
+from test_postgres_warehouse import _nobody, same, twin_shops
 
 AS_OF, FROM = date(2024, 12, 31), date(2024, 6, 30)
 
@@ -65,15 +65,9 @@ def shops(
     server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Workspace, Workspace]]:
     root = tmp_path_factory.mktemp("hunt")
-    paths = synthetic.generate(root / "data", customers=300, seed=7)
+    synthetic.generate(root / "data", customers=300, seed=7)
     lower_some_names(root / "data")
-    url = language_database(server, "collated")
-    options = {"timezone": "America/New_York", "phone_region": "US"}
-    local = Workspace.init(root / "duck", **options)
-    remote = Workspace.init(root / "pg", warehouse=url, **options)
-    for ws in (local, remote):
-        for table, name in TABLES.items():
-            assert ws.load(table, paths[name]).quarantined == 0
+    local, remote = twin_shops(root, language_database(server, "collated"))
     yield local, remote
     local.close()
     remote.close()

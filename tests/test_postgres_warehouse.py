@@ -35,22 +35,29 @@ TABLES = {
 AS_OF, CALIBRATION_END = date(2024, 12, 31), date(2024, 6, 30)
 
 
+def twin_shops(root: Path, url: str) -> tuple[Workspace, Workspace]:
+    """The sample's files in ``root / "data"`` loaded, without a rejected row, into a DuckDB
+    workspace and one whose warehouse is ``url``, both in New York."""
+    options = {"timezone": "America/New_York", "phone_region": "US"}
+    local = Workspace.init(root / "duck", **options)
+    remote = Workspace.init(root / "pg", warehouse=url, **options)
+    for ws in (local, remote):
+        for table, name in TABLES.items():
+            assert ws.load(table, root / "data" / f"{name}.csv").quarantined == 0
+    return local, remote
+
+
 @pytest.fixture(scope="module")
 def shops(
     server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Workspace, Workspace]]:
     """The synthetic sample (600 people) in a DuckDB workspace and a PostgreSQL one."""
     root = tmp_path_factory.mktemp("shops")
-    paths = synthetic.generate(root / "data", customers=600, seed=4)
+    synthetic.generate(root / "data", customers=600, seed=4)
     url = pg_server.create_database(server, "shop")
-    local = Workspace.init(root / "duck", timezone="America/New_York", phone_region="US")
-    remote = Workspace.init(
-        root / "pg", warehouse=url, timezone="America/New_York", phone_region="US"
-    )
+    local, remote = twin_shops(root, url)
     surveys = free_text_surveys(root / "surveys.csv")
     for ws in (local, remote):
-        for table, name in TABLES.items():
-            assert ws.load(table, paths[name]).quarantined == 0
         assert ws.load("events", surveys).quarantined == 0
     yield local, remote
     local.close()

@@ -46,7 +46,7 @@ from patron.quarantined import (
     quarantine_summary,
 )
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
-from patron.sql import scalar, shop_time, tables
+from patron.sql import scalar, tables
 from patron.warehouse import Warehouse, engine_path, without_password
 
 if TYPE_CHECKING:
@@ -205,16 +205,9 @@ class Workspace:
             decimal_comma=decimal_comma,
             encoding=encoding,
         )
-        with shop_time(self.warehouse.duckdb, self.config.timezone):
-            result = load(
-                self.warehouse.duckdb,
-                self.config,
-                table,
-                items,
-                options,
-                now=now,
-                progress=progress,
-            )
+        result = load(
+            self.warehouse.duckdb, self.config, table, items, options, now=now, progress=progress
+        )
         if result.table == "orders":
             self._warn_currencies(result.load_id)
         if self.warehouse.external:

@@ -26,6 +26,7 @@ from patron.experiments.readout import (
     needed_per_group,
     significant,
     srm,
+    unmeasured_row,
     verdict,
 )
 from patron.experiments.stats import (
@@ -175,20 +176,7 @@ def _not_yet(design: Design, question: Question, window: Window, metric: str) ->
     """The readout before anyone's exposure: every group empty and nothing measured, where
     reading the assigned customers' empty windows had shown n, means of 0 and a lift of
     "0 (0 to 0)" (and CUPED failed on their empty pre-period)."""
-    unmeasured = dict.fromkeys(
-        [
-            "mean",
-            "lift",
-            "lift_ci",
-            "relative_lift",
-            "relative_lift_ci",
-            "p_value",
-            "p_value_adjusted",
-            "chance_to_beat_control",
-            "expected_loss",
-        ]
-    )
-    rows = [{"name": g, "n": 0, **unmeasured} for g in design.groups]
+    rows = [unmeasured_row(g) for g in design.groups]
     return {
         **_heading(design, question, window, metric),
         "variants": rows,

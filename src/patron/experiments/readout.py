@@ -135,6 +135,11 @@ def _baseline_row(name: str, e: Estimate) -> dict[str, Any]:
     }
 
 
+def unmeasured_row(name: str) -> dict[str, Any]:
+    """A group nobody is in yet: n 0 and every other value of a row None."""
+    return {**dict.fromkeys(_baseline_row(name, Estimate(0, 0.0, 0.0))), "name": name, "n": 0}
+
+
 def _untested_row(name: str, e: Estimate, baseline: Estimate) -> dict[str, Any]:
     """A group that, like the baseline, does not vary: its lift is the plain difference of the
     means (an interval of no width) and it has no p-value or chance."""

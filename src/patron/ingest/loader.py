@@ -42,7 +42,7 @@ from patron.ingest.readers import (
 from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
 from patron.metrics.occasions import rebuild_occasions
-from patron.sql import first_line, ident, literal, out_of_room, scalar, tables
+from patron.sql import first_line, ident, literal, out_of_room, scalar, shop_time, tables
 from patron.warehouse import upgrade
 
 Progress = Callable[[str], None]
@@ -108,8 +108,21 @@ def load(
         raise InputError("no files to load; pass one or more FILE arguments")
     now = now or datetime.now(UTC)
     step = progress or (lambda _: None)
+    with shop_time(con, config.timezone):  # text times without an offset are the shop's
+        return _atomically(con, config, spec, sources, options, now, step)
+
+
+def _atomically(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    spec: TableSpec,
+    sources: Sequence[Any],
+    options: LoadOptions,
+    now: datetime,
+    step: Progress,
+) -> LoadResult:
+    """The load in one transaction: committed whole, or rolled back whatever went wrong."""
     started = time.perf_counter()
-    con.execute(f"SET TimeZone = '{config.timezone}'")
     con.execute("BEGIN TRANSACTION")
     try:
         upgrade(con)
