@@ -72,8 +72,9 @@ def shop(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def by_pandas(as_of: date) -> pd.DataFrame:
-    """The purchase fields per customer id, computed from the CSV text alone."""
+def orders_by_pandas() -> pd.DataFrame:
+    """The orders from the CSV text alone: the person (``who``), the shop's day, and whether
+    each row is a return or a cancelled order."""
     from io import StringIO
 
     o = pd.read_csv(StringIO(ORDERS), dtype=str)
@@ -83,9 +84,23 @@ def by_pandas(as_of: date) -> pd.DataFrame:
     o["day"] = local.dt.date
     status = o.status.fillna("").str.lower()
     o["is_return"] = (o.revenue < 0) | status.isin(["returned", "return", "refunded", "refund"])
-    cancelled = status.isin(["cancelled", "canceled", "voided", "void", "failed"])
+    o["cancelled"] = status.isin(["cancelled", "canceled", "voided", "void", "failed"])
+    return o
+
+
+def known_by_pandas(as_of: date) -> list[str]:
+    """Everyone (c1 to c8) but the buyers whose first purchase came after ``as_of``: no buyer
+    of this shop shows up earlier in another record."""
+    o = orders_by_pandas()
+    firsts = o[~o.is_return & ~o.cancelled].groupby("who").day.min()
+    return sorted({f"c{i}" for i in range(1, 9)} - set(firsts[firsts > as_of].index))
+
+
+def by_pandas(as_of: date) -> pd.DataFrame:
+    """The purchase fields per customer id, computed from the CSV text alone."""
+    o = orders_by_pandas()
     o = o[o.day <= as_of]
-    buys = o[~o.is_return & ~cancelled[o.index]]
+    buys = o[~o.is_return & ~o.cancelled]
     refunds = o[o.is_return].groupby("who").revenue.sum().abs()
     recent = buys[buys.day > as_of - timedelta(days=365)].groupby("who").revenue.sum()
     g = buys.groupby("who").agg(
@@ -125,12 +140,13 @@ def rows(path: Path) -> pd.DataFrame:
 def test_the_export_matches_pandas_in_both_formats(shop: Path, as_of: date) -> None:
     """Before the shop's first purchase (the discount prior had refused the whole export),
     before most customers' first, mid-data, after the last purchase (with a refund) and long
-    after: purchase fields as pandas computes them, prospects without any, names intact."""
-    expected = by_pandas(as_of)
+    after: purchase fields as pandas computes them, prospects without any, names intact.
+    Buyers the shop first met after the day are left out (they had been listed as prospects)."""
+    expected, known = by_pandas(as_of), known_by_pandas(as_of)
     for name in ("c.csv", "c.parquet"):
-        assert exported(shop, name, "--as-of", as_of.isoformat())["rows"] == 8
+        assert exported(shop, name, "--as-of", as_of.isoformat())["rows"] == len(known)
     text, typed = rows(shop / "c.csv"), rows(shop / "c.parquet")
-    assert sorted(typed.index) == [f"c{i}" for i in range(1, 9)]
+    assert sorted(typed.index) == sorted(text.index) == known
     buyers = typed[typed.stage != "prospect"]
     assert sorted(buyers.index) == sorted(expected.index)
     for column in COMPARED:
@@ -143,14 +159,18 @@ def test_the_export_matches_pandas_in_both_formats(shop: Path, as_of: date) -> N
             assert list(got) == pytest.approx(list(want), abs=1e-9), column
             assert [float(v) for v in written] == pytest.approx(list(want), abs=1e-9), column
     assert set(typed.loc[~typed.index.isin(expected.index), "first_date"].isna()) == {True}
-    assert {k: typed.loc[k, "name"] for k in NAMES} == NAMES
-    assert {k: text.loc[k, "name"] for k in NAMES} == NAMES
+    names = {k: v for k, v in NAMES.items() if k in known}
+    assert {k: typed.loc[k, "name"] for k in names} == names
+    assert {k: text.loc[k, "name"] for k in names} == names
 
 
 def test_an_export_before_any_purchase_is_everyone_a_prospect(shop: Path) -> None:
+    """Who had not bought yet: the CRM-only person and those who never bought (c5's order was
+    cancelled, c7 only returned); the buyers of later days are left out."""
     with Workspace.open(shop / "ws", read_only=True) as ws:
-        assert ws.export_customers(shop / "early.parquet", as_of="2023-12-31") == 8
+        assert ws.export_customers(shop / "early.parquet", as_of="2023-12-31") == 3
     table = rows(shop / "early.parquet")
+    assert sorted(table.index) == ["c5", "c7", "c8"] == known_by_pandas(date(2023, 12, 31))
     assert set(table.stage) == {"prospect"}
     assert table[["rfm_segment", "discount_score", "next_purchase_date"]].isna().all().all()
 
@@ -230,3 +250,23 @@ def test_segments_before_any_purchase_say_so(shop: Path, since: tuple[str, ...])
     assert ok(patron_here(*args, cwd=shop)) == (
         "No customer had a purchase by 2023-06-01: no segments yet\n"
     )
+
+
+def test_a_buyer_met_earlier_by_an_event_is_a_prospect_before_buying(tmp_path: Path) -> None:
+    """first_seen decides for a later buyer: an e-mail click before the day shows the shop knew
+    them (a prospect then); a buyer with nothing earlier is left out."""
+    with Workspace.init(tmp_path / "ws", timezone="Europe/Berlin") as ws:
+        orders = pd.DataFrame(
+            {
+                "order_id": ["o1", "o2", "o3"],
+                "email": ["old@x.com", "clicked@x.com", "new@x.com"],
+                "ordered_at": ["2024-01-05T10:00:00", "2024-03-01T10:00:00", "2024-03-02T10:00"],
+                "revenue": [10.0, 20.0, 30.0],
+            }
+        )
+        ws.load("orders", orders)
+        clicks = {"email": ["clicked@x.com"], "occurred_at": ["2024-01-10T09:00:00"]}
+        ws.load("events", pd.DataFrame({**clicks, "type": ["email_click"]}))
+        assert ws.export_customers(tmp_path / "feb.csv", as_of="2024-02-01") == 2
+    table = pd.read_csv(tmp_path / "feb.csv").set_index("email")
+    assert table.stage.to_dict() == {"old@x.com": "first_time", "clicked@x.com": "prospect"}

@@ -1,11 +1,13 @@
 """One row per customer for an email tool: identifiers, consent, totals, segments, insights.
 
 Customers without a purchase by the as-of day (CRM records or events only) are kept, with
-stage ``prospect`` and empty purchase fields, so consent-based campaigns can reach them.
+stage ``prospect`` and empty purchase fields, so consent-based campaigns can reach them; buyers
+the shop first met after that day are not (:func:`known_by`).
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +47,19 @@ def customer_table(customers: Table, segments: Table, *extras: Table) -> Table:
         joined = joined.drop(*shared).left_join(table, "customer_key").drop("customer_key_right")
     cents = {name: joined[name].round(2) for name in MONEY if name in joined.columns}
     return joined.mutate(stage=joined.stage.fill_null("prospect"), **cents).order_by("customer_key")
+
+
+def known_by(customers: Table, occasions: Table, day: date, end: datetime) -> Table:
+    """``customers`` the shop knew by the end of ``day`` (``end``: that moment as stored, UTC).
+
+    Left out are the buyers whose first purchase came after ``day`` and whom no earlier record
+    shows (``first_seen``: their earliest order, event or sign-up), so an export as of a past
+    day lists who was there then. People who never bought all stay: an undated CRM record is
+    stamped with its load's time, which says nothing of when the person signed up.
+    """
+    later = occasions.filter((occasions.n == 0) & (occasions.order_date > day))
+    unseen = customers.filter(customers.first_seen >= end).semi_join(later, "customer_key")
+    return customers.anti_join(unseen, "customer_key")
 
 
 def check_out(out: Path) -> None:

@@ -27,7 +27,7 @@ from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
 from patron.errors import InputError, PatronWarning, StalePredictionsWarning, WorkspaceError
 from patron.experiments.design import Design, exposure_time, parse_variants
-from patron.export import customer_table, write_table
+from patron.export import customer_table, known_by, write_table
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
 from patron.metrics.base import sales_only
@@ -835,7 +835,9 @@ class Workspace:
     def export_customers(self, out: str | Path, *, as_of: DateLike | None = None) -> int:
         """Write one row per customer (identifiers, consent, totals, segments and the insights'
         per-customer fields, :meth:`Insights.customer_fields`); returns rows."""
-        customers, day = self.table("customers"), self._export_day(as_of)
+        day = self._export_day(as_of)
+        end = exposure_time(day + timedelta(days=1), self.config.timezone)
+        customers = known_by(self.table("customers"), self.sales().occasions, day, end)
         with self.insights.transient():
             table = customer_table(
                 customers, self.segments(as_of=day), self.insights.customer_fields(as_of=day)
