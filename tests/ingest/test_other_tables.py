@@ -14,6 +14,7 @@ from ingest_support import NOW, write
 from patron import Workspace
 from patron.ingest.loader import LoadResult
 from patron.ingest.parse import IMPOSSIBLE_TIME
+from patron.ingest.stage import RECORD_KEPT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cli_support import ok, patron_here
@@ -148,7 +149,8 @@ def test_two_opens_in_one_second_are_one_event(ws: Workspace, tmp_path: Path) ->
 
 def test_an_impossible_birthday_says_so(ws: Workspace, tmp_path: Path) -> None:
     """``1990-02-30`` is in ISO layout: the reason told the user to pass --date-format, which
-    cannot help. It names the real problem; other layouts still get the hint."""
+    cannot help. It names the real problem; other layouts still get the hint. The records
+    load without the values (their consent counts)."""
     path = write(
         tmp_path / "crm.csv",
         "email,birthday,signed_up_at,email_consent\n"
@@ -157,10 +159,11 @@ def test_an_impossible_birthday_says_so(ws: Workspace, tmp_path: Path) -> None:
         "c@example.com,17/05/1990,,1\n"
         "d@example.com,1990-05-17,2024-01-01 10:00,\n",
     )
-    assert counts(ws.load("customers", path, now=NOW)) == (4, 1, 0, 0, 3)
+    result = ws.load("customers", path, now=NOW)
+    assert (counts(result), result.set_aside) == ((4, 4, 0, 0, 0), 3)
     reasons = {r["line"]: (r["field"], r["reason"]) for r in ws.quarantine()}
-    assert reasons[2] == ("birthday", IMPOSSIBLE_TIME)
-    assert reasons[3] == ("signed_up_at", IMPOSSIBLE_TIME)
+    assert reasons[2] == ("birthday", IMPOSSIBLE_TIME + RECORD_KEPT)
+    assert reasons[3] == ("signed_up_at", IMPOSSIBLE_TIME + RECORD_KEPT)
     assert IMPOSSIBLE_TIME.startswith("not an ISO 8601 date: no such day")
     assert reasons[4][0] == "birthday" and "pass date_format" in reasons[4][1]
 

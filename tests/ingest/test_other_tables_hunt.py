@@ -167,14 +167,16 @@ def test_an_unsubscribe_spelled_as_exports_spell_it_is_an_opt_out(tmp_path: Path
 
 def test_consent_as_email_tools_export_it(tmp_path: Path) -> None:
     """Klaviyo's and Mailchimp's consent states were "not true/false": the whole record went
-    to quarantine and an earlier yes stood. ``pending`` (not confirmed) is still refused."""
+    to quarantine and an earlier yes stood. ``pending`` (not confirmed) is still no answer:
+    set aside, the record loads without it."""
     states = ["SUBSCRIBED", "Unsubscribed", "NEVER_SUBSCRIBED", "never subscribed", "Opted-In"]
     people = [f"p{i}@x.com" for i in range(len(states))]
     crm = CRM + "".join(f"{p},P,{s}\n" for p, s in zip(people, states, strict=True))
     ws = _init(tmp_path / "ws")
     result = ws.load("customers", [write(tmp_path / "crm.csv", crm + "q@x.com,Q,pending\n")])
     assert [profile(ws, p)[1] for p in people] == [True, False, False, False, True]
-    assert result.quarantined == 1
+    assert (result.quarantined, result.set_aside) == (0, 1)
+    assert profile(ws, "q@x.com")[1] is None
     assert ws.quarantine()[0]["reason"].startswith("not true/false")
 
 
@@ -201,9 +203,9 @@ def test_the_command_shows_the_later_file_and_the_renewed_record(tmp_path: Path)
 
 def test_birthdays_the_calendar_has_or_not(tmp_path: Path) -> None:
     """Feb 29 of a leap year loads; of another year, without a year, in another layout or in
-    the Persian calendar the record is quarantined with its file, line, field and a reason
-    that says what to do. ``۱۳۷۰-۰۲-۱۵`` (a Solar Hijri birthday in 1991) was only
-    "implausibly old"."""
+    the Persian calendar the birthday is quarantined with its file, line, field and a reason
+    that says what to do, and the record loads without it. ``۱۳۷۰-۰۲-۱۵`` (a Solar Hijri
+    birthday in 1991) was only "implausibly old"."""
     path = write(
         tmp_path / "crm.csv",
         "email,birthday\n"
@@ -216,10 +218,11 @@ def test_birthdays_the_calendar_has_or_not(tmp_path: Path) -> None:
     )
     ws = _init(tmp_path / "ws")
     result = ws.load("customers", [path], now=NOW)
-    assert (result.inserted, result.quarantined) == (2, 4)
+    assert (result.inserted, result.quarantined, result.set_aside) == (6, 0, 4)
     found = ws.warehouse.duckdb.execute("SELECT email, birthday FROM customers ORDER BY 1")
     assert [(e, str(b)) for e, b in found.fetchall()] == [
         ("a@x.com", "2000-02-29"),
+        *((f"{p}@x.com", "None") for p in "bcde"),
         ("f@x.com", "1990-05-17"),
     ]
     entries = {r["line"]: r for r in ws.quarantine()}
@@ -240,3 +243,38 @@ def test_status_counts_lines_whose_order_is_not_loaded(tmp_path: Path) -> None:
     ws.close()
     text = ok(patron_here("-w", "ws", "status", cwd=tmp_path))
     assert "(1 of them without their order: load it)" in text
+
+
+# --- a CRM record keeps what parses -------------------------------------------------------------
+
+
+def test_an_opt_out_with_a_mistyped_birthday_still_opts_out(tmp_path: Path) -> None:
+    """A record with one bad value (a birthday of 31 February) went to quarantine whole, so the
+    person's "no" was lost and the earlier "yes" stood: they kept being mailed. The record now
+    loads without the bad value, which is in the quarantine with its file, line, field and
+    reason; loading the file again adds nothing; a record without a valid identifier is still
+    refused whole."""
+    write(tmp_path / "before.csv", "email,name,birthday,email_consent\nann@x.com,Ann,,yes\n")
+    write(
+        tmp_path / "after.csv",
+        "email,name,birthday,email_consent\n"
+        "ann@x.com,Ann B,1990-02-31,no\n"
+        "not-an-email,Bo,1990-01-01,no\n",
+    )
+    ok(patron_here("init", "ws", "--timezone", "UTC", cwd=tmp_path))
+    load = ("-w", "ws", "load", "customers")
+    ok(patron_here(*load, "before.csv", "--json", cwd=tmp_path))
+    first = ok(patron_here(*load, "after.csv", "--json", cwd=tmp_path))
+    assert [first[k] for k in ("inserted", "quarantined", "set_aside")] == [1, 1, 1]
+    shown = ok(patron_here("-w", "ws", "customer", "show", "ann@x.com", "--json", cwd=tmp_path))
+    assert (shown["profile"]["email_consent"], shown["profile"]["name"]) == (False, "Ann B")
+    assert shown["profile"]["birthday"] is None
+    entries = ok(patron_here("-w", "ws", "quarantine", "list", "--json", cwd=tmp_path))["rows"]
+    by_line = {(e["file"], e["line"]): (e["field"], e["value"], e["reason"]) for e in entries}
+    assert by_line[("after.csv", 2)][:2] == ("birthday", "1990-02-31")
+    assert by_line[("after.csv", 2)][2].endswith("(the rest of the record loaded)")
+    assert by_line[("after.csv", 3)][0] == "customer identifier"
+    text = patron_here(*load, "after.csv", cwd=tmp_path)
+    assert "1 record loaded without a value that did not parse" in text.stdout
+    again = ok(patron_here("-w", "ws", "quarantine", "list", "--json", cwd=tmp_path))["rows"]
+    assert len(again) == len(entries) == 2

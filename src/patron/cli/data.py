@@ -330,8 +330,17 @@ def _load_text(r: dict[str, Any]) -> str:
         f"({r['conflicts']:,} conflicts). Customers: {r['new_customers']:,} new, "
         f"{r['merges']:,} merges, {r['blocked_identifiers']:,} identifiers blocked"
         + (f" ({r['splits']:,} split off the customers they had united)." if r["splits"] else ".")
-        + ("\nSee them with: patron quarantine list" if r["quarantined"] else "")
+        + _set_aside_text(r["set_aside"])
+        + ("\nSee them with: patron quarantine list" if r["quarantined"] or r["set_aside"] else "")
     )
+
+
+def _set_aside_text(rows: int) -> str:
+    """The records that loaded without a value they could not read, which is in quarantine."""
+    if not rows:
+        return ""
+    records = "record" if rows == 1 else "records"
+    return f"\n{rows:,} {records} loaded without a value that did not parse (in the quarantine)."
 
 
 def _publish_text(r: dict[str, Any]) -> str:

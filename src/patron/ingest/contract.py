@@ -76,7 +76,10 @@ class TableSpec:
     products is replaced by the newer row). ``repeats``: rows of one source that share a
     natural key are separate records (a receipt's two lines of one item), numbered, not
     duplicates. ``renews``: a record seen again is the newest again (a CRM export whose
-    consent went back to what an earlier export said), though stored once.
+    consent went back to what an earlier export said), though stored once. ``keeps_records``:
+    a value that does not parse is set aside in the quarantine and the rest of its row loads
+    (a CRM record's fields stand apart: a mistyped birthday must not lose an opt-out); a row
+    without a valid identifier is still refused whole.
     """
 
     name: str
@@ -87,6 +90,7 @@ class TableSpec:
     has_identifiers: bool = False
     repeats: bool = False
     renews: bool = False
+    keeps_records: bool = False
     extra_sql_columns: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -184,6 +188,7 @@ CUSTOMER_RECORDS = TableSpec(
     ),
     has_identifiers=True,
     renews=True,
+    keeps_records=True,
 )
 
 EVENTS = TableSpec(

@@ -29,7 +29,7 @@ from patron.ingest.contract import TABLES, TableSpec
 from patron.ingest.customers import Load, rebuild_customers, renew_records
 from patron.ingest.mapping import map_columns
 from patron.ingest.parse import ParseOptions
-from patron.ingest.quarantine import quarantine_rows
+from patron.ingest.quarantine import quarantine_rows, set_aside_rows
 from patron.ingest.readers import (
     RawSource,
     check_file,
@@ -72,6 +72,9 @@ class LoadResult:
     duplicates: int = 0
     quarantined: int = 0
     conflicts: int = 0
+    set_aside: int = 0
+    """Rows loaded without a value that did not parse, which is in the quarantine (CRM
+    records, :attr:`TableSpec.keeps_records`); not counted in ``quarantined``."""
     new_customers: int = 0
     merges: int = 0
     splits: int = 0
@@ -211,6 +214,7 @@ def _load(
     classify(con, spec, raws)
     valid, invalid = checked_rows(con, len(raws))
     result.conflicts, result.quarantined = quarantine_rows(con, spec, raws, load_id, invalid)
+    result.set_aside = set_aside_rows(con, spec, len(raws))
     _drop_raw(con, raws)  # the source text is only needed to quarantine rows in its own words
     written = written_rows(con, valid)
     # Nothing written (a reload): identities and customer records are as they were.

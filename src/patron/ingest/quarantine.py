@@ -29,8 +29,9 @@ def quarantine_rows(
     load_id: int,
     invalid: int,
 ) -> tuple[int, int]:
-    """Write invalid rows (``invalid`` of them), conflicts and unsplittable lines, each with
-    file, line, field and reason; return the conflicts and the rows quarantined in all.
+    """Write invalid rows (``invalid`` of them), conflicts, unsplittable lines and values set
+    aside from rows that loaded, each with file, line, field and reason; return the conflicts
+    and the rows quarantined in all (a row that loaded is not one of them).
 
     A row already quarantined (same file, line, record and reason) is not added again, so
     reloading a file changes nothing; nor is the same record with the same reason from another
@@ -56,6 +57,11 @@ def quarantine_rows(
             f"LEFT JOIN {spec.name} t ON t.row_key = c._key AND c._seq = 1 "
             f"WHERE _src = {n} AND _action = 'conflict'"
         )
+        if spec.keeps_records:  # values set aside from rows that loaded
+            rows += (
+                " UNION ALL SELECT _line, _aside_field, _aside_value, _aside_reason, NULL, false "
+                f"FROM _stage_{n} WHERE _aside_reason IS NOT NULL AND _err_reason IS NULL"
+            )
         key = f"md5('{spec.name}' || {literal(raw.name)} || q._line || {record} || q.reason)"
         con.execute(
             f"""INSERT INTO quarantine
@@ -70,6 +76,22 @@ def quarantine_rows(
             _quarantine_reject(con, spec, raw.name, reject, load_id)
     conflicts = int(scalar(con, "SELECT count(*) FROM _classified WHERE _action = 'conflict'"))
     return conflicts, conflicts + invalid + sum(len(r.rejects) for r in raws)
+
+
+def set_aside_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int) -> int:
+    """Rows that loaded with a value set aside in the quarantine (``spec.keeps_records``)."""
+    if not spec.keeps_records:
+        return 0
+    return sum(
+        int(
+            scalar(
+                con,
+                f"SELECT count(*) FROM _stage_{n} WHERE _aside_reason IS NOT NULL "
+                "AND _err_reason IS NULL",
+            )
+        )
+        for n in range(sources)
+    )
 
 
 def _known_elsewhere(spec: TableSpec, raw: RawSource, record: str, reason: str) -> str:

@@ -25,6 +25,8 @@ from patron.ingest.parse import ParseOptions, reason_sql, text, value_sql
 from patron.ingest.readers import RawSource
 from patron.sql import ident, literal
 
+RECORD_KEPT = " (the rest of the record loaded)"
+"""How the reason of a value set aside from a row that loaded ends (``keeps_records``)."""
 _SEP = "chr(31)"
 _NULL = "chr(0)"
 
@@ -71,12 +73,20 @@ def stage_sql(
     inner = f"SELECT {', '.join(select)} FROM {raw.table} r{joins}"
     whys = ", ".join(f"{columns[name].reason} AS _why_{name}" for name in checked)
     middle = f"SELECT *{', ' + whys if whys else ''} FROM ({inner})"
+    aside = [name for name in checked if spec.keeps_records and not spec.get(name).required]
+    if aside:  # the values set aside are not loaded, nor part of the row's content
+        kept = ", ".join(
+            f"CASE WHEN _why_{name} IS NULL THEN {name} END AS {name}" for name in aside
+        )
+        middle = f"SELECT * REPLACE ({kept}) FROM ({middle})"
     scratch = [f"_why_{name}" for name in checked] + [f"_raw_{name}" for name in [*checked, *ids]]
     derived = [f"{expr} AS {name}" for name, expr in _derived(spec, options).items()]
+    refused = [name for name in checked if name not in aside]
     outer = [
         *derived,
         f"{_attributes(ids)} AS attributes",
-        *_error_columns(checked, ids, spec.has_identifiers),
+        *_error_columns(refused, ids, spec.has_identifiers),
+        *(_aside_columns(aside) if spec.keeps_records else []),
         f"{_key_sql(spec, mapping)} AS _key",
         f"{content_hash_sql(spec.field_names)} AS _hash",
     ]
@@ -175,6 +185,27 @@ def _error_columns(checked: list[str], ids: list[str], has_identifiers: bool) ->
         f"CASE {field} END AS _err_field",
         f"CASE {value} END AS _err_value",
         f"CASE {reason} END AS _err_reason",
+    ]
+
+
+def _aside_columns(aside: list[str]) -> list[str]:
+    """The values of a kept row that did not parse: their fields, raw values and reasons, each
+    reason named by its field; NULL where every value parsed."""
+    if not aside:
+        return ["NULL AS _aside_field", "NULL AS _aside_value", "NULL AS _aside_reason"]
+
+    def listed(sql: dict[str, str], separator: str) -> str:
+        cases = [f"CASE WHEN _why_{name} IS NOT NULL THEN {e} END" for name, e in sql.items()]
+        return f"nullif(concat_ws({literal(separator)}, {', '.join(cases)}), '')"
+
+    named = listed({n: f"{literal(n + ': ')} || _why_{n}" for n in aside}, "; ")
+    several = " + ".join(f"CAST(_why_{n} IS NOT NULL AS INTEGER)" for n in aside)
+    alone = listed({n: f"_why_{n}" for n in aside}, "")
+    reasons = f"CASE WHEN {several} > 1 THEN {named} ELSE {alone} END"
+    return [
+        f"{listed({n: literal(n) for n in aside}, ', ')} AS _aside_field",
+        f"{listed({n: f'CAST(_raw_{n} AS VARCHAR)' for n in aside}, ', ')} AS _aside_value",
+        f"{reasons} || {literal(RECORD_KEPT)} AS _aside_reason",
     ]
 
 
