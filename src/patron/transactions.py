@@ -177,13 +177,39 @@ def _moments(column: pd.Series, name: str) -> pd.Series:
         text = whole.astype("Int64").astype("string")
         moments = pd.to_datetime(text, errors="coerce", format="%Y%m%d")
     else:
-        moments = pd.to_datetime(column, errors="coerce", format="mixed")
+        moments = _times(column)
     if moments.isna().any():
         row = int(moments.isna().to_numpy().argmax())
         hint = " (a number is read as a day written YYYYMMDD)" if numeric else ""
         raw = column.iloc[row]
         raise InputError(f"transaction {row}, column {name!r}: {raw!r} is not a date or time{hint}")
     return moments
+
+
+def _times(column: pd.Series) -> pd.Series:
+    """Times as timestamps, null where a value is none. Rows with different offsets (a shop's
+    own export across a clock change holds -08:00 and -07:00), which pandas refuses to put in
+    one column or turns to NaT, each keep the clock they were written on: its day counts."""
+    import pandas as pd
+
+    try:
+        moments = pd.to_datetime(column, errors="coerce", format="mixed")
+    except ValueError:  # text: "Mixed timezones detected"
+        moments = None
+    if moments is None or moments.isna().any():  # zoned objects: the odd zones made NaT
+        moments = pd.to_datetime(column.map(_wall_clock))
+    return moments
+
+
+def _wall_clock(value: Any) -> Any:
+    """One time as written, its offset dropped (not applied); NaT when it is not a time."""
+    import pandas as pd
+
+    try:
+        moment = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return pd.NaT
+    return moment.tz_localize(None) if moment.tzinfo is not None else moment
 
 
 def _summary(sales: Sales, end: date, time_unit: str, value: str | None) -> Table:

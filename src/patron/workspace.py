@@ -191,6 +191,7 @@ class Workspace:
         """Load files or data frames into ``table`` (orders, lines, products, customers, events).
 
         All-or-nothing and idempotent; invalid rows go to quarantine. See ``docs/loading.md``.
+        ``now`` is the load's time (default: the clock); a naive one is the shop's clock.
         """
         from patron.ingest.loader import LoadOptions, load
 
@@ -691,14 +692,15 @@ class Workspace:
         """Assign ``audience`` (a segment, ``all``, a file or data frame of identifiers, or a
         list of them) to ``variants`` (text, ``{name: weight}`` or names) by salted hash, after
         a ``holdout`` share, and record who got what (:mod:`patron.experiments`). ``start``
-        (default today) is when everyone is exposed; a segment is taken as of the day before.
+        (default: today in the shop's timezone) is when everyone is exposed; a segment is taken
+        as of the day before.
         ``metric`` and ``window`` (days) declare the goal readouts judge by."""
         from patron.experiments.audience import audience_source, segment_audience
         from patron.experiments.create import create, file_audience
         from patron.experiments.outcomes import check_metric
 
         self._writable("create_experiment")
-        day = optional_day(start, "start") or date.today()
+        day = optional_day(start, "start") or self._today()
         label, source = audience_source(audience)
         design = Design(
             name=name,
@@ -824,7 +826,8 @@ class Workspace:
         backend = self.warehouse.ibis
         table = backend.table(registry.WAREHOUSE_TABLE)
         assigned = table.filter(table.experiment == design.name)
-        return timeline(backend, design, assigned, through=self._through(design.end, as_of))
+        through, zone = self._through(design.end, as_of), self.config.timezone
+        return timeline(backend, design, assigned, through=through, timezone=zone)
 
     def _through(self, end: date | None, as_of: DateLike | None = None) -> datetime:
         """Where outcomes stop: the end of the as-of day (default: the data's last day), or of
@@ -850,6 +853,11 @@ class Workspace:
         alone, every person a prospect) today's date in the shop's timezone."""
         if as_of is not None or self.sales().occasions.count().to_pyarrow().as_py():
             return self.as_of(as_of)
+        return self._today()
+
+    def _today(self) -> date:
+        """Today's date in the shop's timezone: the machine's own date (its ``TZ``) may
+        already be tomorrow or still yesterday there."""
         return datetime.now(ZoneInfo(self.config.timezone)).date()
 
     @property

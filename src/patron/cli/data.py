@@ -4,7 +4,7 @@ sample."""
 from __future__ import annotations
 
 import shlex
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -252,8 +252,8 @@ def customer_show(
 ) -> None:
     """The 360 profile: identifiers, orders across channels, totals, consent, events."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
-        profile = ws.customer(identifier)
-    emit(profile, as_json, _profile_text)
+        profile, zone = ws.customer(identifier), ws.config.timezone
+    emit(profile, as_json, lambda p: _profile_text(p, zone))
 
 
 @app.command()
@@ -423,15 +423,25 @@ def _consent(given: bool | None) -> str:
     return "unknown" if given is None else "yes" if given else "no"
 
 
-def _profile_text(p: dict[str, Any]) -> str:
+def _shop_time(stamp: str | None, zone: str) -> str:
+    """A stored time (naive UTC ISO text) as the shop's clock read it: an order at 23:30 in
+    Los Angeles is stored on the next day, and the 360 would show it there."""
+    if stamp is None:
+        return "-"
+    moment = datetime.fromisoformat(stamp).replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+    return f"{moment:%Y-%m-%dT%H:%M:%S}"
+
+
+def _profile_text(p: dict[str, Any], zone: str) -> str:
+    """The 360 for a person to read, times in the shop's ``zone`` (the JSON keeps UTC)."""
     t = p["totals"]
     ids = ", ".join(f"{i['type']}={i['value']}" for i in p["identifiers"])
+    first, last = (_shop_time(t[k], zone) for k in ("first_purchase", "last_purchase"))
     lines = [
         f"customer {p['customer_key']}: {p['profile'].get('name') or '(no name)'}",
         f"identifiers: {ids}",
         f"orders {t['orders']}, revenue {t['revenue']:.2f}, returns {t['returns']} "
-        f"(refunded {t['refunded']:.2f}), "
-        f"first {t['first_purchase'] or '-'}, last {t['last_purchase'] or '-'}",
+        f"(refunded {t['refunded']:.2f}), first {first}, last {last} ({zone})",
         f"channels: {', '.join(p['channels']) or '-'}",
         "consent: "
         + ", ".join(f"{c}={_consent(p['profile'].get(c + '_consent'))}" for c in CHANNELS),
@@ -448,14 +458,15 @@ def _profile_text(p: dict[str, Any]) -> str:
             f"split from customer {p['split_from']} (a blocked identifier had united them)"
         )
     lines += [
-        f"  {o['ordered_at']}  {o['order_id']:<12} {o['channel'] or '':<12} {o['revenue']:>10.2f}"
+        f"  {_shop_time(o['ordered_at'], zone)}  {o['order_id']:<12} {o['channel'] or '':<12} "
+        f"{o['revenue']:>10.2f}"
         + ("  return" if o["is_return"] else "")
         + ("  cancelled" if o["cancelled"] else "")
         for o in p["orders"][-20:]
     ]
     lines.append("latest events:" if p["events"] else "events: none")
     lines += [
-        f"  {e['occurred_at']}  {e['type']:<20} {e['campaign_id'] or ''}".rstrip()
+        f"  {_shop_time(e['occurred_at'], zone)}  {e['type']:<20} {e['campaign_id'] or ''}".rstrip()
         for e in p["events"][:10]
     ]
     return "\n".join(lines)

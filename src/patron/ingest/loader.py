@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -109,10 +110,22 @@ def load(
     spec = target_spec(target)
     if not sources:
         raise InputError("no files to load; pass one or more FILE arguments")
-    now = now or datetime.now(UTC)
+    now = _load_time(now, config.timezone)
     step = progress or (lambda _: None)
     with shop_time(con, config.timezone):  # text times without an offset are the shop's
         return _atomically(con, config, spec, sources, options, now, step)
+
+
+def _load_time(now: datetime | None, timezone: str) -> datetime:
+    """The load's time as an aware UTC instant (default: the clock). A naive ``now`` is the
+    shop's clock, as every naive time patron reads; each use (the future check, the stamps of
+    undated records, the load log) then reads the same instant, where a zone dropped or a
+    naive time read by the machine's ``TZ`` had put them hours apart."""
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=ZoneInfo(timezone))
+    return now.astimezone(UTC)
 
 
 def _atomically(
