@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from patron import acquisition
 from patron.acquisition import read_spend
@@ -48,6 +47,7 @@ from patron.quarantined import (
 from patron.segments import DIMENSIONS, customer_segments, migration, summary
 from patron.sql import scalar, tables
 from patron.warehouse import Warehouse, engine_path, without_password
+from patron.zones import shop_zone
 
 if TYPE_CHECKING:
     import ibis
@@ -858,7 +858,7 @@ class Workspace:
     def _today(self) -> date:
         """Today's date in the shop's timezone: the machine's own date (its ``TZ``) may
         already be tomorrow or still yesterday there."""
-        return datetime.now(ZoneInfo(self.config.timezone)).date()
+        return datetime.now(shop_zone(self.config.timezone)).date()
 
     @property
     def read_only(self) -> bool:

@@ -7,7 +7,6 @@ import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -27,6 +26,7 @@ from patron.cli.base import (
 )
 from patron.ingest.mapping import parse_map_options
 from patron.progress import load_progress
+from patron.zones import shop_zone
 
 if TYPE_CHECKING:
     from patron.workspace import Workspace
@@ -358,7 +358,7 @@ def _span(s: dict[str, Any]) -> str:
     """The first and last purchase in the shop's time (the JSON gives them in UTC)."""
     if s["first_order_at"] is None:
         return "-"
-    zone = ZoneInfo(s["timezone"])
+    zone = shop_zone(s["timezone"])
     ends = (
         datetime.fromisoformat(s[k]).astimezone(zone) for k in ("first_order_at", "last_order_at")
     )
@@ -428,7 +428,7 @@ def _shop_time(stamp: str | None, zone: str) -> str:
     Los Angeles is stored on the next day, and the 360 would show it there."""
     if stamp is None:
         return "-"
-    moment = datetime.fromisoformat(stamp).replace(tzinfo=UTC).astimezone(ZoneInfo(zone))
+    moment = datetime.fromisoformat(stamp).replace(tzinfo=UTC).astimezone(shop_zone(zone))
     return f"{moment:%Y-%m-%dT%H:%M:%S}"
 
 

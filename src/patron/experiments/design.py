@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from patron.arguments import as_day, as_names, as_real, as_whole, optional_day
 from patron.errors import InputError, option
+from patron.zones import shop_zone
 
 HOLDOUT = "holdout"
 """The name of the group that gets nothing; it is the baseline of every comparison."""
@@ -28,7 +28,7 @@ Variants = str | Mapping[str, object] | Iterable[str]
 
 def exposure_time(day: date, timezone: str) -> datetime:
     """Midnight of ``day`` in the shop's timezone, as the naive UTC time patron stores."""
-    local = datetime.combine(day, time(), tzinfo=ZoneInfo(timezone))
+    local = datetime.combine(day, time(), tzinfo=shop_zone(timezone))
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -36,7 +36,7 @@ def last_day(through: str, timezone: str) -> date:
     """The shop's last day with outcomes: a readout's ``through`` (UTC) is where outcomes stop,
     the next day's midnight in the shop's timezone, so its own date is a day late (New York's
     2024-12-31 runs to 2025-01-01 05:00 UTC)."""
-    end = datetime.fromisoformat(through).replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+    end = datetime.fromisoformat(through).replace(tzinfo=UTC).astimezone(shop_zone(timezone))
     return (end - timedelta(microseconds=1)).date()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from patron.errors import InputError
 from patron.experiments import outcomes as measure
@@ -18,6 +17,7 @@ from patron.experiments.analyze import goal_estimates
 from patron.experiments.design import Design, exposure_time, last_day
 from patron.experiments.outcomes import Window
 from patron.experiments.readout import Settings, compare_groups
+from patron.zones import shop_zone
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -74,4 +74,4 @@ def _cuts(first: datetime, last: datetime, points: int, timezone: str) -> list[d
 
 def _shop_day(instant: datetime, timezone: str) -> date:
     """The shop's calendar day at ``instant`` (naive UTC, as patron stores time)."""
-    return instant.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
+    return instant.replace(tzinfo=UTC).astimezone(shop_zone(timezone)).date()

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -45,6 +44,7 @@ from patron.ingest.stage import stage_sql
 from patron.metrics.occasions import rebuild_occasions
 from patron.sql import first_line, ident, literal, out_of_room, scalar, shop_time, tables
 from patron.warehouse import upgrade
+from patron.zones import shop_zone
 
 Progress = Callable[[str], None]
 
@@ -124,7 +124,7 @@ def _load_time(now: datetime | None, timezone: str) -> datetime:
     if now is None:
         return datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=ZoneInfo(timezone))
+        now = now.replace(tzinfo=shop_zone(timezone))
     return now.astimezone(UTC)
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import ibis
 
@@ -38,6 +37,7 @@ from patron.errors import InputError, did_you_mean, option
 from patron.insights.affinity import Z95
 from patron.metrics.base import purchases, refunds
 from patron.portable import first_by, json_or_null, number_or_null
+from patron.zones import shop_zone
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -92,7 +92,7 @@ def _until(events: Table, as_of: date, timezone: str) -> Table:
 
 def day_end(day: date, timezone: str) -> datetime:
     """The instant ``day`` ends in ``timezone``, as events store instants: naive UTC."""
-    local = datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(timezone))
+    local = datetime.combine(day + timedelta(days=1), time(), tzinfo=shop_zone(timezone))
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
