@@ -47,8 +47,8 @@ def workspace_status(
 
     ``quarantined`` counts every row loads refused, ``quarantine_open`` those no later load
     brought in a row with their key and nobody closed (:mod:`patron.quarantined`).
-    ``other_currencies`` counts purchase orders per currency other than the workspace's: patron
-    does not convert, so their amounts are added to the others as they are.
+    ``other_currencies`` counts purchases and returns per currency other than the workspace's:
+    patron does not convert, so their amounts are added to the others as they are.
     ``lines_without_order`` counts order lines whose order is not loaded (yet): they belong to
     no customer, so no insight reads them until it is.
     ``identities_merged`` is the number of identifiers that resolved onto another identifier's
@@ -76,11 +76,14 @@ def workspace_status(
 def other_currencies(
     con: duckdb.DuckDBPyConnection, currency: str, load_id: int | None = None
 ) -> dict[str, int]:
-    """Purchase orders per currency other than the workspace's ``currency`` (of one load when
-    ``load_id`` is given), most first: money the metrics add up as if it were ``currency``."""
+    """Purchases and returns per currency other than the workspace's ``currency`` (of one
+    load when ``load_id`` is given), most first: money the metrics add up as if it were
+    ``currency``. Returns count too, since their refunds are subtracted as if they were
+    ``currency``; cancelled orders, which no figure reads, do not."""
     where = "" if load_id is None else f" AND load_id = {int(load_id)}"
     found = con.execute(
-        f"SELECT currency, count(*) AS n FROM orders WHERE {_PURCHASE} AND currency <> ?"
+        f"SELECT currency, count(*) AS n FROM orders WHERE NOT ({cancelled_sql()}) "
+        "AND currency <> ?"
         f"{where} GROUP BY currency ORDER BY n DESC, currency",
         [currency],
     ).fetchall()

@@ -323,8 +323,8 @@ def _discount_text(r: dict[str, Any]) -> Table:
             "customers": "{:,}",
             "discount_share": "{:.0%}",
             "mean_score": "{:.2f}",
-            "full_price_aov": "{:,.0f}",
-            "discounted_aov": "{:,.0f}",
+            "full_price_aov": "{:,.2f}",
+            "discounted_aov": "{:,.2f}",
             "response": "{}",
         },
     )

@@ -194,9 +194,12 @@ def _time_reason(raw: str, options: ParseOptions) -> str:
 
 
 def _clean_number(col: str) -> str:
-    """Number text with ASCII digits and no currency symbol around it."""
+    """Number text with ASCII digits and no currency symbol around it. A sign may stand
+    before the symbol (``-$5.00``, how US shops and spreadsheets write a refund) as well as
+    after it (``$-5.00``): the sign stays, the symbol goes."""
     s = digits(text(col, "VARCHAR"))
-    return f"regexp_replace({s}, '^{_CURRENCY}+|{_CURRENCY}+$', '', 'g')"
+    leading = f"regexp_replace({s}, '^([+-]?){_CURRENCY}+', '\\1')"
+    return f"regexp_replace({leading}, '{_CURRENCY}+$', '')"
 
 
 def _number_text(col: str, options: ParseOptions, sql_type: str) -> str:
@@ -220,15 +223,23 @@ def _number_text(col: str, options: ParseOptions, sql_type: str) -> str:
 
 
 def _number_reason(raw: str, options: ParseOptions) -> str:
+    """Why number text did not read: a plain number too big for money (DECIMAL(18,2) holds 16
+    digits before the point; "not a number" sent users looking for a typo), an ambiguous
+    separator, or no number at all."""
     s = _clean_number(raw)
     flag = spelled("--decimal-comma", "decimal_comma=True")
     if options.decimal_comma:
+        plain = rf"regexp_full_match({s}, '^[+-]?\d+(,\d+)?$')"
         ambiguous = rf"regexp_full_match({s}, '^[+-]?[\d.,]+$')"
         hint = f"with {flag} a dot is only a thousands separator (1.234,50)"
     else:
+        plain = f"regexp_full_match({s}, '{_PLAIN}')"
         ambiguous = rf"contains({s}, ',') AND regexp_full_match({s}, '^[+-]?[\d.,]+$')"
         hint = f"a comma may be a decimal or a thousands separator; pass {flag} if decimal"
-    return f"CASE WHEN {ambiguous} THEN 'ambiguous amount: {hint}' ELSE 'not a number' END"
+    return (
+        f"CASE WHEN {plain} THEN 'number out of range' "
+        f"WHEN {ambiguous} THEN 'ambiguous amount: {hint}' ELSE 'not a number' END"
+    )
 
 
 def _bool_text(col: str) -> str:

@@ -47,6 +47,11 @@ _DISCOUNT_FIELDS = ("customer_key", "discount_score", "discount_band")
 _AFFINITY_FIELDS = ("customer_key", "top_categories")
 RECOMMENDED = 3
 """Products named per customer in the export's ``recommended_items``."""
+AOVS = {"full_price_aov": 6, "discounted_aov": 6}
+SUMS = {"revenue": 2, "refunds": 2}
+"""Money of a discount and an experience row, and its places: the engine adds money as
+float64, so a sum of cents reads 1582.0799999999997 and an average 20.549999999999997. A sum
+of booked amounts is whole cents; an average keeps six places, as every other one."""
 
 
 class Insights:
@@ -186,7 +191,7 @@ class Insights:
             "bands": {
                 r["discount_band"]: r["customers"] for r in sorted(_rows(bands), key=_band_rank)
             },
-            "segments": _rows(table),
+            "segments": [_rounded(row, AOVS) for row in _rows(table)],
         }
 
     @reads(min_customers=as_whole)
@@ -320,7 +325,7 @@ class Insights:
             "segment": segment,
             "window_days": window,
             "preferences": _rows(channels.segment_channels(preferred, groups, dimension)),
-            "experience": _rows(experience),
+            "experience": [_rounded(row, SUMS) for row in _rows(experience)],
         }
 
     def customer_channels(
@@ -478,6 +483,11 @@ def _only(table: Table, members: Table | None) -> Table:
 def _band_rank(row: dict[str, Any]) -> int:
     """Bands low, medium, high in that order (the engine groups them in any order)."""
     return ("low", "medium", "high").index(row["discount_band"])
+
+
+def _rounded(row: dict[str, Any], places: dict[str, int]) -> dict[str, Any]:
+    """``row`` with each amount named in ``places`` rounded to its places (:data:`SUMS`)."""
+    return row | {k: round(row[k], n) for k, n in places.items() if row.get(k) is not None}
 
 
 def _rows(table: Table) -> list[dict[str, Any]]:

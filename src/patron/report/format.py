@@ -85,7 +85,11 @@ def _known(value: float | None) -> float | None:
 
 
 def _amount(value: float, digits: int) -> str:
-    return f"{value:,.{digits}f}" if abs(value) < 100 else f"{value:,.0f}"
+    """Cents below 100, whole units from there. A value that rounds to zero reads 0.00, never
+    -0.00 (a float sum such as 0.3 - 0.1 - 0.2 is -2.8e-17), and one that rounds to 100
+    (99.999) reads 100, as 100 does."""
+    shown = round(value, digits) + 0.0  # adding +0.0 turns -0.0 into 0.0
+    return f"{shown:,.{digits}f}" if abs(shown) < 100 else f"{value:,.0f}"
 
 
 def _compact(value: float, digits: int) -> str:
