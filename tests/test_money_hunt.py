@@ -477,3 +477,32 @@ def test_experiment_revenue_means_are_net_revenue_in_each_window(
 )
 def test_report_amounts_have_no_negative_zero(value: float, currency: str, shown: str) -> None:
     assert fmt.money(value, currency) == shown
+
+
+def test_discounts_exported_as_negative_amounts_count_as_discounts(tmp_path: Path) -> None:
+    """Magento writes ``discount_amount`` negative: every such order had counted as full
+    price (a discount share of 0 everywhere) and a first purchase's discount share was below
+    0. The same orders with positive discounts give the same answers."""
+    header = "order_id,email,ordered_at,revenue,discount\n"
+    rows = [
+        ("m1", "a@x.com", "2024-01-05", "90.00", "10.00"),
+        ("m2", "a@x.com", "2024-02-05", "45.00", "5.00"),
+        ("m3", "b@x.com", "2024-01-06", "50.00", "0"),
+        ("m4", "b@x.com", "2024-02-06", "80.00", "20.00"),
+        ("m5", "c@x.com", "2024-01-07", "30.00", ""),
+    ]
+    answers = []
+    for sign in ("", "-"):
+        folder = tmp_path / f"shop{sign}"
+        folder.mkdir()
+        body = "".join(
+            ",".join((*r[:4], sign + r[4] if r[4] not in ("", "0") else r[4])) + "\n" for r in rows
+        )
+        (folder / "orders.csv").write_text(header + body, encoding="utf-8")
+        with Workspace.init(folder / "ws", timezone="UTC") as ws:
+            ws.load("orders", folder / "orders.csv")
+            scores = ws.insights.customer_discounts().to_pyarrow().to_pylist()
+            shares = {r["customer_key"]: r["discount_share"] for r in scores}
+            answers.append((shares, ws.insights.profile(top=0.34, days=1)))
+    assert answers[0] == answers[1]
+    assert sorted(answers[1][0].values()) == [0.0, 0.5, 1.0]

@@ -119,7 +119,7 @@ def _counts(orders: Table, as_of: date) -> Table:
     kept = orders.filter(
         ~orders.is_return, orders.customer_key.notnull(), orders.order_date <= as_of
     )
-    on_discount = kept.discount.fill_null(0) > 0
+    on_discount = kept.discount.fill_null(0) != 0  # Magento writes its discounts negative
     revenue = kept.revenue.cast("float64")
     return kept.group_by("customer_key").agg(
         purchases=kept.count(),

@@ -86,7 +86,7 @@ def first_purchases(baskets: Baskets, customers: Table, as_of: date) -> Table:
         "customer_key", "acquisition_channel", first_date="order_date", first_value="revenue"
     )
     day = _first_orders(baskets.sales.orders, first)
-    discount = day.discount.cast("float64").fill_null(0.0)
+    discount = day.discount.cast("float64").abs().fill_null(0.0)  # negative in some exports
     paid = day.group_by("customer_key").agg(
         discounts=discount.sum(), gross=(day.revenue.cast("float64") + discount).sum()
     )
