@@ -309,15 +309,22 @@ def summary_columns(path: Path) -> dict[str, str]:
 
 
 def _read_table(path: Path) -> pa.Table:
-    """A CSV or Parquet file as it is, or an InputError that names it."""
+    """A CSV or Parquet file as it is, or an InputError that names it. A file that is not
+    UTF-8 text (a spreadsheet, a Parquet file under another name) fails where the CSV reader
+    reads its header as text: that is the user's file, not a bug, so it is one line too. A
+    leading ``~`` is the home folder, as for every file patron reads (no shell in cron)."""
     import pyarrow.parquet as pq
 
+    path = path.expanduser()
     if not path.is_file():
         raise InputError("no such file; check the path", file=str(path))
     try:
         return pq.read_table(path) if path.suffix == ".parquet" else _read_csv(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read it: {str(exc).splitlines()[0]}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        message = f"not a UTF-8 CSV file ({exc}); save it as CSV UTF-8 or as .parquet"
+        raise InputError(message, file=str(path)) from exc
 
 
 def _read_csv(path: Path) -> pa.Table:

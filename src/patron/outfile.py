@@ -17,8 +17,11 @@ def write_whole(out: Path, write: Callable[[Path], Any]) -> None:
     A run that fails or is killed half way leaves the last good file in place, never a cut one
     under its name. The folder is made and the hidden file created before ``write`` runs, so a
     path that cannot be written fails at once, in one line, not after a slow computation. The
-    hidden file keeps ``out``'s suffix, which writers read the format from.
+    hidden file keeps ``out``'s suffix, which writers read the format from. A leading ``~`` is
+    the home folder, as a shell would have made it: a command run from cron or Airflow gets its
+    ``--out ~/x.csv`` without a shell, and had written into a folder named ``~``.
     """
+    out = out.expanduser()
     part = _reserve(out)
     try:
         write(part)

@@ -138,6 +138,9 @@ WRITTEN = ("experiment_assignments", "customer_predictions")
 ENGINE_ONLY = frozenset(SYSTEM_TABLES) - {*PUBLISHED, *WRITTEN}
 """The loader's bookkeeping, which stays in the engine: the load log, quarantine, the identity
 graph, the phone cache, the merge log. Experiments write their assignments to the warehouse."""
+_BUSY = "; is another patron command using this workspace?"
+"""What a lock DuckDB could not take means; said of no other failure to open (a file that is
+not a DuckDB database is not in use by anyone)."""
 
 
 class Warehouse:
@@ -168,8 +171,8 @@ class Warehouse:
             reason, readable, _ = first_line(exc).partition(" However, you would be able")
             hint = spelled("", "; to read it meanwhile, open it with read_only=True")
             raise WorkspaceError(
-                f"cannot open the warehouse {self.path}: {reason}; "
-                f"is another patron command using this workspace?{hint if readable else ''}"
+                f"cannot open the warehouse {self.path}: {reason.rstrip('. ')}"
+                + (_BUSY + (hint if readable else "") if "lock" in reason else "")
             ) from exc
         except duckdb.ConnectionException as exc:  # open in this process, the other way
             mode = "read-only" if read_only else "writable"

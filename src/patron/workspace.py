@@ -62,8 +62,9 @@ DEFAULT_FOLDER = "patron-workspace"
 
 
 def default_folder() -> Path:
-    """``$PATRON_WORKSPACE`` if set, else ``./patron-workspace``."""
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_FOLDER)
+    """``$PATRON_WORKSPACE`` if set, else ``./patron-workspace``; ``~`` expanded, as in
+    ``--workspace``: crontab, systemd and Airflow set variables without a shell to expand it."""
+    return as_path(os.environ.get(ENV_VAR) or DEFAULT_FOLDER, ENV_VAR)
 
 
 class Workspace:

@@ -12,6 +12,7 @@ from patron.cli.base import (
     JsonOption,
     WorkspaceOption,
     app,
+    emit,
     errors,
     open_workspace,
     out,
@@ -192,7 +193,7 @@ def analyze(
             settings=Settings(alpha=alpha, mde=mde, sequential=sequential),
             horizon_days=horizon,
         )
-        with open_workspace(workspace) as ws:
+        with open_workspace(workspace, read_only=True) as ws:  # a readout writes nothing
             timezone = ws.config.timezone
             readout = ws.analyze_experiment(
                 name,
@@ -345,8 +346,9 @@ def power(
 def delete(
     name: Annotated[str, typer.Argument(help="The experiment to remove, with its assignments.")],
     workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Remove an experiment and its recorded assignments."""
     with errors(), open_workspace(workspace) as ws:
         ws.delete_experiment(name)
-    out.print(f"deleted experiment {name}")
+    emit({"deleted": name}, as_json, lambda r: f"deleted experiment {r['deleted']}")

@@ -84,17 +84,30 @@ def detect_format(path: Path, fmt: str | None) -> Format:
 
 
 def check_file(path: Path) -> None:
-    """Fail early, naming the file, when it is missing, a folder, unreadable or empty."""
+    """Fail early, naming the file, when it is missing, a folder, a pipe, unreadable or empty."""
     if not path.exists():
         raise InputError("no such file; check the path", file=str(path))
     if path.is_dir():
         raise InputError("is a folder, not a file; pass the files inside it", file=str(path))
+    if not path.is_file():
+        raise _not_a_file(path)
     try:
         with path.open("rb") as handle:
             if not handle.read(1):
                 raise InputError("the file is empty; nothing to load", file=str(path))
     except PermissionError as exc:
         raise InputError("cannot read the file (permission denied)", file=str(path)) from exc
+
+
+def _not_a_file(path: Path) -> InputError:
+    """A pipe or device (``/dev/stdin``, ``<(zcat ...)``) can be read once, and a load reads
+    its file several times (dialect, header, rows): the later reads found nothing, and the
+    load said "the file has a header but no data rows" of a file with thousands."""
+    return InputError(
+        "is a pipe or a device, not a file, and a load reads its file more than once; "
+        "save it to a file first (a .csv.gz or .jsonl.gz file loads as it is)",
+        file=str(path),
+    )
 
 
 def read_file(

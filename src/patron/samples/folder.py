@@ -18,8 +18,10 @@ def prepare(out: Path, headers: Mapping[str, Sequence[str]]) -> dict[str, Path]:
     """Create ``out`` and return the path of each ``<name>.csv`` of ``headers``.
 
     Raises InputError, before writing anything, when ``out`` is a file or holds a
-    ``<name>.csv`` that does not start with that file's header.
+    ``<name>.csv`` that does not start with that file's header. A leading ``~`` is the home
+    folder: a path from cron or Airflow comes without a shell to expand it.
     """
+    out = out.expanduser()
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file, not a folder; pass a new or empty folder")
     paths = {name: out / f"{name}.csv" for name in headers}
