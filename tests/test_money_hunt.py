@@ -506,3 +506,53 @@ def test_discounts_exported_as_negative_amounts_count_as_discounts(tmp_path: Pat
             answers.append((shares, ws.insights.profile(top=0.34, days=1)))
     assert answers[0] == answers[1]
     assert sorted(answers[1][0].values()) == [0.0, 0.5, 1.0]
+
+
+MILLS_ORDERS = (
+    "order_id,email,ordered_at,revenue,cost\n"
+    "k1,a@x.com,2024-01-05,1.234,0.617\n"
+    "k2,a@x.com,2024-02-05,0.005,\n"
+    "k3,b@x.com,2024-01-06,2.999,1.001\n"
+    "k4,b@x.com,2024-02-05,-0.001,\n"
+)
+
+
+def test_a_mill_currency_keeps_its_thousandths(tmp_path: Path) -> None:
+    """A Kuwaiti shop's 1.234 KWD was stored as 1.23 (money had two places whatever the
+    currency): revenue 4.238 read 4.24 everywhere, without a word. A workspace in a currency
+    counted in thousandths stores three places, and every figure keeps them."""
+    (tmp_path / "orders.csv").write_text(MILLS_ORDERS, encoding="utf-8")
+    ok(patron_here("init", "ws", "--currency", "KWD", "--timezone", "UTC", cwd=tmp_path))
+    load = ("-w", "ws", "load", "orders", "orders.csv", "--json")
+    assert ok(patron_here(*load, cwd=tmp_path))["inserted"] == 4
+    assert ok(patron_here(*load, cwd=tmp_path))["duplicates"] == 4  # a reload changes nothing
+    status = ok(patron_here("-w", "ws", "status", "--json", cwd=tmp_path))
+    assert status["revenue"] == 4.238
+    kpis = ok(patron_here("-w", "ws", "kpis", "--json", cwd=tmp_path))
+    assert (kpis["revenue"], kpis["refunds"], kpis["net_revenue"]) == (4.238, 0.001, 4.237)
+    assert kpis["margin"] == pytest.approx(4.233 - 0.617 - 1.001 - 0.001)
+    shown = ok(patron_here("-w", "ws", "customer", "show", "b@x.com", "--json", cwd=tmp_path))
+    assert (shown["totals"]["revenue"], shown["totals"]["refunded"]) == (2.999, 0.001)
+    ok(patron_here("-w", "ws", "export", "customers", "--out", "c.csv", cwd=tmp_path))
+    with open(tmp_path / "c.csv", encoding="utf-8") as f:
+        exported = {r["email"]: (r["revenue"], r["monetary"]) for r in csv.DictReader(f)}
+    assert exported == {"a@x.com": ("1.239", "1.239"), "b@x.com": ("2.999", "2.998")}
+
+
+def test_a_workspace_keeps_the_scale_it_was_made_with(tmp_path: Path) -> None:
+    """A workspace made in cents (here in USD, its file's orders in KWD) and later set to a
+    mill currency still reads its files in cents, so loading them again finds every row:
+    three places would hash them as new content (conflicts)."""
+    header, *rows = MILLS_ORDERS.splitlines()
+    in_kwd = "".join(f"{line},KWD\n" for line in rows)
+    (tmp_path / "orders.csv").write_text(f"{header},currency\n{in_kwd}", encoding="utf-8")
+    with Workspace.init(tmp_path / "ws", currency="USD", timezone="UTC") as ws:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PatronWarning)  # orders in another currency
+            assert ws.load("orders", tmp_path / "orders.csv").inserted == 4
+    toml = tmp_path / "ws" / "patron.toml"
+    toml.write_text(toml.read_text().replace('"USD"', '"KWD"'))
+    with Workspace.open(tmp_path / "ws") as ws:
+        again = ws.load("orders", tmp_path / "orders.csv")
+        assert (again.duplicates, again.quarantined) == (4, 0)
+        assert ws.status()["revenue"] == 4.24

@@ -12,6 +12,7 @@ from patron.errors import InputError, NotFoundError
 from patron.identity.normalize import EMAIL_PATTERN
 from patron.identity.phones import normalize_phone
 from patron.ingest.contract import IDENTIFIER_TYPES, cancelled_sql
+from patron.money import PLACES
 from patron.sql import rows_as_dicts, scalar, tables
 
 _ORDER_COLUMNS = (
@@ -148,10 +149,10 @@ def customer_profile(
         "profile": profile[0] if profile else {},
         "totals": {
             "orders": len(purchases),
-            "revenue": round(sum(o["revenue"] for o in purchases), 2),
+            "revenue": round(sum(o["revenue"] for o in purchases), PLACES),
             "returns": len(refunds),
             "cancelled": sum(o["cancelled"] for o in orders),
-            "refunded": round(sum(abs(o["revenue"]) for o in refunds), 2),
+            "refunded": round(sum(abs(o["revenue"]) for o in refunds), PLACES),
             "first_purchase": min((o["ordered_at"] for o in purchases), default=None),
             "last_purchase": max((o["ordered_at"] for o in purchases), default=None),
         },

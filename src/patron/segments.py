@@ -35,6 +35,7 @@ import ibis
 from patron.errors import InputError, option
 from patron.metrics.base import choices, ratio, refunds
 from patron.metrics.occasions import Sales, occasions
+from patron.money import PLACES
 from patron.portable import round_half_up
 
 if TYPE_CHECKING:
@@ -112,11 +113,11 @@ def _history(sales: Sales, as_of: date, window: int) -> Table:
     refunded = ret.group_by("customer_key").agg(refunds=ret.refund.sum())
     hist = hist.left_join(refunded, "customer_key").drop("customer_key_right")
     refunds_ = hist.refunds.fill_null(0.0)
-    return hist.mutate(  # cents: float sums must not split ties nor reach exports as 36.910001
-        revenue=hist.revenue.round(2),
-        window_revenue=hist.window_revenue.round(2),
-        refunds=refunds_.round(2),
-        monetary=(hist.revenue - refunds_).round(2),
+    return hist.mutate(  # float sums must not split ties nor reach exports as 36.910001
+        revenue=hist.revenue.round(PLACES),
+        window_revenue=hist.window_revenue.round(PLACES),
+        refunds=refunds_.round(PLACES),
+        monetary=(hist.revenue - refunds_).round(PLACES),
         recency_days=ibis.date(as_of).delta(hist.last_date, unit="day"),
         cohort=hist.first_date.strftime("%Y-%m"),
     )
@@ -218,7 +219,7 @@ def summary(
         .to_pylist()
     )
     total = {"n": sum(c["customers"] for c in cells), "rev": sum(c["revenue"] for c in cells)}
-    out: dict[str, Any] = {"customers": total["n"], "window_revenue": round(total["rev"], 2)}
+    out: dict[str, Any] = {"customers": total["n"], "window_revenue": round(total["rev"], PLACES)}
     for dim in dimensions:
         groups: dict[str, dict[str, float]] = {}
         for cell in cells:
@@ -252,7 +253,7 @@ def _share_row(
         "name": name,
         "customers": row["customers"],
         "customer_share": _r(customer_share),
-        "revenue": round(row["revenue"] or 0.0, 2),
+        "revenue": round(row["revenue"] or 0.0, PLACES),
         "revenue_share": _r(revenue_share),
         "avg_value": _r(row["value"] / row["customers"]),
         "avg_recency_days": _r(row["recency"] / row["customers"]),

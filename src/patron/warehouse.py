@@ -25,6 +25,7 @@ from patron.errors import InputError, NotFoundError, WorkspaceError, did_you_mea
 from patron.ingest.contract import SQL_TYPES, TableSpec
 from patron.ingest.contract import TABLES as LOAD_TARGETS
 from patron.metrics.occasions import drop_cancelled_days
+from patron.money import money_type
 from patron.predictions import STORED as STORED_PREDICTIONS
 from patron.sql import first_line, tables
 
@@ -65,9 +66,11 @@ workspace; uniqueness is the loader's job (it classifies every row against what 
 """
 
 
-def contract_ddl(spec: TableSpec) -> str:
-    """Columns of a loaded table: contract fields, derived columns, then bookkeeping."""
-    cols = [f"{f.name} {SQL_TYPES[f.kind]}" for f in spec.fields]
+def contract_ddl(spec: TableSpec, money: str = SQL_TYPES["money"]) -> str:
+    """Columns of a loaded table: contract fields (amounts as ``money``), derived columns,
+    then bookkeeping."""
+    types = {**SQL_TYPES, "money": money}
+    cols = [f"{f.name} {types[f.kind]}" for f in spec.fields]
     cols += [f"{name} {sql_type}" for name, sql_type in spec.extra_sql_columns]
     if spec.has_identifiers:
         cols.append("customer_key BIGINT")
@@ -109,8 +112,8 @@ def upgrade_row_hashes(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _all_tables() -> dict[str, str]:
-    specs = {spec.name: contract_ddl(spec) for spec in LOAD_TARGETS.values()}
+def _all_tables(money: str = SQL_TYPES["money"]) -> dict[str, str]:
+    specs = {spec.name: contract_ddl(spec, money) for spec in LOAD_TARGETS.values()}
     return {**specs, **SYSTEM_TABLES}
 
 
@@ -218,10 +221,11 @@ class Warehouse:
                 "workspace that made them"
             )
 
-    def create_tables(self) -> None:
-        """Create every contract and system table that does not exist yet; in another
-        warehouse, the one table patron writes there directly (experiments' assignments)."""
-        for name, columns in _all_tables().items():
+    def create_tables(self, currency: str) -> None:
+        """Create every contract and system table that does not exist yet, amounts in
+        ``currency``'s minor unit (:func:`patron.money.money_type`); in another warehouse, the
+        one table patron writes there directly (experiments' assignments)."""
+        for name, columns in _all_tables(money_type(currency)).items():
             self.duckdb.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
         if self.external and "experiment_assignments" not in self.ibis.list_tables():
             schema = self.engine.table("experiment_assignments").schema()

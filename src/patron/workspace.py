@@ -140,7 +140,7 @@ class Workspace:
                 _make_folder(engine_path(config.warehouse, path).parent)  # duckdb://data/w.duckdb
                 workspace = cls(path, config)
                 workspace.warehouse.check_unclaimed()
-                workspace.warehouse.create_tables()
+                workspace.warehouse.create_tables(config.currency)
                 workspace.warehouse.publish()  # another backend gets the (empty) tables at once
                 workspace.store.create()
             except BaseException:
@@ -355,7 +355,7 @@ class Workspace:
         customer record mended at its source). Returns how many were closed
         (:func:`patron.quarantined.close_quarantined`)."""
         self._writable("close_quarantine")
-        self.warehouse.create_tables()  # workspaces made before entries could be closed
+        self.warehouse.create_tables(self.config.currency)  # made before entries could be closed
         which = _which(table, file, load, reason, "open", line)
         return close_quarantined(self.warehouse.duckdb, which, note)
 
@@ -714,7 +714,7 @@ class Workspace:
             metric=check_metric(metric),
             window_days=window,
         )
-        self.warehouse.create_tables()  # workspaces made before experiments existed
+        self.warehouse.create_tables(self.config.currency)  # made before experiments existed
         backend = self.warehouse.ibis
         unmatched = None
         if source is not None:

@@ -25,7 +25,7 @@ from patron.identity.keys import record_key_sql
 from patron.identity.phones import ensure_phone_cache
 from patron.identity.resolve import resolve_new_records
 from patron.ingest.classify import checked_rows, classify, new_rows, tally, written_rows
-from patron.ingest.contract import TABLES, TableSpec
+from patron.ingest.contract import SQL_TYPES, TABLES, TableSpec
 from patron.ingest.customers import Load, rebuild_customers, renew_records
 from patron.ingest.mapping import map_columns
 from patron.ingest.parse import ParseOptions
@@ -128,6 +128,20 @@ def _load_time(now: datetime | None, timezone: str) -> datetime:
     return now.astimezone(UTC)
 
 
+def _money_type(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> str:
+    """The type ``spec``'s table stores amounts in. A workspace keeps the scale it was made
+    with (:func:`patron.money.money_type`), so a file loaded again hashes as it did."""
+    money = [f.name for f in spec.fields if f.kind == "money"]
+    found = money and scalar(
+        con,
+        "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = ? AND column_name = ?",
+        spec.name,
+        money[0],
+    )
+    return str(found) if found else SQL_TYPES["money"]
+
+
 def _atomically(
     con: duckdb.DuckDBPyConnection,
     config: Config,
@@ -203,6 +217,7 @@ def _load(
         now=now,
         date_format=options.date_format,
         decimal_comma=options.decimal_comma,
+        money=_money_type(con, spec),
     )
     result = LoadResult(load_id=load_id, table=spec.name, files=[])
     raws = []

@@ -69,6 +69,8 @@ class ParseOptions:
     now: datetime
     date_format: str | None = None
     decimal_comma: bool = False
+    money: str = "DECIMAL(18,2)"
+    """The type the target table stores amounts in (:mod:`patron.money`)."""
 
     def __post_init__(self) -> None:
         if self.date_format is not None:
@@ -123,7 +125,7 @@ def value_sql(kind: Kind, col: str, source_type: str, options: ParseOptions) -> 
     if kind in ("text", "identifier"):
         return text(col, source_type)
     if kind in ("money", "number"):
-        sql_type = "DECIMAL(18,2)" if kind == "money" else "DOUBLE"
+        sql_type = options.money if kind == "money" else "DOUBLE"
         if _is_number(source_type):
             return f"TRY_CAST({col} AS {sql_type})"
         return _number_text(col, options, sql_type)
@@ -223,8 +225,8 @@ def _number_text(col: str, options: ParseOptions, sql_type: str) -> str:
 
 
 def _number_reason(raw: str, options: ParseOptions) -> str:
-    """Why number text did not read: a plain number too big for money (DECIMAL(18,2) holds 16
-    digits before the point; "not a number" sent users looking for a typo), an ambiguous
+    """Why number text did not read: a plain number too big for money (18 digits in all, two or
+    three of them after the point; "not a number" sent users looking for a typo), an ambiguous
     separator, or no number at all."""
     s = _clean_number(raw)
     flag = spelled("--decimal-comma", "decimal_comma=True")

@@ -35,6 +35,7 @@ from patron.insights import (
 )
 from patron.insights.affinity import Baskets
 from patron.insights.discount import Lift
+from patron.money import PLACES
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -48,10 +49,11 @@ _AFFINITY_FIELDS = ("customer_key", "top_categories")
 RECOMMENDED = 3
 """Products named per customer in the export's ``recommended_items``."""
 AOVS = {"full_price_aov": 6, "discounted_aov": 6}
-SUMS = {"revenue": 2, "refunds": 2}
+SUMS = {"revenue": PLACES, "refunds": PLACES}
 """Money of a discount and an experience row, and its places: the engine adds money as
 float64, so a sum of cents reads 1582.0799999999997 and an average 20.549999999999997. A sum
-of booked amounts is whole cents; an average keeps six places, as every other one."""
+of booked amounts is whole cents (or mills, :mod:`patron.money`); an average keeps six
+places, as every other one."""
 
 
 class Insights:

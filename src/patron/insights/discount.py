@@ -20,13 +20,15 @@ Definitions, as of a day A (purchases as in :mod:`patron.metrics.base`; nothing 
   sum n)] for S = sum n_i (p_i - mu)^2 over the N customers (Kleinman 1973). rho is clipped to
   [0, 1]; it is 0 (everyone scores mu) when the data cannot tell customers apart: nobody bought
   twice, a single customer, or every purchase or none discounted. Closed form, so it costs one
-  aggregate query, where a maximum likelihood fit would pull every (n, k) pair.
+  aggregate query (its sums per number of purchases n), where a maximum likelihood fit would
+  pull every (n, k) pair.
 - *Band*: ``low`` below 1/3, ``medium`` below 2/3, ``high`` from 2/3 (expected to buy on
   discount at least two times out of three): thirds of the score's scale, the same in every shop.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +38,7 @@ import ibis
 
 from patron.errors import InputError, did_you_mean
 from patron.metrics.base import sales_only
+from patron.money import PLACES
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -113,8 +116,8 @@ def customer_discounts(orders: Table, as_of: date, *, empty_ok: bool = False) ->
 def _counts(orders: Table, as_of: date) -> Table:
     """Per customer: purchases, discounted purchases, full-price and discounted net revenue.
 
-    The revenue sums are rounded to cents: the engine adds money as float64, which wrote
-    0.12000000000000001 for three orders of 0.04 into ``insights discount --out``."""
+    The revenue sums are rounded (:data:`patron.money.PLACES`): the engine adds money as
+    float64, which wrote 0.12000000000000001 for three orders of 0.04 into the scores file."""
     orders = sales_only(orders)
     kept = orders.filter(
         ~orders.is_return, orders.customer_key.notnull(), orders.order_date <= as_of
@@ -124,25 +127,35 @@ def _counts(orders: Table, as_of: date) -> Table:
     return kept.group_by("customer_key").agg(
         purchases=kept.count(),
         discounted_purchases=kept.count(where=on_discount),  # a sum would be a 128-bit integer
-        full_price_revenue=revenue.sum(where=~on_discount).fill_null(0.0).round(2),
-        discounted_revenue=revenue.sum(where=on_discount).fill_null(0.0).round(2),
+        full_price_revenue=revenue.sum(where=~on_discount).fill_null(0.0).round(PLACES),
+        discounted_revenue=revenue.sum(where=on_discount).fill_null(0.0).round(PLACES),
     )
 
 
 def _prior(counts: Table, *, empty_ok: bool) -> Prior:
+    """The prior from the customers' counts, the same whatever order their rows are in.
+
+    The engine adds only whole numbers (exact in float64, in any order) per number of
+    purchases n; the quotients k^2 / n are added here, exactly rounded (:func:`math.fsum`).
+    Added up in the engine, their sum's last bit followed the rows' order, which follows the
+    order the files were loaded in: the same orders loaded day by day or at once gave every
+    customer's ``discount_score`` in ``patron export customers`` other last digits.
+    """
     n = counts.purchases.cast("float64")
     k = counts.discounted_purchases.cast("float64")
-    sums = counts.aggregate(
-        customers=counts.count(),
-        purchases=n.sum(),
-        discounted=k.sum(),
-        sum_n2=(n * n).sum(),
-        sum_k2_over_n=(k * k / n).sum(),
+    by_n = counts.group_by(n.name("n")).agg(
+        customers=counts.count(), discounted=k.sum(), k2=(k * k).sum()
     )
-    row = sums.to_pyarrow().to_pylist()[0]
-    if empty_ok and not row["customers"]:
+    rows = by_n.to_pyarrow().to_pylist()
+    if empty_ok and not rows:
         return Prior(0.0, 0.0)  # nobody to score: the table is empty whatever the prior
-    return fit_prior(**{name: row[name] or 0 for name in row})
+    return fit_prior(
+        customers=sum(r["customers"] for r in rows),
+        purchases=sum(r["n"] * r["customers"] for r in rows),
+        discounted=sum(r["discounted"] for r in rows),
+        sum_n2=sum(r["n"] ** 2 * r["customers"] for r in rows),
+        sum_k2_over_n=math.fsum(r["k2"] / r["n"] for r in rows),
+    )
 
 
 def _band(score: ibis.Value) -> ibis.Value:

@@ -38,6 +38,7 @@ from patron.metrics.base import (
     refunds,
 )
 from patron.metrics.occasions import Sales, occasions
+from patron.money import PLACES
 
 if TYPE_CHECKING:
     pass
@@ -197,7 +198,7 @@ def _series(ages: dict[int, dict[str, float]], oldest: int) -> dict[str, Any]:
         repeaters += cell.get("second", 0)
         out["customers"].append(customers)
         out["retention"].append(_share(customers, size))
-        out["revenue"].append(round(revenue, 2))
+        out["revenue"].append(round(revenue, PLACES))
         out["cumulative_revenue"].append(_share(total, size))
         out["repeat"].append(_share(repeaters, size))
     return out

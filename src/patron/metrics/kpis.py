@@ -42,6 +42,7 @@ import ibis
 from patron.errors import InputError, option
 from patron.metrics.base import check_grouping, group_label, ratio, refunds
 from patron.metrics.occasions import Sales, occasions
+from patron.money import PLACES
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -72,7 +73,8 @@ MONEY = frozenset(
         "margin",
     }
 )
-"""Sums of money, printed in cents (:func:`_round`); averages such as ``aov`` keep six places."""
+"""Sums of money, rounded to :data:`patron.money.PLACES` (:func:`_round`); averages such as
+``aov`` keep six places."""
 TOP_SHARE = 0.10
 NO_PURCHASE = "no_purchase"
 """The customer-level group (``--by acquisition_channel``, ``cohort``) of refunds whose customer
@@ -374,14 +376,14 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
         "clv_365": ratio(clv, row["clv_customers"]),
         "clv_365_customers": row["clv_customers"],
     }
-    return {k: _round(v, 2 if k in MONEY else 6) for k, v in out.items()}
+    return {k: _round(v, PLACES if k in MONEY else 6) for k, v in out.items()}
 
 
 def _round(value: Any, digits: int) -> Any:
     """A float to ``digits`` places. Money is summed as float64 in the engine, so a sum of a
     billion and some cents carries noise in the sixth place (99999883.889999), and in an order
-    that depends on the file's layout: sums of booked amounts are whole cents, so they are
-    rounded to cents, the same figure whatever the source."""
+    that depends on the file's layout: sums of booked amounts are whole cents (or mills), so
+    they are rounded to those, the same figure whatever the source."""
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, digits)
     return value
