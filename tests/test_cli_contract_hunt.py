@@ -200,3 +200,13 @@ def test_a_damaged_warehouse_is_not_blamed_on_another_command(tmp_path: Path) ->
         f"error: cannot open the warehouse ws/warehouse.duckdb: IO Error: The file "
         f'"{engine}" exists, but it is not a valid DuckDB database file!\n'
     )
+
+
+def test_an_amount_from_the_warehouse_is_a_json_number(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Decimal (money as the warehouse stores it) was written as the text "12.50"."""
+    from decimal import Decimal
+
+    from patron.cli.base import print_json
+
+    print_json({"revenue": Decimal("12.50"), "rows": [Decimal("-0.001"), float("nan")]})
+    assert json.loads(capsys.readouterr().out) == {"revenue": 12.5, "rows": [-0.001, None]}

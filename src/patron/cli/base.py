@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -166,7 +167,11 @@ def print_json(data: Any) -> None:
 
 
 def _finite(data: Any) -> Any:
-    """``data`` with every non-finite float replaced by None, through dicts, lists and tuples."""
+    """``data`` with every non-finite float replaced by None and every Decimal (an amount
+    straight from the warehouse) by its float, which JSON writes as a number, not "12.50";
+    through dicts, lists and tuples."""
+    if isinstance(data, Decimal):
+        data = float(data)
     if isinstance(data, float):
         return data if math.isfinite(data) else None
     if isinstance(data, dict):
