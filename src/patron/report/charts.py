@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 MAX_COHORTS = 24
 """The cohort heatmap shows the most recent cohorts (and ages) so cells stay readable."""
+FEW = 5
+"""Counts below this get a tick at every whole number."""
+MIN_HEATMAP_HEIGHT = 320
+"""Pixels: a heatmap of a few cohorts still leaves its y-axis title room to be read whole."""
 TREND_PANELS = (
     ("active_customers", "Active customers", ".3~s"),
     ("revenue", "Revenue, last 12 months ({currency})", ".3~s"),
@@ -51,11 +55,20 @@ def kpi_trends(data: ReportData) -> go.Figure | None:
         )
         fig.add_trace(trace, row=row + 1, col=col + 1)
         fig.update_yaxes(tickformat=axis_format, rangemode="tozero", row=row + 1, col=col + 1)
+        if key == "active_customers":
+            _whole_ticks(fig, [p[key] for p in data.trend], row + 1, col + 1)
         if all(p[key] is None for p in data.trend):
             _say_empty(fig, row + 1, col + 1)
     young = min(days[-1], data.first_purchase + timedelta(days=WINDOW))
     _shade_young_history(fig, days[0], young)
     return theme.style(fig, height=520, legend=False)
+
+
+def _whole_ticks(fig: go.Figure, counts: list[int | None], row: int, col: int) -> None:
+    """Tick a count axis of a few customers at whole numbers: plotly's own steps would be 0.2,
+    which the SI format writes as "200m" (milli-customers)."""
+    if max((c for c in counts if c is not None), default=0) < FEW:
+        fig.update_yaxes(dtick=1, row=row, col=col)
 
 
 def _shade_young_history(fig: go.Figure, start: date, full: date) -> None:
@@ -119,7 +132,7 @@ def cohort_heatmap(data: ReportData) -> go.Figure | None:
     fig = go.Figure(heat)
     fig.update_xaxes(title="Months since first purchase", dtick=1, side="top")
     fig.update_yaxes(title="First purchase month · customers", autorange="reversed")
-    theme.style(fig, height=110 + 24 * len(rows), legend=False)
+    theme.style(fig, height=max(MIN_HEATMAP_HEIGHT, 110 + 24 * len(rows)), legend=False)
     return fig.update_layout(margin_b=16)
 
 
