@@ -556,3 +556,16 @@ def test_a_workspace_keeps_the_scale_it_was_made_with(tmp_path: Path) -> None:
         again = ws.load("orders", tmp_path / "orders.csv")
         assert (again.duplicates, again.quarantined) == (4, 0)
         assert ws.status()["revenue"] == 4.24
+
+
+def test_a_profile_finding_writes_money_in_the_shops_currency() -> None:
+    """The ideal-customer finding wrote "had 92.36 of net revenue" in every shop, a yen shop
+    with two decimals ("13,853.88"): money now carries its currency and its decimals."""
+    from patron.insights.ideal import _sentence
+
+    row = {"feature": "first_value", "high_mean": 13853.88, "other_mean": 7541.2, "cohens_d": 0.4}
+    assert _sentence(row, "the top 20%", "JPY") == (
+        "The top 20% had JPY 13,854 of net revenue in their first purchase on average, "
+        "against JPY 7,541 for the rest (Cohen's d +0.40)."
+    )
+    assert "KWD 1.235 " in str(_sentence({**row, "high_mean": 1.2346}, "the top 20%", "KWD"))

@@ -339,7 +339,7 @@ def test_insights_section_shows_what_the_api_says(
     # gathered before another test stored predictions: by first-year revenue, as the API was then
     assert section.profile is not None and section.profile["measure"] == "net_revenue"
     baskets, people = workspace.insights.baskets(), workspace.table("customers")
-    profile = ideal_profile(baskets, people, data.as_of)
+    profile = ideal_profile(baskets, people, data.as_of, currency=workspace.config.currency)
     assert section.profile is not None and section.profile["findings"] == profile["findings"][:5]
     listed = page.eval_on_selector_all(
         "[data-insight=profile] li", "items => items.map(i => i.textContent.trim())"

@@ -298,7 +298,13 @@ class Insights:
         day = self._ws.as_of(as_of)
         customers = self._ws.table("customers")
         return ideal.ideal_profile(
-            self.baskets(), customers, day, predictions=self._predictions(day), top=top, days=days
+            self.baskets(),
+            customers,
+            day,
+            predictions=self._predictions(day),
+            top=top,
+            days=days,
+            currency=self._ws.config.currency,
         )
 
     @reads(window=as_whole)

@@ -54,6 +54,7 @@ from patron.errors import InputError, option
 from patron.insights.affinity import Z95, Baskets, first_window, rounded, wilson
 from patron.metrics.base import sales_only
 from patron.metrics.occasions import occasions
+from patron.money import amount
 from patron.portable import first_by
 
 if TYPE_CHECKING:
@@ -70,10 +71,11 @@ WHO = {
 """How a sentence names the customers with a level."""
 WHAT = {
     "first_items": ("{:.1f}", "items in their first purchase"),
-    "first_value": ("{:,.2f}", "of net revenue in their first purchase"),
+    "first_value": (None, "of net revenue in their first purchase"),
     "first_discount_share": ("{:.0%}", "of their first purchase's value discounted"),
 }
-"""How a sentence writes a number's average, and what it is."""
+"""How a sentence writes a number's average (None: as money, :func:`patron.money.amount`),
+and what it is."""
 SIZES = ((0.8, "large"), (0.5, "medium"), (0.2, "small"))
 """Cohen's (1988) thresholds of a standardized difference; below 0.2 it is negligible."""
 
@@ -141,6 +143,7 @@ def ideal_profile(
     top: float = 0.2,
     days: int = 365,
     min_support: int = 30,
+    currency: str = "USD",
 ) -> dict[str, Any]:
     """High-value customers' first purchases against everyone else's, ranked by effect size.
 
@@ -149,7 +152,8 @@ def ideal_profile(
     sentence) and ``numbers`` rows (feature, high_customers, other_customers, high_mean,
     other_mean, high_median, other_median, cohens_d with its 95% interval, size, rank,
     sentence) share one ranking; ``findings`` are the sentences of the module docstring's
-    findings. ``predictions`` is a table of customer_key and clv (the stored predictions).
+    findings. ``predictions`` is a table of customer_key and clv (the stored predictions);
+    sentences write money in ``currency``.
     """
     _check(top=top, days=days, min_support=min_support, predictions=predictions)
     acquired_by = as_of - timedelta(days=days)
@@ -162,7 +166,7 @@ def ideal_profile(
         "predicted CLV" if predictions is not None else f"net revenue in their first {days} days"
     )
     for row in [*levels, *numbers]:
-        row["sentence"] = _sentence(row, f"the top {top:.0%} by {measure}")
+        row["sentence"] = _sentence(row, f"the top {top:.0%} by {measure}", currency)
     return {
         "as_of": as_of.isoformat(),
         "days": days,
@@ -366,7 +370,7 @@ def _effect(row: dict[str, Any]) -> float | None:
     return row["cohens_h"] if "level" in row else row["cohens_d"]
 
 
-def _sentence(row: dict[str, Any], top: str) -> str | None:
+def _sentence(row: dict[str, Any], top: str, currency: str) -> str | None:
     """A sentence a marketer can read, with the numbers it rests on; None without an effect."""
     if "level" in row:
         lift = row["lift"]
@@ -382,9 +386,12 @@ def _sentence(row: dict[str, Any], top: str) -> str | None:
     if row["cohens_d"] is None:
         return None
     number, what = WHAT[row["feature"]]
+    high, other = (
+        amount(row[k], currency) if number is None else number.format(row[k])
+        for k in ("high_mean", "other_mean")
+    )
     return (
-        f"{top[0].upper()}{top[1:]} had {number.format(row['high_mean'])} {what} on average, "
-        f"against {number.format(row['other_mean'])} for the rest "
+        f"{top[0].upper()}{top[1:]} had {high} {what} on average, against {other} for the rest "
         f"(Cohen's d {row['cohens_d']:+.2f})."
     )
 

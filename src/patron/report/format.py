@@ -9,19 +9,10 @@ from __future__ import annotations
 
 import math
 
-from patron.money import MILLS
+from patron.money import decimals
 
 MISSING = "–"
 _SCALES = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
-NO_CENTS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-"""ISO 4217 currencies without a minor unit (a yen has no decimals); those with a thousandth
-are :data:`patron.money.MILLS`."""
-
-
-def decimals(currency: str) -> int:
-    """Digits after the decimal mark of an amount in ``currency`` (ISO 4217; 2 by default)."""
-    code = currency.upper()
-    return 0 if code in NO_CENTS.split() else 3 if code in MILLS else 2
 
 
 def d3_money(currency: str) -> str:
