@@ -546,10 +546,10 @@ def test_a_workspace_keeps_the_scale_it_was_made_with(tmp_path: Path) -> None:
     header, *rows = MILLS_ORDERS.splitlines()
     in_kwd = "".join(f"{line},KWD\n" for line in rows)
     (tmp_path / "orders.csv").write_text(f"{header},currency\n{in_kwd}", encoding="utf-8")
-    with Workspace.init(tmp_path / "ws", currency="USD", timezone="UTC") as ws:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PatronWarning)  # orders in another currency
-            assert ws.load("orders", tmp_path / "orders.csv").inserted == 4
+    made = Workspace.init(tmp_path / "ws", currency="USD", timezone="UTC")
+    with made as ws, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PatronWarning)  # orders in another currency
+        assert ws.load("orders", tmp_path / "orders.csv").inserted == 4
     toml = tmp_path / "ws" / "patron.toml"
     toml.write_text(toml.read_text().replace('"USD"', '"KWD"'))
     with Workspace.open(tmp_path / "ws") as ws:
