@@ -9,12 +9,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from cli_support import ok, patron
+from cli_support import ok, patron, patron_here
 from patron import Workspace
 
 SLOW_QUERIES = """
@@ -210,3 +212,28 @@ def test_an_amount_from_the_warehouse_is_a_json_number(capsys: pytest.CaptureFix
 
     print_json({"revenue": Decimal("12.50"), "rows": [Decimal("-0.001"), float("nan")]})
     assert json.loads(capsys.readouterr().out) == {"revenue": 12.5, "rows": [-0.001, None]}
+
+
+def test_status_says_what_the_last_load_did(tmp_path: Path) -> None:
+    """A watcher of a nightly job had only a count of loads to go by: ``status`` now gives the
+    latest load's table, files, finish time (UTC in JSON, the shop's clock in text) and counts."""
+    (tmp_path / "a.csv").write_text("order_id,email,ordered_at,revenue\n1,a@x.com,2024-01-05,5\n")
+    (tmp_path / "b.csv").write_text("order_id,email,ordered_at,revenue\n2,b@x.com,2024-01-06,x\n")
+    ok(patron_here("init", "ws", "--timezone", "Asia/Tehran", cwd=tmp_path))
+    assert ok(patron_here("-w", "ws", "status", "--json", cwd=tmp_path))["last_load"] is None
+    ok(patron_here("-w", "ws", "load", "orders", "a.csv", "b.csv", "--json", cwd=tmp_path))
+    last = ok(patron_here("-w", "ws", "status", "--json", cwd=tmp_path))["last_load"]
+    assert {k: last[k] for k in ("load_id", "table", "rows_read", "inserted", "quarantined")} == {
+        "load_id": 1,
+        "table": "orders",
+        "rows_read": 2,
+        "inserted": 1,
+        "quarantined": 1,
+    }
+    assert [Path(f).name for f in last["files"]] == ["a.csv", "b.csv"]
+    finished = datetime.fromisoformat(last["finished_at"])
+    assert finished.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - finished) < timedelta(minutes=5)
+    text = patron_here("-w", "ws", "status", cwd=tmp_path).stdout
+    local = finished.astimezone(ZoneInfo("Asia/Tehran"))
+    assert f"#1 orders from 2 files, {local:%Y-%m-%d %H:%M} (Asia/Tehran)" in text

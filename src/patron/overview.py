@@ -56,7 +56,8 @@ def workspace_status(
     ``merges`` counts customers merged into another; ``dissolved_customers`` those whose every
     identifier was blocked after they were created (their rows belong to no one: they are among
     ``unattributed_orders``); ``split_customers`` those split off a customer that a blocked
-    identifier had united (:mod:`patron.identity.split`).
+    identifier had united (:mod:`patron.identity.split`). ``last_load`` is the latest load
+    (:func:`last_load`).
     """
     status = rows_as_dicts(con, STATUS_SQL)[0]
     status["currency"], status["timezone"] = currency, timezone
@@ -65,12 +66,25 @@ def workspace_status(
     splits = "customer_splits" in tables(con)  # a workspace made before splits, not loaded since
     status["split_customers"] = count(con, "SELECT count(*) FROM customer_splits") if splits else 0
     status["other_currencies"] = other_currencies(con, currency)
+    status["last_load"] = last_load(con)
     status["blocked"] = rows_as_dicts(
         con,
         "SELECT identifier_type AS type, value, links FROM blocked_identifiers "
         "ORDER BY links DESC LIMIT 10",
     )
     return status
+
+
+def last_load(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The latest load (None before any): its id, table, files, when it finished (UTC) and
+    its counts, what a watcher of a nightly job checks first."""
+    found = rows_as_dicts(
+        con,
+        "SELECT load_id, table_name AS table, string_split(files, chr(10)) AS files, "
+        f"{_UTC.format('finished_at')} AS finished_at, rows_read, inserted, updated, duplicates, "
+        "quarantined, conflicts FROM loads ORDER BY load_id DESC LIMIT 1",
+    )
+    return found[0] if found else None
 
 
 def other_currencies(

@@ -25,6 +25,7 @@ from patron.cli.base import (
     sample_app,
 )
 from patron.ingest.mapping import parse_map_options
+from patron.money import decimals
 from patron.progress import load_progress
 from patron.zones import shop_zone
 
@@ -369,7 +370,7 @@ def _status_text(s: dict[str, Any]) -> str:
     lines = [
         f"customers            {s['customers']:>12,}",
         f"orders               {s['orders']:>12,}   (returns and cancelled orders excluded)",
-        f"revenue              {s['revenue']:>12,.2f}   {s['currency']}",
+        f"revenue              {s['revenue']:>12,.{decimals(s['currency'])}f}   {s['currency']}",
         f"returns              {s['returns']:>12,}",
         f"cancelled orders     {s['cancelled_orders']:>12,}",
         f"order lines          {s['order_lines']:>12,}" + _orphans(s),
@@ -385,6 +386,7 @@ def _status_text(s: dict[str, Any]) -> str:
         *_currencies_line(s),
         f"duplicates skipped   {s['duplicates']:>12,}",
         f"orders span          {_span(s)}",
+        f"last load            {_last_load_text(s['last_load'], s['timezone'])}",
     ]
     lines += [f"  blocked {b['type']} {b['value']} ({b['links']} links)" for b in s["blocked"]]
     lines.append(f"warehouse            {s['warehouse']}")
@@ -392,6 +394,19 @@ def _status_text(s: dict[str, Any]) -> str:
         missed = ", ".join(map(str, s["unpublished_loads"]))
         lines.append(f"  it misses load(s) {missed}: copy them with `patron publish`")
     return "\n".join(lines)
+
+
+def _last_load_text(load: dict[str, Any] | None, zone: str) -> str:
+    """The latest load in a line: when (the shop's clock), what and what it did."""
+    if load is None:
+        return "-"
+    files = f"{len(load['files'])} files" if len(load["files"]) > 1 else load["files"][0]
+    at = datetime.fromisoformat(load["finished_at"]).astimezone(shop_zone(zone))
+    return (
+        f"#{load['load_id']} {load['table']} from {files}, {at:%Y-%m-%d %H:%M} ({zone}): "
+        f"{load['rows_read']:,} read, {load['inserted']:,} inserted, "
+        f"{load['quarantined']:,} quarantined"
+    )
 
 
 def _currencies_line(s: dict[str, Any]) -> list[str]:
