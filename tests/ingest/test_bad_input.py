@@ -20,6 +20,7 @@ import pytest
 from ingest_support import HEADER, NOW, orders, write
 
 from patron import InputError, Workspace, WorkspaceError
+from patron.errors import PatronWarning
 from patron.warehouse import TABLE_NAMES
 
 GOOD_ROWS = (
@@ -257,12 +258,19 @@ def test_empty_file(seeded: Workspace, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", ""])
 def test_header_only_file(seeded: Workspace, tmp_path: Path, newline: str) -> None:
+    """A quiet day's export (a header, no rows) loads nothing and says so: it had failed the
+    nightly job, and with it every other file of the load. Its header must still map."""
     path = write(tmp_path / "header.csv", HEADER.strip() + newline)
+    good = write(tmp_path / "good.csv", HEADER + "n1,new@example.com,2024-03-01,1.00\n")
     before = snapshot(seeded)
-    with pytest.raises(InputError, match="has a header but no data rows") as info:
-        seeded.load("orders", path, now=NOW)
-    assert info.value.file == str(path)
-    assert snapshot(seeded) == before
+    with pytest.warns(PatronWarning, match="header.csv: a header and no rows, nothing to load"):
+        result = seeded.load("orders", [path, good], now=NOW)
+    assert (result.rows_read, result.inserted, result.quarantined) == (1, 1, 0)
+    after = snapshot(seeded)
+    assert (after["orders"], after["loads"]) == (before["orders"] + 1, before["loads"] + 1)
+    with pytest.warns(PatronWarning), pytest.raises(InputError, match="does not map") as info:
+        seeded.load("orders", write(tmp_path / "odd.csv", "foo,bar" + newline), now=NOW)
+    assert info.value.file.endswith("odd.csv") and snapshot(seeded) == after
 
 
 def test_one_bad_file_among_several_loads_none_of_them(seeded: Workspace, tmp_path: Path) -> None:

@@ -11,13 +11,14 @@ CSV files are read by :mod:`patron.ingest.csv_reader`, data frames by
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 
-from patron.errors import InputError, spelled
+from patron.errors import InputError, PatronWarning, spelled
 from patron.ingest.csv_reader import read_csv
 from patron.ingest.encodings import readable
 from patron.ingest.frames import read_frame
@@ -130,8 +131,8 @@ def read_file(
     reader = readers[fmt]
     with file_order(con):
         source = reader(con, path, f"_raw_{n}", encoding)
-    if source.rows == 0 and not source.rejects:
-        raise InputError("the file has a header but no data rows", file=str(path))
+    if source.rows == 0 and not source.rejects:  # a quiet day's export: not an error
+        warnings.warn(f"{path}: a header and no rows, nothing to load", PatronWarning, stacklevel=2)
     return source
 
 
