@@ -53,8 +53,8 @@ def test_init_load_status_customer_and_quarantine(tmp_path: Path) -> None:
         "returns": 1,
         "refunded": 15.5,
         "cancelled": 0,
-        "first_purchase": "2024-01-05T15:00:00",
-        "last_purchase": "2024-02-01T14:00:00",
+        "first_purchase": "2024-01-05T15:00:00+00:00",
+        "last_purchase": "2024-02-01T14:00:00+00:00",
     }
     assert {"type": "phone", "value": "+12125550143"} in [
         {"type": i["type"], "value": i["value"]} for i in ana["identifiers"]

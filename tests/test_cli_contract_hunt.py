@@ -237,3 +237,26 @@ def test_status_says_what_the_last_load_did(tmp_path: Path) -> None:
     text = patron_here("-w", "ws", "status", cwd=tmp_path).stdout
     local = finished.astimezone(ZoneInfo("Asia/Tehran"))
     assert f"#1 orders from 2 files, {local:%Y-%m-%d %H:%M} (Asia/Tehran)" in text
+
+
+def test_every_json_time_says_it_is_utc(shop: Path) -> None:
+    """``status`` wrote ``+00:00``; ``customer show`` and ``experiment list`` wrote stored UTC
+    times without an offset (which most tools take for local time), and ``experiment analyze``
+    wrote ``through`` with a space: every JSON instant is now ISO 8601 with its offset."""
+    readout = _json(patron("-w", "ws", "experiment", "analyze", "winback", "--json", cwd=shop))
+    listed = _json(patron("-w", "ws", "experiment", "list", "--json", cwd=shop))
+    status = _json(patron("-w", "ws", "status", "--json", cwd=shop))
+    ok(patron("-w", "ws", "export", "customers", "--out", "c.csv", cwd=shop))
+    email = (shop / "c.csv").read_text().splitlines()[1].split(",")[2]  # the first customer
+    shown = _json(patron("-w", "ws", "customer", "show", email, "--json", cwd=shop))
+    stamps = [
+        readout["through"],
+        *(e["created_at"] for e in listed),
+        status["last_load"]["finished_at"],
+        shown["totals"]["first_purchase"],
+        *(o["ordered_at"] for o in shown["orders"]),
+        *(i["first_seen"] for i in shown["identifiers"]),
+    ]
+    assert len(stamps) > 4
+    for stamp in stamps:
+        assert datetime.fromisoformat(stamp).utcoffset() == timedelta(0), stamp

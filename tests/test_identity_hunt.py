@@ -200,8 +200,8 @@ E2,2125550143,,2024-05-02,email_unsubscribe
         "returns": 1,
         "refunded": 30.0,
         "cancelled": 0,
-        "first_purchase": "2024-01-05T00:00:00",
-        "last_purchase": "2024-04-01T00:00:00",
+        "first_purchase": "2024-01-05T00:00:00+00:00",
+        "last_purchase": "2024-04-01T00:00:00+00:00",
     }
     assert ana["channels"] == ["app", "store", "web"]
     assert [e["type"] for e in ana["events"]] == ["email_unsubscribe", "email_open"]

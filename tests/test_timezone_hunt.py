@@ -147,7 +147,7 @@ def test_customer_show_prints_the_shops_clock_not_utc(tmp_path: Path) -> None:
     assert "  2026-03-31T23:45:00  email_open" in text
     assert "2026-02-01T07:30:00" not in text
     shown = ok(patron_here("-w", "ws", "customer", "show", "a@x.com", "--json", cwd=tmp_path))
-    assert shown["totals"]["first_purchase"] == "2026-02-01T07:30:00"  # the JSON stays UTC
+    assert shown["totals"]["first_purchase"] == "2026-02-01T07:30:00+00:00"  # the JSON stays UTC
 
 
 def _experiment_shop(root: Path) -> Workspace:
@@ -235,8 +235,8 @@ def test_a_loads_time_in_the_shops_zone_stamps_the_instant_it_names(
         ws.load("orders", [tmp_path / "o.csv"], now=datetime(2026, 4, 1, tzinfo=ZoneInfo("UTC")))
         kei = ws.customer("k@x.com")
         ws.export_customers(tmp_path / "c.csv", as_of="2026-03-01")
-    assert kei["profile"]["first_seen"] == "2026-03-01T11:00:00"
-    assert kei["identifiers"][0]["first_seen"] == "2026-03-01T11:00:00"
+    assert kei["profile"]["first_seen"] == "2026-03-01T11:00:00+00:00"
+    assert kei["identifiers"][0]["first_seen"] == "2026-03-01T11:00:00+00:00"
     exported = pd.read_csv(tmp_path / "c.csv")
     assert dict(zip(exported.email, exported.stage, strict=True)) == {
         "k@x.com": "prospect",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -78,9 +78,13 @@ def rows_as_dicts(con: duckdb.DuckDBPyConnection, sql: str, *params: Any) -> lis
 
 
 def _plain(value: Any) -> Any:
-    """Decimals as floats and times as ISO text, so the profile serializes as JSON."""
+    """Decimals as floats and times as ISO text, so the profile serializes as JSON. A stored
+    time is UTC (the data contract), and its text says so (``+00:00``), as ``patron status``
+    writes its times: read without an offset, a time is taken for local by most tools."""
     if isinstance(value, Decimal):
         return float(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value

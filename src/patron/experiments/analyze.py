@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -200,7 +200,7 @@ def _heading(design: Design, question: Question, window: Window, metric: str) ->
         "metric": metric,
         "baseline": design.baseline,
         "window_days": window.days,
-        "through": window.through.isoformat(sep=" "),
+        "through": window.through.replace(tzinfo=UTC).isoformat(),  # stored times are UTC
         "alpha": question.settings.alpha,
         "expected_shares": design.shares,
         "correction": "holm" if len(design.groups) > 2 else None,

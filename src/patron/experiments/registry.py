@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -135,7 +135,7 @@ def _record(row: Any) -> dict[str, Any]:
         "audience_size": row["audience_size"],
         "metric": design.metric,
         "window_days": design.window_days,
-        "created_at": row["created_at"].isoformat(timespec="seconds"),
+        "created_at": row["created_at"].replace(tzinfo=UTC).isoformat(timespec="seconds"),
         "design": design,
     }
 
