@@ -38,7 +38,7 @@ MAX_LINKS = 4
 TABLES = ("orders", "customers", "events", "lines")
 DATED = {"orders": "ordered_at", "customers": "signed_up_at", "events": "occurred_at"}
 PROFILE = ("name", "birthday", "country", "email_consent", "sms_consent", "push_consent")
-PATH_DEPENDENT = ("merges", "split_customers", "duplicates", "loads", "warehouse")
+PATH_DEPENDENT = ("merges", "split_customers", "duplicates", "loads", "last_load", "warehouse")
 
 
 # -- the data: a synthetic shop and the nasty rows ------------------------------------------

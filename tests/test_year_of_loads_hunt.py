@@ -33,7 +33,7 @@ GAP = (2, 3)  # not delivered on their day; caught up after day 5
 RESENT, TWICE = 6, 8  # day 6's orders re-sent, corrected, after day 7; day 8 loaded twice
 TABLES = {"orders": "orders", "lines": "order_lines", "customers": "customers", "events": "events"}
 """The tables loaded each day, and the sample's file of each."""
-PATH_DEPENDENT = ("loads", "duplicates", "merges", "split_customers", "warehouse")
+PATH_DEPENDENT = ("loads", "last_load", "duplicates", "merges", "split_customers", "warehouse")
 
 Plan = list[tuple[int, str, Path]]
 
