@@ -11,8 +11,6 @@ from patron.quarantined import open_count
 from patron.sql import count, rows_as_dicts, tables
 
 _PURCHASE = purchase_sql()
-_UTC = "strftime({}, '%Y-%m-%dT%H:%M:%S+00:00')"
-"""An instant as ISO text that says it is UTC (it was read as the shop's local time)."""
 STATUS_SQL = f"""
 SELECT
   (SELECT count(*) FROM customers) AS customers,
@@ -33,8 +31,8 @@ SELECT
   (SELECT count(*) FROM quarantine) AS quarantined,
   (SELECT coalesce(sum(duplicates), 0) FROM loads) AS duplicates,
   (SELECT count(*) FROM loads) AS loads,
-  (SELECT {_UTC.format("min(ordered_at)")} FROM orders WHERE {_PURCHASE}) AS first_order_at,
-  (SELECT {_UTC.format("max(ordered_at)")} FROM orders WHERE {_PURCHASE}) AS last_order_at
+  (SELECT min(ordered_at) FROM orders WHERE {_PURCHASE}) AS first_order_at,
+  (SELECT max(ordered_at) FROM orders WHERE {_PURCHASE}) AS last_order_at
 """
 
 
@@ -81,8 +79,8 @@ def last_load(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     found = rows_as_dicts(
         con,
         "SELECT load_id, table_name AS table, string_split(files, chr(10)) AS files, "
-        f"{_UTC.format('finished_at')} AS finished_at, rows_read, inserted, updated, duplicates, "
-        "quarantined, conflicts FROM loads ORDER BY load_id DESC LIMIT 1",
+        "finished_at, rows_read, inserted, updated, duplicates, quarantined, conflicts "
+        "FROM loads ORDER BY load_id DESC LIMIT 1",
     )
     return found[0] if found else None
 

@@ -840,7 +840,7 @@ class Workspace:
         """Write one row per customer (identifiers, consent, totals, segments and the insights'
         per-customer fields, :meth:`Insights.customer_fields`); returns rows."""
         day = self._export_day(as_of)
-        end = exposure_time(day + timedelta(days=1), self.config.timezone)
+        end = self._through(None, day)
         customers = known_by(self.table("customers"), self.sales().occasions, day, end)
         with self.insights.transient():
             table = customer_table(

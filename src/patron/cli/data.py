@@ -4,7 +4,7 @@ sample."""
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -359,10 +359,7 @@ def _span(s: dict[str, Any]) -> str:
     """The first and last purchase in the shop's time (the JSON gives them in UTC)."""
     if s["first_order_at"] is None:
         return "-"
-    zone = shop_zone(s["timezone"])
-    ends = (
-        datetime.fromisoformat(s[k]).astimezone(zone) for k in ("first_order_at", "last_order_at")
-    )
+    ends = (_shop_clock(s[k], s["timezone"]) for k in ("first_order_at", "last_order_at"))
     return " .. ".join(f"{t:%Y-%m-%d %H:%M}" for t in ends) + f" ({s['timezone']})"
 
 
@@ -401,7 +398,7 @@ def _last_load_text(load: dict[str, Any] | None, zone: str) -> str:
     if load is None:
         return "-"
     files = f"{len(load['files'])} files" if len(load["files"]) > 1 else load["files"][0]
-    at = datetime.fromisoformat(load["finished_at"]).astimezone(shop_zone(zone))
+    at = _shop_clock(load["finished_at"], zone)
     return (
         f"#{load['load_id']} {load['table']} from {files}, {at:%Y-%m-%d %H:%M} ({zone}): "
         f"{load['rows_read']:,} read, {load['inserted']:,} inserted, "
@@ -438,13 +435,15 @@ def _consent(given: bool | None) -> str:
     return "unknown" if given is None else "yes" if given else "no"
 
 
+def _shop_clock(stamp: str, zone: str) -> datetime:
+    """A stored time (UTC ISO text, as the JSON gives it) on the shop's clock: an order at 23:30
+    in Los Angeles is stored on the next day, and text would show it there."""
+    return datetime.fromisoformat(stamp).astimezone(shop_zone(zone))
+
+
 def _shop_time(stamp: str | None, zone: str) -> str:
-    """A stored time (naive UTC ISO text) as the shop's clock read it: an order at 23:30 in
-    Los Angeles is stored on the next day, and the 360 would show it there."""
-    if stamp is None:
-        return "-"
-    moment = datetime.fromisoformat(stamp).replace(tzinfo=UTC).astimezone(shop_zone(zone))
-    return f"{moment:%Y-%m-%dT%H:%M:%S}"
+    """:func:`_shop_clock` as the 360 writes it; ``-`` for none."""
+    return "-" if stamp is None else f"{_shop_clock(stamp, zone):%Y-%m-%dT%H:%M:%S}"
 
 
 def _profile_text(p: dict[str, Any], zone: str) -> str:

@@ -16,7 +16,7 @@ import duckdb
 
 from patron.ingest.contract import TableSpec
 from patron.ingest.raw import RawSource
-from patron.sql import ident, literal, scalar
+from patron.sql import count, ident, literal, scalar
 
 CONFLICT = "with different content"
 """What every conflict's reason says, whichever row it names: how a conflict is known again."""
@@ -82,16 +82,8 @@ def set_aside_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, sources: int
     """Rows that loaded with a value set aside in the quarantine (``spec.keeps_records``)."""
     if not spec.keeps_records:
         return 0
-    return sum(
-        int(
-            scalar(
-                con,
-                f"SELECT count(*) FROM _stage_{n} WHERE _aside_reason IS NOT NULL "
-                "AND _err_reason IS NULL",
-            )
-        )
-        for n in range(sources)
-    )
+    kept = "_aside_reason IS NOT NULL AND _err_reason IS NULL"
+    return sum(count(con, f"SELECT count(*) FROM _stage_{n} WHERE {kept}") for n in range(sources))
 
 
 def _known_elsewhere(spec: TableSpec, raw: RawSource, record: str, reason: str) -> str:
