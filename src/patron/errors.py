@@ -29,6 +29,11 @@ def spelled(command: str, python: str) -> str:
     return command if _ON_COMMAND_LINE.get() else python
 
 
+def command_line() -> bool:
+    """Whether a ``patron`` command is running (inside :func:`on_command_line`)."""
+    return _ON_COMMAND_LINE.get()
+
+
 @contextmanager
 def on_command_line() -> Iterator[None]:
     """Within it, messages name parameters as the command line's options (:func:`option`);

@@ -60,7 +60,8 @@ class Plan:
 
 def publish(con: duckdb.DuckDBPyConnection, backend: Any, plan: Plan) -> list[str]:
     """Send what ``plan`` says from the engine (``con``) to ``backend``; the tables sent, in
-    order. A part is sent whole where the warehouse lacks the table, and the touched rows go
+    order. A part is sent whole where the warehouse lacks the table or has it with other columns
+    (made by an earlier version: a row cannot be added to it), and the touched rows go
     whole except to PostgreSQL (the only backend here whose delete and insert can share a
     transaction). A failure names the table and leaves the warehouse's copy of it as it was."""
     present = tables(con)
@@ -68,8 +69,10 @@ def publish(con: duckdb.DuckDBPyConnection, backend: Any, plan: Plan) -> list[st
     parts = [(name, "replace") for name in plan.whole]
     parts += [(plan.appended, "append")] if plan.appended else []
     parts += [(name, "merge" if backend.name == "postgres" else "replace") for name in plan.touched]
-    parts = [(name, mode if name in there else "replace") for name, mode in parts]
     parts = [(name, mode) for name, mode in parts if name in present]
+    parts = [
+        (name, mode if _alike(con, backend, name, there) else "replace") for name, mode in parts
+    ]
     merging = any(mode == "merge" for _, mode in parts)
     if merging:
         _send_touched(con, backend)
@@ -78,6 +81,14 @@ def publish(con: duckdb.DuckDBPyConnection, backend: Any, plan: Plan) -> list[st
     if merging:
         backend.drop_table(TOUCHED, force=True)
     return [name for name, _ in parts]
+
+
+def _alike(con: duckdb.DuckDBPyConnection, backend: Any, name: str, there: set[str]) -> bool:
+    """Whether the warehouse has table ``name`` with the engine's published columns."""
+    if name not in there:
+        return False
+    published = {c for c in columns(con, name) if c not in PRIVATE}
+    return set(backend.get_schema(name).names) == published
 
 
 _ROWS = {

@@ -21,9 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from patron.errors import InputError, NotFoundError, WorkspaceError, did_you_mean, spelled
+from patron.errors import (
+    InputError,
+    NotFoundError,
+    WorkspaceError,
+    command_line,
+    did_you_mean,
+    spelled,
+)
 from patron.ingest.contract import SQL_TYPES, TableSpec
 from patron.ingest.contract import TABLES as LOAD_TARGETS
+from patron.loaded_settings import SHAPING
 from patron.metrics.occasions import drop_cancelled_days
 from patron.money import money_type
 from patron.predictions import STORED as STORED_PREDICTIONS
@@ -37,7 +45,8 @@ if TYPE_CHECKING:
 SYSTEM_TABLES: dict[str, str] = {
     "loads": """load_id BIGINT PRIMARY KEY, table_name VARCHAR, files VARCHAR,
         started_at TIMESTAMP, finished_at TIMESTAMP, rows_read BIGINT, inserted BIGINT,
-        updated BIGINT, duplicates BIGINT, quarantined BIGINT, conflicts BIGINT""",
+        updated BIGINT, duplicates BIGINT, quarantined BIGINT, conflicts BIGINT,
+        timezone VARCHAR, phone_region VARCHAR""",
     "quarantine": """load_id BIGINT, table_name VARCHAR, file VARCHAR, row BIGINT,
         field VARCHAR, value VARCHAR, reason VARCHAR, record VARCHAR, quarantine_key VARCHAR,
         row_key VARCHAR""",
@@ -88,10 +97,14 @@ def contract_ddl(spec: TableSpec, money: str = SQL_TYPES["money"]) -> str:
 def upgrade(con: duckdb.DuckDBPyConnection) -> None:
     """Bring the tables of a workspace made by an earlier version to this one's shape, in the
     transaction of its first load: integer row hashes, the quarantine's ``row_key`` (its
-    earlier entries keep none, so none of them is found fixed), the split log, and occasions
-    without the days of cancelled orders."""
+    earlier entries keep none, so none of them is found fixed), the split log, occasions
+    without the days of cancelled orders, the settings each load read its rows with, and CRM
+    records' ``updated_at``."""
     upgrade_row_hashes(con)
     con.execute("ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS row_key VARCHAR")
+    for setting in SHAPING:
+        con.execute(f"ALTER TABLE loads ADD COLUMN IF NOT EXISTS {setting} VARCHAR")
+    con.execute("ALTER TABLE customer_records ADD COLUMN IF NOT EXISTS updated_at TIMESTAMP")
     con.execute(f"CREATE TABLE IF NOT EXISTS customer_splits ({SYSTEM_TABLES['customer_splits']})")
     drop_cancelled_days(con)
 
@@ -187,6 +200,11 @@ class Warehouse:
         self.duckdb.execute(f"SET memory_limit = '{memory_limit}'")
         # Only reads that number rows need file order (readers.py turns it on for them).
         self.duckdb.execute("SET preserve_insertion_order = false")
+        if command_line():
+            # DuckDB draws its own bar on stdout for a query over two seconds, even into a pipe
+            # or a file, where it would corrupt `--json` and `patron ... > out.txt`; patron's
+            # own bar (patron.progress) is on stderr. Before any query: opening runs some.
+            self.duckdb.execute("SET enable_progress_bar_print = false")
 
     @cached_property
     def engine(self) -> Any:

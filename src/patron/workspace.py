@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from patron import acquisition
+from patron import acquisition, loaded_settings
 from patron.acquisition import read_spend
 from patron.arguments import DateLike, as_day, as_path, as_whole, optional_day, reads
 from patron.config import CONFIG_FILE, Config, IdentityConfig
@@ -83,6 +83,11 @@ class Workspace:
         self.warehouse = Warehouse(
             config.warehouse, folder, memory_limit=config.memory_limit, read_only=read_only
         )
+        try:
+            loaded_settings.check(self.warehouse.duckdb, config, folder)
+        except WorkspaceError:
+            self.warehouse.close()
+            raise
 
     @cached_property
     def store(self) -> Store:

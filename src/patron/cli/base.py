@@ -138,18 +138,9 @@ def open_workspace(folder: Path | None, *, read_only: bool = False) -> Iterator[
 
     ws = Workspace.open(folder or _state["workspace"], read_only=read_only)
     try:
-        _quiet_engine(ws)
         yield ws
     finally:
         ws.close()
-
-
-def _quiet_engine(ws: Workspace) -> None:
-    """Stop DuckDB drawing its own progress bar on stdout for a query over two seconds (a big
-    workspace's): it does so even when stdout is a pipe or a file, and would corrupt ``--json``
-    and ``patron ... > out.txt``. patron's own bar (:mod:`patron.progress`) is on stderr, and
-    DuckDB still tracks the progress it reads."""
-    ws.warehouse.duckdb.execute("SET enable_progress_bar_print = false")
 
 
 def emit(data: Any, as_json: bool, text: Callable[[Any], RenderableType]) -> None:

@@ -79,7 +79,11 @@ class TableSpec:
     consent went back to what an earlier export said), though stored once. ``keeps_records``:
     a value that does not parse is set aside in the quarantine and the rest of its row loads
     (a CRM record's fields stand apart: a mistyped birthday must not lose an opt-out); a row
-    without a valid identifier is still refused whole.
+    without a valid identifier is still refused whole. ``stamp``: the field that says when the
+    source system last changed a record (a CRM's ``updated_at``); records are as late as it
+    says, so a catch-up export of older records loaded last does not undo later ones. It is part
+    of the natural key and the content hash when given and leaves both as they were without
+    it, so files loaded before the field existed are still found again.
     """
 
     name: str
@@ -91,6 +95,7 @@ class TableSpec:
     repeats: bool = False
     renews: bool = False
     keeps_records: bool = False
+    stamp: str | None = None
     extra_sql_columns: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -173,6 +178,7 @@ CUSTOMER_RECORDS = TableSpec(
         Field("email_consent", "bool"),
         Field("sms_consent", "bool"),
         Field("push_consent", "bool"),
+        Field("updated_at", "timestamp"),
     ),
     key=(),
     natural_key=(
@@ -189,6 +195,7 @@ CUSTOMER_RECORDS = TableSpec(
     has_identifiers=True,
     renews=True,
     keeps_records=True,
+    stamp="updated_at",
 )
 
 EVENTS = TableSpec(
@@ -252,5 +259,10 @@ SYNONYMS: dict[str, str] = {
     "event_type": "type",
     "product_id": "sku",
     "qty": "quantity",
+    "last_modified": "updated_at",
+    "last_modified_date": "updated_at",
+    "lastmodifieddate": "updated_at",
+    "last_updated": "updated_at",
+    "modified_at": "updated_at",
 }
 """Common source header spellings that map onto contract fields without a ``--map``."""

@@ -3,9 +3,11 @@
 Identifiers come from ``identities`` (the first seen of each type); profile fields come from the
 person's CRM records in ``customer_records``: the latest non-empty value for name, birthday,
 country and consent, and the earliest sign-up for ``signup_channel``/``signed_up_at``. A record
-is as late as its load, then its file's place in that load, then its line; one that a later
-export brings again exactly is made as late as that sighting (:func:`renew_records`), so one
-load of several files, or the files one load each, end alike.
+is as late as its ``updated_at`` (when the CRM last changed it), or without one as its load's
+time; then as its load, its file's place in that load, and its line. A record without a stamp
+that a later export brings again exactly is made as late as that sighting
+(:func:`renew_records`), so one load of several files, or the files one load each, end alike;
+with stamps, a catch-up export of older records loaded last leaves the later ones standing.
 A channel's consent is overruled by the person's latest ``<channel>_unsubscribe`` or
 ``<channel>_subscribe`` event: an email tool reads ``email_consent`` from patron's exports, and
 a CRM record that still says yes after someone unsubscribed must not send them mail.
@@ -14,6 +16,8 @@ a CRM record that still says yes after someone unsubscribed must not send them m
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
 
 import duckdb
 
@@ -36,35 +40,54 @@ keys each), so that a pass fits in the default 1 GB memory limit instead of spil
 of 10M orders, 5.2M identifiers took 3.1 s in three passes, 3.8-4.8 s in one."""
 
 
-Load = tuple[int, Sequence[str]]
-"""A load not logged in ``loads`` yet: its id and its sources' names, in order."""
+class Load(NamedTuple):
+    """A load not logged in ``loads`` yet: its id, its sources' names in order, and its time
+    (UTC, as ``loads.started_at`` will keep it)."""
+
+    load_id: int
+    files: Sequence[str]
+    at: datetime
 
 
 def _file_places(current: Load | None) -> str:
-    """SQL relation (load_id, source_file, file_no): each CRM file's place in its load, from
-    ``loads`` and the ``current`` load (one under way, not logged yet). Names are unique
-    within a load (the loader numbers a repeated one)."""
+    """SQL relation (load_id, loaded_at, source_file, file_no): each CRM file's load time and
+    place in its load, from ``loads`` and the ``current`` load (one under way, not logged
+    yet). Names are unique within a load (the loader numbers a repeated one)."""
     logged = (
-        "SELECT load_id, string_split(files, chr(10)) AS f FROM loads "
+        "SELECT load_id, started_at, string_split(files, chr(10)) AS f FROM loads "
         "WHERE table_name = 'customer_records'"
     )
     if current is not None:
-        load_id, files = current
-        names = ", ".join(map(literal, files))
-        logged += f" AND load_id <> {load_id} UNION ALL SELECT {load_id}, [{names}]"
+        names = ", ".join(map(literal, current.files))
+        logged += (
+            f" AND load_id <> {current.load_id} "
+            f"UNION ALL SELECT {current.load_id}, {_timestamp(current.at)}, [{names}]"
+        )
     return (
-        "SELECT load_id, unnest(f) AS source_file, unnest(range(len(f))) AS file_no "
-        f"FROM ({logged})"
+        "SELECT load_id, started_at AS loaded_at, unnest(f) AS source_file, "
+        f"unnest(range(len(f))) AS file_no FROM ({logged})"
     )
 
 
 def _records(current: Load | None) -> str:
-    """``customer_records`` with ``_at``, each record's place in time: load, file, line."""
+    """``customer_records`` with ``_at``, each record's place in time: its ``updated_at`` or
+    else its load's time, then its load, file and line."""
     return (
-        "SELECT r.*, (r.load_id, coalesce(f.file_no, 0), r.source_row) AS _at "
+        f"SELECT r.*, ({_time('r.updated_at', 'f.loaded_at')}, r.load_id, "
+        "coalesce(f.file_no, 0), r.source_row) AS _at "
         f"FROM customer_records r LEFT JOIN ({_file_places(current)}) f "
         "USING (load_id, source_file)"
     )
+
+
+def _time(stamp: str, loaded: str) -> str:
+    """A record's time: its stamp, else its load's (a record whose load is not logged, from
+    before patron logged CRM files, is older than any)."""
+    return f"coalesce({stamp}, {loaded}, TIMESTAMP '-infinity')"
+
+
+def _timestamp(at: datetime) -> str:
+    return f"TIMESTAMP '{at.isoformat(sep=' ')}'"
 
 
 def renew_records(con: duckdb.DuckDBPyConnection, current: Load) -> str:
@@ -80,13 +103,14 @@ def renew_records(con: duckdb.DuckDBPyConnection, current: Load) -> str:
     load placed before it; from the first one that is not (or a new record), every later
     sighting takes its place in this load. Loading the same export again renews nothing.
     """
-    load_id, files = current
+    load_id, files, at = current
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _renewed AS
         WITH seen AS (SELECT _key AS row_key, _src, _line FROM _classified
           WHERE _action = 'duplicate' AND _seq = 1),
         records AS (SELECT r.row_key, r.customer_key, r._at, s._src, s._line,
-            CASE WHEN s.row_key IS NOT NULL THEN ({load_id}, s._src, s._line)
+            CASE WHEN s.row_key IS NOT NULL
+              THEN ({_time("r.updated_at", _timestamp(at))}, {load_id}, s._src, s._line)
                  WHEN r.load_id = {load_id} THEN r._at END AS _now
           FROM ({_records(current)}) r LEFT JOIN seen s USING (row_key)
           WHERE r.customer_key IN (SELECT customer_key FROM customer_records

@@ -41,6 +41,7 @@ from patron.ingest.readers import (
 )
 from patron.ingest.returns import link_returns
 from patron.ingest.stage import stage_sql
+from patron.loaded_settings import SHAPING
 from patron.metrics.occasions import rebuild_occasions
 from patron.sql import first_line, ident, literal, out_of_room, scalar, shop_time, tables
 from patron.warehouse import upgrade
@@ -158,7 +159,7 @@ def _atomically(
         upgrade(con)
         result = _load(con, config, spec, sources, options, now, step)
         result.seconds = round(time.perf_counter() - started, 3)
-        _record(con, result, now)
+        _record(con, result, now, config)
         step("committing")
         con.execute("COMMIT")
     except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
@@ -264,7 +265,7 @@ def _load(
         _touch(con, load_id, held=bool(resolution.blocked))
     step(f"writing {spec.name}")
     _apply(con, spec, load_id, raws, written)
-    current = (load_id, result.files)
+    current = Load(load_id, result.files, now.astimezone(UTC).replace(tzinfo=None))
     renewed = spec.renews and _renew(con, current, touched=resolves)
     result.inserted, result.updated, result.duplicates = tally(con, sum(valid))
     # rows of keyed tables changed customer: merged, split, or (blocking) left with no one
@@ -371,10 +372,13 @@ def _apply(
             )
 
 
-def _record(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -> None:
+def _record(
+    con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime, config: Config
+) -> None:
+    """The load's line in the load log, with the settings its rows were read with."""
     stamp = now.astimezone(UTC).replace(tzinfo=None)
     con.execute(
-        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.load_id,
             result.table,
@@ -387,6 +391,7 @@ def _record(con: duckdb.DuckDBPyConnection, result: LoadResult, now: datetime) -
             result.duplicates,
             result.quarantined,
             result.conflicts,
+            *(getattr(config, setting) for setting in SHAPING),
         ],
     )
 

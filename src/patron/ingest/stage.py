@@ -88,7 +88,7 @@ def stage_sql(
         *_error_columns(refused, ids, spec.has_identifiers),
         *(_aside_columns(aside) if spec.keeps_records else []),
         f"{_key_sql(spec, mapping)} AS _key",
-        f"{content_hash_sql(spec.field_names)} AS _hash",
+        f"{content_hash_sql(spec.field_names, spec.stamp)} AS _hash",
     ]
     exclude = ", ".join([*scratch, "_extras"])
     return f"SELECT * EXCLUDE ({exclude}), {', '.join(outer)} FROM ({middle})"
@@ -223,7 +223,7 @@ def _identifier_reason(ids: list[str]) -> str:
 
 
 def _key_sql(spec: TableSpec, mapping: dict[str, str]) -> str:
-    natural = f"'nk-' || md5({_content_sql(spec.natural_key)})"
+    natural = f"'nk-' || md5({_content_sql(spec.natural_key, spec.stamp)})"
     if not spec.key or not all(k in mapping for k in spec.key):
         if spec.key and spec.key[0] in mapping and len(spec.key) > 1:
             return f"{spec.key[0]} || '/' || {natural}"
@@ -233,14 +233,17 @@ def _key_sql(spec: TableSpec, mapping: dict[str, str]) -> str:
     return f"CASE WHEN {present} THEN {joined} ELSE {natural} END"
 
 
-def content_hash_sql(names: tuple[str, ...]) -> str:
+def content_hash_sql(names: tuple[str, ...], stamp: str | None = None) -> str:
     """64 bits of the md5 of the fields' text: ``md5_number_lower``'s value, which DuckDB
     computes three times slower than this shift of the whole 128-bit number."""
-    return f"CAST(md5_number({_content_sql(names)}) >> 64 AS UBIGINT)"
+    kept = tuple(name for name in names if name != stamp)
+    return f"CAST(md5_number({_content_sql(kept, stamp)}) >> 64 AS UBIGINT)"
 
 
-def _content_sql(names: tuple[str, ...]) -> str:
+def _content_sql(names: tuple[str, ...], stamp: str | None = None) -> str:
     """The fields as one text (NULL spelled apart from ''), to hash into a key or a content
-    fingerprint."""
-    parts = ", ".join(f"coalesce(CAST({n} AS VARCHAR), {_NULL})" for n in names)
-    return f"concat_ws({_SEP}, {parts})"
+    fingerprint; then the ``stamp`` field where it is given (``concat_ws`` skips a NULL), so
+    a row without one hashes as it did before the table had the field."""
+    parts = [f"coalesce(CAST({n} AS VARCHAR), {_NULL})" for n in names]
+    parts += [f"CAST({stamp} AS VARCHAR)"] if stamp else []
+    return f"concat_ws({_SEP}, {', '.join(parts)})"
