@@ -191,14 +191,18 @@ class Workspace:
         date_format: str | None = None,
         decimal_comma: bool = False,
         encoding: str = "utf-8",
+        max_quarantined: int | str | None = None,
         now: datetime | None = None,
         progress: Progress | None = None,
     ) -> LoadResult:
         """Load files or data frames into ``table`` (orders, lines, products, customers, events).
 
         All-or-nothing and idempotent; invalid rows go to quarantine. See ``docs/loading.md``.
+        ``max_quarantined``: a load that would quarantine more rows than this (a count, or a
+        share of the rows read such as ``"2%"``) changes nothing and raises InputError.
         ``now`` is the load's time (default: the clock); a naive one is the shop's clock.
         """
+        from patron.ingest.limit import QuarantineLimit
         from patron.ingest.loader import LoadOptions, load
 
         self._writable("load")
@@ -211,6 +215,9 @@ class Workspace:
             date_format=date_format,
             decimal_comma=decimal_comma,
             encoding=encoding,
+            max_quarantined=None
+            if max_quarantined is None
+            else QuarantineLimit.parse(max_quarantined),
         )
         result = load(
             self.warehouse.duckdb, self.config, table, items, options, now=now, progress=progress

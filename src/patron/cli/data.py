@@ -85,6 +85,14 @@ def load_command(
     encoding: Annotated[
         str, typer.Option(help="utf-8, utf-16, latin-1, cp1252 (Excel on Windows), ...")
     ] = "utf-8",
+    max_quarantined: Annotated[
+        str | None,
+        typer.Option(
+            help="Refuse the whole load if more rows fail: a count (100) or a share of the "
+            "rows read (2%).",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -102,6 +110,7 @@ def load_command(
             date_format=date_format,
             decimal_comma=decimal_comma,
             encoding=encoding,
+            max_quarantined=max_quarantined,
             progress=progress,
         )
     emit(result.to_dict(), as_json, _load_text)

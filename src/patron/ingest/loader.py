@@ -24,9 +24,11 @@ from patron.errors import InputError, ResourceError, did_you_mean
 from patron.identity.keys import record_key_sql
 from patron.identity.phones import ensure_phone_cache
 from patron.identity.resolve import resolve_new_records
+from patron.ingest import limit
 from patron.ingest.classify import checked_rows, classify, new_rows, tally, written_rows
 from patron.ingest.contract import SQL_TYPES, TABLES, TableSpec
 from patron.ingest.customers import Load, rebuild_customers, renew_records
+from patron.ingest.limit import QuarantineLimit
 from patron.ingest.mapping import map_columns
 from patron.ingest.parse import ParseOptions
 from patron.ingest.quarantine import quarantine_rows, set_aside_rows
@@ -59,6 +61,7 @@ class LoadOptions:
     date_format: str | None = None
     decimal_comma: bool = False
     encoding: str = "utf-8"
+    max_quarantined: QuarantineLimit | None = None
 
 
 @dataclass
@@ -243,6 +246,7 @@ def _load(
     classify(con, spec, raws)
     valid, invalid = checked_rows(con, len(raws))
     result.conflicts, result.quarantined = quarantine_rows(con, spec, raws, load_id, invalid)
+    limit.check(con, options.max_quarantined, load_id, result.quarantined, result.rows_read)
     result.set_aside = set_aside_rows(con, spec, len(raws))
     _drop_raw(con, raws)  # the source text is only needed to quarantine rows in its own words
     written = written_rows(con, valid)
