@@ -12,6 +12,8 @@ from itertools import permutations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ingest_support import NOW, write
 
 from patron import Workspace
@@ -168,3 +170,50 @@ def test_a_crm_s_own_name_for_the_stamp_maps_without_map(
     ws.load("customers", write(tmp_path / "c.csv", rows), now=NOW)
     (stamp,) = ws.warehouse.duckdb.execute("SELECT updated_at FROM customer_records").fetchone()
     assert stamp == datetime(2024, 5, 1, 14, 0)  # 10:00 in New York
+
+
+RECORD = st.tuples(
+    st.sampled_from(["ann@example.com", "bob@example.com", "cy@example.com"]),
+    st.sampled_from(["yes", "no", ""]),
+    st.sampled_from(["", "Ann", "Bo"]),
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    records=st.lists(RECORD, min_size=1, max_size=8),
+    days=st.permutations(range(1, 21)),
+    files=st.lists(st.integers(0, 2), min_size=8, max_size=8),
+    loads=st.permutations(range(3)),
+)
+def test_profiles_are_each_field_s_latest_stamped_value_in_python(
+    tmp_path_factory: pytest.TempPathFactory,
+    records: list[tuple[str, str, str]],
+    days: list[int],
+    files: list[int],
+    loads: list[int],
+) -> None:
+    """Records with distinct stamps, spread over three files loaded in any order: each
+    person's name and consent are the value of their latest stamped record that has one,
+    computed here in Python (blank values say nothing)."""
+    folder = tmp_path_factory.mktemp("stamps")
+    rows = [(*r, f"2024-05-{days[i]:02d} 10:00") for i, r in enumerate(records)]
+    texts = ["email,email_consent,name,updated_at\n"] * 3
+    for row, file in zip(rows, files, strict=False):
+        texts[file] += ",".join(row) + "\n"
+    with Workspace.init(folder / "ws") as ws:
+        for file in (f for f in loads if texts[f].count("\n") > 1):  # header-only files warn
+            ws.load("customers", write(folder / f"{file}.csv", texts[file]), now=NOW)
+        got = {r[0]: (r[1], r[2]) for r in _rows(ws)}
+    expected = {}
+    for email, consent, name, _ in sorted(rows, key=lambda row: row[3]):
+        was_name, was_consent = expected.get(email, (None, None))
+        expected[email] = (name or was_name, {"yes": True, "no": False}.get(consent, was_consent))
+    assert got == expected
+
+
+def _rows(ws: Workspace) -> list[tuple[str, str | None, bool | None]]:
+    query = "SELECT email, name, email_consent FROM customers"
+    return ws.warehouse.duckdb.execute(query).fetchall()
