@@ -14,6 +14,7 @@ quarantine, the identity graph) stays in the engine.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from patron.compaction import copy_live_data, file_bytes
 from patron.errors import (
     InputError,
     NotFoundError,
@@ -179,8 +181,13 @@ class Warehouse:
         self.external = _scheme(url) != "duckdb"
         self.path = engine_path(url, folder)
         self.read_only = read_only
+        self.memory_limit = memory_limit
+        self.duckdb = self._connect()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """The engine's connection, with patron's session settings."""
         try:
-            self.duckdb = duckdb.connect(str(self.path), read_only=read_only)
+            con = duckdb.connect(str(self.path), read_only=self.read_only)
         except duckdb.IOException as exc:
             # DuckDB's hint when another process holds the file read-only names its own
             # shell's flag (-readonly), which means nothing to a notebook; patron says it its way
@@ -191,20 +198,47 @@ class Warehouse:
                 + (_BUSY + (hint if readable else "") if "lock" in reason else "")
             ) from exc
         except duckdb.ConnectionException as exc:  # open in this process, the other way
-            mode = "read-only" if read_only else "writable"
+            mode = "read-only" if self.read_only else "writable"
             raise WorkspaceError(
                 f"cannot open the warehouse {self.path} {mode}: this process has it open "
                 "already the other way; close that Workspace first, or open both alike"
             ) from exc
         # A cap on DuckDB's buffer pool: loads spill to disk instead of growing with the file.
-        self.duckdb.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute(f"SET memory_limit = '{self.memory_limit}'")
         # Only reads that number rows need file order (readers.py turns it on for them).
-        self.duckdb.execute("SET preserve_insertion_order = false")
+        con.execute("SET preserve_insertion_order = false")
         if command_line():
             # DuckDB draws its own bar on stdout for a query over two seconds, even into a pipe
             # or a file, where it would corrupt `--json` and `patron ... > out.txt`; patron's
             # own bar (patron.progress) is on stderr. Before any query: opening runs some.
-            self.duckdb.execute("SET enable_progress_bar_print = false")
+            con.execute("SET enable_progress_bar_print = false")
+        return con
+
+    def compact(self) -> tuple[int, int]:
+        """Rewrite the engine's file with its live data alone; its bytes before and after.
+
+        DuckDB reuses the space that rewritten tables free but never gives it back, so a
+        workspace loaded every day grows to about twice what one load of the same rows makes.
+        The copy is written beside the file and replaces it in one rename: a compaction
+        stopped before that leaves the file as it was (and a stray copy the next one removes).
+        """
+        if self.read_only:
+            raise WorkspaceError(
+                f"compacting rewrites the warehouse {self.path}, which is open read-only"
+            )
+        self.check_open()
+        self.duckdb.execute("CHECKPOINT")  # the write-ahead log's rows in the file, measured
+        before = file_bytes(self.path)
+        fresh = self.path.with_name(self.path.name + ".compact")
+        copy_live_data(self.duckdb, fresh)
+        self.duckdb.close()
+        try:
+            os.replace(fresh, self.path)
+        finally:
+            self.duckdb = self._connect()
+            if "engine" in self.__dict__:  # expressions made before keep working
+                self.engine.con = self.duckdb
+        return before, file_bytes(self.path)
 
     @cached_property
     def engine(self) -> Any:

@@ -287,6 +287,14 @@ def publish(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> N
     emit({"warehouse": shown, "tables": tables}, as_json, _publish_text)
 
 
+@app.command()
+def compact(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Shrink the workspace's DuckDB file to its live data (it grows with daily loads)."""
+    with errors(), open_workspace(workspace) as ws:
+        sizes = ws.compact()
+    emit(sizes, as_json, _compact_text)
+
+
 @sample_app.command("synthetic")
 def sample_synthetic(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the CSV files to.")],
@@ -357,6 +365,16 @@ def _publish_text(r: dict[str, Any]) -> str:
     if not r["tables"]:
         return f"The warehouse is the workspace's own DuckDB file ({r['warehouse']}): no copies."
     return f"Copied {len(r['tables'])} tables to {r['warehouse']}: {', '.join(r['tables'])}"
+
+
+def _compact_text(r: dict[str, Any]) -> str:
+    before, after = r["bytes_before"], r["bytes_after"]
+    saved = f", {1 - after / before:.0%} smaller" if before else ""
+    return f"Compacted {r['file']}: {_mb(before)} -> {_mb(after)}{saved}"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 def _orphans(s: dict[str, Any]) -> str:
