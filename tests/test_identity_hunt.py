@@ -213,7 +213,8 @@ E2,2125550143,,2024-05-02,email_unsubscribe
     assert "latest events:\n  2024-05-02T00:00:00  email_unsubscribe" in text
     assert "returns 1 (refunded 30.00)" in text
     # E2 unsubscribed Ana from email though no CRM record says so; push is unknown, not None
-    assert "consent: email=no, sms=no, push=unknown" in text
+    assert "consent: email=no (email_unsubscribe event of 2024-05-02T00:00:00, events.csv " in text
+    assert "line 3), sms=no (CRM record of " in text and "crm.csv line 2), push=unknown\n" in text
 
 
 def _chain(tmp_path: Path) -> Workspace:

@@ -12,6 +12,7 @@ from patron.errors import InputError, NotFoundError
 from patron.identity.normalize import EMAIL_PATTERN
 from patron.identity.phones import normalize_phone
 from patron.ingest.contract import IDENTIFIER_TYPES, cancelled_sql
+from patron.ingest.customers import consent_sources
 from patron.money import PLACES
 from patron.sql import rows_as_dicts, scalar, tables
 
@@ -147,6 +148,7 @@ def customer_profile(
             key,
         ),
         "profile": profile[0] if profile else {},
+        "consent_sources": consent_sources(con, key),
         "totals": {
             "orders": len(purchases),
             "revenue": round(sum(o["revenue"] for o in purchases), PLACES),

@@ -462,6 +462,15 @@ def _consent(given: bool | None) -> str:
     return "unknown" if given is None else "yes" if given else "no"
 
 
+def _decided_by(source: dict[str, Any] | None, zone: str) -> str:
+    """What decided a consent (an event or a CRM record), when and where, in parentheses."""
+    if source is None:
+        return ""
+    what = f"{source['type']} event" if source["kind"] == "event" else "CRM record"
+    when = _shop_time(source["at"], zone)
+    return f" ({what} of {when}, {source['file']} line {source['line']})"
+
+
 def _shop_clock(stamp: str, zone: str) -> datetime:
     """A stored time (UTC ISO text, as the JSON gives it) on the shop's clock: an order at 23:30
     in Los Angeles is stored on the next day, and text would show it there."""
@@ -485,7 +494,11 @@ def _profile_text(p: dict[str, Any], zone: str) -> str:
         f"(refunded {t['refunded']:.2f}), first {first}, last {last} ({zone})",
         f"channels: {', '.join(p['channels']) or '-'}",
         "consent: "
-        + ", ".join(f"{c}={_consent(p['profile'].get(c + '_consent'))}" for c in CHANNELS),
+        + ", ".join(
+            f"{c}={_consent(p['profile'].get(c + '_consent'))}"
+            + _decided_by(p["consent_sources"][c], zone)
+            for c in CHANNELS
+        ),
     ]
     if p["merged_from"]:
         lines.append("merged from customers: " + ", ".join(map(str, p["merged_from"])))
@@ -498,6 +511,7 @@ def _profile_text(p: dict[str, Any], zone: str) -> str:
         lines.append(
             f"split from customer {p['split_from']} (a blocked identifier had united them)"
         )
+    lines.append("latest orders:" if p["orders"] else "orders: none")
     lines += [
         f"  {_shop_time(o['ordered_at'], zone)}  {o['order_id']:<12} {o['channel'] or '':<12} "
         f"{o['revenue']:>10.2f}"

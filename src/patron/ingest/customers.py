@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 
 from patron.ingest.contract import IDENTIFIER_TYPES
-from patron.sql import literal
+from patron.sql import literal, rows_as_dicts
 
 _SEEN_FIRST = "strftime(first_seen, '%Y%m%d%H%M%S%f') || value"
 """An identifier's value behind its first-seen time as 20 fixed-width digits (years 0-9999; a
@@ -200,22 +200,65 @@ and ``subscribed`` read as ``subscribe`` (``Email Unsubscribed`` is ``email_unsu
 
 def _opted(only: str) -> str:
     """Per customer and channel, whether their latest (un)subscribe event subscribed them
-    (NULL without one). Of two at the same instant the unsubscribe wins. Types are read as
-    email tools export them (:data:`_KIND`; a bare ``unsubscribe`` is its ``channel``'s), as an
-    opt-out must never be missed for its spelling."""
-    types = ", ".join(f"'{c}_{way}'" for c in _CONSENTS for way in ("subscribe", "unsubscribe"))
+    (NULL without one). Of two at the same instant the unsubscribe wins."""
     verdicts = ", ".join(
         f"arg_max(kind = '{c}_subscribe', (occurred_at, kind = '{c}_unsubscribe')) "
         f"FILTER (WHERE kind IN ('{c}_subscribe', '{c}_unsubscribe')) AS _{c}_opted"
         for c in _CONSENTS
     )
+    return f"SELECT customer_key, {verdicts} FROM ({_consent_events(only)}) GROUP BY customer_key"
+
+
+def _consent_events(only: str) -> str:
+    """The (un)subscribe events of the customers ``only`` picks, each with its verdict as
+    ``kind`` (``email_unsubscribe``, ...). Types are read as email tools export them
+    (:data:`_KIND`; a bare ``unsubscribe`` is its ``channel``'s), as an opt-out must never be
+    missed for its spelling."""
+    types = ", ".join(f"'{c}_{way}'" for c in _CONSENTS for way in ("subscribe", "unsubscribe"))
     channel = "regexp_replace(lower(channel), '[^a-z0-9]', '', 'g')"  # E-mail is email
     bare = f"CASE WHEN {_KIND} IN ('subscribe', 'unsubscribe') THEN {channel} || '_' END"
     kinds = (
-        f"SELECT customer_key, occurred_at, coalesce({bare}, '') || {_KIND} AS kind FROM events "
+        f"SELECT customer_key, occurred_at, coalesce({bare}, '') || {_KIND} AS kind, type, "
+        "source_file, source_row FROM events "
         f"WHERE customer_key IS NOT NULL AND contains(lower(type), 'subscri'){only}"
     )
-    return (
-        f"SELECT customer_key, {verdicts} FROM ({kinds}) WHERE kind IN ({types}) "
-        "GROUP BY customer_key"
+    return f"SELECT * FROM ({kinds}) WHERE kind IN ({types})"
+
+
+Source = dict[str, Any] | None
+"""What decided a consent (:func:`consent_sources`), or None."""
+
+
+def consent_sources(con: duckdb.DuckDBPyConnection, key: int) -> dict[str, Source]:
+    """Per channel, what decided customer ``key``'s consent in ``customers``, by the rules
+    above: their latest (un)subscribe event, else their latest CRM record that gives one
+    (None: nothing does). Each as its kind (``event`` with its type, or ``record``), its time
+    (the event's, or the record's ``updated_at`` or else its load's), file and line: the
+    answer to "why do we (not) mail this person?"."""
+    only = f" AND customer_key = {int(key)}"
+    return {c: _deciding_event(con, c, only) or _deciding_record(con, c, only) for c in _CONSENTS}
+
+
+def _deciding_event(con: duckdb.DuckDBPyConnection, channel: str, only: str) -> Source:
+    """The latest (un)subscribe event for ``channel`` of the customer ``only`` picks, an
+    unsubscribe before a subscribe at the same instant, as :func:`_opted` decides."""
+    found = rows_as_dicts(
+        con,
+        "SELECT 'event' AS kind, type, occurred_at AS at, source_file AS file, "
+        f"source_row AS line FROM ({_consent_events(only)}) "
+        f"WHERE kind IN ('{channel}_subscribe', '{channel}_unsubscribe') "
+        f"ORDER BY occurred_at DESC, kind = '{channel}_unsubscribe' DESC LIMIT 1",
     )
+    return found[0] if found else None
+
+
+def _deciding_record(con: duckdb.DuckDBPyConnection, channel: str, only: str) -> Source:
+    """The latest CRM record (by ``_at``) of the customer ``only`` picks that gives a consent
+    for ``channel``."""
+    found = rows_as_dicts(
+        con,
+        "SELECT 'record' AS kind, NULL AS type, struct_extract(_at, 1) AS at, "
+        f"source_file AS file, source_row AS line FROM ({_records(None)}) "
+        f"WHERE {channel}_consent IS NOT NULL{only} ORDER BY _at DESC LIMIT 1",
+    )
+    return found[0] if found else None
