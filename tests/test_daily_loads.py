@@ -38,7 +38,13 @@ MAX_LINKS = 4
 TABLES = ("orders", "customers", "events", "lines")
 DATED = {"orders": "ordered_at", "customers": "signed_up_at", "events": "occurred_at"}
 PROFILE = ("name", "birthday", "country", "email_consent", "sms_consent", "push_consent")
-PATH_DEPENDENT = ("merges", "split_customers", "duplicates", "loads", "last_load", "warehouse")
+PATH_DEPENDENT = (
+    *("merges", "split_customers", "dissolved_customers"),  # logs of what loads did on the way
+    *("duplicates", "loads", "last_load", "warehouse"),
+)
+"""Status keys that count what happened on the way, not what the workspace holds: a customer
+known by the store's email alone, met in an export before the one that blocks the email, is
+dissolved then (``dissolved_customers`` 1), where one load of everything never made it."""
 
 
 # -- the data: a synthetic shop and the nasty rows ------------------------------------------
