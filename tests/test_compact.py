@@ -19,7 +19,7 @@ from patron import Workspace
 from patron.errors import WorkspaceError
 from patron.samples import synthetic
 
-DAYS = 20
+DAYS = 12
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the synthetic sample's orders split into ``DAYS`` files by time, and
     ``ws``, a workspace that loaded them one a day."""
     root = tmp_path_factory.mktemp("compact")
-    synthetic.generate(root / "data", customers=2000, seed=3)
+    synthetic.generate(root / "data", customers=1500, seed=3)
     with (root / "data" / "orders.csv").open(newline="") as handle:
         rows = sorted(csv.DictReader(handle), key=lambda row: row["ordered_at"])
     for day in range(DAYS):
@@ -66,7 +66,7 @@ def _contents(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
 
 
 def test_a_day_by_day_workspace_shrinks_and_keeps_every_row(daily: Path, tmp_path: Path) -> None:
-    """After twenty loads the file shrinks by a third or more; every table, column, key and
+    """After twelve loads the file shrinks by a third or more; every table, column, key and
     row is as it was, an expression made before still runs, and a reload finds every row."""
     ws = _loaded(daily, tmp_path / "ws")
     orders = ws.table("orders")

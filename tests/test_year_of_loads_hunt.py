@@ -194,9 +194,14 @@ def merged_people(ws: Workspace) -> list[str]:
 
 def profile(ws: Workspace, identifier: str) -> dict[str, Any]:
     """``patron customer show``, keys aside: which table first brought an identifier, and the
-    merges and splits on the way, differ between the plans (docs/identity.md)."""
+    merges and splits on the way, differ between the plans (docs/identity.md), as does the
+    file and line of a deciding CRM record that several daily exports repeat."""
     shown = ws.customer(identifier)
     shown.pop("customer_key")
+    shown["consent_sources"] = {
+        channel: source and {k: source[k] for k in ("kind", "type", "at")}
+        for channel, source in shown["consent_sources"].items()
+    }
     shown["identifiers"] = sorted(
         (i["type"], i["value"], i["first_seen"]) for i in shown["identifiers"]
     )
