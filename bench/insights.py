@@ -540,9 +540,10 @@ def child_pandas(folder: str, out: str) -> None:
 
 
 def pandas_purchases(orders: Any) -> tuple[Any, Any]:
-    """Purchases (attributed, not returns) by the as-of day, the last purchase day."""
+    """Purchases (attributed, not returns) by the as-of day: patron's default, the last day of
+    any order loaded (returns too)."""
     attributed = orders[orders.customer_key.notna()]
-    as_of = attributed.loc[~attributed.is_return, "order_date"].max()
+    as_of = orders["order_date"].max()
     buys = attributed[~attributed.is_return & (attributed.order_date <= as_of)]
     return buys, as_of
 

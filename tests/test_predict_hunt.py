@@ -221,7 +221,7 @@ def test_tracking_matches_pandas_at_each_labelled_date(
 def test_a_holdout_past_the_loaded_orders_is_refused(ws: Workspace, folder: Path) -> None:
     """A holdout to 1999-01-01 on orders that end 1998-06-30 compared 65 weeks of prediction
     with 39 weeks of purchases, and named a best model from it."""
-    with pytest.raises(InputError, match="after the last purchase day loaded, 1998-06-30"):
+    with pytest.raises(InputError, match="after the last day of the orders loaded, 1998-06-30"):
         validate(ws.sales(), END, date(1999, 1, 1))
     result = patron_here(
         "-w", str(folder), "validate", "--calibration-end", "1997-09-30",

@@ -236,7 +236,7 @@ def test_predicted_clv_is_exported_in_cents(shop: Path) -> None:
         segments = ws.segments().mutate(
             clv=ibis.literal(36.910001), clv_low=ibis.literal(1 / 3), clv_high=ibis.literal(99.999)
         )
-        table = customer_table(ws.table("customers"), segments).to_pyarrow()
+        table = customer_table(ws.table("customers"), segments, currency="USD").to_pyarrow()
     values = {
         c: set(table.column(c).drop_null().to_pylist()) for c in ("clv", "clv_low", "clv_high")
     }

@@ -138,15 +138,16 @@ def customer_summary(
 
 
 def check_loaded(sales: Sales, day: date, name: str, advice: str = "use a day up to") -> None:
-    """Refuse a calibration end (or as-of day, holdout end) ``day`` after the last purchase day
-    loaded: the days between are days without data, which the models would read as days
-    without purchases, so every customer would look longer gone (as of 2030, the CDNOW
-    sample's customer equity was 0.09). ``name`` is the option, ``advice`` what to do instead."""
+    """Refuse a calibration end (or as-of day, holdout end) ``day`` after the last day of the
+    orders loaded (:func:`~patron.metrics.occasions.last_order_date`): the days between are
+    days without data, which the models would read as days without purchases, so every
+    customer would look longer gone (as of 2030, the CDNOW sample's customer equity was 0.09).
+    ``name`` is the option, ``advice`` what to do instead."""
     last = last_order_date(sales)
     if day > last:
         raise InputError(
-            f"{option(name)} {day} is after the last purchase day loaded, {last}: load the "
-            f"later orders or {advice} {last}"
+            f"{option(name)} {day} is after the last day of the orders loaded, {last}: load "
+            f"the later orders or {advice} {last}"
         )
 
 

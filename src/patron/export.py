@@ -7,13 +7,15 @@ the shop first met after that day are not (:func:`known_by`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patron.errors import InputError
-from patron.outfile import write_whole
+from patron.money import decimals
+from patron.outfile import check_writable, write_whole
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -33,20 +35,31 @@ PROFILE_COLUMNS = (
     "push_consent",
 )
 MONEY = ("clv", "clv_low", "clv_high")
-"""Predicted money (:mod:`patron.predictions`), written in cents as the booked money is."""
+"""Predicted money (:mod:`patron.predictions`), written in the currency's decimals."""
 
 
-def customer_table(customers: Table, segments: Table, *extras: Table) -> Table:
+def customer_table(customers: Table, segments: Table, *extras: Table, currency: str) -> Table:
     """Profiles left-joined to segments and any per-customer ``extras`` (e.g. the insights'
     fields): every known person, one row each. A column two parts share comes from the later
     one (the insights' ``next_purchase_date`` resolves the model's and the empirical rule).
-    Predicted CLV is in cents, as the segments' money: an email tool shows it as it is."""
+    Predicted CLV is in ``currency``'s decimals (cents; none for a yen, mills for a dinar), as
+    an email tool shows money."""
     joined = customers.select(*PROFILE_COLUMNS)
     for table in (segments, *extras):
         shared = (set(joined.columns) & set(table.columns)) - {"customer_key"}
         joined = joined.drop(*shared).left_join(table, "customer_key").drop("customer_key_right")
-    cents = {name: joined[name].round(2) for name in MONEY if name in joined.columns}
-    return joined.mutate(stage=joined.stage.fill_null("prospect"), **cents).order_by("customer_key")
+    joined = in_currency(joined, [name for name in MONEY if name in joined.columns], currency)
+    return joined.mutate(stage=joined.stage.fill_null("prospect")).order_by("customer_key")
+
+
+def in_currency(table: Table, names: Iterable[str], currency: str) -> Table:
+    """``table`` with its money columns ``names`` rounded to ``currency``'s decimals
+    (:func:`patron.money.decimals`), as a file for an email tool or a spreadsheet shows money:
+    a mean spend of 74.35166666666667 dollars is 74.35, a yen's CLV whole. They stay float64
+    in every currency (Ibis makes a whole-number round an integer), so a Parquet file's schema
+    does not depend on the workspace's currency."""
+    digits = decimals(currency)
+    return table.mutate(**{name: table[name].round(digits).cast("float64") for name in names})
 
 
 def known_by(customers: Table, occasions: Table, day: date, end: datetime) -> Table:
@@ -67,6 +80,14 @@ def check_out(out: Path) -> None:
     work, so a bad name never costs a run (or, for ``predict``, its stored predictions)."""
     if out.suffix.lower() not in FORMATS:
         raise InputError(f"cannot write {out}: use a .parquet or .csv file name")
+
+
+def check_target(out: Path) -> None:
+    """:func:`check_out`, and where the file goes (:func:`patron.outfile.check_writable`): for
+    a command whose work is long or changes something before it writes, as ``patron predict
+    --out blocked/p.csv`` replaced the stored predictions and then failed on the folder."""
+    check_out(out)
+    check_writable(out)
 
 
 def write_table(table: Table, out: Path) -> None:

@@ -31,8 +31,10 @@ SELECT
   (SELECT count(*) FROM quarantine) AS quarantined,
   (SELECT coalesce(sum(duplicates), 0) FROM loads) AS duplicates,
   (SELECT count(*) FROM loads) AS loads,
-  (SELECT min(ordered_at) FROM orders WHERE {_PURCHASE}) AS first_order_at,
-  (SELECT max(ordered_at) FROM orders WHERE {_PURCHASE}) AS last_order_at
+  (SELECT min(ordered_at) FROM orders) AS first_order_at,
+  (SELECT max(ordered_at) FROM orders) AS last_order_at,
+  CASE WHEN EXISTS (SELECT 1 FROM orders WHERE {_PURCHASE} AND customer_key IS NOT NULL)
+    THEN (SELECT max(order_date) FROM orders) END AS default_as_of
 """
 
 
@@ -56,6 +58,10 @@ def workspace_status(
     ``unattributed_orders``); ``split_customers`` those split off a customer that a blocked
     identifier had united (:mod:`patron.identity.split`). ``last_load`` is the latest load
     (:func:`last_load`).
+    ``first_order_at`` and ``last_order_at`` span every order row, returns and cancelled
+    orders too: the data the metrics read. ``default_as_of`` is the shop-local day of the last
+    one, what every command is as of without ``--as-of``
+    (:func:`patron.metrics.occasions.last_order_date`); None before any purchase.
     """
     status = rows_as_dicts(con, STATUS_SQL)[0]
     status["currency"], status["timezone"] = currency, timezone

@@ -73,6 +73,12 @@ FIELDS = (
     *DIMENSIONS,
 )
 """The stored fields segments and exports carry for each customer."""
+MONEY = (
+    "monetary_value",
+    *(f"{name}{end}" for name in ("expected_spend", "clv") for end in ("", "_low", "_high")),
+)
+"""The predictions' columns in money: each customer's mean repeat spend, the expected spend per
+purchase and the CLV, with their bands."""
 VALUE_GROUPS = ("top_20pct", "next_30pct", "bottom_50pct")
 """``predicted_value``: customers by predicted CLV (see :func:`patron.predict.for_customers`)."""
 RISK_GROUPS = ("active", "at_risk", "likely_lost")

@@ -1,9 +1,10 @@
 """Calibration / holdout validation: does a model fitted up to D predict what came after?
 
 Customers acquired by the calibration end D are fitted on their history to D (``patron.clv``);
-their purchase occasions in (D, E] (E = the holdout end, by the last purchase day loaded) are
-the truth. Every purchase model (BG/NBD, Pareto/NBD, MBG/NBD) is fitted and scored, so the user
-sees which one fits their business; ``best`` is the one with the lowest holdout MAE. Per model:
+their purchase occasions in (D, E] (E = the holdout end, by default the last day of the orders
+loaded) are the truth. Every purchase model (BG/NBD, Pareto/NBD, MBG/NBD) is fitted and scored,
+so the user sees which one fits their business; ``best`` is the one with the lowest holdout MAE.
+Per model:
 
 - ``loglik`` and ``bic`` of the calibration fit;
 - ``mae``: mean absolute error of predicted vs actual holdout purchases per customer;

@@ -24,14 +24,20 @@ from patron.acquisition import read_spend
 from patron.arguments import DateLike, as_day, as_path, as_whole, optional_day, reads
 from patron.config import CONFIG_FILE, Config, IdentityConfig
 from patron.defaults import ALL, ENV_VAR, PREDICT_MODEL, TARGET_RATIO
-from patron.errors import InputError, PatronWarning, StalePredictionsWarning, WorkspaceError
+from patron.errors import (
+    InputError,
+    PatronWarning,
+    StalePredictionsWarning,
+    WorkspaceError,
+    option,
+)
 from patron.experiments.design import Design, exposure_time, parse_variants
 from patron.export import customer_table, known_by, write_table
 from patron.metrics import cohorts as cohort_metrics
 from patron.metrics import kpis as kpi_metrics
 from patron.metrics.base import sales_only
 from patron.metrics.occasions import TABLE as OCCASIONS
-from patron.metrics.occasions import Sales, last_order_date, purchase_span
+from patron.metrics.occasions import Sales, data_end, last_order_date, purchase_span
 from patron.overview import other_currencies, workspace_status
 from patron.predictions import DIMENSIONS as PREDICTED
 from patron.predictions import STORED as PREDICTIONS
@@ -380,13 +386,29 @@ class Workspace:
         return close_quarantined(self.warehouse.duckdb, which, note)
 
     def as_of(self, day: DateLike | None = None, name: str = "as_of") -> date:
-        """``day`` (a date or ISO text, :mod:`patron.arguments`), or by default the last purchase
-        day loaded (metrics never read the clock)."""
+        """``day`` (a date or ISO text, :mod:`patron.arguments`), or by default the last day of
+        the orders loaded, returns and cancelled orders included
+        (:func:`patron.metrics.occasions.last_order_date`; metrics never read the clock)."""
         return optional_day(day, name) or last_order_date(self.sales())
+
+    def _metric_day(self, day: DateLike | None) -> date:
+        """:meth:`as_of` for the metrics, which compute a day after the data as a backtest
+        would (nothing happened since) but warn: a mistyped year showed every customer lost."""
+        chosen = self.as_of(day)
+        end = None if day is None else data_end(self.sales())
+        if end is not None and chosen > end:
+            warnings.warn(
+                f"{option('as_of')} {chosen} is after the last day of the orders loaded, {end}: "
+                "the days between count as days without purchases (are later orders not "
+                "loaded yet?)",
+                PatronWarning,
+                stacklevel=3,
+            )
+        return chosen
 
     def _model_day(self, day: DateLike | None, name: str) -> date:
         """:meth:`as_of` for the day a model is fitted or scored by, refused past the last
-        purchase day loaded (:func:`patron.clv.check_loaded`)."""
+        day of the orders loaded (:func:`patron.clv.check_loaded`)."""
         from patron import clv
 
         chosen = self.as_of(day, name)
@@ -413,7 +435,7 @@ class Workspace:
         ----------
         as_of:
             The day they are as of (a date, datetime, pandas Timestamp or ISO text); default
-            the last purchase day loaded.
+            the last day of the orders loaded (:meth:`as_of`).
         window:
             Days of the trailing window ``(as_of - window, as_of]`` (active, new, lost
             customers, revenue, orders); the previous window is the one before it.
@@ -429,7 +451,7 @@ class Workspace:
         >>> ws.kpis(as_of="2024-06-30")["retention_rate"]  # doctest: +SKIP
         >>> ws.kpis(by="acquisition_channel")["groups"]  # one dict per group  # doctest: +SKIP
         """
-        sales, day = self.sales(), self.as_of(as_of)
+        sales, day = self.sales(), self._metric_day(as_of)
         head = {
             "as_of": day.isoformat(),
             "window_days": window,
@@ -449,25 +471,25 @@ class Workspace:
     @reads(window=as_whole)
     def concentration(self, *, as_of: DateLike | None = None, window: int = 365) -> list[Any]:
         """The Pareto curve of window revenue over active customers."""
-        return kpi_metrics.concentration(self.sales(), self.as_of(as_of), window=window)
+        return kpi_metrics.concentration(self.sales(), self._metric_day(as_of), window=window)
 
     def cohorts(
         self, *, as_of: DateLike | None = None, period: str = "month", metric: str = "retention"
     ) -> dict[str, Any]:
         """Acquisition cohorts by age (definitions: :mod:`patron.metrics.cohorts`)."""
-        day = self.as_of(as_of)
+        day = self._metric_day(as_of)
         return cohort_metrics.cohorts(self.sales(), day, period=period, metric=metric)
 
     def compare_cohorts(
         self, first: object, second: object, *, as_of: DateLike | None = None, period: str = "month"
     ) -> dict[str, Any]:
         """Two cohorts side by side: retention, repeat and cumulative revenue per customer."""
-        day = self.as_of(as_of)
+        day = self._metric_day(as_of)
         return cohort_metrics.compare(self.sales(), day, first, second, period=period)
 
     def clv_curves(self, *, as_of: DateLike | None = None, period: str = "month") -> dict[str, Any]:
         """Historical CLV by months since acquisition, per acquisition channel."""
-        return cohort_metrics.clv_curves(self.sales(), self.as_of(as_of), period=period)
+        return cohort_metrics.clv_curves(self.sales(), self._metric_day(as_of), period=period)
 
     @reads(bins=as_whole, window=as_whole)
     def segments(
@@ -476,7 +498,7 @@ class Workspace:
         """One row per customer: RFM, segment, stage and value tier (:mod:`patron.segments`),
         and the stored predictions' fields and groups once ``patron predict`` has run as of
         the same day (:meth:`predictions_as_of`)."""
-        day = self.as_of(as_of)
+        day = self._metric_day(as_of)
         table = customer_segments(self.sales(), day, bins=bins, window=window)
         stored = self.predictions_as_of(day)
         return table if stored is None else with_predictions(table, stored)
@@ -506,7 +528,7 @@ class Workspace:
         window: int = 365,
     ) -> dict[str, Any]:
         """Where customers in each group at ``start`` are at ``as_of``."""
-        first, day = as_day(start, "start"), self.as_of(as_of)
+        first, day = as_day(start, "start"), self._metric_day(as_of)
         return migration(self.sales(), first, day, dimension=dimension, bins=bins, window=window)
 
     def customer_summary(
@@ -864,14 +886,17 @@ class Workspace:
         customers = known_by(self.table("customers"), self.sales().occasions, day, end)
         with self.insights.transient():
             table = customer_table(
-                customers, self.segments(as_of=day), self.insights.customer_fields(as_of=day)
+                customers,
+                self.segments(as_of=day),
+                self.insights.customer_fields(as_of=day),
+                currency=self.config.currency,
             )
             write_table(table, as_path(out, "out"))
         return int(customers.count().to_pyarrow().as_py())  # one row per customer, as written
 
     def _export_day(self, as_of: DateLike | None) -> date:
-        """``as_of``, by default the last purchase day; before any purchase (CRM records
-        alone, every person a prospect) today's date in the shop's timezone."""
+        """``as_of``, by default :meth:`as_of`'s; before any purchase (CRM records alone,
+        every person a prospect) today's date in the shop's timezone."""
         if as_of is not None or self.sales().occasions.count().to_pyarrow().as_py():
             return self.as_of(as_of)
         return self._today()

@@ -770,9 +770,10 @@ def test_unattributed_orders_are_left_out(tmp_path: Path) -> None:
     )
 
 
-def test_last_order_date_is_the_last_purchase_day(sales: Sales) -> None:
+def test_last_order_date_is_the_last_day_of_the_orders(sales: Sales) -> None:
     # the returns scenario's last purchase is p2 on 06-06; the return r1 on 06-08 is no purchase
-    assert last_order_date(shop(sales, RETURNS)) == date(2024, 6, 6)
+    # but the orders cover its day (the default as-of had left the refund out)
+    assert last_order_date(shop(sales, RETURNS)) == date(2024, 6, 8)
     with pytest.raises(InputError, match="no purchases are loaded yet"):
         last_order_date(shop(sales, "no-such-scenario"))
 

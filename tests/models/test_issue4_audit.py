@@ -113,7 +113,7 @@ def test_fit_all_fails_when_no_model_fits(tmp_path: Path) -> None:
 def test_a_day_after_the_orders_loaded_is_refused(cdnow: Path, command: tuple[str, ...]) -> None:
     done = patron_here("-w", "ws", *command, cwd=cdnow)
     assert done.returncode == 2, done.stdout
-    assert f"{command[2]} is after the last purchase day loaded, 1998-06-30" in done.stderr
+    assert f"{command[2]} is after the last day of the orders loaded, 1998-06-30" in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_the_python_api_refuses_a_day_after_the_orders_too(
 ) -> None:
     ws = Workspace.open(cdnow / "ws")
     try:
-        with pytest.raises(InputError, match=f"{name} .* after the last purchase day loaded"):
+        with pytest.raises(InputError, match=f"{name} .* after the last day of the orders loaded"):
             call(ws)
     finally:
         ws.close()

@@ -179,5 +179,8 @@ def parse_date(value: str | None, option: str = "--as-of") -> date | None:
 
 AsOfOption = Annotated[
     str | None,
-    typer.Option("--as-of", help="Compute as of the end of this day (default: last purchase day)."),
+    typer.Option(
+        "--as-of",
+        help="Compute as of the end of this day (default: the last day of the orders loaded).",
+    ),
 ]

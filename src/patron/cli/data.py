@@ -383,11 +383,13 @@ def _orphans(s: dict[str, Any]) -> str:
 
 
 def _span(s: dict[str, Any]) -> str:
-    """The first and last purchase in the shop's time (the JSON gives them in UTC)."""
+    """The first and last order (returns and cancelled ones too) in the shop's time (the JSON
+    gives them in UTC), and the day every figure is as of by default."""
     if s["first_order_at"] is None:
         return "-"
     ends = (_shop_clock(s[k], s["timezone"]) for k in ("first_order_at", "last_order_at"))
-    return " .. ".join(f"{t:%Y-%m-%d %H:%M}" for t in ends) + f" ({s['timezone']})"
+    span = " .. ".join(f"{t:%Y-%m-%d %H:%M}" for t in ends) + f" ({s['timezone']})"
+    return span + (f"; figures as of {s['default_as_of']}" if s["default_as_of"] else "")
 
 
 def _status_text(s: dict[str, Any]) -> str:

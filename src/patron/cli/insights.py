@@ -20,7 +20,7 @@ from patron.cli.base import (
     parse_date,
 )
 from patron.errors import InputError
-from patron.export import write_table
+from patron.export import check_target, write_table
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -252,6 +252,8 @@ def _answer(
 ) -> None:
     """Print the ``summary``; with ``--out``, also write the ``per_customer`` table."""
     with errors(), open_workspace(asked.workspace, read_only=True) as ws:
+        if asked.out is not None:
+            check_target(asked.out)  # before the summary is worked out
         day = parse_date(asked.as_of)
         result = summary(ws.insights, day)
         if asked.out is not None:
@@ -261,7 +263,7 @@ def _answer(
 
 def _write(table: ibis.Table, out: Path) -> dict[str, Any]:
     write_table(table, out)
-    return {"file": str(out), "rows": int(table.count().to_pyarrow().as_py())}
+    return {"out": str(out), "rows": int(table.count().to_pyarrow().as_py())}
 
 
 def _timing_text(r: dict[str, Any]) -> Table:
@@ -442,4 +444,4 @@ def _of(r: dict[str, Any]) -> str:
 
 def _written(r: dict[str, Any]) -> list[str]:
     w = r.get("written")
-    return [f"wrote {w['rows']:,} rows to {w['file']}"] if w else []
+    return [f"wrote {w['rows']:,} rows to {w['out']}"] if w else []

@@ -28,8 +28,9 @@ from patron.cli.base import (
 )
 from patron.defaults import PREDICT_MODEL
 from patron.errors import InputError
-from patron.export import check_out, write_table
-from patron.predictions import Horizon
+from patron.export import check_target, in_currency, write_table
+from patron.money import amount, decimals
+from patron.predictions import MONEY, Horizon
 
 PenalizerOption = Annotated[
     float,
@@ -339,7 +340,7 @@ def predict(
     with errors():
         _check_penalizer(penalizer)
         if out_file is not None:
-            check_out(out_file)
+            check_target(out_file)
         model = clv.model_name(model)  # "PNBD", "pareto": reported as patron names it
         settings = Horizon(periods=horizon, discount_rate=discount_rate, margin=margin)
         with open_workspace(workspace, read_only=not store) as ws:
@@ -352,9 +353,10 @@ def predict(
                 store=store,
                 penalizer=penalizer,
             )
+            currency = ws.config.currency
             if out_file is not None:
-                write_table(table, out_file)
-            totals = _totals(table)
+                write_table(_for_file(table, currency), out_file)
+            totals = _in_money(_totals(table), currency)
     report = {
         "model": model,
         "penalizer": penalizer,
@@ -363,6 +365,7 @@ def predict(
         "horizon": horizon,
         "discount_rate": discount_rate,
         "margin": margin,
+        "currency": currency,
         **totals,
         "out": None if out_file is None else str(out_file),
         "stored": store,
@@ -373,8 +376,9 @@ def predict(
     out.print(
         f"{report['customers']:,} customers as of {report['as_of']}: "
         f"{report['expected_purchases']:,.0f} purchases expected in the next {horizon} "
-        f"{time_unit}s; customer equity {report['customer_equity']:,.2f} "
-        f"({report['customer_equity_low']:,.2f} to {report['customer_equity_high']:,.2f}); "
+        f"{time_unit}s; customer equity {amount(report['customer_equity'], currency)} "
+        f"({amount(report['customer_equity_low'], currency)} to "
+        f"{amount(report['customer_equity_high'], currency)}); "
         f"{report['at_risk']:,} at risk and {report['likely_lost']:,} likely lost by P(alive)"
         + ("; stored for segments, exports and the report" if store else "")
     )
@@ -385,6 +389,25 @@ def predict(
             markup=True,
             highlight=False,
         )
+
+
+def _for_file(table: Any, currency: str) -> Any:
+    """What ``--out`` writes: the predictions with money in ``currency``'s decimals, and
+    without the stored table's ``load`` (which run scored them, bookkeeping for staleness): a
+    ``--no-store`` run has none, so the file's columns changed with ``--store`` and an email
+    tool's import mapping broke."""
+    kept = table.drop("load") if "load" in table.columns else table
+    return in_currency(kept, MONEY, currency)
+
+
+EQUITY = ("customer_equity", "customer_equity_low", "customer_equity_high")
+"""The totals in money: sums of the customers' CLV and its bounds."""
+
+
+def _in_money(totals: dict[str, Any], currency: str) -> dict[str, Any]:
+    """``totals`` with ``EQUITY`` rounded to ``currency``'s decimals: summed as float64 they
+    read 12944.760289383556 dollars."""
+    return totals | {name: round(totals[name], decimals(currency)) for name in EQUITY}
 
 
 def _totals(table: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from patron.cli.base import (
 )
 from patron.cli.insights import SegmentOption
 from patron.defaults import RECENT_DAYS, K
-from patron.export import write_table
+from patron.export import check_target, write_table
 
 RecentOption = Annotated[
     int, typer.Option(help="Leave out items the customer bought in the last DAYS (0: keep).")
@@ -70,6 +70,7 @@ def offers(
 
     Two items they buy again and again plus one stretch item from a new, higher-value category."""
     with errors(), open_workspace(workspace, read_only=True) as ws:
+        check_target(out)  # before the offers are worked out
         table = ws.insights.offers(
             segment=segment,
             as_of=parse_date(as_of),
@@ -82,13 +83,13 @@ def offers(
             two_anchors=table.count(where=table.anchor_2.notnull()),
             stretch=table.count(where=table.stretch_sku.notnull()),
         )
-        result = {"file": str(out), **counts.to_pyarrow().to_pylist()[0]}
+        result = {"out": str(out), **counts.to_pyarrow().to_pylist()[0]}
     emit(result, as_json, _offers_text)
 
 
 def _offers_text(r: dict[str, Any]) -> str:
     return (
-        f"Wrote {r['customers']:,} offers to {r['file']}: {r['two_anchors']:,} with two items "
+        f"Wrote {r['customers']:,} offers to {r['out']}: {r['two_anchors']:,} with two items "
         f"bought again and again, {r['stretch']:,} with a stretch item from a new category"
     )
 

@@ -22,6 +22,7 @@ from patron.arguments import DateLike, as_names, as_real, as_whole, optional_day
 from patron.defaults import RECENT_DAYS, K
 from patron.errors import InputError, option
 from patron.experiments.audience import segment_audience
+from patron.export import in_currency
 from patron.insights import (
     affinity,
     backtest,
@@ -52,8 +53,9 @@ AOVS = {"full_price_aov": 6, "discounted_aov": 6}
 SUMS = {"revenue": PLACES, "refunds": PLACES}
 """Money of a discount and an experience row, and its places: the engine adds money as
 float64, so a sum of cents reads 1582.0799999999997 and an average 20.549999999999997. A sum
-of booked amounts is whole cents (or mills, :mod:`patron.money`); an average keeps six
-places, as every other one."""
+of booked amounts is whole cents (or mills, :mod:`patron.money`); a group's average keeps six
+places, as every other one. One customer's averages, in a file for a spreadsheet, are money
+as it is written: in the currency's decimals (:meth:`Insights.customer_discounts`)."""
 
 
 class Insights:
@@ -157,9 +159,11 @@ class Insights:
     def customer_discounts(
         self, *, segment: str | None = None, as_of: DateLike | None = None
     ) -> Table:
-        """Per buyer: discounted share, full-price vs discounted AOV, the sensitivity score."""
+        """Per buyer: discounted share, full-price vs discounted AOV (in the currency's
+        decimals: a file's 27.654444444444444 dollars is 27.65), the sensitivity score."""
         day = self._ws.as_of(as_of)
         table = discount.customer_discounts(self._ws.table("orders"), day)
+        table = in_currency(table, AOVS.keys(), self._ws.config.currency)
         return _only(table, self.members(segment, as_of=day))
 
     @reads(experiments=as_names)
@@ -216,12 +220,14 @@ class Insights:
         min_customers: int = 5,
     ) -> Table:
         """Customers whose regular item is due within ``within`` days of the as-of day (overdue
-        ones included, lapsed ones not), with the item and due date."""
+        ones included, lapsed ones not), with the item and due date, and who they are to an
+        email tool (:func:`_addressed`), by due date."""
         day = self._ws.as_of(as_of)
         table = replenishment.due(
             self.baskets(), day, within=within, by=by, min_customers=min_customers
         )
-        return _only(table, self.members(segment, as_of=day))
+        due = _only(table, self.members(segment, as_of=day))
+        return _addressed(due, self._ws.table("customers"), ("due_date", "customer_key", by))
 
     @reads(k=as_whole, recent_days=as_whole, exclude_categories=as_names)
     def recommend(
@@ -258,16 +264,19 @@ class Insights:
         exclude_categories: Sequence[str] = (),
     ) -> Table:
         """The challenge offer per customer: two items they buy again and again plus one stretch
-        item from a new, higher-value category (:mod:`patron.insights.offers`)."""
+        item from a new, higher-value category (:mod:`patron.insights.offers`), with the
+        customer's ``customer_id``, ``email`` and ``email_consent`` (:func:`_addressed`)."""
         day = self._ws.as_of(as_of)
         customers = self._whom(None, segment, day)
-        return offers.offers(
+        table = offers.offers(
             self.baskets(),
             day,
             customers=customers,
             recent_days=recent_days,
             exclude_categories=exclude_categories,
+            currency=self._ws.config.currency,
         )
+        return _addressed(table, self._ws.table("customers"))
 
     @reads(k=as_whole)
     def backtest(
@@ -479,6 +488,19 @@ def _variant_row(
             "no lift to use"
         )
     return row
+
+
+def _addressed(table: Table, customers: Table, order: Sequence[str] = ("customer_key",)) -> Table:
+    """``table`` (rows of ``customer_key``) with the customer's ``customer_id``, ``email`` and
+    ``email_consent`` (as ``patron export customers`` has it, unsubscribes applied) after the
+    key, in ``order``: ``patron offers`` and the refill reminders' due list, for the email
+    tool, gave patron's own key alone, which no email tool can match to a profile, nor tell
+    who may be emailed."""
+    named = ("customer_id", "email", "email_consent")
+    ids = customers.select("customer_key", *named)
+    joined = table.left_join(ids, "customer_key").drop("customer_key_right")
+    rest = [name for name in table.columns if name != "customer_key"]
+    return joined.select("customer_key", *named, *rest).order_by(list(order))
 
 
 def _only(table: Table, members: Table | None) -> Table:

@@ -46,6 +46,7 @@ from patron.insights.recommend import (
     load,
     reasons,
 )
+from patron.money import decimals
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -61,12 +62,15 @@ def offers(
     recent_days: int = RECENT_DAYS,
     exclude_categories: Sequence[str] = (),
     shrink: float = SHRINK,
+    currency: str = "USD",
 ) -> Table:
     """One offer per buyer (or per one of ``customers``), in customer order.
 
     Columns: customer_key; anchor_1, anchor_1_purchases, anchor_2, anchor_2_purchases (skus
     and the days each was bought; null when missing); usual_value; stretch_sku,
-    stretch_category, stretch_value (its category's value), stretch_score; reason.
+    stretch_category, stretch_value (its category's value), stretch_score; reason. The two
+    values are money, in ``currency``'s decimals (:func:`patron.money.decimals`): cut to cents
+    they lost a dinar's mills, and a yen's read 35.6.
     """
     check(k=1, recent_days=recent_days, shrink=shrink)
     p, rows = load(baskets, as_of, customers)
@@ -76,13 +80,14 @@ def offers(
     usual = _usual(p, value[category])
     rule = _stretch_rule(p, allowed, category, value, usual)
     top = rank(p, similarity(p, shrink=shrink), rows, 1, rule)
+    places = decimals(currency)
     return ibis.memtable(
         pa.table(
             {
                 "customer_key": p.customers[rows],
                 **_anchor_columns(p.items, anchor[rows], bought[rows]),
-                "usual_value": _floats(usual[rows], 2),
-                **_stretch_columns(p.items, top, rows.size, value[category]),
+                "usual_value": _floats(usual[rows], places),
+                **_stretch_columns(p.items, top, rows.size, value[category], places),
             }
         )
     )
@@ -118,7 +123,7 @@ def _anchor_columns(items: Items, anchor: np.ndarray, bought: np.ndarray) -> dic
 
 
 def _stretch_columns(
-    items: Items, top: Ranked, n: int, item_value: np.ndarray
+    items: Items, top: Ranked, n: int, item_value: np.ndarray, places: int
 ) -> dict[str, pa.Array]:
     """Each row's stretch item (ranked alone), its category, value, score and reason."""
     item, because, score = np.full(n, -1), np.full(n, -1), np.full(n, np.nan)
@@ -128,7 +133,7 @@ def _stretch_columns(
     return {
         "stretch_sku": items.sku.take(indices(item)),
         "stretch_category": new,
-        "stretch_value": _floats(np.append(item_value, np.nan)[item], 2),
+        "stretch_value": _floats(np.append(item_value, np.nan)[item], places),
         "stretch_score": _floats(score, 6),
         "reason": pc.coalesce(why, NO_STRETCH),
     }

@@ -7,7 +7,7 @@ Definitions (the contract of issue 3, shared by KPIs, cohorts and segments):
 - A *purchase occasion* is a distinct (customer, shop-local ``order_date``) with at least one
   purchase, as in the buy-till-you-die literature: two orders on one day are one occasion.
 - "As of D" means through the end of shop-local day D; nothing after D is read, and nothing reads
-  the wall clock (the default D is the last order date in the data).
+  the wall clock (the default D is the last day of the orders loaded, returns included).
 - A customer's *acquisition* is their first occasion; the *acquisition channel* is the channel of
   their earliest purchase order that day ("unknown" when the order has none).
 

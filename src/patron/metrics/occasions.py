@@ -69,7 +69,7 @@ class Sales:
 
 
 def purchase_span(sales: Sales) -> tuple[date, date]:
-    """The first and last purchase days in the data (the default as-of is the last one)."""
+    """The first and last purchase days in the data (a trend starts at the first)."""
     occ = sales.occasions
     span = occ.aggregate(first=occ.order_date.min(), last=occ.order_date.max())
     row = span.to_pyarrow().to_pylist()[0]
@@ -82,8 +82,24 @@ def purchase_span(sales: Sales) -> tuple[date, date]:
 
 
 def last_order_date(sales: Sales) -> date:
-    """The default as-of date: the last purchase day in the data (never the wall clock)."""
-    return purchase_span(sales)[1]
+    """The default as-of day: the last shop-local day of any order loaded, a purchase, a
+    return or a cancelled order (never the wall clock).
+
+    The orders cover that day, so a day after the last purchase with only refunds is a day
+    without sales, not one without data; as of the last purchase day instead, a shop's latest
+    refunds fell outside every default figure (net revenue, return rate, CLV). Events do not
+    count: they are often loaded more often than orders, and their later days would read as
+    days without purchases. Before any purchase there is nothing to be as of (InputError).
+    """
+    last_sale = purchase_span(sales)[1]  # raises before any purchase
+    return data_end(sales) or last_sale
+
+
+def data_end(sales: Sales) -> date | None:
+    """The last shop-local day of any order row loaded (None before any): the day the data
+    run to, which a later as-of day is past."""
+    last = sales.orders.order_date.max().to_pyarrow().as_py()
+    return None if last is None else _day(last)
 
 
 def _day(value: date | datetime) -> date:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+from patron.outfile import write_whole
 from patron.samples.folder import prepare
 
 HEADER = ("order_id", "customer_id", "ordered_at", "channel", "revenue", "currency", "cds")
@@ -36,12 +37,16 @@ def write_orders(out: Path, *, sample: bool = False) -> Path:
     """Write ``orders.csv`` (canonical columns, plus ``cds``) into ``out``, replacing only an
     earlier CDNOW sample's (see :mod:`patron.samples.folder`)."""
     path = prepare(out, {"orders": HEADER})["orders"]
-    seen: Counter[str] = Counter()
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
-        for customer, day, cds, dollars in read_rows(sample=sample):
-            seen[customer] += 1
-            order_id = f"cdnow-{customer}-{seen[customer]}"
-            writer.writerow((order_id, customer, day, "web", dollars, "USD", cds))
+
+    def write(part: Path) -> None:
+        seen: Counter[str] = Counter()
+        with part.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(HEADER)
+            for customer, day, cds, dollars in read_rows(sample=sample):
+                seen[customer] += 1
+                order_id = f"cdnow-{customer}-{seen[customer]}"
+                writer.writerow((order_id, customer, day, "web", dollars, "USD", cds))
+
+    write_whole(path, write)  # a stopped run leaves no cut orders.csv
     return path

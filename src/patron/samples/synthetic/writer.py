@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from patron.outfile import write_whole
 from patron.samples.synthetic.catalog import draw_lines
 from patron.samples.synthetic.cells import bools, dates, identifier_columns, money, timestamps
 from patron.samples.synthetic.model import Array, Catalog, Ids, People, Refills, Rows
@@ -51,12 +52,18 @@ HEADERS: dict[str, tuple[str, ...]] = {
 
 
 def _write_csv(path: Path, header: Sequence[str], columns: Sequence[Sequence[Any] | Array]) -> None:
-    """Plain UTF-8 CSV with a header and "\\n" line endings, quoting only where needed."""
+    """Plain UTF-8 CSV with a header and "\\n" line endings, quoting only where needed; whole
+    or not at all (a run stopped half way over an earlier sample leaves its file, never a cut
+    one that would load without complaint)."""
     lists = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(zip(*lists, strict=True))
+
+    def write(part: Path) -> None:
+        with part.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(zip(*lists, strict=True))
+
+    write_whole(path, write)
 
 
 def write_orders(
