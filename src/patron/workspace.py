@@ -788,7 +788,7 @@ class Workspace:
         from patron.experiments.create import assignments
 
         registry.find(self.store, name)
-        return assignments(self.warehouse.ibis, name)
+        return assignments(self.warehouse.ibis, name, self.warehouse.table("customer_merges"))
 
     def export_assignments(self, name: str, out: str | Path) -> int:
         """Write who got what in ``name`` to a CSV or Parquet file; returns the rows."""
@@ -796,7 +796,8 @@ class Workspace:
         from patron.experiments.create import export
 
         registry.find(self.store, name)
-        return export(self.warehouse.ibis, name, as_path(out, "out"))
+        merged = self.warehouse.table("customer_merges")
+        return export(self.warehouse.ibis, name, as_path(out, "out"), merged)
 
     def delete_experiment(self, name: str) -> None:
         """Remove experiment ``name`` and its assignments from both stores."""

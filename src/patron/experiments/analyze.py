@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import ibis
-
 from patron.errors import InputError, option
 from patron.experiments import outcomes as measure
 from patron.experiments.design import Design, as_days
@@ -36,6 +34,7 @@ from patron.experiments.stats import (
     mean_estimate,
     ratio_estimate,
 )
+from patron.identity.survivors import survivors
 
 if TYPE_CHECKING:
     from ibis import Table
@@ -119,22 +118,14 @@ def follow_merges(assigned: Table, merged: Table) -> tuple[Table, dict[str, int]
     (``contaminated``); keys in one group count once, from the earliest exposure. A key
     dissolved since (every identifier it had was blocked: its rows belong to no one) has no
     outcome left to read and is left out too (``dissolved``), not read as a non-buyer."""
-    log = merged.select("merged_key", "into_key").to_pyarrow().to_pydict()
-    pairs = list(zip(log["merged_key"], log["into_key"], strict=True))
-    into = {key: survivor for key, survivor in pairs if survivor is not None}
-    gone = {key for key, survivor in pairs if survivor is None}
-    ends = {key: _survivor(into, key) for key in (*into, *gone)}
-    survivors = ibis.memtable(
-        {"merged_key": list(ends), "survivor": [None if e in gone else e for e in ends.values()]},
-        schema={"merged_key": "int64", "survivor": "int64"},
-    )
-    j = assigned.left_join(survivors, assigned.customer_key == survivors.merged_key)
+    ends = survivors(merged)
+    j = assigned.left_join(ends, assigned.customer_key == ends.merged_key)
     moved = j.merged_key.notnull()
     counts = j.aggregate(
         followed=(moved & j.survivor.notnull()).sum(), dissolved=(moved & j.survivor.isnull()).sum()
     )
-    found = counts.to_pyarrow().to_pylist()[0] if ends else {}
-    followed, dissolved = int(found.get("followed") or 0), int(found.get("dissolved") or 0)
+    found = counts.to_pyarrow().to_pylist()[0]
+    followed, dissolved = int(found["followed"] or 0), int(found["dissolved"] or 0)
     if not followed + dissolved:
         return assigned, {"followed": 0, "contaminated": 0, "dissolved": 0}
     j = j.filter(~(moved & j.survivor.isnull()))
@@ -151,15 +142,6 @@ def follow_merges(assigned: Table, merged: Table) -> tuple[Table, dict[str, int]
     mixed = int(people.filter(people.groups > 1).count().to_pyarrow().as_py())
     clean = people.filter(people.groups == 1).drop("groups")
     return clean, {"followed": followed, "contaminated": mixed, "dissolved": dissolved}
-
-
-def _survivor(into: dict[int, int], key: int) -> int:
-    """The key ``key`` ends in after every merge (chains followed; a cycle stops)."""
-    seen = {key}
-    while key in into and into[key] not in seen:
-        key = into[key]
-        seen.add(key)
-    return key
 
 
 def _exposed(assigned: Table, through: datetime) -> tuple[Table | None, int]:

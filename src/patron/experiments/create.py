@@ -11,6 +11,7 @@ from patron.experiments.assignment import assign
 from patron.experiments.audience import Resolved, resolve
 from patron.experiments.design import Design
 from patron.export import write_table
+from patron.identity.survivors import survivors
 from patron.store import Store
 
 if TYPE_CHECKING:
@@ -60,21 +61,28 @@ def create(
     return summary
 
 
-def assignments(backend: Any, name: str) -> Table:
-    """Who got what in experiment ``name``, with the identifiers an email tool needs."""
+def assignments(backend: Any, name: str, merged: Table) -> Table:
+    """Who got what in experiment ``name``, with the identifiers an email tool needs: those of
+    the customer each assigned key is today. A key merged into another since (``merged``, the
+    merge log) has no profile of its own left, and its row had gone out with every identifier
+    empty, unreachable; it keeps its key, as assigned, and takes its survivor's identifiers."""
     table = backend.table(registry.WAREHOUSE_TABLE)
     mine = table.filter(table.experiment == name).drop("experiment")
+    ends = survivors(merged)
+    now = mine.left_join(ends, mine.customer_key == ends.merged_key)
+    now = now.mutate(_now=now.survivor.fill_null(now.customer_key)).drop("merged_key", "survivor")
     customers = backend.table("customers").select(
-        "customer_key", "customer_id", "email", "phone", "loyalty_id"
+        _now="customer_key", **{c: c for c in ("customer_id", "email", "phone", "loyalty_id")}
     )
-    joined = mine.left_join(customers, "customer_key").drop("customer_key_right")
+    joined = now.left_join(customers, "_now").drop("_now", "_now_right")
     return joined.order_by("customer_key")
 
 
-def export(backend: Any, name: str, out: Path) -> int:
-    """Write experiment ``name``'s assignments to ``out`` (CSV or Parquet); returns the rows.
-    ``assigned_at`` is written as an instant with its offset: read back as naive text it would
-    be taken for the shop's local time, hours off wherever that is not UTC."""
-    table = assignments(backend, name)
+def export(backend: Any, name: str, out: Path, merged: Table) -> int:
+    """Write experiment ``name``'s assignments (:func:`assignments`) to ``out`` (CSV or
+    Parquet); returns the rows. ``assigned_at`` is written as an instant with its offset: read
+    back as naive text it would be taken for the shop's local time, hours off wherever that is
+    not UTC."""
+    table = assignments(backend, name, merged)
     write_table(table.mutate(assigned_at=table.assigned_at.cast("timestamp('UTC')")), out)
     return int(table.count().to_pyarrow().as_py())
