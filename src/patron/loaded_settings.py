@@ -19,6 +19,7 @@ import duckdb
 
 from patron.config import CONFIG_FILE, Config
 from patron.errors import WorkspaceError
+from patron.sql import columns
 
 SHAPING = ("timezone", "phone_region")
 """The settings a load stores its rows by, recorded as columns of the load log."""
@@ -27,14 +28,7 @@ SHAPING = ("timezone", "phone_region")
 def recorded(con: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
     """The shaping settings of the last load that recorded them; None before any such load
     (a new workspace, or one whose loads were all made before patron recorded them)."""
-    names = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND table_name = 'loads'"
-        ).fetchall()
-    }
-    if not set(SHAPING) <= names:
+    if not set(SHAPING) <= set(columns(con, "loads")):
         return None
     found = con.execute(
         f"SELECT {', '.join(SHAPING)} FROM loads WHERE {SHAPING[0]} IS NOT NULL "

@@ -222,11 +222,6 @@ class Warehouse:
         The copy is written beside the file and replaces it in one rename: a compaction
         stopped before that leaves the file as it was (and a stray copy the next one removes).
         """
-        if self.read_only:
-            raise WorkspaceError(
-                f"compacting rewrites the warehouse {self.path}, which is open read-only"
-            )
-        self.check_open()
         self.duckdb.execute("CHECKPOINT")  # the write-ahead log's rows in the file, measured
         before = file_bytes(self.path)
         fresh = self.path.with_name(self.path.name + ".compact")

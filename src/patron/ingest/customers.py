@@ -202,11 +202,17 @@ def _opted(only: str) -> str:
     """Per customer and channel, whether their latest (un)subscribe event subscribed them
     (NULL without one). Of two at the same instant the unsubscribe wins."""
     verdicts = ", ".join(
-        f"arg_max(kind = '{c}_subscribe', (occurred_at, kind = '{c}_unsubscribe')) "
+        f"arg_max(kind = '{c}_subscribe', {_latest(c)}) "
         f"FILTER (WHERE kind IN ('{c}_subscribe', '{c}_unsubscribe')) AS _{c}_opted"
         for c in _CONSENTS
     )
     return f"SELECT customer_key, {verdicts} FROM ({_consent_events(only)}) GROUP BY customer_key"
+
+
+def _latest(channel: str) -> str:
+    """What makes one of ``channel``'s (un)subscribe events later than another: its time, and
+    at the same instant the unsubscribe."""
+    return f"(occurred_at, kind = '{channel}_unsubscribe')"
 
 
 def _consent_events(only: str) -> str:
@@ -240,14 +246,14 @@ def consent_sources(con: duckdb.DuckDBPyConnection, key: int) -> dict[str, Sourc
 
 
 def _deciding_event(con: duckdb.DuckDBPyConnection, channel: str, only: str) -> Source:
-    """The latest (un)subscribe event for ``channel`` of the customer ``only`` picks, an
-    unsubscribe before a subscribe at the same instant, as :func:`_opted` decides."""
+    """The latest (un)subscribe event (:func:`_latest`) for ``channel`` of the customer ``only``
+    picks, the one :func:`_opted` reads its verdict from."""
     found = rows_as_dicts(
         con,
         "SELECT 'event' AS kind, type, occurred_at AS at, source_file AS file, "
         f"source_row AS line FROM ({_consent_events(only)}) "
         f"WHERE kind IN ('{channel}_subscribe', '{channel}_unsubscribe') "
-        f"ORDER BY occurred_at DESC, kind = '{channel}_unsubscribe' DESC LIMIT 1",
+        f"ORDER BY {_latest(channel)} DESC LIMIT 1",
     )
     return found[0] if found else None
 

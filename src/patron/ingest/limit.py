@@ -17,6 +17,7 @@ import duckdb
 
 from patron.errors import InputError, option
 from patron.ingest.stage import RECORD_KEPT
+from patron.quarantined import Which, quarantine_summary
 
 _SHARE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*%")
 
@@ -62,15 +63,12 @@ def check(
     ``read`` pass ``limit``, naming the three commonest failures with a line of each."""
     if limit is None or limit.allows(quarantined, read):
         return
-    common = con.execute(
-        "SELECT file, min(row), field, reason, count(*) AS n FROM quarantine "
-        "WHERE load_id = ? AND NOT ends_with(reason, ?) "
-        "GROUP BY file, field, reason ORDER BY n DESC, 1, 3, 4 LIMIT 3",
-        [load_id, RECORD_KEPT],
-    ).fetchall()
+    reasons = quarantine_summary(con, Which(load=load_id))["reasons"]
+    failed = [r for r in reasons if not r["reason"].endswith(RECORD_KEPT)]  # records that loaded
     causes = "; ".join(
-        f"{field} in {file} ({n:,} row{'s' * (n != 1)} from line {row}): {reason}"
-        for file, row, field, reason, n in common
+        f"{r['field']} in {r['first_file']} ({r['rows']:,} row{'s' * (r['rows'] != 1)} from "
+        f"line {r['first_line']}): {r['reason']}"
+        for r in failed[:3]
     )
     raise InputError(
         f"{quarantined:,} of {read:,} rows failed validation, more than "
